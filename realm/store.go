@@ -1,0 +1,174 @@
+package realm
+
+import (
+	"context"
+	"time"
+)
+
+// The Store interfaces are what a storage backend implements. They are split
+// by concern so that each consumer asks for only what it uses. Every method
+// returns ErrNotFound for a missing row and a *ConflictError (or ErrConflict)
+// for a unique-constraint violation; nothing else is interpreted.
+//
+// Getters that take a realm ID only find rows of that realm: a row of another
+// realm is ErrNotFound. This is where realm isolation is enforced for reads.
+
+// OrgStore keeps organizations and their console members.
+type OrgStore interface {
+	CreateOrg(ctx context.Context, o *Org) error
+	GetOrg(ctx context.Context, id string) (*Org, error)
+	GetOrgBySlug(ctx context.Context, slug string) (*Org, error)
+	CountOrgs(ctx context.Context) (int64, error)
+
+	CreateMember(ctx context.Context, m *Member) error
+	// GetMember finds a member of org by member ID, with User filled.
+	GetMember(ctx context.Context, orgID, id string) (*Member, error)
+	// ListMembers lists org's members ordered by ID, with User filled;
+	// Query matches the user's email or names.
+	ListMembers(ctx context.Context, orgID string, opts ListOptions) (Page[Member], error)
+	// ListMembershipsOfUser lists every org membership of a console user,
+	// oldest first.
+	ListMembershipsOfUser(ctx context.Context, userID string) ([]Member, error)
+	UpdateMember(ctx context.Context, m *Member) error
+	DeleteMember(ctx context.Context, orgID, id string) error
+	// CountOwners counts org's members with role owner.
+	CountOwners(ctx context.Context, orgID string) (int64, error)
+}
+
+// RealmStore keeps realms.
+type RealmStore interface {
+	CreateRealm(ctx context.Context, r *Realm) error
+	GetRealmByName(ctx context.Context, name string) (*Realm, error)
+	GetRealm(ctx context.Context, id string) (*Realm, error)
+	// ListRealms lists orgID's realms ordered by ID; Query matches name and
+	// display name.
+	ListRealms(ctx context.Context, orgID string, opts ListOptions) (Page[Realm], error)
+	UpdateRealm(ctx context.Context, r *Realm) error
+	// DeleteRealm removes a realm and everything in it.
+	DeleteRealm(ctx context.Context, id string) error
+}
+
+// AttributeStore keeps attribute definitions.
+type AttributeStore interface {
+	CreateAttribute(ctx context.Context, a *Attribute) error
+	GetAttribute(ctx context.Context, realmID, name string) (*Attribute, error)
+	// ListAttributes lists all of a realm's definitions ordered by name.
+	ListAttributes(ctx context.Context, realmID string) ([]Attribute, error)
+	UpdateAttribute(ctx context.Context, a *Attribute) error
+	DeleteAttribute(ctx context.Context, realmID, name string) error
+	// CountGroupsUsingAttribute counts groups of the realm that set a value
+	// for the named attribute.
+	CountGroupsUsingAttribute(ctx context.Context, realmID, name string) (int64, error)
+}
+
+// GroupStore keeps groups.
+type GroupStore interface {
+	CreateGroup(ctx context.Context, g *Group) error
+	GetGroup(ctx context.Context, realmID, id string) (*Group, error)
+	// GetGroups returns the realm's groups with the given IDs, ordered by
+	// ID; IDs that are not groups of the realm are simply absent.
+	GetGroups(ctx context.Context, realmID string, ids []string) ([]Group, error)
+	ListGroups(ctx context.Context, realmID string, opts ListOptions) (Page[Group], error)
+	UpdateGroup(ctx context.Context, g *Group) error
+	// DeleteGroup removes the group and its memberships.
+	DeleteGroup(ctx context.Context, realmID, id string) error
+	// ListGroupMembers lists users and clients in the group, users first,
+	// each ordered by ID.
+	ListGroupMembers(ctx context.Context, realmID, groupID string, opts ListOptions) (Page[GroupMember], error)
+	// CountPrimaryUses counts users and clients whose primary group is id.
+	CountPrimaryUses(ctx context.Context, realmID, id string) (int64, error)
+}
+
+// GroupMember is one subject in a group.
+type GroupMember struct {
+	Kind     string // "user" or "client"
+	ID       string // user ID or client's internal ID
+	ClientID string // for clients
+	Name     string // email for users, name for clients
+}
+
+// UserStore keeps users and their group memberships.
+type UserStore interface {
+	// CreateUser inserts the user and its group memberships.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, realmID, id string) (*User, error)
+	// GetUserByEmail matches email case-insensitively.
+	GetUserByEmail(ctx context.Context, realmID, email string) (*User, error)
+	// ListUsers orders by ID; Query matches email and names.
+	ListUsers(ctx context.Context, realmID string, opts ListOptions) (Page[User], error)
+	// UpdateUser saves every field, replacing the group memberships.
+	UpdateUser(ctx context.Context, u *User) error
+}
+
+// ClientStore keeps OAuth2 clients and their group memberships.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient finds by OAuth2 client_id within the realm.
+	GetClient(ctx context.Context, realmID, clientID string) (*Client, error)
+	// ListClients orders by ID; Query matches name and client_id. orgID, if
+	// set, keeps only the clients acting for that org (console realm).
+	ListClients(ctx context.Context, realmID, orgID string, opts ListOptions) (Page[Client], error)
+	// UpdateClient saves every field, replacing the group memberships.
+	UpdateClient(ctx context.Context, c *Client) error
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys lists a realm's keys, newest first.
+	ListSigningKeys(ctx context.Context, realmID string) ([]SigningKey, error)
+	UpdateSigningKey(ctx context.Context, k *SigningKey) error
+}
+
+// EventStore keeps the audit log.
+type EventStore interface {
+	AppendEvent(ctx context.Context, e *Event) error
+	// ListEvents lists newest first. realmID empty lists org-level events.
+	ListEvents(ctx context.Context, orgID, realmID string, f EventFilter) (Page[Event], error)
+}
+
+// TokenStore keeps what must outlive a token's issue: revocations.
+type TokenStore interface {
+	// RevokeToken records that the token with this jti is revoked until
+	// expiresAt (after which it is invalid anyway).
+	RevokeToken(ctx context.Context, realmID, jti string, expiresAt time.Time) error
+	IsTokenRevoked(ctx context.Context, realmID, jti string) (bool, error)
+}
+
+// SetupStore keeps the one-time console setup token.
+type SetupStore interface {
+	CreateSetupToken(ctx context.Context, t *SetupToken) error
+	// UseSetupToken marks the unexpired, unused token with this hash used;
+	// ErrNotFound when there is none.
+	UseSetupToken(ctx context.Context, hash []byte, now time.Time) error
+}
+
+// ActionTokenStore keeps single-use link tokens.
+type ActionTokenStore interface {
+	// CreateActionToken stores t and marks every older unused token of the
+	// same user and purpose used, so only the newest link works.
+	CreateActionToken(ctx context.Context, t *ActionToken) error
+	// UseActionToken marks the unexpired, unused token with this hash used
+	// and returns it; ErrNotFound when there is none.
+	UseActionToken(ctx context.Context, hash []byte, now time.Time) (*ActionToken, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	OrgStore
+	RealmStore
+	AttributeStore
+	GroupStore
+	UserStore
+	ClientStore
+	KeyStore
+	EventStore
+	TokenStore
+	SetupStore
+	ActionTokenStore
+	// InTx runs fn in one transaction: all its writes land, or none do.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,224 @@
+package realm
+
+import (
+	"time"
+
+	"github.com/wardiam/ward/attributes"
+)
+
+// ConsoleRealm is the reserved system realm holding console accounts and the
+// org admin clients. No organization can see or address it.
+const ConsoleRealm = "console"
+
+// ConsoleClientID is the public OAuth2 client the console UI signs in with.
+const ConsoleClientID = "ward-console"
+
+// Role is a console member's or org admin client's role in one organization.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleViewer Role = "viewer"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == RoleViewer }
+
+// CanWrite reports whether r may change things inside realms.
+func (r Role) CanWrite() bool { return r == RoleOwner || r == RoleAdmin }
+
+// Org is an organization: it owns realms and console members.
+type Org struct {
+	ID        string
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Member is a console account's role in one organization. The account itself
+// is a User of the console realm (UserID).
+type Member struct {
+	ID        string
+	OrgID     string
+	UserID    string
+	Role      Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// User is filled by reads for display (email, names, active).
+	User *User
+}
+
+// Realm is an isolated set of users, groups, clients, keys and policies.
+type Realm struct {
+	ID          string
+	OrgID       string // empty for the system console realm
+	Name        string
+	DisplayName string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Attribute is an attribute definition in a realm.
+type Attribute struct {
+	ID          string
+	RealmID     string
+	Name        string
+	Type        attributes.Type
+	Multi       bool
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Definition returns the schema part used by the attributes package.
+func (a Attribute) Definition() attributes.Definition {
+	return attributes.Definition{Name: a.Name, Type: a.Type, Multi: a.Multi}
+}
+
+// Group is a named set of subjects carrying attribute values.
+type Group struct {
+	ID          string
+	RealmID     string
+	Name        string
+	Description string
+	// Attributes maps attribute names to normalized values
+	// (attributes.Normalize).
+	Attributes map[string]any
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// User is a person in a realm. Users are deactivated, never deleted.
+type User struct {
+	ID           string
+	RealmID      string
+	Email        string // as given; uniqueness is case-insensitive
+	FirstName    string
+	LastName     string
+	Active       bool
+	Groups       []string // group IDs, sorted
+	PrimaryGroup string   // a group ID in Groups, or empty
+	// PasswordHash is the argon2id hash (PHC string); empty until set.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ClientKind tells service accounts from applications.
+type ClientKind string
+
+// Client kinds.
+const (
+	KindServiceAccount ClientKind = "service_account"
+	KindApplication    ClientKind = "application"
+)
+
+// Communication is how an application receives the authorization response.
+type Communication string
+
+// Communication modes.
+const (
+	CommRedirect    Communication = "redirect"
+	CommPostMessage Communication = "post_message"
+)
+
+// Client is an OAuth2 client of a realm. In the console realm, clients with
+// an OrgID are org admin clients acting for that org with OrgRole.
+type Client struct {
+	ID            string // internal id
+	RealmID       string
+	ClientID      string // the OAuth2 client_id, unique per realm
+	Name          string
+	Description   string
+	Kind          ClientKind
+	Active        bool
+	Public        bool
+	Audience      []string
+	Groups        []string // group IDs, sorted
+	PrimaryGroup  string
+	RedirectURIs  []string
+	WebOrigins    []string
+	Communication Communication
+	DisplayName   string
+	// OrgID and OrgRole are set on console-realm org admin clients only.
+	OrgID   string
+	OrgRole Role
+	// SecretHash is SHA-256 of the current secret. PreviousSecretHash stays
+	// valid until PreviousSecretExpiresAt (rotation grace).
+	SecretHash              []byte
+	PreviousSecretHash      []byte
+	PreviousSecretExpiresAt *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// SigningKey is one of a realm's token signing keys. The private key is
+// encrypted with the master key by the oauth package; realm only stores it.
+type SigningKey struct {
+	ID               string // the JWK kid
+	RealmID          string
+	Algorithm        string // ES256 or RS256
+	EncryptedPrivate []byte
+	PublicJWK        []byte // JSON of the public JWK
+	Active           bool   // the key used to sign new tokens for its alg
+	CreatedAt        time.Time
+	// RetiredAt is when the key stopped signing; it stays in the JWKS until
+	// tokens it signed have expired.
+	RetiredAt *time.Time
+}
+
+// Event is an audit record of one change. It never carries a secret.
+type Event struct {
+	ID         string
+	OrgID      string
+	RealmID    string // empty for org-level events
+	Type       string // e.g. "user.created"
+	ActorType  string // "member", "client", "system"
+	ActorID    string
+	TargetType string
+	TargetID   string
+	Details    map[string]any
+	Time       time.Time
+}
+
+// SetupToken is the one-time console setup link's token, stored hashed.
+type SetupToken struct {
+	Hash      []byte
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// ListOptions pages and filters list calls.
+type ListOptions struct {
+	Limit  int    // 1..200, default 50
+	Cursor string // opaque; the last ID of the previous page
+	Query  string // case-insensitive substring match on names/emails
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items      []T
+	NextCursor string // empty on the last page
+}
+
+// EventFilter filters the audit log.
+type EventFilter struct {
+	Type   string
+	Since  *time.Time
+	Limit  int
+	Cursor string
+}
+
+// ActionToken is a single-use link token (set-password, reset), stored
+// hashed. Issuing a new one for a user and purpose invalidates older ones.
+type ActionToken struct {
+	Hash      []byte
+	RealmID   string
+	UserID    string
+	Purpose   string // "set_password"
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
