@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wardiam/ward/console"
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/realm"
+	sqlstore "github.com/wardiam/ward/storage/sql"
+)
+
+// app is everything built from settings.
+type app struct {
+	log     *slog.Logger
+	store   *sqlstore.Store
+	keys    *oauth.Keys
+	service *realm.Service
+}
+
+// open connects to the database (migrating unless told not to) and builds
+// the domain service.
+func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool) (*app, error) {
+	store, err := sqlstore.Open(ctx, sqlstore.Config{DSN: s.DB, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := store.Migrate(ctx); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("migrating: %w", err)
+		}
+	}
+	key, err := s.masterKey()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	keys, err := oauth.NewKeys(key, nil, time.Now)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &app{log: log, store: store, keys: keys, service: svc}, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s.resolve()
+	log := newLogger(s.LogFormat, stderr)
+	store, err := sqlstore.Open(ctx, sqlstore.Config{DSN: s.DB, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	pending, err := store.PendingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", pending)
+	return nil
+}
+
+func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var org, email, first, last string
+	var asJSON bool
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.bind(fs)
+	fs.StringVar(&org, "org", "", "organization slug (required)")
+	fs.StringVar(&email, "owner-email", "", "owner's email (required)")
+	fs.StringVar(&first, "owner-first-name", "", "owner's first name")
+	fs.StringVar(&last, "owner-last-name", "", "owner's last name")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if org == "" || email == "" {
+		return errors.New("--org and --owner-email are required")
+	}
+	s.resolve()
+	log := newLogger(s.LogFormat, stderr)
+	a, err := open(ctx, &s, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	sys := realm.WithPrincipal(ctx, realm.System)
+	res, err := a.service.Bootstrap(sys, realm.BootstrapInput{OrgSlug: org, OwnerEmail: email, FirstName: first, LastName: last})
+	if err != nil {
+		var verr *realm.ValidationError
+		switch {
+		case errors.Is(err, realm.ErrConflict):
+			return fmt.Errorf("organization %q already exists", org)
+		case errors.As(err, &verr):
+			return verr
+		}
+		return err
+	}
+	link, err := a.service.SetPasswordLink(sys, res.Owner.User.RealmID, res.Owner.UserID)
+	if err != nil {
+		return err
+	}
+	setPasswordURL := s.publicURL(s.Addr) + link
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"org":              res.Org.Slug,
+			"owner_email":      res.Owner.User.Email,
+			"set_password_url": setPasswordURL,
+			"client_id":        res.Client.ClientID,
+			"client_secret":    res.ClientSecret,
+		})
+	}
+	fmt.Fprintf(stdout, "Organization %q created.\n\n", res.Org.Slug)
+	fmt.Fprintf(stdout, "Owner %s sets a password here (valid 12 hours, single use):\n  %s\n\n", res.Owner.User.Email, setPasswordURL)
+	fmt.Fprintf(stdout, "Org admin client (role owner):\n  client_id:     %s\n  client_secret: %s\n\n", res.Client.ClientID, res.ClientSecret)
+	fmt.Fprintf(stdout, "The secret is shown only now; store it safely. Get an admin API token with:\n")
+	fmt.Fprintf(stdout, "  curl -u %s:SECRET -d grant_type=client_credentials %s/realms/%s/protocol/openid-connect/token\n",
+		res.Client.ClientID, s.publicURL(s.Addr), realm.ConsoleRealm)
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.bind(fs)
+	fs.BoolVar(&s.NoMigrate, "no-migrate", false, "do not apply pending migrations at start")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s.resolve()
+	log := newLogger(s.LogFormat, stderr)
+	started := time.Now()
+
+	a, err := open(ctx, &s, log, !s.NoMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	sys := realm.WithPrincipal(ctx, realm.System)
+	if err := a.service.EnsureSystem(sys); err != nil {
+		return fmt.Errorf("preparing the console realm: %w", err)
+	}
+
+	// Bind before building handlers so that the public URL can name the
+	// port actually chosen (":0" in tests).
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	publicURL := s.publicURL(ln.Addr().String())
+
+	oauthServer, err := oauth.New(oauth.Config{
+		Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	api, err := console.New(console.Config{Service: a.service, Auth: oauthServer, Logger: log})
+	if err != nil {
+		return err
+	}
+	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, API: api})
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if token, err := a.service.NewSetupToken(sys); err != nil {
+		log.Error("creating the console setup link", "err", err)
+	} else if token != "" {
+		// Printed, not logged: the link is a credential, and logs are kept.
+		fmt.Fprintf(stdout, "\nNo organization exists yet. Set up Ward here (valid 1 hour, single use):\n  %s/console/setup?token=%s\n\n", publicURL, token)
+	}
+	// Logged last: "listening" tells operators and tests that start-up is over.
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL,
+		"startup_ms", time.Since(started).Milliseconds())
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The tests in this package are black-box: they build the real ward binary
+// once and run it as a user would, on 127.0.0.1:0, talking HTTP to it.
+
+var wardBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ward-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	wardBin = filepath.Join(dir, "ward")
+	build := exec.Command("go", "build", "-o", wardBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building ward:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// wardEnv is the environment of one Ward installation: a data dir and a DB.
+type wardEnv struct {
+	dataDir string
+	db      string
+	env     []string
+}
+
+func newWardEnv(t *testing.T, db string) *wardEnv {
+	t.Helper()
+	dir := t.TempDir()
+	if db == "" {
+		db = "sqlite:" + filepath.Join(dir, "ward.db")
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"WARD_DATA_DIR=" + dir,
+		"WARD_DB=" + db,
+		"WARD_LOG_FORMAT=json",
+		// Fixed so that Postgres (which requires one) and SQLite behave alike.
+		"WARD_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	}
+	return &wardEnv{dataDir: dir, db: db, env: env}
+}
+
+// command runs ward to completion and returns stdout, stderr and the exit code.
+func (w *wardEnv) command(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wardBin, args...)
+	cmd.Env = w.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running ward %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// server is a running `ward serve`.
+type server struct {
+	URL    string
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+// serve starts `ward serve --addr 127.0.0.1:0` and waits until it listens.
+func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
+	t.Helper()
+	cmd := exec.Command(wardBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
+	cmd.Env = w.env
+	s := &server{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = s.stdout
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(s.stderr, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() { s.stop(t) })
+
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if !sent && json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+				sent = true
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.URL = "http://" + a
+	case err := <-s.done:
+		t.Fatalf("ward serve exited early: %v\nstderr:\n%s", err, s.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ward serve did not start listening in 30s\nstderr:\n%s", s.stderr.String())
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("ward serve did not stop within 30s of SIGTERM")
+	}
+}
+
+// logs is everything the server wrote so far, stdout and stderr.
+func (s *server) logs() string { return s.stdout.String() + s.stderr.String() }
+
+func (s *server) get(t *testing.T, path string) *http.Response {
+	t.Helper()
+	resp, err := http.Get(s.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestVersion(t *testing.T) {
+	w := newWardEnv(t, "")
+	out, _, code := w.command(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "ward ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("ward version: code %d, output %q", code, out)
+	}
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	w := newWardEnv(t, "")
+	_, errOut, code := w.command(t, "frobnicate")
+	if code == 0 || !strings.Contains(errOut, "unknown command") {
+		t.Fatalf("unknown command: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestHealthReadyMetricsAndShutdown(t *testing.T) {
+	w := newWardEnv(t, "")
+	s := w.serve(t)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
+		resp := s.get(t, path)
+		body := readBody(t, resp)
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d: %s", path, resp.StatusCode, want, body)
+		}
+		if path == "/metrics" && !strings.Contains(body, "go_goroutines") {
+			t.Errorf("/metrics lacks Go runtime metrics")
+		}
+	}
+	// Metrics record handled requests by route pattern.
+	if body := readBody(t, s.get(t, "/metrics")); !strings.Contains(body, `ward_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}`) {
+		t.Errorf("/metrics does not count /healthz requests")
+	}
+	s.stop(t)
+	if err := <-s.done; err != nil {
+		t.Fatalf("ward serve exited with %v after SIGTERM; logs:\n%s", err, s.logs())
+	}
+	if !strings.Contains(s.stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean-stop log line after SIGTERM:\n%s", s.stderr.String())
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	w := newWardEnv(t, "")
+	out, errOut, code := w.command(t, "migrate")
+	if code != 0 || !strings.Contains(out, "applied") || strings.Contains(out, "applied 0 ") {
+		t.Fatalf("first migrate: code %d, out %q, err %q", code, out, errOut)
+	}
+	out, _, code = w.command(t, "migrate")
+	if code != 0 || !strings.Contains(out, "applied 0 migration") {
+		t.Fatalf("second migrate should apply nothing: code %d, out %q", code, out)
+	}
+}
+
+func TestFirstStartPrintsSetupLinkOnce(t *testing.T) {
+	w := newWardEnv(t, "")
+	s := w.serve(t)
+	if !strings.Contains(s.stdout.String(), "/console/setup?token=") {
+		t.Fatalf("first start on an empty database printed no setup link; stdout:\n%s", s.stdout.String())
+	}
+	s.stop(t)
+	// Once an organization exists, no link is printed.
+	if _, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test"); code != 0 {
+		t.Fatalf("bootstrap failed: %s", errOut)
+	}
+	s2 := w.serve(t)
+	if strings.Contains(s2.stdout.String(), "/console/setup") {
+		t.Fatalf("setup link printed although an organization exists")
+	}
+}

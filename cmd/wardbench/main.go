@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func main() {
+	wardBin := flag.String("ward", "bin/ward", "path to the ward binary")
+	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
+	concurrency := flag.Int("c", 32, "concurrent client connections")
+	realms := flag.Int("realms", 10000, "realms in the database for the start-up measurement")
+	flag.Parse()
+
+	backends := []string{"sqlite"}
+	if os.Getenv("WARD_TEST_POSTGRES") != "" {
+		backends = append(backends, "postgres")
+	} else {
+		fmt.Fprintln(os.Stderr, "wardbench: WARD_TEST_POSTGRES unset: PostgreSQL skipped")
+	}
+	fmt.Printf("machine: %d CPUs, %s/%s, %s; date %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), time.Now().UTC().Format(time.DateOnly))
+	for _, b := range backends {
+		if err := benchBackend(*wardBin, b, *duration, *concurrency, *realms); err != nil {
+			fmt.Fprintf(os.Stderr, "wardbench %s: %v\n", b, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+// freshPostgres creates an empty database on the WARD_TEST_POSTGRES server.
+func freshPostgres(ctx context.Context) (string, func(), error) {
+	base := os.Getenv("WARD_TEST_POSTGRES")
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("ward_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		return "", nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		conn.Close(context.Background())
+	}
+	return u.String(), drop, nil
+}
+
+type ward struct {
+	bin, dir string
+	env      []string
+}
+
+func (w *ward) run(args ...string) (string, error) {
+	cmd := exec.Command(w.bin, args...)
+	cmd.Env = w.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("ward %s: %v: %s", args[0], err, errb.String())
+	}
+	return out.String(), nil
+}
+
+type proc struct {
+	cmd   *exec.Cmd
+	url   string
+	ready time.Duration
+}
+
+// serve starts ward and waits for /readyz; ready is exec-to-ready time.
+func (w *ward) serve() (*proc, error) {
+	start := time.Now()
+	cmd := exec.Command(w.bin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = w.env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			var l struct{ Msg, Addr string }
+			if !sent && json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+				addr <- l.Addr
+				sent = true
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		p := &proc{cmd: cmd, url: "http://" + a}
+		for {
+			resp, err := http.Get(p.url + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		p.ready = time.Since(start)
+		return p, nil
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, errors.New("ward did not start in 60s")
+	}
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+}
+
+// cpuTime is the process's user+system CPU time from /proc/PID/stat.
+func (p *proc) cpuTime() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// rssMiB is the process's resident set size.
+func (p *proc) rssMiB() float64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func token(client *http.Client, base, realm, id, secret string) (string, error) {
+	req, _ := http.NewRequest("POST", base+"/realms/"+realm+"/protocol/openid-connect/token",
+		strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("token: %d %s", resp.StatusCode, body)
+	}
+	var t struct {
+		AccessToken string `json:"access_token"`
+	}
+	return t.AccessToken, json.Unmarshal(body, &t)
+}
+
+func adminPost(base, tok, path string, body any) (map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 {
+		return nil, fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, raw)
+	}
+	var out map[string]any
+	return out, json.Unmarshal(raw, &out)
+}
+
+func benchBackend(bin, backend string, duration time.Duration, concurrency, realms int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "wardbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db := "sqlite:" + filepath.Join(dir, "ward.db")
+	if backend == "postgres" {
+		dsn, drop, err := freshPostgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		db = dsn
+	}
+	w := &ward{bin: bin, dir: dir, env: append(os.Environ(),
+		"WARD_DATA_DIR="+dir, "WARD_DB="+db, "WARD_LOG_FORMAT=json",
+		"WARD_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")}
+
+	out, err := w.run("bootstrap", "--org", "bench", "--owner-email", "bench@example.test", "--json")
+	if err != nil {
+		return err
+	}
+	var boot struct{ ClientID, ClientSecret string }
+	if err := json.Unmarshal([]byte(out), &struct {
+		ClientID     *string `json:"client_id"`
+		ClientSecret *string `json:"client_secret"`
+	}{&boot.ClientID, &boot.ClientSecret}); err != nil {
+		return err
+	}
+	p, err := w.serve()
+	if err != nil {
+		return err
+	}
+	adminTok, err := token(http.DefaultClient, p.url, "console", boot.ClientID, boot.ClientSecret)
+	if err != nil {
+		p.stop()
+		return err
+	}
+	if _, err := adminPost(p.url, adminTok, "/admin/v1/realms", map[string]any{"name": "load"}); err != nil {
+		p.stop()
+		return err
+	}
+	if _, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/attributes", map[string]any{"name": "departments", "type": "string", "multi": true}); err != nil {
+		p.stop()
+		return err
+	}
+	g, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/groups", map[string]any{"name": "Ops", "attributes": map[string]any{"departments": []string{"ops", "news"}}})
+	if err != nil {
+		p.stop()
+		return err
+	}
+	sa, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/clients", map[string]any{"name": "load", "kind": "service_account", "groups": []any{g["id"]}, "audience": []string{"assets"}})
+	if err != nil {
+		p.stop()
+		return err
+	}
+	id, secret := sa["client_id"].(string), sa["client_secret"].(string)
+
+	grants, cpu, errs := load(p, duration, concurrency, id, secret)
+	rate := float64(grants) / duration.Seconds()
+	perGrant := time.Duration(0)
+	if grants > 0 {
+		perGrant = cpu / time.Duration(grants)
+	}
+	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
+		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
+	p.stop()
+
+	// Many realms: create them through the API, restart, time start-to-ready.
+	p, err = w.serve()
+	if err != nil {
+		return err
+	}
+	adminTok, err = token(http.DefaultClient, p.url, "console", boot.ClientID, boot.ClientSecret)
+	if err != nil {
+		p.stop()
+		return err
+	}
+	made := time.Now()
+	if err := createRealms(p.url, adminTok, realms); err != nil {
+		p.stop()
+		return err
+	}
+	fmt.Printf("%s: created %d realms through the API in %s\n", backend, realms, time.Since(made).Round(time.Millisecond))
+	p.stop()
+	p, err = w.serve()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: start-to-ready with %d realms: %s\n", backend, realms+2, p.ready.Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	fmt.Printf("%s: idle RSS after start: %.1f MiB\n", backend, p.rssMiB())
+	p.stop()
+	return nil
+}
+
+func createRealms(base, tok string, n int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if _, err := adminPost(base, tok, "/admin/v1/realms", map[string]any{"name": fmt.Sprintf("r%06d", i)}); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// load runs client_credentials grants from concurrency workers for d and
+// returns the grants served and the server CPU time they cost.
+func load(p *proc, d time.Duration, concurrency int, id, secret string) (int64, time.Duration, int64) {
+	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}
+	client := &http.Client{Transport: tr}
+	// Warm up: connections, provider cache, keys.
+	for range concurrency {
+		_, _ = token(client, p.url, "load", id, secret)
+	}
+	var ok, failed atomic.Int64
+	cpuBefore := p.cpuTime()
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := token(client, p.url, "load", id, secret); err != nil {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ok.Load(), p.cpuTime() - cpuBefore, failed.Load()
+}
