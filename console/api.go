@@ -1,0 +1,161 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Prefix is where the admin API is mounted.
+const Prefix = "/admin/v1"
+
+// Authenticator turns an admin API bearer token into the acting principal.
+// The oauth package implements it over console-realm access tokens.
+type Authenticator interface {
+	AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error)
+}
+
+// Config holds what the admin API needs.
+type Config struct {
+	Service *realm.Service
+	Auth    Authenticator
+	Logger  *slog.Logger // default slog.Default()
+}
+
+// API is the admin REST API.
+type API struct {
+	svc  *realm.Service
+	auth Authenticator
+	log  *slog.Logger
+}
+
+// New builds the admin API.
+func New(cfg Config) (*API, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("console: Config.Service is required")
+	}
+	if cfg.Auth == nil {
+		return nil, errors.New("console: Config.Auth is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{svc: cfg.Service, auth: cfg.Auth, log: log}, nil
+}
+
+// Register mounts the admin API under /admin/v1 on e. Every route
+// authenticates first; errors reach e.HTTPErrorHandler, which must hand
+// /admin/ paths to HandleError.
+func (a *API) Register(e *echo.Echo) {
+	g := e.Group(Prefix, a.authenticate)
+
+	g.GET("/members", a.listMembers)
+	g.POST("/members", a.createMember)
+	g.GET("/members/:id", a.getMember)
+	g.PATCH("/members/:id", a.updateMember)
+	g.DELETE("/members/:id", a.deleteMember)
+
+	g.GET("/clients", a.listOrgClients)
+	g.POST("/clients", a.createOrgClient)
+	g.GET("/clients/:client_id", a.getOrgClient)
+	g.PATCH("/clients/:client_id", a.updateOrgClient)
+	g.POST("/clients/:client_id/secret", a.rotateOrgClientSecret)
+
+	g.GET("/events", a.listOrgEvents)
+
+	g.GET("/realms", a.listRealms)
+	g.POST("/realms", a.createRealm)
+	g.GET("/realms/:realm", a.getRealm)
+	g.PATCH("/realms/:realm", a.updateRealm)
+	g.DELETE("/realms/:realm", a.deleteRealm)
+
+	r := "/realms/:realm"
+	g.GET(r+"/attributes", a.listAttributes)
+	g.POST(r+"/attributes", a.createAttribute)
+	g.GET(r+"/attributes/:name", a.getAttribute)
+	g.PATCH(r+"/attributes/:name", a.updateAttribute)
+	g.DELETE(r+"/attributes/:name", a.deleteAttribute)
+
+	g.GET(r+"/groups", a.listGroups)
+	g.POST(r+"/groups", a.createGroup)
+	g.GET(r+"/groups/:id", a.getGroup)
+	g.PATCH(r+"/groups/:id", a.updateGroup)
+	g.DELETE(r+"/groups/:id", a.deleteGroup)
+	g.GET(r+"/groups/:id/members", a.listGroupMembers)
+
+	g.GET(r+"/users", a.listUsers)
+	g.POST(r+"/users", a.createUser)
+	g.GET(r+"/users/:id", a.getUser)
+	g.PATCH(r+"/users/:id", a.updateUser)
+	// Registered so that the answer is a problem explaining what to do
+	// instead, rather than the router's bare 405.
+	g.DELETE(r+"/users/:id", a.deleteUser)
+	g.PUT(r+"/users/:id/groups/:group_id", a.addUserToGroup)
+	g.DELETE(r+"/users/:id/groups/:group_id", a.removeUserFromGroup)
+
+	g.GET(r+"/clients", a.listClients)
+	g.POST(r+"/clients", a.createClient)
+	g.GET(r+"/clients/:client_id", a.getClient)
+	g.PATCH(r+"/clients/:client_id", a.updateClient)
+	g.POST(r+"/clients/:client_id/secret", a.rotateClientSecret)
+	g.PUT(r+"/clients/:client_id/groups/:group_id", a.addClientToGroup)
+	g.DELETE(r+"/clients/:client_id/groups/:group_id", a.removeClientFromGroup)
+
+	g.GET(r+"/events", a.listRealmEvents)
+}
+
+// authenticate resolves the bearer token to a principal and puts it on the
+// request context, where realm.Service looks for it. Without one, nothing
+// else runs.
+func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Values(echo.HeaderAuthorization)
+		if len(h) == 0 {
+			return &authError{detail: "a bearer access token is required"}
+		}
+		if len(h) > 1 {
+			return &authError{challenge: "invalid_request", detail: "more than one Authorization header"}
+		}
+		scheme, token, ok := strings.Cut(h[0], " ")
+		token = strings.TrimSpace(token)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+			return &authError{challenge: "invalid_request", detail: `the Authorization header must be "Bearer <access token>"`}
+		}
+		ctx := c.Request().Context()
+		p, err := a.auth.AuthenticateAdmin(ctx, token)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The reason stays in the log (at debug: it is the caller's
+			// mistake), never the token itself.
+			a.log.Debug("admin api: bearer token rejected", "err", err)
+			return &authError{challenge: "invalid_token", detail: "the access token is invalid or expired"}
+		}
+		c.SetRequest(c.Request().WithContext(realm.WithPrincipal(ctx, p)))
+		return next(c)
+	}
+}
+
+// ctx is the request context carrying the principal.
+func ctx(c echo.Context) context.Context { return c.Request().Context() }
+
+// created answers 201 with the resource and its Location.
+func created(c echo.Context, id string, body any) error {
+	c.Response().Header().Set(echo.HeaderLocation, strings.TrimSuffix(c.Request().URL.EscapedPath(), "/")+"/"+url.PathEscape(id))
+	return c.JSON(http.StatusCreated, body)
+}
+
+// withSecret marks an answer that shows a client secret as never cacheable.
+func withSecret(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+}

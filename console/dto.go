@@ -1,0 +1,338 @@
+package console
+
+import (
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Response shapes. Field names are the wire contract (CONTRACT §3, and
+// docs/openapi.yaml); converters below are the only place domain types turn
+// into them, so nothing such as a secret hash can leak by accident: a field
+// that is not copied here is never written.
+
+// listResponse is every list answer: next_cursor is absent on the last page.
+type listResponse[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func listOf[S, T any](p realm.Page[S], conv func(*S) T) listResponse[T] {
+	out := listResponse[T]{Items: make([]T, 0, len(p.Items)), NextCursor: p.NextCursor}
+	for i := range p.Items {
+		out.Items = append(out.Items, conv(&p.Items[i]))
+	}
+	return out
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// nonNil keeps lists as [] rather than null in answers.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+type memberDTO struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	Email     string    `json:"email"`
+	FirstName string    `json:"first_name"`
+	LastName  string    `json:"last_name"`
+	Role      string    `json:"role"`
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toMember(m *realm.Member) memberDTO {
+	d := memberDTO{ID: m.ID, UserID: m.UserID, Role: string(m.Role), CreatedAt: utc(m.CreatedAt), UpdatedAt: utc(m.UpdatedAt)}
+	if m.User != nil {
+		d.Email, d.FirstName, d.LastName, d.Active = m.User.Email, m.User.FirstName, m.User.LastName, m.User.Active
+	}
+	return d
+}
+
+type orgClientDTO struct {
+	ID          string    `json:"id"`
+	ClientID    string    `json:"client_id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Role        string    `json:"role"`
+	Active      bool      `json:"active"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// ClientSecret is set only in the create and rotate answers.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+func toOrgClient(c *realm.Client) orgClientDTO {
+	return orgClientDTO{ID: c.ID, ClientID: c.ClientID, Name: c.Name, Description: c.Description, Role: string(c.OrgRole),
+		Active: c.Active, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
+}
+
+type realmDTO struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func toRealm(r *realm.Realm) realmDTO {
+	return realmDTO{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+type attributeDTO struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Multi       bool      `json:"multi"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func toAttribute(a *realm.Attribute) attributeDTO {
+	return attributeDTO{ID: a.ID, Name: a.Name, Type: string(a.Type), Multi: a.Multi, Description: a.Description,
+		CreatedAt: utc(a.CreatedAt), UpdatedAt: utc(a.UpdatedAt)}
+}
+
+type groupDTO struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Attributes  map[string]any `json:"attributes"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+func toGroup(g *realm.Group) groupDTO {
+	attrs := g.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	return groupDTO{ID: g.ID, Name: g.Name, Description: g.Description, Attributes: attrs,
+		CreatedAt: utc(g.CreatedAt), UpdatedAt: utc(g.UpdatedAt)}
+}
+
+type groupMemberDTO struct {
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	ClientID string `json:"client_id,omitempty"`
+	Name     string `json:"name"`
+}
+
+func toGroupMember(m *realm.GroupMember) groupMemberDTO {
+	return groupMemberDTO{Kind: m.Kind, ID: m.ID, ClientID: m.ClientID, Name: m.Name}
+}
+
+type userDTO struct {
+	ID           string   `json:"id"`
+	Email        string   `json:"email"`
+	FirstName    string   `json:"first_name"`
+	LastName     string   `json:"last_name"`
+	Active       bool     `json:"active"`
+	Groups       []string `json:"groups"`
+	PrimaryGroup *string  `json:"primary_group"`
+	// EffectiveAttributes is present on single-user answers, absent in lists
+	// (computing it per row would cost a merge per user).
+	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
+	CreatedAt           time.Time      `json:"created_at"`
+	UpdatedAt           time.Time      `json:"updated_at"`
+}
+
+func toUser(u *realm.User) userDTO {
+	return userDTO{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Active: u.Active,
+		Groups: nonNil(u.Groups), PrimaryGroup: nullable(u.PrimaryGroup), CreatedAt: utc(u.CreatedAt), UpdatedAt: utc(u.UpdatedAt)}
+}
+
+func toUserView(v *realm.UserView) userDTO {
+	d := toUser(&v.User)
+	d.EffectiveAttributes = v.EffectiveAttributes
+	if d.EffectiveAttributes == nil {
+		d.EffectiveAttributes = map[string]any{}
+	}
+	return d
+}
+
+type clientDTO struct {
+	ID                  string         `json:"id"`
+	ClientID            string         `json:"client_id"`
+	Name                string         `json:"name"`
+	Description         string         `json:"description"`
+	Kind                string         `json:"kind"`
+	Active              bool           `json:"active"`
+	Public              bool           `json:"public"`
+	Audience            []string       `json:"audience"`
+	Groups              []string       `json:"groups"`
+	PrimaryGroup        *string        `json:"primary_group"`
+	RedirectURIs        []string       `json:"redirect_uris"`
+	WebOrigins          []string       `json:"web_origins"`
+	Communication       *string        `json:"communication"`
+	DisplayName         string         `json:"display_name"`
+	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
+	CreatedAt           time.Time      `json:"created_at"`
+	UpdatedAt           time.Time      `json:"updated_at"`
+	// ClientSecret is set only in the create and rotate answers.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+func toClient(c *realm.Client) clientDTO {
+	return clientDTO{ID: c.ID, ClientID: c.ClientID, Name: c.Name, Description: c.Description, Kind: string(c.Kind),
+		Active: c.Active, Public: c.Public, Audience: nonNil(c.Audience), Groups: nonNil(c.Groups),
+		PrimaryGroup: nullable(c.PrimaryGroup), RedirectURIs: nonNil(c.RedirectURIs), WebOrigins: nonNil(c.WebOrigins),
+		Communication: nullable(string(c.Communication)), DisplayName: c.DisplayName,
+		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
+}
+
+func toClientView(v *realm.ClientView) clientDTO {
+	d := toClient(&v.Client)
+	d.EffectiveAttributes = v.EffectiveAttributes
+	if d.EffectiveAttributes == nil {
+		d.EffectiveAttributes = map[string]any{}
+	}
+	return d
+}
+
+type eventDTO struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	ActorType  string         `json:"actor_type"`
+	ActorID    string         `json:"actor_id"`
+	TargetType string         `json:"target_type"`
+	TargetID   string         `json:"target_id"`
+	Details    map[string]any `json:"details"`
+	Time       time.Time      `json:"time"`
+}
+
+func toEvent(e *realm.Event) eventDTO {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	return eventDTO{ID: e.ID, Type: e.Type, ActorType: e.ActorType, ActorID: e.ActorID, TargetType: e.TargetType,
+		TargetID: e.TargetID, Details: details, Time: utc(e.Time)}
+}
+
+// Request shapes. Create bodies use plain fields (absent and zero mean the
+// same); patch bodies use Optional so that a left-out field stays as it is
+// and null is told apart.
+
+type memberCreateRequest struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Role      string `json:"role"`
+}
+
+type memberPatchRequest struct {
+	Role Optional[string] `json:"role"`
+}
+
+type orgClientCreateRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Role        string `json:"role"`
+}
+
+type orgClientPatchRequest struct {
+	Name        Optional[string] `json:"name"`
+	Description Optional[string] `json:"description"`
+	Role        Optional[string] `json:"role"`
+	Active      Optional[bool]   `json:"active"`
+}
+
+type rotateRequest struct {
+	GraceSeconds int `json:"grace_seconds"`
+}
+
+type realmCreateRequest struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+}
+
+type realmPatchRequest struct {
+	DisplayName Optional[string] `json:"display_name"`
+}
+
+type attributeCreateRequest struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Multi       bool   `json:"multi"`
+	Description string `json:"description"`
+}
+
+type attributePatchRequest struct {
+	Type        Optional[string] `json:"type"`
+	Multi       Optional[bool]   `json:"multi"`
+	Description Optional[string] `json:"description"`
+}
+
+type groupCreateRequest struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Attributes  map[string]any `json:"attributes"`
+}
+
+type groupPatchRequest struct {
+	Name        Optional[string] `json:"name"`
+	Description Optional[string] `json:"description"`
+	// Attributes stays raw so its numbers can be decoded with UseNumber.
+	Attributes Optional[rawJSON] `json:"attributes"`
+}
+
+type userCreateRequest struct {
+	Email                string   `json:"email"`
+	FirstName            string   `json:"first_name"`
+	LastName             string   `json:"last_name"`
+	Groups               []string `json:"groups"`
+	PrimaryGroup         string   `json:"primary_group"`
+	SendSetPasswordEmail *bool    `json:"send_set_password_email"`
+}
+
+type userPatchRequest struct {
+	Email        Optional[string]   `json:"email"`
+	FirstName    Optional[string]   `json:"first_name"`
+	LastName     Optional[string]   `json:"last_name"`
+	Active       Optional[bool]     `json:"active"`
+	Groups       Optional[[]string] `json:"groups"`
+	PrimaryGroup Optional[string]   `json:"primary_group"`
+}
+
+type clientCreateRequest struct {
+	ClientID      string   `json:"client_id"`
+	Name          string   `json:"name"`
+	Kind          string   `json:"kind"`
+	Description   string   `json:"description"`
+	Groups        []string `json:"groups"`
+	PrimaryGroup  string   `json:"primary_group"`
+	Audience      []string `json:"audience"`
+	Public        bool     `json:"public"`
+	RedirectURIs  []string `json:"redirect_uris"`
+	WebOrigins    []string `json:"web_origins"`
+	Communication string   `json:"communication"`
+	DisplayName   string   `json:"display_name"`
+}
+
+type clientPatchRequest struct {
+	Name          Optional[string]   `json:"name"`
+	Description   Optional[string]   `json:"description"`
+	Active        Optional[bool]     `json:"active"`
+	Groups        Optional[[]string] `json:"groups"`
+	PrimaryGroup  Optional[string]   `json:"primary_group"`
+	Audience      Optional[[]string] `json:"audience"`
+	RedirectURIs  Optional[[]string] `json:"redirect_uris"`
+	WebOrigins    Optional[[]string] `json:"web_origins"`
+	Communication Optional[string]   `json:"communication"`
+	DisplayName   Optional[string]   `json:"display_name"`
+}
