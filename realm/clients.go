@@ -1,0 +1,384 @@
+package realm
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+)
+
+// Realm clients: service accounts (confidential, client_credentials only)
+// and applications (authorization code + PKCE, public or confidential).
+// Secrets are returned by CreateClient and RotateClientSecret only; every
+// Client handed out by the Service has its hashes cleared.
+
+const clientIDTaken = "client_id already exists in the realm"
+
+// clientShape is the kind-dependent part of a client, validated together
+// because what is allowed depends on the kind.
+type clientShape struct {
+	kind          ClientKind
+	public        bool
+	redirectURIs  []string
+	webOrigins    []string
+	communication string
+}
+
+// check validates the shape and returns the stored communication mode.
+func (c clientShape) check(v *ValidationError) Communication {
+	switch c.kind {
+	case KindServiceAccount:
+		if c.public {
+			v.Add("public", "a service account is always confidential")
+		}
+		if len(c.redirectURIs) > 0 {
+			v.Add("redirect_uris", "a service account has no redirect URIs")
+		}
+		if len(c.webOrigins) > 0 {
+			v.Add("web_origins", "a service account has no web origins")
+		}
+		if c.communication != "" {
+			v.Add("communication", "only applications have a communication mode")
+		}
+		return ""
+	case KindApplication:
+		checkRedirectURIs(v, c.redirectURIs)
+		checkWebOrigins(v, c.webOrigins)
+		switch Communication(c.communication) {
+		case "":
+			return CommRedirect
+		case CommRedirect, CommPostMessage:
+			return Communication(c.communication)
+		}
+		v.Add("communication", "must be redirect or post_message")
+		return ""
+	}
+	v.Add("kind", "must be service_account or application")
+	return ""
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ListClients lists a realm's clients (hashes cleared).
+func (s *Service) ListClients(ctx context.Context, realmName string, o ListOptions) (Page[Client], error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return Page[Client]{}, err
+	}
+	if o, err = pageOptions(o); err != nil {
+		return Page[Client]{}, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return Page[Client]{}, err
+	}
+	p, err := s.store.ListClients(ctx, r.ID, "", o)
+	if err != nil {
+		return Page[Client]{}, err
+	}
+	for i := range p.Items {
+		p.Items[i] = *clientView(&p.Items[i])
+	}
+	return p, nil
+}
+
+// CreateClient creates a realm client. Confidential clients get a secret,
+// returned here once; public applications get "".
+func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientInput) (*ClientView, string, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	v := &ValidationError{}
+	clientID := strings.TrimSpace(in.ClientID)
+	if clientID != "" && !clientIDPattern.MatchString(clientID) {
+		v.Add("client_id", "must match ^[A-Za-z0-9._-]{3,64}$")
+	}
+	if clientID == "" {
+		clientID = newClientID(s.random)
+	}
+	name := requiredName(v, "name", in.Name)
+	desc := optionalText(v, "description", in.Description, maxDescriptionLen)
+	display := optionalText(v, "display_name", in.DisplayName, maxNameLen)
+	checkAudience(v, in.Audience)
+	shape := clientShape{kind: ClientKind(in.Kind), public: in.Public, redirectURIs: in.RedirectURIs,
+		webOrigins: in.WebOrigins, communication: in.Communication}
+	comm := shape.check(v)
+	var view *ClientView
+	var secret string
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		groups, ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
+		if err != nil {
+			return err
+		}
+		checkPrimary(v, in.PrimaryGroup, ids)
+		if err := v.OrNil(); err != nil {
+			return err
+		}
+		if _, err := tx.GetClient(ctx, r.ID, clientID); err == nil {
+			return Conflict("client_id", clientIDTaken)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		now := s.now()
+		c := &Client{
+			ID: s.newID(), RealmID: r.ID, ClientID: clientID, Name: name, Description: desc,
+			Kind: shape.kind, Active: true, Public: in.Public, Audience: nonNil(in.Audience),
+			Groups: ids, PrimaryGroup: in.PrimaryGroup, RedirectURIs: nonNil(in.RedirectURIs),
+			WebOrigins: nonNil(in.WebOrigins), Communication: comm, DisplayName: display,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if !c.Public {
+			secret, c.SecretHash = NewSecret(s.random)
+		}
+		if err := tx.CreateClient(ctx, c); err != nil {
+			return asConflict(err, "client_id", clientIDTaken)
+		}
+		eff, err := effective(ctx, tx, r.ID, groups, c.PrimaryGroup)
+		if err != nil {
+			return err
+		}
+		view = &ClientView{Client: *clientView(c), EffectiveAttributes: eff}
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "client.created", "client", c.ClientID,
+			map[string]any{"name": c.Name, "kind": string(c.Kind), "public": c.Public,
+				"groups": c.Groups, "audience": c.Audience}))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return view, secret, nil
+}
+
+// GetClient returns a realm client with its effective attributes.
+func (s *Service) GetClient(ctx context.Context, realmName, clientID string) (*ClientView, error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.GetClient(ctx, r.ID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return s.clientView(ctx, s.store, c)
+}
+
+func (s *Service) clientView(ctx context.Context, st Store, c *Client) (*ClientView, error) {
+	eff, err := effectiveOf(ctx, st, c.RealmID, c.Groups, c.PrimaryGroup)
+	if err != nil {
+		return nil, err
+	}
+	return &ClientView{Client: *clientView(c), EffectiveAttributes: eff}, nil
+}
+
+// UpdateClient changes a realm client. Active false disables it (its tokens
+// introspect inactive); kind, public and client_id never change.
+func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, p ClientPatch) (*ClientView, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	var name, desc, display string
+	if p.Name != nil {
+		name = requiredName(v, "name", *p.Name)
+	}
+	if p.Description != nil {
+		desc = optionalText(v, "description", *p.Description, maxDescriptionLen)
+	}
+	if p.DisplayName != nil {
+		display = optionalText(v, "display_name", *p.DisplayName, maxNameLen)
+	}
+	if p.Audience != nil {
+		checkAudience(v, *p.Audience)
+	}
+	var view *ClientView
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		c, err := tx.GetClient(ctx, r.ID, clientID)
+		if err != nil {
+			return err
+		}
+		shape := clientShape{kind: c.Kind, public: c.Public, redirectURIs: c.RedirectURIs,
+			webOrigins: c.WebOrigins, communication: string(c.Communication)}
+		if p.RedirectURIs != nil {
+			shape.redirectURIs = *p.RedirectURIs
+		}
+		if p.WebOrigins != nil {
+			shape.webOrigins = *p.WebOrigins
+		}
+		if p.Communication != nil {
+			shape.communication = *p.Communication
+		}
+		// Only re-check what the patch touches, so that a client stored under
+		// older rules can still be renamed.
+		sv := &ValidationError{}
+		comm := shape.check(sv)
+		for _, f := range sv.Fields {
+			touched := (p.RedirectURIs != nil && strings.HasPrefix(f.Field, "redirect_uris")) ||
+				(p.WebOrigins != nil && strings.HasPrefix(f.Field, "web_origins")) ||
+				(p.Communication != nil && f.Field == "communication")
+			if touched {
+				v.Fields = append(v.Fields, f)
+			}
+		}
+		groups, primary, err := groupsPatch(ctx, tx, v, r.ID, c.Groups, c.PrimaryGroup, p.Groups, p.PrimaryGroup)
+		if err != nil {
+			return err
+		}
+		if err := v.OrNil(); err != nil {
+			return err
+		}
+		var ch changed
+		var events []*Event
+		set := func(field string, differs bool, apply func()) {
+			if differs {
+				apply()
+				ch.add(field)
+			}
+		}
+		set("name", p.Name != nil && name != c.Name, func() { c.Name = name })
+		set("description", p.Description != nil && desc != c.Description, func() { c.Description = desc })
+		set("display_name", p.DisplayName != nil && display != c.DisplayName, func() { c.DisplayName = display })
+		set("audience", p.Audience != nil && !slices.Equal(*p.Audience, c.Audience), func() { c.Audience = nonNil(*p.Audience) })
+		set("redirect_uris", p.RedirectURIs != nil && !slices.Equal(*p.RedirectURIs, c.RedirectURIs), func() { c.RedirectURIs = nonNil(*p.RedirectURIs) })
+		set("web_origins", p.WebOrigins != nil && !slices.Equal(*p.WebOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(*p.WebOrigins) })
+		set("communication", p.Communication != nil && comm != c.Communication, func() { c.Communication = comm })
+		set("groups", !slices.Equal(groups, c.Groups), func() { c.Groups = groups })
+		set("primary_group", primary != c.PrimaryGroup, func() { c.PrimaryGroup = primary })
+		if len(ch) > 0 {
+			events = append(events, s.event(a, r.OrgID, r.ID, "client.updated", "client", c.ClientID, ch.details()))
+		}
+		if p.Active != nil && *p.Active != c.Active {
+			c.Active = *p.Active
+			events = append(events, s.event(a, r.OrgID, r.ID, activeEvent("client", c.Active), "client", c.ClientID, nil))
+		}
+		if len(events) > 0 {
+			c.UpdatedAt = s.now()
+			if err := tx.UpdateClient(ctx, c); err != nil {
+				return err
+			}
+			if err := appendEvents(ctx, tx, events...); err != nil {
+				return err
+			}
+		}
+		view, err = s.clientView(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view, nil
+}
+
+// RotateClientSecret gives a confidential client a new secret, returned
+// once; the previous one keeps working for graceSeconds (0..86400).
+func (s *Service) RotateClientSecret(ctx context.Context, realmName, clientID string, graceSeconds int) (*ClientView, string, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkGraceSeconds(graceSeconds); err != nil {
+		return nil, "", err
+	}
+	var view *ClientView
+	var secret string
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		c, err := tx.GetClient(ctx, r.ID, clientID)
+		if err != nil {
+			return err
+		}
+		if secret, err = s.rotate(c, graceSeconds); err != nil {
+			return err
+		}
+		if err := tx.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "client.secret_rotated", "client", c.ClientID,
+			map[string]any{"grace_seconds": graceSeconds})); err != nil {
+			return err
+		}
+		view, err = s.clientView(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return view, secret, nil
+}
+
+// AddClientToGroup puts a client in a group (idempotent).
+func (s *Service) AddClientToGroup(ctx context.Context, realmName, clientID, groupID string) (*ClientView, error) {
+	return s.changeClientGroup(ctx, realmName, clientID, groupID, true)
+}
+
+// RemoveClientFromGroup takes a client out of a group (idempotent); leaving
+// the primary group is a conflict.
+func (s *Service) RemoveClientFromGroup(ctx context.Context, realmName, clientID, groupID string) (*ClientView, error) {
+	return s.changeClientGroup(ctx, realmName, clientID, groupID, false)
+}
+
+func (s *Service) changeClientGroup(ctx context.Context, realmName, clientID, groupID string, add bool) (*ClientView, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var view *ClientView
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		c, err := tx.GetClient(ctx, r.ID, clientID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.GetGroup(ctx, r.ID, groupID); err != nil {
+			return err
+		}
+		groups, changedNow, err := toggleGroup(c.Groups, c.PrimaryGroup, groupID, add)
+		if err != nil {
+			return err
+		}
+		if changedNow {
+			c.Groups = groups
+			c.UpdatedAt = s.now()
+			if err := tx.UpdateClient(ctx, c); err != nil {
+				return err
+			}
+			typ := "client.group_removed"
+			if add {
+				typ = "client.group_added"
+			}
+			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, typ, "client", c.ClientID,
+				map[string]any{"group_id": groupID})); err != nil {
+				return err
+			}
+		}
+		view, err = s.clientView(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view, nil
+}

@@ -1,0 +1,201 @@
+package realm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// ListGroups lists a realm's groups.
+func (s *Service) ListGroups(ctx context.Context, realmName string, o ListOptions) (Page[Group], error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return Page[Group]{}, err
+	}
+	if o, err = pageOptions(o); err != nil {
+		return Page[Group]{}, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return Page[Group]{}, err
+	}
+	return s.store.ListGroups(ctx, r.ID, o)
+}
+
+// CreateGroup creates a group with attribute values checked against the
+// realm's definitions. Group names are unique per realm case-insensitively
+// (the store's unique index; 409 naming "name").
+func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInput) (*Group, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	name := requiredName(v, "name", in.Name)
+	desc := optionalText(v, "description", in.Description, maxDescriptionLen)
+	var g *Group
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		defs, err := tx.ListAttributes(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		values := checkGroupValues(v, defs, in.Attributes)
+		if err := v.OrNil(); err != nil {
+			return err
+		}
+		now := s.now()
+		g = &Group{ID: s.newID(), RealmID: r.ID, Name: name, Description: desc, Attributes: values,
+			CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateGroup(ctx, g); err != nil {
+			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", name))
+		}
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.created", "group", g.ID,
+			map[string]any{"name": g.Name, "attributes": sortedKeys(values)}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// GetGroup returns one group of the realm.
+func (s *Service) GetGroup(ctx context.Context, realmName, id string) (*Group, error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.GetGroup(ctx, r.ID, id)
+}
+
+// UpdateGroup changes a group. Attributes, when non-nil, replaces all the
+// group's values (nil entries inside it are simply not set).
+func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p GroupPatch) (*Group, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	var name, desc string
+	if p.Name != nil {
+		name = requiredName(v, "name", *p.Name)
+	}
+	if p.Description != nil {
+		desc = optionalText(v, "description", *p.Description, maxDescriptionLen)
+	}
+	var g *Group
+	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		var values map[string]any
+		if p.Attributes != nil {
+			defs, err := tx.ListAttributes(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			values = checkGroupValues(v, defs, p.Attributes)
+		}
+		if err := v.OrNil(); err != nil {
+			return err
+		}
+		if g, err = tx.GetGroup(ctx, r.ID, id); err != nil {
+			return err
+		}
+		var ch changed
+		if p.Name != nil && name != g.Name {
+			g.Name = name
+			ch.add("name")
+		}
+		if p.Description != nil && desc != g.Description {
+			g.Description = desc
+			ch.add("description")
+		}
+		if p.Attributes != nil {
+			g.Attributes = values
+			ch.add("attributes")
+		}
+		if len(ch) == 0 {
+			return nil
+		}
+		g.UpdatedAt = s.now()
+		if err := tx.UpdateGroup(ctx, g); err != nil {
+			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", g.Name))
+		}
+		d := ch.details()
+		d["name"] = g.Name
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.updated", "group", g.ID, d))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// DeleteGroup deletes a group and its memberships. A group that is some
+// subject's primary group cannot go (409), for the same reason a subject
+// cannot leave its primary group.
+func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, realmName)
+		if err != nil {
+			return err
+		}
+		g, err := tx.GetGroup(ctx, r.ID, id)
+		if err != nil {
+			return err
+		}
+		n, err := tx.CountPrimaryUses(ctx, r.ID, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return Conflict("id", fmt.Sprintf("the group is the primary group of %d user(s) or client(s); set another primary group first", n))
+		}
+		if err := tx.DeleteGroup(ctx, r.ID, id); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.deleted", "group", g.ID,
+			map[string]any{"name": g.Name}))
+	})
+}
+
+// ListGroupMembers lists the users and clients in a group.
+func (s *Service) ListGroupMembers(ctx context.Context, realmName, id string, o ListOptions) (Page[GroupMember], error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return Page[GroupMember]{}, err
+	}
+	if o, err = pageOptions(o); err != nil {
+		return Page[GroupMember]{}, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return Page[GroupMember]{}, err
+	}
+	if _, err := s.store.GetGroup(ctx, r.ID, id); err != nil {
+		return Page[GroupMember]{}, err
+	}
+	return s.store.ListGroupMembers(ctx, r.ID, id, o)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

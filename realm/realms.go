@@ -1,0 +1,154 @@
+package realm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Realm events are org-level (empty RealmID): a realm's own log goes when
+// the realm is deleted, and its creation and deletion must outlive it.
+
+// ListRealms lists the org's realms. Every role may read.
+func (s *Service) ListRealms(ctx context.Context, o ListOptions) (Page[Realm], error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return Page[Realm]{}, err
+	}
+	orgID, err := a.orgID()
+	if err != nil {
+		return Page[Realm]{}, err
+	}
+	if o, err = pageOptions(o); err != nil {
+		return Page[Realm]{}, err
+	}
+	return s.store.ListRealms(ctx, orgID, o)
+}
+
+// CreateRealm creates a realm with its ES256 signing key, in one
+// transaction with its event. The display name defaults to the name.
+func (s *Service) CreateRealm(ctx context.Context, in RealmInput) (*Realm, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	orgID, err := a.orgID()
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	name := in.Name
+	if msg := checkRealmName(name); msg != "" {
+		v.Add("name", msg)
+	}
+	display := optionalText(v, "display_name", in.DisplayName, maxNameLen)
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	if display == "" {
+		display = name
+	}
+	now := s.now()
+	r := &Realm{ID: s.newID(), OrgID: orgID, Name: name, DisplayName: display, CreatedAt: now, UpdatedAt: now}
+	taken := fmt.Sprintf("realm name %q is taken", name)
+	// Cheap early answer for the common duplicate; the unique index decides
+	// races.
+	if _, err := s.store.GetRealmByName(ctx, name); err == nil {
+		return nil, Conflict("name", taken)
+	}
+	// Key generation needs no database; doing it first keeps the write
+	// transaction short.
+	key, err := s.keys.NewSigningKey(ctx, r.ID, "ES256")
+	if err != nil {
+		return nil, fmt.Errorf("realm: signing key: %w", err)
+	}
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateRealm(ctx, r); err != nil {
+			return asConflict(err, "name", taken)
+		}
+		if err := tx.CreateSigningKey(ctx, key); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, orgID, "", "realm.created", "realm", r.ID,
+			map[string]any{"name": r.Name, "display_name": r.DisplayName}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// GetRealm returns one of the org's realms by name.
+func (s *Service) GetRealm(ctx context.Context, name string) (*Realm, error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.realm(ctx, s.store, name)
+}
+
+// UpdateRealm changes a realm's display name.
+func (s *Service) UpdateRealm(ctx context.Context, name string, p RealmPatch) (*Realm, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	var display string
+	if p.DisplayName != nil {
+		display = optionalText(v, "display_name", *p.DisplayName, maxNameLen)
+	}
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	var r *Realm
+	err = s.store.InTx(ctx, func(tx Store) error {
+		var err error
+		if r, err = a.realm(ctx, tx, name); err != nil {
+			return err
+		}
+		if p.DisplayName == nil {
+			return nil
+		}
+		if display == "" {
+			display = r.Name
+		}
+		if display == r.DisplayName {
+			return nil
+		}
+		r.DisplayName = display
+		r.UpdatedAt = s.now()
+		if err := tx.UpdateRealm(ctx, r); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", "realm.updated", "realm", r.ID,
+			map[string]any{"name": r.Name, "display_name": r.DisplayName}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DeleteRealm removes a realm and everything in it. Owners only, and the
+// caller must repeat the realm's name in confirm.
+func (s *Service) DeleteRealm(ctx context.Context, name, confirm string) error {
+	a, err := ownerOnly(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx Store) error {
+		r, err := a.realm(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(confirm) != r.Name {
+			return Invalid("confirm", "must repeat the realm's name to delete it")
+		}
+		if err := tx.DeleteRealm(ctx, r.ID); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", "realm.deleted", "realm", r.ID,
+			map[string]any{"name": r.Name}))
+	})
+}

@@ -1,0 +1,286 @@
+package realm
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Lifetimes of one-time links (CONTRACT §1 and §4).
+const (
+	setPasswordTTL = 12 * time.Hour
+	setupTokenTTL  = time.Hour
+)
+
+// EnsureSystem creates the console realm, its ES256 key and the public
+// ward-console client when missing. Cheap when they exist: one read, because
+// the three are created in one transaction and so exist together.
+// Only the System principal may call it (start-up and bootstrap).
+func (s *Service) EnsureSystem(ctx context.Context) error {
+	a, err := systemOnly(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.ensureSystem(ctx, a)
+	return err
+}
+
+// ensureSystem returns the console realm, creating it first if needed.
+func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
+	r, err := s.store.GetRealmByName(ctx, ConsoleRealm)
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	now := s.now()
+	r = &Realm{ID: s.newID(), Name: ConsoleRealm, DisplayName: "Ward console", CreatedAt: now, UpdatedAt: now}
+	// The key is made before the transaction: key generation needs no
+	// database, and keeping it out keeps the write transaction short.
+	key, err := s.keys.NewSigningKey(ctx, r.ID, "ES256")
+	if err != nil {
+		return nil, fmt.Errorf("realm: console signing key: %w", err)
+	}
+	console := &Client{
+		ID: s.newID(), RealmID: r.ID, ClientID: ConsoleClientID, Name: "Ward console",
+		Kind: KindApplication, Active: true, Public: true, Communication: CommRedirect,
+		DisplayName: "Ward console", CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateRealm(ctx, r); err != nil {
+			return err
+		}
+		if err := tx.CreateSigningKey(ctx, key); err != nil {
+			return err
+		}
+		if err := tx.CreateClient(ctx, console); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, "", "", "realm.created", "realm", r.ID, map[string]any{"name": r.Name}))
+	})
+	if errors.Is(err, ErrConflict) {
+		// Another node created it at the same moment: use theirs.
+		return s.store.GetRealmByName(ctx, ConsoleRealm)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Bootstrap creates an org, its owner (console user + member) and one org
+// admin client with role owner, all in one transaction. Conflict (field
+// "org") if the org slug exists. Only System may bootstrap: it is the
+// `ward bootstrap` command and the one-time console setup.
+func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (*BootstrapResult, error) {
+	a, err := systemOnly(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &ValidationError{}
+	slug := strings.TrimSpace(in.OrgSlug)
+	if msg := checkOrgSlug(slug); msg != "" {
+		v.Add("org", msg)
+	}
+	email := strings.TrimSpace(in.OwnerEmail)
+	checkEmail(v, "owner_email", email)
+	orgName := optionalText(v, "org_name", in.OrgName, maxNameLen)
+	if orgName == "" {
+		orgName = slug
+	}
+	first := optionalText(v, "first_name", in.FirstName, maxNameLen)
+	if first == "" {
+		first = "Owner"
+	}
+	last := optionalText(v, "last_name", in.LastName, maxNameLen)
+	if last == "" {
+		last = slug
+	}
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	console, err := s.ensureSystem(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	org := &Org{ID: s.newID(), Slug: slug, Name: orgName, CreatedAt: now}
+	secret, hash := NewSecret(s.random)
+	client := &Client{
+		ID: s.newID(), RealmID: console.ID, ClientID: newClientID(s.random), Name: "bootstrap",
+		Kind: KindServiceAccount, Active: true, OrgID: org.ID, OrgRole: RoleOwner,
+		SecretHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	var member *Member
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if _, err := tx.GetOrgBySlug(ctx, slug); err == nil {
+			return Conflict("org", fmt.Sprintf("organization %q already exists", slug))
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := tx.CreateOrg(ctx, org); err != nil {
+			return asConflict(err, "org", fmt.Sprintf("organization %q already exists", slug))
+		}
+		user, created, err := s.consoleUser(ctx, tx, console.ID, email, first, last)
+		if err != nil {
+			return err
+		}
+		member = &Member{ID: s.newID(), OrgID: org.ID, UserID: user.ID, Role: RoleOwner, CreatedAt: now, UpdatedAt: now, User: user}
+		if err := tx.CreateMember(ctx, member); err != nil {
+			return err
+		}
+		if err := tx.CreateClient(ctx, client); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx,
+			s.event(a, org.ID, "", "org.created", "org", org.ID, map[string]any{"slug": org.Slug, "name": org.Name}),
+			s.event(a, org.ID, "", "member.created", "member", member.ID,
+				map[string]any{"user_id": user.ID, "email": user.Email, "role": string(member.Role), "user_created": created}),
+			s.event(a, org.ID, "", "client.created", "client", client.ClientID,
+				map[string]any{"name": client.Name, "kind": string(client.Kind), "role": string(client.OrgRole)}),
+		)
+	})
+	if err != nil {
+		return nil, err
+	}
+	member.User = userView(member.User)
+	return &BootstrapResult{Org: org, Owner: member, Client: clientView(client), ClientSecret: secret}, nil
+}
+
+// checkOrgSlug: org slugs follow the realm name pattern (they appear in
+// scopes such as org:SLUG); nothing is reserved.
+func checkOrgSlug(slug string) string {
+	if slug == "" {
+		return "is required"
+	}
+	if !realmNamePattern.MatchString(slug) {
+		return "must match ^[a-z0-9][a-z0-9-]{1,62}$"
+	}
+	return ""
+}
+
+// consoleUser finds the console account with this email (case-insensitive)
+// or creates it, inside tx. created tells which.
+func (s *Service) consoleUser(ctx context.Context, tx Store, consoleID, email, first, last string) (*User, bool, error) {
+	u, err := tx.GetUserByEmail(ctx, consoleID, email)
+	if err == nil {
+		return u, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	now := s.now()
+	u = &User{ID: s.newID(), RealmID: consoleID, Email: email, FirstName: first, LastName: last,
+		Active: true, Groups: []string{}, CreatedAt: now, UpdatedAt: now}
+	if err := tx.CreateUser(ctx, u); err != nil {
+		return nil, false, asConflict(err, "email", "a console account with this email already exists")
+	}
+	return u, true, nil
+}
+
+// SetPasswordLink issues a set-password action token (12 h, single use; a
+// newer link voids older ones) for a console or realm user and returns the
+// path+query "/realms/{realm}/login-actions/set-password?token=…".
+//
+// Who may: System; for a realm user, owners and admins of the realm's org;
+// for a console account, owners of an org the account is a member of.
+func (s *Service) SetPasswordLink(ctx context.Context, realmID, userID string) (string, error) {
+	a, err := caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	r, err := s.store.GetRealm(ctx, realmID)
+	if err != nil {
+		return "", err
+	}
+	orgID := r.OrgID
+	switch {
+	case a.system():
+	case r.Name == ConsoleRealm:
+		if a.p.Role != RoleOwner {
+			return "", fmt.Errorf("%w: only owners may manage console accounts", ErrForbidden)
+		}
+		ms, err := s.store.ListMembershipsOfUser(ctx, userID)
+		if err != nil {
+			return "", err
+		}
+		member := false
+		for _, m := range ms {
+			member = member || m.OrgID == a.p.OrgID
+		}
+		if !member {
+			return "", ErrNotFound
+		}
+		orgID = a.p.OrgID
+	case r.OrgID != a.p.OrgID:
+		return "", ErrNotFound
+	case !a.p.Role.CanWrite():
+		return "", fmt.Errorf("%w: role %s may only read", ErrForbidden, a.p.Role)
+	}
+	u, err := s.store.GetUser(ctx, r.ID, userID)
+	if err != nil {
+		return "", err
+	}
+	if !u.Active {
+		return "", Conflict("active", "the user is deactivated; reactivate it first")
+	}
+	token, hash := newLinkToken(s.random)
+	now := s.now()
+	t := &ActionToken{Hash: hash, RealmID: r.ID, UserID: u.ID, Purpose: "set_password",
+		ExpiresAt: now.Add(setPasswordTTL), CreatedAt: now}
+	eventRealm := r.ID
+	if r.Name == ConsoleRealm {
+		eventRealm = "" // console accounts are org-level business
+	}
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateActionToken(ctx, t); err != nil {
+			return err
+		}
+		return appendEvents(ctx, tx, s.event(a, orgID, eventRealm, "user.set_password_link_issued", "user", u.ID,
+			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)}))
+	})
+	if err != nil {
+		return "", err
+	}
+	return "/realms/" + url.PathEscape(r.Name) + "/login-actions/set-password?token=" + url.QueryEscape(token), nil
+}
+
+// NewSetupToken returns a one-time console setup token valid 1 h when no
+// organization exists yet; ("", nil) otherwise. System only (serve start-up).
+func (s *Service) NewSetupToken(ctx context.Context) (string, error) {
+	if _, err := systemOnly(ctx); err != nil {
+		return "", err
+	}
+	n, err := s.store.CountOrgs(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	token, hash := newLinkToken(s.random)
+	if err := s.store.CreateSetupToken(ctx, &SetupToken{Hash: hash, ExpiresAt: s.now().Add(setupTokenTTL)}); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// newLinkToken returns a 256-bit random token (base64url) and its SHA-256,
+// which is all that is stored.
+func newLinkToken(random io.Reader) (string, []byte) {
+	if random == nil {
+		random = rand.Reader
+	}
+	var b [32]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		panic("realm: random source failed: " + err.Error())
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	h := sha256.Sum256([]byte(token))
+	return token, h[:]
+}

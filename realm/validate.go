@@ -1,0 +1,250 @@
+package realm
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on free-text fields. They keep rows and tokens small; nothing in
+// the product needs longer values.
+const (
+	maxNameLen        = 200  // person names, group, client and display names
+	maxDescriptionLen = 2000 // descriptions
+	maxEmailLen       = 254  // RFC 5321 path limit
+	maxAudienceLen    = 200
+	maxURILen         = 2000
+	maxGraceSeconds   = 86400
+	defaultPageLimit  = 50
+	maxPageLimit      = 200
+)
+
+var (
+	// realmNamePattern is also the org slug rule: both appear in URLs and
+	// token issuers, so they stay lowercase and path-safe.
+	realmNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+	clientIDPattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{3,64}$`)
+	reservedRealms   = map[string]bool{ConsoleRealm: true, "admin": true, "master": true}
+)
+
+// checkRealmName reports what is wrong with a realm name, or "".
+func checkRealmName(name string) string {
+	if name == "" {
+		return "is required"
+	}
+	if !realmNamePattern.MatchString(name) {
+		return "must match ^[a-z0-9][a-z0-9-]{1,62}$"
+	}
+	if reservedRealms[name] {
+		return fmt.Sprintf("%q is reserved", name)
+	}
+	return ""
+}
+
+// checkEmail accepts a bare address (no display name, no angle brackets),
+// as net/mail parses it.
+func checkEmail(v *ValidationError, field, email string) {
+	if email == "" {
+		v.Add(field, "is required")
+		return
+	}
+	if len(email) > maxEmailLen {
+		v.Add(field, fmt.Sprintf("must be at most %d characters", maxEmailLen))
+		return
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email {
+		v.Add(field, "must be a plain email address such as name@example.com")
+	}
+}
+
+// requiredName trims s and checks it is present and short enough.
+func requiredName(v *ValidationError, field, s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		v.Add(field, "is required")
+	} else if utf8.RuneCountInString(s) > maxNameLen {
+		v.Add(field, fmt.Sprintf("must be at most %d characters", maxNameLen))
+	}
+	return s
+}
+
+// optionalText trims s and checks its length.
+func optionalText(v *ValidationError, field, s string, max int) string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > max {
+		v.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	}
+	return s
+}
+
+func checkRole(v *ValidationError, field string, r Role) {
+	if !r.Valid() {
+		v.Add(field, "must be one of owner, admin, viewer")
+	}
+}
+
+// pageLimit applies the list default and range.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return defaultPageLimit, nil
+	case limit < 0 || limit > maxPageLimit:
+		return 0, Invalid("limit", fmt.Sprintf("must be between 1 and %d", maxPageLimit))
+	}
+	return limit, nil
+}
+
+func pageOptions(o ListOptions) (ListOptions, error) {
+	l, err := pageLimit(o.Limit)
+	o.Limit = l
+	return o, err
+}
+
+// checkGraceSeconds bounds the rotation grace.
+func checkGraceSeconds(g int) error {
+	if g < 0 || g > maxGraceSeconds {
+		return Invalid("grace_seconds", fmt.Sprintf("must be between 0 and %d", maxGraceSeconds))
+	}
+	return nil
+}
+
+// checkAudience: non-empty strings, short, no duplicates.
+func checkAudience(v *ValidationError, aud []string) {
+	seen := make(map[string]bool, len(aud))
+	for i, a := range aud {
+		field := fmt.Sprintf("audience[%d]", i)
+		switch {
+		case strings.TrimSpace(a) == "":
+			v.Add(field, "must not be empty")
+		case utf8.RuneCountInString(a) > maxAudienceLen:
+			v.Add(field, fmt.Sprintf("must be at most %d characters", maxAudienceLen))
+		case seen[a]:
+			v.Add(field, "is a duplicate")
+		}
+		seen[a] = true
+	}
+}
+
+// isLoopback reports whether host names this machine, where plain http is
+// acceptable (native and development apps).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkRedirectURIs: absolute, no fragment (RFC 6749 §3.1.2), https or
+// loopback http; compared exactly at the authorization endpoint, so they are
+// stored as given.
+func checkRedirectURIs(v *ValidationError, uris []string) {
+	seen := make(map[string]bool, len(uris))
+	for i, raw := range uris {
+		field := fmt.Sprintf("redirect_uris[%d]", i)
+		if msg := redirectURIProblem(raw); msg != "" {
+			v.Add(field, msg)
+		} else if seen[raw] {
+			v.Add(field, "is a duplicate")
+		}
+		seen[raw] = true
+	}
+}
+
+func redirectURIProblem(raw string) string {
+	if raw == "" {
+		return "must not be empty"
+	}
+	if len(raw) > maxURILen {
+		return fmt.Sprintf("must be at most %d characters", maxURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return "must be an absolute URL"
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "must not have a fragment"
+	}
+	if u.User != nil {
+		return "must not contain user information"
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "must use https (http only for localhost and loopback addresses)"
+		}
+	default:
+		return "must use https (http only for localhost and loopback addresses)"
+	}
+	return ""
+}
+
+// checkWebOrigins: scheme://host[:port] only, as browsers send in Origin.
+func checkWebOrigins(v *ValidationError, origins []string) {
+	seen := make(map[string]bool, len(origins))
+	for i, raw := range origins {
+		field := fmt.Sprintf("web_origins[%d]", i)
+		if msg := originProblem(raw); msg != "" {
+			v.Add(field, msg)
+		} else if seen[raw] {
+			v.Add(field, "is a duplicate")
+		}
+		seen[raw] = true
+	}
+}
+
+func originProblem(raw string) string {
+	const want = "must be an origin such as https://app.example.com (scheme, host and optional port, no path)"
+	if raw == "" {
+		return "must not be empty"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		strings.ContainsAny(raw, "?#") {
+		return want
+	}
+	return ""
+}
+
+// clientIDEncoding is lowercase base32 so generated client_ids are easy to
+// read aloud and safe in URLs.
+var clientIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newClientID returns 16 random lowercase base32 characters (80 bits).
+func newClientID(random io.Reader) string {
+	if random == nil {
+		random = rand.Reader
+	}
+	var b [10]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		panic("realm: random source failed: " + err.Error())
+	}
+	return clientIDEncoding.EncodeToString(b[:])
+}
+
+// asConflict turns a store's unique-constraint error into a ConflictError
+// naming field, keeping every other error as it is.
+func asConflict(err error, field, reason string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrConflict) {
+		var ce *ConflictError
+		if errors.As(err, &ce) && ce.Field == field {
+			return err
+		}
+		return Conflict(field, reason)
+	}
+	return err
+}
