@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
+	"gorm.io/gorm"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// uniqueKey describes one unique constraint: its Postgres name, the
+// "table.column, ..." list SQLite reports, and the conflict to return.
+type uniqueKey struct {
+	index  string
+	sqlite string
+	field  string
+	reason string
+}
+
+var uniqueKeys = []uniqueKey{
+	{"orgs_pkey", "orgs.id", "id", "an organization with this ID already exists"},
+	{"orgs_slug_key", "orgs.slug", "slug", "an organization with this slug already exists"},
+	{"realms_pkey", "realms.id", "id", "a realm with this ID already exists"},
+	{"realms_name_key", "realms.name", "name", "a realm with this name already exists"},
+	{"attributes_pkey", "attributes.id", "id", "an attribute with this ID already exists"},
+	{"attributes_realm_name_key", "attributes.realm_id, attributes.name", "name", "an attribute with this name already exists in the realm"},
+	{"groups_pkey", "groups.id", "id", "a group with this ID already exists"},
+	{"groups_realm_name_key", "groups.realm_id, groups.name_lower", "name", "a group with this name already exists in the realm"},
+	{"users_pkey", "users.id", "id", "a user with this ID already exists"},
+	{"users_realm_email_key", "users.realm_id, users.email_lower", "email", "a user with this email already exists in the realm"},
+	{"members_pkey", "members.id", "id", "a member with this ID already exists"},
+	{"members_org_user_key", "members.org_id, members.user_id", "user_id", "this user is already a member of the organization"},
+	{"clients_pkey", "clients.id", "id", "a client with this ID already exists"},
+	{"clients_realm_client_id_key", "clients.realm_id, clients.client_id", "client_id", "a client with this client_id already exists in the realm"},
+	{"signing_keys_pkey", "signing_keys.id", "id", "a signing key with this ID already exists"},
+	{"events_pkey", "events.id", "id", "an event with this ID already exists"},
+	{"setup_tokens_pkey", "setup_tokens.hash", "token", "this setup token already exists"},
+	{"action_tokens_pkey", "action_tokens.hash", "token", "this action token already exists"},
+	{"user_groups_pkey", "user_groups.user_id, user_groups.group_id", "groups", "a group is listed twice"},
+	{"client_groups_pkey", "client_groups.client_pk, client_groups.group_id", "groups", "a group is listed twice"},
+}
+
+// mapErr turns driver errors into the realm sentinels: missing rows into
+// ErrNotFound, unique violations into *ConflictError naming the field.
+// Anything else is returned as is.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return realm.ErrNotFound
+	}
+	if ok, name := uniqueViolation(err); ok {
+		for _, k := range uniqueKeys {
+			if name == k.index || name == k.sqlite {
+				return realm.Conflict(k.field, k.reason)
+			}
+		}
+		return realm.Conflict("", "already exists")
+	}
+	return err
+}
+
+// uniqueViolation reports whether err is a unique-constraint violation and
+// names the constraint: the Postgres constraint name, or SQLite's column
+// list ("users.realm_id, users.email_lower").
+func uniqueViolation(err error) (bool, string) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505", pg.ConstraintName
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		code := se.ExtendedCode()
+		if code != sqlite3.CONSTRAINT_UNIQUE && code != sqlite3.CONSTRAINT_PRIMARYKEY {
+			return false, ""
+		}
+		msg := se.Error()
+		const marker = "constraint failed: "
+		if i := strings.LastIndex(msg, marker); i >= 0 {
+			return true, strings.TrimSpace(msg[i+len(marker):])
+		}
+		return true, ""
+	}
+	return false, ""
+}
+
+// foreignKeyViolation reports whether err is a foreign-key violation.
+func foreignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		return se.ExtendedCode() == sqlite3.CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}

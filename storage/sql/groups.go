@@ -1,0 +1,287 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// CreateAttribute inserts a.
+func (s *Store) CreateAttribute(ctx context.Context, a *realm.Attribute) error {
+	m := toAttribute(a)
+	err := s.q(ctx).Create(&m).Error
+	if foreignKeyViolation(err) {
+		return realm.ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// GetAttribute finds the realm's definition by name.
+func (s *Store) GetAttribute(ctx context.Context, realmID, name string) (*realm.Attribute, error) {
+	var m attributeModel
+	if err := s.q(ctx).Where("realm_id = ? AND name = ?", realmID, name).Take(&m).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	a := fromAttribute(m)
+	return &a, nil
+}
+
+// ListAttributes lists the realm's definitions by name.
+func (s *Store) ListAttributes(ctx context.Context, realmID string) ([]realm.Attribute, error) {
+	var rows []attributeModel
+	if err := s.q(ctx).Where("realm_id = ?", realmID).Order("name").Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]realm.Attribute, len(rows))
+	for i, m := range rows {
+		out[i] = fromAttribute(m)
+	}
+	return out, nil
+}
+
+// UpdateAttribute saves a's type, multiplicity, description and update
+// time. The name is the key and does not change.
+func (s *Store) UpdateAttribute(ctx context.Context, a *realm.Attribute) error {
+	res := s.q(ctx).Model(&attributeModel{}).Where("realm_id = ? AND name = ?", a.RealmID, a.Name).Updates(map[string]any{
+		"type":        string(a.Type),
+		"multi":       a.Multi,
+		"description": a.Description,
+		"updated_at":  dbTime(a.UpdatedAt),
+	})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteAttribute removes the realm's definition.
+func (s *Store) DeleteAttribute(ctx context.Context, realmID, name string) error {
+	res := s.q(ctx).Where("realm_id = ? AND name = ?", realmID, name).Delete(&attributeModel{})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// CountGroupsUsingAttribute counts the realm's groups that set a value for
+// name. Attribute values are JSON text, and JSON queries differ between the
+// dialects, so a textual prefilter narrows the rows and Go decides exactly.
+// This runs when an attribute is deleted or changed, not on a hot path.
+func (s *Store) CountGroupsUsingAttribute(ctx context.Context, realmID, name string) (int64, error) {
+	key, err := encodeJSON(name, `""`)
+	if err != nil {
+		return 0, err
+	}
+	var rows []groupModel
+	err = s.q(ctx).Select("id", "attributes").
+		Where(`realm_id = ? AND attributes LIKE ? ESCAPE '\'`, realmID, "%"+escapeLike(key)+"%").
+		Find(&rows).Error
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	var n int64
+	for _, m := range rows {
+		var attrs map[string]any
+		if err := decodeJSON(m.Attributes, &attrs); err != nil {
+			return 0, err
+		}
+		if _, ok := attrs[name]; ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// CreateGroup inserts g.
+func (s *Store) CreateGroup(ctx context.Context, g *realm.Group) error {
+	m, err := toGroup(g)
+	if err != nil {
+		return err
+	}
+	err = s.q(ctx).Create(&m).Error
+	if foreignKeyViolation(err) {
+		return realm.ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// GetGroup finds a group of the realm.
+func (s *Store) GetGroup(ctx context.Context, realmID, id string) (*realm.Group, error) {
+	var m groupModel
+	if err := s.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Take(&m).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	g, err := fromGroup(m)
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// GetGroups returns the realm's groups among ids, by ID.
+func (s *Store) GetGroups(ctx context.Context, realmID string, ids []string) ([]realm.Group, error) {
+	out := []realm.Group{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []groupModel
+	if err := s.q(ctx).Where("realm_id = ? AND id IN ?", realmID, ids).Order("id").Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	for _, m := range rows {
+		g, err := fromGroup(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// ListGroups lists the realm's groups by ID; Query matches name and
+// description.
+func (s *Store) ListGroups(ctx context.Context, realmID string, opts realm.ListOptions) (realm.Page[realm.Group], error) {
+	db := whereQuery(s.q(ctx).Model(&groupModel{}).Where("realm_id = ?", realmID), opts.Query, "name", "description")
+	rows, next, err := keysetPage(db, "id", opts.Cursor, clampLimit(opts.Limit), func(m groupModel) string { return m.ID })
+	if err != nil {
+		return realm.Page[realm.Group]{}, mapErr(err)
+	}
+	items := make([]realm.Group, len(rows))
+	for i, m := range rows {
+		if items[i], err = fromGroup(m); err != nil {
+			return realm.Page[realm.Group]{}, err
+		}
+	}
+	return pageOf(items, next), nil
+}
+
+// UpdateGroup saves g's name, description, attributes and update time.
+func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
+	m, err := toGroup(g)
+	if err != nil {
+		return err
+	}
+	res := s.q(ctx).Model(&groupModel{}).Where("realm_id = ? AND id = ?", g.RealmID, g.ID).Updates(map[string]any{
+		"name":        m.Name,
+		"name_lower":  m.NameLower,
+		"description": m.Description,
+		"attributes":  m.Attributes,
+		"updated_at":  m.UpdatedAt,
+	})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteGroup removes the group; its memberships go with it (foreign keys
+// cascade).
+func (s *Store) DeleteGroup(ctx context.Context, realmID, id string) error {
+	res := s.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// Cursor prefixes for ListGroupMembers, which pages over users then
+// clients.
+const (
+	memberCursorUser   = "user:"
+	memberCursorClient = "client:"
+)
+
+// ListGroupMembers lists the group's users then its clients, each by ID.
+// Query matches email and names of users, name and client_id of clients.
+func (s *Store) ListGroupMembers(ctx context.Context, realmID, groupID string, opts realm.ListOptions) (realm.Page[realm.GroupMember], error) {
+	var none realm.Page[realm.GroupMember]
+	if _, err := s.GetGroup(ctx, realmID, groupID); err != nil {
+		return none, err
+	}
+	limit := clampLimit(opts.Limit)
+	items := []realm.GroupMember{}
+	next := ""
+	userCursor, clientCursor, afterUsers := "", "", false
+	switch {
+	case strings.HasPrefix(opts.Cursor, memberCursorClient):
+		clientCursor, afterUsers = strings.TrimPrefix(opts.Cursor, memberCursorClient), true
+	default:
+		userCursor = strings.TrimPrefix(opts.Cursor, memberCursorUser)
+	}
+	if !afterUsers {
+		db := s.q(ctx).Table("users").Select("users.*").
+			Joins("JOIN user_groups ON user_groups.user_id = users.id").
+			Where("user_groups.realm_id = ? AND user_groups.group_id = ?", realmID, groupID)
+		db = whereQuery(db, opts.Query, "users.email", "users.first_name", "users.last_name")
+		users, more, err := keysetPage(db, "users.id", userCursor, limit, func(m userModel) string { return m.ID })
+		if err != nil {
+			return none, mapErr(err)
+		}
+		for _, u := range users {
+			items = append(items, realm.GroupMember{Kind: "user", ID: u.ID, Name: u.Email})
+		}
+		if more != "" {
+			return pageOf(items, memberCursorUser+more), nil
+		}
+	}
+	// Fill the rest of the page with clients, reading one extra to learn
+	// whether a next page exists.
+	room := limit - len(items)
+	db := s.q(ctx).Table("clients").Select("clients.*").
+		Joins("JOIN client_groups ON client_groups.client_pk = clients.id").
+		Where("client_groups.realm_id = ? AND client_groups.group_id = ?", realmID, groupID)
+	db = whereQuery(db, opts.Query, "clients.name", "clients.client_id")
+	if clientCursor != "" {
+		db = db.Where("clients.id > ?", clientCursor)
+	}
+	var clients []clientModel
+	if err := db.Order("clients.id").Limit(room + 1).Find(&clients).Error; err != nil {
+		return none, mapErr(err)
+	}
+	more := len(clients) > room
+	if more {
+		clients = clients[:room]
+	}
+	for _, c := range clients {
+		items = append(items, realm.GroupMember{Kind: "client", ID: c.ID, ClientID: c.ClientID, Name: c.Name})
+	}
+	if more && len(items) > 0 {
+		last := items[len(items)-1]
+		if last.Kind == "user" {
+			next = memberCursorUser + last.ID
+		} else {
+			next = memberCursorClient + last.ID
+		}
+	}
+	return pageOf(items, next), nil
+}
+
+// CountPrimaryUses counts the realm's users and clients whose primary group
+// is id.
+func (s *Store) CountPrimaryUses(ctx context.Context, realmID, id string) (int64, error) {
+	var users, clients int64
+	if err := s.q(ctx).Model(&userModel{}).Where("realm_id = ? AND primary_group = ?", realmID, id).Count(&users).Error; err != nil {
+		return 0, mapErr(err)
+	}
+	if err := s.q(ctx).Model(&clientModel{}).Where("realm_id = ? AND primary_group = ?", realmID, id).Count(&clients).Error; err != nil {
+		return 0, mapErr(err)
+	}
+	return users + clients, nil
+}

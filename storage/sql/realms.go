@@ -1,0 +1,88 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// CreateRealm inserts r.
+func (s *Store) CreateRealm(ctx context.Context, r *realm.Realm) error {
+	m := toRealm(r)
+	err := s.q(ctx).Create(&m).Error
+	if foreignKeyViolation(err) {
+		return realm.ErrNotFound // no such org
+	}
+	return mapErr(err)
+}
+
+// GetRealmByName finds a realm by its server-wide unique name.
+func (s *Store) GetRealmByName(ctx context.Context, name string) (*realm.Realm, error) {
+	return s.getRealm(ctx, "name = ?", name)
+}
+
+// GetRealm finds a realm by ID.
+func (s *Store) GetRealm(ctx context.Context, id string) (*realm.Realm, error) {
+	return s.getRealm(ctx, "id = ?", id)
+}
+
+func (s *Store) getRealm(ctx context.Context, where string, arg string) (*realm.Realm, error) {
+	var m realmModel
+	if err := s.q(ctx).Where(where, arg).Take(&m).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	r := fromRealm(m)
+	return &r, nil
+}
+
+// ListRealms lists orgID's realms by ID; Query matches name and display
+// name.
+func (s *Store) ListRealms(ctx context.Context, orgID string, opts realm.ListOptions) (realm.Page[realm.Realm], error) {
+	db := s.q(ctx).Model(&realmModel{})
+	if orgID == "" {
+		db = db.Where("org_id IS NULL")
+	} else {
+		db = db.Where("org_id = ?", orgID)
+	}
+	db = whereQuery(db, opts.Query, "name", "display_name")
+	rows, next, err := keysetPage(db, "id", opts.Cursor, clampLimit(opts.Limit), func(m realmModel) string { return m.ID })
+	if err != nil {
+		return realm.Page[realm.Realm]{}, mapErr(err)
+	}
+	items := make([]realm.Realm, len(rows))
+	for i, m := range rows {
+		items[i] = fromRealm(m)
+	}
+	return pageOf(items, next), nil
+}
+
+// UpdateRealm saves r's name, display name and update time.
+func (s *Store) UpdateRealm(ctx context.Context, r *realm.Realm) error {
+	res := s.q(ctx).Model(&realmModel{}).Where("id = ?", r.ID).Updates(map[string]any{
+		"name":         r.Name,
+		"display_name": r.DisplayName,
+		"updated_at":   dbTime(r.UpdatedAt),
+	})
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteRealm removes a realm; foreign keys cascade to everything it owns.
+// Events carry no foreign key and are removed explicitly.
+func (s *Store) DeleteRealm(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Where("id = ?", id).Delete(&realmModel{})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		return mapErr(tx.q(ctx).Where("realm_id = ?", id).Delete(&eventModel{}).Error)
+	})
+}

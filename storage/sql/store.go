@@ -1,0 +1,237 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3/gormlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Config says which database to open.
+type Config struct {
+	// DSN is "sqlite:PATH", "sqlite::memory:" or a "postgres://" URL.
+	DSN string
+	// Logger receives migration progress; nil discards. SQL is never logged.
+	Logger *slog.Logger
+	// MaxOpenConns bounds the Postgres pool (default 20). SQLite always
+	// uses one connection.
+	MaxOpenConns int
+}
+
+// Dialect names a supported database.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is realm.Store on a gorm database. A Store made by InTx is bound to
+// that transaction.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+	log     *slog.Logger
+	inTx    bool
+}
+
+var _ realm.Store = (*Store)(nil)
+
+// sqliteTimeFormat is fixed-width UTC text: it sorts as it compares, which
+// RFC 3339 with trimmed fractions does not, and SQLite's date functions
+// read it. Postgres TIMESTAMP has microsecond precision; so do we.
+const sqliteTimeFormat = "2006-01-02 15:04:05.000000"
+
+// Open connects to the database named by cfg.DSN. It does not migrate;
+// call Migrate.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true, // we open transactions where a change spans rows
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	var (
+		dialector gorm.Dialector
+		dialect   Dialect
+		sqliteMem bool
+	)
+	switch {
+	case strings.HasPrefix(cfg.DSN, "sqlite:"):
+		dialect = SQLite
+		path := strings.TrimPrefix(cfg.DSN, "sqlite:")
+		if path == "" {
+			return nil, errors.New("sqlstore: sqlite DSN needs a path: sqlite:PATH or sqlite::memory:")
+		}
+		sqliteMem = path == ":memory:"
+		if !sqliteMem {
+			if dir := filepath.Dir(path); dir != "." {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
+				}
+			}
+		}
+		dialector = gormlite.Open(sqliteURI(path, sqliteMem))
+	case strings.HasPrefix(cfg.DSN, "postgres://"), strings.HasPrefix(cfg.DSN, "postgresql://"):
+		dialect = Postgres
+		dialector = postgres.Open(cfg.DSN)
+	default:
+		return nil, errors.New("sqlstore: unsupported DSN: want sqlite:PATH, sqlite::memory: or postgres://")
+	}
+	db, err := gorm.Open(dialector, gcfg)
+	if err != nil {
+		// The error may quote the DSN, which can carry a password.
+		return nil, fmt.Errorf("sqlstore: open %s database: %w", dialect, redactErr(err, cfg.DSN))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	if dialect == SQLite {
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		// An in-memory database lives as long as its connection.
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log}
+	if err := s.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
+	}
+	return s, nil
+}
+
+// sqliteURI builds the driver's file: URI with the pragmas we rely on.
+func sqliteURI(path string, memory bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)") // first, as the driver asks
+	q.Add("_pragma", "foreign_keys(1)")
+	if !memory {
+		q.Add("_pragma", "journal_mode(wal)")
+		// WAL with NORMAL is durable across process crashes (kill -9),
+		// which is the promise; only an OS crash may lose the last commits.
+		q.Add("_pragma", "synchronous(normal)")
+	}
+	q.Set("_txlock", "immediate") // take the write lock up front: no upgrade deadlocks
+	q.Set("_timefmt", sqliteTimeFormat)
+	p := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	return "file:" + p + "?" + q.Encode()
+}
+
+func redactErr(err error, dsn string) error {
+	msg := err.Error()
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "REDACTED")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// Dialect reports which database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the underlying gorm handle, for packages that keep their own
+// tables in the same database. It is bound to the transaction in a Store
+// made by InTx.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.inTx {
+		return s.db.WithContext(ctx).Exec("SELECT 1").Error
+	}
+	return s.sqlDB.PingContext(ctx)
+}
+
+// Close closes the database. On a transaction's Store it does nothing.
+func (s *Store) Close() error {
+	if s.inTx {
+		return nil
+	}
+	return s.sqlDB.Close()
+}
+
+// InTx runs fn in one transaction. Inside a transaction it reuses it, so
+// services can compose operations that each use InTx.
+func (s *Store) InTx(ctx context.Context, fn func(tx realm.Store) error) error {
+	return s.tx(ctx, func(tx *Store) error { return fn(tx) })
+}
+
+func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true})
+	})
+}
+
+// q is the store's handle for one call.
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// dbTime converts a time to what both backends store: UTC, microseconds.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func dbTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := dbTime(*t)
+	return &v
+}
+
+// fromDBTime restores UTC on a read time (drivers may attach a location).
+func fromDBTime(t time.Time) time.Time { return t.UTC() }
+
+func fromDBTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func derefString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

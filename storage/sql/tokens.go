@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// RevokeToken records the revocation of jti until expiresAt. Revoking twice
+// is not an error.
+func (s *Store) RevokeToken(ctx context.Context, realmID, jti string, expiresAt time.Time) error {
+	m := revokedTokenModel{RealmID: realmID, JTI: jti, ExpiresAt: dbTime(expiresAt)}
+	err := s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&m).Error
+	if foreignKeyViolation(err) {
+		return realm.ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// IsTokenRevoked reports whether jti was revoked in the realm.
+func (s *Store) IsTokenRevoked(ctx context.Context, realmID, jti string) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&revokedTokenModel{}).Where("realm_id = ? AND jti = ?", realmID, jti).Limit(1).Count(&n).Error
+	return n > 0, mapErr(err)
+}
+
+// CreateSetupToken inserts t.
+func (s *Store) CreateSetupToken(ctx context.Context, t *realm.SetupToken) error {
+	m := setupTokenModel{Hash: t.Hash, ExpiresAt: dbTime(t.ExpiresAt), UsedAt: dbTimePtr(t.UsedAt)}
+	return mapErr(s.q(ctx).Create(&m).Error)
+}
+
+// UseSetupToken marks the unexpired, unused token with hash used. The
+// conditional update makes it single-use even under concurrent calls.
+func (s *Store) UseSetupToken(ctx context.Context, hash []byte, now time.Time) error {
+	now = dbTime(now)
+	res := s.q(ctx).Model(&setupTokenModel{}).
+		Where("hash = ? AND used_at IS NULL AND expires_at > ?", hash, now).
+		Update("used_at", now)
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
+
+// CreateActionToken stores t and marks older unused tokens of the same user
+// and purpose used, so only the newest link works.
+func (s *Store) CreateActionToken(ctx context.Context, t *realm.ActionToken) error {
+	m := actionTokenModel{Hash: t.Hash, RealmID: t.RealmID, UserID: t.UserID, Purpose: t.Purpose,
+		ExpiresAt: dbTime(t.ExpiresAt), UsedAt: dbTimePtr(t.UsedAt), CreatedAt: dbTime(t.CreatedAt)}
+	return s.tx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Model(&actionTokenModel{}).
+			Where("realm_id = ? AND user_id = ? AND purpose = ? AND used_at IS NULL", t.RealmID, t.UserID, t.Purpose).
+			Update("used_at", m.CreatedAt).Error
+		if err != nil {
+			return mapErr(err)
+		}
+		err = tx.q(ctx).Create(&m).Error
+		if foreignKeyViolation(err) {
+			return realm.ErrNotFound // no such user in the realm
+		}
+		return mapErr(err)
+	})
+}
+
+// UseActionToken marks the unexpired, unused token with hash used and
+// returns it.
+func (s *Store) UseActionToken(ctx context.Context, hash []byte, now time.Time) (*realm.ActionToken, error) {
+	now = dbTime(now)
+	var out *realm.ActionToken
+	err := s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Model(&actionTokenModel{}).
+			Where("hash = ? AND used_at IS NULL AND expires_at > ?", hash, now).
+			Update("used_at", now)
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		var m actionTokenModel
+		if err := tx.q(ctx).Where("hash = ?", hash).Take(&m).Error; err != nil {
+			return mapErr(err)
+		}
+		t := fromActionToken(m)
+		out = &t
+		return nil
+	})
+	return out, err
+}
