@@ -1,0 +1,109 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Paths under /realms/{realm}, Keycloak's, so existing clients work.
+const (
+	pathDiscovery  = "/.well-known/openid-configuration"
+	pathAuth       = "/protocol/openid-connect/auth"
+	pathToken      = "/protocol/openid-connect/token"
+	pathIntrospect = "/protocol/openid-connect/token/introspect"
+	pathRevoke     = "/protocol/openid-connect/revoke"
+	pathCerts      = "/protocol/openid-connect/certs"
+	pathUserinfo   = "/protocol/openid-connect/userinfo"
+	pathLogout     = "/protocol/openid-connect/logout"
+)
+
+// discoveryDocument is rendered once per cached provider.
+func discoveryDocument(issuer string) ([]byte, error) {
+	doc := struct {
+		Issuer                                 string   `json:"issuer"`
+		AuthorizationEndpoint                  string   `json:"authorization_endpoint"`
+		TokenEndpoint                          string   `json:"token_endpoint"`
+		IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+		RevocationEndpoint                     string   `json:"revocation_endpoint"`
+		UserinfoEndpoint                       string   `json:"userinfo_endpoint"`
+		EndSessionEndpoint                     string   `json:"end_session_endpoint"`
+		JWKSURI                                string   `json:"jwks_uri"`
+		GrantTypesSupported                    []string `json:"grant_types_supported"`
+		ResponseTypesSupported                 []string `json:"response_types_supported"`
+		ResponseModesSupported                 []string `json:"response_modes_supported"`
+		SubjectTypesSupported                  []string `json:"subject_types_supported"`
+		IDTokenSigningAlgValuesSupported       []string `json:"id_token_signing_alg_values_supported"`
+		ScopesSupported                        []string `json:"scopes_supported"`
+		TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
+		IntrospectionEndpointAuthMethods       []string `json:"introspection_endpoint_auth_methods_supported"`
+		RevocationEndpointAuthMethods          []string `json:"revocation_endpoint_auth_methods_supported"`
+		CodeChallengeMethodsSupported          []string `json:"code_challenge_methods_supported"`
+		AuthorizationResponseIssParamSupported bool     `json:"authorization_response_iss_parameter_supported"`
+		ClaimsSupported                        []string `json:"claims_supported"`
+	}{
+		Issuer:                                 issuer,
+		AuthorizationEndpoint:                  issuer + pathAuth,
+		TokenEndpoint:                          issuer + pathToken,
+		IntrospectionEndpoint:                  issuer + pathIntrospect,
+		RevocationEndpoint:                     issuer + pathRevoke,
+		UserinfoEndpoint:                       issuer + pathUserinfo,
+		EndSessionEndpoint:                     issuer + pathLogout,
+		JWKSURI:                                issuer + pathCerts,
+		GrantTypesSupported:                    supportedGrantTypes,
+		ResponseTypesSupported:                 []string{"code"},
+		ResponseModesSupported:                 []string{"query", "fragment", "form_post", "web_message"},
+		SubjectTypesSupported:                  []string{"public"},
+		IDTokenSigningAlgValuesSupported:       []string{AlgRS256, AlgES256},
+		ScopesSupported:                        supportedScopes,
+		TokenEndpointAuthMethodsSupported:      clientAuthMethods,
+		IntrospectionEndpointAuthMethods:       clientAuthMethods,
+		RevocationEndpointAuthMethods:          clientAuthMethods,
+		CodeChallengeMethodsSupported:          []string{"S256"},
+		AuthorizationResponseIssParamSupported: true,
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope",
+			"groups", "attributes", "kind", "email", "given_name", "family_name", "name"},
+	}
+	return json.Marshal(doc)
+}
+
+var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
+
+// supportedGrantTypes grows as flows land (authorization_code and
+// refresh_token come with the login issue).
+var supportedGrantTypes = []string{"client_credentials"}
+
+// publicJSON answers a document any origin may read (discovery, JWKS).
+func publicJSON(c echo.Context, body []byte) error {
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	// Short: keys rotate, and caches must pick up new ones soon.
+	h.Set("Cache-Control", "public, max-age=60")
+	return c.Blob(http.StatusOK, "application/json", body)
+}
+
+func (s *Server) handleDiscovery(c echo.Context) error {
+	p, err := s.provider(c.Request().Context(), c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	return publicJSON(c, p.discovery)
+}
+
+func (s *Server) handleCerts(c echo.Context) error {
+	p, err := s.provider(c.Request().Context(), c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	return publicJSON(c, p.jwks)
+}
+
+// handlePublicPreflight lets browsers preflight discovery and JWKS.
+func handlePublicPreflight(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	h.Set("Access-Control-Max-Age", "86400")
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,17 @@
+// Package oauth is Ward's OAuth2 / OpenID Connect provider: one fosite
+// provider per realm, built on the realm's first request and cached for a
+// short time (so 10,000 realms cost nothing until used); the fosite storage
+// adapter over realm.Store; the realm signing keys (made here, encrypted at
+// rest with the master key, stored by realm.Store); the discovery document,
+// JWKS, token, introspection and revocation endpoints under Keycloak's paths
+// /realms/{realm}/...; and AuthenticateAdmin, which turns a console-realm
+// access token into the realm.Principal the admin API acts as.
+//
+// Fosite flows stay fosite's: handlers are registered with compose.Compose
+// and explicit factories, and this package only adapts storage, token
+// strategies and introspection/revocation of its self-contained JWTs.
+//
+// It must not import console or storage, must not change realm rules (it only
+// reads through realm.Store and realm.Service), and must never log tokens,
+// secrets or key material.
+package oauth

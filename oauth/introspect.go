@@ -1,0 +1,223 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	fjwt "github.com/ory/fosite/token/jwt"
+)
+
+// jwtIntrospector is the realm's fosite TokenIntrospector for its
+// self-contained access tokens: it checks signature, issuer, expiry,
+// revocation and the client, and fills the access request from the token.
+type jwtIntrospector struct {
+	s *Server
+	p *provider
+}
+
+var _ fosite.TokenIntrospector = (*jwtIntrospector)(nil)
+
+func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, use fosite.TokenUse, ar fosite.AccessRequester, _ []string) (fosite.TokenUse, error) {
+	if use != "" && use != fosite.AccessToken {
+		// Only access tokens exist so far; refresh tokens come with their
+		// own introspector.
+		return "", fosite.ErrUnknownRequest
+	}
+	cl, c, err := i.s.verifyActive(ctx, i.p, token)
+	if err != nil {
+		if isTokenRejection(err) {
+			return "", fosite.ErrInactiveToken.WithWrap(err)
+		}
+		return "", fosite.ErrServerError.WithWrap(err)
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return "", fosite.ErrServerError.WithHint("unexpected access request type")
+	}
+	req.Client = &fositeClient{c: c}
+	req.RequestedAt = cl.IssuedAt.Time()
+	for _, sc := range strings.Fields(cl.Scope) {
+		req.GrantScope(sc)
+	}
+	for _, a := range cl.Audience {
+		req.GrantAudience(a)
+	}
+	sess, ok := req.GetSession().(*oauth2.JWTSession)
+	if !ok {
+		return "", fosite.ErrServerError.WithHint("unexpected session type")
+	}
+	sess.Subject = cl.Subject
+	sess.SetExpiresAt(fosite.AccessToken, cl.Expiry.Time())
+	sess.JWTClaims = &fjwt.JWTClaims{
+		Subject:   cl.Subject,
+		Issuer:    cl.Issuer,
+		JTI:       cl.ID,
+		Audience:  cl.Audience,
+		ExpiresAt: cl.Expiry.Time(),
+		Extra:     map[string]any{"kind": cl.Kind},
+	}
+	if cl.IssuedAt != nil {
+		sess.JWTClaims.IssuedAt = cl.IssuedAt.Time()
+	}
+	return fosite.AccessToken, nil
+}
+
+// introspection is the RFC 7662 answer for an active token.
+type introspection struct {
+	Active    bool     `json:"active"`
+	ClientID  string   `json:"client_id"`
+	Subject   string   `json:"sub"`
+	Scope     string   `json:"scope"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Audience  []string `json:"aud"`
+	Issuer    string   `json:"iss"`
+	JTI       string   `json:"jti"`
+	TokenType string   `json:"token_type"`
+	Kind      string   `json:"kind,omitempty"`
+}
+
+// handleIntrospect (RFC 7662). The caller must be an active confidential
+// client of the realm, by client_secret_basic or client_secret_post —
+// fosite's own introspection endpoint would also accept any bearer token as
+// the caller's credential, which CONTRACT §4 does not allow.
+func (s *Server) handleIntrospect(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	p, err := s.provider(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	if err := req.ParseForm(); err != nil {
+		return writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+	}
+	if err := s.authenticateCaller(ctx, p, req); err != nil {
+		return s.writeFositeError(c, p, err)
+	}
+	token := req.PostForm.Get("token")
+	if token == "" {
+		return writeError(c, http.StatusBadRequest, "invalid_request", "The token parameter is missing.")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+
+	use, ar, err := p.fosite.IntrospectToken(ctx, token, fosite.TokenUse(req.PostForm.Get("token_type_hint")), &oauth2.JWTSession{})
+	if errors.Is(err, fosite.ErrServerError) {
+		s.logServerError(ctx, p, "introspection", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
+	}
+	if err != nil || use != fosite.AccessToken {
+		return c.JSON(http.StatusOK, struct {
+			Active bool `json:"active"`
+		}{false})
+	}
+	sess := ar.GetSession().(*oauth2.JWTSession)
+	claims := sess.JWTClaims
+	out := introspection{
+		Active:    true,
+		ClientID:  ar.GetClient().GetID(),
+		Subject:   claims.Subject,
+		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
+		Expiry:    claims.ExpiresAt.Unix(),
+		Audience:  ar.GetGrantedAudience(),
+		Issuer:    claims.Issuer,
+		JTI:       claims.JTI,
+		TokenType: "Bearer",
+	}
+	if out.Audience == nil {
+		out.Audience = []string{}
+	}
+	if !claims.IssuedAt.IsZero() {
+		out.IssuedAt = claims.IssuedAt.Unix()
+	}
+	out.Kind, _ = claims.Extra["kind"].(string)
+	return c.JSON(http.StatusOK, out)
+}
+
+// authenticateCaller runs fosite's client authentication (basic or post)
+// and refuses public clients: only confidential clients may introspect and
+// revoke.
+func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.Request) error {
+	client, err := p.fosite.AuthenticateClient(ctx, req, req.PostForm)
+	if err != nil {
+		return err
+	}
+	if client.IsPublic() {
+		return fosite.ErrInvalidClient.WithHint("Public clients may not call this endpoint.")
+	}
+	return nil
+}
+
+// writeFositeError answers a fosite error in RFC 6749 form.
+func (s *Server) writeFositeError(c echo.Context, p *provider, err error) error {
+	s.logServerError(c.Request().Context(), p, "client authentication", err)
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status := rfc.CodeField
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+p.realm.Name+`"`)
+	}
+	return writeError(c, status, rfc.ErrorField, rfc.DescriptionField)
+}
+
+// jwtRevoker is the realm's fosite RevocationHandler for access tokens
+// (RFC 7009): a token that verifies is put on the revocation list until it
+// expires; anything else is ignored, since the RFC answers 200 for unknown
+// tokens.
+type jwtRevoker struct {
+	s *Server
+	p *provider
+}
+
+var _ fosite.RevocationHandler = (*jwtRevoker)(nil)
+
+func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.TokenType, client fosite.Client) error {
+	if client == nil || client.IsPublic() {
+		return fosite.ErrInvalidClient.WithHint("Public clients may not revoke tokens.")
+	}
+	// RFC 7009 §2.1: token_type_hint is only a hint; every token is tried.
+	_ = hint
+	cl, err := r.p.verifySigned(token)
+	if err != nil {
+		return nil
+	}
+	exp := cl.Expiry.Time()
+	if !r.s.clock().Before(exp) {
+		return nil // already dead
+	}
+	if err := r.s.store.RevokeToken(ctx, r.p.realm.ID, cl.ID, exp); err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return nil
+}
+
+// handleRevoke (RFC 7009) through fosite's revocation request, which
+// authenticates the client (basic or post) and runs jwtRevoker.
+func (s *Server) handleRevoke(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	p, err := s.provider(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	err = p.fosite.NewRevocationRequest(ctx, req)
+	if errors.Is(err, fosite.ErrServerError) {
+		// fosite would answer 200 here; the token is not revoked, so say so.
+		s.logServerError(ctx, p, "revocation", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be revoked right now.")
+	}
+	if errors.Is(err, fosite.ErrInvalidClient) || errors.Is(err, fosite.ErrInvalidRequest) {
+		return s.writeFositeError(c, p, err)
+	}
+	p.fosite.WriteRevocationResponse(ctx, c.Response(), err)
+	return nil
+}

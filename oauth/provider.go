@@ -1,0 +1,286 @@
+package oauth
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// provider is everything a realm's requests need that does not change per
+// request: the realm row, its decrypted signing keys, the public keys it
+// verifies with, the pre-rendered discovery document and JWKS, and the fosite
+// provider composed for it. It is immutable once built; a change (new key)
+// replaces it in the cache.
+type provider struct {
+	realm     *realm.Realm
+	issuer    string
+	fosite    *fosite.Fosite
+	config    *fosite.Config
+	signers   map[string]*signingKey // alg → active key
+	verifiers map[string]*verifyKey  // kid → public key
+	jwks      []byte
+	discovery []byte
+	expires   time.Time
+}
+
+type signingKey struct {
+	kid  string
+	alg  string
+	priv crypto.Signer
+}
+
+type verifyKey struct {
+	alg string
+	pub crypto.PublicKey
+}
+
+// errRealmNotFound is an unknown realm: 404 in OAuth error style.
+var errRealmNotFound = errors.New("realm not found")
+
+var realmNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// provider returns the realm's cached provider, building it on first use or
+// after its TTL. Concurrent first requests for one realm build it once.
+func (s *Server) provider(ctx context.Context, name string) (*provider, error) {
+	if v, ok := s.cache.Load(name); ok {
+		p := v.(*provider)
+		if s.clock().Before(p.expires) {
+			return p, nil
+		}
+	}
+	if !realmNamePattern.MatchString(name) {
+		// Not a name a realm can have: no database round trip.
+		return nil, errRealmNotFound
+	}
+	v, err, _ := s.builds.Do(name, func() (any, error) {
+		if v, ok := s.cache.Load(name); ok {
+			if p := v.(*provider); s.clock().Before(p.expires) {
+				return p, nil
+			}
+		}
+		// The build outlives a cancelled request so the waiters that share
+		// it are not failed by the first caller hanging up.
+		p, err := s.build(context.WithoutCancel(ctx), name)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.Store(name, p)
+		s.sweep()
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*provider), nil
+}
+
+// sweep drops expired providers now and then, so realms used once do not
+// hold memory forever.
+func (s *Server) sweep() {
+	if s.buildCount.Add(1)%256 != 0 {
+		return
+	}
+	now := s.clock()
+	s.cache.Range(func(k, v any) bool {
+		if !now.Before(v.(*provider).expires) {
+			s.cache.CompareAndDelete(k, v)
+		}
+		return true
+	})
+}
+
+// forget drops the cached provider of a realm (by ID), so the next request
+// rebuilds it with the current keys.
+func (s *Server) forget(realmID string) {
+	s.cache.Range(func(k, v any) bool {
+		if v.(*provider).realm.ID == realmID {
+			s.cache.Delete(k)
+		}
+		return true
+	})
+}
+
+// build loads the realm and its keys and composes its fosite provider.
+func (s *Server) build(ctx context.Context, name string) (*provider, error) {
+	r, err := s.store.GetRealmByName(ctx, name)
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, errRealmNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oauth: load realm: %w", err)
+	}
+	keys, err := s.store.ListSigningKeys(ctx, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: load keys: %w", err)
+	}
+	if !hasActive(keys, AlgES256) {
+		// A realm made without one (created directly, or before keys
+		// existed) gets its ES256 key on first use.
+		k, err := s.createKey(ctx, r.ID, AlgES256)
+		if err != nil {
+			return nil, err
+		}
+		keys = append([]realm.SigningKey{*k}, keys...)
+	}
+	now := s.clock()
+	p := &provider{
+		realm:     r,
+		issuer:    s.publicURL + "/realms/" + r.Name,
+		signers:   make(map[string]*signingKey, 2),
+		verifiers: make(map[string]*verifyKey, len(keys)),
+		expires:   now.Add(s.ttl),
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for i := range keys { // newest first
+		k := &keys[i]
+		if k.RealmID != r.ID {
+			continue
+		}
+		if !k.Active && (k.RetiredAt == nil || !now.Before(k.RetiredAt.Add(s.retiredKeyTTL))) {
+			continue // every token it signed has expired
+		}
+		jwk, err := PublicKey(k)
+		if err != nil {
+			return nil, err
+		}
+		p.verifiers[k.ID] = &verifyKey{alg: k.Algorithm, pub: jwk.Key}
+		set.Keys = append(set.Keys, *jwk)
+		if k.Active && p.signers[k.Algorithm] == nil {
+			priv, err := s.keys.PrivateKey(k)
+			if err != nil {
+				return nil, err
+			}
+			p.signers[k.Algorithm] = &signingKey{kid: k.ID, alg: k.Algorithm, priv: priv}
+		}
+	}
+	if p.signers[AlgES256] == nil {
+		return nil, errors.New("oauth: realm has no usable ES256 key")
+	}
+	if p.jwks, err = json.Marshal(set); err != nil {
+		return nil, err
+	}
+	if p.discovery, err = discoveryDocument(p.issuer); err != nil {
+		return nil, err
+	}
+	p.compose(s)
+	return p, nil
+}
+
+func hasActive(keys []realm.SigningKey, alg string) bool {
+	for _, k := range keys {
+		if k.Active && k.Algorithm == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// createKey makes and stores a new active key.
+func (s *Server) createKey(ctx context.Context, realmID, alg string) (*realm.SigningKey, error) {
+	k, err := s.keys.NewSigningKey(ctx, realmID, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateSigningKey(ctx, k); err != nil {
+		return nil, fmt.Errorf("oauth: store signing key: %w", err)
+	}
+	return k, nil
+}
+
+// ensureKey returns the realm's active key for alg, making one if there is
+// none (RS256 is made on first need: RSA generation is slow, and most realms
+// never issue an ID token).
+func (s *Server) ensureKey(ctx context.Context, p *provider, alg string) (*signingKey, error) {
+	if k := p.signers[alg]; k != nil {
+		return k, nil
+	}
+	v, err, _ := s.builds.Do("key\x00"+p.realm.ID+"\x00"+alg, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		// Another node may have made it meanwhile.
+		keys, err := s.store.ListSigningKeys(ctx, p.realm.ID)
+		if err != nil {
+			return nil, err
+		}
+		var k *realm.SigningKey
+		for i := range keys {
+			if keys[i].Active && keys[i].Algorithm == alg {
+				k = &keys[i]
+				break
+			}
+		}
+		if k == nil {
+			if k, err = s.createKey(ctx, p.realm.ID, alg); err != nil {
+				return nil, err
+			}
+		}
+		priv, err := s.keys.PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		s.forget(p.realm.ID) // the JWKS must list the new key
+		return &signingKey{kid: k.ID, alg: alg, priv: priv}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*signingKey), nil
+}
+
+// compose builds the realm's fosite provider: one *fosite.Config per realm,
+// handlers registered by explicit factories.
+func (p *provider) compose(s *Server) {
+	cfg := &fosite.Config{
+		AccessTokenLifespan:        s.accessTokenLifespan,
+		AccessTokenIssuer:          p.issuer,
+		IDTokenIssuer:              p.issuer,
+		TokenURL:                   p.issuer + pathToken,
+		ScopeStrategy:              fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:   audienceStrategy,
+		JWTScopeClaimKey:           fjwt.JWTScopeFieldString,
+		ClientSecretsHasher:        sha256Hasher{},
+		SendDebugMessagesToClients: false,
+	}
+	es := p.signers[AlgES256]
+	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
+	strategy := &oauth2.DefaultJWTStrategy{
+		Signer: &fjwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) {
+			// fosite signs with go-jose v3, which takes the raw key.
+			return es.priv, nil
+		}},
+		Config: cfg,
+	}
+	p.config = cfg
+	p.fosite = compose.Compose(cfg, store, strategy,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		func(fosite.Configurator, any, any) any { return &jwtIntrospector{s: s, p: p} },
+		func(fosite.Configurator, any, any) any { return &jwtRevoker{s: s, p: p} },
+	).(*fosite.Fosite)
+}
+
+// audienceStrategy: audience values are names such as "assets", compared
+// exactly; asking for one the client may not name is invalid_target
+// (RFC 8707 §2).
+func audienceStrategy(allowed, requested []string) error {
+	if err := fosite.ExactAudienceMatchingStrategy(allowed, requested); err != nil {
+		return errInvalidTarget.WithHint("The client may not ask for one of the requested audience values.")
+	}
+	return nil
+}
+
+var errInvalidTarget = &fosite.RFC6749Error{
+	ErrorField:       "invalid_target",
+	DescriptionField: "The requested resource is invalid, unknown, or malformed.",
+	CodeField:        400,
+}

@@ -1,0 +1,185 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Config holds what the Server needs.
+type Config struct {
+	Store   realm.Store
+	Service *realm.Service // SubjectClaims: groups and attributes claims
+	Keys    *Keys
+	// PublicURL is the external base URL; realm R's issuer is
+	// PublicURL + "/realms/" + R.
+	PublicURL string
+	Clock     func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
+	// AccessTokenLifespan defaults to 5 minutes (CONTRACT §4).
+	AccessTokenLifespan time.Duration
+	// ProviderTTL is how long a realm's cached provider (realm row, keys,
+	// fosite provider) lives; default 30 s. It bounds how long another node
+	// takes to see a new key or a deleted realm.
+	ProviderTTL time.Duration
+	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
+	// tokens; default 24 h, far beyond any access token's life.
+	RetiredKeyTTL time.Duration
+}
+
+// Server is the per-realm OAuth2 / OIDC provider.
+type Server struct {
+	store               realm.Store
+	service             *realm.Service
+	keys                *Keys
+	publicURL           string
+	clock               func() time.Time
+	log                 *slog.Logger
+	accessTokenLifespan time.Duration
+	ttl                 time.Duration
+	retiredKeyTTL       time.Duration
+
+	cache      sync.Map // realm name → *provider
+	builds     singleflight.Group
+	buildCount atomic.Uint64
+}
+
+// New builds a Server. It does no per-realm work: providers are built on
+// each realm's first request.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("oauth: Config.Store is required")
+	case cfg.Service == nil:
+		return nil, errors.New("oauth: Config.Service is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("oauth: Config.Keys is required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("oauth: Config.PublicURL is required")
+	}
+	s := &Server{
+		store:               cfg.Store,
+		service:             cfg.Service,
+		keys:                cfg.Keys,
+		publicURL:           strings.TrimRight(cfg.PublicURL, "/"),
+		clock:               cfg.Clock,
+		log:                 cfg.Logger,
+		accessTokenLifespan: cfg.AccessTokenLifespan,
+		ttl:                 cfg.ProviderTTL,
+		retiredKeyTTL:       cfg.RetiredKeyTTL,
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.accessTokenLifespan <= 0 {
+		s.accessTokenLifespan = 5 * time.Minute
+	}
+	if s.ttl <= 0 {
+		s.ttl = 30 * time.Second
+	}
+	if s.retiredKeyTTL <= 0 {
+		s.retiredKeyTTL = 24 * time.Hour
+	}
+	return s, nil
+}
+
+// Issuer returns realm name's issuer URL.
+func (s *Server) Issuer(realmName string) string { return s.publicURL + "/realms/" + realmName }
+
+// Register mounts the OAuth2 / OIDC endpoints under /realms/:realm. The
+// authorization, userinfo and logout endpoints named in discovery come with
+// the login issue.
+func (s *Server) Register(e *echo.Echo) {
+	g := e.Group("/realms/:realm")
+	g.GET(pathDiscovery, s.handleDiscovery)
+	g.OPTIONS(pathDiscovery, handlePublicPreflight)
+	g.GET(pathCerts, s.handleCerts)
+	g.OPTIONS(pathCerts, handlePublicPreflight)
+	g.POST(pathToken, s.handleToken)
+	g.POST(pathIntrospect, s.handleIntrospect)
+	g.POST(pathRevoke, s.handleRevoke)
+}
+
+// RotateKey makes a new active key for alg in the realm and retires the
+// previous active ones; retired keys stay in the JWKS (and keep verifying)
+// for RetiredKeyTTL.
+func (s *Server) RotateKey(ctx context.Context, realmID, alg string) error {
+	if alg != AlgES256 && alg != AlgRS256 {
+		return fmt.Errorf("oauth: unsupported signing algorithm %q", alg)
+	}
+	k, err := s.keys.NewSigningKey(ctx, realmID, alg)
+	if err != nil {
+		return err
+	}
+	now := s.clock().UTC()
+	err = s.store.InTx(ctx, func(tx realm.Store) error {
+		if _, err := tx.GetRealm(ctx, realmID); err != nil {
+			return err
+		}
+		old, err := tx.ListSigningKeys(ctx, realmID)
+		if err != nil {
+			return err
+		}
+		for i := range old {
+			o := &old[i]
+			if o.Active && o.Algorithm == alg {
+				o.Active = false
+				o.RetiredAt = &now
+				if err := tx.UpdateSigningKey(ctx, o); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.CreateSigningKey(ctx, k)
+	})
+	if err != nil {
+		return fmt.Errorf("oauth: rotate key: %w", err)
+	}
+	s.forget(realmID)
+	s.log.InfoContext(ctx, "oauth: signing key rotated", "realm_id", realmID, "alg", alg, "kid", k.ID)
+	return nil
+}
+
+// AuthenticateAdmin turns an admin API bearer token into the principal it
+// acts as. The token must be a live access token of the console realm issued
+// to an org admin client that is still active and still holds the org and
+// role the token names. Every failure wraps realm.ErrUnauthenticated.
+func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error) {
+	fail := func(why error) (realm.Principal, error) {
+		return realm.Principal{}, fmt.Errorf("%w: %w", realm.ErrUnauthenticated, why)
+	}
+	if bearer == "" {
+		return fail(errTokenInvalid)
+	}
+	p, err := s.provider(ctx, realm.ConsoleRealm)
+	if err != nil {
+		return fail(err)
+	}
+	cl, c, err := s.verifyActive(ctx, p, bearer)
+	if err != nil {
+		return fail(err)
+	}
+	// Person tokens (kind "user") come with console login.
+	if cl.OrgID == "" || c.OrgID == "" || cl.OrgID != c.OrgID || cl.Role != string(c.OrgRole) || !c.OrgRole.Valid() {
+		return fail(errors.New("token does not carry the client's current org and role"))
+	}
+	return realm.Principal{
+		OrgID:     c.OrgID,
+		Role:      c.OrgRole,
+		ActorType: "client",
+		ActorID:   c.ClientID,
+	}, nil
+}
