@@ -47,7 +47,7 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 
 // clientRow is a client joined with one of its group IDs.
 type clientRow struct {
-	clientModel   `gorm:"embedded"`
+	Client        clientModel `gorm:"embedded"`
 	MemberGroupID *string
 }
 
@@ -74,7 +74,7 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 			groups = append(groups, *r.MemberGroupID)
 		}
 	}
-	c, err := fromClient(rows[0].clientModel, groups)
+	c, err := fromClient(rows[0].Client, groups)
 	if err != nil {
 		return nil, err
 	}

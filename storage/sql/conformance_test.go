@@ -1,0 +1,22 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/conformance"
+	"github.com/wardiam/ward/storage/sqltest"
+)
+
+func TestConformanceSQLiteFile(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) realm.Store { return sqltest.Open(t) })
+}
+
+func TestConformanceSQLiteMemory(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) realm.Store { return sqltest.OpenMemory(t) })
+}
+
+func TestConformancePostgres(t *testing.T) {
+	sqltest.PostgresDSN(t) // fail (or skip on request) before running subtests
+	conformance.Run(t, func(t *testing.T) realm.Store { return sqltest.OpenPostgres(t) })
+}
