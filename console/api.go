@@ -55,7 +55,12 @@ func New(cfg Config) (*API, error) {
 // authenticates first; errors reach e.HTTPErrorHandler, which must hand
 // /admin/ paths to HandleError.
 func (a *API) Register(e *echo.Echo) {
-	g := e.Group(Prefix, a.authenticate)
+	// Authentication is attached to each route rather than with Group.Use:
+	// group middleware makes echo register a catch-all route for the prefix,
+	// which turns every wrong method into a 404 instead of a 405 with Allow.
+	// Unknown paths therefore answer 404 without authentication; the route
+	// list is public anyway (docs/openapi.yaml).
+	g := &routes{g: e.Group(Prefix), auth: a.authenticate}
 
 	g.GET("/members", a.listMembers)
 	g.POST("/members", a.createMember)
@@ -111,6 +116,18 @@ func (a *API) Register(e *echo.Echo) {
 
 	g.GET(r+"/events", a.listRealmEvents)
 }
+
+// routes registers handlers on the admin group, each behind authentication.
+type routes struct {
+	g    *echo.Group
+	auth echo.MiddlewareFunc
+}
+
+func (r *routes) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.auth) }
+func (r *routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.auth) }
+func (r *routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.auth) }
+func (r *routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.auth) }
+func (r *routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.auth) }
 
 // authenticate resolves the bearer token to a principal and puts it on the
 // request context, where realm.Service looks for it. Without one, nothing
