@@ -10,9 +10,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/labstack/echo/v4"
 
 	"github.com/wardiam/ward/oauth"
@@ -43,10 +48,11 @@ func (m tokenAuth) AuthenticateAdmin(_ context.Context, bearer string) (realm.Pr
 }
 
 type env struct {
-	t    *testing.T
-	url  string
-	svc  *realm.Service
-	logs *bytes.Buffer
+	t      *testing.T
+	url    string
+	svc    *realm.Service
+	logs   *bytes.Buffer
+	router routers.Router // docs/openapi.yaml, to check every answer against
 }
 
 // newEnv starts the admin API on a real echo server on 127.0.0.1 over a
@@ -93,7 +99,44 @@ func newEnv(t *testing.T) *env {
 	api.Register(e)
 	srv := httptest.NewServer(e) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, svc: svc, logs: logs}
+	return &env{t: t, url: srv.URL, svc: svc, logs: logs, router: docRouter(t, srv.URL)}
+}
+
+// docRouter loads docs/openapi.yaml with the test server as its server, so
+// that answers can be checked against the document.
+func docRouter(t *testing.T, base string) routers.Router {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Servers = openapi3.Servers{{URL: base + Prefix}}
+	r, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkAgainstDoc fails the test when an answer of a documented operation
+// has a status, header or body the document does not describe.
+func (e *env) checkAgainstDoc(req *http.Request, res response) {
+	e.t.Helper()
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		return // not an operation (unknown route or method): nothing to compare
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.status,
+		Header:                 res.header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(res.body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		e.t.Errorf("%s %s answered %d, which docs/openapi.yaml does not describe: %v\nbody: %.300s",
+			req.Method, req.URL.Path, res.status, err, res.body)
+	}
 }
 
 type response struct {
@@ -134,7 +177,9 @@ func (e *env) raw(token, method, path, contentType string, body io.Reader) respo
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	out := response{status: res.StatusCode, header: res.Header, body: b}
+	e.checkAgainstDoc(req, out)
+	return out
 }
 
 // do sends body (if not nil) as JSON.
