@@ -22,12 +22,9 @@ type jwtIntrospector struct {
 
 var _ fosite.TokenIntrospector = (*jwtIntrospector)(nil)
 
-func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, use fosite.TokenUse, ar fosite.AccessRequester, _ []string) (fosite.TokenUse, error) {
-	if use != "" && use != fosite.AccessToken {
-		// Only access tokens exist so far; refresh tokens come with their
-		// own introspector.
-		return "", fosite.ErrUnknownRequest
-	}
+func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, _ fosite.TokenUse, ar fosite.AccessRequester, _ []string) (fosite.TokenUse, error) {
+	// token_type_hint is only a hint (RFC 7662 §2.1): every token is tried
+	// as an access token, the only kind that exists so far.
 	cl, c, err := i.s.verifyActive(ctx, i.p, token)
 	if err != nil {
 		if isTokenRejection(err) {

@@ -1,0 +1,86 @@
+package oauth
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/realm"
+)
+
+// BenchmarkClientCredentials issues client_credentials tokens over real HTTP
+// on loopback, in parallel, for a service account in two groups with
+// attributes: the hot path of DESIGN's performance targets. It reports
+// grants/s and the process CPU per grant (load generator included, since it
+// runs in the same process; the server's share is below that figure).
+func BenchmarkClientCredentials(b *testing.B) {
+	env := newEnv(b)
+	rf := env.newRealm(env.newOrg("bench").ID, "bench", true)
+	env.newAttribute(rf.ID, "departments", attributes.String, true)
+	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)
+	g1 := env.newGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news"}, "admin": false})
+	g2 := env.newGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
+	c, secret := env.newClient(rf.ID, "bench-svc", func(c *realm.Client) {
+		c.Groups = []string{g1.ID, g2.ID}
+		if c.Groups[0] > c.Groups[1] {
+			c.Groups[0], c.Groups[1] = c.Groups[1], c.Groups[0]
+		}
+		c.PrimaryGroup = g2.ID
+		c.Audience = []string{"assets"}
+	})
+	tokenURL := rf.issuer + pathToken
+	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
+	grant := func() error {
+		req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ClientID, secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return &url.Error{Op: "grant", URL: tokenURL, Err: io.ErrUnexpectedEOF}
+		}
+		return nil
+	}
+	if err := grant(); err != nil { // warm the realm's provider
+		b.Fatal(err)
+	}
+
+	cpu0 := cpuTime()
+	start := time.Now()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := grant(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "grants/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/grant")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,650 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/realm"
+)
+
+// verifyWithJWKS checks token against the realm's published JWKS the way a
+// resource server would, with go-jose v4, and returns header and claims.
+func verifyWithJWKS(t *testing.T, env *testEnv, realmName, token string) (jose.Header, map[string]any) {
+	t.Helper()
+	r := env.get("/realms/" + realmName + pathCerts)
+	if r.Status != http.StatusOK {
+		t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tok.Headers[0]
+	keys := set.Key(h.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("kid %q not in JWKS (%d keys)", h.KeyID, len(set.Keys))
+	}
+	var claims map[string]any
+	if err := tok.Claims(keys[0].Key, &claims); err != nil {
+		t.Fatalf("signature does not verify against JWKS: %v", err)
+	}
+	return h, claims
+}
+
+func anyStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestClientCredentialsTokenClaims(t *testing.T) {
+	env := newEnv(t)
+	org := env.newOrg("acme")
+	rf := env.newRealm(org.ID, "acme-prod", true)
+	env.newAttribute(rf.ID, "departments", attributes.String, true)
+	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)
+	editors := env.newGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news", "sport"}, "admin": false})
+	admins := env.newGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
+	groups := []string{editors.ID, admins.ID}
+	sort.Strings(groups)
+	c, secret := env.newClient(rf.ID, "reporter", func(c *realm.Client) {
+		c.Groups = groups
+		c.PrimaryGroup = admins.ID
+		c.Audience = []string{"assets", "billing"}
+	})
+
+	// A real client library, secret in the Authorization header.
+	cc := clientcredentials.Config{
+		ClientID: c.ClientID, ClientSecret: secret,
+		TokenURL:  rf.issuer + pathToken,
+		AuthStyle: oauth2.AuthStyleInHeader,
+	}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.TokenType != "Bearer" {
+		t.Errorf("token_type = %q, want Bearer", tok.TokenType)
+	}
+	if d := time.Until(tok.Expiry); d < 4*time.Minute || d > 5*time.Minute+5*time.Second {
+		t.Errorf("expires in %v, want 5 min", d)
+	}
+	h, claims := verifyWithJWKS(t, env, rf.Name, tok.AccessToken)
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
+		t.Errorf("typ = %q, want at+jwt", typ)
+	}
+	if h.Algorithm != "ES256" || h.KeyID == "" {
+		t.Errorf("alg %q kid %q", h.Algorithm, h.KeyID)
+	}
+	if claims["iss"] != rf.issuer || claims["sub"] != "reporter" || claims["client_id"] != "reporter" {
+		t.Errorf("iss/sub/client_id: %v %v %v", claims["iss"], claims["sub"], claims["client_id"])
+	}
+	if claims["kind"] != "service_account" {
+		t.Errorf("kind = %v", claims["kind"])
+	}
+	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets", "billing"}) {
+		t.Errorf("aud = %v, want all of the client's audience", aud)
+	}
+	exp, _ := claims["exp"].(float64)
+	iat, _ := claims["iat"].(float64)
+	if exp-iat != 300 {
+		t.Errorf("exp - iat = %v, want 300", exp-iat)
+	}
+	if jti, _ := claims["jti"].(string); jti == "" {
+		t.Error("no jti")
+	}
+	if _, ok := claims["scope"]; !ok {
+		t.Error("no scope claim")
+	}
+	gotGroups := anyStrings(claims["groups"])
+	sort.Strings(gotGroups)
+	if !slices.Equal(gotGroups, []string{"Admins", "Editors"}) {
+		t.Errorf("groups = %v", gotGroups)
+	}
+	attrs, _ := claims["attributes"].(map[string]any)
+	if deps := anyStrings(attrs["departments"]); !slices.Equal(deps, []string{"finance", "news", "sport"}) {
+		t.Errorf("attributes.departments = %v, want the sorted union", deps)
+	}
+	if attrs["admin"] != true {
+		t.Errorf("attributes.admin = %v, want the primary group's value true", attrs["admin"])
+	}
+	if _, ok := claims["org"]; ok {
+		t.Error("a realm service account must not carry org")
+	}
+
+	// client_secret_post works too, and the raw answer has the headers
+	// CONTRACT §4 promises.
+	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {secret},
+		"scope": {"profile"},
+	}, "", "")
+	if r.Status != http.StatusOK {
+		t.Fatalf("client_secret_post: %d %s", r.Status, r.RawBody)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if r.Body["token_type"] != "Bearer" || r.Body["scope"] != "profile" {
+		t.Errorf("body = %s", r.RawBody)
+	}
+	_, claims = verifyWithJWKS(t, env, rf.Name, r.Body["access_token"].(string))
+	if claims["scope"] != "profile" {
+		t.Errorf("scope claim = %v", claims["scope"])
+	}
+}
+
+func TestClientWithoutGroupsHasEmptyClaims(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "plain", true)
+	c, secret := env.newClient(rf.ID, "bare", nil)
+	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+	if g, ok := claims["groups"].([]any); !ok || len(g) != 0 {
+		t.Errorf("groups = %#v, want []", claims["groups"])
+	}
+	if a, ok := claims["attributes"].(map[string]any); !ok || len(a) != 0 {
+		t.Errorf("attributes = %#v, want {}", claims["attributes"])
+	}
+	if aud, ok := claims["aud"].([]any); !ok || len(aud) != 0 {
+		t.Errorf("aud = %#v, want [] for a client without audience", claims["aud"])
+	}
+}
+
+func wantOAuthError(t *testing.T, r *tokenResponse, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.Body["error"] != code {
+		t.Fatalf("got %d %s, want %d %s", r.Status, r.RawBody, status, code)
+	}
+}
+
+func TestWrongSecretIsInvalidClient(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "r1", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret+"x", nil), http.StatusUnauthorized, "invalid_client")
+	wantOAuthError(t, env.grant(rf.Name, "nobody", secret, nil), http.StatusUnauthorized, "invalid_client")
+	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {"nope"},
+	}, "", "")
+	wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+	if strings.Contains(r.RawBody, secret) {
+		t.Error("error response echoes the secret")
+	}
+}
+
+func TestRotatedSecretGrace(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "rot", true)
+	oldSecret, oldHash := realm.NewSecret(nil)
+	until := env.now().Add(time.Hour)
+	c, newSecret := env.newClient(rf.ID, "svc", func(c *realm.Client) {
+		c.PreviousSecretHash = oldHash
+		c.PreviousSecretExpiresAt = &until
+	})
+	env.mustToken(rf.Name, c.ClientID, oldSecret, nil)
+	env.mustToken(rf.Name, c.ClientID, newSecret, nil)
+
+	env.advance(2 * time.Hour)
+	wantOAuthError(t, env.grant(rf.Name, c.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
+	env.mustToken(rf.Name, c.ClientID, newSecret, nil)
+}
+
+func TestDisabledClient(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "dis", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
+	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
+		t.Fatalf("fresh token inactive: %s", r.RawBody)
+	}
+
+	c.Active = false
+	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, nil), http.StatusUnauthorized, "invalid_client")
+	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	if r.Status != http.StatusOK || r.RawBody != `{"active":false}`+"\n" {
+		t.Fatalf("disabled client's token: %d %q, want {\"active\":false}", r.Status, r.RawBody)
+	}
+	// A disabled client may not introspect either.
+	wantOAuthError(t, env.introspect(rf.Name, tok, c.ClientID, secret), http.StatusUnauthorized, "invalid_client")
+}
+
+func TestIntrospection(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "intro", true)
+	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets"} })
+	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
+	pub, _ := env.newClient(rf.ID, "spa", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+	})
+	tok := env.mustToken(rf.Name, c.ClientID, secret, url.Values{"scope": {"email profile"}})
+
+	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	if r.Status != http.StatusOK {
+		t.Fatalf("%d %s", r.Status, r.RawBody)
+	}
+	b := r.Body
+	if b["active"] != true || b["client_id"] != "svc" || b["sub"] != "svc" || b["token_type"] != "Bearer" ||
+		b["iss"] != rf.issuer || b["kind"] != "service_account" || b["scope"] != "email profile" {
+		t.Errorf("introspection = %s", r.RawBody)
+	}
+	if aud := anyStrings(b["aud"]); !slices.Equal(aud, []string{"assets"}) {
+		t.Errorf("aud = %v", aud)
+	}
+	exp, _ := b["exp"].(float64)
+	iat, _ := b["iat"].(float64)
+	if exp == 0 || iat == 0 || exp-iat != 300 {
+		t.Errorf("exp %v iat %v", exp, iat)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+
+	// client_secret_post for the caller works too.
+	r = env.post("/realms/"+rf.Name+pathIntrospect, url.Values{
+		"token": {tok}, "client_id": {checker.ClientID}, "client_secret": {checkerSecret},
+	}, "", "")
+	if r.Body["active"] != true {
+		t.Errorf("post auth: %s", r.RawBody)
+	}
+	// token_type_hint is only a hint.
+	r = env.post("/realms/"+rf.Name+pathIntrospect, url.Values{"token": {tok}, "token_type_hint": {"refresh_token"}}, checker.ClientID, checkerSecret)
+	if r.Body["active"] != true {
+		t.Errorf("hint refresh_token: %s", r.RawBody)
+	}
+	// Callers must be confidential clients that authenticate.
+	wantOAuthError(t, env.introspect(rf.Name, tok, checker.ClientID, "wrong"), http.StatusUnauthorized, "invalid_client")
+	wantOAuthError(t, env.introspect(rf.Name, tok, "", ""), http.StatusBadRequest, "invalid_request")
+	wantOAuthError(t, env.introspect(rf.Name, tok, pub.ClientID, ""), http.StatusUnauthorized, "invalid_client")
+	req, _ := http.NewRequest(http.MethodPost, rf.issuer+pathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if r := env.do(req); r.Status == http.StatusOK {
+		t.Errorf("a bearer token was accepted as the caller's credential: %s", r.RawBody)
+	}
+
+	// Garbage, tampered and expired tokens are inactive.
+	for name, bad := range map[string]string{
+		"garbage":  "not-a-token",
+		"tampered": tok[:len(tok)-4] + "AAAA",
+	} {
+		if r := env.introspect(rf.Name, bad, checker.ClientID, checkerSecret); r.Body["active"] != false {
+			t.Errorf("%s token: %s", name, r.RawBody)
+		}
+	}
+	env.advance(6 * time.Minute)
+	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+		t.Errorf("expired token: %s", r.RawBody)
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "rev", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
+	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	other := env.mustToken(rf.Name, c.ClientID, secret, nil)
+
+	revoke := func(token, id, sec string) *tokenResponse {
+		return env.post("/realms/"+rf.Name+pathRevoke, url.Values{"token": {token}, "token_type_hint": {"access_token"}}, id, sec)
+	}
+	if r := revoke(tok, c.ClientID, "wrong"); r.Status != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated revoke: %d %s", r.Status, r.RawBody)
+	}
+	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
+		t.Fatalf("token revoked by an unauthenticated call: %s", r.RawBody)
+	}
+	if r := revoke(tok, c.ClientID, secret); r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.Status, r.RawBody)
+	}
+	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+		t.Errorf("revoked token introspects %s", r.RawBody)
+	}
+	if r := env.introspect(rf.Name, other, checker.ClientID, checkerSecret); r.Body["active"] != true {
+		t.Errorf("revoking one token affected another: %s", r.RawBody)
+	}
+	// Unknown tokens: 200 per RFC 7009 §2.2; revoking twice is fine.
+	for _, bad := range []string{"garbage", tok} {
+		if r := revoke(bad, checker.ClientID, checkerSecret); r.Status != http.StatusOK {
+			t.Errorf("revoke %q: %d %s", bad[:7], r.Status, r.RawBody)
+		}
+	}
+	revoked, err := env.store.IsTokenRevoked(env.ctx, rf.ID, jtiOf(t, tok))
+	if err != nil || !revoked {
+		t.Errorf("store says revoked=%v err=%v", revoked, err)
+	}
+}
+
+func jtiOf(t *testing.T, token string) string {
+	t.Helper()
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl struct {
+		JTI string `json:"jti"`
+	}
+	if err := tok.UnsafeClaimsWithoutVerification(&cl); err != nil {
+		t.Fatal(err)
+	}
+	return cl.JTI
+}
+
+func TestRealmIsolation(t *testing.T) {
+	env := newEnv(t)
+	org := env.newOrg("o")
+	a := env.newRealm(org.ID, "realm-a", true)
+	b := env.newRealm(org.ID, "realm-b", true)
+	ca, secretA := env.newClient(a.ID, "shared-name", nil)
+	cb, secretB := env.newClient(b.ID, "checker", nil)
+	_, _ = env.newClient(b.ID, "shared-name", nil) // same client_id, other secret
+
+	wantOAuthError(t, env.grant(b.Name, ca.ClientID, secretA, nil), http.StatusUnauthorized, "invalid_client")
+	tokA := env.mustToken(a.Name, ca.ClientID, secretA, nil)
+	if r := env.introspect(b.Name, tokA, cb.ClientID, secretB); r.Body["active"] != false {
+		t.Errorf("realm A's token is active at realm B: %s", r.RawBody)
+	}
+	// Realm A's client cannot introspect at B either.
+	wantOAuthError(t, env.introspect(b.Name, tokA, ca.ClientID, secretA), http.StatusUnauthorized, "invalid_client")
+}
+
+func TestAudienceSelection(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "aud", true)
+	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets", "billing", "reports"} })
+
+	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets"}}))
+	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets"}) {
+		t.Errorf("aud = %v, want [assets]", aud)
+	}
+	_, claims = verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"reports", "assets"}}))
+	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"reports", "assets"}) {
+		t.Errorf("aud = %v, want [reports assets]", aud)
+	}
+	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets payroll"}}), http.StatusBadRequest, "invalid_target")
+}
+
+func TestGrantRules(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "rules", true)
+	svc, secret := env.newClient(rf.ID, "svc", nil)
+	pub, _ := env.newClient(rf.ID, "spa", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+	})
+	app, appSecret := env.newClient(rf.ID, "webapp", func(c *realm.Client) { c.Kind = realm.KindApplication })
+
+	r := env.post("/realms/"+rf.Name+pathToken, url.Values{"grant_type": {"client_credentials"}, "client_id": {pub.ClientID}}, "", "")
+	if r.Status < 400 || r.Body["access_token"] != nil {
+		t.Errorf("public client got a client_credentials token: %d %s", r.Status, r.RawBody)
+	}
+	if r := env.grant(rf.Name, app.ClientID, appSecret, nil); r.Status < 400 || r.Body["access_token"] != nil {
+		t.Errorf("application client got a client_credentials token: %d %s", r.Status, r.RawBody)
+	}
+	r = env.post("/realms/"+rf.Name+pathToken, url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, svc.ClientID, secret)
+	wantOAuthError(t, r, http.StatusBadRequest, "unsupported_grant_type")
+	wantOAuthError(t, env.grant(rf.Name, svc.ClientID, secret, url.Values{"scope": {"admin:everything"}}), http.StatusBadRequest, "invalid_scope")
+	if r := env.get("/realms/" + rf.Name + pathToken); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET token endpoint: %d", r.Status)
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "disc", true)
+	r := env.get("/realms/" + rf.Name + pathDiscovery)
+	if r.Status != http.StatusOK {
+		t.Fatalf("%d %s", r.Status, r.RawBody)
+	}
+	if r.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("discovery lacks CORS *")
+	}
+	b := r.Body
+	want := map[string]string{
+		"issuer":                 rf.issuer,
+		"jwks_uri":               rf.issuer + "/protocol/openid-connect/certs",
+		"token_endpoint":         rf.issuer + "/protocol/openid-connect/token",
+		"introspection_endpoint": rf.issuer + "/protocol/openid-connect/token/introspect",
+		"revocation_endpoint":    rf.issuer + "/protocol/openid-connect/revoke",
+		"authorization_endpoint": rf.issuer + "/protocol/openid-connect/auth",
+		"userinfo_endpoint":      rf.issuer + "/protocol/openid-connect/userinfo",
+		"end_session_endpoint":   rf.issuer + "/protocol/openid-connect/logout",
+	}
+	for k, v := range want {
+		if b[k] != v {
+			t.Errorf("%s = %v, want %s", k, b[k], v)
+		}
+	}
+	lists := map[string][]string{
+		"grant_types_supported":                 {"client_credentials"},
+		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+		"code_challenge_methods_supported":      {"S256"},
+		"response_modes_supported":              {"query", "fragment", "form_post", "web_message"},
+		"id_token_signing_alg_values_supported": {"RS256", "ES256"},
+	}
+	for k, v := range lists {
+		if got := anyStrings(b[k]); !slices.Equal(got, v) {
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
+	}
+	if b["authorization_response_iss_parameter_supported"] != true {
+		t.Error("authorization_response_iss_parameter_supported is not true")
+	}
+	if !slices.Contains(anyStrings(b["scopes_supported"]), "openid") {
+		t.Errorf("scopes_supported = %v", b["scopes_supported"])
+	}
+
+	r = env.get("/realms/" + rf.Name + pathCerts)
+	if r.Status != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("jwks: %d, CORS %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	keys, _ := r.Body["keys"].([]any)
+	if len(keys) != 1 {
+		t.Fatalf("jwks has %d keys: %s", len(keys), r.RawBody)
+	}
+	k := keys[0].(map[string]any)
+	if k["kid"] == "" || k["alg"] != "ES256" || k["use"] != "sig" || k["kty"] != "EC" || k["d"] != nil {
+		t.Errorf("jwk = %v", k)
+	}
+
+	for _, path := range []string{"/realms/nope" + pathDiscovery, "/realms/nope" + pathCerts, "/realms/UPPER" + pathDiscovery} {
+		r := env.get(path)
+		wantOAuthError(t, r, http.StatusNotFound, "not_found")
+	}
+	wantOAuthError(t, env.grant("nope", "a", "b", nil), http.StatusNotFound, "not_found")
+}
+
+func TestRealmWithoutKeyGetsOne(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "keyless", false)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	h, _ := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+	keys, err := env.store.ListSigningKeys(env.ctx, rf.ID)
+	if err != nil || len(keys) != 1 || keys[0].ID != h.KeyID || keys[0].Algorithm != AlgES256 || !keys[0].Active {
+		t.Fatalf("keys = %+v, err %v", keys, err)
+	}
+}
+
+func TestConcurrentFirstRequestsBuildOnce(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "busy", false)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := env.grant(rf.Name, c.ClientID, secret, nil); r.Status != http.StatusOK {
+				errs <- r.RawBody
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	keys, err := env.store.ListSigningKeys(env.ctx, rf.ID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("%d keys after concurrent first use (err %v), want 1", len(keys), err)
+	}
+}
+
+func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "rotk", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
+	before := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	oldHeader, _ := verifyWithJWKS(t, env, rf.Name, before)
+
+	if err := env.srv.RotateKey(env.ctx, rf.ID, AlgES256); err != nil {
+		t.Fatal(err)
+	}
+	after := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	newHeader, _ := verifyWithJWKS(t, env, rf.Name, after)
+	if newHeader.KeyID == oldHeader.KeyID {
+		t.Fatal("new tokens are still signed with the retired key")
+	}
+	// The old token still verifies against the JWKS and introspects active.
+	verifyWithJWKS(t, env, rf.Name, before)
+	if r := env.introspect(rf.Name, before, checker.ClientID, checkerSecret); r.Body["active"] != true {
+		t.Errorf("token of the retired key: %s", r.RawBody)
+	}
+	r := env.get("/realms/" + rf.Name + pathCerts)
+	if keys, _ := r.Body["keys"].([]any); len(keys) != 2 {
+		t.Errorf("jwks has %d keys, want active + retired", len(keys))
+	}
+	// Once the retired key has outlived its tokens, it leaves the JWKS.
+	env.advance(25 * time.Hour)
+	r = env.get("/realms/" + rf.Name + pathCerts)
+	if keys, _ := r.Body["keys"].([]any); len(keys) != 1 {
+		t.Errorf("jwks has %d keys a day after rotation, want 1", len(keys))
+	}
+	if err := env.srv.RotateKey(env.ctx, rf.ID, "HS256"); err == nil {
+		t.Error("RotateKey accepted HS256")
+	}
+}
+
+func TestEnsureRS256Key(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "rsa", true)
+	p, err := env.srv.provider(env.ctx, rf.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := env.srv.ensureKey(env.ctx, p, AlgRS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := env.srv.ensureKey(env.ctx, p, AlgRS256)
+	if err != nil || again.kid != k.kid {
+		t.Fatalf("second ensureKey made another key: %v %v", again, err)
+	}
+	r := env.get("/realms/" + rf.Name + pathCerts)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
+		t.Fatal(err)
+	}
+	if keys := set.Key(k.kid); len(keys) != 1 || keys[0].Algorithm != AlgRS256 {
+		t.Fatalf("RS256 key not in JWKS: %s", r.RawBody)
+	}
+}
+
+func TestConsoleAdminTokens(t *testing.T) {
+	env := newEnv(t)
+	org := env.newOrg("acme")
+	console := env.newRealm("", realm.ConsoleRealm, true)
+	admin, secret := env.newClient(console.ID, "acme-ci", func(c *realm.Client) {
+		c.OrgID, c.OrgRole = org.ID, realm.RoleAdmin
+	})
+	tok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
+	_, claims := verifyWithJWKS(t, env, realm.ConsoleRealm, tok)
+	if claims["org"] != "acme" || claims["org_id"] != org.ID || claims["role"] != "admin" {
+		t.Errorf("org claims = %v %v %v", claims["org"], claims["org_id"], claims["role"])
+	}
+
+	p, err := env.srv.AuthenticateAdmin(env.ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := realm.Principal{OrgID: org.ID, Role: realm.RoleAdmin, ActorType: "client", ActorID: "acme-ci"}
+	if p != want {
+		t.Errorf("principal = %+v, want %+v", p, want)
+	}
+
+	// Tokens of other realms, garbage and nothing are refused.
+	other := env.newRealm(org.ID, "apps", true)
+	svc, svcSecret := env.newClient(other.ID, "acme-ci", func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, realm.RoleOwner })
+	otherTok := env.mustToken(other.Name, svc.ClientID, svcSecret, nil)
+	for name, bad := range map[string]string{"other realm": otherTok, "garbage": "x.y.z", "empty": ""} {
+		if _, err := env.srv.AuthenticateAdmin(env.ctx, bad); !errors.Is(err, realm.ErrUnauthenticated) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+
+	// A demoted client's older token no longer carries its role.
+	admin.OrgRole = realm.RoleViewer
+	if err := env.store.UpdateClient(env.ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.srv.AuthenticateAdmin(env.ctx, tok); !errors.Is(err, realm.ErrUnauthenticated) {
+		t.Errorf("stale role accepted: %v", err)
+	}
+	viewerTok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
+	if p, err := env.srv.AuthenticateAdmin(env.ctx, viewerTok); err != nil || p.Role != realm.RoleViewer {
+		t.Errorf("viewer token: %+v %v", p, err)
+	}
+
+	// Revoked and disabled: refused.
+	if r := env.post("/realms/console"+pathRevoke, url.Values{"token": {viewerTok}}, admin.ClientID, secret); r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if _, err := env.srv.AuthenticateAdmin(env.ctx, viewerTok); !errors.Is(err, realm.ErrUnauthenticated) {
+		t.Errorf("revoked token accepted: %v", err)
+	}
+	fresh := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
+	admin.Active = false
+	if err := env.store.UpdateClient(env.ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.srv.AuthenticateAdmin(env.ctx, fresh); !errors.Is(err, realm.ErrUnauthenticated) {
+		t.Errorf("disabled client's token accepted: %v", err)
+	}
+	// Expired: refused.
+	env.advance(10 * time.Minute)
+	admin.Active = true
+	_ = env.store.UpdateClient(env.ctx, admin)
+	if _, err := env.srv.AuthenticateAdmin(env.ctx, fresh); !errors.Is(err, realm.ErrUnauthenticated) {
+		t.Errorf("expired token accepted: %v", err)
+	}
+}
