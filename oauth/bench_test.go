@@ -17,9 +17,15 @@ import (
 // on loopback, in parallel, for a service account in two groups with
 // attributes: the hot path of DESIGN's performance targets. It reports
 // grants/s and the process CPU per grant (load generator included, since it
-// runs in the same process; the server's share is below that figure).
+// runs in the same process; the server's share is below that figure), with
+// subject claims read on every grant ("exact") and with Config.ClaimsTTL.
 func BenchmarkClientCredentials(b *testing.B) {
-	env := newEnv(b)
+	b.Run("exact", func(b *testing.B) { benchmarkClientCredentials(b, 0) })
+	b.Run("claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, 5*time.Second) })
+}
+
+func benchmarkClientCredentials(b *testing.B, claimsTTL time.Duration) {
+	env := newEnv(b, func(c *Config) { c.ClaimsTTL = claimsTTL })
 	rf := env.newRealm(env.newOrg("bench").ID, "bench", true)
 	env.newAttribute(rf.ID, "departments", attributes.String, true)
 	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)

@@ -32,7 +32,7 @@ type testEnv struct {
 	offset atomic.Int64 // added to the wall clock
 }
 
-func newEnv(t testing.TB) *testEnv {
+func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{t: t, ctx: context.Background()}
 	env.store = openStore(t)
@@ -53,7 +53,11 @@ func newEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	env.base = "http://" + ln.Addr().String()
-	env.srv, err = New(Config{Store: env.store, Service: svc, Keys: env.keys, PublicURL: env.base, Clock: env.now})
+	cfg := Config{Store: env.store, Service: svc, Keys: env.keys, PublicURL: env.base, Clock: env.now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	env.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

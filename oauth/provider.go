@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -33,6 +35,15 @@ type provider struct {
 	jwks      []byte
 	discovery []byte
 	expires   time.Time
+	// claims caches subject claims when Config.ClaimsTTL is set; it dies
+	// with the provider.
+	claims sync.Map // claimsKey → *cachedClaims
+}
+
+type cachedClaims struct {
+	groups  []string
+	attrs   map[string]any
+	expires time.Time
 }
 
 type signingKey struct {
@@ -283,4 +294,36 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	ErrorField:       "invalid_target",
 	DescriptionField: "The requested resource is invalid, unknown, or malformed.",
 	CodeField:        400,
+}
+
+// subjectClaims returns the groups and effective attributes of a subject in
+// groupIDs (sorted) with primary, through the claims cache when enabled.
+// The values returned are shared and must only be read.
+func (s *Server) subjectClaims(ctx context.Context, p *provider, groupIDs []string, primary string) ([]string, map[string]any, error) {
+	if len(groupIDs) == 0 {
+		return []string{}, map[string]any{}, nil
+	}
+	var key string
+	if s.claimsTTL > 0 {
+		key = primary + "\x00" + strings.Join(groupIDs, ",")
+		if v, ok := p.claims.Load(key); ok {
+			if c := v.(*cachedClaims); s.clock().Before(c.expires) {
+				return c.groups, c.attrs, nil
+			}
+		}
+	}
+	groups, attrs, err := s.service.SubjectClaims(ctx, p.realm.ID, groupIDs, primary)
+	if err != nil {
+		return nil, nil, err
+	}
+	if groups == nil {
+		groups = []string{}
+	}
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if s.claimsTTL > 0 {
+		p.claims.Store(key, &cachedClaims{groups: groups, attrs: attrs, expires: s.clock().Add(s.claimsTTL)})
+	}
+	return groups, attrs, nil
 }

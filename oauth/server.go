@@ -32,6 +32,13 @@ type Config struct {
 	// fosite provider) lives; default 30 s. It bounds how long another node
 	// takes to see a new key or a deleted realm.
 	ProviderTTL time.Duration
+	// ClaimsTTL, when positive, caches a subject's groups and effective
+	// attributes per (realm, groups, primary group) for that long, sparing
+	// two store round trips per grant. Membership changes still apply at
+	// once (the client row, read on every grant, names the groups); only
+	// edits of group names and attribute values take up to ClaimsTTL to show
+	// in new tokens. Default 0: always read.
+	ClaimsTTL time.Duration
 	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
 	// tokens; default 24 h, far beyond any access token's life.
 	RetiredKeyTTL time.Duration
@@ -48,6 +55,7 @@ type Server struct {
 	accessTokenLifespan time.Duration
 	ttl                 time.Duration
 	retiredKeyTTL       time.Duration
+	claimsTTL           time.Duration
 
 	cache      sync.Map // realm name → *provider
 	builds     singleflight.Group
@@ -77,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 		accessTokenLifespan: cfg.AccessTokenLifespan,
 		ttl:                 cfg.ProviderTTL,
 		retiredKeyTTL:       cfg.RetiredKeyTTL,
+		claimsTTL:           cfg.ClaimsTTL,
 	}
 	if s.clock == nil {
 		s.clock = time.Now

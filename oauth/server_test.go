@@ -648,3 +648,39 @@ func TestConsoleAdminTokens(t *testing.T) {
 		t.Errorf("expired token accepted: %v", err)
 	}
 }
+
+func TestClaimsCache(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.ClaimsTTL = time.Minute })
+	rf := env.newRealm(env.newOrg("o").ID, "cached", true)
+	env.newAttribute(rf.ID, "level", attributes.Integer, false)
+	g1 := env.newGroup(rf.ID, "One", map[string]any{"level": int64(1)})
+	g2 := env.newGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
+	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
+	level := func() any {
+		_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+		return claims["attributes"].(map[string]any)["level"]
+	}
+	if l := level(); l != float64(1) {
+		t.Fatalf("level = %v", l)
+	}
+	// An attribute value edit shows after ClaimsTTL...
+	g1.Attributes = map[string]any{"level": int64(5)}
+	if err := env.store.UpdateGroup(env.ctx, g1); err != nil {
+		t.Fatal(err)
+	}
+	if l := level(); l != float64(1) {
+		t.Errorf("level = %v inside the TTL, want the cached 1", l)
+	}
+	env.advance(2 * time.Minute)
+	if l := level(); l != float64(5) {
+		t.Errorf("level = %v after the TTL, want 5", l)
+	}
+	// ...but a membership change applies at once.
+	c.Groups, c.PrimaryGroup = []string{g2.ID}, g2.ID
+	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if l := level(); l != float64(2) {
+		t.Errorf("level = %v right after moving groups, want 2", l)
+	}
+}

@@ -87,19 +87,10 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 		ar.GrantAudience(a)
 	}
 
-	groups, attrs := []string{}, map[string]any{}
-	if len(c.Groups) > 0 {
-		// The only lookup beyond the client itself.
-		g, a, err := s.service.SubjectClaims(ctx, p.realm.ID, c.Groups, c.PrimaryGroup)
-		if err != nil {
-			return fosite.ErrServerError.WithWrap(err)
-		}
-		if g != nil {
-			groups = g
-		}
-		if a != nil {
-			attrs = a
-		}
+	// The only lookup beyond the client itself.
+	groups, attrs, err := s.subjectClaims(ctx, p, c.Groups, c.PrimaryGroup)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
 	}
 	extra := map[string]any{
 		"client_id":  c.ClientID,
@@ -118,11 +109,12 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 		extra["role"] = string(c.OrgRole)
 	}
 	session.Subject = c.ClientID // a service account is its own subject
+	// iat is left to fosite, which also sets exp from the same wall clock,
+	// so the two always agree.
 	session.JWTClaims = &fjwt.JWTClaims{
-		Subject:  c.ClientID,
-		Issuer:   p.issuer,
-		IssuedAt: s.clock().UTC(),
-		Extra:    extra,
+		Subject: c.ClientID,
+		Issuer:  p.issuer,
+		Extra:   extra,
 	}
 	session.JWTHeader = &fjwt.Headers{Extra: map[string]any{
 		"typ": accessTokenType,
