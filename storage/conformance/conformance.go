@@ -1162,8 +1162,19 @@ func testInTx(t *testing.T, f *fixture) {
 		if err := tx.CreateGroup(f.ctx, g); err != nil {
 			return err
 		}
+		c := &realm.Client{ID: f.id(), RealmID: r.ID, ClientID: "tx-client", Kind: realm.KindServiceAccount,
+			Groups: []string{g.ID}, CreatedAt: f.clock, UpdatedAt: f.clock}
+		if err := tx.CreateClient(f.ctx, c); err != nil {
+			return err
+		}
+		if got, err := tx.GetClient(f.ctx, r.ID, "tx-client"); err != nil || len(got.Groups) != 1 {
+			return fmt.Errorf("GetClient inside the tx: %+v, %w", got, err)
+		}
 		return tx.CreateUser(f.ctx, u)
 	}))
+	if _, err := f.s.GetClient(f.ctx, r.ID, "tx-client"); err != nil {
+		t.Errorf("client committed by InTx: %v", err)
+	}
 	got, err := f.s.GetUser(f.ctx, r.ID, u.ID)
 	must(t, err)
 	same(t, "user committed by InTx", got.Groups, []string{g.ID})

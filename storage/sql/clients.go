@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -45,36 +46,74 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 	return mapErr(err)
 }
 
-// clientRow is a client joined with one of its group IDs.
-type clientRow struct {
-	Client        clientModel `gorm:"embedded"`
-	MemberGroupID *string
-}
+// getClientSQL reads a client and its group IDs in one query: one row per
+// group, or one row with a NULL group.
+const getClientSQL = `SELECT c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
+ c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
+ c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at,
+ cg.group_id
+FROM clients c LEFT JOIN client_groups cg ON cg.client_pk = c.id
+WHERE c.realm_id = ? AND c.client_id = ?
+ORDER BY cg.group_id`
 
 // GetClient finds a client of the realm by OAuth2 client_id. It is on the
-// token endpoint's path, so it reads the client and its groups in one
-// query: one row per group (or one row with no group).
+// token endpoint's path: one query, through a statement prepared once.
 func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm.Client, error) {
-	var rows []clientRow
-	err := s.q(ctx).Table("clients").
-		Select("clients.*, client_groups.group_id AS member_group_id").
-		Joins("LEFT JOIN client_groups ON client_groups.client_pk = clients.id").
-		Where("clients.realm_id = ? AND clients.client_id = ?", realmID, clientID).
-		Order("client_groups.group_id").
-		Scan(&rows).Error
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if s.inTx {
+		rows, err = s.q(ctx).Raw(getClientSQL, realmID, clientID).Rows()
+	} else {
+		var st *sql.Stmt
+		if st, err = s.prepared(ctx); err == nil {
+			rows, err = st.QueryContext(ctx, realmID, clientID)
+		}
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	if len(rows) == 0 {
-		return nil, realm.ErrNotFound
-	}
-	var groups []string
-	for _, r := range rows {
-		if r.MemberGroupID != nil {
-			groups = append(groups, *r.MemberGroupID)
+	defer rows.Close()
+	var (
+		m      clientModel
+		groups []string
+		found  bool
+	)
+	for rows.Next() {
+		var (
+			orgID   sql.NullString
+			prevExp sql.NullTime
+			group   sql.NullString
+			secret  []byte
+			prev    []byte
+		)
+		if err := rows.Scan(&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
+			&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &orgID,
+			&m.OrgRole, &secret, &prev, &prevExp, &m.CreatedAt, &m.UpdatedAt, &group); err != nil {
+			return nil, mapErr(err)
+		}
+		if !found {
+			found = true
+			m.SecretHash, m.PreviousSecretHash = secret, prev
+			if orgID.Valid {
+				m.OrgID = &orgID.String
+			}
+			if prevExp.Valid {
+				m.PreviousSecretExpiresAt = &prevExp.Time
+			}
+		}
+		if group.Valid {
+			groups = append(groups, group.String)
 		}
 	}
-	c, err := fromClient(rows[0].Client, groups)
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if !found {
+		return nil, realm.ErrNotFound
+	}
+	c, err := fromClient(m, groups)
 	if err != nil {
 		return nil, err
 	}

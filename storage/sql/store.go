@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ncruces/go-sqlite3/gormlite"
@@ -48,6 +49,12 @@ type Store struct {
 	dialect Dialect
 	log     *slog.Logger
 	inTx    bool
+	// getClient is GetClient's statement, prepared once: on SQLite,
+	// preparing costs more than running it. (gorm's PrepareStmt mode is not
+	// used: it holds a lock while waiting for a connection, which deadlocks
+	// with SQLite's single connection held by a transaction.)
+	getClient *sql.Stmt
+	prepMu    *sync.Mutex
 }
 
 var _ realm.Store = (*Store)(nil)
@@ -120,12 +127,28 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, prepMu: new(sync.Mutex)}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
 	}
 	return s, nil
+}
+
+// prepared returns GetClient's statement, preparing it on first use (the
+// tables exist only after Migrate).
+func (s *Store) prepared(ctx context.Context) (*sql.Stmt, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.getClient != nil {
+		return s.getClient, nil
+	}
+	st, err := s.sqlDB.PrepareContext(ctx, s.rebind(getClientSQL))
+	if err != nil {
+		return nil, err
+	}
+	s.getClient = st
+	return st, nil
 }
 
 // sqliteURI builds the driver's file: URI with the pragmas we rely on.
@@ -179,6 +202,12 @@ func (s *Store) Close() error {
 	if s.inTx {
 		return nil
 	}
+	s.prepMu.Lock()
+	if s.getClient != nil {
+		s.getClient.Close()
+		s.getClient = nil
+	}
+	s.prepMu.Unlock()
 	return s.sqlDB.Close()
 }
 
@@ -193,7 +222,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true})
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true, prepMu: s.prepMu})
 	})
 }
 
