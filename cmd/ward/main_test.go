@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,7 +109,8 @@ type server struct {
 	cmd    *exec.Cmd
 	stdout *syncBuffer
 	stderr *syncBuffer
-	done   chan error
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit error, once done is closed
 }
 
 // serve starts `ward serve --addr 127.0.0.1:0` and waits until it listens.
@@ -116,14 +118,14 @@ func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
 	t.Helper()
 	cmd := exec.Command(wardBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	cmd.Env = w.env
-	s := &server{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = s.stdout
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(s.stderr, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.done <- cmd.Wait(); pw.Close() }()
+	go func() { s.err = cmd.Wait(); close(s.done); pw.Close() }()
 	t.Cleanup(func() { s.stop(t) })
 
 	addr := make(chan string, 1)
@@ -144,8 +146,8 @@ func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
 	select {
 	case a := <-addr:
 		s.URL = "http://" + a
-	case err := <-s.done:
-		t.Fatalf("ward serve exited early: %v\nstderr:\n%s", err, s.stderr.String())
+	case <-s.done:
+		t.Fatalf("ward serve exited early: %v\nstderr:\n%s", s.err, s.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ward serve did not start listening in 30s\nstderr:\n%s", s.stderr.String())
 	}
@@ -154,10 +156,12 @@ func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
 
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
-	if s.cmd.ProcessState != nil {
+	select {
+	case <-s.done:
 		return
+	default:
 	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(30 * time.Second):
@@ -222,8 +226,8 @@ func TestHealthReadyMetricsAndShutdown(t *testing.T) {
 		t.Errorf("/metrics does not count /healthz requests")
 	}
 	s.stop(t)
-	if err := <-s.done; err != nil {
-		t.Fatalf("ward serve exited with %v after SIGTERM; logs:\n%s", err, s.logs())
+	if s.err != nil {
+		t.Fatalf("ward serve exited with %v after SIGTERM; logs:\n%s", s.err, s.logs())
 	}
 	if !strings.Contains(s.stderr.String(), `"msg":"stopped"`) {
 		t.Errorf("no clean-stop log line after SIGTERM:\n%s", s.stderr.String())
