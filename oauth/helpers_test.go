@@ -1,14 +1,17 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +33,25 @@ type testEnv struct {
 	srv    *Server
 	base   string
 	offset atomic.Int64 // added to the wall clock
+	logs   *syncBuffer  // everything the server logged
+}
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
@@ -53,7 +75,9 @@ func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	env.base = "http://" + ln.Addr().String()
-	cfg := Config{Store: env.store, Service: svc, Keys: env.keys, PublicURL: env.base, Clock: env.now}
+	env.logs = &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := Config{Store: env.store, Service: svc, Keys: env.keys, PublicURL: env.base, Clock: env.now, Logger: logger}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -154,6 +154,10 @@ func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.
 // writeFositeError answers a fosite error in RFC 6749 form.
 func (s *Server) writeFositeError(c echo.Context, p *provider, err error) error {
 	s.logServerError(c.Request().Context(), p, "client authentication", err)
+	if errors.Is(err, fosite.ErrServerError) {
+		// A storage failure, not bad credentials: say so, and fail closed.
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The request cannot be served right now.")
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	status := rfc.CodeField
 	if status == 0 {

@@ -168,12 +168,19 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 		}
 		p.verifiers[k.ID] = &verifyKey{alg: k.Algorithm, pub: jwk.Key}
 		set.Keys = append(set.Keys, *jwk)
-		if k.Active && p.signers[k.Algorithm] == nil {
-			priv, err := s.keys.PrivateKey(k)
-			if err != nil {
-				return nil, err
-			}
-			p.signers[k.Algorithm] = &signingKey{kid: k.ID, alg: k.Algorithm, priv: priv}
+	}
+	for _, alg := range []string{AlgES256, AlgRS256} {
+		k, until := s.pickSigner(keys, alg, now)
+		if k == nil {
+			continue
+		}
+		priv, err := s.keys.PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		p.signers[alg] = &signingKey{kid: k.ID, alg: alg, priv: priv}
+		if !until.IsZero() && until.Before(p.expires) {
+			p.expires = until // rebuild when the newer key may be used
 		}
 	}
 	if p.signers[AlgES256] == nil {
@@ -187,6 +194,41 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 	}
 	p.compose(s)
 	return p, nil
+}
+
+// pickSigner chooses the key that signs new tokens for alg. A key newer
+// than ProviderTTL may not be in the JWKS other nodes still have cached, so
+// while one exists we keep signing with the newest key that every node has
+// published for a full TTL (the active one, or one retired less than a TTL
+// ago), and report when the newer key becomes usable. With no such key
+// (a new realm), the newest active key signs at once.
+func (s *Server) pickSigner(keys []realm.SigningKey, alg string, now time.Time) (*realm.SigningKey, time.Time) {
+	publishedBy := now.Add(-s.ttl)
+	var newest, published *realm.SigningKey
+	for i := range keys { // newest first
+		k := &keys[i]
+		if k.Algorithm != alg {
+			continue
+		}
+		usable := k.Active || (k.RetiredAt != nil && k.RetiredAt.After(publishedBy))
+		if !usable {
+			continue
+		}
+		if k.Active && newest == nil {
+			newest = k
+		}
+		if published == nil && !k.CreatedAt.After(publishedBy) {
+			published = k
+		}
+	}
+	switch {
+	case newest == nil:
+		return nil, time.Time{}
+	case published == nil || published == newest || published.CreatedAt.After(newest.CreatedAt):
+		return newest, time.Time{}
+	default:
+		return published, newest.CreatedAt.Add(s.ttl)
+	}
 }
 
 func hasActive(keys []realm.SigningKey, alg string) bool {

@@ -192,8 +192,8 @@ func TestWrongSecretIsInvalidClient(t *testing.T) {
 		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {"nope"},
 	}, "", "")
 	wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
-	if strings.Contains(r.RawBody, secret) {
-		t.Error("error response echoes the secret")
+	if strings.Contains(r.RawBody, secret) || strings.Contains(env.logs.String(), secret) {
+		t.Error("error response or log shows the secret")
 	}
 }
 
@@ -527,9 +527,21 @@ func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) {
 	before := env.mustToken(rf.Name, c.ClientID, secret, nil)
 	oldHeader, _ := verifyWithJWKS(t, env, rf.Name, before)
 
+	env.advance(time.Minute) // the first key is well established
 	if err := env.srv.RotateKey(env.ctx, rf.ID, AlgES256); err != nil {
 		t.Fatal(err)
 	}
+	// The new key is published at once but signs only once every node's
+	// cached JWKS can have it (ProviderTTL, 30 s by default).
+	r := env.get("/realms/" + rf.Name + pathCerts)
+	if keys, _ := r.Body["keys"].([]any); len(keys) != 2 {
+		t.Errorf("jwks has %d keys right after rotation, want 2", len(keys))
+	}
+	during := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	if h, _ := verifyWithJWKS(t, env, rf.Name, during); h.KeyID != oldHeader.KeyID {
+		t.Error("the new key signs before other nodes can have published it")
+	}
+	env.advance(31 * time.Second)
 	after := env.mustToken(rf.Name, c.ClientID, secret, nil)
 	newHeader, _ := verifyWithJWKS(t, env, rf.Name, after)
 	if newHeader.KeyID == oldHeader.KeyID {
@@ -540,7 +552,7 @@ func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) {
 	if r := env.introspect(rf.Name, before, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Errorf("token of the retired key: %s", r.RawBody)
 	}
-	r := env.get("/realms/" + rf.Name + pathCerts)
+	r = env.get("/realms/" + rf.Name + pathCerts)
 	if keys, _ := r.Body["keys"].([]any); len(keys) != 2 {
 		t.Errorf("jwks has %d keys, want active + retired", len(keys))
 	}
@@ -682,5 +694,33 @@ func TestClaimsCache(t *testing.T) {
 	}
 	if l := level(); l != float64(2) {
 		t.Errorf("level = %v right after moving groups, want 2", l)
+	}
+}
+
+func TestStoreDownAnswers503AndLogsNoSecrets(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "down", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
+	tok := env.mustToken(rf.Name, c.ClientID, secret, nil) // realm now cached
+	if err := env.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, nil), http.StatusServiceUnavailable, "temporarily_unavailable")
+	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	if r.Status < 500 || r.Body["active"] == true {
+		t.Errorf("introspection with the store down: %d %s", r.Status, r.RawBody)
+	}
+	if _, err := env.srv.AuthenticateAdmin(env.ctx, tok); err == nil {
+		t.Error("AuthenticateAdmin succeeded with the store down")
+	}
+	logs := env.logs.String()
+	if !strings.Contains(logs, "level=ERROR") {
+		t.Errorf("store failure not logged: %q", logs)
+	}
+	for _, s := range []string{secret, checkerSecret, tok, strings.Split(tok, ".")[2]} {
+		if strings.Contains(logs, s) {
+			t.Fatalf("logs contain a secret or token: %q", logs)
+		}
 	}
 }

@@ -45,9 +45,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	session := &oauth2.JWTSession{}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, session)
 	if err != nil {
-		s.logServerError(ctx, p, "token request", err)
-		p.fosite.WriteAccessError(ctx, rw, ar, err)
-		return nil
+		return s.writeTokenError(c, p, ar, "token request", err)
 	}
 	fc, ok := ar.GetClient().(*fositeClient)
 	if !ok {
@@ -55,15 +53,11 @@ func (s *Server) handleToken(c echo.Context) error {
 		return nil
 	}
 	if err := s.fillSession(ctx, p, ar, fc.c, session); err != nil {
-		s.logServerError(ctx, p, "token claims", err)
-		p.fosite.WriteAccessError(ctx, rw, ar, err)
-		return nil
+		return s.writeTokenError(c, p, ar, "token claims", err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.logServerError(ctx, p, "token response", err)
-		p.fosite.WriteAccessError(ctx, rw, ar, err)
-		return nil
+		return s.writeTokenError(c, p, ar, "token response", err)
 	}
 	// fosite says "bearer"; RFC 6750 and CONTRACT §4 spell it "Bearer".
 	resp.SetTokenType("Bearer")
@@ -123,11 +117,26 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 	return nil
 }
 
+// writeTokenError answers a failed token request: the client's mistakes as
+// fosite words them, our own failures (storage down) as 503 so clients and
+// load balancers retry, with the cause logged and never shown.
+func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRequester, what string, err error) error {
+	ctx := c.Request().Context()
+	if errors.Is(err, fosite.ErrServerError) {
+		s.logServerError(ctx, p, what, err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
+	}
+	p.fosite.WriteAccessError(ctx, c.Response(), ar, err)
+	return nil
+}
+
 // logServerError logs failures that are ours (storage, keys), not the
 // client's; client mistakes are answered, not logged.
 func (s *Server) logServerError(ctx context.Context, p *provider, what string, err error) {
+	// fosite wraps storage failures in client errors (invalid_client
+	// wrapping server_error), so look through the chain.
 	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) && rfc.CodeField < 500 {
+	if !errors.Is(err, fosite.ErrServerError) && errors.As(err, &rfc) && rfc.CodeField < 500 {
 		return
 	}
 	s.log.ErrorContext(ctx, "oauth: "+what+" failed", "realm", p.realm.Name, "err", err)
