@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // BenchmarkClientCredentials issues client_credentials tokens over real HTTP
@@ -20,12 +22,18 @@ import (
 // runs in the same process; the server's share is below that figure), with
 // subject claims read on every grant ("exact") and with Config.ClaimsTTL.
 func BenchmarkClientCredentials(b *testing.B) {
-	b.Run("exact", func(b *testing.B) { benchmarkClientCredentials(b, 0) })
-	b.Run("claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, 5*time.Second) })
+	b.Run("sqlite/exact", func(b *testing.B) { benchmarkClientCredentials(b, openStore, 0) })
+	b.Run("sqlite/claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, openStore, 5*time.Second) })
+	// Postgres when a server is named (as in CI and make bench).
+	if os.Getenv(sqltest.EnvPostgres) != "" {
+		pg := func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }
+		b.Run("postgres/exact", func(b *testing.B) { benchmarkClientCredentials(b, pg, 0) })
+		b.Run("postgres/claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, pg, 5*time.Second) })
+	}
 }
 
-func benchmarkClientCredentials(b *testing.B, claimsTTL time.Duration) {
-	env := newEnv(b, func(c *Config) { c.ClaimsTTL = claimsTTL })
+func benchmarkClientCredentials(b *testing.B, open func(testing.TB) realm.Store, claimsTTL time.Duration) {
+	env := newEnvOn(b, open, func(c *Config) { c.ClaimsTTL = claimsTTL })
 	rf := env.newRealm(env.newOrg("bench").ID, "bench", true)
 	env.newAttribute(rf.ID, "departments", attributes.String, true)
 	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)

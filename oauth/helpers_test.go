@@ -56,8 +56,14 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	t.Helper()
+	return newEnvOn(t, openStore, opts...)
+}
+
+// newEnvOn is newEnv over the store open makes.
+func newEnvOn(t testing.TB, open func(testing.TB) realm.Store, opts ...func(*Config)) *testEnv {
+	t.Helper()
 	env := &testEnv{t: t, ctx: context.Background()}
-	env.store = openStore(t)
+	env.store = open(t)
 	master := make([]byte, 32)
 	for i := range master {
 		master[i] = byte(i)

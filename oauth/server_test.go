@@ -20,6 +20,7 @@ import (
 
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // verifyWithJWKS checks token against the realm's published JWKS the way a
@@ -60,8 +61,9 @@ func anyStrings(v any) []string {
 	return out
 }
 
-func TestClientCredentialsTokenClaims(t *testing.T) {
-	env := newEnv(t)
+func TestClientCredentialsTokenClaims(t *testing.T) { testClientCredentialsTokenClaims(t, newEnv(t)) }
+
+func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	org := env.newOrg("acme")
 	rf := env.newRealm(org.ID, "acme-prod", true)
 	env.newAttribute(rf.ID, "departments", attributes.String, true)
@@ -197,8 +199,9 @@ func TestWrongSecretIsInvalidClient(t *testing.T) {
 	}
 }
 
-func TestRotatedSecretGrace(t *testing.T) {
-	env := newEnv(t)
+func TestRotatedSecretGrace(t *testing.T) { testRotatedSecretGrace(t, newEnv(t)) }
+
+func testRotatedSecretGrace(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "rot", true)
 	oldSecret, oldHash := realm.NewSecret(nil)
 	until := env.now().Add(time.Hour)
@@ -214,8 +217,9 @@ func TestRotatedSecretGrace(t *testing.T) {
 	env.mustToken(rf.Name, c.ClientID, newSecret, nil)
 }
 
-func TestDisabledClient(t *testing.T) {
-	env := newEnv(t)
+func TestDisabledClient(t *testing.T) { testDisabledClient(t, newEnv(t)) }
+
+func testDisabledClient(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "dis", true)
 	c, secret := env.newClient(rf.ID, "svc", nil)
 	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
@@ -237,8 +241,9 @@ func TestDisabledClient(t *testing.T) {
 	wantOAuthError(t, env.introspect(rf.Name, tok, c.ClientID, secret), http.StatusUnauthorized, "invalid_client")
 }
 
-func TestIntrospection(t *testing.T) {
-	env := newEnv(t)
+func TestIntrospection(t *testing.T) { testIntrospection(t, newEnv(t)) }
+
+func testIntrospection(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "intro", true)
 	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets"} })
 	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
@@ -306,8 +311,9 @@ func TestIntrospection(t *testing.T) {
 	}
 }
 
-func TestRevocation(t *testing.T) {
-	env := newEnv(t)
+func TestRevocation(t *testing.T) { testRevocation(t, newEnv(t)) }
+
+func testRevocation(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "rev", true)
 	c, secret := env.newClient(rf.ID, "svc", nil)
 	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
@@ -359,8 +365,9 @@ func jtiOf(t *testing.T, token string) string {
 	return cl.JTI
 }
 
-func TestRealmIsolation(t *testing.T) {
-	env := newEnv(t)
+func TestRealmIsolation(t *testing.T) { testRealmIsolation(t, newEnv(t)) }
+
+func testRealmIsolation(t *testing.T, env *testEnv) {
 	org := env.newOrg("o")
 	a := env.newRealm(org.ID, "realm-a", true)
 	b := env.newRealm(org.ID, "realm-b", true)
@@ -494,7 +501,10 @@ func TestRealmWithoutKeyGetsOne(t *testing.T) {
 }
 
 func TestConcurrentFirstRequestsBuildOnce(t *testing.T) {
-	env := newEnv(t)
+	testConcurrentFirstRequestsBuildOnce(t, newEnv(t))
+}
+
+func testConcurrentFirstRequestsBuildOnce(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "busy", false)
 	c, secret := env.newClient(rf.ID, "svc", nil)
 	var wg sync.WaitGroup
@@ -519,8 +529,9 @@ func TestConcurrentFirstRequestsBuildOnce(t *testing.T) {
 	}
 }
 
-func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) {
-	env := newEnv(t)
+func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) { testRotateKeyKeepsOldKeyInJWKS(t, newEnv(t)) }
+
+func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *testEnv) {
 	rf := env.newRealm(env.newOrg("o").ID, "rotk", true)
 	c, secret := env.newClient(rf.ID, "svc", nil)
 	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
@@ -592,8 +603,9 @@ func TestEnsureRS256Key(t *testing.T) {
 	}
 }
 
-func TestConsoleAdminTokens(t *testing.T) {
-	env := newEnv(t)
+func TestConsoleAdminTokens(t *testing.T) { testConsoleAdminTokens(t, newEnv(t)) }
+
+func testConsoleAdminTokens(t *testing.T, env *testEnv) {
 	org := env.newOrg("acme")
 	console := env.newRealm("", realm.ConsoleRealm, true)
 	admin, secret := env.newClient(console.ID, "acme-ci", func(c *realm.Client) {
@@ -722,5 +734,28 @@ func TestStoreDownAnswers503AndLogsNoSecrets(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Fatalf("logs contain a secret or token: %q", logs)
 		}
+	}
+}
+
+// TestPostgres runs the main scenarios over a PostgreSQL store, since every
+// backend must behave the same. Like every Postgres test in Ward it needs
+// WARD_TEST_POSTGRES (CI sets it) and fails without it unless
+// WARD_SKIP_POSTGRES=1.
+func TestPostgres(t *testing.T) {
+	scenarios := map[string]func(*testing.T, *testEnv){
+		"ClientCredentialsTokenClaims":     testClientCredentialsTokenClaims,
+		"RotatedSecretGrace":               testRotatedSecretGrace,
+		"DisabledClient":                   testDisabledClient,
+		"Introspection":                    testIntrospection,
+		"Revocation":                       testRevocation,
+		"RealmIsolation":                   testRealmIsolation,
+		"RotateKeyKeepsOldKeyInJWKS":       testRotateKeyKeepsOldKeyInJWKS,
+		"ConsoleAdminTokens":               testConsoleAdminTokens,
+		"ConcurrentFirstRequestsBuildOnce": testConcurrentFirstRequestsBuildOnce,
+	}
+	for name, run := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			run(t, newEnvOn(t, func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }))
+		})
 	}
 }
