@@ -7,4 +7,25 @@
 //
 // It must not import storage, oauth, console or anything HTTP: requests flow
 // cmd/ward → console/oauth → realm → storage, never back.
+//
+// Service, file by file: access.go (principal and role checks, realm
+// resolution), validate.go (input rules), system.go (console realm,
+// bootstrap, set-password and setup links), orgs.go (members, org admin
+// clients), realms.go, attributes.go, groups.go, users.go, clients.go,
+// subjects.go (group membership rules and the effective-attribute merge,
+// also used for token claims), events.go, views.go.
+//
+// Decisions worth knowing:
+//   - Every multi-row change runs in one Store.InTx together with its audit
+//     event, so a refused or failed change leaves nothing behind.
+//   - Realm creation and deletion are org-level events (empty RealmID), so
+//     they outlive the realm's own log.
+//   - Deleting an attribute that a group still sets is a conflict, like
+//     changing its type: values must be cleared on purpose first.
+//   - A group that is some subject's primary group cannot be deleted, and a
+//     subject cannot leave its primary group until another is set.
+//   - Values returned by Service never carry password or secret hashes;
+//     plain secrets appear only in the results of create and rotate calls.
+//   - Signing keys are made by the KeyMaker before the transaction (no
+//     database work) and stored by the Service inside it.
 package realm
