@@ -60,6 +60,7 @@ func (a *API) Register(e *echo.Echo) {
 	// which turns every wrong method into a 404 instead of a 405 with Allow.
 	// Unknown paths therefore answer 404 without authentication; the route
 	// list is public anyway (docs/openapi.yaml).
+	a.registerSetup(e)
 	g := &routes{g: e.Group(Prefix), auth: a.authenticate}
 
 	g.GET("/members", a.listMembers)

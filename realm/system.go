@@ -121,6 +121,13 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (*BootstrapR
 	}
 	var member *Member
 	err = s.store.InTx(ctx, func(tx Store) error {
+		if in.SetupToken != "" {
+			if err := tx.UseSetupToken(ctx, HashSecret(in.SetupToken), now); errors.Is(err, ErrNotFound) {
+				return Invalid("token", "the setup link is invalid, expired or already used")
+			} else if err != nil {
+				return err
+			}
+		}
 		if _, err := tx.GetOrgBySlug(ctx, slug); err == nil {
 			return Conflict("org", fmt.Sprintf("organization %q already exists", slug))
 		} else if !errors.Is(err, ErrNotFound) {

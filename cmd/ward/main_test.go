@@ -8,14 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // The tests in this package are black-box: they build the real ward binary
@@ -246,17 +250,72 @@ func TestMigrateCommand(t *testing.T) {
 	}
 }
 
-func TestFirstStartPrintsSetupLinkOnce(t *testing.T) {
+func TestFirstStartSetupLink(t *testing.T) {
 	w := newWardEnv(t, "")
 	s := w.serve(t)
-	if !strings.Contains(s.stdout.String(), "/console/setup?token=") {
+	m := regexp.MustCompile(`(http://\S+/console/setup)\?token=(\S+)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
 		t.Fatalf("first start on an empty database printed no setup link; stdout:\n%s", s.stdout.String())
 	}
-	s.stop(t)
-	// Once an organization exists, no link is printed.
-	if _, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test"); code != 0 {
-		t.Fatalf("bootstrap failed: %s", errOut)
+	pageURL, token := m[1], m[2]
+	if strings.Contains(s.stderr.String(), token) {
+		t.Errorf("the setup token was written to the log")
 	}
+
+	resp, err := http.Get(pageURL + "?token=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("setup page = %d:\n%s", resp.StatusCode, body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("setup page CSP %q allows framing", csp)
+	}
+
+	form := url.Values{"token": {token}, "org": {"Bad Slug"}, "email": {"owner@acme.test"}, "first_name": {"Ann"}, "last_name": {"Owner"}}
+	resp, err = http.PostForm(pageURL, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readBody(t, resp)
+	if resp.StatusCode != 400 || !strings.Contains(body, "Organization must match") || !strings.Contains(body, `value="owner@acme.test"`) {
+		t.Fatalf("bad org slug: %d, want 400 naming the field and keeping the input:\n%s", resp.StatusCode, body)
+	}
+
+	form.Set("org", "acme")
+	resp, err = http.PostForm(pageURL, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readBody(t, resp)
+	if resp.StatusCode != 201 || !strings.Contains(body, "/realms/console/login-actions/set-password?token=") {
+		t.Fatalf("setup = %d:\n%s", resp.StatusCode, body)
+	}
+	cm := regexp.MustCompile(`client_id <code>([^<]+)</code><br>client_secret <code>([^<]+)</code>`).FindStringSubmatch(body)
+	if cm == nil {
+		t.Fatalf("setup result shows no org admin client:\n%s", body)
+	}
+	tok, err := clientToken(context.Background(), s.URL, "console", cm[1], cm[2], oauth2.AuthStyleInHeader)
+	if err != nil {
+		t.Fatalf("the org admin client from setup gets no token: %v", err)
+	}
+	a := &admin{t: t, base: s.URL, token: tok.AccessToken}
+	a.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "first"})
+
+	// The link works once.
+	form.Set("org", "other")
+	resp, err = http.PostForm(pageURL, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != 400 || !strings.Contains(body, "invalid, expired or already used") {
+		t.Fatalf("second use of the setup link = %d, want 400:\n%s", resp.StatusCode, body)
+	}
+
+	// Once an organization exists, no link is printed.
+	s.stop(t)
 	s2 := w.serve(t)
 	if strings.Contains(s2.stdout.String(), "/console/setup") {
 		t.Fatalf("setup link printed although an organization exists")
