@@ -142,3 +142,14 @@ func (s *Service) SubjectClaims(ctx context.Context, realmID string, groupIDs []
 	groupNames, effective = mergeGroups(defs, groups, primaryGroup)
 	return groupNames, effective, nil
 }
+
+// ClaimsOf computes a subject's group names (sorted) and effective
+// attributes from its groups, already loaded, and the realm's attribute
+// definitions: what SubjectClaims returns, for callers that read both
+// themselves (the token endpoint's one-query path).
+func ClaimsOf(defs []Attribute, groups []Group, primaryGroup string) (groupNames []string, effective map[string]any) {
+	if len(groups) == 0 {
+		return []string{}, map[string]any{}
+	}
+	return mergeGroups(defs, groups, primaryGroup)
+}

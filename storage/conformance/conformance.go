@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"Users", testUsers},
 		{"UserPagination", testUserPagination},
 		{"Clients", testClients},
+		{"ClientClaims", testClientClaims},
 		{"RealmIsolation", testRealmIsolation},
 		{"DeleteRealmCascades", testDeleteRealm},
 		{"SigningKeys", testSigningKeys},
@@ -1181,4 +1182,136 @@ func testInTx(t *testing.T, f *fixture) {
 	if err := f.s.Ping(f.ctx); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
+}
+
+// testClientClaims covers realm.ClientClaimsStore when the backend offers
+// it: the client as GetClient returns it, its groups with names and values,
+// and a schema version that moves with every definition change (and only
+// with those), inside a transaction too.
+func testClientClaims(t *testing.T, f *fixture) {
+	cs, ok := f.s.(realm.ClientClaimsStore)
+	if !ok {
+		t.Log("backend has no ClientClaimsStore fast path: the token endpoint falls back to GetClient, GetGroups and ListAttributes")
+		return
+	}
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	version := func(realmID string) int64 {
+		t.Helper()
+		v, err := cs.AttributeSchemaVersion(f.ctx, realmID)
+		must(t, err)
+		return v
+	}
+	_, err := cs.AttributeSchemaVersion(f.ctx, "no-such-realm")
+	wantNotFound(t, "AttributeSchemaVersion of no realm", err)
+
+	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu", "desks": []any{"news", "sport"}})
+	g2 := f.group(r.ID, "Admins", nil)
+	f.group(other.ID, "Editors", map[string]any{"region": "us"})
+	c := f.client(r.ID, "svc", g2.ID, g1.ID)
+	bare := f.client(r.ID, "bare")
+
+	v0 := version(r.ID)
+	got, err := cs.GetClientClaims(f.ctx, r.ID, "svc")
+	must(t, err)
+	want, err := f.s.GetClient(f.ctx, r.ID, "svc")
+	must(t, err)
+	same(t, "GetClientClaims client", got.Client, want)
+	same(t, "GetClientClaims groups", got.Groups, []realm.Group{
+		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}},
+		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}},
+	})
+	if got.SchemaVersion != v0 {
+		t.Errorf("GetClientClaims version = %d, AttributeSchemaVersion = %d", got.SchemaVersion, v0)
+	}
+	got, err = cs.GetClientClaims(f.ctx, r.ID, "bare")
+	must(t, err)
+	same(t, "GetClientClaims without groups", got.Client, bare)
+	if got.Groups == nil || len(got.Groups) != 0 {
+		t.Errorf("GetClientClaims without groups: groups = %#v, want empty", got.Groups)
+	}
+	_, err = cs.GetClientClaims(f.ctx, other.ID, "svc")
+	wantNotFound(t, "GetClientClaims in another realm", err)
+	_, err = cs.GetClientClaims(f.ctx, r.ID, "nope")
+	wantNotFound(t, "GetClientClaims unknown client", err)
+
+	// Group edits and membership changes show at once, without a version change.
+	g1.Name, g1.Attributes, g1.UpdatedAt = "Writers", map[string]any{"region": "apac"}, f.tick()
+	must(t, f.s.UpdateGroup(f.ctx, g1))
+	c.Groups, c.PrimaryGroup, c.UpdatedAt = []string{g1.ID}, g1.ID, f.tick()
+	must(t, f.s.UpdateClient(f.ctx, c))
+	got, err = cs.GetClientClaims(f.ctx, r.ID, "svc")
+	must(t, err)
+	same(t, "GetClientClaims after group and membership edits", got.Groups, []realm.Group{
+		{ID: g1.ID, RealmID: r.ID, Name: "Writers", Attributes: map[string]any{"region": "apac"}},
+	})
+	same(t, "GetClientClaims client groups", got.Client.Groups, []string{g1.ID})
+	if v := version(r.ID); v != v0 {
+		t.Errorf("version moved without a definition change: %d → %d", v0, v)
+	}
+
+	// Every definition change moves the version, of that realm only.
+	seen := map[int64]bool{v0: true}
+	otherV := version(other.ID)
+	step := func(what string, change func() error) {
+		t.Helper()
+		must(t, change())
+		v := version(r.ID)
+		if seen[v] {
+			t.Errorf("%s: schema version %d seen before", what, v)
+		}
+		seen[v] = true
+		got, err := cs.GetClientClaims(f.ctx, r.ID, "svc")
+		must(t, err)
+		if got.SchemaVersion != v {
+			t.Errorf("%s: GetClientClaims version %d, want %d", what, got.SchemaVersion, v)
+		}
+	}
+	a := &realm.Attribute{ID: f.id(), RealmID: r.ID, Name: "region", Type: attributes.String, CreatedAt: f.clock, UpdatedAt: f.clock}
+	step("CreateAttribute", func() error { return f.s.CreateAttribute(f.ctx, a) })
+	step("UpdateAttribute", func() error {
+		a.Multi, a.UpdatedAt = true, f.tick()
+		return f.s.UpdateAttribute(f.ctx, a)
+	})
+	step("DeleteAttribute", func() error { return f.s.DeleteAttribute(f.ctx, r.ID, "region") })
+	b := &realm.Attribute{ID: f.id(), RealmID: r.ID, Name: "desks", Type: attributes.String, CreatedAt: f.clock, UpdatedAt: f.clock}
+	step("CreateAttribute in a transaction", func() error {
+		return f.s.InTx(f.ctx, func(tx realm.Store) error { return tx.CreateAttribute(f.ctx, b) })
+	})
+	if v := version(other.ID); v != otherV {
+		t.Errorf("the other realm's version moved: %d → %d", otherV, v)
+	}
+
+	// A failed change leaves the version alone; a rolled-back one too.
+	before := version(r.ID)
+	wantNotFound(t, "DeleteAttribute missing", f.s.DeleteAttribute(f.ctx, r.ID, "nope"))
+	dup := &realm.Attribute{ID: f.id(), RealmID: r.ID, Name: "desks", Type: attributes.String, CreatedAt: f.clock, UpdatedAt: f.clock}
+	wantConflict(t, "CreateAttribute duplicate", "name", f.s.CreateAttribute(f.ctx, dup))
+	rollback := errors.New("roll back")
+	err = f.s.InTx(f.ctx, func(tx realm.Store) error {
+		if err := tx.DeleteAttribute(f.ctx, r.ID, "desks"); err != nil {
+			return err
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		t.Fatalf("InTx = %v", err)
+	}
+	if v := version(r.ID); v != before {
+		t.Errorf("version after failed and rolled-back changes = %d, want %d", v, before)
+	}
+	// In a transaction, reads see the transaction's own change.
+	must(t, f.s.InTx(f.ctx, func(tx realm.Store) error {
+		if err := tx.DeleteAttribute(f.ctx, r.ID, "desks"); err != nil {
+			return err
+		}
+		got, err := tx.(realm.ClientClaimsStore).GetClientClaims(f.ctx, r.ID, "svc")
+		if err != nil {
+			return err
+		}
+		if got.SchemaVersion == before {
+			t.Errorf("GetClientClaims in the transaction does not see its own change")
+		}
+		return nil
+	}))
 }

@@ -46,31 +46,60 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 	return mapErr(err)
 }
 
+// clientColumns are the clients columns the hot-path queries read, in the
+// order scanClient scans them.
+const clientColumns = `c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
+ c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
+ c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at`
+
 // getClientSQL reads a client and its group IDs in one query: one row per
 // group, or one row with a NULL group.
-const getClientSQL = `SELECT c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
- c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
- c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at,
- cg.group_id
+const getClientSQL = `SELECT ` + clientColumns + `, cg.group_id
 FROM clients c LEFT JOIN client_groups cg ON cg.client_pk = c.id
 WHERE c.realm_id = ? AND c.client_id = ?
 ORDER BY cg.group_id`
 
+// getClientClaimsSQL reads a client, its groups (name and attribute values)
+// and the realm's attribute schema version in one statement, hence from one
+// snapshot: one row per group, or one row with NULL group columns.
+const getClientClaimsSQL = `SELECT ` + clientColumns + `, r.schema_version, g.id, g.name, g.attributes
+FROM clients c
+JOIN realms r ON r.id = c.realm_id
+LEFT JOIN client_groups cg ON cg.client_pk = c.id
+LEFT JOIN groups g ON g.realm_id = cg.realm_id AND g.id = cg.group_id
+WHERE c.realm_id = ? AND c.client_id = ?
+ORDER BY g.id`
+
+// clientRow is one row of the hot-path client queries.
+type clientRow struct {
+	orgID   sql.NullString
+	prevExp sql.NullTime
+	secret  []byte
+	prev    []byte
+}
+
+// dest returns scan destinations for the client columns into m.
+func (r *clientRow) dest(m *clientModel) []any {
+	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
+		&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &r.orgID,
+		&m.OrgRole, &r.secret, &r.prev, &r.prevExp, &m.CreatedAt, &m.UpdatedAt}
+}
+
+// fill moves the nullable columns of the first row into m.
+func (r *clientRow) fill(m *clientModel) {
+	m.SecretHash, m.PreviousSecretHash = r.secret, r.prev
+	if r.orgID.Valid {
+		m.OrgID = &r.orgID.String
+	}
+	if r.prevExp.Valid {
+		m.PreviousSecretExpiresAt = &r.prevExp.Time
+	}
+}
+
 // GetClient finds a client of the realm by OAuth2 client_id. It is on the
 // token endpoint's path: one query, through a statement prepared once.
 func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm.Client, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if s.inTx {
-		rows, err = s.q(ctx).Raw(getClientSQL, realmID, clientID).Rows()
-	} else {
-		var st *sql.Stmt
-		if st, err = s.prepared(ctx); err == nil {
-			rows, err = st.QueryContext(ctx, realmID, clientID)
-		}
-	}
+	rows, err := s.query(ctx, getClientSQL, realmID, clientID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -82,26 +111,15 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 	)
 	for rows.Next() {
 		var (
-			orgID   sql.NullString
-			prevExp sql.NullTime
-			group   sql.NullString
-			secret  []byte
-			prev    []byte
+			r     clientRow
+			group sql.NullString
 		)
-		if err := rows.Scan(&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
-			&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &orgID,
-			&m.OrgRole, &secret, &prev, &prevExp, &m.CreatedAt, &m.UpdatedAt, &group); err != nil {
+		if err := rows.Scan(append(r.dest(&m), &group)...); err != nil {
 			return nil, mapErr(err)
 		}
 		if !found {
 			found = true
-			m.SecretHash, m.PreviousSecretHash = secret, prev
-			if orgID.Valid {
-				m.OrgID = &orgID.String
-			}
-			if prevExp.Valid {
-				m.PreviousSecretExpiresAt = &prevExp.Time
-			}
+			r.fill(&m)
 		}
 		if group.Valid {
 			groups = append(groups, group.String)
@@ -118,6 +136,59 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 		return nil, err
 	}
 	return &c, nil
+}
+
+// GetClientClaims finds a client with its groups and the realm's attribute
+// schema version: the token endpoint's one query per grant.
+func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
+	rows, err := s.query(ctx, getClientClaimsSQL, realmID, clientID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var (
+		m       clientModel
+		ids     []string
+		groups  []realm.Group
+		version int64
+		found   bool
+	)
+	for rows.Next() {
+		var (
+			r                 clientRow
+			gid, name, values sql.NullString
+		)
+		if err := rows.Scan(append(r.dest(&m), &version, &gid, &name, &values)...); err != nil {
+			return nil, mapErr(err)
+		}
+		if !found {
+			found = true
+			r.fill(&m)
+		}
+		if !gid.Valid {
+			continue
+		}
+		g, err := fromGroup(groupModel{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: values.String})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, g.ID)
+		groups = append(groups, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if !found {
+		return nil, realm.ErrNotFound
+	}
+	c, err := fromClient(m, ids)
+	if err != nil {
+		return nil, err
+	}
+	if groups == nil {
+		groups = []realm.Group{}
+	}
+	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version}, nil
 }
 
 // ListClients lists the realm's clients by ID; Query matches name and

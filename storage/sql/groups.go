@@ -7,14 +7,21 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// CreateAttribute inserts a.
+// CreateAttribute inserts a. Every change of a definition also bumps the
+// realm's schema version, in the same transaction (see
+// realm.ClientClaimsStore).
 func (s *Store) CreateAttribute(ctx context.Context, a *realm.Attribute) error {
 	m := toAttribute(a)
-	err := s.q(ctx).Create(&m).Error
-	if foreignKeyViolation(err) {
-		return realm.ErrNotFound
-	}
-	return mapErr(err)
+	return s.tx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Create(&m).Error
+		if foreignKeyViolation(err) {
+			return realm.ErrNotFound
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		return tx.bumpSchemaVersion(ctx, a.RealmID)
+	})
 }
 
 // GetAttribute finds the realm's definition by name.
@@ -43,31 +50,35 @@ func (s *Store) ListAttributes(ctx context.Context, realmID string) ([]realm.Att
 // UpdateAttribute saves a's type, multiplicity, description and update
 // time. The name is the key and does not change.
 func (s *Store) UpdateAttribute(ctx context.Context, a *realm.Attribute) error {
-	res := s.q(ctx).Model(&attributeModel{}).Where("realm_id = ? AND name = ?", a.RealmID, a.Name).Updates(map[string]any{
-		"type":        string(a.Type),
-		"multi":       a.Multi,
-		"description": a.Description,
-		"updated_at":  dbTime(a.UpdatedAt),
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Model(&attributeModel{}).Where("realm_id = ? AND name = ?", a.RealmID, a.Name).Updates(map[string]any{
+			"type":        string(a.Type),
+			"multi":       a.Multi,
+			"description": a.Description,
+			"updated_at":  dbTime(a.UpdatedAt),
+		})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		return tx.bumpSchemaVersion(ctx, a.RealmID)
 	})
-	if res.Error != nil {
-		return mapErr(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
-	}
-	return nil
 }
 
 // DeleteAttribute removes the realm's definition.
 func (s *Store) DeleteAttribute(ctx context.Context, realmID, name string) error {
-	res := s.q(ctx).Where("realm_id = ? AND name = ?", realmID, name).Delete(&attributeModel{})
-	if res.Error != nil {
-		return mapErr(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Where("realm_id = ? AND name = ?", realmID, name).Delete(&attributeModel{})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		return tx.bumpSchemaVersion(ctx, realmID)
+	})
 }
 
 // CountGroupsUsingAttribute counts the realm's groups that set a value for

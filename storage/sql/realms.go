@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -85,4 +87,31 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 		}
 		return mapErr(tx.q(ctx).Where("realm_id = ?", id).Delete(&eventModel{}).Error)
 	})
+}
+
+// AttributeSchemaVersion returns the realm's attribute schema version.
+func (s *Store) AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error) {
+	var v int64
+	err := s.q(ctx).Raw("SELECT schema_version FROM realms WHERE id = ?", realmID).Row().Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, realm.ErrNotFound
+	}
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return v, nil
+}
+
+// bumpSchemaVersion changes the realm's attribute schema version; it runs
+// in the transaction that changes a definition, so a reader never sees the
+// new definitions with the old version. ErrNotFound when there is no realm.
+func (s *Store) bumpSchemaVersion(ctx context.Context, realmID string) error {
+	res := s.q(ctx).Exec("UPDATE realms SET schema_version = schema_version + 1 WHERE id = ?", realmID)
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
 }

@@ -49,15 +49,20 @@ type Store struct {
 	dialect Dialect
 	log     *slog.Logger
 	inTx    bool
-	// getClient is GetClient's statement, prepared once: on SQLite,
-	// preparing costs more than running it. (gorm's PrepareStmt mode is not
-	// used: it holds a lock while waiting for a connection, which deadlocks
-	// with SQLite's single connection held by a transaction.)
-	getClient *sql.Stmt
-	prepMu    *sync.Mutex
+	// stmts holds the hot path's statements (GetClient, GetClientClaims),
+	// prepared once: on SQLite, preparing costs more than running them.
+	// (gorm's PrepareStmt mode is not used: it holds a lock while waiting
+	// for a connection, which deadlocks with SQLite's single connection
+	// held by a transaction.) Shared with the Stores made by InTx, which
+	// do not use them.
+	stmts  map[string]*sql.Stmt
+	prepMu *sync.Mutex
 }
 
-var _ realm.Store = (*Store)(nil)
+var (
+	_ realm.Store             = (*Store)(nil)
+	_ realm.ClientClaimsStore = (*Store)(nil)
+)
 
 // sqliteTimeFormat is fixed-width UTC text: it sorts as it compares, which
 // RFC 3339 with trimmed fractions does not, and SQLite's date functions
@@ -127,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, prepMu: new(sync.Mutex)}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex)}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
@@ -135,20 +140,33 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// prepared returns GetClient's statement, preparing it on first use (the
-// tables exist only after Migrate).
-func (s *Store) prepared(ctx context.Context) (*sql.Stmt, error) {
+// prepared returns the statement for query (written with ? placeholders),
+// preparing it on first use (the tables exist only after Migrate).
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
-	if s.getClient != nil {
-		return s.getClient, nil
+	if st := s.stmts[query]; st != nil {
+		return st, nil
 	}
-	st, err := s.sqlDB.PrepareContext(ctx, s.rebind(getClientSQL))
+	st, err := s.sqlDB.PrepareContext(ctx, s.rebind(query))
 	if err != nil {
 		return nil, err
 	}
-	s.getClient = st
+	s.stmts[query] = st
 	return st, nil
+}
+
+// query runs a hot-path read: through the transaction inside InTx, else
+// through the statement prepared once.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.inTx {
+		return s.q(ctx).Raw(query, args...).Rows()
+	}
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // sqliteURI builds the driver's file: URI with the pragmas we rely on.
@@ -203,9 +221,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.prepMu.Lock()
-	if s.getClient != nil {
-		s.getClient.Close()
-		s.getClient = nil
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
 	}
 	s.prepMu.Unlock()
 	return s.sqlDB.Close()
@@ -222,7 +240,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true, prepMu: s.prepMu})
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts, prepMu: s.prepMu})
 	})
 }
 
