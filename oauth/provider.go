@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -38,6 +39,15 @@ type provider struct {
 	// claims caches subject claims when Config.ClaimsTTL is set; it dies
 	// with the provider.
 	claims sync.Map // claimsKey → *cachedClaims
+	// defs are the realm's attribute definitions as of a schema version;
+	// every grant reads the current version with the client, so they are
+	// reloaded as soon as any definition changes (on any node).
+	defs atomic.Pointer[attributeDefs]
+}
+
+type attributeDefs struct {
+	version int64
+	defs    []realm.Attribute
 }
 
 type cachedClaims struct {
@@ -307,6 +317,7 @@ func (p *provider) compose(s *Server) {
 	}
 	es := p.signers[AlgES256]
 	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
+	store.claims, _ = s.store.(realm.ClientClaimsStore)
 	strategy := &oauth2.DefaultJWTStrategy{
 		Signer: &fjwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) {
 			// fosite signs with go-jose v3, which takes the raw key.
@@ -338,10 +349,11 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	CodeField:        400,
 }
 
-// subjectClaims returns the groups and effective attributes of a subject in
-// groupIDs (sorted) with primary, through the claims cache when enabled.
-// The values returned are shared and must only be read.
-func (s *Server) subjectClaims(ctx context.Context, p *provider, groupIDs []string, primary string) ([]string, map[string]any, error) {
+// subjectClaims returns the groups and effective attributes of client fc,
+// through the claims cache when enabled. The values returned are shared
+// and must only be read.
+func (s *Server) subjectClaims(ctx context.Context, p *provider, fc *fositeClient) ([]string, map[string]any, error) {
+	groupIDs, primary := fc.c.Groups, fc.c.PrimaryGroup
 	if len(groupIDs) == 0 {
 		return []string{}, map[string]any{}, nil
 	}
@@ -354,9 +366,23 @@ func (s *Server) subjectClaims(ctx context.Context, p *provider, groupIDs []stri
 			}
 		}
 	}
-	groups, attrs, err := s.service.SubjectClaims(ctx, p.realm.ID, groupIDs, primary)
-	if err != nil {
-		return nil, nil, err
+	var (
+		groups []string
+		attrs  map[string]any
+	)
+	if fc.loaded {
+		// The groups came with the client; only the definitions are
+		// needed, and they are in memory unless the schema version moved.
+		defs, err := s.attributeDefs(ctx, p, fc.schemaVersion)
+		if err != nil {
+			return nil, nil, err
+		}
+		groups, attrs = realm.ClaimsOf(defs, fc.groups, primary)
+	} else {
+		var err error
+		if groups, attrs, err = s.service.SubjectClaims(ctx, p.realm.ID, groupIDs, primary); err != nil {
+			return nil, nil, err
+		}
 	}
 	if groups == nil {
 		groups = []string{}
@@ -368,4 +394,29 @@ func (s *Server) subjectClaims(ctx context.Context, p *provider, groupIDs []stri
 		p.claims.Store(key, &cachedClaims{groups: groups, attrs: attrs, expires: s.clock().Add(s.claimsTTL)})
 	}
 	return groups, attrs, nil
+}
+
+// attributeDefs returns the realm's attribute definitions at least as new
+// as schema version (read with the client in the same query). Definitions
+// read after seeing a version are never older than it, so keeping them
+// under that version is safe; a newer version replaces them.
+func (s *Server) attributeDefs(ctx context.Context, p *provider, version int64) ([]realm.Attribute, error) {
+	if d := p.defs.Load(); d != nil && d.version == version {
+		return d.defs, nil
+	}
+	defs, err := s.store.ListAttributes(ctx, p.realm.ID)
+	if err != nil {
+		return nil, err
+	}
+	next := &attributeDefs{version: version, defs: defs}
+	for {
+		old := p.defs.Load()
+		if old != nil && old.version >= version {
+			break // a request that saw a newer version got there first
+		}
+		if p.defs.CompareAndSwap(old, next) {
+			break
+		}
+	}
+	return defs, nil
 }

@@ -33,11 +33,15 @@ type Config struct {
 	// takes to see a new key or a deleted realm.
 	ProviderTTL time.Duration
 	// ClaimsTTL, when positive, caches a subject's groups and effective
-	// attributes per (realm, groups, primary group) for that long, sparing
-	// two store round trips per grant. Membership changes still apply at
-	// once (the client row, read on every grant, names the groups); only
-	// edits of group names and attribute values take up to ClaimsTTL to show
-	// in new tokens. Default 0: always read.
+	// attributes per (realm, groups, primary group) for that long. With a
+	// store that implements realm.ClientClaimsStore (the SQL store does),
+	// the groups come with the client in the grant's one query and the
+	// definitions stay in memory until the realm's schema version moves, so
+	// the cache only spares the merge; with other stores it spares two
+	// round trips. Membership changes still apply at once (the client row,
+	// read on every grant, names the groups); only edits of group names and
+	// attribute values take up to ClaimsTTL to show in new tokens.
+	// Default 0: exact.
 	ClaimsTTL time.Duration
 	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
 	// tokens; default 24 h, far beyond any access token's life.

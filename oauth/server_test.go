@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -673,6 +674,70 @@ func testConsoleAdminTokens(t *testing.T, env *testEnv) {
 	}
 }
 
+// TestClaimsFollowEveryChange: without ClaimsTTL, the token after any change
+// of a group, a membership or an attribute definition carries the change,
+// although the definitions are kept in memory between grants.
+func TestClaimsFollowEveryChange(t *testing.T) { testClaimsFollowEveryChange(t, newEnv(t)) }
+
+func testClaimsFollowEveryChange(t *testing.T, env *testEnv) {
+	rf := env.newRealm(env.newOrg("o").ID, "exact", true)
+	env.newAttribute(rf.ID, "level", attributes.Integer, false)
+	g1 := env.newGroup(rf.ID, "One", map[string]any{"level": int64(1)})
+	g2 := env.newGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
+	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
+	claims := func() (any, []string) {
+		t.Helper()
+		_, cl := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+		return cl["attributes"].(map[string]any)["level"], anyStrings(cl["groups"])
+	}
+	check := func(what string, wantLevel any, wantGroups ...string) {
+		t.Helper()
+		level, groups := claims()
+		if fmt.Sprint(level) != fmt.Sprint(wantLevel) || !slices.Equal(groups, wantGroups) {
+			t.Errorf("%s: level %v groups %v; want %v %v", what, level, groups, wantLevel, wantGroups)
+		}
+	}
+	check("first token", float64(1), "One")
+	check("second token (definitions from memory)", float64(1), "One")
+
+	g1.Name, g1.Attributes = "Uno", map[string]any{"level": int64(5)}
+	if err := env.store.UpdateGroup(env.ctx, g1); err != nil {
+		t.Fatal(err)
+	}
+	check("after a group edit", float64(5), "Uno")
+
+	c.Groups, c.PrimaryGroup = []string{g2.ID}, g2.ID
+	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	check("after moving groups", float64(2), "Two")
+
+	// A definition change: level becomes multi-valued, so the stored
+	// single value no longer matches and is dropped; and back.
+	a, err := env.store.GetAttribute(env.ctx, rf.ID, "level")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Multi = true
+	if err := env.store.UpdateAttribute(env.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	check("after a definition update", nil, "Two")
+	a.Multi = false
+	if err := env.store.UpdateAttribute(env.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	check("after the update is undone", float64(2), "Two")
+
+	// A deleted definition drops the values it typed.
+	if err := env.store.DeleteAttribute(env.ctx, rf.ID, "level"); err != nil {
+		t.Fatal(err)
+	}
+	check("after a definition delete", nil, "Two")
+	env.newAttribute(rf.ID, "level", attributes.Integer, false)
+	check("after the definition is back", float64(2), "Two")
+}
+
 func TestClaimsCache(t *testing.T) {
 	env := newEnv(t, func(c *Config) { c.ClaimsTTL = time.Minute })
 	rf := env.newRealm(env.newOrg("o").ID, "cached", true)
@@ -752,6 +817,7 @@ func TestPostgres(t *testing.T) {
 		"RotateKeyKeepsOldKeyInJWKS":       testRotateKeyKeepsOldKeyInJWKS,
 		"ConsoleAdminTokens":               testConsoleAdminTokens,
 		"ConcurrentFirstRequestsBuildOnce": testConcurrentFirstRequestsBuildOnce,
+		"ClaimsFollowEveryChange":          testClaimsFollowEveryChange,
 	}
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {

@@ -15,6 +15,12 @@ import (
 type fositeClient struct {
 	c   *realm.Client
 	now time.Time // when it was loaded: decides whether the rotation grace lasts
+	// With a realm.ClientClaimsStore, the client's groups and the realm's
+	// attribute schema version come with it, so the token's claims need no
+	// further query (loaded tells).
+	groups        []realm.Group
+	schemaVersion int64
+	loaded        bool
 }
 
 var (
@@ -87,6 +93,7 @@ func (sha256Hasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 // realm A from authenticating at realm B.
 type fositeStore struct {
 	store   realm.Store
+	claims  realm.ClientClaimsStore // the one-query path, when the store has it
 	realmID string
 	clock   func() time.Time
 }
@@ -97,17 +104,29 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if id == "" {
 		return nil, fosite.ErrNotFound
 	}
-	c, err := s.store.GetClient(ctx, s.realmID, id)
+	var (
+		fc  = &fositeClient{}
+		err error
+	)
+	if s.claims != nil {
+		var cc *realm.ClientClaims
+		if cc, err = s.claims.GetClientClaims(ctx, s.realmID, id); err == nil {
+			fc.c, fc.groups, fc.schemaVersion, fc.loaded = cc.Client, cc.Groups, cc.SchemaVersion, true
+		}
+	} else {
+		fc.c, err = s.store.GetClient(ctx, s.realmID, id)
+	}
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}
-	if !c.Active || c.RealmID != s.realmID {
+	if !fc.c.Active || fc.c.RealmID != s.realmID {
 		return nil, fosite.ErrNotFound
 	}
-	return &fositeClient{c: c, now: s.clock()}, nil
+	fc.now = s.clock()
+	return fc, nil
 }
 
 // Client assertions (private_key_jwt) are not offered, so no jti is ever

@@ -52,7 +52,7 @@ func (s *Server) handleToken(c echo.Context) error {
 		p.fosite.WriteAccessError(ctx, rw, ar, fosite.ErrInvalidClient)
 		return nil
 	}
-	if err := s.fillSession(ctx, p, ar, fc.c, session); err != nil {
+	if err := s.fillSession(ctx, p, ar, fc, session); err != nil {
 		return s.writeTokenError(c, p, ar, "token claims", err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
@@ -68,7 +68,8 @@ func (s *Server) handleToken(c echo.Context) error {
 // fillSession grants scope and audience and sets the token's claims
 // (CONTRACT §4). It runs after fosite has authenticated the client and
 // checked the requested scopes and audience against it.
-func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessRequester, c *realm.Client, session *oauth2.JWTSession) error {
+func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, session *oauth2.JWTSession) error {
+	c := fc.c
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}
@@ -81,8 +82,9 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 		ar.GrantAudience(a)
 	}
 
-	// The only lookup beyond the client itself.
-	groups, attrs, err := s.subjectClaims(ctx, p, c.Groups, c.PrimaryGroup)
+	// Read with the client in one query when the store allows; otherwise
+	// the only lookups beyond the client itself.
+	groups, attrs, err := s.subjectClaims(ctx, p, fc)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
