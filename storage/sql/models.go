@@ -355,6 +355,20 @@ func decodeJSON(s string, dst any) error {
 	if s == "" {
 		return nil
 	}
+	// The token endpoint decodes a client's lists and its groups' values on
+	// every grant; the common shapes skip the decoder's setup.
+	switch d := dst.(type) {
+	case *[]string:
+		if s == "[]" {
+			*d = []string{}
+			return nil
+		}
+		return json.Unmarshal([]byte(s), d) // strings: no numbers to keep exact
+	case *map[string]any:
+		if s == "{}" && *d != nil {
+			return nil
+		}
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	return dec.Decode(dst)
