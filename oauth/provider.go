@@ -318,13 +318,7 @@ func (p *provider) compose(s *Server) {
 	es := p.signers[AlgES256]
 	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)
-	strategy := &oauth2.DefaultJWTStrategy{
-		Signer: &fjwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) {
-			// fosite signs with go-jose v3, which takes the raw key.
-			return es.priv, nil
-		}},
-		Config: cfg,
-	}
+	strategy := &oauth2.DefaultJWTStrategy{Signer: newSigner(es.priv), Config: cfg}
 	p.config = cfg
 	p.fosite = compose.Compose(cfg, store, strategy,
 		compose.OAuth2ClientCredentialsGrantFactory,
