@@ -141,9 +141,11 @@ func TestRealmContents(t *testing.T) {
 // TestMembers covers the org member calls.
 func TestMembers(t *testing.T) {
 	e := newEnv(t)
-	// Members are the owners' business, reading included (the list shows
-	// who can administer the org).
-	problem(t, e.do(viewerToken, "GET", "/admin/v1/members", nil), http.StatusForbidden)
+	// Every role may see the members; only owners change them.
+	if got := e.must(200, viewerToken, "GET", "/admin/v1/members", nil)["items"].([]any); len(got) != 1 {
+		t.Fatalf("viewer sees members %v", got)
+	}
+	problem(t, e.do(viewerToken, "POST", "/admin/v1/members", map[string]any{"email": "v@acme.test", "first_name": "V", "last_name": "W", "role": "viewer"}), http.StatusForbidden)
 	list := e.must(200, ownerToken, "GET", "/admin/v1/members", nil)["items"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["email"] != "owner@acme.test" || list[0].(map[string]any)["role"] != "owner" {
 		t.Fatalf("members %v", list)

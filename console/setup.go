@@ -62,9 +62,8 @@ func (a *API) setupSubmit(c echo.Context) error {
 		LastName:  strings.TrimSpace(req.PostForm.Get("last_name")),
 	}
 	sys := realm.WithPrincipal(req.Context(), realm.System)
-	res, err := a.svc.Bootstrap(sys, realm.BootstrapInput{
+	res, err := a.svc.Setup(sys, page.Token, realm.BootstrapInput{
 		OrgSlug: page.Org, OwnerEmail: page.Email, FirstName: page.FirstName, LastName: page.LastName,
-		SetupToken: page.Token,
 	})
 	if err != nil {
 		var verr *realm.ValidationError

@@ -19,12 +19,12 @@ func (s *Service) CurrentOrg(ctx context.Context) (*Org, error) {
 	return s.store.GetOrg(ctx, orgID)
 }
 
-// ---- Members: owners only, for reading as well as writing, since the list
-// shows who can administer the org. ----
+// ---- Members: every role may see who administers the org (a viewer "sees
+// everything read-only"); only owners add, change or remove members. ----
 
 // ListMembers lists the org's console members.
 func (s *Service) ListMembers(ctx context.Context, o ListOptions) (Page[Member], error) {
-	a, err := ownerOnly(ctx)
+	a, err := canRead(ctx)
 	if err != nil {
 		return Page[Member]{}, err
 	}
@@ -106,7 +106,7 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 
 // GetMember returns one member of the caller's org.
 func (s *Service) GetMember(ctx context.Context, id string) (*Member, error) {
-	a, err := ownerOnly(ctx)
+	a, err := canRead(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -66,9 +66,6 @@ type BootstrapInput struct {
 	OwnerEmail string
 	FirstName  string // default "Owner"
 	LastName   string // default: the org slug
-	// SetupToken, when set, is the one-time console setup token; it is used
-	// up in the same transaction, so the setup page works exactly once.
-	SetupToken string
 }
 
 // BootstrapResult is what bootstrap made. ClientSecret is shown once.

@@ -81,6 +81,21 @@ func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
 // "org") if the org slug exists. Only System may bootstrap: it is the
 // `ward bootstrap` command and the one-time console setup.
 func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (*BootstrapResult, error) {
+	return s.bootstrap(ctx, in, "")
+}
+
+// Setup is the one-time console setup page's bootstrap: it works only with
+// the setup token printed at first start, uses it up in the same
+// transaction, and only while no organization exists, so it can neither run
+// twice nor take over an existing console account.
+func (s *Service) Setup(ctx context.Context, setupToken string, in BootstrapInput) (*BootstrapResult, error) {
+	if setupToken == "" {
+		return nil, Invalid("token", "the setup link is invalid, expired or already used")
+	}
+	return s.bootstrap(ctx, in, setupToken)
+}
+
+func (s *Service) bootstrap(ctx context.Context, in BootstrapInput, setupToken string) (*BootstrapResult, error) {
 	a, err := systemOnly(ctx)
 	if err != nil {
 		return nil, err
@@ -121,11 +136,16 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (*BootstrapR
 	}
 	var member *Member
 	err = s.store.InTx(ctx, func(tx Store) error {
-		if in.SetupToken != "" {
-			if err := tx.UseSetupToken(ctx, HashSecret(in.SetupToken), now); errors.Is(err, ErrNotFound) {
+		if setupToken != "" {
+			if err := tx.UseSetupToken(ctx, HashSecret(setupToken), now); errors.Is(err, ErrNotFound) {
 				return Invalid("token", "the setup link is invalid, expired or already used")
 			} else if err != nil {
 				return err
+			}
+			if n, err := tx.CountOrgs(ctx); err != nil {
+				return err
+			} else if n > 0 {
+				return Invalid("token", "the setup link is invalid, expired or already used")
 			}
 		}
 		if _, err := tx.GetOrgBySlug(ctx, slug); err == nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -125,6 +126,9 @@ func checkAudience(v *ValidationError, aud []string) {
 		switch {
 		case strings.TrimSpace(a) == "":
 			v.Add(field, "must not be empty")
+		case strings.ContainsFunc(a, unicode.IsSpace):
+			// The token request names audiences space-separated.
+			v.Add(field, "must not contain white space")
 		case utf8.RuneCountInString(a) > maxAudienceLen:
 			v.Add(field, fmt.Sprintf("must be at most %d characters", maxAudienceLen))
 		case seen[a]:

@@ -274,6 +274,21 @@ func TestFirstStartSetupLink(t *testing.T) {
 		t.Errorf("setup page CSP %q allows framing", csp)
 	}
 
+	// Without the token, or with a wrong one, nothing is created.
+	for _, bad := range []url.Values{
+		{"org": {"evil"}, "email": {"evil@example.test"}, "first_name": {"E"}, "last_name": {"V"}},
+		{"token": {""}, "org": {"evil"}, "email": {"evil@example.test"}, "first_name": {"E"}, "last_name": {"V"}},
+		{"token": {token + "x"}, "org": {"evil"}, "email": {"evil@example.test"}, "first_name": {"E"}, "last_name": {"V"}},
+	} {
+		resp, err := http.PostForm(pageURL, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); resp.StatusCode != 400 || strings.Contains(body, "client_secret") {
+			t.Fatalf("setup without a valid token = %d, want 400 and nothing created:\n%s", resp.StatusCode, body)
+		}
+	}
+
 	form := url.Values{"token": {token}, "org": {"Bad Slug"}, "email": {"owner@acme.test"}, "first_name": {"Ann"}, "last_name": {"Owner"}}
 	resp, err = http.PostForm(pageURL, form)
 	if err != nil {
