@@ -153,6 +153,11 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, realm.ErrUnavailable) {
+				// The token could not be checked: that is our outage,
+				// not the caller's bad credential.
+				return err
+			}
 			// The reason stays in the log (at debug: it is the caller's
 			// mistake), never the token itself.
 			a.log.Debug("admin api: bearer token rejected", "err", err)

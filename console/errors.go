@@ -36,6 +36,7 @@ const (
 	typeTooLarge         = "urn:ward:problem:body-too-large"
 	typeUnsupportedMedia = "urn:ward:problem:unsupported-media-type"
 	typeInternal         = "urn:ward:problem:internal"
+	typeUnavailable      = "urn:ward:problem:unavailable"
 	typeHTTP             = "about:blank"
 )
 
@@ -170,6 +171,11 @@ func (a *API) problemFor(err error, c echo.Context) Problem {
 			Detail: "this operation is not allowed on this resource"}
 	case errors.As(err, &echoErr):
 		return a.echoProblem(echoErr, c)
+	case errors.Is(err, realm.ErrUnavailable):
+		a.log.Warn("admin api: database unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		h.Set(echo.HeaderRetryAfter, "1")
+		return Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the database is unavailable; try again shortly"}
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer, but say something
 		// true for the access log.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -141,6 +142,7 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 		{realm.ErrForbidden, 403, ""},
 		{realm.ErrUnauthenticated, 401, ""},
 		{realm.ErrMethodNotAllowed, 405, ""},
+		{fmt.Errorf("%w: dial tcp 127.0.0.1:5432: connection refused", realm.ErrUnavailable), 503, ""},
 		{echo.ErrNotFound, 404, ""},
 		{echo.ErrStatusRequestEntityTooLarge, 413, ""},
 		{echo.ErrUnsupportedMediaType, 415, ""},
@@ -150,6 +152,9 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 		p := problem(t, response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}, tc.status)
 		if tc.field != "" {
 			fieldNamed(t, p, tc.field)
+		}
+		if tc.status == 503 && (rec.Header().Get("Retry-After") == "" || strings.Contains(rec.Body.String(), "5432")) {
+			t.Errorf("503 answer lacks Retry-After or leaks the cause: %v %s", rec.Header(), rec.Body.String())
 		}
 		if tc.status == 401 && rec.Header().Get("WWW-Authenticate") == "" {
 			t.Errorf("%v: 401 without WWW-Authenticate", tc.err)

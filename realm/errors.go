@@ -21,6 +21,10 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrMethodNotAllowed: the operation is never allowed (deleting users).
 	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrUnavailable: the database cannot be reached or is overloaded right
+	// now; the request may succeed later (HTTP 503). Storage wraps such
+	// errors with it.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // FieldError names one bad input field.

@@ -29,6 +29,17 @@ type bootstrapOut struct {
 	ClientSecret   string `json:"client_secret"`
 }
 
+func parseBootstrap(t *testing.T, out string) bootstrapOut {
+	t.Helper()
+	var boot bootstrapOut
+	if err := json.Unmarshal([]byte(out), &boot); err != nil {
+		t.Fatalf("bootstrap --json printed %q: %v", out, err)
+	}
+	return boot
+}
+
+func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }
+
 // admin calls the admin API with a bearer token.
 type admin struct {
 	t     *testing.T
@@ -166,10 +177,7 @@ func foundationFlow(t *testing.T, db string) {
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d: %s", code, errOut)
 	}
-	var boot bootstrapOut
-	if err := json.Unmarshal([]byte(out), &boot); err != nil {
-		t.Fatalf("bootstrap --json printed %q: %v", out, err)
-	}
+	boot := parseBootstrap(t, out)
 	if boot.Org != "acme" || boot.ClientID == "" || len(boot.ClientSecret) < 43 ||
 		!strings.Contains(boot.SetPasswordURL, "/realms/console/login-actions/set-password?token=") {
 		t.Fatalf("bootstrap output incomplete: %+v", boot)

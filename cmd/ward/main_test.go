@@ -253,7 +253,12 @@ func TestMigrateCommand(t *testing.T) {
 func TestFirstStartSetupLink(t *testing.T) {
 	w := newWardEnv(t, "")
 	s := w.serve(t)
-	m := regexp.MustCompile(`(http://\S+/console/setup)\?token=(\S+)`).FindStringSubmatch(s.stdout.String())
+	// stdout and stderr are copied by separate goroutines: the link printed
+	// before the "listening" log line may land a moment after it.
+	var m []string
+	for deadline := time.Now().Add(5 * time.Second); m == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		m = regexp.MustCompile(`(http://\S+/console/setup)\?token=(\S+)`).FindStringSubmatch(s.stdout.String())
+	}
 	if m == nil {
 		t.Fatalf("first start on an empty database printed no setup link; stdout:\n%s", s.stdout.String())
 	}

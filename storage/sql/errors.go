@@ -1,7 +1,13 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,7 +67,40 @@ func mapErr(err error) error {
 		}
 		return realm.Conflict("", "already exists")
 	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w", realm.ErrUnavailable, err)
+	}
 	return err
+}
+
+// unavailable reports whether err means the database could not be reached
+// or did not answer in time, as opposed to a bad statement or bad data: the
+// request may work later, and callers answer 503.
+func unavailable(err error) bool {
+	if errors.Is(err, realm.ErrUnavailable) {
+		return false // already wrapped
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	var se *sqlite3.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &netErr), errors.As(err, &connErr), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &se):
+		switch se.Code() {
+		case sqlite3.BUSY, sqlite3.LOCKED, sqlite3.IOERR, sqlite3.CANTOPEN, sqlite3.FULL:
+			return true
+		}
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 53: insufficient resources;
+		// 57P: operator intervention (admin shutdown, cannot connect now).
+		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53") || strings.HasPrefix(pg.Code, "57P")
+	}
+	return false
 }
 
 // uniqueViolation reports whether err is a unique-constraint violation and

@@ -239,9 +239,12 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
-	return s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts, prepMu: s.prepMu})
 	})
+	// Begin and commit failures come from gorm, not from a store method:
+	// classify them too (a lost connection is 503, not 500).
+	return mapErr(err)
 }
 
 // q is the store's handle for one call.
