@@ -143,6 +143,45 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
+func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var realmName, alg string
+	fs := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.bind(fs)
+	fs.StringVar(&realmName, "realm", "", "realm name (required; \"console\" for the admin API's tokens)")
+	fs.StringVar(&alg, "alg", "ES256", "ES256 (access tokens) or RS256 (ID tokens)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if realmName == "" {
+		return errors.New("--realm is required")
+	}
+	s.resolve()
+	log := newLogger(s.LogFormat, stderr)
+	a, err := open(ctx, &s, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	r, err := a.store.GetRealmByName(ctx, realmName)
+	if err != nil {
+		if errors.Is(err, realm.ErrNotFound) {
+			return fmt.Errorf("no realm named %q", realmName)
+		}
+		return err
+	}
+	srv, err := oauth.New(oauth.Config{Store: a.store, Service: a.service, Keys: a.keys, PublicURL: s.publicURL(s.Addr), Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := srv.RotateKey(ctx, r.ID, alg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "realm %q has a new %s signing key; running servers start signing with it within a minute, and the old key stays in the JWKS until its tokens have expired\n", realmName, alg)
+	return nil
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)

@@ -30,6 +30,7 @@ commands:
   serve       run the server (applies pending migrations first unless --no-migrate)
   migrate     apply pending migrations and exit
   bootstrap   create an organization, its owner and an org admin client
+  rotate-key  give a realm a new signing key; the old one stays in the JWKS
   version     print version information
 
 Run "ward <command> -h" for the flags of a command.
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "bootstrap":
 		err = cmdBootstrap(ctx, args[1:], stdout, stderr)
+	case "rotate-key":
+		err = cmdRotateKey(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		printVersion(stdout)
 	case "help", "-h", "--help":

@@ -341,3 +341,45 @@ func TestFirstStartSetupLink(t *testing.T) {
 		t.Fatalf("setup link printed although an organization exists")
 	}
 }
+
+func TestRotateKeyCommand(t *testing.T) {
+	w := newWardEnv(t, "")
+	if _, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test"); code != 0 {
+		t.Fatalf("bootstrap: %s", errOut)
+	}
+	s := w.serve(t)
+	kids := func() []string {
+		var jwks struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal([]byte(readBody(t, s.get(t, "/realms/console/protocol/openid-connect/certs"))), &jwks); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range jwks.Keys {
+			out = append(out, k.Kid)
+		}
+		return out
+	}
+	before := kids()
+	s.stop(t)
+	out, errOut, code := w.command(t, "rotate-key", "--realm", "console")
+	if code != 0 || !strings.Contains(out, "new ES256 signing key") {
+		t.Fatalf("rotate-key: exit %d, %s %s", code, out, errOut)
+	}
+	if _, errOut, code := w.command(t, "rotate-key", "--realm", "nope"); code != 1 || !strings.Contains(errOut, `no realm named "nope"`) {
+		t.Fatalf("rotate-key on an unknown realm: exit %d, %s", code, errOut)
+	}
+	s = w.serve(t)
+	after := kids()
+	if len(after) != len(before)+1 {
+		t.Fatalf("JWKS kids before %v, after rotation %v: want the old ones kept and one added", before, after)
+	}
+	for _, k := range before {
+		if !strings.Contains(strings.Join(after, " "), k) {
+			t.Errorf("old key %s left the JWKS at rotation", k)
+		}
+	}
+}
