@@ -10,6 +10,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/wardiam/ward/realm"
 )
 
 // jwtIntrospector is the realm's fosite TokenIntrospector for its
@@ -56,7 +58,7 @@ func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, _ f
 		JTI:       cl.ID,
 		Audience:  cl.Audience,
 		ExpiresAt: cl.Expiry.Time(),
-		Extra:     map[string]any{"kind": cl.Kind},
+		Extra:     map[string]any{"kind": cl.Kind, "org_id": cl.OrgID},
 	}
 	if cl.IssuedAt != nil {
 		sess.JWTClaims.IssuedAt = cl.IssuedAt.Time()
@@ -94,7 +96,8 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err := req.ParseForm(); err != nil {
 		return writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
 	}
-	if err := s.authenticateCaller(ctx, p, req); err != nil {
+	caller, err := s.authenticateCaller(ctx, p, req)
+	if err != nil {
 		return s.writeFositeError(c, p, err)
 	}
 	token := req.PostForm.Get("token")
@@ -109,13 +112,21 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		s.logServerError(ctx, p, "introspection", err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
 	}
-	if err != nil || use != fosite.AccessToken {
+	inactive := func() error {
 		return c.JSON(http.StatusOK, struct {
 			Active bool `json:"active"`
 		}{false})
 	}
+	if err != nil || use != fosite.AccessToken {
+		return inactive()
+	}
 	sess := ar.GetSession().(*oauth2.JWTSession)
 	claims := sess.JWTClaims
+	orgID, _ := claims.Extra["org_id"].(string)
+	if !mayAccess(p, caller, ar.GetClient().GetID(), orgID, false) {
+		// Another org's token is, to this caller, no token at all.
+		return inactive()
+	}
 	out := introspection{
 		Active:    true,
 		ClientID:  ar.GetClient().GetID(),
@@ -140,15 +151,40 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 // authenticateCaller runs fosite's client authentication (basic or post)
 // and refuses public clients: only confidential clients may introspect and
 // revoke.
-func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.Request) error {
+func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.Request) (*fositeClient, error) {
 	client, err := p.fosite.AuthenticateClient(ctx, req, req.PostForm)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if client.IsPublic() {
-		return fosite.ErrInvalidClient.WithHint("Public clients may not call this endpoint.")
+	fc, ok := client.(*fositeClient)
+	if !ok || client.IsPublic() {
+		return nil, fosite.ErrInvalidClient.WithHint("Public clients may not call this endpoint.")
 	}
-	return nil
+	return fc, nil
+}
+
+// mayAccess says whether caller may introspect (or, with revoke, revoke) a
+// token issued to tokenClientID, whose org_id claim is tokenOrgID.
+//
+// In an ordinary realm any confidential client of the realm may (CONTRACT
+// §4): the realm belongs to one org. The console realm holds every org's
+// admin clients, so there the org is the boundary: a caller sees its own
+// tokens and those of its own org, and only an owner or admin client may
+// revoke tokens other than its own (a viewer cannot change anything in its
+// org, and cutting another client's access is a change). A caller without
+// an org sees only its own tokens.
+func mayAccess(p *provider, caller *fositeClient, tokenClientID, tokenOrgID string, revoke bool) bool {
+	if p.realm.Name != realm.ConsoleRealm {
+		return true
+	}
+	c := caller.c
+	if tokenClientID == c.ClientID {
+		return true
+	}
+	if c.OrgID == "" || tokenOrgID != c.OrgID {
+		return false
+	}
+	return !revoke || c.OrgRole.CanWrite()
 }
 
 // writeFositeError answers a fosite error in RFC 6749 form.
@@ -181,13 +217,19 @@ type jwtRevoker struct {
 var _ fosite.RevocationHandler = (*jwtRevoker)(nil)
 
 func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.TokenType, client fosite.Client) error {
-	if client == nil || client.IsPublic() {
+	caller, ok := client.(*fositeClient)
+	if !ok || client.IsPublic() {
 		return fosite.ErrInvalidClient.WithHint("Public clients may not revoke tokens.")
 	}
 	// RFC 7009 §2.1: token_type_hint is only a hint; every token is tried.
 	_ = hint
 	cl, err := r.p.verifySigned(token)
 	if err != nil {
+		return nil
+	}
+	if !mayAccess(r.p, caller, cl.ClientID, cl.OrgID, true) {
+		// RFC 7009 §2.2 answers 200 for a token the server will not
+		// revoke, so the caller learns nothing about another org's token.
 		return nil
 	}
 	exp := cl.Expiry.Time()

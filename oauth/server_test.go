@@ -816,6 +816,7 @@ func TestPostgres(t *testing.T) {
 		"RealmIsolation":                   testRealmIsolation,
 		"RotateKeyKeepsOldKeyInJWKS":       testRotateKeyKeepsOldKeyInJWKS,
 		"ConsoleAdminTokens":               testConsoleAdminTokens,
+		"ConsoleTokensStayInTheirOrg":      testConsoleTokensStayInTheirOrg,
 		"ConcurrentFirstRequestsBuildOnce": testConcurrentFirstRequestsBuildOnce,
 		"ClaimsFollowEveryChange":          testClaimsFollowEveryChange,
 	}
@@ -823,5 +824,77 @@ func TestPostgres(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run(t, newEnvOn(t, func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }))
 		})
+	}
+}
+
+// TestConsoleTokensStayInTheirOrg: every org's admin clients are clients of
+// the one console realm, yet one org's client may not introspect or revoke
+// another org's admin tokens; within an org, only owner and admin clients
+// may revoke tokens other than their own.
+func TestConsoleTokensStayInTheirOrg(t *testing.T) { testConsoleTokensStayInTheirOrg(t, newEnv(t)) }
+
+func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
+	acme, evil := env.newOrg("acme"), env.newOrg("evil")
+	console := env.newRealm("", realm.ConsoleRealm, true)
+	admin := func(clientID string, org *realm.Org, role realm.Role) (string, string) {
+		c, secret := env.newClient(console.ID, clientID, func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, role })
+		return c.ClientID, secret
+	}
+	ciID, ciSecret := admin("acme-ci", acme, realm.RoleAdmin)
+	ownerID, ownerSecret := admin("acme-owner", acme, realm.RoleOwner)
+	viewerID, viewerSecret := admin("acme-viewer", acme, realm.RoleViewer)
+	evilID, evilSecret := admin("evil-ci", evil, realm.RoleOwner)
+	revoke := func(token, id, secret string) {
+		t.Helper()
+		r := env.post("/realms/"+realm.ConsoleRealm+pathRevoke, url.Values{"token": {token}}, id, secret)
+		if r.Status != http.StatusOK {
+			t.Fatalf("revoke by %s: %d %s", id, r.Status, r.RawBody)
+		}
+	}
+	live := func(token string) bool {
+		t.Helper()
+		_, err := env.srv.AuthenticateAdmin(env.ctx, token)
+		return err == nil
+	}
+
+	tok := env.mustToken(realm.ConsoleRealm, ciID, ciSecret, nil)
+	if r := env.introspect(realm.ConsoleRealm, tok, evilID, evilSecret); r.Status != http.StatusOK || r.RawBody != `{"active":false}`+"\n" {
+		t.Errorf("another org's client introspected an admin token: %d %s", r.Status, r.RawBody)
+	}
+	revoke(tok, evilID, evilSecret)
+	if !live(tok) {
+		t.Fatal("another org's client revoked an admin token")
+	}
+	for _, caller := range [][2]string{{ownerID, ownerSecret}, {viewerID, viewerSecret}, {ciID, ciSecret}} {
+		if r := env.introspect(realm.ConsoleRealm, tok, caller[0], caller[1]); r.Body["active"] != true || r.Body["client_id"] != ciID {
+			t.Errorf("%s cannot introspect its own org's token: %s", caller[0], r.RawBody)
+		}
+	}
+	// A viewer may not revoke another client's token, even in its org...
+	revoke(tok, viewerID, viewerSecret)
+	if !live(tok) {
+		t.Fatal("a viewer revoked another client's token")
+	}
+	// ...but may revoke its own; an owner may revoke any of its org's.
+	viewerTok := env.mustToken(realm.ConsoleRealm, viewerID, viewerSecret, nil)
+	revoke(viewerTok, viewerID, viewerSecret)
+	if live(viewerTok) {
+		t.Error("a viewer could not revoke its own token")
+	}
+	revoke(tok, ownerID, ownerSecret)
+	if live(tok) {
+		t.Error("the org owner could not revoke its org's token")
+	}
+	// The other org's client still sees and revokes its own tokens.
+	evilTok := env.mustToken(realm.ConsoleRealm, evilID, evilSecret, nil)
+	if r := env.introspect(realm.ConsoleRealm, evilTok, evilID, evilSecret); r.Body["active"] != true {
+		t.Errorf("own token: %s", r.RawBody)
+	}
+	if r := env.introspect(realm.ConsoleRealm, evilTok, ownerID, ownerSecret); r.Body["active"] != false {
+		t.Errorf("acme's owner introspected evil's token: %s", r.RawBody)
+	}
+	revoke(evilTok, ownerID, ownerSecret)
+	if !live(evilTok) {
+		t.Error("acme's owner revoked evil's token")
 	}
 }
