@@ -166,22 +166,39 @@ func (s *Server) RotateKey(ctx context.Context, realmID, alg string) error {
 	return nil
 }
 
+// ErrUnavailable is what AuthenticateAdmin wraps when the token could not be
+// checked because storage failed (not because the token is bad): the admin
+// API answers 503, not 401. It is realm.ErrUnavailable itself, so either
+// sentinel matches with errors.Is.
+var ErrUnavailable = realm.ErrUnavailable
+
 // AuthenticateAdmin turns an admin API bearer token into the principal it
 // acts as. The token must be a live access token of the console realm issued
 // to an org admin client that is still active and still holds the org and
-// role the token names. Every failure wraps realm.ErrUnauthenticated.
+// role the token names. A token that is not good wraps
+// realm.ErrUnauthenticated; a failure to check it (the database is down)
+// wraps ErrUnavailable instead, and never ErrUnauthenticated.
 func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error) {
 	fail := func(why error) (realm.Principal, error) {
 		return realm.Principal{}, fmt.Errorf("%w: %w", realm.ErrUnauthenticated, why)
+	}
+	unavailable := func(err error) (realm.Principal, error) {
+		return realm.Principal{}, fmt.Errorf("oauth: admin token cannot be checked: %w: %w", ErrUnavailable, err)
 	}
 	if bearer == "" {
 		return fail(errTokenInvalid)
 	}
 	p, err := s.provider(ctx, realm.ConsoleRealm)
-	if err != nil {
+	if errors.Is(err, errRealmNotFound) {
 		return fail(err)
 	}
+	if err != nil {
+		return unavailable(err)
+	}
 	cl, c, err := s.verifyActive(ctx, p, bearer)
+	if err != nil && !isTokenRejection(err) {
+		return unavailable(err)
+	}
 	if err != nil {
 		return fail(err)
 	}

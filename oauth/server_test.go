@@ -898,3 +898,33 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 		t.Error("acme's owner revoked evil's token")
 	}
 }
+
+// TestAdminAuthStoreDownIsUnavailable: a database outage while checking an
+// admin token is ErrUnavailable (the admin API answers 503), never
+// ErrUnauthenticated (401 would tell the caller its credential is bad).
+func TestAdminAuthStoreDownIsUnavailable(t *testing.T) {
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			env := newEnv(t)
+			org := env.newOrg("acme")
+			console := env.newRealm("", realm.ConsoleRealm, true)
+			admin, secret := env.newClient(console.ID, "acme-ci", func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, realm.RoleAdmin })
+			tok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
+			if !cached {
+				env.srv.forget(console.ID)
+			}
+			if err := env.store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := env.srv.AuthenticateAdmin(env.ctx, tok)
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, realm.ErrUnavailable) || errors.Is(err, realm.ErrUnauthenticated) {
+				t.Errorf("store down: err = %v, want ErrUnavailable and not ErrUnauthenticated", err)
+			}
+			// With the console realm's keys in memory, a token that is not
+			// one is still a bad credential.
+			if _, err := env.srv.AuthenticateAdmin(env.ctx, "x.y.z"); cached && !errors.Is(err, realm.ErrUnauthenticated) {
+				t.Errorf("garbage token with the store down: %v", err)
+			}
+		})
+	}
+}
