@@ -338,44 +338,17 @@ func (s *Service) RemoveClientFromGroup(ctx context.Context, realmName, clientID
 }
 
 func (s *Service) changeClientGroup(ctx context.Context, realmName, clientID, groupID string, add bool) (*ClientView, error) {
-	a, err := canWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var view *ClientView
-	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
-		if err != nil {
-			return err
-		}
+	err := s.changeGroup(ctx, realmName, groupID, add, func(tx Store, r *Realm) (*member, error) {
 		c, err := tx.GetClient(ctx, r.ID, clientID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := tx.GetGroup(ctx, r.ID, groupID); err != nil {
-			return err
-		}
-		groups, changedNow, err := toggleGroup(c.Groups, c.PrimaryGroup, groupID, add)
-		if err != nil {
-			return err
-		}
-		if changedNow {
-			c.Groups = groups
-			c.UpdatedAt = s.now()
-			if err := tx.UpdateClient(ctx, c); err != nil {
-				return err
-			}
-			typ := "client.group_removed"
-			if add {
-				typ = "client.group_added"
-			}
-			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, typ, "client", c.ClientID,
-				map[string]any{"group_id": groupID})); err != nil {
-				return err
-			}
-		}
-		view, err = s.clientView(ctx, tx, c)
-		return err
+		return &member{
+			kind: "client", id: c.ClientID, groups: &c.Groups, primary: c.PrimaryGroup, updatedAt: &c.UpdatedAt,
+			save: func() error { return tx.UpdateClient(ctx, c) },
+			view: func() (err error) { view, err = s.clientView(ctx, tx, c); return err },
+		}, nil
 	})
 	if err != nil {
 		return nil, err

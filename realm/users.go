@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Users are never deleted: there is no DeleteUser. Deactivation (PATCH
@@ -220,49 +221,77 @@ func (s *Service) RemoveUserFromGroup(ctx context.Context, realmName, id, groupI
 }
 
 func (s *Service) changeUserGroup(ctx context.Context, realmName, id, groupID string, add bool) (*UserView, error) {
-	a, err := canWrite(ctx)
+	var view *UserView
+	err := s.changeGroup(ctx, realmName, groupID, add, func(tx Store, r *Realm) (*member, error) {
+		u, err := tx.GetUser(ctx, r.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		return &member{
+			kind: "user", id: u.ID, groups: &u.Groups, primary: u.PrimaryGroup, updatedAt: &u.UpdatedAt,
+			save: func() error { return tx.UpdateUser(ctx, u) },
+			view: func() (err error) { view, err = s.userView(ctx, tx, u); return err },
+		}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var view *UserView
-	err = s.store.InTx(ctx, func(tx Store) error {
+	return view, nil
+}
+
+// member is a user or client joining or leaving a group: what changeGroup
+// needs to know of it, whichever kind it is.
+type member struct {
+	kind      string // event prefix and target type: "user" or "client"
+	id        string // event target
+	groups    *[]string
+	primary   string
+	updatedAt *time.Time
+	save      func() error // stores the changed groups
+	view      func() error // builds the caller's answer, inside the tx
+}
+
+// changeGroup is AddUserToGroup and friends: in one transaction, load the
+// subject, check the group is the realm's, toggle the membership (leaving
+// the primary group is a conflict), save and log when something changed.
+func (s *Service) changeGroup(ctx context.Context, realmName, groupID string, add bool, load func(tx Store, r *Realm) (*member, error)) error {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx Store) error {
 		r, err := a.realm(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
-		u, err := tx.GetUser(ctx, r.ID, id)
+		m, err := load(tx, r)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.GetGroup(ctx, r.ID, groupID); err != nil {
 			return err
 		}
-		groups, changedNow, err := toggleGroup(u.Groups, u.PrimaryGroup, groupID, add)
+		groups, changedNow, err := toggleGroup(*m.groups, m.primary, groupID, add)
 		if err != nil {
 			return err
 		}
 		if changedNow {
-			u.Groups = groups
-			u.UpdatedAt = s.now()
-			if err := tx.UpdateUser(ctx, u); err != nil {
+			*m.groups = groups
+			*m.updatedAt = s.now()
+			if err := m.save(); err != nil {
 				return err
 			}
-			typ := "user.group_removed"
+			typ := m.kind + ".group_removed"
 			if add {
-				typ = "user.group_added"
+				typ = m.kind + ".group_added"
 			}
-			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, typ, "user", u.ID,
+			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, typ, m.kind, m.id,
 				map[string]any{"group_id": groupID})); err != nil {
 				return err
 			}
 		}
-		view, err = s.userView(ctx, tx, u)
-		return err
+		return m.view()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return view, nil
 }
 
 // toggleGroup adds or removes groupID in the sorted groups; it reports
