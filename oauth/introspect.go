@@ -200,7 +200,7 @@ func (s *Server) writeFositeError(c echo.Context, p *provider, err error) error 
 		status = http.StatusInternalServerError
 	}
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="`+p.realm.Name+`"`)
+		c.Response().Header().Set("WWW-Authenticate", basicChallenge(p))
 	}
 	return writeError(c, status, rfc.ErrorField, rfc.DescriptionField)
 }

@@ -189,8 +189,13 @@ func TestWrongSecretIsInvalidClient(t *testing.T) {
 	env := newEnv(t)
 	rf := env.newRealm(env.newOrg("o").ID, "r1", true)
 	c, secret := env.newClient(rf.ID, "svc", nil)
-	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret+"x", nil), http.StatusUnauthorized, "invalid_client")
-	wantOAuthError(t, env.grant(rf.Name, "nobody", secret, nil), http.StatusUnauthorized, "invalid_client")
+	for _, r := range []*tokenResponse{env.grant(rf.Name, c.ClientID, secret+"x", nil), env.grant(rf.Name, "nobody", secret, nil)} {
+		wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		// RFC 6749 §5.2: a failed Basic authentication is challenged.
+		if got, want := r.Header.Get("WWW-Authenticate"), `Basic realm="r1"`; got != want {
+			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+		}
+	}
 	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {"nope"},
 	}, "", "")

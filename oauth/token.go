@@ -128,8 +128,19 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 		s.logServerError(ctx, p, what, err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
 	}
+	if errors.Is(err, fosite.ErrInvalidClient) {
+		// RFC 6749 §5.2: a 401 for failed client authentication carries a
+		// challenge (introspection and revocation do the same).
+		c.Response().Header().Set("WWW-Authenticate", basicChallenge(p))
+	}
 	p.fosite.WriteAccessError(ctx, c.Response(), ar, err)
 	return nil
+}
+
+// basicChallenge is the WWW-Authenticate value of a failed client
+// authentication at realm p.
+func basicChallenge(p *provider) string {
+	return `Basic realm="` + p.realm.Name + `"`
 }
 
 // logServerError logs failures that are ours (storage, keys), not the
