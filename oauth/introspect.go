@@ -92,9 +92,8 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err != nil {
 		return s.realmError(c, err)
 	}
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
-	if err := req.ParseForm(); err != nil {
-		return writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+	if ok, err := parseBody(c); !ok {
+		return err
 	}
 	caller, err := s.authenticateCaller(ctx, p, req)
 	if err != nil {
@@ -251,7 +250,9 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return s.realmError(c, err)
 	}
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	if ok, err := parseBody(c); !ok {
+		return err
+	}
 	err = p.fosite.NewRevocationRequest(ctx, req)
 	if errors.Is(err, fosite.ErrServerError) {
 		// fosite would answer 200 here; the token is not revoked, so say so.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -931,5 +932,45 @@ func TestAdminAuthStoreDownIsUnavailable(t *testing.T) {
 				t.Errorf("garbage token with the store down: %v", err)
 			}
 		})
+	}
+}
+
+// TestOversizedBodyIs413: a body over the limit at the token, introspection
+// and revocation endpoints is 413 with an OAuth error saying so, whether it
+// is a form or multipart; a body just under it is served.
+func TestOversizedBodyIs413(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "big", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	pad := strings.Repeat("a", maxFormBytes)
+	for _, path := range []string{pathToken, pathIntrospect, pathRevoke} {
+		form := url.Values{"grant_type": {"client_credentials"}, "token": {tok}, "pad": {pad}}
+		r := env.post("/realms/"+rf.Name+path, form, c.ClientID, secret)
+		if r.Status != http.StatusRequestEntityTooLarge || r.Body["error"] != "invalid_request" ||
+			r.Body["error_description"] != "request body too large" {
+			t.Errorf("%s form: %d %s", path, r.Status, r.RawBody)
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control = %q", path, cc)
+		}
+
+		var body strings.Builder
+		mw := multipart.NewWriter(&body)
+		for k, v := range form {
+			_ = mw.WriteField(k, v[0])
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, rf.issuer+path, strings.NewReader(body.String()))
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.SetBasicAuth(c.ClientID, secret)
+		if r := env.do(req); r.Status != http.StatusRequestEntityTooLarge || r.Body["error_description"] != "request body too large" {
+			t.Errorf("%s multipart: %d %s", path, r.Status, r.RawBody)
+		}
+
+		form["pad"] = []string{pad[:maxFormBytes-4096]}
+		if r := env.post("/realms/"+rf.Name+path, form, c.ClientID, secret); r.Status != http.StatusOK {
+			t.Errorf("%s under the limit: %d %s", path, r.Status, r.RawBody)
+		}
 	}
 }

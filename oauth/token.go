@@ -19,6 +19,29 @@ import (
 // are well under 4 KiB.
 const maxFormBytes = 64 << 10
 
+// parseBody reads the form (urlencoded or multipart) of a token,
+// introspection or revocation request, at most maxFormBytes of it, before
+// fosite sees the request: fosite would call an over-long body "empty" or
+// "malformed", and the caller deserves to know it was too large (413).
+// fosite's own parsing then finds the form already parsed. When ok is false
+// the answer has been written and err is what the handler returns.
+func parseBody(c echo.Context) (ok bool, err error) {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	// ParseMultipartForm alone would hide a urlencoded body's read error
+	// behind ErrNotMultipart.
+	if err = req.ParseForm(); err == nil {
+		if err = req.ParseMultipartForm(maxFormBytes); err == nil || errors.Is(err, http.ErrNotMultipart) {
+			return true, nil
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return false, writeError(c, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+	}
+	return false, writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+}
+
 // accessTokenType is RFC 9068's JWT "typ" for access tokens; resource
 // servers and our introspection refuse other JWTs (ID or refresh tokens)
 // presented as access tokens.
@@ -33,7 +56,9 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return s.realmError(c, err)
 	}
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	if ok, err := parseBody(c); !ok {
+		return err
+	}
 	rw := c.Response()
 
 	// fosite would call an unknown grant type invalid_request; RFC 6749
