@@ -143,7 +143,6 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	// CONTRACT §4 promises.
 	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {secret},
-		"scope": {"profile"},
 	}, "", "")
 	if r.Status != http.StatusOK {
 		t.Fatalf("client_secret_post: %d %s", r.Status, r.RawBody)
@@ -154,12 +153,8 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if r.Body["token_type"] != "Bearer" || r.Body["scope"] != "profile" {
+	if r.Body["token_type"] != "Bearer" || r.Body["access_token"] == nil {
 		t.Errorf("body = %s", r.RawBody)
-	}
-	_, claims = verifyWithJWKS(t, env, rf.Name, r.Body["access_token"].(string))
-	if claims["scope"] != "profile" {
-		t.Errorf("scope claim = %v", claims["scope"])
 	}
 }
 
@@ -257,7 +252,7 @@ func testIntrospection(t *testing.T, env *testEnv) {
 	pub, _ := env.newClient(rf.ID, "spa", func(c *realm.Client) {
 		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
 	})
-	tok := env.mustToken(rf.Name, c.ClientID, secret, url.Values{"scope": {"email profile"}})
+	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
 
 	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
 	if r.Status != http.StatusOK {
@@ -265,7 +260,7 @@ func testIntrospection(t *testing.T, env *testEnv) {
 	}
 	b := r.Body
 	if b["active"] != true || b["client_id"] != "svc" || b["sub"] != "svc" || b["token_type"] != "Bearer" ||
-		b["iss"] != rf.issuer || b["kind"] != "service_account" || b["scope"] != "email profile" {
+		b["iss"] != rf.issuer || b["kind"] != "service_account" || b["scope"] != "" {
 		t.Errorf("introspection = %s", r.RawBody)
 	}
 	if aud := anyStrings(b["aud"]); !slices.Equal(aud, []string{"assets"}) {
@@ -972,5 +967,26 @@ func TestOversizedBodyIs413(t *testing.T) {
 		if r := env.post("/realms/"+rf.Name+path, form, c.ClientID, secret); r.Status != http.StatusOK {
 			t.Errorf("%s under the limit: %d %s", path, r.Status, r.RawBody)
 		}
+	}
+}
+
+// TestServiceAccountsGetNoOIDCScopes: OpenID Connect scopes describe a
+// signed-in person; a service account asking for any of them is refused
+// with invalid_scope, and its tokens carry an empty scope. Application
+// clients keep them.
+func TestServiceAccountsGetNoOIDCScopes(t *testing.T) {
+	env := newEnv(t)
+	rf := env.newRealm(env.newOrg("o").ID, "scopes", true)
+	c, secret := env.newClient(rf.ID, "svc", nil)
+	for _, scope := range []string{"openid", "profile", "email", "offline_access", "openid offline_access"} {
+		wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, url.Values{"scope": {scope}}), http.StatusBadRequest, "invalid_scope")
+	}
+	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+	if sc, ok := claims["scope"]; !ok || sc != "" {
+		t.Errorf("scope claim = %v (present %v), want empty", sc, ok)
+	}
+	app := &fositeClient{c: &realm.Client{Kind: realm.KindApplication}}
+	if got := app.GetScopes(); !slices.Equal(got, supportedScopes) {
+		t.Errorf("application scopes = %v, want %v", got, supportedScopes)
 	}
 }

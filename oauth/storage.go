@@ -34,9 +34,15 @@ var (
 	serviceAccountGrants = fosite.Arguments{"client_credentials"}
 	applicationGrants    = fosite.Arguments{"authorization_code", "refresh_token"}
 	applicationResponses = fosite.Arguments{"code"}
-	// supportedScopes is what every client of a realm may ask for; it is also
+	// supportedScopes is what an application client may ask for; it is also
 	// the discovery document's scopes_supported.
 	supportedScopes = fosite.Arguments{"openid", "profile", "email", "offline_access"}
+	// serviceAccountScopes is empty: the OpenID Connect scopes describe a
+	// person signing in (an ID token, profile and email claims, a session
+	// that outlives the browser), none of which a client_credentials grant
+	// has, so asking for one is invalid_scope rather than a scope claim
+	// that promises what the token cannot mean.
+	serviceAccountScopes = fosite.Arguments{}
 )
 
 func (f *fositeClient) GetID() string                 { return f.c.ClientID }
@@ -44,7 +50,13 @@ func (f *fositeClient) GetHashedSecret() []byte       { return f.c.SecretHash }
 func (f *fositeClient) GetRedirectURIs() []string     { return f.c.RedirectURIs }
 func (f *fositeClient) IsPublic() bool                { return f.c.Public }
 func (f *fositeClient) GetAudience() fosite.Arguments { return f.c.Audience }
-func (f *fositeClient) GetScopes() fosite.Arguments   { return supportedScopes }
+
+func (f *fositeClient) GetScopes() fosite.Arguments {
+	if f.c.Kind == realm.KindServiceAccount {
+		return serviceAccountScopes
+	}
+	return supportedScopes
+}
 
 func (f *fositeClient) GetGrantTypes() fosite.Arguments {
 	if f.c.Kind == realm.KindServiceAccount {
