@@ -173,9 +173,9 @@ func (s *Server) RotateKey(ctx context.Context, realmID, alg string) error {
 var ErrUnavailable = realm.ErrUnavailable
 
 // AuthenticateAdmin turns an admin API bearer token into the principal it
-// acts as. The token must be a live access token of the console realm issued
-// to an org admin client that is still active and still holds the org and
-// role the token names. A token that is not good wraps
+// acts as. The token must be a live access token of the console realm whose
+// aud names the console issuer, issued to an org admin client that is still
+// active and still holds the org and role the token names. A token that is not good wraps
 // realm.ErrUnauthenticated; a failure to check it (the database is down)
 // wraps ErrUnavailable instead, and never ErrUnauthenticated.
 func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error) {
@@ -201,6 +201,11 @@ func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Pr
 	}
 	if err != nil {
 		return fail(err)
+	}
+	// A console token meant for another audience (one the client asked for
+	// or is configured with) is not for the admin API.
+	if !cl.Audience.Contains(p.issuer) {
+		return fail(errors.New("token's audience is not the admin API"))
 	}
 	// Person tokens (kind "user") come with console login.
 	if cl.OrgID == "" || c.OrgID == "" || cl.OrgID != c.OrgID || cl.Role != string(c.OrgRole) || !c.OrgRole.Valid() {

@@ -169,8 +169,10 @@ func TestClientWithoutGroupsHasEmptyClaims(t *testing.T) {
 	if a, ok := claims["attributes"].(map[string]any); !ok || len(a) != 0 {
 		t.Errorf("attributes = %#v, want {}", claims["attributes"])
 	}
-	if aud, ok := claims["aud"].([]any); !ok || len(aud) != 0 {
-		t.Errorf("aud = %#v, want [] for a client without audience", claims["aud"])
+	// RFC 9068 requires aud: without a configured or requested audience it
+	// is the realm's issuer.
+	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{rf.issuer}) {
+		t.Errorf("aud = %#v, want [issuer] for a client without audience", claims["aud"])
 	}
 }
 
@@ -635,6 +637,21 @@ func testConsoleAdminTokens(t *testing.T, env *testEnv) {
 	for name, bad := range map[string]string{"other realm": otherTok, "garbage": "x.y.z", "empty": ""} {
 		if _, err := env.srv.AuthenticateAdmin(env.ctx, bad); !errors.Is(err, realm.ErrUnauthenticated) {
 			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+
+	// Admin tokens name the console issuer as audience, and the admin API
+	// refuses a console token meant for another audience.
+	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{console.issuer}) {
+		t.Errorf("admin token aud = %v, want [%s]", aud, console.issuer)
+	}
+	scoped, scopedSecret := env.newClient(console.ID, "acme-reports", func(c *realm.Client) {
+		c.OrgID, c.OrgRole, c.Audience = org.ID, realm.RoleAdmin, []string{"reports"}
+	})
+	for _, extra := range []url.Values{nil, {"audience": {"reports"}}} {
+		reportsTok := env.mustToken(realm.ConsoleRealm, scoped.ClientID, scopedSecret, extra)
+		if _, err := env.srv.AuthenticateAdmin(env.ctx, reportsTok); !errors.Is(err, realm.ErrUnauthenticated) {
+			t.Errorf("console token for audience reports accepted by the admin API: %v", err)
 		}
 	}
 

@@ -98,10 +98,15 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}
-	// The audience asked for, or all of the client's when none was.
+	// The audience asked for, or all of the client's when none was; with
+	// neither, the realm's issuer, since RFC 9068 §2.2 requires aud. That
+	// is also the audience the admin API requires of console tokens.
 	aud := ar.GetRequestedAudience()
 	if len(aud) == 0 {
 		aud = c.Audience
+	}
+	if len(aud) == 0 {
+		aud = []string{p.issuer}
 	}
 	for _, a := range aud {
 		ar.GrantAudience(a)
