@@ -88,7 +88,7 @@ type introspection struct {
 func (s *Server) handleIntrospect(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.provider(ctx, c.Param("realm"))
+	p, err := s.currentProvider(ctx, c.Param("realm"))
 	if err != nil {
 		return s.realmError(c, err)
 	}
@@ -246,7 +246,7 @@ func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.
 func (s *Server) handleRevoke(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.provider(ctx, c.Param("realm"))
+	p, err := s.currentProvider(ctx, c.Param("realm"))
 	if err != nil {
 		return s.realmError(c, err)
 	}

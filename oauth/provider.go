@@ -107,6 +107,40 @@ func (s *Server) provider(ctx context.Context, name string) (*provider, error) {
 	return v.(*provider), nil
 }
 
+// currentProvider is provider for the endpoints that are not the token
+// endpoint's hot path (discovery, JWKS, introspection, revocation): a cached
+// provider is used only after the database confirms the realm of that name
+// is still the one it was built for (one indexed lookup), so a realm deleted
+// and re-created under the same name, by this org or another, is never
+// served from the old realm's keys.
+func (s *Server) currentProvider(ctx context.Context, name string) (*provider, error) {
+	if v, ok := s.cache.Load(name); ok {
+		if p := v.(*provider); s.clock().Before(p.expires) {
+			return s.revalidate(ctx, name, p)
+		}
+	}
+	return s.provider(ctx, name)
+}
+
+// revalidate checks cached provider p of realm name against the database:
+// p itself when the realm is unchanged; a provider built afresh when the
+// name now belongs to another realm; errRealmNotFound when it is gone. A
+// stale p is dropped from the cache either way.
+func (s *Server) revalidate(ctx context.Context, name string, p *provider) (*provider, error) {
+	r, err := s.store.GetRealmByName(ctx, name)
+	switch {
+	case errors.Is(err, realm.ErrNotFound):
+		s.cache.CompareAndDelete(name, p)
+		return nil, errRealmNotFound
+	case err != nil:
+		return nil, fmt.Errorf("oauth: load realm: %w", err)
+	case r.ID == p.realm.ID:
+		return p, nil
+	}
+	s.cache.CompareAndDelete(name, p)
+	return s.provider(ctx, name)
+}
+
 // sweep drops expired providers now and then, so realms used once do not
 // hold memory forever.
 func (s *Server) sweep() {

@@ -30,7 +30,10 @@ type Config struct {
 	AccessTokenLifespan time.Duration
 	// ProviderTTL is how long a realm's cached provider (realm row, keys,
 	// fosite provider) lives; default 30 s. It bounds how long another node
-	// takes to see a new key or a deleted realm.
+	// takes to see a new key. It never lets a deleted realm be served:
+	// discovery, JWKS, introspection and revocation check the cached
+	// realm's ID by name on every request, and the token endpoint reads
+	// clients by that ID and re-checks only when none is found.
 	ProviderTTL time.Duration
 	// ClaimsTTL, when positive, caches a subject's groups and effective
 	// attributes per (realm, groups, primary group) for that long. With a
@@ -188,6 +191,8 @@ func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Pr
 	if bearer == "" {
 		return fail(errTokenInvalid)
 	}
+	// The console realm cannot be deleted (realm.Service refuses), so the
+	// admin API's hot path skips the re-check currentProvider makes.
 	p, err := s.provider(ctx, realm.ConsoleRealm)
 	if errors.Is(err, errRealmNotFound) {
 		return fail(err)

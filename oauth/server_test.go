@@ -835,6 +835,7 @@ func TestPostgres(t *testing.T) {
 		"RotateKeyKeepsOldKeyInJWKS":       testRotateKeyKeepsOldKeyInJWKS,
 		"ConsoleAdminTokens":               testConsoleAdminTokens,
 		"ConsoleTokensStayInTheirOrg":      testConsoleTokensStayInTheirOrg,
+		"RecreatedRealmIsNotServedStale":   testRecreatedRealmIsNotServedStale,
 		"ConcurrentFirstRequestsBuildOnce": testConcurrentFirstRequestsBuildOnce,
 		"ClaimsFollowEveryChange":          testClaimsFollowEveryChange,
 	}
@@ -1005,5 +1006,120 @@ func TestServiceAccountsGetNoOIDCScopes(t *testing.T) {
 	app := &fositeClient{c: &realm.Client{Kind: realm.KindApplication}}
 	if got := app.GetScopes(); !slices.Equal(got, supportedScopes) {
 		t.Errorf("application scopes = %v, want %v", got, supportedScopes)
+	}
+}
+
+// TestRecreatedRealmIsNotServedStale: once a realm is deleted and another
+// org makes a realm of the same name, no endpoint answers from the old
+// realm's cached provider — not its keys, not its clients, not its tokens —
+// even within ProviderTTL; and a deleted realm is 404 at once.
+func TestRecreatedRealmIsNotServedStale(t *testing.T) {
+	testRecreatedRealmIsNotServedStale(t, newEnv(t))
+}
+
+func testRecreatedRealmIsNotServedStale(t *testing.T, env *testEnv) {
+	orgA, orgB := env.newOrg("a"), env.newOrg("b")
+	kids := func(realmName string) []string {
+		t.Helper()
+		r := env.get("/realms/" + realmName + pathCerts)
+		if r.Status != http.StatusOK {
+			t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
+		}
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.KeyID)
+		}
+		return out
+	}
+	kidOf := func(token string) string {
+		tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Headers[0].KeyID
+	}
+	// Each first call after the re-creation is made by a different
+	// endpoint, so each one meets the stale cache entry. (Not subtests:
+	// the env helpers fail the test they were made with.)
+	for _, first := range []string{"token", "jwks", "discovery", "introspect", "revoke"} {
+		func() {
+			name := "shared-" + first
+			old := env.newRealm(orgA.ID, name, true)
+			oldSvc, oldSecret := env.newClient(old.ID, "svc", nil)
+			oldTok := env.mustToken(name, oldSvc.ClientID, oldSecret, nil) // cached now
+			if !slices.Contains(kids(name), kidOf(oldTok)) {
+				t.Fatal(first + ": old key not published")
+			}
+			if err := env.store.DeleteRealm(env.ctx, old.ID); err != nil {
+				t.Fatal(err)
+			}
+			fresh := env.newRealm(orgB.ID, name, true)
+			svc, secret := env.newClient(fresh.ID, "svc", nil)
+			checker, checkerSecret := env.newClient(fresh.ID, "checker", nil)
+
+			switch first {
+			case "token":
+				tok := env.mustToken(name, svc.ClientID, secret, nil)
+				if _, claims := verifyWithJWKS(t, env, name, tok); claims["client_id"] != "svc" {
+					t.Errorf(first+": claims = %v", claims)
+				}
+			case "jwks":
+				if got := kids(name); slices.Contains(got, kidOf(oldTok)) || len(got) != 1 {
+					t.Errorf(first+": JWKS of the new realm = %v, still has the old key %s", got, kidOf(oldTok))
+				}
+			case "discovery":
+				if r := env.get("/realms/" + name + pathDiscovery); r.Status != http.StatusOK || r.Body["issuer"] != fresh.issuer {
+					t.Errorf(first+": discovery: %d %s", r.Status, r.RawBody)
+				}
+				if slices.Contains(kids(name), kidOf(oldTok)) {
+					t.Error(first + ": the old key is still published")
+				}
+			case "introspect":
+				if r := env.introspect(name, oldTok, checker.ClientID, checkerSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+					t.Errorf(first+": the old realm's token introspects %d %s at the new realm", r.Status, r.RawBody)
+				}
+			case "revoke":
+				tok := env.mustToken(name, svc.ClientID, secret, nil)
+				r := env.post("/realms/"+name+pathRevoke, url.Values{"token": {tok}}, checker.ClientID, checkerSecret)
+				if r.Status != http.StatusOK {
+					t.Fatalf(first+": revoke: %d %s", r.Status, r.RawBody)
+				}
+				if r := env.introspect(name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+					t.Errorf(first+": revoked token: %s", r.RawBody)
+				}
+			}
+			// Whatever came first, the old realm is gone everywhere.
+			if slices.Contains(kids(name), kidOf(oldTok)) {
+				t.Error(first + ": the old key is published")
+			}
+			if r := env.introspect(name, oldTok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+				t.Errorf(first+": old token at the new realm: %s", r.RawBody)
+			}
+			wantOAuthError(t, env.grant(name, oldSvc.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
+			env.mustToken(name, svc.ClientID, secret, nil)
+		}()
+	}
+
+	// Deleted and not re-created: 404 at once, wherever asked first.
+	for _, path := range []string{pathToken, pathCerts, pathDiscovery, pathIntrospect, pathRevoke} {
+		gone := env.newRealm(orgA.ID, "gone", true)
+		c, secret := env.newClient(gone.ID, "svc", nil)
+		env.mustToken("gone", c.ClientID, secret, nil)
+		if err := env.store.DeleteRealm(env.ctx, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		var r *tokenResponse
+		if path == pathCerts || path == pathDiscovery {
+			r = env.get("/realms/gone" + path)
+		} else {
+			r = env.post("/realms/gone"+path, url.Values{"grant_type": {"client_credentials"}, "token": {"x"}}, c.ClientID, secret)
+		}
+		if r.Status != http.StatusNotFound {
+			t.Errorf("%s of a deleted realm: %d %s", path, r.Status, r.RawBody)
+		}
 	}
 }

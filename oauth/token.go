@@ -69,6 +69,22 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	session := &oauth2.JWTSession{}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, session)
+	if errors.Is(err, fosite.ErrNotFound) {
+		// No such client in the cached realm. The client query is by the
+		// cached realm's ID, so a deleted realm's clients never get a
+		// token; but the name may belong to a new realm by now, whose
+		// clients deserve an answer from it. Only this failing path pays
+		// the extra lookup; the form is parsed already, so the request can
+		// run again.
+		fresh, rerr := s.revalidate(ctx, p.realm.Name, p)
+		if rerr != nil {
+			return s.realmError(c, rerr)
+		}
+		if fresh != p {
+			p, session = fresh, &oauth2.JWTSession{}
+			ar, err = p.fosite.NewAccessRequest(ctx, req, session)
+		}
+	}
 	if err != nil {
 		return s.writeTokenError(c, p, ar, "token request", err)
 	}
