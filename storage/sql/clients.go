@@ -46,8 +46,8 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 	return mapErr(err)
 }
 
-// clientColumns are the clients columns the hot-path queries read, in the
-// order scanClient scans them.
+// clientColumns are the clients columns GetClient reads (every one), in the
+// order clientRow.dest scans them.
 const clientColumns = `c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
  c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
  c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at`
@@ -59,10 +59,20 @@ FROM clients c LEFT JOIN client_groups cg ON cg.client_pk = c.id
 WHERE c.realm_id = ? AND c.client_id = ?
 ORDER BY cg.group_id`
 
+// claimsColumns are the clients columns GetClientClaims reads, in the order
+// claimsRow scans them: what authenticating a client and issuing its token
+// use. Name, description, display name, communication and the timestamps
+// are left out (they cost row conversion, timestamp parsing included, on
+// every grant); redirect URIs and web origins stay, since application
+// clients authenticate through the same path.
+const claimsColumns = `c.id, c.realm_id, c.client_id, c.kind, c.active, c.public, c.audience, c.primary_group,
+ c.redirect_uris, c.web_origins, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
+ c.previous_secret_expires_at`
+
 // getClientClaimsSQL reads a client, its groups (name and attribute values)
 // and the realm's attribute schema version in one statement, hence from one
 // snapshot: one row per group, or one row with NULL group columns.
-const getClientClaimsSQL = `SELECT ` + clientColumns + `, r.schema_version, g.id, g.name, g.attributes
+const getClientClaimsSQL = `SELECT ` + claimsColumns + `, r.schema_version, g.id, g.name, g.attributes
 FROM clients c
 JOIN realms r ON r.id = c.realm_id
 LEFT JOIN client_groups cg ON cg.client_pk = c.id
@@ -78,7 +88,7 @@ type clientRow struct {
 	prev    []byte
 }
 
-// dest returns scan destinations for the client columns into m.
+// dest returns scan destinations for clientColumns into m.
 func (r *clientRow) dest(m *clientModel) []any {
 	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
 		&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &r.orgID,
@@ -94,6 +104,12 @@ func (r *clientRow) fill(m *clientModel) {
 	if r.prevExp.Valid {
 		m.PreviousSecretExpiresAt = &r.prevExp.Time
 	}
+}
+
+// claimsDest returns scan destinations for claimsColumns into m.
+func (r *clientRow) claimsDest(m *clientModel) []any {
+	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Kind, &m.Active, &m.Public, &m.Audience, &m.PrimaryGroup,
+		&m.RedirectURIs, &m.WebOrigins, &r.orgID, &m.OrgRole, &r.secret, &r.prev, &r.prevExp}
 }
 
 // GetClient finds a client of the realm by OAuth2 client_id. It is on the
@@ -139,7 +155,11 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 }
 
 // GetClientClaims finds a client with its groups and the realm's attribute
-// schema version: the token endpoint's one query per grant.
+// schema version: the token endpoint's one query per grant. The client
+// carries only what authenticating it and issuing its tokens use (see
+// claimsColumns): Name, Description, DisplayName, Communication, CreatedAt
+// and UpdatedAt are left zero. The groups carry ID, RealmID, Name and
+// Attributes.
 func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
 	rows, err := s.query(ctx, getClientClaimsSQL, realmID, clientID)
 	if err != nil {
@@ -158,7 +178,7 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 			r                 clientRow
 			gid, name, values sql.NullString
 		)
-		if err := rows.Scan(append(r.dest(&m), &version, &gid, &name, &values)...); err != nil {
+		if err := rows.Scan(append(r.claimsDest(&m), &version, &gid, &name, &values)...); err != nil {
 			return nil, mapErr(err)
 		}
 		if !found {
