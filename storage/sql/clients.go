@@ -159,7 +159,8 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 // carries only what authenticating it and issuing its tokens use (see
 // claimsColumns): Name, Description, DisplayName, Communication, CreatedAt
 // and UpdatedAt are left zero. The groups carry ID, RealmID, Name and
-// Attributes.
+// Attributes; their Attributes maps are shared between calls (see
+// attrCache) and must only be read.
 func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
 	rows, err := s.query(ctx, getClientClaimsSQL, realmID, clientID)
 	if err != nil {
@@ -188,12 +189,12 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 		if !gid.Valid {
 			continue
 		}
-		g, err := fromGroup(groupModel{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: values.String})
+		attrs, err := s.attrs.get(gid.String, values.String)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, g.ID)
-		groups = append(groups, g)
+		ids = append(ids, gid.String)
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)

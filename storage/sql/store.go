@@ -57,6 +57,9 @@ type Store struct {
 	// do not use them.
 	stmts  map[string]*sql.Stmt
 	prepMu *sync.Mutex
+	// attrs decodes GetClientClaims' group attribute values once per
+	// distinct stored text; nil in a transaction's Store.
+	attrs *attrCache
 }
 
 var (
@@ -132,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex)}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex), attrs: newAttrCache()}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
