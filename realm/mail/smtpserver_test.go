@@ -1,0 +1,199 @@
+package mail
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// A real SMTP server (go-smtp) on 127.0.0.1:0 that records what it receives
+// and can be told to refuse.
+
+type received struct {
+	From     string
+	To       []string
+	Data     []byte
+	TLS      bool
+	AuthUser string
+}
+
+type smtpServer struct {
+	Addr string
+	// Set before the first connection.
+	User, Pass string // when set, AUTH PLAIN is required before MAIL
+	// RefuseData refuses the first N DATA commands with RefuseCode (default 451).
+	RefuseData int
+	RefuseCode int
+	// RefuseRcpt answers every RCPT with this code (0 = accept).
+	RefuseRcpt int
+
+	mu       sync.Mutex
+	msgs     []received
+	dataCmds int
+	authFail int
+}
+
+func (s *smtpServer) Received() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+func (s *smtpServer) DataCommands() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dataCmds
+}
+
+func (s *smtpServer) AuthFailures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authFail
+}
+
+type serverMode int
+
+const (
+	plainMode    serverMode = iota // no TLS at all
+	starttlsMode                   // STARTTLS offered
+	implicitMode                   // TLS from the first byte (smtps)
+)
+
+// startSMTP starts the server; cert is required for the TLS modes.
+func startSMTP(t *testing.T, s *smtpServer, mode serverMode, cert *tls.Certificate) *smtpServer {
+	t.Helper()
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s, conn: c}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.MaxMessageBytes = 1 << 20
+	srv.AllowInsecureAuth = false // AUTH only over TLS, as real servers do
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != plainMode {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	}
+	if mode == implicitMode {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	s.Addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+type session struct {
+	srv      *smtpServer
+	conn     *smtp.Conn
+	authUser string
+	from     string
+	to       []string
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.srv.User == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if username != ss.srv.User || password != ss.srv.Pass {
+			ss.srv.mu.Lock()
+			ss.srv.authFail++
+			ss.srv.mu.Unlock()
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.authUser = username
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.srv.User != "" && ss.authUser == "" {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.srv.RefuseRcpt != 0 {
+		return &smtp.SMTPError{Code: ss.srv.RefuseRcpt, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s := ss.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataCmds++
+	if s.dataCmds <= s.RefuseData {
+		code := s.RefuseCode
+		if code == 0 {
+			code = 451
+		}
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 3, 0}, Message: "try again later"}
+	}
+	_, isTLS := ss.conn.TLSConnectionState()
+	s.msgs = append(s.msgs, received{From: ss.from, To: ss.to, Data: bytes.Clone(data), TLS: isTLS, AuthUser: ss.authUser})
+	return nil
+}
+
+func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Logout() error { return nil }
+
+// selfSignedCert makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSignedCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "ward test smtp"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
