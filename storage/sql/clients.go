@@ -71,14 +71,16 @@ const claimsColumns = `c.id, c.realm_id, c.client_id, c.kind, c.active, c.public
 
 // getClientClaimsSQL reads a client, its groups (name and attribute values)
 // and the realm's attribute schema version in one statement, hence from one
-// snapshot: one row per group, or one row with NULL group columns.
+// snapshot: one row per group, or one row with NULL group columns. Rows are
+// ordered by cg.group_id (equal to g.id), which is the order SQLite reads
+// client_groups' primary key in: no sort step.
 const getClientClaimsSQL = `SELECT ` + claimsColumns + `, r.schema_version, g.id, g.name, g.attributes
 FROM clients c
 JOIN realms r ON r.id = c.realm_id
 LEFT JOIN client_groups cg ON cg.client_pk = c.id
 LEFT JOIN groups g ON g.realm_id = cg.realm_id AND g.id = cg.group_id
 WHERE c.realm_id = ? AND c.client_id = ?
-ORDER BY g.id`
+ORDER BY cg.group_id`
 
 // clientRow is one row of the hot-path client queries.
 type clientRow struct {
@@ -99,10 +101,12 @@ func (r *clientRow) dest(m *clientModel) []any {
 func (r *clientRow) fill(m *clientModel) {
 	m.SecretHash, m.PreviousSecretHash = r.secret, r.prev
 	if r.orgID.Valid {
-		m.OrgID = &r.orgID.String
+		org := r.orgID.String // a copy: r may be scanned into again
+		m.OrgID = &org
 	}
 	if r.prevExp.Valid {
-		m.PreviousSecretExpiresAt = &r.prevExp.Time
+		exp := r.prevExp.Time
+		m.PreviousSecretExpiresAt = &exp
 	}
 }
 
@@ -168,18 +172,18 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	}
 	defer rows.Close()
 	var (
-		m       clientModel
-		ids     []string
-		groups  []realm.Group
-		version int64
-		found   bool
+		m                 clientModel
+		ids               []string
+		groups            []realm.Group
+		version           int64
+		found             bool
+		r                 clientRow
+		gid, name, values sql.NullString
 	)
+	// Every row fills every destination, so one set serves them all.
+	dest := append(r.claimsDest(&m), &version, &gid, &name, &values)
 	for rows.Next() {
-		var (
-			r                 clientRow
-			gid, name, values sql.NullString
-		)
-		if err := rows.Scan(append(r.claimsDest(&m), &version, &gid, &name, &values)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
 		}
 		if !found {

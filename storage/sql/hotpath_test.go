@@ -110,3 +110,22 @@ func BenchmarkGetClient(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkGetClientClaims(b *testing.B) {
+	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
+		"sqlite":   sqltest.Open,
+		"postgres": sqltest.OpenPostgres,
+	} {
+		b.Run(name, func(b *testing.B) {
+			s := open(b)
+			realmID, clientID := seedClient(b, s)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.GetClientClaims(ctx, realmID, clientID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
