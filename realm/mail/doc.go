@@ -29,4 +29,14 @@
 //     to receive it;
 //   - read the environment or keep package-level state: cmd/ward builds a
 //     Config and calls New.
+//
+// Use (cmd/ward builds it; the realm service holds the *Mailer):
+//
+//	sender, err := mail.NewSender(mail.SenderConfig{SMTPURL: smtpURL, OutboxDir: outbox, Logger: log})
+//	m, err := mail.New(mail.Config{Sender: sender, From: from, Logger: log,
+//		OnFailure: func(r mail.Result) { /* record an event for r.RealmID, r.UserID */ }})
+//	defer m.Close(shutdownCtx)
+//	// after the transaction that stored the link's token has committed:
+//	err = m.Enqueue(mail.Mail{Kind: mail.KindSetPassword, To: u.Email, FirstName: u.FirstName,
+//		RealmName: r.DisplayName, Link: link, RealmID: r.ID, UserID: u.ID})
 package mail

@@ -498,7 +498,7 @@ func (b *blockingSender) Send(ctx context.Context, m *Message) error {
 func TestEnqueueNeverBlocksAndReportsFullQueue(t *testing.T) {
 	bs := &blockingSender{started: make(chan struct{}, 10), release: make(chan struct{})}
 	o := newOutcomes()
-	m := newMailer(t, Config{Sender: bs, QueueSize: 2, Logger: slog.New(slog.DiscardHandler)}, o)
+	m := newMailer(t, Config{Sender: bs, QueueSize: 2, Workers: 1, Logger: slog.New(slog.DiscardHandler)}, o)
 	if err := m.Enqueue(setPasswordMail()); err != nil {
 		t.Fatal(err)
 	}
@@ -651,5 +651,58 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := New(Config{Sender: &blockingSender{}, From: "not an address"}); err == nil {
 		t.Error("New with bad From succeeded")
+	}
+}
+
+// flakySender fails every attempt for one address and records the rest.
+type flakySender struct {
+	bad  string
+	mu   sync.Mutex
+	sent []string
+}
+
+func (f *flakySender) Send(_ context.Context, m *Message) error {
+	if m.To.Address == f.bad {
+		return errors.New("451 try later")
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, m.To.Address)
+	f.mu.Unlock()
+	return nil
+}
+
+func TestMailInBackoffDoesNotHoldUpOthers(t *testing.T) {
+	fs := &flakySender{bad: "grey@example.com"}
+	release := make(chan struct{})
+	o := newOutcomes()
+	m := newMailer(t, Config{
+		Sender: fs, Workers: 2, Logger: slog.New(slog.DiscardHandler),
+		// The backoff of the failing mail lasts until the test releases it.
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		MaxAttempts: 2,
+	}, o)
+	grey := setPasswordMail()
+	grey.To = "grey@example.com"
+	if err := m.Enqueue(grey); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Enqueue(setPasswordMail()); err != nil {
+		t.Fatal(err)
+	}
+	res, ok := o.wait(t)
+	if !ok || res.To != "ada@example.com" {
+		t.Fatalf("first outcome = %+v (delivered=%v), want ada delivered while grey waits", res, ok)
+	}
+	close(release)
+	res, ok = o.wait(t)
+	if ok || res.To != "grey@example.com" || res.Attempts != 2 {
+		t.Errorf("second outcome = %+v (delivered=%v)", res, ok)
 	}
 }

@@ -73,18 +73,23 @@ type Config struct {
 	Logger *slog.Logger
 	// QueueSize bounds the mails waiting for delivery; default 1024.
 	QueueSize int
-	// MaxAttempts per mail, including the first; default 8.
+	// Workers deliver in parallel, each taking one mail through all its
+	// attempts; default 4, so one mail waiting out its backoff (a greylisting
+	// server, say) does not hold up the others.
+	Workers int
+	// MaxAttempts per mail, including the first; default 10.
 	MaxAttempts int
 	// InitialBackoff is the wait after the first failure, doubling after each
-	// further one up to MaxBackoff; defaults 2 s and 5 min (8 attempts span
-	// about 6 minutes, enough to ride out a relay restart).
+	// further one up to MaxBackoff; defaults 2 s and 5 min (10 attempts span
+	// about 13 minutes: past a relay restart or greylisting, and still well
+	// inside the 30-minute life of a reset link).
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	// AttemptTimeout bounds one Send; default 60 s.
 	AttemptTimeout time.Duration
-	// OnDelivered and OnFailure are called from the delivery goroutine after
-	// the final outcome of each mail (the service records an event). They
-	// must not block for long: the queue waits.
+	// OnDelivered and OnFailure are called from a delivery goroutine after
+	// the final outcome of each mail (the service records an event). They may
+	// run concurrently and must not block for long: that worker waits.
 	OnDelivered func(Result)
 	OnFailure   func(Result)
 	// Now and Sleep let tests control time. Sleep must return early with
@@ -106,9 +111,9 @@ type Mailer struct {
 	closed bool
 	queue  chan job
 
-	stop context.CancelFunc // aborts the worker (Close past its deadline)
+	stop context.CancelFunc // aborts the workers (Close past its deadline)
 	ctx  context.Context
-	done chan struct{}
+	done chan struct{} // closed when every worker has returned
 }
 
 type job struct {
@@ -118,7 +123,7 @@ type job struct {
 }
 
 // New checks the configuration, parses the templates and starts the
-// delivery goroutine. Call Close to stop it.
+// delivery goroutines. Call Close to stop them.
 func New(cfg Config) (*Mailer, error) {
 	if cfg.Sender == nil {
 		return nil, errors.New("mail: Config.Sender is required")
@@ -136,8 +141,11 @@ func New(cfg Config) (*Mailer, error) {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 1024
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 8
+		cfg.MaxAttempts = 10
 	}
 	if cfg.InitialBackoff <= 0 {
 		cfg.InitialBackoff = 2 * time.Second
@@ -174,7 +182,14 @@ func New(cfg Config) (*Mailer, error) {
 		ctx:      ctx,
 		done:     make(chan struct{}),
 	}
-	go m.run()
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(m.run)
+	}
+	go func() {
+		wg.Wait()
+		close(m.done)
+	}()
 	return m, nil
 }
 
@@ -228,7 +243,6 @@ func (m *Mailer) Close(ctx context.Context) error {
 }
 
 func (m *Mailer) run() {
-	defer close(m.done)
 	for j := range m.queue {
 		m.deliver(j)
 	}

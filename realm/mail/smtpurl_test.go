@@ -58,3 +58,32 @@ func TestParseSMTPURLRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestNewSenderPicksSMTPOrOutbox(t *testing.T) {
+	logger, logs := newLogger()
+	s, err := NewSender(SenderConfig{SMTPURL: "smtp://u:topsecret@mail.example.com", OutboxDir: t.TempDir(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(*SMTP); !ok {
+		t.Errorf("with a URL: %T, want *SMTP", s)
+	}
+	dir := t.TempDir() + "/outbox"
+	s, err = NewSender(SenderConfig{OutboxDir: dir, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ob, ok := s.(*Outbox); !ok || ob.Dir() != dir {
+		t.Errorf("without a URL: %T, want *Outbox in %s", s, dir)
+	}
+	if _, err := NewSender(SenderConfig{}); err == nil {
+		t.Error("no URL and no outbox accepted")
+	}
+	if _, err := NewSender(SenderConfig{SMTPURL: "smtp://u:topsecret@mail.example.com?starttls=bogus"}); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("bad URL: %v", err)
+	}
+	l := logs.String()
+	if strings.Contains(l, "topsecret") || !strings.Contains(l, "u:xxxxx@mail.example.com:587") || !strings.Contains(l, dir) {
+		t.Errorf("startup log:\n%s", l)
+	}
+}
