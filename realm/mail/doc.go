@@ -12,8 +12,8 @@
 //     configured from a smtp:// or smtps:// URL, see ParseSMTPURL) and Outbox
 //     (RFC 5322 .eml files in a private directory, for running without a mail
 //     server);
-//   - the asynchronous queue: Mailer.Enqueue composes at once and returns; one
-//     worker delivers with retries and exponential backoff, and reports the
+//   - the asynchronous queue: Mailer.Enqueue composes at once and returns; a few
+//     workers deliver with retries and exponential backoff, and reports the
 //     final outcome through callbacks so the caller can record an event.
 //
 // It must not:
