@@ -13,7 +13,7 @@
 //     (RFC 5322 .eml files in a private directory, for running without a mail
 //     server);
 //   - the asynchronous queue: Mailer.Enqueue composes at once and returns; a few
-//     workers deliver with retries and exponential backoff, and reports the
+//     workers deliver with retries and exponential backoff, and report the
 //     final outcome through callbacks so the caller can record an event.
 //
 // It must not:
