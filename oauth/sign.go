@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	fjwt "github.com/ory/fosite/token/jwt"
 )
@@ -21,7 +23,8 @@ import (
 // Verification (Validate, Decode) stays with the embedded DefaultSigner.
 type es256Signer struct {
 	*fjwt.DefaultSigner
-	key *ecdsa.PrivateKey
+	key        *ecdsa.PrivateKey
+	lastHeader atomic.Pointer[encodedHeader]
 }
 
 var _ fjwt.Signer = (*es256Signer)(nil)
@@ -44,24 +47,24 @@ func (s *es256Signer) Generate(_ context.Context, claims fjwt.MapClaims, header 
 	if header == nil || claims == nil {
 		return "", "", errors.New("oauth: token header or claims missing")
 	}
-	h := header.ToMap()
-	if _, ok := h["typ"]; !ok {
-		h["typ"] = "JWT" // as fosite does
-	}
-	h["alg"] = AlgES256
-	hb, err := json.Marshal(h)
+	hb, err := s.header(header)
 	if err != nil {
-		return "", "", fmt.Errorf("oauth: encode token header: %w", err)
+		return "", "", err
 	}
-	cb, err := json.Marshal(map[string]any(claims))
-	if err != nil {
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		if cap(sc.json) <= maxScratch && cap(sc.token) <= maxScratch {
+			scratchPool.Put(sc)
+		}
+	}()
+	// The claims are encoded as json.Marshal would, into a reused buffer.
+	if sc.json, err = appendJSON(sc.json[:0], map[string]any(claims)); err != nil {
 		return "", "", fmt.Errorf("oauth: encode token claims: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, enc.EncodedLen(len(hb))+enc.EncodedLen(len(cb))+enc.EncodedLen(64)+2)
-	buf = enc.AppendEncode(buf, hb)
+	buf := append(sc.token[:0], hb...)
 	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, cb)
+	buf = enc.AppendEncode(buf, sc.json)
 	digest := sha256.Sum256(buf)
 	r, sv, err := ecdsa.Sign(rand.Reader, s.key, digest[:])
 	if err != nil {
@@ -74,6 +77,55 @@ func (s *es256Signer) Generate(_ context.Context, claims fjwt.MapClaims, header 
 	buf = append(buf, '.')
 	at := len(buf)
 	buf = enc.AppendEncode(buf, sig[:])
-	token := string(buf)
+	sc.token = buf
+	token := string(buf) // the one allocation the token needs
 	return token, token[at:], nil
+}
+
+// scratch is a grant's reusable encoding space; tokens are a few hundred
+// bytes, so buffers that grew past maxScratch are not kept.
+type scratch struct{ json, token []byte }
+
+const maxScratch = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{json: make([]byte, 0, 1024), token: make([]byte, 0, 2048)}
+}}
+
+// encodedHeader is a header's base64url JSON for one typ and kid: the same
+// for every token a realm's key signs, so it is encoded once.
+type encodedHeader struct {
+	typ, kid string
+	b64      []byte
+}
+
+// header returns the base64url-encoded JWS header for header: typ "JWT"
+// unless given (as fosite does), alg ES256. Headers of only typ and kid,
+// the access tokens' case, come from the last one encoded when equal.
+func (s *es256Signer) header(header fjwt.Mapper) ([]byte, error) {
+	var typ, kid string
+	cacheable := false
+	if hd, ok := header.(*fjwt.Headers); ok && len(hd.Extra) == 2 {
+		var ok1, ok2 bool
+		typ, ok1 = hd.Extra["typ"].(string)
+		kid, ok2 = hd.Extra["kid"].(string)
+		cacheable = ok1 && ok2
+		if c := s.lastHeader.Load(); cacheable && c != nil && c.typ == typ && c.kid == kid {
+			return c.b64, nil
+		}
+	}
+	h := header.ToMap()
+	if _, ok := h["typ"]; !ok {
+		h["typ"] = "JWT" // as fosite does
+	}
+	h["alg"] = AlgES256
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: encode token header: %w", err)
+	}
+	b64 := base64.RawURLEncoding.AppendEncode(nil, hb)
+	if cacheable {
+		s.lastHeader.Store(&encodedHeader{typ: typ, kid: kid, b64: b64})
+	}
+	return b64, nil
 }

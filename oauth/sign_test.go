@@ -71,3 +71,43 @@ func TestES256SignerMakesStandardJWS(t *testing.T) {
 		t.Error("two signatures of different headers are equal")
 	}
 }
+
+// TestES256SignerHeaderPerKey: the header encoded once per typ and kid is
+// the one the token needs, also when the kid changes (a new realm key) and
+// back, and with headers that carry more than typ and kid.
+func TestES256SignerHeaderPerKey(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSigner(key).(*es256Signer)
+	claims := fjwt.MapClaims{"sub": "svc"}
+	for _, h := range []map[string]any{
+		{"kid": "k1", "typ": "at+jwt"},
+		{"kid": "k1", "typ": "at+jwt"},
+		{"kid": "k2", "typ": "at+jwt"},
+		{"kid": "k2", "typ": "JWT"},
+		{"kid": "k1", "typ": "at+jwt", "cty": "x"},
+		{"kid": "k1", "typ": "at+jwt"},
+	} {
+		tok, _, err := s.Generate(context.Background(), claims, &fjwt.Headers{Extra: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := josejwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := parsed.Headers[0]
+		if got.KeyID != h["kid"] || got.ExtraHeaders[jose.HeaderType] != h["typ"] || got.Algorithm != "ES256" {
+			t.Errorf("header for %v: kid %q typ %v alg %q", h, got.KeyID, got.ExtraHeaders[jose.HeaderType], got.Algorithm)
+		}
+		if cty, want := got.ExtraHeaders["cty"], h["cty"]; cty != want {
+			t.Errorf("header for %v: cty %v", h, cty)
+		}
+		var c map[string]any
+		if err := parsed.Claims(&key.PublicKey, &c); err != nil || c["sub"] != "svc" {
+			t.Errorf("claims %v, %v", c, err)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package oauth
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestAppendJSONMatchesMarshal: the claims encoder writes the very bytes
+// json.Marshal writes, for the shapes it encodes itself and for those it
+// hands back (escapes, non-ASCII, numbers of other types, nested values).
+func TestAppendJSONMatchesMarshal(t *testing.T) {
+	cases := []any{
+		map[string]any{
+			"sub": "svc", "iss": "http://127.0.0.1:8080/realms/acme", "aud": []string{"assets", "billing"},
+			"iat": int64(1700000000), "exp": int64(-5), "client_id": "svc", "kind": "service_account",
+			"groups": []string{}, "attributes": map[string]any{}, "scope": "",
+		},
+		map[string]any{"groups": []string(nil), "attributes": map[string]any(nil), "list": []any(nil)},
+		map[string]any{"a<b": true, "c&d": false, "q\"uote": "back\\slash", "ctl": "tab\there\nnl\x01",
+			"uni": "zürich ☃", "bad": "\xff\xfe", "sep": "\u2028\u2029", "del": "\x7f", "html": "<script>&amp;</script>"},
+		map[string]any{"n": json.Number("12.50"), "f": 1.5, "big": 1e21, "i": 42, "u": uint8(7), "i32": int32(-3),
+			"nil": nil, "t": time.Unix(0, 0).UTC(), "nested": []any{"x", int64(1), []any{true, map[string]any{"k": "v"}}}},
+		map[string]any{"desks": []any{"news", "sport"}, "region": "eu", "tier": []string{"gold"}},
+		"plain", "", int64(0), true, []string{"a", "<"}, []any{}, map[string]any{"": ""},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune{'a', 'Z', '0', ' ', '"', '\\', '<', '>', '&', '\n', 0x7f, 'é', '☃', 0x2028, '/', '\'', 0}
+	for range 300 {
+		m := map[string]any{}
+		for range rng.IntN(8) {
+			k := make([]rune, rng.IntN(5))
+			for i := range k {
+				k[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			v := make([]rune, rng.IntN(8))
+			for i := range v {
+				v[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			switch rng.IntN(4) {
+			case 0:
+				m[string(k)] = string(v)
+			case 1:
+				m[string(k)] = []string{string(v), string(k)}
+			case 2:
+				m[string(k)] = rng.Int64() - rng.Int64()
+			default:
+				m[string(k)] = map[string]any{string(v): []any{string(k), rng.IntN(2) == 0}}
+			}
+		}
+		cases = append(cases, m)
+	}
+	for _, c := range cases {
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendJSON([]byte("prefix"), c)
+		if err != nil {
+			t.Fatalf("appendJSON(%#v): %v", c, err)
+		}
+		if string(got) != "prefix"+string(want) {
+			t.Errorf("appendJSON(%#v)\n got %s\nwant %s", c, got[len("prefix"):], want)
+		}
+	}
+	if _, err := appendJSON(nil, map[string]any{"ch": make(chan int)}); err == nil {
+		t.Error("a value json.Marshal refuses was encoded")
+	}
+}
