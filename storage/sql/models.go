@@ -363,6 +363,10 @@ func decodeJSON(s string, dst any) error {
 			*d = []string{}
 			return nil
 		}
+		if l, ok := plainStringList(s); ok {
+			*d = l
+			return nil
+		}
 		return json.Unmarshal([]byte(s), d) // strings: no numbers to keep exact
 	case *map[string]any:
 		if s == "{}" && *d != nil {
@@ -372,6 +376,42 @@ func decodeJSON(s string, dst any) error {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	return dec.Decode(dst)
+}
+
+// plainStringList decodes s when it is a compact JSON list of strings of
+// printable ASCII without escapes (what encodeJSON writes for audiences and
+// URLs): such strings decode to their bytes as they are. Anything else is
+// not ok and left to encoding/json.
+func plainStringList(s string) ([]string, bool) {
+	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	n := strings.Count(s, `","`) + 1
+	out := make([]string, 0, n)
+	rest := s[1 : len(s)-1]
+	for {
+		if len(rest) < 2 || rest[0] != '"' {
+			return nil, false
+		}
+		end := 1
+		for ; end < len(rest) && rest[end] != '"'; end++ {
+			if c := rest[end]; c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		if end == len(rest) {
+			return nil, false
+		}
+		out = append(out, rest[1:end])
+		rest = rest[end+1:]
+		if rest == "" {
+			return out, true
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = rest[1:]
+	}
 }
 
 func emptyNil(b []byte) []byte {
