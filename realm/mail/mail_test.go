@@ -3,13 +3,10 @@ package mail
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/wardiam/ward/realm/mail/mailtest"
 	"log/slog"
-	"mime"
-	"mime/multipart"
 	netmail "net/mail"
 	"net/url"
 	"strings"
@@ -19,72 +16,6 @@ import (
 )
 
 const testLink = "https://iam.example.com/realms/acme/login-actions/set-password?token=tok_3f9a1c7e5b2d4a6f8e0c1b3d5f7a9c2e"
-
-// parsedMail is a received mail taken apart with the standard library only.
-type parsedMail struct {
-	From, To, Subject, MessageID, AutoSubmitted string
-	Text, HTML                                  string
-}
-
-func parseMail(t *testing.T, raw []byte) parsedMail {
-	t.Helper()
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not an RFC 5322 message: %v\n%s", err, raw)
-	}
-	dec := new(mime.WordDecoder)
-	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("subject: %v", err)
-	}
-	p := parsedMail{
-		From: msg.Header.Get("From"), To: msg.Header.Get("To"), Subject: subject,
-		MessageID: msg.Header.Get("Message-Id"), AutoSubmitted: msg.Header.Get("Auto-Submitted"),
-	}
-	if _, err := msg.Header.Date(); err != nil {
-		t.Errorf("Date header: %v", err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("Content-Type = %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var order []string
-	for {
-		part, err := mr.NextPart() // decodes quoted-printable itself
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("multipart: %v", err)
-		}
-		body, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.EqualFold(part.Header.Get("Content-Transfer-Encoding"), "base64") {
-			body, err = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), ""))
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		ct, ctp, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		if !strings.EqualFold(ctp["charset"], "utf-8") {
-			t.Errorf("part %s charset = %q, want UTF-8", ct, ctp["charset"])
-		}
-		order = append(order, ct)
-		switch ct {
-		case "text/plain":
-			p.Text = string(body)
-		case "text/html":
-			p.HTML = string(body)
-		}
-	}
-	if strings.Join(order, ",") != "text/plain,text/html" {
-		t.Errorf("parts = %v, want text/plain then text/html", order)
-	}
-	return p
-}
 
 // outcomes collects the callbacks of a Mailer.
 type outcomes struct {
@@ -188,8 +119,8 @@ func setPasswordMail() Mail {
 }
 
 func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
-	cert, pool := selfSignedCert(t)
-	srv := startSMTP(t, &smtpServer{User: "ward", Pass: "p@ss:w/rd%"}, starttlsMode, cert)
+	cert, pool := mailtest.SelfSignedCert(t)
+	srv := mailtest.Start(t, &mailtest.Server{User: "ward", Pass: "p@ss:w/rd%"}, mailtest.StartTLS, cert)
 	pass := url.UserPassword("ward", "p@ss:w/rd%").String()
 	sender := smtpSender(t, "smtp://"+pass+"@"+srv.Addr, SMTPConfig{RootCAs: pool})
 	if s := sender.String(); strings.Contains(s, "p@ss") || !strings.Contains(s, "starttls=required") {
@@ -213,7 +144,7 @@ func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
 	}
 	got := srv.Received()
 	if len(got) != 1 {
-		t.Fatalf("server received %d mails, want 1", len(got))
+		t.Fatalf("server mailtest.Received %d mails, want 1", len(got))
 	}
 	r := got[0]
 	if !r.TLS {
@@ -225,7 +156,7 @@ func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
 	if r.From != "iam@acme.example" || len(r.To) != 1 || r.To[0] != "ada@example.com" {
 		t.Errorf("envelope from %q to %v", r.From, r.To)
 	}
-	p := parseMail(t, r.Data)
+	p := mailtest.Parse(t, r.Data)
 	if addr, err := netmail.ParseAddress(p.From); err != nil || addr.Address != "iam@acme.example" || addr.Name != "Acme IAM" {
 		t.Errorf("From = %q", p.From)
 	}
@@ -264,8 +195,8 @@ func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
 }
 
 func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
-	cert, pool := selfSignedCert(t)
-	srv := startSMTP(t, &smtpServer{}, implicitMode, cert)
+	cert, pool := mailtest.SelfSignedCert(t)
+	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Implicit, cert)
 	o := newOutcomes()
 	m := newMailer(t, Config{Sender: smtpSender(t, "smtps://"+srv.Addr, SMTPConfig{RootCAs: pool})}, o)
 	resetLink := "https://iam.example.com/realms/acme/login-actions/set-password?token=reset_77"
@@ -278,9 +209,9 @@ func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
 	}
 	got := srv.Received()
 	if len(got) != 1 || !got[0].TLS {
-		t.Fatalf("received %d mails (tls=%v)", len(got), len(got) == 1 && got[0].TLS)
+		t.Fatalf("mailtest.Received %d mails (tls=%v)", len(got), len(got) == 1 && got[0].TLS)
 	}
-	p := parseMail(t, got[0].Data)
+	p := mailtest.Parse(t, got[0].Data)
 	if p.Subject != "Reset your password for Acme" {
 		t.Errorf("Subject = %q", p.Subject)
 	}
@@ -295,7 +226,7 @@ func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
 }
 
 func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
-	srv := startSMTP(t, &smtpServer{RefuseData: 2}, plainMode, nil)
+	srv := mailtest.Start(t, &mailtest.Server{RefuseData: 2}, mailtest.Plain, nil)
 	o := newOutcomes()
 	sl := &sleeps{}
 	logger, logs := newLogger()
@@ -332,7 +263,7 @@ func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
 }
 
 func TestSMTPGivesUpAfterMaxAttempts(t *testing.T) {
-	srv := startSMTP(t, &smtpServer{RefuseData: 1000}, plainMode, nil)
+	srv := mailtest.Start(t, &mailtest.Server{RefuseData: 1000}, mailtest.Plain, nil)
 	o := newOutcomes()
 	sl := &sleeps{}
 	logger, logs := newLogger()
@@ -366,7 +297,7 @@ func TestSMTPGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestSMTPPermanentRefusalFailsWithoutRetry(t *testing.T) {
-	srv := startSMTP(t, &smtpServer{RefuseRcpt: 550}, plainMode, nil)
+	srv := mailtest.Start(t, &mailtest.Server{RefuseRcpt: 550}, mailtest.Plain, nil)
 	o := newOutcomes()
 	sl := &sleeps{}
 	m := newMailer(t, Config{
@@ -389,8 +320,8 @@ func TestSMTPPermanentRefusalFailsWithoutRetry(t *testing.T) {
 }
 
 func TestSMTPWrongPasswordIsPermanentAndNotLogged(t *testing.T) {
-	cert, pool := selfSignedCert(t)
-	srv := startSMTP(t, &smtpServer{User: "ward", Pass: "right-password"}, starttlsMode, cert)
+	cert, pool := mailtest.SelfSignedCert(t)
+	srv := mailtest.Start(t, &mailtest.Server{User: "ward", Pass: "right-password"}, mailtest.StartTLS, cert)
 	o := newOutcomes()
 	logger, logs := newLogger()
 	m := newMailer(t, Config{
@@ -408,7 +339,7 @@ func TestSMTPWrongPasswordIsPermanentAndNotLogged(t *testing.T) {
 		t.Errorf("result = %+v, want one permanent failure (535)", res)
 	}
 	if srv.AuthFailures() != 1 || len(srv.Received()) != 0 {
-		t.Errorf("auth failures %d, received %d", srv.AuthFailures(), len(srv.Received()))
+		t.Errorf("auth failures %d, mailtest.Received %d", srv.AuthFailures(), len(srv.Received()))
 	}
 	if l := logs.String(); strings.Contains(l, "wrong-password") || strings.Contains(res.Err.Error(), "wrong-password") {
 		t.Errorf("password leaked into logs or error:\n%s\n%v", l, res.Err)
@@ -416,8 +347,8 @@ func TestSMTPWrongPasswordIsPermanentAndNotLogged(t *testing.T) {
 }
 
 func TestSMTPRefusesUntrustedCertificate(t *testing.T) {
-	cert, _ := selfSignedCert(t)
-	srv := startSMTP(t, &smtpServer{}, starttlsMode, cert)
+	cert, _ := mailtest.SelfSignedCert(t)
+	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.StartTLS, cert)
 	o := newOutcomes()
 	// starttls=required without a pool that trusts the test CA: the system
 	// roots do not, so nothing may be sent.
@@ -441,7 +372,7 @@ func TestSMTPRefusesUntrustedCertificate(t *testing.T) {
 }
 
 func TestSMTPStartTLSRequiredButNotOffered(t *testing.T) {
-	srv := startSMTP(t, &smtpServer{}, plainMode, nil)
+	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Plain, nil)
 	o := newOutcomes()
 	m := newMailer(t, Config{
 		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=required", SMTPConfig{}),
@@ -460,7 +391,7 @@ func TestSMTPStartTLSRequiredButNotOffered(t *testing.T) {
 }
 
 func TestSMTPOpportunisticWithoutTLSDeliversInClear(t *testing.T) {
-	srv := startSMTP(t, &smtpServer{}, plainMode, nil)
+	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Plain, nil)
 	o := newOutcomes()
 	m := newMailer(t, Config{Sender: smtpSender(t, "smtp://"+srv.Addr, SMTPConfig{})}, o)
 	if err := m.Enqueue(setPasswordMail()); err != nil {
@@ -470,7 +401,7 @@ func TestSMTPOpportunisticWithoutTLSDeliversInClear(t *testing.T) {
 		t.Fatalf("opportunistic (default without credentials) failed: %v", res.Err)
 	}
 	if got := srv.Received(); len(got) != 1 || got[0].TLS {
-		t.Errorf("received %+v", got)
+		t.Errorf("mailtest.Received %+v", got)
 	}
 }
 

@@ -67,7 +67,7 @@ func (o *Outbox) Send(ctx context.Context, m *Message) error {
 	name := fmt.Sprintf("%s-%s-%s.eml", o.now().UTC().Format("20060102T150405.000000000Z"), kind, hex.EncodeToString(rnd[:]))
 	final := filepath.Join(o.dir, name)
 
-	tmp, err := os.CreateTemp(o.dir, ".tmp-*.eml") // created 0600
+	tmp, err := os.CreateTemp(o.dir, ".tmp-*") // created 0600; no .eml suffix, so readers of *.eml never see a partial mail
 	if err != nil {
 		return fmt.Errorf("mail: outbox: %w", err)
 	}

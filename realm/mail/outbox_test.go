@@ -2,6 +2,7 @@ package mail
 
 import (
 	"encoding/json"
+	"github.com/wardiam/ward/realm/mail/mailtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func TestOutboxWritesPrivateParseableEMLAndLogsLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := parseMail(t, raw)
+		p := mailtest.Parse(t, raw)
 		switch {
 		case strings.Contains(name, "-set_password-"):
 			if p.To != "<ada@example.com>" && p.To != "ada@example.com" || p.Subject != "Set your password for Acme Assets" {

@@ -1,4 +1,4 @@
-package mail
+package mailtest
 
 import (
 	"bytes"
@@ -8,9 +8,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"io"
 	"math/big"
+	"mime"
+	"mime/multipart"
 	"net"
+	netmail "net/mail"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +27,7 @@ import (
 // A real SMTP server (go-smtp) on 127.0.0.1:0 that records what it receives
 // and can be told to refuse.
 
-type received struct {
+type Received struct {
 	From     string
 	To       []string
 	Data     []byte
@@ -30,7 +35,7 @@ type received struct {
 	AuthUser string
 }
 
-type smtpServer struct {
+type Server struct {
 	Addr string
 	// Set before the first connection.
 	User, Pass string // when set, AUTH PLAIN is required before MAIL
@@ -41,39 +46,39 @@ type smtpServer struct {
 	RefuseRcpt int
 
 	mu       sync.Mutex
-	msgs     []received
+	msgs     []Received
 	dataCmds int
 	authFail int
 }
 
-func (s *smtpServer) Received() []received {
+func (s *Server) Received() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
+	return append([]Received(nil), s.msgs...)
 }
 
-func (s *smtpServer) DataCommands() int {
+func (s *Server) DataCommands() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dataCmds
 }
 
-func (s *smtpServer) AuthFailures() int {
+func (s *Server) AuthFailures() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authFail
 }
 
-type serverMode int
+type Mode int
 
 const (
-	plainMode    serverMode = iota // no TLS at all
-	starttlsMode                   // STARTTLS offered
-	implicitMode                   // TLS from the first byte (smtps)
+	Plain    Mode = iota // no TLS at all
+	StartTLS             // STARTTLS offered
+	Implicit             // TLS from the first byte (smtps)
 )
 
-// startSMTP starts the server; cert is required for the TLS modes.
-func startSMTP(t *testing.T, s *smtpServer, mode serverMode, cert *tls.Certificate) *smtpServer {
+// Start starts the server; cert is required for the TLS modes.
+func Start(t testing.TB, s *Server, mode Mode, cert *tls.Certificate) *Server {
 	t.Helper()
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s, conn: c}, nil
@@ -87,10 +92,10 @@ func startSMTP(t *testing.T, s *smtpServer, mode serverMode, cert *tls.Certifica
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mode != plainMode {
+	if mode != Plain {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 	}
-	if mode == implicitMode {
+	if mode == Implicit {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	s.Addr = ln.Addr().String()
@@ -100,7 +105,7 @@ func startSMTP(t *testing.T, s *smtpServer, mode serverMode, cert *tls.Certifica
 }
 
 type session struct {
-	srv      *smtpServer
+	srv      *Server
 	conn     *smtp.Conn
 	authUser string
 	from     string
@@ -160,15 +165,15 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 3, 0}, Message: "try again later"}
 	}
 	_, isTLS := ss.conn.TLSConnectionState()
-	s.msgs = append(s.msgs, received{From: ss.from, To: ss.to, Data: bytes.Clone(data), TLS: isTLS, AuthUser: ss.authUser})
+	s.msgs = append(s.msgs, Received{From: ss.from, To: ss.to, Data: bytes.Clone(data), TLS: isTLS, AuthUser: ss.authUser})
 	return nil
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
 
-// selfSignedCert makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSignedCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
+// SelfSignedCert makes a certificate for 127.0.0.1 and a pool that trusts it.
+func SelfSignedCert(t testing.TB) (*tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -196,4 +201,86 @@ func selfSignedCert(t *testing.T) (*tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// Mail is a Received mail taken apart with the standard library only.
+type Mail struct {
+	From, To, Subject, MessageID, AutoSubmitted string
+	Text, HTML                                  string
+}
+
+func Parse(t testing.TB, raw []byte) Mail {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not an RFC 5322 message: %v\n%s", err, raw)
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("subject: %v", err)
+	}
+	p := Mail{
+		From: msg.Header.Get("From"), To: msg.Header.Get("To"), Subject: subject,
+		MessageID: msg.Header.Get("Message-Id"), AutoSubmitted: msg.Header.Get("Auto-Submitted"),
+	}
+	if _, err := msg.Header.Date(); err != nil {
+		t.Errorf("Date header: %v", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("Content-Type = %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var order []string
+	for {
+		part, err := mr.NextPart() // decodes quoted-printable itself
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("multipart: %v", err)
+		}
+		body, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.EqualFold(part.Header.Get("Content-Transfer-Encoding"), "base64") {
+			body, err = base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(body)), ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ct, ctp, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		if !strings.EqualFold(ctp["charset"], "utf-8") {
+			t.Errorf("part %s charset = %q, want UTF-8", ct, ctp["charset"])
+		}
+		order = append(order, ct)
+		switch ct {
+		case "text/plain":
+			p.Text = string(body)
+		case "text/html":
+			p.HTML = string(body)
+		}
+	}
+	if strings.Join(order, ",") != "text/plain,text/html" {
+		t.Errorf("parts = %v, want text/plain then text/html", order)
+	}
+	return p
+}
+
+// Wait returns the mails received once there are at least n, failing the
+// test after timeout.
+func (s *Server) Wait(t testing.TB, n int, timeout time.Duration) []Received {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if got := s.Received(); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailtest: %d mail(s) received within %s, want %d", len(s.Received()), timeout, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
