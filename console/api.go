@@ -104,6 +104,7 @@ func (a *API) Register(e *echo.Echo) {
 	// Registered so that the answer is a problem explaining what to do
 	// instead, rather than the router's bare 405.
 	g.DELETE(r+"/users/:id", a.deleteUser)
+	g.POST(r+"/users/:id/set-password-email", a.sendSetPasswordEmail)
 	g.PUT(r+"/users/:id/groups/:group_id", a.addUserToGroup)
 	g.DELETE(r+"/users/:id/groups/:group_id", a.removeUserFromGroup)
 

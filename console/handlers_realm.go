@@ -244,6 +244,15 @@ func (a *API) deleteUser(c echo.Context) error {
 	}
 }
 
+// sendSetPasswordEmail answers 202: the link is issued now, the mail is
+// delivered in the background.
+func (a *API) sendSetPasswordEmail(c echo.Context) error {
+	if err := a.svc.SendSetPasswordEmail(ctx(c), c.Param("realm"), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusAccepted)
+}
+
 func (a *API) addUserToGroup(c echo.Context) error {
 	u, err := a.svc.AddUserToGroup(ctx(c), c.Param("realm"), c.Param("id"), c.Param("group_id"))
 	if err != nil {

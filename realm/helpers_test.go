@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ type env struct {
 	owner  context.Context
 	admin  context.Context
 	viewer context.Context
+	mails  *recordingMailer
 }
 
 // opener opens a fresh, migrated store.
@@ -74,14 +76,40 @@ func eachBackend(t *testing.T, f func(t *testing.T, open opener)) {
 
 func newService(t *testing.T, open opener) *env {
 	t.Helper()
-	e := &env{t: t, store: open(t), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	svc, err := realm.NewService(realm.ServiceConfig{Store: e.store, Keys: testKeys{}, Clock: func() time.Time { return e.now }})
+	e := &env{t: t, store: open(t), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), mails: &recordingMailer{}}
+	svc, err := realm.NewService(realm.ServiceConfig{Store: e.store, Keys: testKeys{}, Clock: func() time.Time { return e.now },
+		Mailer: e.mails, PublicURL: "https://iam.example.test/"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.svc = svc
 	e.sys = realm.WithPrincipal(context.Background(), realm.System)
 	return e
+}
+
+// recordingMailer stands in for delivery (realm/mail, tested against a real
+// SMTP server there and in cmd/ward): it records what the service hands
+// over, or refuses when fail is set.
+type recordingMailer struct {
+	mu   sync.Mutex
+	sent []realm.LinkMail
+	fail error
+}
+
+func (m *recordingMailer) EnqueueLinkMail(l realm.LinkMail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.sent = append(m.sent, l)
+	return nil
+}
+
+func (m *recordingMailer) all() []realm.LinkMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]realm.LinkMail(nil), m.sent...)
 }
 
 func newEnv(t *testing.T, open opener) *env {

@@ -74,7 +74,10 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 		return nil, err
 	}
 	now := s.now()
-	var m *Member
+	var (
+		m    *Member
+		link string
+	)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		user, created, err := s.consoleUser(ctx, tx, console.ID, email, first, last)
 		if err != nil {
@@ -95,11 +98,22 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 		if err := tx.CreateMember(ctx, m); err != nil {
 			return asConflict(err, "email", "this account is already a member of the organization")
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "member.created", "member", m.ID,
-			map[string]any{"user_id": user.ID, "email": user.Email, "role": string(m.Role), "user_created": created}))
+		if err := appendEvents(ctx, tx, s.event(a, orgID, "", "member.created", "member", m.ID,
+			map[string]any{"user_id": user.ID, "email": user.Email, "role": string(m.Role), "user_created": created})); err != nil {
+			return err
+		}
+		// A console account that already has a password (a member of
+		// another org) signs in as it is; a new one gets a link.
+		if user.PasswordHash == "" && user.Active {
+			link, err = s.issueSetPasswordLink(ctx, tx, a, console, user, orgID)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if link != "" {
+		s.mailLink(ctx, orgID, console, m.User, PurposeSetPassword, link, setPasswordTTL)
 	}
 	return memberView(m), nil
 }

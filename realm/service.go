@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type ServiceConfig struct {
 	Clock  func() time.Time // default time.Now
 	Random io.Reader        // default crypto/rand.Reader
 	Logger *slog.Logger     // default slog.Default()
+	// Mailer delivers set-password mails; nil sends none (and says so in
+	// the log).
+	Mailer Mailer
+	// PublicURL prefixes the links in mails ({public_url}/realms/…).
+	PublicURL string
 }
 
 // Service enforces the domain's rules over a Store. Every method takes the
@@ -28,11 +34,13 @@ type ServiceConfig struct {
 // ErrUnauthenticated when there is none. Realm-scoped methods take the realm
 // name and answer ErrNotFound for a realm of another org or the console realm.
 type Service struct {
-	store  Store
-	keys   KeyMaker
-	clock  func() time.Time
-	random io.Reader
-	log    *slog.Logger
+	store     Store
+	keys      KeyMaker
+	clock     func() time.Time
+	random    io.Reader
+	log       *slog.Logger
+	mailer    Mailer
+	publicURL string
 }
 
 // NewService builds a Service.
@@ -43,7 +51,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Keys == nil {
 		return nil, errors.New("realm: ServiceConfig.Keys is required")
 	}
-	s := &Service{store: cfg.Store, keys: cfg.Keys, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger}
+	s := &Service{store: cfg.Store, keys: cfg.Keys, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger,
+		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	if s.clock == nil {
 		s.clock = time.Now
 	}

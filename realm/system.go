@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -259,25 +258,12 @@ func (s *Service) SetPasswordLink(ctx context.Context, realmID, userID string) (
 	if !u.Active {
 		return "", Conflict("active", "the user is deactivated; reactivate it first")
 	}
-	token, hash := newLinkToken(s.random)
-	now := s.now()
-	t := &ActionToken{Hash: hash, RealmID: r.ID, UserID: u.ID, Purpose: "set_password",
-		ExpiresAt: now.Add(setPasswordTTL), CreatedAt: now}
-	eventRealm := r.ID
-	if r.Name == ConsoleRealm {
-		eventRealm = "" // console accounts are org-level business
-	}
+	var path string
 	err = s.store.InTx(ctx, func(tx Store) error {
-		if err := tx.CreateActionToken(ctx, t); err != nil {
-			return err
-		}
-		return appendEvents(ctx, tx, s.event(a, orgID, eventRealm, "user.set_password_link_issued", "user", u.ID,
-			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)}))
+		path, err = s.issueSetPasswordLink(ctx, tx, a, r, u, orgID)
+		return err
 	})
-	if err != nil {
-		return "", err
-	}
-	return "/realms/" + url.PathEscape(r.Name) + "/login-actions/set-password?token=" + url.QueryEscape(token), nil
+	return path, err
 }
 
 // NewSetupToken returns a one-time console setup token valid 1 h when no

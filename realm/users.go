@@ -37,11 +37,9 @@ func (s *Service) ListUsers(ctx context.Context, realmName string, o ListOptions
 }
 
 // CreateUser creates an active user. Email, first and last name are
-// required; the email is unique in the realm case-insensitively.
-//
-// SendSetPasswordEmail is honoured by the caller for now: mailing moves into
-// an outbox written in this transaction in a later issue; until then the
-// console calls SetPasswordLink after a successful create.
+// required; the email is unique in the realm case-insensitively. Unless
+// SendSetPasswordEmail is false, the same transaction issues a set-password
+// link, which is mailed once it has committed.
 func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput) (*UserView, error) {
 	a, err := canWrite(ctx)
 	if err != nil {
@@ -52,9 +50,15 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 	checkEmail(v, "email", email)
 	first := requiredName(v, "first_name", in.FirstName)
 	last := requiredName(v, "last_name", in.LastName)
-	var view *UserView
+	send := in.SendSetPasswordEmail == nil || *in.SendSetPasswordEmail
+	var (
+		view *UserView
+		r    *Realm
+		u    *User
+		link string
+	)
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err = a.realm(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -72,7 +76,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 			return err
 		}
 		now := s.now()
-		u := &User{ID: s.newID(), RealmID: r.ID, Email: email, FirstName: first, LastName: last,
+		u = &User{ID: s.newID(), RealmID: r.ID, Email: email, FirstName: first, LastName: last,
 			Active: true, Groups: ids, PrimaryGroup: in.PrimaryGroup, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return asConflict(err, "email", emailTaken)
@@ -82,13 +86,54 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 			return err
 		}
 		view = &UserView{User: *userView(u), EffectiveAttributes: eff}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "user.created", "user", u.ID,
-			map[string]any{"email": u.Email, "groups": u.Groups, "primary_group": u.PrimaryGroup}))
+		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "user.created", "user", u.ID,
+			map[string]any{"email": u.Email, "groups": u.Groups, "primary_group": u.PrimaryGroup})); err != nil {
+			return err
+		}
+		if send {
+			link, err = s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if send {
+		s.mailLink(ctx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
+	}
 	return view, nil
+}
+
+// SendSetPasswordEmail mails the user a new set-password link (12 h, single
+// use), voiding older links. A deactivated user gets none (409).
+func (s *Service) SendSetPasswordEmail(ctx context.Context, realmName, id string) error {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return err
+	}
+	var (
+		r    *Realm
+		u    *User
+		link string
+	)
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if r, err = a.realm(ctx, tx, realmName); err != nil {
+			return err
+		}
+		if u, err = tx.GetUser(ctx, r.ID, id); err != nil {
+			return err
+		}
+		if !u.Active {
+			return Conflict("active", "the user is deactivated; reactivate it first")
+		}
+		link, err = s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.mailLink(ctx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
+	return nil
 }
 
 // GetUser returns a user with its effective attributes.

@@ -29,8 +29,9 @@ type app struct {
 }
 
 // open connects to the database (migrating unless told not to) and builds
-// the domain service.
-func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool) (*app, error) {
+// the domain service. mailer may be nil (commands that send no mail);
+// publicURL prefixes the links the service issues.
+func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool, mailer realm.Mailer, publicURL string) (*app, error) {
 	store, err := sqlstore.Open(ctx, sqlstore.Config{DSN: s.DB, Logger: log})
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool) (*ap
 		store.Close()
 		return nil, err
 	}
-	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log})
+	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log, Mailer: mailer, PublicURL: publicURL})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -105,7 +106,7 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
-	a, err := open(ctx, &s, log, true)
+	a, err := open(ctx, &s, log, true, nil, s.publicURL(s.Addr))
 	if err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
-	a, err := open(ctx, &s, log, true)
+	a, err := open(ctx, &s, log, true, nil, s.publicURL(s.Addr))
 	if err != nil {
 		return err
 	}
@@ -203,23 +204,39 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		debug.SetGCPercent(400)
 	}
 
-	a, err := open(ctx, &s, log, !s.NoMigrate)
-	if err != nil {
-		return err
-	}
-	defer a.store.Close()
-	sys := realm.WithPrincipal(ctx, realm.System)
-	if err := a.service.EnsureSystem(sys); err != nil {
-		return fmt.Errorf("preparing the console realm: %w", err)
-	}
-
-	// Bind before building handlers so that the public URL can name the
-	// port actually chosen (":0" in tests).
+	// Bind first so that the public URL (in issuers and mailed links) can
+	// name the port actually chosen (":0" in tests).
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	publicURL := s.publicURL(ln.Addr().String())
+
+	var svc *realm.Service
+	mailer, err := newMailer(&s, log, &svc)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, &s, log, !s.NoMigrate, linkMailer{mailer}, publicURL)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	svc = a.service
+	// Runs before the store closes (defers run last-in first-out): mail
+	// still queued gets its chance, and failures can still be recorded.
+	defer func() {
+		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := mailer.Close(drain); err != nil {
+			log.Warn("mail queue not drained at shutdown", "err", err)
+		}
+	}()
+	sys := realm.WithPrincipal(ctx, realm.System)
+	if err := a.service.EnsureSystem(sys); err != nil {
+		return fmt.Errorf("preparing the console realm: %w", err)
+	}
 
 	oauthServer, err := oauth.New(oauth.Config{
 		Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL, Logger: log,
