@@ -1,0 +1,145 @@
+package realm_test
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// tokenOf takes the token out of a mailed link.
+func tokenOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	var v *realm.ValidationError
+	if !errors.As(err, &v) || len(v.Fields) != 1 || v.Fields[0].Field != field {
+		t.Fatalf("error %v, want a validation error naming %q", err, field)
+	}
+}
+
+func TestSetPasswordWithLink(t *testing.T) { eachBackend(t, testSetPasswordWithLink) }
+
+func testSetPasswordWithLink(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.realm("shop")
+	e.realm("other")
+	u := e.user("shop", "ada@example.com", nil, "")
+	first := tokenOf(t, e.mails.all()[0].Link)
+	if err := e.svc.SendSetPasswordEmail(e.admin, "shop", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	token := tokenOf(t, e.mails.all()[1].Link)
+	ctx := t.Context()
+
+	// Bad passwords are refused before the link is touched.
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "short", "short"), "password")
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "long enough pw", "long enough px"), "password_confirm")
+	// A newer link voids the older one; a link works only in its realm.
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", first, "long enough pw", "long enough pw"), "token")
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "other", token, "long enough pw", "long enough pw"), "token")
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "nowhere", token, "long enough pw", "long enough pw"), "token")
+
+	if err := e.svc.SetPasswordWithLink(ctx, "shop", token, "long enough pw", "long enough pw"); err != nil {
+		t.Fatalf("set password: %v", err)
+	}
+	stored, err := e.store.GetUser(ctx, u.RealmID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored.PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") ||
+		!realm.VerifyPassword(stored.PasswordHash, "long enough pw") || realm.VerifyPassword(stored.PasswordHash, "long enough px") {
+		t.Fatalf("stored hash %q does not verify as argon2id of the password", stored.PasswordHash)
+	}
+	// Single use.
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "another password", "another password"), "token")
+	ev, _ := e.svc.ListEvents(e.owner, "shop", realm.EventFilter{Type: "user.password_set"})
+	if len(ev.Items) != 1 || ev.Items[0].ActorID != u.ID || strings.Contains(ev.Items[0].Details["via"].(string), "$argon") {
+		t.Fatalf("password_set events %+v", ev.Items)
+	}
+
+	// Links expire (12 h for an admin's link).
+	if err := e.svc.SendSetPasswordEmail(e.admin, "shop", u.ID); err != nil {
+		t.Fatal(err)
+	}
+	late := tokenOf(t, e.mails.all()[2].Link)
+	e.now = e.now.Add(12*time.Hour + time.Second)
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", late, "long enough pw", "long enough pw"), "token")
+}
+
+func TestRequestPasswordReset(t *testing.T) { eachBackend(t, testRequestPasswordReset) }
+
+func testRequestPasswordReset(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.realm("shop")
+	no := false
+	ada, err := e.svc.CreateUser(e.admin, "shop", realm.UserInput{Email: "ada@example.com", FirstName: "Ada", LastName: "L", SendSetPasswordEmail: &no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := e.svc.CreateUser(e.admin, "shop", realm.UserInput{Email: "gone@example.com", FirstName: "G", LastName: "G", SendSetPasswordEmail: &no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := e.svc.UpdateUser(e.admin, "shop", gone.ID, realm.UserPatch{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+
+	// Same answer for unknown, deactivated and real accounts; only the
+	// active user gets a mail.
+	for _, email := range []string{"nobody@example.com", "gone@example.com", "", "ADA@example.com"} {
+		if err := e.svc.RequestPasswordReset(ctx, "shop", email); err != nil {
+			t.Fatalf("reset for %q: %v", email, err)
+		}
+	}
+	if err := e.svc.RequestPasswordReset(ctx, "nowhere", "ada@example.com"); err != nil {
+		t.Fatalf("reset in an unknown realm: %v", err)
+	}
+	sent := e.mails.all()
+	if len(sent) != 1 || sent[0].To != "ada@example.com" || sent[0].Purpose != realm.PurposeResetPassword ||
+		sent[0].ValidFor != 30*time.Minute || !strings.Contains(sent[0].Link, "/realms/shop/login-actions/set-password?token=") {
+		t.Fatalf("reset mails %+v", sent)
+	}
+
+	// The link lasts 30 minutes.
+	token := tokenOf(t, sent[0].Link)
+	e.now = e.now.Add(31 * time.Minute)
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "long enough pw", "long enough pw"), "token")
+	if err := e.svc.RequestPasswordReset(ctx, "shop", "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SetPasswordWithLink(ctx, "shop", tokenOf(t, e.mails.all()[1].Link), "long enough pw", "long enough pw"); err != nil {
+		t.Fatalf("fresh reset link: %v", err)
+	}
+	if u, _ := e.store.GetUser(ctx, ada.RealmID, ada.ID); !realm.VerifyPassword(u.PasswordHash, "long enough pw") {
+		t.Fatalf("password not set by the reset link")
+	}
+}
+
+func TestVerifyPasswordRejectsMalformedHashes(t *testing.T) {
+	h, err := realm.HashPassword("correct horse battery", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !realm.VerifyPassword(h, "correct horse battery") {
+		t.Fatal("hash does not verify its own password")
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", strings.Replace(h, "v=19", "v=18", 1),
+		strings.Replace(h, "m=19456", "m=0", 1), h[:len(h)-4] + "!!!!"} {
+		if realm.VerifyPassword(bad, "correct horse battery") {
+			t.Errorf("malformed hash %q verified", bad)
+		}
+	}
+}
