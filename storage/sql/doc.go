@@ -9,6 +9,9 @@
 // authorization and invariants such as "the primary group is one of the
 // groups" belong to the realm services. It never logs SQL or values.
 //
+// It keeps no copy of rows that could go stale: the one cache, decoded
+// group attribute JSON for the token path, is keyed by the text just read.
+//
 // Times are stored as UTC TIMESTAMP with microsecond precision on both
 // backends, so a value reads back equal (time.Equal) on either.
 //
