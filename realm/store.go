@@ -195,6 +195,11 @@ type ClientClaimsStore interface {
 	// every creation, update or deletion of one of the realm's attribute
 	// definitions, so definitions read after seeing version v are at least
 	// as new as v.
+	//
+	// It is the hot path, so it may leave the fields token issuing does not
+	// read zero (Name, Description, DisplayName, Communication, CreatedAt,
+	// UpdatedAt), and the groups' Attributes maps may be shared between
+	// calls: callers only read them.
 	GetClientClaims(ctx context.Context, realmID, clientID string) (*ClientClaims, error)
 	// AttributeSchemaVersion returns the realm's attribute schema version.
 	AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error)
