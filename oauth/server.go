@@ -120,6 +120,7 @@ func (s *Server) Issuer(realmName string) string { return s.publicURL + "/realms
 // the login issue.
 func (s *Server) Register(e *echo.Echo) {
 	g := e.Group("/realms/:realm")
+	s.registerPages(g)
 	g.GET(pathDiscovery, s.handleDiscovery)
 	g.OPTIONS(pathDiscovery, handlePublicPreflight)
 	g.GET(pathCerts, s.handleCerts)

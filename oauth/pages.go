@@ -1,0 +1,217 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/templates"
+)
+
+// The login-actions pages: set a password from an emailed link, and ask for
+// a reset link. They are plain HTML forms (no script), CSRF-protected with a
+// double-submit cookie, never framed, never cached, and send no Referer (the
+// set-password URL carries its token).
+
+const (
+	pathSetPassword   = "/login-actions/set-password"
+	pathResetPassword = "/login-actions/reset-password"
+	csrfCookie        = "ward_csrf"
+)
+
+var passwordTemplate = template.Must(template.ParseFS(templates.FS, "password.html"))
+
+// passwordPage is the data of templates/password.html.
+type passwordPage struct {
+	Title       string
+	RealmName   string
+	Nonce       string
+	Action      string
+	CSRF        string
+	Token       string
+	AskEmail    bool
+	Email       string
+	MinLength   int
+	Error       string
+	FieldErrors map[string]string
+	Done        string
+}
+
+func (s *Server) registerPages(g *echo.Group) {
+	g.GET(pathSetPassword, s.setPasswordForm)
+	g.POST(pathSetPassword, s.setPasswordSubmit)
+	g.GET(pathResetPassword, s.resetForm)
+	g.POST(pathResetPassword, s.resetSubmit)
+}
+
+// pageRealm finds the realm a page belongs to; an unknown one is a 404
+// page, a database failure a 503 page.
+func (s *Server) pageRealm(c echo.Context) (*realm.Realm, error) {
+	r, err := s.store.GetRealmByName(c.Request().Context(), c.Param("realm"))
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, s.renderPage(c, http.StatusNotFound, passwordPage{Title: "Not found", Error: "There is no such realm."})
+	}
+	if err != nil {
+		s.log.ErrorContext(c.Request().Context(), "login-actions: realm lookup", "realm", c.Param("realm"), "err", err)
+		return nil, s.renderPage(c, http.StatusServiceUnavailable, passwordPage{Title: "Try again shortly", Error: "The service is unavailable right now."})
+	}
+	return r, nil
+}
+
+func realmDisplay(r *realm.Realm) string {
+	if r.DisplayName != "" {
+		return r.DisplayName
+	}
+	return r.Name
+}
+
+func (s *Server) setPasswordForm(c echo.Context) error {
+	r, err := s.pageRealm(c)
+	if r == nil {
+		return err
+	}
+	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), Token: c.QueryParam("token"), MinLength: realm.MinPasswordLength}
+	if page.Token == "" {
+		page.Error = "This page needs the link from your email."
+		return s.renderPage(c, http.StatusBadRequest, page)
+	}
+	page.Action = c.Request().URL.Path
+	return s.renderForm(c, http.StatusOK, page)
+}
+
+func (s *Server) setPasswordSubmit(c echo.Context) error {
+	r, err := s.pageRealm(c)
+	if r == nil {
+		return err
+	}
+	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), MinLength: realm.MinPasswordLength, Action: c.Request().URL.Path}
+	form, status := s.readForm(c)
+	if status != 0 {
+		page.Error = formProblem(status)
+		return s.renderForm(c, status, page)
+	}
+	page.Token = form.Get("token")
+	err = s.service.SetPasswordWithLink(c.Request().Context(), r.Name, page.Token, form.Get("password"), form.Get("password_confirm"))
+	var verr *realm.ValidationError
+	switch {
+	case err == nil:
+		page.Done = "Your password is set. You can now sign in."
+		return s.renderPage(c, http.StatusOK, page)
+	case errors.As(err, &verr):
+		page.FieldErrors = map[string]string{}
+		for _, f := range verr.Fields {
+			if f.Field == "token" {
+				page.Error = "This link is invalid or has expired. Ask for a new one."
+				continue
+			}
+			page.FieldErrors[f.Field] = "This " + strings.ReplaceAll(f.Field, "_", " ") + " " + f.Message + "."
+		}
+		return s.renderForm(c, http.StatusBadRequest, page)
+	}
+	s.log.ErrorContext(c.Request().Context(), "login-actions: set password", "realm", r.Name, "err", err)
+	page.Error = "The service is unavailable right now. Try again shortly."
+	return s.renderForm(c, http.StatusServiceUnavailable, page)
+}
+
+func (s *Server) resetForm(c echo.Context) error {
+	r, err := s.pageRealm(c)
+	if r == nil {
+		return err
+	}
+	return s.renderForm(c, http.StatusOK, passwordPage{Title: "Forgot your password?", RealmName: realmDisplay(r), AskEmail: true, Action: c.Request().URL.Path})
+}
+
+func (s *Server) resetSubmit(c echo.Context) error {
+	r, err := s.pageRealm(c)
+	if r == nil {
+		return err
+	}
+	page := passwordPage{Title: "Forgot your password?", RealmName: realmDisplay(r), AskEmail: true, Action: c.Request().URL.Path}
+	form, status := s.readForm(c)
+	if status != 0 {
+		page.Error = formProblem(status)
+		return s.renderForm(c, status, page)
+	}
+	// The same answer whether or not the account exists.
+	if err := s.service.RequestPasswordReset(c.Request().Context(), r.Name, form.Get("email")); err != nil {
+		s.log.ErrorContext(c.Request().Context(), "login-actions: reset request", "realm", r.Name, "err", err)
+		page.Error = "The service is unavailable right now. Try again shortly."
+		page.Email = form.Get("email")
+		return s.renderForm(c, http.StatusServiceUnavailable, page)
+	}
+	page.Done = "If an account uses that email, we have sent it a link to set a new password. The link works for 30 minutes."
+	return s.renderPage(c, http.StatusOK, page)
+}
+
+// readForm parses a bounded urlencoded form and checks the CSRF token
+// against its cookie. It answers a non-zero status when the form is not
+// acceptable.
+func (s *Server) readForm(c echo.Context) (url.Values, int) {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	if err := req.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge
+		}
+		return nil, http.StatusBadRequest
+	}
+	cookie, err := req.Cookie(csrfCookie)
+	sent := req.PostForm.Get("csrf_token")
+	if err != nil || cookie.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(sent)) != 1 {
+		return nil, http.StatusForbidden
+	}
+	return req.PostForm, 0
+}
+
+func formProblem(status int) string {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		return "The form is too large."
+	case http.StatusForbidden:
+		return "The form expired or did not come from this page. Please try again."
+	}
+	return "The form could not be read."
+}
+
+// renderForm renders a page with a form: it sets a fresh CSRF cookie and
+// puts the same value in the form.
+func (s *Server) renderForm(c echo.Context, status int, page passwordPage) error {
+	page.CSRF = randomToken()
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name: csrfCookie, Value: page.CSRF, Path: "/realms/" + c.Param("realm") + "/login-actions/",
+		HttpOnly: true, Secure: strings.HasPrefix(s.publicURL, "https://"), SameSite: http.SameSiteStrictMode,
+	})
+	return s.renderPage(c, status, page)
+}
+
+// renderPage writes a login-actions page with headers that keep it out of
+// frames, caches and Referer headers, and allow only its own inline style.
+func (s *Server) renderPage(c echo.Context, status int, page passwordPage) error {
+	page.Nonce = randomToken()
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+page.Nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return passwordTemplate.Execute(c.Response(), page)
+}
+
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("oauth: random source failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
