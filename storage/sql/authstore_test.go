@@ -1,0 +1,17 @@
+package sqlstore_test
+
+import (
+	"testing"
+
+	"github.com/wardiam/ward/storage/conformance"
+	"github.com/wardiam/ward/storage/sqltest"
+)
+
+func TestAuthConformanceSQLiteFile(t *testing.T) {
+	conformance.RunAuth(t, func(t *testing.T) conformance.AuthStore { return sqltest.Open(t) })
+}
+
+func TestAuthConformancePostgres(t *testing.T) {
+	sqltest.PostgresDSN(t)
+	conformance.RunAuth(t, func(t *testing.T) conformance.AuthStore { return sqltest.OpenPostgres(t) })
+}
