@@ -72,7 +72,7 @@ var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
 
 // supportedGrantTypes grows as flows land (authorization_code and
 // refresh_token come with the login issue).
-var supportedGrantTypes = []string{"client_credentials"}
+var supportedGrantTypes = []string{"client_credentials", "authorization_code"}
 
 // publicJSON answers a document any origin may read (discovery, JWKS).
 func publicJSON(c echo.Context, body []byte) error {

@@ -349,13 +349,32 @@ func (p *provider) compose(s *Server) {
 		ClientSecretsHasher:        sha256Hasher{},
 		SendDebugMessagesToClients: false,
 	}
+	// The authorization code flow: PKCE S256 required of public clients
+	// (plain never accepted), state of at least 8 characters, codes for a
+	// minute. No refresh token is issued yet: RefreshTokenScopes names a
+	// scope no client can be granted.
+	cfg.AuthorizeCodeLifespan = codeLifespan
+	cfg.IDTokenLifespan = s.accessTokenLifespan
+	cfg.IDTokenIssuer = p.issuer
+	cfg.EnforcePKCEForPublicClients = true
+	cfg.EnablePKCEPlainChallengeMethod = false
+	cfg.MinParameterEntropy = fosite.MinParameterEntropy
+	cfg.RefreshTokenScopes = []string{"ward:refresh-tokens-not-issued-yet"}
+	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
 	es := p.signers[AlgES256]
-	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
+	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, accessLifespan: s.accessTokenLifespan}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)
 	strategy := &oauth2.DefaultJWTStrategy{Signer: newSigner(es.priv), Config: cfg}
+	codes := codeStrategy{DefaultJWTStrategy: strategy}
+	ids := newIDTokenStrategy(s, p, cfg)
 	p.config = cfg
 	p.fosite = compose.Compose(cfg, store, strategy,
 		compose.OAuth2ClientCredentialsGrantFactory,
+		func(c fosite.Configurator, st, _ any) any {
+			return compose.OAuth2AuthorizeExplicitFactory(c, st, codes)
+		},
+		func(c fosite.Configurator, st, _ any) any { return compose.OAuth2PKCEFactory(c, st, codes) },
+		func(c fosite.Configurator, st, _ any) any { return compose.OpenIDConnectExplicitFactory(c, st, ids) },
 		func(fosite.Configurator, any, any) any { return &jwtIntrospector{s: s, p: p} },
 		func(fosite.Configurator, any, any) any { return &jwtRevoker{s: s, p: p} },
 	).(*fosite.Fosite)

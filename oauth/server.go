@@ -49,6 +49,14 @@ type Config struct {
 	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
 	// tokens; default 24 h, far beyond any access token's life.
 	RetiredKeyTTL time.Duration
+	// AuthCodes and Sessions keep sign-in state (authorization codes,
+	// browser sessions). When nil, Store is used if it implements them
+	// (the SQL store does); without them users cannot sign in.
+	AuthCodes realm.AuthCodeStore
+	Sessions  realm.SessionStore
+	// SessionLifespan is how long a browser session lets a user skip the
+	// password; default 10 h.
+	SessionLifespan time.Duration
 }
 
 // Server is the per-realm OAuth2 / OIDC provider.
@@ -63,6 +71,9 @@ type Server struct {
 	ttl                 time.Duration
 	retiredKeyTTL       time.Duration
 	claimsTTL           time.Duration
+	codes               realm.AuthCodeStore
+	sessions            realm.SessionStore
+	sessionLifespan     time.Duration
 
 	cache      sync.Map // realm name → *provider
 	builds     singleflight.Group
@@ -93,6 +104,18 @@ func New(cfg Config) (*Server, error) {
 		ttl:                 cfg.ProviderTTL,
 		retiredKeyTTL:       cfg.RetiredKeyTTL,
 		claimsTTL:           cfg.ClaimsTTL,
+		codes:               cfg.AuthCodes,
+		sessions:            cfg.Sessions,
+		sessionLifespan:     cfg.SessionLifespan,
+	}
+	if s.codes == nil {
+		s.codes, _ = cfg.Store.(realm.AuthCodeStore)
+	}
+	if s.sessions == nil {
+		s.sessions, _ = cfg.Store.(realm.SessionStore)
+	}
+	if s.sessionLifespan <= 0 {
+		s.sessionLifespan = 10 * time.Hour
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -125,6 +148,8 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathDiscovery, handlePublicPreflight)
 	g.GET(pathCerts, s.handleCerts)
 	g.OPTIONS(pathCerts, handlePublicPreflight)
+	g.GET(pathAuth, s.handleAuthorize)
+	g.POST(pathAuth, s.handleAuthorize)
 	g.POST(pathToken, s.handleToken)
 	g.POST(pathIntrospect, s.handleIntrospect)
 	g.POST(pathRevoke, s.handleRevoke)

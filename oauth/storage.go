@@ -108,6 +108,10 @@ type fositeStore struct {
 	claims  realm.ClientClaimsStore // the one-query path, when the store has it
 	realmID string
 	clock   func() time.Time
+	// codes keeps authorization code, PKCE and OIDC request sessions; nil
+	// when the store has none, which refuses every code.
+	codes          realm.AuthCodeStore
+	accessLifespan time.Duration
 }
 
 // GetClient returns the realm's active client. A disabled or unknown client

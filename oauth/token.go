@@ -67,8 +67,13 @@ func (s *Server) handleToken(c echo.Context) error {
 		p.fosite.WriteAccessError(ctx, rw, nil, fosite.ErrUnsupportedGrantType)
 		return nil
 	}
-	session := &oauth2.JWTSession{}
-	ar, err := p.fosite.NewAccessRequest(ctx, req, session)
+	// A user's grant (authorization code) restores the session stored
+	// with the code; a client's starts empty.
+	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
+	if req.PostFormValue("grant_type") == "authorization_code" {
+		newSession = func() fosite.Session { return &userSession{} }
+	}
+	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {
 		// No such client in the cached realm. The client query is by the
 		// cached realm's ID, so a deleted realm's clients never get a
@@ -81,8 +86,8 @@ func (s *Server) handleToken(c echo.Context) error {
 			return s.realmError(c, rerr)
 		}
 		if fresh != p {
-			p, session = fresh, &oauth2.JWTSession{}
-			ar, err = p.fosite.NewAccessRequest(ctx, req, session)
+			p = fresh
+			ar, err = p.fosite.NewAccessRequest(ctx, req, newSession())
 		}
 	}
 	if err != nil {
@@ -93,7 +98,15 @@ func (s *Server) handleToken(c echo.Context) error {
 		p.fosite.WriteAccessError(ctx, rw, ar, fosite.ErrInvalidClient)
 		return nil
 	}
-	if err := s.fillSession(ctx, p, ar, fc, session); err != nil {
+	switch session := ar.GetSession().(type) {
+	case *userSession:
+		err = s.fillUserSession(ctx, p, ar, fc, session)
+	case *oauth2.JWTSession:
+		err = s.fillSession(ctx, p, ar, fc, session)
+	default:
+		err = fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	if err != nil {
 		return s.writeTokenError(c, p, ar, "token claims", err)
 	}
 	resp, err := p.fosite.NewAccessResponse(ctx, ar)
@@ -170,6 +183,18 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 // load balancers retry, with the cause logged and never shown.
 func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRequester, what string, err error) error {
 	ctx := c.Request().Context()
+	if (errors.Is(err, errCodeReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)) && ar != nil {
+		// Another redemption of the same code got there first: it won the
+		// conditional update, or had already marked the code used when
+		// fosite read it a second time (which fosite calls a server
+		// error). Treated as reuse, so the tokens issued to it are revoked
+		// too.
+		st := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, accessLifespan: s.accessTokenLifespan}
+		if rerr := st.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
+			s.logServerError(ctx, p, "revoke tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
+		}
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, what, err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
@@ -199,4 +224,59 @@ func (s *Server) logServerError(ctx context.Context, p *provider, what string, e
 		return
 	}
 	s.log.ErrorContext(ctx, "oauth: "+what+" failed", "realm", p.realm.Name, "err", err)
+}
+
+// fillUserSession sets the claims of a user's access token (CONTRACT §4):
+// sub is the user ID, kind "user", with the user's email, names, groups
+// and effective attributes as they are now. A user deactivated since
+// signing in gets no token. The jti is the authorization request's ID, so
+// a second redemption of the code can revoke this token.
+func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, us *userSession) error {
+	u, err := s.store.GetUser(ctx, p.realm.ID, us.UserID)
+	if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
+		return fosite.ErrInvalidGrant.WithHint("The user cannot sign in.")
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	groups, attrs, err := s.service.SubjectClaims(ctx, p.realm.ID, u.Groups, u.PrimaryGroup)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if groups == nil {
+		groups = []string{}
+	}
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = fc.c.Audience
+	}
+	if len(aud) == 0 {
+		aud = []string{p.issuer}
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+	us.Access = &fjwt.JWTClaims{
+		Subject: u.ID,
+		Issuer:  p.issuer,
+		JTI:     ar.GetID(),
+		Extra: map[string]any{
+			"client_id":   fc.c.ClientID,
+			"kind":        "user",
+			"email":       u.Email,
+			"given_name":  u.FirstName,
+			"family_name": u.LastName,
+			"groups":      groups,
+			"attributes":  attrs,
+			"sid":         us.SessionID,
+		},
+	}
+	us.AccessHdr = &fjwt.Headers{Extra: map[string]any{
+		"typ": accessTokenType,
+		"kid": p.signers[AlgES256].kid,
+	}}
+	return nil
 }

@@ -1,0 +1,358 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/templates"
+)
+
+// The authorization endpoint: the login page, the browser session, and the
+// code response. Before fosite sees a request we check the client and the
+// redirect URI ourselves, by exact string match against the registered
+// ones: fosite would also accept a loopback URI on any port and use the
+// only registered URI when none is given, and an unknown client or an
+// unregistered URI must get an error page, never a redirect.
+
+const (
+	sessionCookie   = "ward_session"
+	loginCSRFCookie = "ward_login_csrf"
+	// loginFailed is the one answer for an unknown email, a wrong password
+	// and an account that cannot sign in.
+	loginFailed = "Invalid email or password."
+)
+
+var loginTemplate = template.Must(template.ParseFS(templates.FS, "login.html"))
+
+// loginPage is the data of templates/login.html. Without Action it is an
+// error page with no form.
+type loginPage struct {
+	Title     string
+	RealmName string
+	AppName   string
+	Nonce     string
+	Action    string
+	CSRF      string
+	Email     string
+	Error     string
+	ResetURL  string
+}
+
+// dummyHash is verified against when there is no account, so an unknown
+// email costs the same argon2id work as a wrong password.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := realm.HashPassword("ward-no-such-account-password", rand.Reader)
+	if err != nil {
+		panic("oauth: dummy password hash: " + err.Error())
+	}
+	return h
+})
+
+func (s *Server) handleAuthorize(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	realmName := c.Param("realm")
+	p, err := s.currentProvider(ctx, realmName)
+	if errors.Is(err, errRealmNotFound) {
+		return s.renderLogin(c, http.StatusNotFound, loginPage{Title: "Not found", RealmName: realmName, Error: "There is no such realm."})
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "oauth: authorize: realm unavailable", "realm", realmName, "err", err)
+		return s.renderLogin(c, http.StatusServiceUnavailable, loginPage{Title: "Try again shortly", RealmName: realmName, Error: "The service is unavailable right now."})
+	}
+	page := loginPage{Title: "Sign in", RealmName: realmDisplay(p.realm)}
+	errorPage := func(status int, msg string) error {
+		page.Title, page.Error = "Sign-in failed", msg
+		return s.renderLogin(c, status, page)
+	}
+
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	if err := req.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errorPage(http.StatusRequestEntityTooLarge, "The request is too large.")
+		}
+		return errorPage(http.StatusBadRequest, "The request could not be read.")
+	}
+	// A login form submission carries csrf_token; its fields are taken out
+	// of the form before fosite sees it, so no password can end up in a
+	// stored request.
+	login := req.Method == http.MethodPost && req.PostForm.Has("csrf_token")
+	var email, password, csrf string
+	if login {
+		email, password, csrf = strings.TrimSpace(req.PostForm.Get("email")), req.PostForm.Get("password"), req.PostForm.Get("csrf_token")
+		for _, k := range []string{"email", "password", "csrf_token"} {
+			req.PostForm.Del(k)
+			req.Form.Del(k)
+		}
+	}
+
+	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
+	fcl, err := store.GetClient(ctx, req.Form.Get("client_id"))
+	if errors.Is(err, fosite.ErrNotFound) {
+		return errorPage(http.StatusBadRequest, "The application is unknown.")
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "oauth: authorize: client lookup", "realm", realmName, "err", err)
+		return errorPage(http.StatusServiceUnavailable, "The service is unavailable right now.")
+	}
+	fc := fcl.(*fositeClient)
+	if fc.c.Kind != realm.KindApplication {
+		return errorPage(http.StatusBadRequest, "The application is unknown.")
+	}
+	page.AppName = fc.c.DisplayName
+	if page.AppName == "" {
+		page.AppName = fc.c.Name
+	}
+	if ru := req.Form.Get("redirect_uri"); ru == "" || !slices.Contains(fc.c.RedirectURIs, ru) {
+		return errorPage(http.StatusBadRequest, "The application sent an invalid redirect URI.")
+	}
+
+	ar, err := p.fosite.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		return s.writeAuthorizeError(c, p, ar, err)
+	}
+	// fosite checks PKCE only when it issues the code; asking before the
+	// password spares the user a sign-in that cannot succeed.
+	challenge, method := ar.GetRequestForm().Get("code_challenge"), ar.GetRequestForm().Get("code_challenge_method")
+	if fc.c.Public && challenge == "" {
+		return s.writeAuthorizeError(c, p, ar, fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow."))
+	}
+	if challenge != "" && method != "S256" {
+		return s.writeAuthorizeError(c, p, ar, fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256."))
+	}
+
+	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
+	user, bs, err := s.currentSession(c, p)
+	if err != nil {
+		s.log.ErrorContext(ctx, "oauth: authorize: session lookup", "realm", realmName, "err", err)
+		return errorPage(http.StatusServiceUnavailable, "The service is unavailable right now.")
+	}
+	if slices.Contains(prompt, "login") && !login {
+		user, bs = nil, nil
+	}
+	page.Action = req.URL.Path + "?" + req.URL.RawQuery
+	page.ResetURL = "/realms/" + p.realm.Name + pathResetPassword
+	switch {
+	case login:
+		ck, cerr := req.Cookie(loginCSRFCookie)
+		if cerr != nil || ck.Value == "" || csrf == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(csrf)) != 1 {
+			page.Error = "The form expired or did not come from this page. Please try again."
+			page.Email = email
+			return s.renderLoginForm(c, http.StatusForbidden, page)
+		}
+		u, err := s.checkPassword(ctx, p.realm.ID, email, password)
+		if err != nil {
+			s.log.ErrorContext(ctx, "oauth: authorize: user lookup", "realm", realmName, "err", err)
+			page.Error = "The service is unavailable right now. Try again shortly."
+			return s.renderLoginForm(c, http.StatusServiceUnavailable, page)
+		}
+		if u == nil {
+			page.Error, page.Email = loginFailed, email
+			return s.renderLoginForm(c, http.StatusUnauthorized, page)
+		}
+		if bs, err = s.startSession(c, p, u); err != nil {
+			s.log.ErrorContext(ctx, "oauth: authorize: create session", "realm", realmName, "err", err)
+			page.Error = "The service is unavailable right now. Try again shortly."
+			return s.renderLoginForm(c, http.StatusServiceUnavailable, page)
+		}
+		user = u
+	case user == nil && slices.Contains(prompt, "none"):
+		return s.writeAuthorizeError(c, p, ar, fosite.ErrLoginRequired)
+	case user == nil:
+		return s.renderLoginForm(c, http.StatusOK, page)
+	}
+	return s.completeAuthorize(c, p, ar, fc, user, bs)
+}
+
+// checkPassword returns the active user of the realm with that email and
+// password, or nil. Every path that finds no usable account still verifies
+// a password hash, so timing does not tell them apart.
+func (s *Server) checkPassword(ctx context.Context, realmID, email, password string) (*realm.User, error) {
+	u, err := s.store.GetUserByEmail(ctx, realmID, email)
+	if errors.Is(err, realm.ErrNotFound) || email == "" {
+		realm.VerifyPassword(dummyHash(), password)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active || u.PasswordHash == "" || u.RealmID != realmID {
+		realm.VerifyPassword(dummyHash(), password)
+		return nil, nil
+	}
+	if !realm.VerifyPassword(u.PasswordHash, password) {
+		return nil, nil
+	}
+	return u, nil
+}
+
+func hashSessionToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// currentSession returns the signed-in user of the browser's session
+// cookie, when the session is live and the user still active.
+func (s *Server) currentSession(c echo.Context, p *provider) (*realm.User, *realm.BrowserSession, error) {
+	ck, err := c.Request().Cookie(sessionCookie)
+	if err != nil || ck.Value == "" || s.sessions == nil {
+		return nil, nil, nil
+	}
+	ctx := c.Request().Context()
+	bs, err := s.sessions.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if bs.Revoked || !s.clock().Before(bs.ExpiresAt) {
+		return nil, nil, nil
+	}
+	u, err := s.store.GetUser(ctx, p.realm.ID, bs.UserID)
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Active {
+		return nil, nil, nil
+	}
+	return u, bs, nil
+}
+
+// startSession records a new browser session for u and sets its cookie.
+func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*realm.BrowserSession, error) {
+	if s.sessions == nil {
+		return nil, errors.New("oauth: no session store configured")
+	}
+	now := s.clock().UTC()
+	token := randomToken()
+	bs := &realm.BrowserSession{
+		ID: realm.NewID(now, nil), RealmID: p.realm.ID, UserID: u.ID, TokenHash: hashSessionToken(token),
+		AuthTime: now.Truncate(time.Second), ExpiresAt: now.Add(s.sessionLifespan), CreatedAt: now,
+	}
+	if err := s.sessions.CreateBrowserSession(c.Request().Context(), bs); err != nil {
+		return nil, err
+	}
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/realms/" + p.realm.Name + "/",
+		HttpOnly: true, Secure: strings.HasPrefix(s.publicURL, "https://"), SameSite: http.SameSiteLaxMode,
+	})
+	return bs, nil
+}
+
+// completeAuthorize issues the code for the signed-in user and redirects
+// back to the application with code, state and iss (RFC 9207).
+func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.AuthorizeRequester, fc *fositeClient, u *realm.User, bs *realm.BrowserSession) error {
+	ctx := c.Request().Context()
+	for _, scope := range ar.GetRequestedScopes() {
+		ar.GrantScope(scope)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	sess := &userSession{UserID: u.ID, SessionID: bs.ID, AuthTime: bs.AuthTime}
+	id := sess.IDTokenClaims()
+	id.Subject = u.ID
+	id.Issuer = p.issuer
+	id.AuthTime = bs.AuthTime.UTC().Truncate(time.Second)
+	id.RequestedAt = ar.GetRequestedAt().UTC()
+	id.Extra = map[string]any{"azp": fc.c.ClientID, "sid": bs.ID}
+	granted := ar.GetGrantedScopes()
+	if granted.Has("email") {
+		id.Extra["email"] = u.Email
+	}
+	if granted.Has("profile") {
+		id.Extra["name"] = strings.TrimSpace(u.FirstName + " " + u.LastName)
+		id.Extra["given_name"] = u.FirstName
+		id.Extra["family_name"] = u.LastName
+	}
+	resp, err := p.fosite.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		return s.writeAuthorizeError(c, p, ar, err)
+	}
+	resp.AddParameter("iss", p.issuer)
+	p.fosite.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
+	return nil
+}
+
+// writeAuthorizeError answers a bad authorization request at a verified
+// redirect URI, with iss added (RFC 9207 §2 asks for it on errors too).
+func (s *Server) writeAuthorizeError(c echo.Context, p *provider, ar fosite.AuthorizeRequester, err error) error {
+	ctx := c.Request().Context()
+	if errors.Is(err, fosite.ErrServerError) {
+		s.logServerError(ctx, p, "authorize", err)
+	}
+	p.fosite.WriteAuthorizeError(ctx, &issWriter{ResponseWriter: c.Response(), iss: p.issuer}, ar, err)
+	return nil
+}
+
+// issWriter adds iss to the Location of a redirect as its headers go out.
+type issWriter struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w *issWriter) WriteHeader(status int) {
+	if loc := w.Header().Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			if u.Fragment != "" {
+				f, _ := url.ParseQuery(u.Fragment)
+				f.Set("iss", w.iss)
+				u.Fragment = f.Encode()
+			} else {
+				q := u.Query()
+				q.Set("iss", w.iss)
+				u.RawQuery = q.Encode()
+			}
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// renderLoginForm renders the login form with a fresh CSRF cookie (double
+// submit) whose value is also in the form.
+func (s *Server) renderLoginForm(c echo.Context, status int, page loginPage) error {
+	page.CSRF = randomToken()
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name: loginCSRFCookie, Value: page.CSRF, Path: "/realms/" + c.Param("realm") + "/protocol/openid-connect/",
+		HttpOnly: true, Secure: strings.HasPrefix(s.publicURL, "https://"), SameSite: http.SameSiteStrictMode,
+	})
+	return s.renderLogin(c, status, page)
+}
+
+// renderLogin writes the login or sign-in error page with the same headers
+// as the login-actions pages: no framing, no caching, no Referer, only its
+// own inline style. Unlike them it has no form-action directive: browsers
+// that apply it to the redirect after the form is posted would block the
+// redirect back to the application.
+func (s *Server) renderLogin(c echo.Context, status int, page loginPage) error {
+	page.Nonce = randomToken()
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+page.Nonce+"'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return loginTemplate.Execute(c.Response(), page)
+}

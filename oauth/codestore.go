@@ -1,0 +1,323 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// userSession is the fosite session of a user's sign-in: the access
+// token's claims (filled at the token endpoint, so groups, attributes and
+// the user's active flag are current), the ID token's claims (fixed at the
+// authorization endpoint: auth_time, sid, scoped profile and email), and
+// who signed in. It is stored as JSON with the authorization code.
+type userSession struct {
+	Access    *fjwt.JWTClaims                `json:"access,omitempty"`
+	AccessHdr *fjwt.Headers                  `json:"access_header,omitempty"`
+	ID        *fjwt.IDTokenClaims            `json:"id,omitempty"`
+	IDHdr     *fjwt.Headers                  `json:"id_header,omitempty"`
+	Expires   map[fosite.TokenType]time.Time `json:"expires,omitempty"`
+	UserID    string                         `json:"user_id"`
+	SessionID string                         `json:"session_id"`
+	AuthTime  time.Time                      `json:"auth_time"`
+}
+
+var (
+	_ oauth2.JWTSessionContainer = (*userSession)(nil)
+	_ openid.Session             = (*userSession)(nil)
+)
+
+func (u *userSession) SetExpiresAt(key fosite.TokenType, exp time.Time) {
+	if u.Expires == nil {
+		u.Expires = map[fosite.TokenType]time.Time{}
+	}
+	u.Expires[key] = exp
+}
+
+func (u *userSession) GetExpiresAt(key fosite.TokenType) time.Time { return u.Expires[key] }
+func (u *userSession) GetUsername() string                         { return "" }
+func (u *userSession) GetSubject() string                          { return u.UserID }
+
+// Clone deep-copies through JSON: sessions are small, and cloning happens
+// a few times per sign-in, never on the client_credentials path.
+func (u *userSession) Clone() fosite.Session {
+	b, err := json.Marshal(u)
+	if err != nil {
+		panic("oauth: session does not encode: " + err.Error())
+	}
+	c := &userSession{}
+	if err := json.Unmarshal(b, c); err != nil {
+		panic("oauth: session does not decode: " + err.Error())
+	}
+	return c
+}
+
+func (u *userSession) GetJWTClaims() fjwt.JWTClaimsContainer {
+	if u.Access == nil {
+		u.Access = &fjwt.JWTClaims{}
+	}
+	return u.Access
+}
+
+func (u *userSession) GetJWTHeader() *fjwt.Headers {
+	if u.AccessHdr == nil {
+		u.AccessHdr = &fjwt.Headers{}
+	}
+	return u.AccessHdr
+}
+
+func (u *userSession) IDTokenClaims() *fjwt.IDTokenClaims {
+	if u.ID == nil {
+		u.ID = &fjwt.IDTokenClaims{}
+	}
+	return u.ID
+}
+
+func (u *userSession) IDTokenHeaders() *fjwt.Headers {
+	if u.IDHdr == nil {
+		u.IDHdr = &fjwt.Headers{}
+	}
+	return u.IDHdr
+}
+
+// storedRequest is the encoding of a fosite request in an auth_requests
+// row. The client is stored by ID and read again when the row is, so a
+// client disabled in between no longer redeems its codes.
+type storedRequest struct {
+	ID              string          `json:"id"`
+	RequestedAt     time.Time       `json:"requested_at"`
+	ClientID        string          `json:"client_id"`
+	Scopes          []string        `json:"scopes"`
+	GrantedScopes   []string        `json:"granted_scopes"`
+	Audience        []string        `json:"audience"`
+	GrantedAudience []string        `json:"granted_audience"`
+	Form            url.Values      `json:"form"`
+	Session         json.RawMessage `json:"session"`
+}
+
+// errCodeReused is the second redemption of an authorization code, found
+// by the conditional update when two redemptions race.
+var errCodeReused = errors.New("authorization code already used")
+
+// codeLifespan is how long an authorization code lasts (Keycloak: 1 min).
+const codeLifespan = time.Minute
+
+func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, req fosite.Requester, expires time.Time) error {
+	if s.codes == nil {
+		return fosite.ErrServerError.WithHint("sign-in storage is not configured")
+	}
+	sess, ok := req.GetSession().(*userSession)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	sb, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(storedRequest{
+		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
+		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
+		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
+		Form: req.GetRequestForm(), Session: sb,
+	})
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	if expires.IsZero() {
+		expires = now.Add(codeLifespan)
+	}
+	return s.codes.CreateAuthRequest(ctx, &realm.AuthRequest{
+		Kind: kind, Signature: signature, RealmID: s.realmID, RequestID: req.GetID(),
+		ClientID: req.GetClient().GetID(), UserID: sess.UserID, SessionID: sess.SessionID,
+		Data: data, ExpiresAt: expires, CreatedAt: now,
+	})
+}
+
+// getRequest reads a stored request back; a missing row is notFound. The
+// session is decoded into into when that is an empty *userSession: fosite
+// validates the code against the session of the request it is handed,
+// which is the one it passed here. A session already restored is left as
+// it is (it holds the access token's claims by then).
+func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, into fosite.Session, notFound error) (fosite.Requester, *realm.AuthRequest, error) {
+	if s.codes == nil {
+		return nil, nil, notFound
+	}
+	row, err := s.codes.GetAuthRequest(ctx, s.realmID, kind, signature)
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, nil, notFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var sr storedRequest
+	if err := json.Unmarshal(row.Data, &sr); err != nil {
+		return nil, nil, fmt.Errorf("oauth: stored request does not decode: %w", err)
+	}
+	sess, ok := into.(*userSession)
+	if !ok || sess.UserID != "" {
+		sess = &userSession{}
+	}
+	if err := json.Unmarshal(sr.Session, sess); err != nil {
+		return nil, nil, fmt.Errorf("oauth: stored session does not decode: %w", err)
+	}
+	client, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, nil, notFound
+	}
+	req := &fosite.Request{
+		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: client,
+		RequestedScope: sr.Scopes, GrantedScope: sr.GrantedScopes,
+		RequestedAudience: sr.Audience, GrantedAudience: sr.GrantedAudience,
+		Form: sr.Form, Session: sess,
+	}
+	if req.Form == nil {
+		req.Form = url.Values{}
+	}
+	return req, row, nil
+}
+
+func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.putRequest(ctx, realm.AuthRequestCode, signature, req, req.GetSession().GetExpiresAt(fosite.AuthorizeCode))
+}
+
+// GetAuthorizeCodeSession returns the request of a code; a used code comes
+// back with fosite.ErrInvalidatedAuthorizeCode, which makes fosite revoke
+// the tokens its first redemption issued.
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature string, into fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.getRequest(ctx, realm.AuthRequestCode, signature, into, fosite.ErrNotFound)
+	if err != nil {
+		return nil, err
+	}
+	if row.Used {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks the code used with a conditional
+// update: of concurrent redemptions that all read it unused, only one gets
+// here first; the others fail with errCodeReused.
+func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if s.codes == nil {
+		return fosite.ErrNotFound
+	}
+	err := s.codes.UseAuthRequest(ctx, s.realmID, realm.AuthRequestCode, signature)
+	if errors.Is(err, realm.ErrAlreadyUsed) || errors.Is(err, realm.ErrNotFound) {
+		return errCodeReused
+	}
+	return err
+}
+
+func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.putRequest(ctx, realm.AuthRequestPKCE, signature, req, req.GetSession().GetExpiresAt(fosite.AuthorizeCode))
+}
+
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, _, err := s.getRequest(ctx, realm.AuthRequestPKCE, signature, nil, fosite.ErrNotFound)
+	return req, err
+}
+
+func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	if s.codes == nil {
+		return nil
+	}
+	return s.codes.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestPKCE, signature)
+}
+
+// The OpenID Connect request is keyed by the code itself in fosite's
+// interface; we store the code's hash.
+func oidcKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.putRequest(ctx, realm.AuthRequestOIDC, oidcKey(code), req, req.GetSession().GetExpiresAt(fosite.AuthorizeCode))
+}
+
+func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	req, _, err := s.getRequest(ctx, realm.AuthRequestOIDC, oidcKey(code), nil, openid.ErrNoSessionFound)
+	return req, err
+}
+
+func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	if s.codes == nil {
+		return nil
+	}
+	return s.codes.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestOIDC, oidcKey(code))
+}
+
+// Refresh tokens are not issued yet (the authorization code grant is
+// configured so that none is): the storage refuses, so a handler that asked
+// would fail closed.
+func (s *fositeStore) CreateRefreshTokenSession(context.Context, string, string, fosite.Requester) error {
+	return fosite.ErrServerError.WithHint("refresh tokens are not supported yet")
+}
+
+func (s *fositeStore) GetRefreshTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
+	return nil, fosite.ErrNotFound
+}
+
+func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
+
+func (s *fositeStore) RotateRefreshToken(context.Context, string, string) error { return nil }
+
+// RevokeAccessToken revokes the access token issued for request ID
+// requestID: a user's access token from a code carries the request ID as
+// its jti, so it goes on the revocation list until it would have expired
+// anyway.
+func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.store.RevokeToken(ctx, s.realmID, requestID, s.clock().Add(s.accessLifespan+time.Minute))
+}
+
+// RevokeRefreshToken: no refresh tokens yet.
+func (s *fositeStore) RevokeRefreshToken(context.Context, string) error { return nil }
+
+// codeStrategy makes authorization codes: 256 random bits, stored by their
+// SHA-256. Unlike fosite's HMAC strategy it needs no secret shared by every
+// node; the code's lifetime is checked from the stored session.
+type codeStrategy struct {
+	*oauth2.DefaultJWTStrategy
+}
+
+func (codeStrategy) AuthorizeCodeSignature(_ context.Context, token string) string {
+	return oidcKey(token)
+}
+
+func (codeStrategy) GenerateAuthorizeCode(context.Context, fosite.Requester) (string, string, error) {
+	code := randomToken()
+	return code, oidcKey(code), nil
+}
+
+func (c codeStrategy) ValidateAuthorizeCode(_ context.Context, req fosite.Requester, _ string) error {
+	exp := req.GetSession().GetExpiresAt(fosite.AuthorizeCode)
+	if exp.IsZero() || !time.Now().Before(exp) {
+		return fosite.ErrTokenExpired.WithHint("The authorization code has expired.")
+	}
+	return nil
+}
+
+func (codeStrategy) RefreshTokenSignature(_ context.Context, token string) string {
+	return oidcKey(token)
+}
+
+func (codeStrategy) GenerateRefreshToken(context.Context, fosite.Requester) (string, string, error) {
+	return "", "", fosite.ErrServerError.WithHint("refresh tokens are not supported yet")
+}
+
+func (codeStrategy) ValidateRefreshToken(context.Context, fosite.Requester, string) error {
+	return fosite.ErrInvalidGrant
+}

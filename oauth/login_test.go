@@ -1,0 +1,510 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
+)
+
+const testPassword = "correct horse battery"
+
+// loginFixture is a realm with a user who has a password, and a public
+// application client registered for a loopback redirect URI.
+type loginFixture struct {
+	env      *testEnv
+	realm    *realmFixture
+	user     *realm.User
+	group    *realm.Group
+	client   *realm.Client
+	redirect string
+	conf     *oauth2.Config
+}
+
+func newLoginFixture(t *testing.T, open func(testing.TB) realm.Store) *loginFixture {
+	t.Helper()
+	env := newEnvOn(t, open)
+	f := &loginFixture{env: env, redirect: "http://127.0.0.1:43117/cb"}
+	f.realm = env.newRealm(env.newOrg("acme").ID, "shop", true)
+	env.newAttribute(f.realm.ID, "region", attributes.String, false)
+	f.group = env.newGroup(f.realm.ID, "staff", map[string]any{"region": "eu"})
+	hash, err := realm.HashPassword(testPassword, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := env.now().UTC()
+	f.user = &realm.User{ID: env.id(), RealmID: f.realm.ID, Email: "ada@example.com", FirstName: "Ada", LastName: "Lovelace",
+		Active: true, Groups: []string{f.group.ID}, PrimaryGroup: f.group.ID, CreatedAt: now, UpdatedAt: now}
+	if err := env.store.CreateUser(env.ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	f.user.PasswordHash = hash
+	if err := env.store.UpdateUser(env.ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	f.client, _ = env.newClient(f.realm.ID, "web", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.DisplayName = "Ada's Shop"
+		c.RedirectURIs = []string{f.redirect}
+	})
+	f.conf = &oauth2.Config{
+		ClientID:    "web",
+		RedirectURL: f.redirect,
+		Scopes:      []string{"openid", "email", "profile"},
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   f.realm.issuer + pathAuth,
+			TokenURL:  f.realm.issuer + pathToken,
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+	return f
+}
+
+// browser is a cookie-keeping HTTP client that does not follow redirects:
+// the test reads Location instead of calling the application.
+func browser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type page struct {
+	status   int
+	body     string
+	header   http.Header
+	location *url.URL
+}
+
+func fetch(t *testing.T, b *http.Client, method, target string, form url.Values) *page {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	p := &page{status: resp.StatusCode, body: string(raw), header: resp.Header}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if p.location, err = url.Parse(loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+var (
+	csrfField  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+)
+
+// submitLogin posts credentials to the login form on p.
+func (f *loginFixture) submitLogin(t *testing.T, b *http.Client, p *page, email, password string) *page {
+	t.Helper()
+	cm, am := csrfField.FindStringSubmatch(p.body), formAction.FindStringSubmatch(p.body)
+	if cm == nil || am == nil {
+		t.Fatalf("no login form in page (%d): %s", p.status, p.body)
+	}
+	return fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(am[1]),
+		url.Values{"csrf_token": {cm[1]}, "email": {email}, "password": {password}})
+}
+
+// authorize runs the browser part: the login page, then the redirect back.
+func (f *loginFixture) authorize(t *testing.T, b *http.Client, authURL string) *url.URL {
+	t.Helper()
+	login := fetch(t, b, http.MethodGet, authURL, nil)
+	if login.status != http.StatusOK {
+		t.Fatalf("authorization endpoint: %d %s", login.status, login.body)
+	}
+	done := f.submitLogin(t, b, login, f.user.Email, testPassword)
+	if done.status != http.StatusSeeOther || done.location == nil {
+		t.Fatalf("login: %d %v %s", done.status, done.header, done.body)
+	}
+	return done.location
+}
+
+func randomString(t *testing.T) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func jwtPayload(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestAuthorizationCodeFlow(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	ctx := context.Background()
+	b := browser(t)
+	verifier, state, nonce := oauth2.GenerateVerifier(), randomString(t), randomString(t)
+	authURL := f.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
+
+	login := fetch(t, b, http.MethodGet, authURL, nil)
+	if login.status != http.StatusOK || !strings.Contains(login.body, "Ada&#39;s Shop") {
+		t.Fatalf("login page: %d, want 200 naming the application: %s", login.status, login.body)
+	}
+	csp := login.header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-ancestors 'none'") || login.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("login page headers: CSP %q, Cache-Control %q", csp, login.header.Get("Cache-Control"))
+	}
+	done := f.submitLogin(t, b, login, f.user.Email, testPassword)
+	if done.status != http.StatusSeeOther || done.location == nil {
+		t.Fatalf("login: %d %s", done.status, done.body)
+	}
+	var sessionCookieSeen bool
+	for _, line := range done.header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, sessionCookie+"=") {
+			sessionCookieSeen = true
+			for _, attr := range []string{"HttpOnly", "SameSite=Lax", "Path=/realms/shop/"} {
+				if !strings.Contains(line, attr) {
+					t.Errorf("session cookie %q lacks %s", line, attr)
+				}
+			}
+		}
+	}
+	if !sessionCookieSeen {
+		t.Error("no session cookie set at sign-in")
+	}
+	loc := done.location
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != f.redirect {
+		t.Fatalf("redirected to %s, want %s", got, f.redirect)
+	}
+	q := loc.Query()
+	if q.Get("state") != state || q.Get("iss") != f.realm.issuer || q.Get("code") == "" {
+		t.Fatalf("authorization response %v: want state, iss %s and a code", q, f.realm.issuer)
+	}
+
+	tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if tok.TokenType != "Bearer" {
+		t.Errorf("token_type %q", tok.TokenType)
+	}
+	if rt := tok.RefreshToken; rt != "" {
+		t.Errorf("refresh token issued before refresh is supported: %q", rt)
+	}
+
+	// The ID token, verified by a certified RP library against discovery.
+	provider, err := oidc.NewProvider(ctx, f.realm.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("verify ID token: %v", err)
+	}
+	if idt.Nonce != nonce || idt.Subject != f.user.ID {
+		t.Errorf("ID token nonce %q sub %q, want %q %q", idt.Nonce, idt.Subject, nonce, f.user.ID)
+	}
+	var idc map[string]any
+	if err := idt.Claims(&idc); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"azp": "web", "email": "ada@example.com", "name": "Ada Lovelace",
+		"given_name": "Ada", "family_name": "Lovelace"} {
+		if idc[k] != want {
+			t.Errorf("ID token %s = %v, want %v", k, idc[k], want)
+		}
+	}
+	if sid, _ := idc["sid"].(string); sid == "" {
+		t.Error("ID token has no sid")
+	}
+	if at, _ := idc["auth_time"].(float64); at == 0 {
+		t.Error("ID token has no auth_time")
+	}
+	hdr := strings.Split(raw, ".")[0]
+	hb, _ := base64.RawURLEncoding.DecodeString(hdr)
+	if !strings.Contains(string(hb), `"alg":"RS256"`) {
+		t.Errorf("ID token header %s, want RS256", hb)
+	}
+
+	// The access token is the user's.
+	at := jwtPayload(t, tok.AccessToken)
+	if at["sub"] != f.user.ID || at["kind"] != "user" || at["email"] != "ada@example.com" || at["client_id"] != "web" ||
+		at["given_name"] != "Ada" || at["family_name"] != "Lovelace" {
+		t.Errorf("access token claims %v", at)
+	}
+	if g, _ := at["groups"].([]any); len(g) != 1 || g[0] != "staff" {
+		t.Errorf("access token groups %v", at["groups"])
+	}
+	if a, _ := at["attributes"].(map[string]any); a["region"] != "eu" {
+		t.Errorf("access token attributes %v", at["attributes"])
+	}
+
+	// A second authorization in the same browser skips the password.
+	verifier2 := oauth2.GenerateVerifier()
+	again := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier2)), nil)
+	if again.status != http.StatusSeeOther || again.location == nil || again.location.Query().Get("code") == "" {
+		t.Fatalf("signed-in browser: %d %s, want a redirect with a code", again.status, again.body)
+	}
+	tok2, err := f.conf.Exchange(ctx, again.location.Query().Get("code"), oauth2.VerifierOption(verifier2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt2, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, tok2.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idc2 map[string]any
+	_ = idt2.Claims(&idc2)
+	if idc2["sid"] != idc["sid"] || idc2["auth_time"] != idc["auth_time"] {
+		t.Errorf("second sign-in in the session: sid %v auth_time %v, want %v %v", idc2["sid"], idc2["auth_time"], idc["sid"], idc["auth_time"])
+	}
+
+	// Reusing the first code fails and revokes what it issued.
+	_, err = f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	wantRetrieveError(t, "reused code", err, "invalid_grant")
+	_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
+	r := f.env.introspect("shop", tok.AccessToken, "rs", introSecret)
+	if r.Status != http.StatusOK || r.Body["active"] != false {
+		t.Errorf("introspection of the reused code's token: %d %s, want inactive", r.Status, r.RawBody)
+	}
+	r = f.env.introspect("shop", tok2.AccessToken, "rs", introSecret)
+	if r.Status != http.StatusOK || r.Body["active"] != true {
+		t.Errorf("introspection of another code's token: %d %s, want active", r.Status, r.RawBody)
+	}
+}
+
+func wantRetrieveError(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != code {
+		t.Errorf("%s: error %v, want %s", what, err, code)
+	}
+}
+
+func TestAuthorizationCodeBadPKCE(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	ctx := context.Background()
+	verifier := oauth2.GenerateVerifier()
+	loc := f.authorize(t, browser(t), f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier)))
+	code := loc.Query().Get("code")
+	_, err := f.conf.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+	wantRetrieveError(t, "wrong verifier", err, "invalid_grant")
+	_, err = f.conf.Exchange(ctx, code)
+	wantRetrieveError(t, "missing verifier", err, "invalid_request")
+
+	// A public client must send a challenge, and only S256.
+	b := browser(t)
+	p := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t)), nil)
+	if p.status != http.StatusSeeOther || p.location == nil || p.location.Query().Get("error") != "invalid_request" ||
+		p.location.Query().Get("iss") != f.realm.issuer {
+		t.Errorf("no code_challenge: %d %v, want a redirect with invalid_request and iss", p.status, p.location)
+	}
+	p = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t),
+		oauth2.SetAuthURLParam("code_challenge", verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")), nil)
+	if p.status != http.StatusSeeOther || p.location == nil || p.location.Query().Get("error") != "invalid_request" {
+		t.Errorf("plain challenge: %d %v, want a redirect with invalid_request", p.status, p.location)
+	}
+}
+
+func TestAuthorizeRedirectURIAndClient(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	challenge := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+	cases := map[string]string{
+		"unregistered":     "https://evil.example/cb",
+		"prefix":           f.redirect + "/more",
+		"query added":      f.redirect + "?x=1",
+		"other port":       "http://127.0.0.1:43118/cb",
+		"no port":          "http://127.0.0.1/cb",
+		"missing":          "",
+		"case of the host": "http://LOCALHOST:43117/cb",
+		"trailing slash":   f.redirect + "/",
+	}
+	for name, uri := range cases {
+		authURL := f.conf.AuthCodeURL(randomString(t), challenge, oauth2.SetAuthURLParam("redirect_uri", uri))
+		p := fetch(t, b, http.MethodGet, authURL, nil)
+		if p.status != http.StatusBadRequest || p.location != nil || !strings.Contains(p.body, "invalid redirect URI") {
+			t.Errorf("%s redirect URI %q: %d Location %v, want a 400 error page", name, uri, p.status, p.location)
+		}
+	}
+	for name, id := range map[string]string{"unknown": "nope", "service account": "sa", "missing": ""} {
+		if name == "service account" {
+			f.env.newClient(f.realm.ID, "sa", func(c *realm.Client) { c.RedirectURIs = []string{f.redirect} })
+		}
+		conf := *f.conf
+		conf.ClientID = id
+		p := fetch(t, b, http.MethodGet, conf.AuthCodeURL(randomString(t), challenge), nil)
+		if p.status != http.StatusBadRequest || p.location != nil || !strings.Contains(p.body, "application is unknown") {
+			t.Errorf("%s client: %d Location %v, want a 400 error page", name, p.status, p.location)
+		}
+	}
+	// state is required: the error goes back to the (verified) redirect URI.
+	p := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL("", challenge), nil)
+	if p.status != http.StatusSeeOther || p.location == nil || p.location.Query().Get("error") != "invalid_state" ||
+		p.location.Query().Get("iss") != f.realm.issuer {
+		t.Errorf("missing state: %d %v, want a redirect with invalid_state and iss", p.status, p.location)
+	}
+}
+
+func TestLoginRefusals(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	authURL := f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	login := fetch(t, b, http.MethodGet, authURL, nil)
+
+	other := &realm.User{ID: f.env.id(), RealmID: f.realm.ID, Email: "gone@example.com", Active: true,
+		CreatedAt: f.env.now().UTC(), UpdatedAt: f.env.now().UTC()}
+	if err := f.env.store.CreateUser(f.env.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	other.PasswordHash, _ = realm.HashPassword(testPassword, rand.Reader)
+	other.Active = false
+	if err := f.env.store.UpdateUser(f.env.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	for name, cred := range map[string][2]string{
+		"wrong password":   {f.user.Email, "not the password"},
+		"unknown email":    {"nobody@example.com", testPassword},
+		"deactivated user": {other.Email, testPassword},
+		"empty":            {"", ""},
+	} {
+		p := f.submitLogin(t, b, login, cred[0], cred[1])
+		if p.status != http.StatusUnauthorized || p.location != nil || !strings.Contains(p.body, loginFailed) {
+			t.Errorf("%s: %d %v, want the login page again with %q", name, p.status, p.location, loginFailed)
+		}
+		login = p
+	}
+	// A forged CSRF token is refused before the password is looked at.
+	am := formAction.FindStringSubmatch(login.body)
+	p := fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(am[1]),
+		url.Values{"csrf_token": {"forged"}, "email": {f.user.Email}, "password": {testPassword}})
+	if p.status != http.StatusForbidden || p.location != nil {
+		t.Errorf("forged CSRF token: %d %v, want 403", p.status, p.location)
+	}
+	// The password never reaches a stored request or a log.
+	if strings.Contains(f.env.logs.String(), testPassword) {
+		t.Error("the password appears in the logs")
+	}
+}
+
+func TestAuthorizationCodeDeactivatedBeforeRedemption(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	verifier := oauth2.GenerateVerifier()
+	loc := f.authorize(t, browser(t), f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier)))
+	f.user.Active = false
+	if err := f.env.store.UpdateUser(f.env.ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	wantRetrieveError(t, "code of a user deactivated since", err, "invalid_grant")
+}
+
+func TestConfidentialApplicationCode(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	_, secret := f.env.newClient(f.realm.ID, "backend", func(c *realm.Client) {
+		c.Kind = realm.KindApplication
+		c.RedirectURIs = []string{f.redirect}
+	})
+	conf := *f.conf
+	conf.ClientID, conf.ClientSecret = "backend", secret
+	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	verifier := oauth2.GenerateVerifier()
+	loc := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier)))
+	bad := conf
+	bad.ClientSecret = "wrong"
+	_, err := bad.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	wantRetrieveError(t, "wrong secret", err, "invalid_client")
+	if _, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatalf("confidential exchange: %v", err)
+	}
+}
+
+func TestConcurrentCodeRedemption(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) realm.Store{
+		"SQLite":   openStore,
+		"Postgres": func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newLoginFixture(t, open)
+			verifier := oauth2.GenerateVerifier()
+			code := f.authorize(t, browser(t), f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier))).Query().Get("code")
+			const n = 50
+			var (
+				wg          sync.WaitGroup
+				mu          sync.Mutex
+				ok, invalid int
+				others      []string
+				start       = make(chan struct{})
+			)
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {"web"},
+				"redirect_uri": {f.redirect}, "code_verifier": {verifier}}
+			for range n {
+				wg.Go(func() {
+					<-start
+					resp, err := http.PostForm(f.realm.issuer+pathToken, form)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer resp.Body.Close()
+					var body map[string]any
+					_ = json.NewDecoder(resp.Body).Decode(&body)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case resp.StatusCode == http.StatusOK:
+						ok++
+					case resp.StatusCode == http.StatusBadRequest && body["error"] == "invalid_grant":
+						invalid++
+					default:
+						others = append(others, resp.Status)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if ok != 1 || invalid != n-1 {
+				t.Errorf("%d concurrent redemptions: %d succeeded, %d invalid_grant, others %v; want exactly one success\nlogs:\n%s", n, ok, invalid, others, f.env.logs)
+			}
+		})
+	}
+}
