@@ -145,7 +145,10 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	if slices.Contains(prompt, "login") && !login {
 		user, bs = nil, nil
 	}
-	page.Action = req.URL.Path + "?" + req.URL.RawQuery
+	// The form posts back the authorization request's own parameters in
+	// the query (whether they came in a query or a POST body), and the
+	// credentials in the body.
+	page.Action = req.URL.Path + "?" + req.Form.Encode()
 	page.ResetURL = "/realms/" + p.realm.Name + pathResetPassword
 	switch {
 	case login:
@@ -290,7 +293,23 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 	}
 	resp.AddParameter("iss", p.issuer)
 	p.fosite.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
+	s.sweepAuthRequests(ctx)
 	return nil
+}
+
+// sweepAuthRequests deletes expired code, PKCE and OIDC rows now and then
+// (every 256th code on this node), in the background: rows of codes
+// never redeemed would otherwise stay forever.
+func (s *Server) sweepAuthRequests(ctx context.Context) {
+	if s.codes == nil || s.codesIssued.Add(1)%256 != 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		if _, err := s.codes.DeleteExpiredAuthRequests(ctx, s.clock()); err != nil {
+			s.log.WarnContext(ctx, "oauth: deleting expired authorization codes", "err", err)
+		}
+	}()
 }
 
 // writeAuthorizeError answers a bad authorization request at a verified
@@ -314,15 +333,15 @@ func (w *issWriter) WriteHeader(status int) {
 	if loc := w.Header().Get("Location"); loc != "" {
 		if u, err := url.Parse(loc); err == nil {
 			if u.Fragment != "" {
-				f, _ := url.ParseQuery(u.Fragment)
-				f.Set("iss", w.iss)
-				u.Fragment = f.Encode()
+				// fosite wrote the fragment form-encoded; appending keeps
+				// its encoding as it is.
+				w.Header().Set("Location", loc+"&iss="+url.QueryEscape(w.iss))
 			} else {
 				q := u.Query()
 				q.Set("iss", w.iss)
 				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
 			}
-			w.Header().Set("Location", u.String())
 		}
 	}
 	w.ResponseWriter.WriteHeader(status)

@@ -508,3 +508,50 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 		})
 	}
 }
+
+func TestAuthorizeResponseModesAndPrompt(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	challenge := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+
+	// prompt=none without a session: login_required at the redirect URI.
+	p := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), challenge, oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if p.status != http.StatusSeeOther || p.location == nil || p.location.Query().Get("error") != "login_required" {
+		t.Errorf("prompt=none signed out: %d %v, want login_required", p.status, p.location)
+	}
+
+	// An authorization request POSTed as a form gets the login page, whose
+	// form carries the request on.
+	authURL, _ := url.Parse(f.conf.AuthCodeURL(randomString(t), challenge))
+	posted := fetch(t, b, http.MethodPost, f.realm.issuer+pathAuth, authURL.Query())
+	if posted.status != http.StatusOK {
+		t.Fatalf("POSTed authorization request: %d %s", posted.status, posted.body)
+	}
+	done := f.submitLogin(t, b, posted, f.user.Email, testPassword)
+	if done.status != http.StatusSeeOther || done.location == nil || done.location.Query().Get("code") == "" {
+		t.Fatalf("login after a POSTed request: %d %v %s", done.status, done.location, done.body)
+	}
+
+	// Signed in now: fragment mode puts code, state and iss in the fragment.
+	state := randomString(t)
+	p = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(state, challenge, oauth2.SetAuthURLParam("response_mode", "fragment")), nil)
+	if p.status != http.StatusSeeOther || p.location == nil {
+		t.Fatalf("fragment mode: %d %s", p.status, p.body)
+	}
+	frag, _ := url.ParseQuery(p.location.Fragment)
+	if frag.Get("code") == "" || frag.Get("state") != state || frag.Get("iss") != f.realm.issuer || p.location.RawQuery != "" {
+		t.Errorf("fragment mode: Location %v", p.location)
+	}
+	// Errors in fragment mode carry iss in the fragment too, encoded once.
+	p = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL("", challenge, oauth2.SetAuthURLParam("response_mode", "fragment")), nil)
+	frag, _ = url.ParseQuery(p.location.Fragment)
+	if frag.Get("error") != "invalid_state" || frag.Get("iss") != f.realm.issuer || strings.Contains(p.location.Fragment, "%25") {
+		t.Errorf("fragment error: Location %v", p.location)
+	}
+	// form_post answers a self-posting form with the same fields.
+	p = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(state, challenge, oauth2.SetAuthURLParam("response_mode", "form_post")), nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, f.redirect) || !strings.Contains(p.body, `name="iss"`) ||
+		!strings.Contains(p.body, `name="code"`) || !strings.Contains(p.body, state) {
+		t.Errorf("form_post mode: %d %s", p.status, p.body)
+	}
+}

@@ -65,6 +65,20 @@ func (f *fositeClient) GetGrantTypes() fosite.Arguments {
 	return applicationGrants
 }
 
+// applicationResponseModes are the response modes an application may ask
+// for; web_message (Keycloak's JS adapter) is not offered yet.
+var applicationResponseModes = []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery,
+	fosite.ResponseModeFragment, fosite.ResponseModeFormPost}
+
+var _ fosite.ResponseModeClient = (*fositeClient)(nil)
+
+func (f *fositeClient) GetResponseModes() []fosite.ResponseModeType {
+	if f.c.Kind == realm.KindApplication {
+		return applicationResponseModes
+	}
+	return nil
+}
+
 func (f *fositeClient) GetResponseTypes() fosite.Arguments {
 	if f.c.Kind == realm.KindApplication {
 		return applicationResponses
