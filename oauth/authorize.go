@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,9 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
 	realmName := c.Param("realm")
+	// auth_time comes from s.clock, so the request time it is compared
+	// with (prompt, max_age) does too.
+	requestedAt := s.clock().UTC()
 	p, err := s.currentProvider(ctx, realmName)
 	if errors.Is(err, errRealmNotFound) {
 		return s.renderLogin(c, http.StatusNotFound, loginPage{Title: "Not found", RealmName: realmName, Error: "There is no such realm."})
@@ -145,6 +149,12 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	if slices.Contains(prompt, "login") && !login {
 		user, bs = nil, nil
 	}
+	// A session older than max_age (OIDC Core §3.1.2.1) asks for the
+	// password again; fosite would otherwise refuse the ID token.
+	if maxAge, err := strconv.ParseInt(ar.GetRequestForm().Get("max_age"), 10, 64); err == nil && bs != nil &&
+		bs.AuthTime.Add(time.Duration(maxAge)*time.Second).Before(s.clock()) {
+		user, bs = nil, nil
+	}
 	// The form posts back the authorization request's own parameters in
 	// the query (whether they came in a query or a POST body), and the
 	// credentials in the body.
@@ -179,7 +189,7 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	case user == nil:
 		return s.renderLoginForm(c, http.StatusOK, page)
 	}
-	return s.completeAuthorize(c, p, ar, fc, user, bs)
+	return s.completeAuthorize(c, p, ar, fc, user, bs, requestedAt)
 }
 
 // checkPassword returns the active user of the realm with that email and
@@ -249,7 +259,7 @@ func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*real
 	token := randomToken()
 	bs := &realm.BrowserSession{
 		ID: realm.NewID(now, nil), RealmID: p.realm.ID, UserID: u.ID, TokenHash: hashSessionToken(token),
-		AuthTime: now.Truncate(time.Second), ExpiresAt: now.Add(s.sessionLifespan), CreatedAt: now,
+		AuthTime: now, ExpiresAt: now.Add(s.sessionLifespan), CreatedAt: now,
 	}
 	if err := s.sessions.CreateBrowserSession(c.Request().Context(), bs); err != nil {
 		return nil, err
@@ -263,7 +273,7 @@ func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*real
 
 // completeAuthorize issues the code for the signed-in user and redirects
 // back to the application with code, state and iss (RFC 9207).
-func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.AuthorizeRequester, fc *fositeClient, u *realm.User, bs *realm.BrowserSession) error {
+func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.AuthorizeRequester, fc *fositeClient, u *realm.User, bs *realm.BrowserSession, requestedAt time.Time) error {
 	ctx := c.Request().Context()
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
@@ -275,8 +285,10 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 	id := sess.IDTokenClaims()
 	id.Subject = u.ID
 	id.Issuer = p.issuer
-	id.AuthTime = bs.AuthTime.UTC().Truncate(time.Second)
-	id.RequestedAt = ar.GetRequestedAt().UTC()
+	// Not rounded: with prompt=login fosite requires auth_time not to be
+	// before the request; the token carries whole seconds anyway.
+	id.AuthTime = bs.AuthTime.UTC()
+	id.RequestedAt = requestedAt
 	id.Extra = map[string]any{"azp": fc.c.ClientID, "sid": bs.ID}
 	granted := ar.GetGrantedScopes()
 	if granted.Has("email") {

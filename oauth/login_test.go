@@ -555,3 +555,49 @@ func TestAuthorizeResponseModesAndPrompt(t *testing.T) {
 		t.Errorf("form_post mode: %d %s", p.status, p.body)
 	}
 }
+
+func TestAuthorizePromptLoginAndMaxAge(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	ctx := context.Background()
+	b := browser(t)
+	f.authorize(t, b, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+
+	for name, opt := range map[string]oauth2.AuthCodeOption{
+		"prompt=login": oauth2.SetAuthURLParam("prompt", "login"),
+		"max_age=0":    oauth2.SetAuthURLParam("max_age", "0"),
+	} {
+		verifier := oauth2.GenerateVerifier()
+		loc := f.authorize(t, b, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), opt))
+		tok, err := f.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("%s: exchange: %v", name, err)
+		}
+		if tok.Extra("id_token") == nil {
+			t.Errorf("%s: no ID token", name)
+		}
+	}
+	// prompt=none with the session issues a code without a page.
+	p := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if p.status != http.StatusSeeOther || p.location == nil || p.location.Query().Get("code") == "" {
+		t.Errorf("prompt=none signed in: %d %v", p.status, p.location)
+	}
+}
+
+func TestCodeOfAnotherRealm(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	other := f.env.newRealm(f.realm.OrgID, "other", true)
+	f.env.newClient(other.ID, "web", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.RedirectURIs = []string{f.redirect}
+	})
+	verifier := oauth2.GenerateVerifier()
+	loc := f.authorize(t, browser(t), f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier)))
+	conf := *f.conf
+	conf.Endpoint.TokenURL = other.issuer + pathToken
+	_, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	wantRetrieveError(t, "code redeemed at another realm", err, "invalid_grant")
+	if _, err := f.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+		t.Errorf("the code still works at its own realm: %v", err)
+	}
+}
