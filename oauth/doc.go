@@ -4,7 +4,10 @@
 // adapter over realm.Store; the realm signing keys (made here, encrypted at
 // rest with the master key, stored by realm.Store); the discovery document,
 // JWKS, token, introspection and revocation endpoints under Keycloak's paths
-// /realms/{realm}/...; and AuthenticateAdmin, which turns a console-realm
+// /realms/{realm}/...; the authorization endpoint with its login page and
+// browser sessions (authorization code + PKCE, OpenID Connect ID tokens,
+// codes and sessions kept through realm.AuthCodeStore and
+// realm.SessionStore); and AuthenticateAdmin, which turns a console-realm
 // access token into the realm.Principal the admin API acts as.
 //
 // Fosite flows stay fosite's: handlers are registered with compose.Compose
@@ -13,5 +16,5 @@
 //
 // It must not import console or storage, must not change realm rules (it only
 // reads through realm.Store and realm.Service), and must never log tokens,
-// secrets or key material.
+// secrets, passwords or key material.
 package oauth
