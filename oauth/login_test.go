@@ -601,3 +601,15 @@ func TestCodeOfAnotherRealm(t *testing.T) {
 		t.Errorf("the code still works at its own realm: %v", err)
 	}
 }
+
+func TestAuthorizeHugeForm(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	authURL, _ := url.Parse(f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	form := authURL.Query()
+	form.Set("padding", strings.Repeat("x", 100<<10))
+	p := fetch(t, b, http.MethodPost, f.realm.issuer+pathAuth, form)
+	if p.status != http.StatusRequestEntityTooLarge || p.location != nil {
+		t.Errorf("huge authorization form: %d %v, want 413 and no redirect", p.status, p.location)
+	}
+}

@@ -1,4 +1,5 @@
-// Package sqlstore implements realm.Store on gorm, for SQLite (pure Go,
+// Package sqlstore implements realm.Store (and realm.AuthCodeStore and
+// realm.SessionStore for sign-in) on gorm, for SQLite (pure Go,
 // ncruces go-sqlite3 through gormlite) and PostgreSQL (pgx through
 // gorm.io/driver/postgres).
 //
