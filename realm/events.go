@@ -2,6 +2,7 @@ package realm
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -66,6 +67,8 @@ func (s *Service) ListEvents(ctx context.Context, realmName string, f EventFilte
 type changed []string
 
 func (c *changed) add(field string) { *c = append(*c, field) }
+
+func (c changed) has(field string) bool { return slices.Contains(c, field) }
 
 func (c changed) details() map[string]any {
 	fields := make([]any, len(c))

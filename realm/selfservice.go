@@ -67,6 +67,10 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
+		// One link used ends all others, whatever their purpose.
+		if err := tx.VoidActionTokens(ctx, r.ID, u.ID, s.now()); err != nil {
+			return err
+		}
 		self := access{p: Principal{ActorType: "user", ActorID: u.ID}}
 		orgID, eventRealm := r.OrgID, r.ID
 		if r.Name == ConsoleRealm {

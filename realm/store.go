@@ -151,6 +151,10 @@ type ActionTokenStore interface {
 	// UseActionToken marks the unexpired, unused token with this hash used
 	// and returns it; ErrNotFound when there is none.
 	UseActionToken(ctx context.Context, hash []byte, now time.Time) (*ActionToken, error)
+	// VoidActionTokens marks every unused token of the user used, whatever
+	// its purpose: after a password is set, the email changes or the user
+	// is deactivated, no older link may work.
+	VoidActionTokens(ctx context.Context, realmID, userID string, now time.Time) error
 }
 
 // Store is everything a backend provides.

@@ -244,6 +244,13 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 				return err
 			}
 		}
+		// A link mailed to the old address, or issued before deactivation,
+		// must not work afterwards (not even after a reactivation).
+		if ch.has("email") || !u.Active {
+			if err := tx.VoidActionTokens(ctx, r.ID, u.ID, s.now()); err != nil {
+				return err
+			}
+		}
 		view, err = s.userView(ctx, tx, u)
 		return err
 	})

@@ -1105,6 +1105,19 @@ func testActionTokens(t *testing.T, f *fixture) {
 	if _, err := f.s.UseActionToken(f.ctx, otherUser.Hash, now); err != nil {
 		t.Errorf("token of another user: %v", err)
 	}
+
+	// Voiding ends every unused token of that user, whatever the purpose,
+	// and no one else's.
+	a, b := mk("void-a", u.ID, "set_password", time.Hour), mk("void-b", u.ID, "reset", time.Hour)
+	keep := mk("void-keep", v.ID, "reset", time.Hour)
+	must(t, f.s.VoidActionTokens(f.ctx, r.ID, u.ID, f.tick()))
+	for _, tok := range []*realm.ActionToken{a, b} {
+		_, err := f.s.UseActionToken(f.ctx, tok.Hash, f.tick())
+		wantNotFound(t, "voided token "+string(tok.Hash), err)
+	}
+	if _, err := f.s.UseActionToken(f.ctx, keep.Hash, f.tick()); err != nil {
+		t.Errorf("another user's token after voiding: %v", err)
+	}
 }
 
 func testInTx(t *testing.T, f *fixture) {

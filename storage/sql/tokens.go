@@ -69,6 +69,13 @@ func (s *Store) CreateActionToken(ctx context.Context, t *realm.ActionToken) err
 	})
 }
 
+// VoidActionTokens marks every unused token of the user used.
+func (s *Store) VoidActionTokens(ctx context.Context, realmID, userID string, now time.Time) error {
+	return mapErr(s.q(ctx).Model(&actionTokenModel{}).
+		Where("realm_id = ? AND user_id = ? AND used_at IS NULL", realmID, userID).
+		Update("used_at", dbTime(now)).Error)
+}
+
 // UseActionToken marks the unexpired, unused token with hash used and
 // returns it.
 func (s *Store) UseActionToken(ctx context.Context, hash []byte, now time.Time) (*realm.ActionToken, error) {
