@@ -350,8 +350,9 @@ func testDeactivateReactivate(t *testing.T, open opener) {
 		t.Fatalf("stored user still active: %+v, %v", stored, err)
 	}
 	// A deactivated user gets no set-password link.
-	_, err = e.svc.SetPasswordLink(e.admin, u.RealmID, u.ID)
+	_, err = e.svc.SetPasswordLink(e.sys, u.RealmID, u.ID)
 	wantConflict(t, err, "active")
+	wantConflict(t, e.svc.SendSetPasswordEmail(e.admin, "shop", u.ID), "active")
 	v, err = e.svc.UpdateUser(e.admin, "shop", u.ID, realm.UserPatch{Active: ptr(true)})
 	if err != nil || !v.Active {
 		t.Fatalf("reactivate: %+v, %v", v, err)

@@ -216,50 +216,39 @@ func (s *Service) consoleUser(ctx context.Context, tx Store, consoleID, email, f
 // newer link voids older ones) for a console or realm user and returns the
 // path+query "/realms/{realm}/login-actions/set-password?token=…".
 //
-// Who may: System; for a realm user, owners and admins of the realm's org;
-// for a console account, owners of an org the account is a member of.
+// Only System may: the link is a credential for the account, and handing it
+// to an org principal would let the owner of one org take over a console
+// account shared with another. Org principals use SendSetPasswordEmail,
+// which mails the link to the account's own address instead.
 func (s *Service) SetPasswordLink(ctx context.Context, realmID, userID string) (string, error) {
-	a, err := caller(ctx)
+	a, err := systemOnly(ctx)
 	if err != nil {
 		return "", err
-	}
-	r, err := s.store.GetRealm(ctx, realmID)
-	if err != nil {
-		return "", err
-	}
-	orgID := r.OrgID
-	switch {
-	case a.system():
-	case r.Name == ConsoleRealm:
-		if a.p.Role != RoleOwner {
-			return "", fmt.Errorf("%w: only owners may manage console accounts", ErrForbidden)
-		}
-		ms, err := s.store.ListMembershipsOfUser(ctx, userID)
-		if err != nil {
-			return "", err
-		}
-		member := false
-		for _, m := range ms {
-			member = member || m.OrgID == a.p.OrgID
-		}
-		if !member {
-			return "", ErrNotFound
-		}
-		orgID = a.p.OrgID
-	case r.OrgID != a.p.OrgID:
-		return "", ErrNotFound
-	case !a.p.Role.CanWrite():
-		return "", fmt.Errorf("%w: role %s may only read", ErrForbidden, a.p.Role)
-	}
-	u, err := s.store.GetUser(ctx, r.ID, userID)
-	if err != nil {
-		return "", err
-	}
-	if !u.Active {
-		return "", Conflict("active", "the user is deactivated; reactivate it first")
 	}
 	var path string
 	err = s.store.InTx(ctx, func(tx Store) error {
+		r, err := tx.GetRealm(ctx, realmID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, r.ID, userID)
+		if err != nil {
+			return err
+		}
+		if !u.Active {
+			return Conflict("active", "the user is deactivated; reactivate it first")
+		}
+		orgID := r.OrgID
+		if r.Name == ConsoleRealm {
+			// A console account's events belong to the org it joined first.
+			ms, err := tx.ListMembershipsOfUser(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if len(ms) > 0 {
+				orgID = ms[0].OrgID
+			}
+		}
 		path, err = s.issueSetPasswordLink(ctx, tx, a, r, u, orgID)
 		return err
 	})
