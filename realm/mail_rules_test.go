@@ -67,8 +67,14 @@ func testLinkMails(t *testing.T, open opener) {
 		t.Fatal(err)
 	}
 	sent = e.mails.all()
-	if len(sent) != 3 || !strings.Contains(sent[2].Link, "/realms/console/login-actions/set-password?token=") || sent[2].To != "mia@acme.test" {
+	if len(sent) != 3 || !strings.Contains(sent[2].Link, "/realms/console/login-actions/set-password?token=") || sent[2].To != "mia@acme.test" ||
+		sent[2].OrgID != e.orgID {
 		t.Fatalf("member mail: %+v", sent)
+	}
+	// A failed invitation shows in the inviting org's log.
+	e.svc.MailFailed(t.Context(), sent[2].OrgID, sent[2].RealmID, sent[2].UserID, realm.PurposeSetPassword, "550 mailbox unavailable")
+	if orgEv, _ := e.svc.ListEvents(e.owner, "", realm.EventFilter{Type: "mail.failed"}); len(orgEv.Items) != 1 {
+		t.Fatalf("org-level mail.failed events: %+v", orgEv.Items)
 	}
 
 	// A mail that cannot be queued does not undo the user; it is an event.
@@ -85,7 +91,7 @@ func testLinkMails(t *testing.T, open opener) {
 		t.Fatalf("mail.failed events %+v, %v", ev.Items, err)
 	}
 	// And the delivery callback records final failures the same way.
-	e.svc.MailFailed(t.Context(), bo.RealmID, bo.ID, realm.PurposeSetPassword, "550 no such user")
+	e.svc.MailFailed(t.Context(), "", bo.RealmID, bo.ID, realm.PurposeSetPassword, "550 no such user")
 	ev, _ = e.svc.ListEvents(e.owner, "shop", realm.EventFilter{Type: "mail.failed"})
 	// (The test clock stands still, so both events have the same time.)
 	if len(ev.Items) != 2 || (ev.Items[0].Details["reason"] != "550 no such user" && ev.Items[1].Details["reason"] != "550 no such user") {

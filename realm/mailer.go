@@ -29,8 +29,11 @@ type LinkMail struct {
 	RealmDisplayName string
 	Link             string // absolute
 	ValidFor         time.Duration
-	RealmID          string
-	UserID           string
+	// OrgID is whose audit log a delivery failure goes to: the realm's
+	// org, or for a console account the org that invited it.
+	OrgID   string
+	RealmID string
+	UserID  string
 }
 
 // issueSetPasswordLink stores a new set-password token for u inside tx
@@ -68,7 +71,7 @@ func (s *Service) mailLink(ctx context.Context, orgID string, r *Realm, u *User,
 	}
 	err := s.mailer.EnqueueLinkMail(LinkMail{
 		Purpose: purpose, To: u.Email, FirstName: u.FirstName, RealmDisplayName: display,
-		Link: s.publicURL + path, ValidFor: validFor, RealmID: r.ID, UserID: u.ID,
+		Link: s.publicURL + path, ValidFor: validFor, OrgID: orgID, RealmID: r.ID, UserID: u.ID,
 	})
 	if err == nil {
 		return
@@ -78,14 +81,17 @@ func (s *Service) mailLink(ctx context.Context, orgID string, r *Realm, u *User,
 }
 
 // MailFailed records that a link mail was finally not delivered (the
-// mailer's failure callback). It acts as System.
-func (s *Service) MailFailed(ctx context.Context, realmID, userID, purpose, reason string) {
+// mailer's failure callback), in orgID's audit log. It acts as System.
+func (s *Service) MailFailed(ctx context.Context, orgID, realmID, userID, purpose, reason string) {
 	r, err := s.store.GetRealm(ctx, realmID)
 	if err != nil {
 		s.log.Error("recording a mail failure: realm lookup", "realm_id", realmID, "err", err)
 		return
 	}
-	s.recordMailFailure(ctx, r.OrgID, r, userID, purpose, reason)
+	if orgID == "" {
+		orgID = r.OrgID
+	}
+	s.recordMailFailure(ctx, orgID, r, userID, purpose, reason)
 }
 
 func (s *Service) recordMailFailure(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {

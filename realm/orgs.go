@@ -46,11 +46,9 @@ func (s *Service) ListMembers(ctx context.Context, o ListOptions) (Page[Member],
 }
 
 // CreateMember adds a console member to the caller's org, creating the
-// console account for the email or reusing the existing one.
-//
-// Mailing the set-password link is the caller's next step for now (a later
-// issue moves it into an outbox written in this transaction): the console
-// calls SetPasswordLink(console realm ID, member.UserID) and mails it.
+// console account for the email or reusing the existing one. An account
+// without a password gets a set-password link, issued in the same
+// transaction and mailed after it commits.
 func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, error) {
 	a, err := ownerOnly(ctx)
 	if err != nil {

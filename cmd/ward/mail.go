@@ -21,7 +21,7 @@ func newMailer(s *settings, log *slog.Logger, svc **realm.Service) (*mail.Mailer
 		Sender: sender, From: s.MailFrom, Logger: log,
 		OnFailure: func(r mail.Result) {
 			if *svc != nil {
-				(*svc).MailFailed(context.Background(), r.RealmID, r.UserID, string(r.Kind), r.Err.Error())
+				(*svc).MailFailed(context.Background(), r.OrgID, r.RealmID, r.UserID, string(r.Kind), r.Err.Error())
 			}
 		},
 	})
@@ -34,6 +34,6 @@ type linkMailer struct{ m *mail.Mailer }
 func (l linkMailer) EnqueueLinkMail(in realm.LinkMail) error {
 	return l.m.Enqueue(mail.Mail{
 		Kind: mail.Kind(in.Purpose), To: in.To, FirstName: in.FirstName, RealmName: in.RealmDisplayName,
-		Link: in.Link, ValidFor: in.ValidFor, RealmID: in.RealmID, UserID: in.UserID,
+		Link: in.Link, ValidFor: in.ValidFor, OrgID: in.OrgID, RealmID: in.RealmID, UserID: in.UserID,
 	})
 }

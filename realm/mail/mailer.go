@@ -53,6 +53,7 @@ func IsPermanent(err error) bool {
 type Result struct {
 	Kind      Kind
 	To        string // recipient address
+	OrgID     string
 	RealmID   string
 	UserID    string
 	MessageID string
@@ -118,6 +119,7 @@ type Mailer struct {
 
 type job struct {
 	msg     *Message
+	orgID   string
 	realmID string
 	userID  string
 }
@@ -214,7 +216,7 @@ func (m *Mailer) Enqueue(in Mail) error {
 		return ErrClosed
 	}
 	select {
-	case m.queue <- job{msg: msg, realmID: in.RealmID, userID: in.UserID}:
+	case m.queue <- job{msg: msg, orgID: in.OrgID, realmID: in.RealmID, userID: in.UserID}:
 		return nil
 	default:
 		return ErrQueueFull
@@ -251,7 +253,7 @@ func (m *Mailer) run() {
 // deliver tries one mail until it is sent, refused for good, out of
 // attempts, or the mailer is stopped.
 func (m *Mailer) deliver(j job) {
-	res := Result{Kind: j.msg.Kind, To: j.msg.To.Address, RealmID: j.realmID, UserID: j.userID, MessageID: j.msg.ID}
+	res := Result{Kind: j.msg.Kind, To: j.msg.To.Address, OrgID: j.orgID, RealmID: j.realmID, UserID: j.userID, MessageID: j.msg.ID}
 	backoff := m.cfg.InitialBackoff
 	for {
 		if err := m.ctx.Err(); err != nil {

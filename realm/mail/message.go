@@ -55,8 +55,9 @@ type Mail struct {
 	// ValidFor is how long the link works, as told to the reader; zero means
 	// the default of the kind.
 	ValidFor time.Duration
-	// RealmID and UserID are not shown; they come back in Result so the
-	// caller can record an event against the right realm and user.
+	// OrgID, RealmID and UserID are not shown; they come back in Result so
+	// the caller can record an event against the right org, realm and user.
+	OrgID   string
 	RealmID string
 	UserID  string
 }
