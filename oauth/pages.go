@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -94,11 +95,11 @@ func (s *Server) setPasswordSubmit(c echo.Context) error {
 	}
 	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), MinLength: realm.MinPasswordLength, Action: c.Request().URL.Path}
 	form, status := s.readForm(c)
+	page.Token = form.Get("token") // kept on a refused form, so the user need not click the mail again
 	if status != 0 {
 		page.Error = formProblem(status)
 		return s.renderForm(c, status, page)
 	}
-	page.Token = form.Get("token")
 	err = s.service.SetPasswordWithLink(c.Request().Context(), r.Name, page.Token, form.Get("password"), form.Get("password_confirm"))
 	var verr *realm.ValidationError
 	switch {
@@ -135,6 +136,10 @@ func (s *Server) resetSubmit(c echo.Context) error {
 		return err
 	}
 	page := passwordPage{Title: "Forgot your password?", RealmName: realmDisplay(r), AskEmail: true, Action: c.Request().URL.Path}
+	// Known addresses cost a few writes that unknown ones do not; answering
+	// no sooner than resetAnswerTime keeps the response time from telling
+	// which addresses have accounts.
+	defer sleepUntil(time.Now().Add(resetAnswerTime))
 	form, status := s.readForm(c)
 	if status != 0 {
 		page.Error = formProblem(status)
@@ -164,13 +169,30 @@ func (s *Server) readForm(c echo.Context) (url.Values, int) {
 		}
 		return nil, http.StatusBadRequest
 	}
-	cookie, err := req.Cookie(csrfCookie)
+	cookie, err := req.Cookie(s.csrfCookieName())
 	sent := req.PostForm.Get("csrf_token")
 	if err != nil || cookie.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(sent)) != 1 {
-		return nil, http.StatusForbidden
+		return req.PostForm, http.StatusForbidden
 	}
 	return req.PostForm, 0
 }
+
+// csrfCookieName: under https the __Host- prefix makes browsers refuse the
+// cookie from a sibling subdomain or a plain-http response, so nobody else
+// can plant a value that would pass the double-submit check.
+func (s *Server) csrfCookieName() string {
+	if s.secureCookies() {
+		return "__Host-" + csrfCookie
+	}
+	return csrfCookie
+}
+
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.publicURL, "https://") }
+
+// resetAnswerTime is how long the reset form takes to answer at least.
+const resetAnswerTime = 250 * time.Millisecond
+
+func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 
 func formProblem(status int) string {
 	switch status {
@@ -186,10 +208,14 @@ func formProblem(status int) string {
 // puts the same value in the form.
 func (s *Server) renderForm(c echo.Context, status int, page passwordPage) error {
 	page.CSRF = randomToken()
-	http.SetCookie(c.Response(), &http.Cookie{
-		Name: csrfCookie, Value: page.CSRF, Path: "/realms/" + c.Param("realm") + "/login-actions/",
-		HttpOnly: true, Secure: strings.HasPrefix(s.publicURL, "https://"), SameSite: http.SameSiteStrictMode,
-	})
+	cookie := &http.Cookie{
+		Name: s.csrfCookieName(), Value: page.CSRF, Path: "/realms/" + c.Param("realm") + "/login-actions/",
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode,
+	}
+	if cookie.Secure {
+		cookie.Path = "/" // the __Host- prefix requires Path=/
+	}
+	http.SetCookie(c.Response(), cookie)
 	return s.renderPage(c, status, page)
 }
 
