@@ -86,3 +86,58 @@ type SessionStore interface {
 	// RevokeUserSessions revokes every session of a user.
 	RevokeUserSessions(ctx context.Context, realmID, userID string) error
 }
+
+// RefreshToken is one refresh token, tracked by its jti (ID). The tokens of
+// one chain of refreshes share FamilyID (the authorization request the
+// chain began with). A non-offline token is bound to the browser session
+// SessionID. AccessJTI is the access token issued together with it, which
+// revoking the family puts on the revocation list. Data is the oauth
+// package's own encoding of the request; the store keeps it opaque.
+type RefreshToken struct {
+	ID        string
+	RealmID   string
+	FamilyID  string
+	SessionID string
+	UserID    string
+	ClientID  string
+	AccessJTI string
+	Offline   bool
+	Data      []byte
+	Used      bool
+	Revoked   bool
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// RevokedAccess is an access token to put on the revocation list: its jti
+// and until when it could still be valid.
+type RevokedAccess struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
+// RefreshTokenStore persists refresh tokens. Like AuthCodeStore it is kept
+// apart from Store; the SQL store implements it, also inside InTx (so
+// Service can revoke a user's tokens in the transaction that deactivates
+// the user).
+type RefreshTokenStore interface {
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// GetRefreshToken returns the realm's token, used or revoked ones
+	// included; ErrNotFound when there is none.
+	GetRefreshToken(ctx context.Context, realmID, id string) (*RefreshToken, error)
+	// UseRefreshToken marks an unused, unrevoked token used with one
+	// conditional update: of concurrent callers exactly one succeeds, the
+	// others get ErrAlreadyUsed (ErrNotFound when there is no such token).
+	UseRefreshToken(ctx context.Context, realmID, id string) error
+	// RevokeRefreshFamily revokes every token of the family and returns
+	// the access tokens issued with them that may not have expired by now
+	// (given the access token lifespan accessTTL).
+	RevokeRefreshFamily(ctx context.Context, realmID, familyID string, now time.Time, accessTTL time.Duration) ([]RevokedAccess, error)
+	// RevokeUserRefreshTokens revokes every refresh token of a user.
+	RevokeUserRefreshTokens(ctx context.Context, realmID, userID string) error
+	// GetBrowserSession returns a session by its ID (the sid); ErrNotFound
+	// when there is none.
+	GetBrowserSession(ctx context.Context, realmID, id string) (*BrowserSession, error)
+	// DeleteExpiredRefreshTokens removes tokens that expired before now.
+	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
+}

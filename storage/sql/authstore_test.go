@@ -15,3 +15,12 @@ func TestAuthConformancePostgres(t *testing.T) {
 	sqltest.PostgresDSN(t)
 	conformance.RunAuth(t, func(t *testing.T) conformance.AuthStore { return sqltest.OpenPostgres(t) })
 }
+
+func TestRefreshConformanceSQLiteFile(t *testing.T) {
+	conformance.RunRefresh(t, func(t *testing.T) conformance.RefreshStore { return sqltest.Open(t) })
+}
+
+func TestRefreshConformancePostgres(t *testing.T) {
+	sqltest.PostgresDSN(t)
+	conformance.RunRefresh(t, func(t *testing.T) conformance.RefreshStore { return sqltest.OpenPostgres(t) })
+}

@@ -1,0 +1,212 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// RefreshStore is what RunRefresh needs.
+type RefreshStore interface {
+	realm.Store
+	realm.SessionStore
+	realm.RefreshTokenStore
+}
+
+// RunRefresh runs the suite of realm.RefreshTokenStore; newStore must return
+// a fresh, empty, migrated store per subtest.
+func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, f *fixture, s RefreshStore)
+	}{
+		{"RefreshTokens", testRefreshTokens},
+		{"RefreshSingleUse", testRefreshSingleUse},
+		{"RefreshInTx", testRefreshInTx},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			tc.fn(t, &fixture{t: t, s: s, ctx: context.Background(),
+				clock: time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)}, s)
+		})
+	}
+}
+
+func (f *fixture) refresh(s RefreshStore, realmID, id, family, userID string, created time.Time) *realm.RefreshToken {
+	rt := &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: family, SessionID: "sid-" + family, UserID: userID,
+		ClientID: "app", AccessJTI: "at-" + id, Data: []byte(`{"id":"` + id + `"}`),
+		ExpiresAt: created.Add(10 * time.Hour), CreatedAt: created}
+	must(f.t, s.CreateRefreshToken(f.ctx, rt))
+	return rt
+}
+
+func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
+	u := f.user(r.ID, "u@example.com")
+	in := f.refresh(s, r.ID, "rt-1", "fam-1", u.ID, f.clock)
+	in2 := &realm.RefreshToken{ID: "rt-off", RealmID: r.ID, FamilyID: "fam-2", SessionID: "s", UserID: u.ID, ClientID: "app",
+		Offline: true, Data: []byte("d"), ExpiresAt: f.clock.Add(30 * 24 * time.Hour), CreatedAt: f.clock}
+	must(t, s.CreateRefreshToken(f.ctx, in2))
+	if err := s.CreateRefreshToken(f.ctx, in); !errors.Is(err, realm.ErrConflict) {
+		t.Errorf("duplicate CreateRefreshToken = %v, want ErrConflict", err)
+	}
+	got, err := s.GetRefreshToken(f.ctx, r.ID, "rt-1")
+	must(t, err)
+	if got.FamilyID != "fam-1" || got.SessionID != "sid-fam-1" || got.UserID != u.ID || got.ClientID != "app" ||
+		got.AccessJTI != "at-rt-1" || got.Offline || got.Used || got.Revoked || !bytes.Equal(got.Data, in.Data) ||
+		!got.ExpiresAt.Equal(in.ExpiresAt) || !got.CreatedAt.Equal(in.CreatedAt) {
+		t.Errorf("GetRefreshToken = %+v", got)
+	}
+	if got, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil || !got.Offline {
+		t.Errorf("offline token = %+v, %v", got, err)
+	}
+	_, err = s.GetRefreshToken(f.ctx, other.ID, "rt-1")
+	wantNotFound(t, "token of another realm", err)
+
+	wantNotFound(t, "use in another realm", s.UseRefreshToken(f.ctx, other.ID, "rt-1"))
+	must(t, s.UseRefreshToken(f.ctx, r.ID, "rt-1"))
+	if err := s.UseRefreshToken(f.ctx, r.ID, "rt-1"); !errors.Is(err, realm.ErrAlreadyUsed) {
+		t.Errorf("second use = %v, want ErrAlreadyUsed", err)
+	}
+	wantNotFound(t, "use of unknown", s.UseRefreshToken(f.ctx, r.ID, "nope"))
+
+	// A family: rt-1 (used), rt-2, rt-3 made later; rt-old's access token
+	// expired long ago, so it is not listed.
+	f.refresh(s, r.ID, "rt-2", "fam-1", u.ID, f.clock.Add(time.Minute))
+	f.refresh(s, r.ID, "rt-3", "fam-1", u.ID, f.clock.Add(2*time.Minute))
+	f.refresh(s, r.ID, "rt-old", "fam-1", u.ID, f.clock.Add(-time.Hour))
+	f.refresh(s, r.ID, "rt-x", "fam-3", u.ID, f.clock)
+	now := f.clock.Add(3 * time.Minute)
+	revoked, err := s.RevokeRefreshFamily(f.ctx, r.ID, "fam-1", now, 5*time.Minute)
+	must(t, err)
+	jtis := map[string]time.Time{}
+	for _, a := range revoked {
+		jtis[a.JTI] = a.ExpiresAt
+	}
+	if len(jtis) != 3 || !jtis["at-rt-1"].Equal(f.clock.Add(5*time.Minute)) || jtis["at-rt-2"].IsZero() || jtis["at-rt-3"].IsZero() {
+		t.Errorf("RevokeRefreshFamily access tokens = %v, want at-rt-1..3", revoked)
+	}
+	for _, id := range []string{"rt-1", "rt-2", "rt-3", "rt-old"} {
+		got, err := s.GetRefreshToken(f.ctx, r.ID, id)
+		must(t, err)
+		if !got.Revoked {
+			t.Errorf("%s not revoked with its family", id)
+		}
+	}
+	if err := s.UseRefreshToken(f.ctx, r.ID, "rt-2"); !errors.Is(err, realm.ErrAlreadyUsed) {
+		t.Errorf("use of revoked token = %v, want ErrAlreadyUsed", err)
+	}
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-x"); got.Revoked {
+		t.Error("another family was revoked")
+	}
+
+	must(t, s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
+	for _, id := range []string{"rt-x", "rt-off"} {
+		if got, _ := s.GetRefreshToken(f.ctx, r.ID, id); !got.Revoked {
+			t.Errorf("%s not revoked with its user's tokens", id)
+		}
+	}
+
+	n, err := s.DeleteExpiredRefreshTokens(f.ctx, f.clock.Add(11*time.Hour))
+	must(t, err)
+	if n != 5 {
+		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 5", n)
+	}
+	if _, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil {
+		t.Errorf("offline token deleted before expiry: %v", err)
+	}
+
+	// Browser sessions by ID.
+	bs := &realm.BrowserSession{ID: "sess", RealmID: r.ID, UserID: u.ID, TokenHash: []byte("t"),
+		AuthTime: f.clock, ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock}
+	must(t, s.CreateBrowserSession(f.ctx, bs))
+	gs, err := s.GetBrowserSession(f.ctx, r.ID, "sess")
+	must(t, err)
+	if gs.UserID != u.ID || !gs.ExpiresAt.Equal(bs.ExpiresAt) || gs.Revoked {
+		t.Errorf("GetBrowserSession = %+v", gs)
+	}
+	_, err = s.GetBrowserSession(f.ctx, other.ID, "sess")
+	wantNotFound(t, "session of another realm", err)
+
+	// Deleting the realm removes its tokens.
+	f.refresh(s, other.ID, "rt-o", "fam-o", "", f.clock)
+	must(t, s.DeleteRealm(f.ctx, other.ID))
+	_, err = s.GetRefreshToken(f.ctx, other.ID, "rt-o")
+	wantNotFound(t, "token of deleted realm", err)
+}
+
+// testRefreshSingleUse: of many concurrent uses of one refresh token,
+// exactly one succeeds.
+func testRefreshSingleUse(t *testing.T, f *fixture, s RefreshStore) {
+	o := f.org("acme")
+	r := f.realm(o.ID, "prod")
+	f.refresh(s, r.ID, "rt", "fam", "u", f.clock)
+	const n = 20
+	var (
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		ok, used   int
+		unexpected []error
+		start      = make(chan struct{})
+	)
+	for range n {
+		wg.Go(func() {
+			<-start
+			err := s.UseRefreshToken(f.ctx, r.ID, "rt")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, realm.ErrAlreadyUsed):
+				used++
+			default:
+				unexpected = append(unexpected, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok != 1 || used != n-1 || len(unexpected) > 0 {
+		t.Errorf("concurrent uses: %d succeeded, %d already used, errors %v; want 1 and %d", ok, used, unexpected, n-1)
+	}
+}
+
+// testRefreshInTx: the store handed to InTx keeps sign-in state too, so
+// Service can revoke a user's sessions and tokens in the transaction that
+// deactivates the user.
+func testRefreshInTx(t *testing.T, f *fixture, s RefreshStore) {
+	o := f.org("acme")
+	r := f.realm(o.ID, "prod")
+	u := f.user(r.ID, "u@example.com")
+	f.refresh(s, r.ID, "rt", "fam", u.ID, f.clock)
+	must(t, s.CreateBrowserSession(f.ctx, &realm.BrowserSession{ID: "sess", RealmID: r.ID, UserID: u.ID,
+		TokenHash: []byte("t"), AuthTime: f.clock, ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock}))
+	boom := errors.New("rolled back")
+	err := s.InTx(f.ctx, func(tx realm.Store) error {
+		rs, ok := tx.(realm.RefreshTokenStore)
+		ss, ok2 := tx.(realm.SessionStore)
+		if !ok || !ok2 {
+			t.Fatal("the transaction's store keeps no refresh tokens or sessions")
+		}
+		must(t, rs.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
+		must(t, ss.RevokeUserSessions(f.ctx, r.ID, u.ID))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v", err)
+	}
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt"); got.Revoked {
+		t.Error("revocation survived the rollback")
+	}
+	if got, _ := s.GetBrowserSession(f.ctx, r.ID, "sess"); got.Revoked {
+		t.Error("session revocation survived the rollback")
+	}
+}
