@@ -77,6 +77,7 @@ type Server struct {
 	codesIssued         atomic.Uint64
 
 	cache      sync.Map // realm name → *provider
+	origins    sync.Map // realm ID → *originSet (cors.go)
 	builds     singleflight.Group
 	buildCount atomic.Uint64
 }
@@ -145,9 +146,9 @@ func New(cfg Config) (*Server, error) {
 // Issuer returns realm name's issuer URL.
 func (s *Server) Issuer(realmName string) string { return s.publicURL + "/realms/" + realmName }
 
-// Register mounts the OAuth2 / OIDC endpoints under /realms/:realm. The
-// authorization, userinfo and logout endpoints named in discovery come with
-// the login issue.
+// Register mounts the OAuth2 / OIDC endpoints under /realms/:realm. Token,
+// revoke, userinfo and logout answer CORS for the realm's web_origins
+// (cors.go).
 func (s *Server) Register(e *echo.Echo) {
 	g := e.Group("/realms/:realm")
 	s.registerPages(g)
@@ -157,9 +158,17 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathCerts, handlePublicPreflight)
 	g.GET(pathAuth, s.handleAuthorize)
 	g.POST(pathAuth, s.handleAuthorize)
-	g.POST(pathToken, s.handleToken)
+	g.POST(pathToken, s.withCORS(s.handleToken))
 	g.POST(pathIntrospect, s.handleIntrospect)
-	g.POST(pathRevoke, s.handleRevoke)
+	g.POST(pathRevoke, s.withCORS(s.handleRevoke))
+	g.GET(pathUserinfo, s.withCORS(s.handleUserinfo))
+	g.POST(pathUserinfo, s.withCORS(s.handleUserinfo))
+	g.GET(pathLogout, s.withCORS(s.handleLogout))
+	g.POST(pathLogout, s.withCORS(s.handleLogout))
+	g.OPTIONS(pathToken, s.corsPreflight("POST, OPTIONS"))
+	g.OPTIONS(pathRevoke, s.corsPreflight("POST, OPTIONS"))
+	g.OPTIONS(pathUserinfo, s.corsPreflight("GET, POST, OPTIONS"))
+	g.OPTIONS(pathLogout, s.corsPreflight("GET, POST, OPTIONS"))
 }
 
 // RotateKey makes a new active key for alg in the realm and retires the

@@ -1,0 +1,119 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// CORS for the endpoints browser applications call with credentials
+// (token, userinfo, revoke, logout; CONTRACT §4): only an Origin listed in
+// web_origins of a client of the realm is answered, echoed back with
+// Access-Control-Allow-Credentials; any other origin gets no CORS headers,
+// so the browser keeps the answer from the page. A request without an
+// Origin header (servers, client_credentials) costs one header lookup.
+//
+// A realm's allowed origins are the union over its clients, read once and
+// kept for ProviderTTL, so a change to web_origins takes up to that long
+// to apply on every node.
+
+// originSet is a realm's allowed origins as of a moment.
+type originSet struct {
+	set     map[string]struct{}
+	expires time.Time
+}
+
+// withCORS wraps an endpoint's handler.
+func (s *Server) withCORS(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		origin := c.Request().Header.Get("Origin")
+		if origin == "" {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Add("Vary", "Origin")
+		if s.originAllowed(c.Request().Context(), c.Param("realm"), origin) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
+		}
+		return next(c)
+	}
+}
+
+// corsPreflight answers the OPTIONS preflight of an endpoint that accepts
+// methods.
+func (s *Server) corsPreflight(methods string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		origin := c.Request().Header.Get("Origin")
+		h := c.Response().Header()
+		h.Add("Vary", "Origin")
+		if origin != "" && s.originAllowed(c.Request().Context(), c.Param("realm"), origin) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Allow-Methods", methods)
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// originAllowed says whether origin is in web_origins of a client of the
+// realm. Failures (unknown realm, database down) allow nothing.
+func (s *Server) originAllowed(ctx context.Context, realmName, origin string) bool {
+	p, err := s.provider(ctx, realmName)
+	if err != nil {
+		return false
+	}
+	now := s.clock()
+	if v, ok := s.origins.Load(p.realm.ID); ok {
+		if o := v.(*originSet); now.Before(o.expires) {
+			_, ok := o.set[origin]
+			return ok
+		}
+	}
+	v, err, _ := s.builds.Do("origins\x00"+p.realm.ID, func() (any, error) {
+		set, err := s.loadOrigins(context.WithoutCancel(ctx), p.realm.ID)
+		if err != nil {
+			return nil, err
+		}
+		o := &originSet{set: set, expires: s.clock().Add(s.ttl)}
+		s.origins.Store(p.realm.ID, o)
+		return o, nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "oauth: CORS origins unavailable", "realm", realmName, "err", err)
+		return false
+	}
+	_, ok := v.(*originSet).set[origin]
+	return ok
+}
+
+// loadOrigins reads web_origins of every active client of the realm.
+func (s *Server) loadOrigins(ctx context.Context, realmID string) (map[string]struct{}, error) {
+	set := map[string]struct{}{}
+	opts := realm.ListOptions{Limit: 200}
+	for {
+		page, err := s.store.ListClients(ctx, realmID, "", opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range page.Items {
+			if !c.Active {
+				continue
+			}
+			for _, o := range c.WebOrigins {
+				set[o] = struct{}{}
+			}
+		}
+		if page.NextCursor == "" {
+			return set, nil
+		}
+		opts.Cursor = page.NextCursor
+	}
+}

@@ -1,0 +1,110 @@
+package oauth
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/wardiam/ward/realm"
+)
+
+func TestCORS(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	const app = "https://app.example"
+	f.client.WebOrigins = []string{app}
+	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+		t.Fatal(err)
+	}
+	// An inactive client's origins do not count.
+	f.env.newClient(f.realm.ID, "old", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.WebOrigins = []string{"https://old.example"}
+		c.Active = false
+	})
+	_, secret := f.env.newClient(f.realm.ID, "svc", nil)
+	b := browser(t)
+	tok := f.signIn(t, b, "openid")
+
+	call := func(method, path, origin string, form url.Values, header map[string]string) *tokenResponse {
+		t.Helper()
+		var body *strings.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		} else {
+			body = strings.NewReader("")
+		}
+		req, err := http.NewRequest(method, f.realm.issuer+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		return f.env.do(req)
+	}
+	allowed := func(what string, r *tokenResponse, origin string) {
+		t.Helper()
+		if r.Header.Get("Access-Control-Allow-Origin") != origin || r.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+			!strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Origin") {
+			t.Errorf("%s: CORS headers %v, want %s echoed with credentials and Vary: Origin", what, r.Header, origin)
+		}
+	}
+	denied := func(what string, r *tokenResponse) {
+		t.Helper()
+		for k := range r.Header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				t.Errorf("%s: CORS header %s: %v, want none", what, k, r.Header[k])
+			}
+		}
+	}
+	ccForm := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {secret}}
+	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+
+	r := call(http.MethodPost, pathToken, app, ccForm, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("token: %d %s", r.Status, r.RawBody)
+	}
+	allowed("token", r, app)
+	allowed("userinfo", call(http.MethodGet, pathUserinfo, app, nil, bearer), app)
+	allowed("revoke", call(http.MethodPost, pathRevoke, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil), app)
+	allowed("logout", call(http.MethodGet, pathLogout, app, nil, nil), app)
+
+	for _, origin := range []string{"https://evil.example", "https://app.example:8443", "http://app.example", "null", "https://old.example"} {
+		denied("token from "+origin, call(http.MethodPost, pathToken, origin, ccForm, nil))
+		denied("userinfo from "+origin, call(http.MethodGet, pathUserinfo, origin, nil, bearer))
+		denied("preflight from "+origin, call(http.MethodOptions, pathUserinfo, origin, nil,
+			map[string]string{"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}))
+	}
+	// No Origin: no CORS work, no Vary.
+	r = call(http.MethodPost, pathToken, "", ccForm, nil)
+	denied("token without Origin", r)
+	if len(r.Header.Values("Vary")) != 0 {
+		t.Errorf("token without Origin: Vary %v", r.Header.Values("Vary"))
+	}
+	// Introspection is for servers: never CORS.
+	denied("introspection", call(http.MethodPost, pathIntrospect, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil))
+
+	for _, path := range []string{pathToken, pathUserinfo, pathRevoke, pathLogout} {
+		r := call(http.MethodOptions, path, app, nil, map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"})
+		if r.Status != http.StatusNoContent {
+			t.Errorf("preflight %s: %d", path, r.Status)
+		}
+		allowed("preflight "+path, r, app)
+		h := r.Header.Get("Access-Control-Allow-Headers")
+		if !strings.Contains(h, "Authorization") || !strings.Contains(h, "Content-Type") || !strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") {
+			t.Errorf("preflight %s: allow headers %q methods %q", path, h, r.Header.Get("Access-Control-Allow-Methods"))
+		}
+	}
+	// Another realm does not share the origins.
+	f.env.newRealm(f.env.newOrg("other").ID, "other", true)
+	req, _ := http.NewRequest(http.MethodOptions, f.env.base+"/realms/other"+pathToken, nil)
+	req.Header.Set("Origin", app)
+	denied("another realm's preflight", f.env.do(req))
+}

@@ -1,0 +1,129 @@
+package oauth
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// asksPassword says whether the browser, sent to authorize, gets the login
+// form (200) rather than a code (303).
+func (f *loginFixture) asksPassword(t *testing.T, b *http.Client) bool {
+	t.Helper()
+	p := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	switch p.status {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		return false
+	}
+	t.Fatalf("authorize: %d %s", p.status, p.body)
+	return false
+}
+
+func TestLogoutWithRedirect(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	tok := f.signIn(t, b, "openid")
+	if f.asksPassword(t, b) {
+		t.Fatal("signed-in browser asked for the password")
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	state := randomString(t)
+	q := url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {f.redirect}, "state": {state}}
+	p := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
+	if p.status != http.StatusSeeOther || p.location == nil {
+		t.Fatalf("logout: %d %s, want a redirect", p.status, p.body)
+	}
+	if got := p.location.Scheme + "://" + p.location.Host + p.location.Path; got != f.redirect || p.location.Query().Get("state") != state {
+		t.Errorf("logout redirected to %s, want %s with state %s", p.location, f.redirect, state)
+	}
+	cleared := false
+	for _, line := range p.header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, sessionCookie+"=;") && strings.Contains(line, "Max-Age=0") && strings.Contains(line, "Path=/realms/shop/") {
+			cleared = true
+		}
+	}
+	if !cleared {
+		t.Errorf("logout did not clear the session cookie: %v", p.header.Values("Set-Cookie"))
+	}
+	if !f.asksPassword(t, b) {
+		t.Error("after logout, authorize did not ask for the password")
+	}
+
+	// The session is revoked in the store, not only forgotten by the
+	// browser: its cookie replayed no longer signs in.
+	b2 := browser(t)
+	f.signIn(t, b2, "openid")
+	u, _ := url.Parse(f.realm.issuer + "/")
+	var stolen *http.Cookie
+	for _, ck := range b2.Jar.Cookies(u) {
+		if ck.Name == sessionCookie {
+			stolen = ck
+		}
+	}
+	if stolen == nil {
+		t.Fatal("no session cookie")
+	}
+	// Logout by POST, with client_id instead of a hint.
+	p = fetch(t, b2, http.MethodPost, f.realm.issuer+pathLogout,
+		url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {f.redirect}})
+	if p.status != http.StatusSeeOther || p.location.Query().Has("state") {
+		t.Errorf("POST logout with client_id: %d %v", p.status, p.location)
+	}
+	b3 := browser(t)
+	b3.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: stolen.Value, Path: "/realms/shop/"}})
+	if !f.asksPassword(t, b3) {
+		t.Error("the logged-out session's cookie still signs in")
+	}
+}
+
+func TestLogoutRefusesUnregisteredRedirect(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	_, _ = f.env.newClient(f.realm.ID, "other-app", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.RedirectURIs = []string{"https://other.example/cb"}
+	})
+	b := browser(t)
+	tok := f.signIn(t, b, "openid")
+	idToken, _ := tok.Extra("id_token").(string)
+
+	signedOut := func(what string, q url.Values) {
+		t.Helper()
+		f.signIn(t, b, "openid") // a session to end
+		p := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
+		if p.status != http.StatusOK || p.location != nil || !strings.Contains(p.body, "You are signed out") {
+			t.Errorf("%s: %d %v, want the signed-out page", what, p.status, p.location)
+		}
+		if p.header.Get("X-Frame-Options") != "DENY" || p.header.Get("Cache-Control") != "no-store" ||
+			!strings.Contains(p.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s: signed-out page headers %v", what, p.header)
+		}
+		if !f.asksPassword(t, b) {
+			t.Errorf("%s: session not ended", what)
+		}
+	}
+	signedOut("no redirect", url.Values{})
+	signedOut("unregistered URI", url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://evil.example/cb"}})
+	signedOut("prefix of a registered URI", url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"http://127.0.0.1:43117/"}})
+	signedOut("no hint or client_id", url.Values{"post_logout_redirect_uri": {f.redirect}})
+	signedOut("another client's URI", url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"https://other.example/cb"}})
+	signedOut("client_id disagreeing with the hint", url.Values{"id_token_hint": {idToken}, "client_id": {"other-app"},
+		"post_logout_redirect_uri": {"https://other.example/cb"}})
+	signedOut("an access token as hint", url.Values{"id_token_hint": {tok.AccessToken}, "post_logout_redirect_uri": {f.redirect}})
+	forged := idToken[:strings.LastIndex(idToken, ".")+1] + "AAAA"
+	signedOut("a forged hint", url.Values{"id_token_hint": {forged}, "post_logout_redirect_uri": {f.redirect}})
+
+	// An expired hint still names the application.
+	// (No session is left to end; the redirect does not need one.)
+	f.env.advance(2 * f.env.srv.sessionLifespan)
+	p := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {f.redirect}}.Encode(), nil)
+	if p.status != http.StatusSeeOther {
+		t.Errorf("expired hint: %d, want a redirect", p.status)
+	}
+}
