@@ -32,6 +32,10 @@ type userSession struct {
 	UserID    string                         `json:"user_id"`
 	SessionID string                         `json:"session_id"`
 	AuthTime  time.Time                      `json:"auth_time"`
+	// Offline: offline_access was granted, so refresh tokens outlive the
+	// browser session (set at the authorization endpoint: the code grant
+	// copies granted scopes only after the claims are decided).
+	Offline bool `json:"offline,omitempty"`
 }
 
 var (
@@ -105,6 +109,8 @@ type storedRequest struct {
 	GrantedAudience []string        `json:"granted_audience"`
 	Form            url.Values      `json:"form"`
 	Session         json.RawMessage `json:"session"`
+	// TokenHash is a refresh token's SHA-256 (refresh_tokens rows only).
+	TokenHash string `json:"token_hash,omitempty"`
 }
 
 // errCodeReused is the second redemption of an authorization code, found
@@ -122,16 +128,7 @@ func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, re
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	sb, err := json.Marshal(sess)
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(storedRequest{
-		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
-		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
-		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
-		Form: req.GetRequestForm(), Session: sb,
-	})
+	data, err := encodeRequest(req, "")
 	if err != nil {
 		return err
 	}
@@ -143,6 +140,33 @@ func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, re
 		Kind: kind, Signature: signature, RealmID: s.realmID, RequestID: req.GetID(),
 		ClientID: req.GetClient().GetID(), UserID: sess.UserID, SessionID: sess.SessionID,
 		Data: data, ExpiresAt: expires, CreatedAt: now,
+	})
+}
+
+// encodeRequest is the stored form of req (auth_requests and
+// refresh_tokens rows).
+func encodeRequest(req fosite.Requester, tokenHash string) ([]byte, error) {
+	sess, ok := req.GetSession().(*userSession)
+	if !ok {
+		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	sb, err := json.Marshal(sess)
+	if err != nil {
+		return nil, err
+	}
+	granted := req.GetGrantedAudience()
+	if tokenHash != "" {
+		// A refresh checks the granted audience against the client's;
+		// the default one (the issuer, when neither asked nor
+		// configured) is derived again at each grant, so only what was
+		// asked is kept.
+		granted = req.GetRequestedAudience()
+	}
+	return json.Marshal(storedRequest{
+		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
+		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
+		Audience: req.GetRequestedAudience(), GrantedAudience: granted,
+		Form: req.GetRequestForm(), Session: sb, TokenHash: tokenHash,
 	})
 }
 
@@ -162,8 +186,17 @@ func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, in
 	if err != nil {
 		return nil, nil, err
 	}
+	req, _, err := s.decodeRequest(ctx, row.Data, into, notFound)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, row, nil
+}
+
+// decodeRequest is the inverse of encodeRequest (see getRequest for into).
+func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosite.Session, notFound error) (*fosite.Request, *storedRequest, error) {
 	var sr storedRequest
-	if err := json.Unmarshal(row.Data, &sr); err != nil {
+	if err := json.Unmarshal(data, &sr); err != nil {
 		return nil, nil, fmt.Errorf("oauth: stored request does not decode: %w", err)
 	}
 	sess, ok := into.(*userSession)
@@ -186,7 +219,7 @@ func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, in
 	if req.Form == nil {
 		req.Form = url.Values{}
 	}
-	return req, row, nil
+	return req, &sr, nil
 }
 
 func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
@@ -260,21 +293,6 @@ func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code strin
 	return s.codes.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestOIDC, oidcKey(code))
 }
 
-// Refresh tokens are not issued yet (the authorization code grant is
-// configured so that none is): the storage refuses, so a handler that asked
-// would fail closed.
-func (s *fositeStore) CreateRefreshTokenSession(context.Context, string, string, fosite.Requester) error {
-	return fosite.ErrServerError.WithHint("refresh tokens are not supported yet")
-}
-
-func (s *fositeStore) GetRefreshTokenSession(context.Context, string, fosite.Session) (fosite.Requester, error) {
-	return nil, fosite.ErrNotFound
-}
-
-func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
-
-func (s *fositeStore) RotateRefreshToken(context.Context, string, string) error { return nil }
-
 // RevokeAccessToken revokes the access token issued for request ID
 // requestID: a user's access token from a code carries the request ID as
 // its jti, so it goes on the revocation list until it would have expired
@@ -283,14 +301,13 @@ func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 	return s.store.RevokeToken(ctx, s.realmID, requestID, s.clock().Add(s.accessLifespan+time.Minute))
 }
 
-// RevokeRefreshToken: no refresh tokens yet.
-func (s *fositeStore) RevokeRefreshToken(context.Context, string) error { return nil }
-
 // codeStrategy makes authorization codes: 256 random bits, stored by their
 // SHA-256. Unlike fosite's HMAC strategy it needs no secret shared by every
 // node; the code's lifetime is checked from the stored session.
 type codeStrategy struct {
 	*oauth2.DefaultJWTStrategy
+	p     *provider
+	clock func() time.Time
 }
 
 func (codeStrategy) AuthorizeCodeSignature(_ context.Context, token string) string {
@@ -310,14 +327,15 @@ func (c codeStrategy) ValidateAuthorizeCode(_ context.Context, req fosite.Reques
 	return nil
 }
 
+// Refresh tokens: see refresh.go.
 func (codeStrategy) RefreshTokenSignature(_ context.Context, token string) string {
-	return oidcKey(token)
+	return refreshSignature(token)
 }
 
-func (codeStrategy) GenerateRefreshToken(context.Context, fosite.Requester) (string, string, error) {
-	return "", "", fosite.ErrServerError.WithHint("refresh tokens are not supported yet")
+func (c codeStrategy) GenerateRefreshToken(_ context.Context, req fosite.Requester) (string, string, error) {
+	return c.p.makeRefreshToken(req, c.clock())
 }
 
-func (codeStrategy) ValidateRefreshToken(context.Context, fosite.Requester, string) error {
-	return fosite.ErrInvalidGrant
+func (codeStrategy) ValidateRefreshToken(_ context.Context, req fosite.Requester, _ string) error {
+	return validateRefreshToken(req)
 }

@@ -70,9 +70,8 @@ func discoveryDocument(issuer string) ([]byte, error) {
 
 var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
 
-// supportedGrantTypes grows as flows land (authorization_code and
-// refresh_token come with the login issue).
-var supportedGrantTypes = []string{"client_credentials", "authorization_code"}
+// supportedGrantTypes are the grants of CONTRACT §4.
+var supportedGrantTypes = []string{"client_credentials", "authorization_code", "refresh_token"}
 
 // publicJSON answers a document any origin may read (discovery, JWKS).
 func publicJSON(c echo.Context, body []byte) error {

@@ -351,21 +351,25 @@ func (p *provider) compose(s *Server) {
 	}
 	// The authorization code flow: PKCE S256 required of public clients
 	// (plain never accepted), state of at least 8 characters, codes for a
-	// minute. No refresh token is issued yet: RefreshTokenScopes names a
-	// scope no client can be granted.
+	// minute. Every code grant returns a refresh token (an empty
+	// RefreshTokenScopes; nil would mean fosite's default "offline"
+	// scopes), unless the store keeps none.
 	cfg.AuthorizeCodeLifespan = codeLifespan
 	cfg.IDTokenLifespan = s.accessTokenLifespan
 	cfg.IDTokenIssuer = p.issuer
 	cfg.EnforcePKCEForPublicClients = true
 	cfg.EnablePKCEPlainChallengeMethod = false
 	cfg.MinParameterEntropy = fosite.MinParameterEntropy
-	cfg.RefreshTokenScopes = []string{"ward:refresh-tokens-not-issued-yet"}
+	cfg.RefreshTokenScopes = []string{}
+	if s.refresh == nil {
+		cfg.RefreshTokenScopes = []string{"ward:no-refresh-token-storage"}
+	}
 	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
 	es := p.signers[AlgES256]
-	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, accessLifespan: s.accessTokenLifespan}
+	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)
 	strategy := &oauth2.DefaultJWTStrategy{Signer: newSigner(es.priv), Config: cfg}
-	codes := codeStrategy{DefaultJWTStrategy: strategy}
+	codes := codeStrategy{DefaultJWTStrategy: strategy, p: p, clock: s.clock}
 	ids := newIDTokenStrategy(s, p, cfg)
 	p.config = cfg
 	p.fosite = compose.Compose(cfg, store, strategy,
@@ -375,6 +379,10 @@ func (p *provider) compose(s *Server) {
 		},
 		func(c fosite.Configurator, st, _ any) any { return compose.OAuth2PKCEFactory(c, st, codes) },
 		func(c fosite.Configurator, st, _ any) any { return compose.OpenIDConnectExplicitFactory(c, st, ids) },
+		func(c fosite.Configurator, st, _ any) any {
+			return compose.OAuth2RefreshTokenGrantFactory(c, st, codes)
+		},
+		func(c fosite.Configurator, st, _ any) any { return compose.OpenIDConnectRefreshFactory(c, st, ids) },
 		func(fosite.Configurator, any, any) any { return &jwtIntrospector{s: s, p: p} },
 		func(fosite.Configurator, any, any) any { return &jwtRevoker{s: s, p: p} },
 	).(*fosite.Fosite)

@@ -455,7 +455,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	lists := map[string][]string{
-		"grant_types_supported":                 {"client_credentials", "authorization_code"},
+		"grant_types_supported":                 {"client_credentials", "authorization_code", "refresh_token"},
 		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      {"S256"},
 		"response_modes_supported":              {"query", "fragment", "form_post", "web_message"},

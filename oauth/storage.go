@@ -125,6 +125,7 @@ type fositeStore struct {
 	// codes keeps authorization code, PKCE and OIDC request sessions; nil
 	// when the store has none, which refuses every code.
 	codes          realm.AuthCodeStore
+	refresh        realm.RefreshTokenStore // nil: no refresh tokens
 	accessLifespan time.Duration
 }
 

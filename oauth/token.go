@@ -70,7 +70,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	// A user's grant (authorization code) restores the session stored
 	// with the code; a client's starts empty.
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
-	if req.PostFormValue("grant_type") == "authorization_code" {
+	if gt := req.PostFormValue("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
 		newSession = func() fosite.Session { return &userSession{} }
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
@@ -189,11 +189,19 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 		// fosite read it a second time (which fosite calls a server
 		// error). Treated as reuse, so the tokens issued to it are revoked
 		// too.
-		st := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, accessLifespan: s.accessTokenLifespan}
+		st := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
 		if rerr := st.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
 			s.logServerError(ctx, p, "revoke tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
 		}
+		if rerr := st.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			s.logServerError(ctx, p, "revoke refresh tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
+		}
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
+	if errors.Is(err, errRefreshReused) {
+		// Lost the rotation to a concurrent use of the same refresh
+		// token: its family was revoked (RotateRefreshToken).
+		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	}
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, what, err)
@@ -229,8 +237,11 @@ func (s *Server) logServerError(ctx context.Context, p *provider, what string, e
 // fillUserSession sets the claims of a user's access token (CONTRACT §4):
 // sub is the user ID, kind "user", with the user's email, names, groups
 // and effective attributes as they are now. A user deactivated since
-// signing in gets no token. The jti is the authorization request's ID, so
-// a second redemption of the code can revoke this token.
+// signing in gets no token. The jti of the code's access token is the
+// authorization request's ID, so a second redemption of the code can
+// revoke it; a refreshed one has its own jti, kept with its refresh token
+// so that revoking the family revokes it too. A refresh also needs its
+// grounds (refreshBounds): the session, or offline access.
 func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, us *userSession) error {
 	u, err := s.store.GetUser(ctx, p.realm.ID, us.UserID)
 	if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
@@ -238,6 +249,16 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 	}
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
+	}
+	if err := s.refreshBounds(ctx, p, ar, fc, us); err != nil {
+		return err
+	}
+	jti := ar.GetID()
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		jti = realm.NewID(s.clock(), nil)
+		// A refreshed ID token keeps sub, auth_time, azp and sid (from
+		// the stored session); the nonce belonged to the sign-in.
+		us.IDTokenClaims().Nonce = ""
 	}
 	groups, attrs, err := s.service.SubjectClaims(ctx, p.realm.ID, u.Groups, u.PrimaryGroup)
 	if err != nil {
@@ -262,7 +283,7 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 	us.Access = &fjwt.JWTClaims{
 		Subject: u.ID,
 		Issuer:  p.issuer,
-		JTI:     ar.GetID(),
+		JTI:     jti,
 		Extra: map[string]any{
 			"client_id":   fc.c.ClientID,
 			"kind":        "user",

@@ -109,6 +109,16 @@ func (s *Server) verifyActive(ctx context.Context, p *provider, token string) (*
 	if !c.Active || c.RealmID != p.realm.ID {
 		return nil, nil, errTokenInactive
 	}
+	if cl.Kind == "user" {
+		// A user deactivated or deleted since: the token ends with them.
+		u, err := s.store.GetUser(ctx, p.realm.ID, cl.Subject)
+		if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
+			return nil, nil, errTokenInactive
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("oauth: user check: %w", err)
+		}
+	}
 	return cl, c, nil
 }
 

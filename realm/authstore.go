@@ -141,3 +141,19 @@ type RefreshTokenStore interface {
 	// DeleteExpiredRefreshTokens removes tokens that expired before now.
 	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 }
+
+// endSignIns revokes a user's browser sessions and refresh tokens, in the
+// transaction that deactivates the user, when the store keeps them.
+func endSignIns(ctx context.Context, tx Store, realmID, userID string) error {
+	if ss, ok := tx.(SessionStore); ok {
+		if err := ss.RevokeUserSessions(ctx, realmID, userID); err != nil {
+			return err
+		}
+	}
+	if rs, ok := tx.(RefreshTokenStore); ok {
+		if err := rs.RevokeUserRefreshTokens(ctx, realmID, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

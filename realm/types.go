@@ -142,6 +142,9 @@ type Client struct {
 	WebOrigins    []string
 	Communication Communication
 	DisplayName   string
+	// AllowOfflineAccess lets an application be granted offline_access:
+	// refresh tokens that outlive the browser session.
+	AllowOfflineAccess bool
 	// OrgID and OrgRole are set on console-realm org admin clients only.
 	OrgID   string
 	OrgRole Role

@@ -251,6 +251,11 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 				return err
 			}
 		}
+		if !u.Active {
+			if err := endSignIns(ctx, tx, r.ID, u.ID); err != nil {
+				return err
+			}
+		}
 		view, err = s.userView(ctx, tx, u)
 		return err
 	})

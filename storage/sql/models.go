@@ -117,6 +117,7 @@ type clientModel struct {
 	PreviousSecretExpiresAt *time.Time
 	CreatedAt               time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt               time.Time `gorm:"autoUpdateTime:false"`
+	AllowOfflineAccess      bool
 }
 
 func (clientModel) TableName() string { return "clients" }
@@ -272,7 +273,8 @@ func toClient(c *realm.Client) (clientModel, error) {
 		OrgID: nullString(c.OrgID), OrgRole: string(c.OrgRole),
 		SecretHash: c.SecretHash, PreviousSecretHash: c.PreviousSecretHash,
 		PreviousSecretExpiresAt: dbTimePtr(c.PreviousSecretExpiresAt),
-		CreatedAt:               dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt)}, nil
+		CreatedAt:               dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
+		AllowOfflineAccess: c.AllowOfflineAccess}, nil
 }
 
 func fromClient(m clientModel, groups []string) (realm.Client, error) {
@@ -282,7 +284,8 @@ func fromClient(m clientModel, groups []string) (realm.Client, error) {
 		DisplayName: m.DisplayName, OrgID: derefString(m.OrgID), OrgRole: realm.Role(m.OrgRole),
 		SecretHash: emptyNil(m.SecretHash), PreviousSecretHash: emptyNil(m.PreviousSecretHash),
 		PreviousSecretExpiresAt: fromDBTimePtr(m.PreviousSecretExpiresAt),
-		CreatedAt:               fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}
+		CreatedAt:               fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt),
+		AllowOfflineAccess: m.AllowOfflineAccess}
 	for _, f := range []struct {
 		src string
 		dst *[]string

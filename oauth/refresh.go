@@ -1,0 +1,252 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Refresh tokens (CONTRACT §4) are JWTs signed with the realm's ES256 key,
+// with "typ":"Refresh" in the payload as Keycloak's adapters expect;
+// clients treat them as opaque. What makes one valid is its row in
+// refresh_tokens, found by jti: single use, rotated on every refresh, and
+// revoked with its whole family when a used one comes back. The row also
+// keeps the token's SHA-256, so a token is accepted only if it is exactly
+// the one issued (no dependence on the signing key still being known, which
+// matters for offline tokens that outlive a key).
+
+// refreshTokenType is the payload's typ claim.
+const refreshTokenType = "Refresh"
+
+// offlineLifespan is how long an offline token lasts after its last use
+// (Keycloak's offline session idle default).
+const offlineLifespan = 30 * 24 * time.Hour
+
+// errRefreshReused is a refresh token whose rotation lost to a concurrent
+// use of the same token, or that was used already: its family is revoked.
+var errRefreshReused = errors.New("refresh token already used")
+
+// refreshClaims is the payload of a refresh token.
+type refreshClaims struct {
+	Type     string           `json:"typ"`
+	ID       string           `json:"jti"`
+	Session  string           `json:"sid,omitempty"`
+	Subject  string           `json:"sub"`
+	AZP      string           `json:"azp"`
+	Issuer   string           `json:"iss"`
+	Audience string           `json:"aud"`
+	Expiry   *jwt.NumericDate `json:"exp"`
+	IssuedAt *jwt.NumericDate `json:"iat"`
+	Scope    string           `json:"scope"`
+}
+
+// refreshSignature is how fosite names a refresh token to the store: the
+// jti and the token's hash, joined by a dot. The jti is read from the
+// payload without verifying the signature; the hash comparison against the
+// stored row is the check.
+func refreshSignature(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || len(token) > 16<<10 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var cl struct {
+		ID string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &cl) != nil || cl.ID == "" || strings.Contains(cl.ID, ".") {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(token))
+	return cl.ID + "." + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// splitRefreshSignature returns the jti and token hash of a signature.
+func splitRefreshSignature(sig string) (jti, hash string, ok bool) {
+	jti, hash, ok = strings.Cut(sig, ".")
+	return jti, hash, ok && jti != "" && hash != ""
+}
+
+// makeRefreshToken signs a new refresh token for req with the realm's
+// ES256 key and returns it with its signature.
+func (p *provider) makeRefreshToken(req fosite.Requester, now time.Time) (string, string, error) {
+	us, ok := req.GetSession().(*userSession)
+	if !ok {
+		return "", "", fosite.ErrServerError.WithDebug("refresh tokens are for users' sessions only")
+	}
+	k := p.signers[AlgES256]
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.kid))
+	if err != nil {
+		return "", "", err
+	}
+	exp := us.GetExpiresAt(fosite.RefreshToken)
+	if exp.IsZero() {
+		return "", "", fosite.ErrServerError.WithDebug("refresh token without expiry")
+	}
+	cl := refreshClaims{
+		Type: refreshTokenType, ID: realm.NewID(now, nil), Session: us.SessionID, Subject: us.UserID,
+		AZP: req.GetClient().GetID(), Issuer: p.issuer, Audience: p.issuer,
+		Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now),
+		Scope: strings.Join(req.GetGrantedScopes(), " "),
+	}
+	token, err := jwt.Signed(signer).Claims(cl).Serialize()
+	if err != nil {
+		return "", "", err
+	}
+	return token, refreshSignature(token), nil
+}
+
+// CreateRefreshTokenSession stores the refresh token issued with req.
+func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
+	if s.refresh == nil {
+		return fosite.ErrServerError.WithHint("refresh token storage is not configured")
+	}
+	jti, hash, ok := splitRefreshSignature(signature)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("malformed refresh token signature")
+	}
+	us, ok := req.GetSession().(*userSession)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	data, err := encodeRequest(req, hash)
+	if err != nil {
+		return err
+	}
+	var accessJTI string
+	if us.Access != nil {
+		accessJTI = us.Access.JTI
+	}
+	return s.refresh.CreateRefreshToken(ctx, &realm.RefreshToken{
+		ID: jti, RealmID: s.realmID, FamilyID: req.GetID(), SessionID: us.SessionID, UserID: us.UserID,
+		ClientID: req.GetClient().GetID(), AccessJTI: accessJTI, Offline: us.Offline,
+		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
+	})
+}
+
+// GetRefreshTokenSession returns the request of a refresh token. A token
+// used or revoked already comes back with fosite.ErrInactiveToken, which
+// makes fosite revoke its family (RevokeRefreshToken, RevokeAccessToken).
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, into fosite.Session) (fosite.Requester, error) {
+	jti, hash, ok := splitRefreshSignature(signature)
+	if !ok || s.refresh == nil {
+		return nil, fosite.ErrNotFound
+	}
+	row, err := s.refresh.GetRefreshToken(ctx, s.realmID, jti)
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, stored, err := s.decodeRequest(ctx, row.Data, into, fosite.ErrNotFound)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(stored.TokenHash), []byte(hash)) != 1 {
+		return nil, fosite.ErrNotFound
+	}
+	if row.Used || row.Revoked {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession: rows stay (used or revoked) until they
+// expire, so a reuse is recognised as one.
+func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
+
+// RotateRefreshToken marks the presented refresh token used with one
+// conditional update. Losing to a concurrent refresh with the same token is
+// a reuse: the family is revoked and the request fails.
+func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	jti, _, ok := splitRefreshSignature(signature)
+	if !ok || s.refresh == nil {
+		return fosite.ErrNotFound
+	}
+	err := s.refresh.UseRefreshToken(ctx, s.realmID, jti)
+	if errors.Is(err, realm.ErrAlreadyUsed) {
+		if rerr := s.RevokeRefreshToken(ctx, requestID); rerr != nil {
+			return rerr
+		}
+		return errRefreshReused
+	}
+	if errors.Is(err, realm.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// RevokeRefreshToken revokes the family of request requestID (every
+// refresh token of the chain it began) and puts the access tokens issued
+// with them on the revocation list. The access token of the code itself
+// has the request ID as jti; fosite revokes it through RevokeAccessToken.
+func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if s.refresh == nil {
+		return nil
+	}
+	revoked, err := s.refresh.RevokeRefreshFamily(ctx, s.realmID, requestID, s.clock(), s.accessLifespan)
+	if err != nil {
+		return err
+	}
+	for _, a := range revoked {
+		if err := s.store.RevokeToken(ctx, s.realmID, a.JTI, a.ExpiresAt.Add(time.Minute)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateRefreshToken checks the refresh token's own lifetime; the row
+// and hash were checked when it was read.
+func validateRefreshToken(req fosite.Requester) error {
+	exp := req.GetSession().GetExpiresAt(fosite.RefreshToken)
+	if exp.IsZero() || !time.Now().Before(exp) {
+		return fosite.ErrTokenExpired.WithHint("The refresh token has expired.")
+	}
+	return nil
+}
+
+// scopeOffline is the scope of refresh tokens that outlive the session.
+const scopeOffline = "offline_access"
+
+// refreshBounds decides, at the token endpoint, until when the refresh
+// token issued now lasts, and refuses a refresh whose grounds are gone: a
+// session-bound token needs its browser session live; an offline one needs
+// its client still allowed offline access.
+func (s *Server) refreshBounds(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, us *userSession) error {
+	now := s.clock()
+	if us.Offline {
+		if !fc.c.AllowOfflineAccess {
+			return fosite.ErrInvalidGrant.WithHint("The client may no longer use offline access.")
+		}
+		us.SetExpiresAt(fosite.RefreshToken, now.Add(offlineLifespan))
+		return nil
+	}
+	if s.refresh == nil {
+		return nil // no refresh token is issued
+	}
+	bs, err := s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
+	if errors.Is(err, realm.ErrNotFound) || (err == nil && (bs.Revoked || !now.Before(bs.ExpiresAt) || bs.UserID != us.UserID)) {
+		return fosite.ErrInvalidGrant.WithHint("The session has ended.")
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	us.SetExpiresAt(fosite.RefreshToken, bs.ExpiresAt)
+	return nil
+}

@@ -1,0 +1,259 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
+)
+
+// signInRefresh runs a sign-in with conf in a new browser and redeems the code.
+func (f *loginFixture) signInRefresh(t *testing.T, conf *oauth2.Config) *oauth2.Token {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	loc := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString(t))))
+	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	return tok
+}
+
+// refresh uses refresh token rt once through x/oauth2's TokenSource.
+func refresh(conf *oauth2.Config, rt string) (*oauth2.Token, error) {
+	return conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+}
+
+func idClaims(t *testing.T, f *loginFixture, tok *oauth2.Token) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, f.realm.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("verify ID token: %v", err)
+	}
+	var m map[string]any
+	if err := idt.Claims(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRefreshRotationAndReuse: a refresh rotates the refresh token and keeps
+// the ID token's sub, auth_time, azp and sid; using a refresh token twice
+// revokes its family: the newer refresh token and the access tokens issued
+// from the family stop working.
+func TestRefreshRotationAndReuse(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newLoginFixture(t, open)
+			tok := f.signInRefresh(t, f.conf)
+
+			// The refresh token is a Keycloak-shaped JWT.
+			rc := jwtPayload(t, tok.RefreshToken)
+			for k, want := range map[string]any{"typ": "Refresh", "sub": f.user.ID, "azp": "web", "iss": f.realm.issuer,
+				"aud": f.realm.issuer, "scope": "openid email profile"} {
+				if rc[k] != want {
+					t.Errorf("refresh token %s = %v, want %v", k, rc[k], want)
+				}
+			}
+			for _, k := range []string{"jti", "sid", "exp", "iat"} {
+				if rc[k] == nil || rc[k] == "" {
+					t.Errorf("refresh token has no %s: %v", k, rc)
+				}
+			}
+			first := idClaims(t, f, tok)
+
+			tok2, err := refresh(f.conf, tok.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if tok2.RefreshToken == "" || tok2.RefreshToken == tok.RefreshToken || tok2.AccessToken == tok.AccessToken {
+				t.Fatal("the refresh did not rotate the tokens")
+			}
+			second := idClaims(t, f, tok2)
+			for _, k := range []string{"sub", "auth_time", "azp", "sid"} {
+				if second[k] == nil || second[k] != first[k] {
+					t.Errorf("refreshed ID token %s = %v, want %v", k, second[k], first[k])
+				}
+			}
+			at := jwtPayload(t, tok2.AccessToken)
+			if at["sub"] != f.user.ID || at["kind"] != "user" || at["jti"] == jwtPayload(t, tok.AccessToken)["jti"] {
+				t.Errorf("refreshed access token claims %v", at)
+			}
+			_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
+			if r := f.env.introspect("shop", tok2.AccessToken, "rs", introSecret); r.Body["active"] != true {
+				t.Errorf("refreshed access token: %d %s, want active", r.Status, r.RawBody)
+			}
+			tok3, err := refresh(f.conf, tok2.RefreshToken)
+			if err != nil {
+				t.Fatalf("second refresh: %v", err)
+			}
+
+			// The used token again: refused, and the family is revoked.
+			_, err = refresh(f.conf, tok.RefreshToken)
+			wantRetrieveError(t, "reused refresh token", err, "invalid_grant")
+			_, err = refresh(f.conf, tok3.RefreshToken)
+			wantRetrieveError(t, "newest refresh token after a reuse", err, "invalid_grant")
+			for i, at := range []string{tok.AccessToken, tok2.AccessToken, tok3.AccessToken} {
+				if r := f.env.introspect("shop", at, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+					t.Errorf("access token %d of a revoked family: %d %s, want inactive", i, r.Status, r.RawBody)
+				}
+			}
+
+			// Another sign-in is another family, untouched.
+			other := f.signInRefresh(t, f.conf)
+			if _, err := refresh(f.conf, other.RefreshToken); err != nil {
+				t.Errorf("refresh of another family: %v", err)
+			}
+			// A forged token with a known jti is not the token.
+			parts := strings.Split(other.RefreshToken, ".")
+			_, err = refresh(f.conf, parts[0]+"."+parts[1]+".AAAA")
+			wantRetrieveError(t, "refresh token with a wrong signature", err, "invalid_grant")
+		})
+	}
+}
+
+// TestRefreshSessionBoundAndOffline: without offline_access a refresh
+// token ends with the browser session; offline_access is granted only to a
+// client allowed it, and its token outlives the session.
+func TestRefreshSessionBoundAndOffline(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	ss := f.env.store.(realm.SessionStore)
+	conf := *f.conf
+	conf.Scopes = []string{"openid", "offline_access"}
+
+	// Not allowed: offline_access is dropped; the token is session-bound.
+	tok := f.signInRefresh(t, &conf)
+	if s, _ := tok.Extra("scope").(string); strings.Contains(s, "offline_access") {
+		t.Errorf("scope %q granted offline_access to a client not allowed it", s)
+	}
+	if _, err := refresh(&conf, tok.RefreshToken); err != nil {
+		t.Fatalf("refresh in a live session: %v", err)
+	}
+	tok2, _ := refresh(&conf, tok.RefreshToken) // reuse: revokes, ignore
+	_ = tok2
+	tok = f.signInRefresh(t, &conf)
+	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := refresh(&conf, tok.RefreshToken)
+	wantRetrieveError(t, "session-bound refresh after the session ended", err, "invalid_grant")
+
+	// Allowed: granted, and the token outlives the session.
+	f.client.AllowOfflineAccess = true
+	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+		t.Fatal(err)
+	}
+	tok = f.signInRefresh(t, &conf)
+	if s, _ := tok.Extra("scope").(string); !strings.Contains(s, "offline_access") {
+		t.Errorf("scope %q lacks offline_access for a client allowed it", s)
+	}
+	if exp, _ := jwtPayload(t, tok.RefreshToken)["exp"].(float64); time.Until(time.Unix(int64(exp), 0)) < 29*24*time.Hour {
+		t.Errorf("offline refresh token expires at %v, want in 30 days", exp)
+	}
+	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	tok3, err := refresh(&conf, tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("offline refresh after the session ended: %v", err)
+	}
+	// Offline access withdrawn from the client: its tokens stop.
+	f.client.AllowOfflineAccess = false
+	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+		t.Fatal(err)
+	}
+	_, err = refresh(&conf, tok3.RefreshToken)
+	wantRetrieveError(t, "offline refresh of a client no longer allowed it", err, "invalid_grant")
+}
+
+// TestRefreshDeactivatedUser: a user deactivated mid-session refreshes no
+// more, and introspection calls their access tokens inactive.
+func TestRefreshDeactivatedUser(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	tok := f.signInRefresh(t, f.conf)
+	_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
+	if r := f.env.introspect("shop", tok.AccessToken, "rs", introSecret); r.Body["active"] != true {
+		t.Fatalf("access token before deactivation: %s", r.RawBody)
+	}
+	f.user.Active = false
+	if err := f.env.store.UpdateUser(f.env.ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	_, err := refresh(f.conf, tok.RefreshToken)
+	wantRetrieveError(t, "refresh of a deactivated user", err, "invalid_grant")
+	if r := f.env.introspect("shop", tok.AccessToken, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+		t.Errorf("access token of a deactivated user: %d %s, want inactive", r.Status, r.RawBody)
+	}
+}
+
+// TestRefreshConcurrentUse: of concurrent refreshes with one token, one
+// wins; the others are reuse and revoke the family.
+func TestRefreshConcurrentUse(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newLoginFixture(t, open)
+			tok := f.signInRefresh(t, f.conf)
+			const n = 10
+			errs := make(chan error, n)
+			toks := make(chan *oauth2.Token, n)
+			start := make(chan struct{})
+			for range n {
+				go func() {
+					<-start
+					t2, err := refresh(f.conf, tok.RefreshToken)
+					errs <- err
+					toks <- t2
+				}()
+			}
+			close(start)
+			var ok int
+			var winner *oauth2.Token
+			for range n {
+				err := <-errs
+				t2 := <-toks
+				var re *oauth2.RetrieveError
+				switch {
+				case err == nil:
+					ok++
+					winner = t2
+				case errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_request"):
+				default:
+					t.Errorf("concurrent refresh: %v", err)
+				}
+			}
+			if ok > 1 {
+				t.Errorf("%d concurrent refreshes with one token succeeded, want at most 1", ok)
+			}
+			if winner != nil {
+				_, err := refresh(f.conf, winner.RefreshToken)
+				wantRetrieveError(t, "winner's refresh token after concurrent reuse", err, "invalid_grant")
+			}
+		})
+	}
+}
+
+// storeBackends are the stores the refresh tests run on: SQLite and
+// Postgres (sqltest fails without WARD_TEST_POSTGRES unless told to skip).
+func storeBackends(*testing.T) map[string]func(testing.TB) realm.Store {
+	return map[string]func(testing.TB) realm.Store{
+		"SQLite":   openStore,
+		"Postgres": func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) },
+	}
+}
