@@ -162,13 +162,16 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	page.ResetURL = "/realms/" + p.realm.Name + pathResetPassword
 	switch {
 	case login:
+		if limited, err := s.loginRateLimited(c, page); limited {
+			return err
+		}
 		ck, cerr := req.Cookie(loginCSRFCookie)
 		if cerr != nil || ck.Value == "" || csrf == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(csrf)) != 1 {
 			page.Error = "The form expired or did not come from this page. Please try again."
 			page.Email = email
 			return s.renderLoginForm(c, http.StatusForbidden, page)
 		}
-		u, err := s.checkPassword(ctx, p.realm.ID, email, password)
+		u, err := s.attemptLogin(ctx, p, email, password)
 		if err != nil {
 			s.log.ErrorContext(ctx, "oauth: authorize: user lookup", "realm", realmName, "err", err)
 			page.Error = "The service is unavailable right now. Try again shortly."

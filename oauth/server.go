@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,18 @@ type Config struct {
 	// SessionLifespan is how long a browser session lets a user skip the
 	// password; default 10 h.
 	SessionLifespan time.Duration
+	// LoginFailures keeps the per-account brute-force state
+	// (bruteforce.go). When nil, Store is used if it implements it (the
+	// SQL store does); without it sign-in has no per-account lock.
+	LoginFailures realm.LoginFailureStore
+	// LoginRateLimit and TokenRateLimit are the per-IP limits of the login
+	// form's POSTs and of refused token requests; zero values take the
+	// defaults (1/s burst 20, 20/s burst 200).
+	LoginRateLimit RateLimit
+	TokenRateLimit RateLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
+	// the per-IP limits; without them the socket address is the client's.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the per-realm OAuth2 / OIDC provider.
@@ -76,6 +89,10 @@ type Server struct {
 	refresh             realm.RefreshTokenStore
 	sessionLifespan     time.Duration
 	codesIssued         atomic.Uint64
+	failures            realm.LoginFailureStore
+	loginFailureCount   atomic.Uint64
+	loginIPs, tokenIPs  *ipLimiter
+	trustedProxies      []netip.Prefix
 
 	cache      sync.Map // realm name → *provider
 	origins    sync.Map // realm ID → *originSet (cors.go)
@@ -118,6 +135,18 @@ func New(cfg Config) (*Server, error) {
 		s.sessions, _ = cfg.Store.(realm.SessionStore)
 	}
 	s.refresh, _ = cfg.Store.(realm.RefreshTokenStore)
+	s.failures = cfg.LoginFailures
+	if s.failures == nil {
+		s.failures, _ = cfg.Store.(realm.LoginFailureStore)
+	}
+	if cfg.LoginRateLimit.Rate <= 0 || cfg.LoginRateLimit.Burst <= 0 {
+		cfg.LoginRateLimit = defaultLoginRate
+	}
+	if cfg.TokenRateLimit.Rate <= 0 || cfg.TokenRateLimit.Burst <= 0 {
+		cfg.TokenRateLimit = defaultTokenRate
+	}
+	s.loginIPs, s.tokenIPs = newIPLimiter(cfg.LoginRateLimit), newIPLimiter(cfg.TokenRateLimit)
+	s.trustedProxies = cfg.TrustedProxies
 	if s.sessionLifespan <= 0 {
 		s.sessionLifespan = 10 * time.Hour
 	}
@@ -160,7 +189,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathCerts, handlePublicPreflight)
 	g.GET(pathAuth, s.handleAuthorize)
 	g.POST(pathAuth, s.handleAuthorize)
-	g.POST(pathToken, s.withCORS(s.handleToken))
+	g.POST(pathToken, s.withCORS(s.withTokenLimit(s.handleToken)))
 	g.POST(pathIntrospect, s.handleIntrospect)
 	g.POST(pathRevoke, s.withCORS(s.handleRevoke))
 	g.GET(pathUserinfo, s.withCORS(s.handleUserinfo))
