@@ -238,8 +238,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("preparing the console realm: %w", err)
 	}
 
+	proxies, err := s.trustedProxies()
+	if err != nil {
+		return err
+	}
 	oauthServer, err := oauth.New(oauth.Config{
 		Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL, Logger: log,
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,32 @@ func (s *settings) publicURL(boundAddr string) string {
 		return strings.TrimRight(s.PublicURL, "/")
 	}
 	return "http://" + boundAddr
+}
+
+// trustedProxies parses WARD_TRUSTED_PROXIES: comma-separated CIDRs (or
+// single addresses) whose X-Forwarded-For is believed.
+func (s *settings) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s.TrustedProxy, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			addr, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("WARD_TRUSTED_PROXIES: %q is not a CIDR or an IP address", f)
+			}
+			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("WARD_TRUSTED_PROXIES: %q is not a CIDR or an IP address", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (s *settings) isPostgres() bool {

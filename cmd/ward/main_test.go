@@ -383,3 +383,22 @@ func TestRotateKeyCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxiesSetting(t *testing.T) {
+	s := settings{TrustedProxy: "10.0.0.0/8, 192.168.1.7 ,fd00::/8"}
+	got, err := s.trustedProxies()
+	if err != nil || len(got) != 3 || got[0].String() != "10.0.0.0/8" || got[1].String() != "192.168.1.7/32" || got[2].String() != "fd00::/8" {
+		t.Fatalf("trustedProxies = %v, %v", got, err)
+	}
+	s.TrustedProxy = "10.0.0.0/8,not-an-ip"
+	if _, err := s.trustedProxies(); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
+		t.Fatalf("a bad entry: %v, want an error naming it", err)
+	}
+	// And serve refuses to start with it.
+	w := newWardEnv(t, "")
+	w.env = append(w.env, "WARD_TRUSTED_PROXIES=bogus")
+	_, errOut, code := w.command(t, "serve", "--addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "WARD_TRUSTED_PROXIES") {
+		t.Fatalf("serve with a bad WARD_TRUSTED_PROXIES: exit %d, %s", code, errOut)
+	}
+}
