@@ -29,6 +29,10 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	concurrency := flag.Int("c", 32, "concurrent client connections")
 	realms := flag.Int("realms", 10000, "realms in the database for the start-up measurement")
+	signIn := flag.Bool("signin", true, "also measure password logins and refresh-token grants")
+	loginC := flag.Int("login-c", 8, "concurrent clients for password logins")
+	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
+	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh runs")
 	flag.Parse()
 
 	backends := []string{"sqlite"}
@@ -38,8 +42,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "wardbench: WARD_TEST_POSTGRES unset: PostgreSQL skipped")
 	}
 	fmt.Printf("machine: %d CPUs, %s/%s, %s; date %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), time.Now().UTC().Format(time.DateOnly))
+	var raw float64
+	if *signIn {
+		perCore, total := rawArgon2(4 * time.Second)
+		raw = total
+		fmt.Printf("raw argon2id (realm.VerifyPassword, in-process): %.1f/s on one core, %.1f/s on %d cores (%.1f/s per core x cores)\n",
+			perCore, total, runtime.NumCPU(), perCore*float64(runtime.NumCPU()))
+	}
 	for _, b := range backends {
-		if err := benchBackend(*wardBin, b, *duration, *concurrency, *realms); err != nil {
+		if err := benchBackend(*wardBin, b, *duration, *concurrency, *realms, *signIn, *loginC, *refreshC, raw); err != nil {
 			fmt.Fprintf(os.Stderr, "wardbench %s: %v\n", b, err)
 			os.Exit(1)
 		}
@@ -102,6 +113,10 @@ type proc struct {
 	cmd   *exec.Cmd
 	url   string
 	ready time.Duration
+
+	// links are the set-password links the outbox logged, by recipient.
+	mu    sync.Mutex
+	links map[string]string
 }
 
 // serve starts ward and waits for /readyz; ready is exec-to-ready time.
@@ -117,20 +132,30 @@ func (w *ward) serve() (*proc, error) {
 		return nil, err
 	}
 	addr := make(chan string, 1)
+	p := &proc{cmd: cmd, links: map[string]string{}}
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		sent := false
 		for sc.Scan() {
-			var l struct{ Msg, Addr string }
-			if !sent && json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+			var l struct{ Msg, Addr, To, Link string }
+			if json.Unmarshal(sc.Bytes(), &l) != nil {
+				continue
+			}
+			switch {
+			case !sent && l.Msg == "listening":
 				addr <- l.Addr
 				sent = true
+			case l.Msg == "mail written to outbox" && l.Link != "":
+				p.mu.Lock()
+				p.links[l.To] = l.Link
+				p.mu.Unlock()
 			}
 		}
 	}()
 	select {
 	case a := <-addr:
-		p := &proc{cmd: cmd, url: "http://" + a}
+		p.url = "http://" + a
 		for {
 			resp, err := http.Get(p.url + "/readyz")
 			if err == nil {
@@ -218,7 +243,7 @@ func adminPost(base, tok, path string, body any) (map[string]any, error) {
 	return out, json.Unmarshal(raw, &out)
 }
 
-func benchBackend(bin, backend string, duration time.Duration, concurrency, realms int) error {
+func benchBackend(bin, backend string, duration time.Duration, concurrency, realms int, signIn bool, loginC, refreshC int, raw float64) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "wardbench-")
 	if err != nil {
@@ -236,7 +261,10 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 	}
 	w := &ward{bin: bin, dir: dir, env: append(os.Environ(),
 		"WARD_DATA_DIR="+dir, "WARD_DB="+db, "WARD_LOG_FORMAT=json",
-		"WARD_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")}
+		"WARD_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		// The login load sets X-Forwarded-For per login so that the per-IP
+		// login limit (1/s, burst 20) does not cap it; loopback is the proxy.
+		"WARD_TRUSTED_PROXIES=127.0.0.1")}
 
 	out, err := w.run("bootstrap", "--org", "bench", "--owner-email", "bench@example.test", "--json")
 	if err != nil {
@@ -286,6 +314,12 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 	}
 	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
 		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
+	if signIn {
+		if err := benchSignIn(p, backend, adminTok, duration, loginC, refreshC, raw); err != nil {
+			p.stop()
+			return err
+		}
+	}
 	p.stop()
 
 	// Many realms: create them through the API, restart, time start-to-ready.
