@@ -180,6 +180,7 @@ type clientDTO struct {
 	WebOrigins          []string       `json:"web_origins"`
 	Communication       *string        `json:"communication"`
 	DisplayName         string         `json:"display_name"`
+	OfflineAccess       bool           `json:"offline_access"`
 	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
 	CreatedAt           time.Time      `json:"created_at"`
 	UpdatedAt           time.Time      `json:"updated_at"`
@@ -192,7 +193,7 @@ func toClient(c *realm.Client) clientDTO {
 		Active: c.Active, Public: c.Public, Audience: nonNil(c.Audience), Groups: nonNil(c.Groups),
 		PrimaryGroup: nullable(c.PrimaryGroup), RedirectURIs: nonNil(c.RedirectURIs), WebOrigins: nonNil(c.WebOrigins),
 		Communication: nullable(string(c.Communication)), DisplayName: c.DisplayName,
-		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
+		OfflineAccess: c.AllowOfflineAccess, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
 }
 
 func toClientView(v *realm.ClientView) clientDTO {
@@ -322,6 +323,7 @@ type clientCreateRequest struct {
 	WebOrigins    []string `json:"web_origins"`
 	Communication string   `json:"communication"`
 	DisplayName   string   `json:"display_name"`
+	OfflineAccess bool     `json:"offline_access"`
 }
 
 type clientPatchRequest struct {
@@ -335,4 +337,5 @@ type clientPatchRequest struct {
 	WebOrigins    Optional[[]string] `json:"web_origins"`
 	Communication Optional[string]   `json:"communication"`
 	DisplayName   Optional[string]   `json:"display_name"`
+	OfflineAccess Optional[bool]     `json:"offline_access"`
 }

@@ -319,7 +319,8 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 	return nil
 }
 
-// sweepAuthRequests deletes expired code, PKCE and OIDC rows now and then
+// sweepAuthRequests deletes expired code, PKCE and OIDC rows (and refresh
+// tokens) now and then
 // (every 256th code on this node), in the background: rows of codes
 // never redeemed would otherwise stay forever.
 func (s *Server) sweepAuthRequests(ctx context.Context) {
@@ -330,6 +331,13 @@ func (s *Server) sweepAuthRequests(ctx context.Context) {
 	go func() {
 		if _, err := s.codes.DeleteExpiredAuthRequests(ctx, s.clock()); err != nil {
 			s.log.WarnContext(ctx, "oauth: deleting expired authorization codes", "err", err)
+		}
+		// Refresh tokens too, the same way: a used one stays until it
+		// expires, so that its reuse is recognised until then.
+		if s.refresh != nil {
+			if _, err := s.refresh.DeleteExpiredRefreshTokens(ctx, s.clock()); err != nil {
+				s.log.WarnContext(ctx, "oauth: deleting expired refresh tokens", "err", err)
+			}
 		}
 	}()
 }

@@ -37,6 +37,27 @@ const offlineLifespan = 30 * 24 * time.Hour
 // use of the same token, or that was used already: its family is revoked.
 var errRefreshReused = errors.New("refresh token already used")
 
+// causedBy reports whether target is in err's chain, following both
+// Unwrap and Cause: fosite's RFC6749Error keeps the storage error it wraps
+// behind Cause only, where errors.Is does not look.
+func causedBy(err, target error) bool {
+	for err != nil {
+		if errors.Is(err, target) {
+			return true
+		}
+		if u := errors.Unwrap(err); u != nil {
+			err = u
+			continue
+		}
+		c, ok := err.(interface{ Cause() error })
+		if !ok {
+			return false
+		}
+		err = c.Cause()
+	}
+	return false
+}
+
 // refreshClaims is the payload of a refresh token.
 type refreshClaims struct {
 	Type     string           `json:"typ"`

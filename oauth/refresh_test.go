@@ -3,12 +3,14 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/realm"
@@ -255,5 +257,17 @@ func storeBackends(*testing.T) map[string]func(testing.TB) realm.Store {
 	return map[string]func(testing.TB) realm.Store{
 		"SQLite":   openStore,
 		"Postgres": func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) },
+	}
+}
+
+// TestCausedBy: fosite hides a storage error behind Cause; the token
+// endpoint must still see a lost rotation for what it is.
+func TestCausedBy(t *testing.T) {
+	err := fmt.Errorf("outer: %w", fosite.ErrServerError.WithWrap(errRefreshReused).WithDebug("x"))
+	if !causedBy(err, errRefreshReused) {
+		t.Error("causedBy misses an error behind RFC6749Error.Cause")
+	}
+	if causedBy(err, errCodeReused) || causedBy(nil, errRefreshReused) {
+		t.Error("causedBy finds what is not there")
 	}
 }

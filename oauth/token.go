@@ -183,7 +183,7 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 // load balancers retry, with the cause logged and never shown.
 func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRequester, what string, err error) error {
 	ctx := c.Request().Context()
-	if (errors.Is(err, errCodeReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)) && ar != nil {
+	if (causedBy(err, errCodeReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)) && ar != nil {
 		// Another redemption of the same code got there first: it won the
 		// conditional update, or had already marked the code used when
 		// fosite read it a second time (which fosite calls a server
@@ -198,7 +198,7 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 		}
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 	}
-	if errors.Is(err, errRefreshReused) {
+	if causedBy(err, errRefreshReused) {
 		// Lost the rotation to a concurrent use of the same refresh
 		// token: its family was revoked (RotateRefreshToken).
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")

@@ -121,6 +121,9 @@ type RevokedAccess struct {
 // Service can revoke a user's tokens in the transaction that deactivates
 // the user).
 type RefreshTokenStore interface {
+	// CreateRefreshToken inserts t. When a token of t's family is
+	// revoked (by a reuse racing the refresh that made t), t ends up
+	// revoked too.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// GetRefreshToken returns the realm's token, used or revoked ones
 	// included; ErrNotFound when there is none.

@@ -109,6 +109,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 	shape := clientShape{kind: ClientKind(in.Kind), public: in.Public, redirectURIs: in.RedirectURIs,
 		webOrigins: in.WebOrigins, communication: in.Communication}
 	comm := shape.check(v)
+	checkOfflineAccess(v, shape.kind, in.OfflineAccess)
 	var view *ClientView
 	var secret string
 	err = s.store.InTx(ctx, func(tx Store) error {
@@ -135,7 +136,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 			Kind: shape.kind, Active: true, Public: in.Public, Audience: nonNil(in.Audience),
 			Groups: ids, PrimaryGroup: in.PrimaryGroup, RedirectURIs: nonNil(in.RedirectURIs),
 			WebOrigins: nonNil(in.WebOrigins), Communication: comm, DisplayName: display,
-			CreatedAt: now, UpdatedAt: now,
+			AllowOfflineAccess: in.OfflineAccess, CreatedAt: now, UpdatedAt: now,
 		}
 		if !c.Public {
 			secret, c.SecretHash = NewSecret(s.random)
@@ -237,6 +238,9 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 				v.Fields = append(v.Fields, f)
 			}
 		}
+		if p.OfflineAccess != nil {
+			checkOfflineAccess(v, c.Kind, *p.OfflineAccess)
+		}
 		groups, primary, err := groupsPatch(ctx, tx, v, r.ID, c.Groups, c.PrimaryGroup, p.Groups, p.PrimaryGroup)
 		if err != nil {
 			return err
@@ -259,6 +263,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		set("redirect_uris", p.RedirectURIs != nil && !slices.Equal(*p.RedirectURIs, c.RedirectURIs), func() { c.RedirectURIs = nonNil(*p.RedirectURIs) })
 		set("web_origins", p.WebOrigins != nil && !slices.Equal(*p.WebOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(*p.WebOrigins) })
 		set("communication", p.Communication != nil && comm != c.Communication, func() { c.Communication = comm })
+		set("offline_access", p.OfflineAccess != nil && *p.OfflineAccess != c.AllowOfflineAccess, func() { c.AllowOfflineAccess = *p.OfflineAccess })
 		set("groups", !slices.Equal(groups, c.Groups), func() { c.Groups = groups })
 		set("primary_group", primary != c.PrimaryGroup, func() { c.PrimaryGroup = primary })
 		if len(ch) > 0 {
@@ -354,4 +359,13 @@ func (s *Service) changeClientGroup(ctx context.Context, realmName, clientID, gr
 		return nil, err
 	}
 	return view, nil
+}
+
+// checkOfflineAccess: offline_access (refresh tokens that outlive the
+// browser session) is for applications, which sign users in; a service
+// account has no session to outlive.
+func checkOfflineAccess(v *ValidationError, kind ClientKind, on bool) {
+	if on && kind != KindApplication {
+		v.Add("offline_access", "only application clients may have offline access")
+	}
 }

@@ -191,6 +191,8 @@ type ClientInput struct {
 	WebOrigins    []string
 	Communication string
 	DisplayName   string
+	// OfflineAccess lets an application be granted offline_access.
+	OfflineAccess bool
 }
 
 // ClientPatch changes a realm client.
@@ -205,6 +207,7 @@ type ClientPatch struct {
 	WebOrigins    *[]string
 	Communication *string
 	DisplayName   *string
+	OfflineAccess *bool
 }
 
 // UserView is a user with its effective attributes.

@@ -106,6 +106,11 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-x"); got.Revoked {
 		t.Error("another family was revoked")
 	}
+	// A token made into a revoked family is born revoked.
+	f.refresh(s, r.ID, "rt-4", "fam-1", u.ID, now)
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-4"); !got.Revoked {
+		t.Error("a token created into a revoked family is live")
+	}
 
 	must(t, s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
 	for _, id := range []string{"rt-x", "rt-off"} {
@@ -116,8 +121,8 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 
 	n, err := s.DeleteExpiredRefreshTokens(f.ctx, f.clock.Add(11*time.Hour))
 	must(t, err)
-	if n != 5 {
-		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 5", n)
+	if n != 6 {
+		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 6", n)
 	}
 	if _, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil {
 		t.Errorf("offline token deleted before expiry: %v", err)

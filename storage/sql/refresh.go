@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -27,7 +30,8 @@ type refreshTokenModel struct {
 
 func (refreshTokenModel) TableName() string { return "refresh_tokens" }
 
-// CreateRefreshToken inserts t; an unknown realm is ErrNotFound.
+// CreateRefreshToken inserts t; an unknown realm is ErrNotFound. A token
+// of a family with a revoked member is revoked at once.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *realm.RefreshToken) error {
 	m := refreshTokenModel{ID: t.ID, RealmID: t.RealmID, FamilyID: t.FamilyID, SessionID: t.SessionID,
 		UserID: t.UserID, ClientID: t.ClientID, AccessJTI: t.AccessJTI, Offline: t.Offline, Data: t.Data,
@@ -36,7 +40,24 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *realm.RefreshToken) e
 	if foreignKeyViolation(err) {
 		return realm.ErrNotFound
 	}
-	return mapErr(err)
+	if err != nil {
+		return mapErr(err)
+	}
+	// A family revoked meanwhile (a reuse racing the refresh that made
+	// this token) takes the new token with it: checked after the insert,
+	// so either the revocation's UPDATE saw the row or this sees the
+	// revocation.
+	var n int64
+	if err := s.q(ctx).Model(&refreshTokenModel{}).
+		Where("realm_id = ? AND family_id = ? AND revoked = ?", t.RealmID, t.FamilyID, true).
+		Limit(1).Count(&n).Error; err != nil {
+		return mapErr(err)
+	}
+	if n > 0 {
+		return mapErr(s.q(ctx).Model(&refreshTokenModel{}).Where("realm_id = ? AND id = ?", t.RealmID, t.ID).
+			Update("revoked", true).Error)
+	}
+	return nil
 }
 
 // GetRefreshToken returns the token, used or revoked.
@@ -69,27 +90,43 @@ func (s *Store) UseRefreshToken(ctx context.Context, realmID, id string) error {
 }
 
 // RevokeRefreshFamily revokes the family and lists the access tokens issued
-// with its tokens in the last accessTTL.
+// with its tokens in the last accessTTL. Concurrent reuses of one family
+// (losers of a refresh race) run it at once; on Postgres two multi-row
+// UPDATEs can lock the same rows in different orders and one is chosen as
+// a deadlock victim, so it is one statement, retried: the work is
+// idempotent.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, realmID, familyID string, now time.Time, accessTTL time.Duration) ([]realm.RevokedAccess, error) {
-	var out []realm.RevokedAccess
-	err := s.tx(ctx, func(tx *Store) error {
-		if err := tx.q(ctx).Model(&refreshTokenModel{}).Where("realm_id = ? AND family_id = ?", realmID, familyID).
-			Update("revoked", true).Error; err != nil {
-			return mapErr(err)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.q(ctx).Model(&refreshTokenModel{}).
+			Where("realm_id = ? AND family_id = ? AND revoked = ?", realmID, familyID, false).
+			Update("revoked", true).Error
+		if !retryable(err) {
+			break
 		}
-		var rows []refreshTokenModel
-		if err := tx.q(ctx).Select("access_jti", "created_at").
-			Where("realm_id = ? AND family_id = ? AND created_at > ? AND access_jti <> ?", realmID, familyID, dbTime(now.Add(-accessTTL)), "").
-			Find(&rows).Error; err != nil {
-			return mapErr(err)
-		}
-		out = out[:0]
-		for _, r := range rows {
-			out = append(out, realm.RevokedAccess{JTI: r.AccessJTI, ExpiresAt: fromDBTime(r.CreatedAt).Add(accessTTL)})
-		}
-		return nil
-	})
-	return out, err
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var rows []refreshTokenModel
+	if err := s.q(ctx).Select("access_jti", "created_at").
+		Where("realm_id = ? AND family_id = ? AND created_at > ? AND access_jti <> ?", realmID, familyID, dbTime(now.Add(-accessTTL)), "").
+		Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]realm.RevokedAccess, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, realm.RevokedAccess{JTI: r.AccessJTI, ExpiresAt: fromDBTime(r.CreatedAt).Add(accessTTL)})
+	}
+	return out, nil
+}
+
+// retryable reports a Postgres deadlock or serialization failure (a
+// statement that may simply be run again); SQLite serialises writers.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }
 
 // RevokeUserRefreshTokens revokes every refresh token of the user.
