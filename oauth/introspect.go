@@ -222,6 +222,9 @@ func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.
 	}
 	// RFC 7009 §2.1: token_type_hint is only a hint; every token is tried.
 	_ = hint
+	if revoked, err := r.revokeRefresh(ctx, token, caller); revoked || err != nil {
+		return err
+	}
 	cl, err := r.p.verifySigned(token)
 	if err != nil {
 		return nil
@@ -239,6 +242,31 @@ func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	return nil
+}
+
+// revokeRefresh revokes the family of a refresh token issued to caller (a
+// refresh token is known by its stored row: jti plus the token's hash). It
+// reports whether token was such a refresh token. A refresh token of another
+// client is left alone and answered 200 (RFC 7009 §2.1 and §2.2).
+func (r *jwtRevoker) revokeRefresh(ctx context.Context, token string, caller *fositeClient) (bool, error) {
+	sig := refreshSignature(token)
+	if sig == "" || r.s.refresh == nil {
+		return false, nil
+	}
+	st := &fositeStore{store: r.s.store, realmID: r.p.realm.ID, clock: r.s.clock, refresh: r.s.refresh, accessLifespan: r.s.accessTokenLifespan}
+	req, err := st.GetRefreshTokenSession(ctx, sig, &userSession{})
+	switch {
+	case errors.Is(err, fosite.ErrNotFound):
+		return false, nil
+	case err != nil && !errors.Is(err, fosite.ErrInactiveToken):
+		return true, fosite.ErrServerError.WithWrap(err)
+	case req.GetClient().GetID() != caller.GetID():
+		return true, nil
+	}
+	if err := st.RevokeRefreshToken(ctx, req.GetID()); err != nil {
+		return true, fosite.ErrServerError.WithWrap(err)
+	}
+	return true, nil
 }
 
 // handleRevoke (RFC 7009) through fosite's revocation request, which
