@@ -223,15 +223,21 @@ func (s *Server) renderForm(c echo.Context, status int, page passwordPage) error
 // frames, caches and Referer headers, and allow only its own inline style.
 func (s *Server) renderPage(c echo.Context, status int, page passwordPage) error {
 	page.Nonce = randomToken()
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+page.Nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	setPageHeaders(c.Response().Header(), page.Nonce, "form-action 'self'; ")
+	c.Response().WriteHeader(status)
+	return passwordTemplate.Execute(c.Response(), page)
+}
+
+// setPageHeaders gives Ward's HTML pages their common headers: a CSP that
+// allows only the page's own nonce-tagged style (extra adds directives),
+// no framing, no sniffing, no caching and no Referer.
+func setPageHeaders(h http.Header, nonce, extra string) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; "+extra+"frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	return passwordTemplate.Execute(c.Response(), page)
 }
 
 func randomToken() string {
