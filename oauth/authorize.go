@@ -292,6 +292,13 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 	}
 	sess := &userSession{UserID: u.ID, SessionID: bs.ID, AuthTime: bs.AuthTime,
 		Offline: ar.GetGrantedScopes().Has(scopeOffline)}
+	if p.realm.Name == realm.ConsoleRealm {
+		orgID, err := s.chooseConsoleOrg(ctx, u.ID, ar.GetGrantedScopes())
+		if err != nil {
+			return s.writeAuthorizeError(c, p, ar, err)
+		}
+		sess.OrgID = orgID
+	}
 	id := sess.IDTokenClaims()
 	id.Subject = u.ID
 	id.Issuer = p.issuer
@@ -395,13 +402,7 @@ func (s *Server) renderLoginForm(c echo.Context, status int, page loginPage) err
 // redirect back to the application.
 func (s *Server) renderLogin(c echo.Context, status int, page loginPage) error {
 	page.Nonce = randomToken()
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+page.Nonce+"'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	setPageHeaders(c.Response().Header(), page.Nonce, "")
 	c.Response().WriteHeader(status)
 	return loginTemplate.Execute(c.Response(), page)
 }

@@ -349,6 +349,9 @@ func (p *provider) compose(s *Server) {
 		ClientSecretsHasher:        sha256Hasher{},
 		SendDebugMessagesToClients: false,
 	}
+	if p.realm.Name == realm.ConsoleRealm {
+		cfg.ScopeStrategy = consoleScopeStrategy
+	}
 	// The authorization code flow: PKCE S256 required of public clients
 	// (plain never accepted), state of at least 8 characters, codes for a
 	// minute. Every code grant returns a refresh token (an empty

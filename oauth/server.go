@@ -251,7 +251,9 @@ var ErrUnavailable = realm.ErrUnavailable
 // AuthenticateAdmin turns an admin API bearer token into the principal it
 // acts as. The token must be a live access token of the console realm whose
 // aud names the console issuer, issued to an org admin client that is still
-// active and still holds the org and role the token names. A token that is not good wraps
+// active and still holds the org and role the token names, or to a console
+// member (through ward-console) who is still active and still holds that
+// org and role. A token that is not good wraps
 // realm.ErrUnauthenticated; a failure to check it (the database is down)
 // wraps ErrUnavailable instead, and never ErrUnauthenticated.
 func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error) {
@@ -285,7 +287,22 @@ func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Pr
 	if !cl.Audience.Contains(p.issuer) {
 		return fail(errors.New("token's audience is not the admin API"))
 	}
-	// Person tokens (kind "user") come with console login.
+	if cl.Kind == "user" {
+		// A console member signed in through ward-console: verifyActive
+		// found the user active; the membership must still be the one the
+		// token names, with the same role.
+		if c.ClientID != realm.ConsoleClientID {
+			return fail(errors.New("person token not issued to the console"))
+		}
+		m, err := s.consoleMembership(ctx, cl.Subject, cl.OrgID)
+		if err != nil {
+			return unavailable(err)
+		}
+		if m == nil || cl.Role == "" || string(m.Role) != cl.Role || !m.Role.Valid() {
+			return fail(errors.New("token does not carry the member's current org and role"))
+		}
+		return realm.Principal{OrgID: m.OrgID, Role: m.Role, ActorType: "member", ActorID: cl.Subject}, nil
+	}
 	if cl.OrgID == "" || c.OrgID == "" || cl.OrgID != c.OrgID || cl.Role != string(c.OrgRole) || !c.OrgRole.Valid() {
 		return fail(errors.New("token does not carry the client's current org and role"))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -294,6 +295,15 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 			"attributes":  attrs,
 			"sid":         us.SessionID,
 		},
+	}
+	if p.realm.Name == realm.ConsoleRealm {
+		// A console person token acts for one org with the role held
+		// there now (console.go).
+		org, err := s.consoleOrgClaims(ctx, u.ID, us.OrgID)
+		if err != nil {
+			return err
+		}
+		maps.Copy(us.Access.Extra, org)
 	}
 	us.AccessHdr = &fjwt.Headers{Extra: map[string]any{
 		"typ": accessTokenType,

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,8 +29,42 @@ func (s *Service) EnsureSystem(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.ensureSystem(ctx, a)
-	return err
+	r, err := s.ensureSystem(ctx, a)
+	if err != nil {
+		return err
+	}
+	return s.ensureConsoleRedirect(ctx, r)
+}
+
+// consoleClientURLs returns ward-console's redirect URI and web origin,
+// which follow the public URL (nil when it is not configured).
+func (s *Service) consoleClientURLs() (redirects, origins []string) {
+	if s.publicURL == "" {
+		return nil, nil
+	}
+	origin := s.publicURL
+	if u, err := url.Parse(s.publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		origin = u.Scheme + "://" + u.Host
+	}
+	return []string{s.publicURL + "/console/callback"}, []string{origin}
+}
+
+// ensureConsoleRedirect points ward-console at {public_url}/console/callback
+// when the public URL has changed since (one read when it has not).
+func (s *Service) ensureConsoleRedirect(ctx context.Context, r *Realm) error {
+	redirects, origins := s.consoleClientURLs()
+	if redirects == nil {
+		return nil
+	}
+	c, err := s.store.GetClient(ctx, r.ID, ConsoleClientID)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(c.RedirectURIs, redirects) && slices.Equal(c.WebOrigins, origins) {
+		return nil
+	}
+	c.RedirectURIs, c.WebOrigins, c.UpdatedAt = redirects, origins, s.now()
+	return s.store.UpdateClient(ctx, c)
 }
 
 // ensureSystem returns the console realm, creating it first if needed.
@@ -53,6 +89,7 @@ func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
 		Kind: KindApplication, Active: true, Public: true, Communication: CommRedirect,
 		DisplayName: "Ward console", CreatedAt: now, UpdatedAt: now,
 	}
+	console.RedirectURIs, console.WebOrigins = s.consoleClientURLs()
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if err := tx.CreateRealm(ctx, r); err != nil {
 			return err
