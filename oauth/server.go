@@ -150,12 +150,6 @@ func New(cfg Config) (*Server, error) {
 	if s.sessionLifespan <= 0 {
 		s.sessionLifespan = 10 * time.Hour
 	}
-	if s.codes != nil {
-		// The unknown-email path of the login form verifies against a
-		// dummy hash; making it now keeps its one-time cost out of the
-		// first sign-in's timing.
-		go dummyHash()
-	}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
