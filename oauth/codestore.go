@@ -266,12 +266,13 @@ func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature strin
 	return req, err
 }
 
-func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	if s.codes == nil {
-		return nil
-	}
-	return s.codes.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestPKCE, signature)
-}
+// DeletePKCERequestSession keeps the row. fosite deletes the PKCE binding
+// before it compares the verifier, so deleting here would let a redemption
+// with a wrong verifier erase the binding, and a second redemption with no
+// verifier at all then pass for a confidential client (a PKCE downgrade,
+// RFC 9700 §4.8). The code is single use anyway, and expired rows are swept
+// with the codes.
+func (s *fositeStore) DeletePKCERequestSession(context.Context, string) error { return nil }
 
 // The OpenID Connect request is keyed by the code itself in fosite's
 // interface; we store the code's hash.

@@ -328,8 +328,10 @@ func TestAuthorizationCodeBadPKCE(t *testing.T) {
 	code := loc.Query().Get("code")
 	_, err := f.conf.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
 	wantRetrieveError(t, "wrong verifier", err, "invalid_grant")
+	// The code stays bound to its challenge after a wrong verifier, so a
+	// missing one is a verifier mismatch too (RFC 7636 §4.6: invalid_grant).
 	_, err = f.conf.Exchange(ctx, code)
-	wantRetrieveError(t, "missing verifier", err, "invalid_request")
+	wantRetrieveError(t, "missing verifier", err, "invalid_grant")
 
 	// A public client must send a challenge, and only S256.
 	b := browser(t)
@@ -455,6 +457,19 @@ func TestConfidentialApplicationCode(t *testing.T) {
 	wantRetrieveError(t, "wrong secret", err, "invalid_client")
 	if _, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
 		t.Fatalf("confidential exchange: %v", err)
+	}
+
+	// No PKCE downgrade: a wrong verifier must not erase the code's S256
+	// binding, so that the same code without any verifier fails too.
+	verifier = oauth2.GenerateVerifier()
+	code := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier))).Query().Get("code")
+	_, err = conf.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+	wantRetrieveError(t, "wrong verifier", err, "invalid_grant")
+	if _, err := conf.Exchange(context.Background(), code); err == nil {
+		t.Fatal("the code was redeemed without its verifier after a wrong one (PKCE downgrade)")
+	}
+	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatalf("the right verifier after refused attempts: %v", err)
 	}
 }
 
