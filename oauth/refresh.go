@@ -255,19 +255,35 @@ func (s *Server) refreshBounds(ctx context.Context, p *provider, ar fosite.Acces
 		if !fc.c.AllowOfflineAccess {
 			return fosite.ErrInvalidGrant.WithHint("The client may no longer use offline access.")
 		}
+		// An offline token outlives the session, but it is born in one: a
+		// code redeemed after sign-out gets nothing.
+		if ar.GetGrantTypes().ExactOne("authorization_code") && s.refresh != nil {
+			if _, err := s.liveSession(ctx, p, us, now); err != nil {
+				return err
+			}
+		}
 		us.SetExpiresAt(fosite.RefreshToken, now.Add(offlineLifespan))
 		return nil
 	}
 	if s.refresh == nil {
 		return nil // no refresh token is issued
 	}
-	bs, err := s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
-	if errors.Is(err, realm.ErrNotFound) || (err == nil && (bs.Revoked || !now.Before(bs.ExpiresAt) || bs.UserID != us.UserID)) {
-		return fosite.ErrInvalidGrant.WithHint("The session has ended.")
-	}
+	bs, err := s.liveSession(ctx, p, us, now)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err)
+		return err
 	}
 	us.SetExpiresAt(fosite.RefreshToken, bs.ExpiresAt)
 	return nil
+}
+
+// liveSession returns the browser session us belongs to while it lasts.
+func (s *Server) liveSession(ctx context.Context, p *provider, us *userSession, now time.Time) (*realm.BrowserSession, error) {
+	bs, err := s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
+	if errors.Is(err, realm.ErrNotFound) || (err == nil && (bs.Revoked || !now.Before(bs.ExpiresAt) || bs.UserID != us.UserID)) {
+		return nil, fosite.ErrInvalidGrant.WithHint("The session has ended.")
+	}
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err)
+	}
+	return bs, nil
 }

@@ -176,6 +176,15 @@ func TestRefreshSessionBoundAndOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("offline refresh after the session ended: %v", err)
 	}
+	// An offline code redeemed after sign-out gets nothing.
+	verifier := oauth2.GenerateVerifier()
+	code := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier))).Query().Get("code")
+	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	wantRetrieveError(t, "offline code after the session ended", err, "invalid_grant")
+
 	// Offline access withdrawn from the client: its tokens stop.
 	f.client.AllowOfflineAccess = false
 	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
