@@ -29,6 +29,8 @@ type idTokenHint struct {
 	Subject  string       `json:"sub"`
 	Audience jwt.Audience `json:"aud"`
 	AZP      string       `json:"azp"`
+	// Type is set on our refresh tokens ("Refresh"), never on ID tokens.
+	Type string `json:"typ"`
 }
 
 // verifyIDTokenHint checks that raw is an ID token signed by one of the
@@ -52,7 +54,7 @@ func (p *provider) verifyIDTokenHint(raw string) (*idTokenHint, bool) {
 		return nil, false
 	}
 	var cl idTokenHint
-	if err := tok.Claims(key.pub, &cl); err != nil || cl.Issuer != p.issuer || cl.Subject == "" || len(cl.Audience) == 0 {
+	if err := tok.Claims(key.pub, &cl); err != nil || cl.Issuer != p.issuer || cl.Subject == "" || len(cl.Audience) == 0 || cl.Type != "" {
 		return nil, false
 	}
 	return &cl, true

@@ -116,6 +116,11 @@ func TestLogoutRefusesUnregisteredRedirect(t *testing.T) {
 	signedOut("client_id disagreeing with the hint", url.Values{"id_token_hint": {idToken}, "client_id": {"other-app"},
 		"post_logout_redirect_uri": {"https://other.example/cb"}})
 	signedOut("an access token as hint", url.Values{"id_token_hint": {tok.AccessToken}, "post_logout_redirect_uri": {f.redirect}})
+	if tok.RefreshToken != "" {
+		signedOut("a refresh token as hint", url.Values{"id_token_hint": {tok.RefreshToken}, "post_logout_redirect_uri": {f.redirect}})
+	} else {
+		t.Error("the sign-in returned no refresh token to try as a hint")
+	}
 	forged := idToken[:strings.LastIndex(idToken, ".")+1] + "AAAA"
 	signedOut("a forged hint", url.Values{"id_token_hint": {forged}, "post_logout_redirect_uri": {f.redirect}})
 
