@@ -358,6 +358,18 @@ func (s *Server) writeAuthorizeError(c echo.Context, p *provider, ar fosite.Auth
 	return nil
 }
 
+// formPostTemplate is the form_post response page of a realm. It carries
+// iss on every response (RFC 9207), errors included: fosite builds an
+// error's parameters itself, so iss is added here when they lack it.
+func formPostTemplate(issuer string) *template.Template {
+	return template.Must(template.New("form_post").Funcs(template.FuncMap{"issuer": func() string { return issuer }}).Parse(
+		`<!doctype html><html><head><meta charset="utf-8"><title>Signing in…</title></head>` +
+			`<body onload="document.forms[0].submit()"><form method="post" action="{{.RedirURL}}">` +
+			`{{range $name, $values := .Parameters}}{{range $values}}<input type="hidden" name="{{$name}}" value="{{.}}">{{end}}{{end}}` +
+			`{{if not (index .Parameters "iss")}}<input type="hidden" name="iss" value="{{issuer}}">{{end}}` +
+			`<noscript><button type="submit">Continue</button></noscript></form></body></html>`))
+}
+
 // issWriter adds iss to the Location of a redirect as its headers go out.
 type issWriter struct {
 	http.ResponseWriter

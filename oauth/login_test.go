@@ -569,6 +569,15 @@ func TestAuthorizeResponseModesAndPrompt(t *testing.T) {
 		!strings.Contains(p.body, `name="code"`) || !strings.Contains(p.body, state) {
 		t.Errorf("form_post mode: %d %s", p.status, p.body)
 	}
+	if n := strings.Count(p.body, `name="iss"`); n != 1 {
+		t.Errorf("form_post success carries iss %d times, want once", n)
+	}
+	// Errors in form_post mode carry iss too (RFC 9207).
+	p = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL("", challenge, oauth2.SetAuthURLParam("response_mode", "form_post")), nil)
+	if !strings.Contains(p.body, `name="error" value="invalid_state"`) ||
+		!strings.Contains(p.body, `name="iss" value="`+f.realm.issuer+`"`) {
+		t.Errorf("form_post error: %d %s", p.status, p.body)
+	}
 }
 
 func TestAuthorizePromptLoginAndMaxAge(t *testing.T) {

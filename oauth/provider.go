@@ -368,6 +368,7 @@ func (p *provider) compose(s *Server) {
 		cfg.RefreshTokenScopes = []string{"ward:no-refresh-token-storage"}
 	}
 	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
+	cfg.FormPostHTMLTemplate = formPostTemplate(p.issuer)
 	es := p.signers[AlgES256]
 	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)
