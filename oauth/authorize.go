@@ -262,7 +262,21 @@ func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*real
 		ID: realm.NewID(now, nil), RealmID: p.realm.ID, UserID: u.ID, TokenHash: hashSessionToken(token),
 		AuthTime: now, ExpiresAt: now.Add(s.sessionLifespan), CreatedAt: now,
 	}
-	if err := s.sessions.CreateBrowserSession(c.Request().Context(), bs); err != nil {
+	ctx := c.Request().Context()
+	// A sign-in over a live session (prompt=login, or another user) ends
+	// the old one: the cookie is replaced, and the session must not live on
+	// in the database where its refresh tokens would still count it live.
+	if ck, err := c.Request().Cookie(sessionCookie); err == nil && ck.Value != "" {
+		old, err := s.sessions.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
+		if err == nil && !old.Revoked {
+			if err := s.sessions.RevokeBrowserSession(ctx, p.realm.ID, old.ID); err != nil {
+				return nil, err
+			}
+		} else if err != nil && !errors.Is(err, realm.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if err := s.sessions.CreateBrowserSession(ctx, bs); err != nil {
 		return nil, err
 	}
 	http.SetCookie(c.Response(), &http.Cookie{

@@ -280,3 +280,32 @@ func TestCausedBy(t *testing.T) {
 		t.Error("causedBy finds what is not there")
 	}
 }
+
+// TestSignInOverSessionEndsIt: signing in again over a live session
+// (prompt=login) ends the old session, so its session-bound refresh tokens
+// stop; the new session's work.
+func TestSignInOverSessionEndsIt(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	exchange := func(extra ...oauth2.AuthCodeOption) *oauth2.Token {
+		t.Helper()
+		verifier := oauth2.GenerateVerifier()
+		opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, extra...)
+		loc := f.authorize(t, b, f.conf.AuthCodeURL(randomString(t), opts...))
+		tok, err := f.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("exchange: %v", err)
+		}
+		return tok
+	}
+	first := exchange()
+	second := exchange(oauth2.SetAuthURLParam("prompt", "login"))
+	if jwtPayload(t, first.RefreshToken)["sid"] == jwtPayload(t, second.RefreshToken)["sid"] {
+		t.Fatal("prompt=login kept the old session")
+	}
+	_, err := refresh(f.conf, first.RefreshToken)
+	wantRetrieveError(t, "refresh token of the replaced session", err, "invalid_grant")
+	if _, err := refresh(f.conf, second.RefreshToken); err != nil {
+		t.Fatalf("refresh in the new session: %v", err)
+	}
+}
