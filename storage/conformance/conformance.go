@@ -43,11 +43,18 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"InTx", testInTx},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, &fixture{t: t, s: newStore(t), ctx: context.Background(),
-				clock: time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)})
-		})
+		runCase(t, tc.name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { tc.fn(t, f) })
 	}
+}
+
+// runCase runs one subtest on a fresh store, with the fixture every suite
+// of this package uses.
+func runCase[S realm.Store](t *testing.T, name string, newStore func(t *testing.T) S, fn func(t *testing.T, f *fixture, s S)) {
+	t.Run(name, func(t *testing.T) {
+		s := newStore(t)
+		fn(t, &fixture{t: t, s: s, ctx: context.Background(),
+			clock: time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)}, s)
+	})
 }
 
 // fixture builds rows with increasing, time-sortable IDs and times at

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -30,11 +29,7 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
 		{"RefreshInTx", testRefreshInTx},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			tc.fn(t, &fixture{t: t, s: s, ctx: context.Background(),
-				clock: time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)}, s)
-		})
+		runCase(t, tc.name, newStore, tc.fn)
 	}
 }
 
