@@ -181,6 +181,7 @@ type clientDTO struct {
 	Communication       *string        `json:"communication"`
 	DisplayName         string         `json:"display_name"`
 	OfflineAccess       bool           `json:"offline_access"`
+	IDTokenAlg          *string        `json:"id_token_signed_response_alg"`
 	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
 	CreatedAt           time.Time      `json:"created_at"`
 	UpdatedAt           time.Time      `json:"updated_at"`
@@ -193,7 +194,7 @@ func toClient(c *realm.Client) clientDTO {
 		Active: c.Active, Public: c.Public, Audience: nonNil(c.Audience), Groups: nonNil(c.Groups),
 		PrimaryGroup: nullable(c.PrimaryGroup), RedirectURIs: nonNil(c.RedirectURIs), WebOrigins: nonNil(c.WebOrigins),
 		Communication: nullable(string(c.Communication)), DisplayName: c.DisplayName,
-		OfflineAccess: c.AllowOfflineAccess, CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
+		OfflineAccess: c.AllowOfflineAccess, IDTokenAlg: nullable(c.IDTokenAlg), CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
 }
 
 func toClientView(v *realm.ClientView) clientDTO {
@@ -324,6 +325,7 @@ type clientCreateRequest struct {
 	Communication string   `json:"communication"`
 	DisplayName   string   `json:"display_name"`
 	OfflineAccess bool     `json:"offline_access"`
+	IDTokenAlg    string   `json:"id_token_signed_response_alg"`
 }
 
 type clientPatchRequest struct {
@@ -338,4 +340,5 @@ type clientPatchRequest struct {
 	Communication Optional[string]   `json:"communication"`
 	DisplayName   Optional[string]   `json:"display_name"`
 	OfflineAccess Optional[bool]     `json:"offline_access"`
+	IDTokenAlg    Optional[string]   `json:"id_token_signed_response_alg"`
 }

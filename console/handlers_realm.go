@@ -291,7 +291,7 @@ func (a *API) createClient(c echo.Context) error {
 		ClientID: req.ClientID, Name: req.Name, Kind: req.Kind, Description: req.Description,
 		Groups: req.Groups, PrimaryGroup: req.PrimaryGroup, Audience: req.Audience, Public: req.Public,
 		RedirectURIs: req.RedirectURIs, WebOrigins: req.WebOrigins, Communication: req.Communication,
-		DisplayName: req.DisplayName, OfflineAccess: req.OfflineAccess,
+		DisplayName: req.DisplayName, OfflineAccess: req.OfflineAccess, IDTokenAlg: req.IDTokenAlg,
 	})
 	if err != nil {
 		return err
@@ -328,6 +328,7 @@ func (a *API) updateClient(c echo.Context) error {
 		Communication: clearable(req.Communication),
 		DisplayName:   clearable(req.DisplayName),
 		OfflineAccess: patchValue(&pf, "offline_access", req.OfflineAccess),
+		IDTokenAlg:    clearable(req.IDTokenAlg),
 	}
 	if err := pf.err(); err != nil {
 		return err

@@ -1,10 +1,13 @@
 package oauth
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,4 +100,84 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRefreshGrant rotates refresh tokens over real HTTP on loopback:
+// each parallel worker holds one token family (from a real code flow with
+// PKCE) and presents the refresh token its previous grant returned. With
+// "openid" every grant also signs a new ID token (RS256 unless the client
+// chose ES256); "plain" issues the access and refresh token only.
+func BenchmarkRefreshGrant(b *testing.B) {
+	backends := map[string]func(testing.TB) realm.Store{"sqlite": openStore}
+	if os.Getenv(sqltest.EnvPostgres) != "" {
+		backends["postgres"] = func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		open := backends[name]
+		if open == nil {
+			continue
+		}
+		for _, c := range []struct{ name, scope, alg string }{
+			{"openid-rs256", "openid email", "RS256"},
+			{"openid-es256", "openid email", "ES256"},
+			{"plain", "email", ""},
+		} {
+			b.Run(name+"/"+c.name, func(b *testing.B) { benchmarkRefreshGrant(b, open, c.scope, c.alg) })
+		}
+	}
+}
+
+func benchmarkRefreshGrant(b *testing.B, open func(testing.TB) realm.Store, scope, alg string) {
+	f := newLoginFixture(b, open)
+	if alg != "" {
+		f.client.IDTokenAlg = alg
+		if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+			b.Fatal(err)
+		}
+	}
+	conf := *f.conf
+	conf.Scopes = strings.Fields(scope)
+	workers := 4 * runtime.GOMAXPROCS(0)
+	families := make(chan string, workers)
+	for range workers {
+		families <- f.signInRefresh(b, &conf).RefreshToken
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	grant := func(rt string) (string, error) {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {conf.ClientID}}
+		resp, err := client.PostForm(conf.Endpoint.TokenURL, form)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var out struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.RefreshToken == "" {
+			return "", fmt.Errorf("refresh grant: status %d, %v", resp.StatusCode, err)
+		}
+		return out.RefreshToken, nil
+	}
+
+	cpu0 := cpuTime()
+	start := time.Now()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rt := <-families
+		defer func() { families <- rt }()
+		for pb.Next() {
+			next, err := grant(rt)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			rt = next
+		}
+	})
+	b.StopTimer()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "grants/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/grant")
 }

@@ -38,7 +38,7 @@ type loginFixture struct {
 	conf     *oauth2.Config
 }
 
-func newLoginFixture(t *testing.T, open func(testing.TB) realm.Store) *loginFixture {
+func newLoginFixture(t testing.TB, open func(testing.TB) realm.Store) *loginFixture {
 	t.Helper()
 	env := newEnvOn(t, open)
 	f := &loginFixture{env: env, redirect: "http://127.0.0.1:43117/cb"}
@@ -79,7 +79,7 @@ func newLoginFixture(t *testing.T, open func(testing.TB) realm.Store) *loginFixt
 
 // browser is a cookie-keeping HTTP client that does not follow redirects:
 // the test reads Location instead of calling the application.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ type page struct {
 	location *url.URL
 }
 
-func fetch(t *testing.T, b *http.Client, method, target string, form url.Values) *page {
+func fetch(t testing.TB, b *http.Client, method, target string, form url.Values) *page {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -128,7 +128,7 @@ var (
 )
 
 // submitLogin posts credentials to the login form on p.
-func (f *loginFixture) submitLogin(t *testing.T, b *http.Client, p *page, email, password string) *page {
+func (f *loginFixture) submitLogin(t testing.TB, b *http.Client, p *page, email, password string) *page {
 	t.Helper()
 	cm, am := csrfField.FindStringSubmatch(p.body), formAction.FindStringSubmatch(p.body)
 	if cm == nil || am == nil {
@@ -139,7 +139,7 @@ func (f *loginFixture) submitLogin(t *testing.T, b *http.Client, p *page, email,
 }
 
 // authorize runs the browser part: the login page, then the redirect back.
-func (f *loginFixture) authorize(t *testing.T, b *http.Client, authURL string) *url.URL {
+func (f *loginFixture) authorize(t testing.TB, b *http.Client, authURL string) *url.URL {
 	t.Helper()
 	login := fetch(t, b, http.MethodGet, authURL, nil)
 	if login.status != http.StatusOK {
@@ -152,7 +152,7 @@ func (f *loginFixture) authorize(t *testing.T, b *http.Client, authURL string) *
 	return done.location
 }
 
-func randomString(t *testing.T) string {
+func randomString(t testing.TB) string {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func randomString(t *testing.T) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func jwtPayload(t *testing.T, tok string) map[string]any {
+func jwtPayload(t testing.TB, tok string) map[string]any {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {

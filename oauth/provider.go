@@ -33,6 +33,8 @@ type provider struct {
 	config    *fosite.Config
 	signers   map[string]*signingKey // alg → active key
 	verifiers map[string]*verifyKey  // kid → public key
+	// es256 signs access tokens and ES256 ID tokens with signers[ES256].
+	es256 fjwt.Signer
 	jwks      []byte
 	discovery []byte
 	expires   time.Time
@@ -372,7 +374,8 @@ func (p *provider) compose(s *Server) {
 	es := p.signers[AlgES256]
 	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)
-	strategy := &oauth2.DefaultJWTStrategy{Signer: newSigner(es.priv), Config: cfg}
+	p.es256 = newSigner(es.priv)
+	strategy := &oauth2.DefaultJWTStrategy{Signer: p.es256, Config: cfg}
 	codes := codeStrategy{DefaultJWTStrategy: strategy, p: p, clock: s.clock}
 	ids := newIDTokenStrategy(s, p, cfg)
 	p.config = cfg
@@ -408,11 +411,27 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	CodeField:        400,
 }
 
-// subjectClaims returns the groups and effective attributes of client fc,
+// claimsSubject is what a subject's token claims come from: its group IDs
+// and primary group, and, when the store read them together (loaded), the
+// groups themselves and the realm's attribute schema version.
+type claimsSubject struct {
+	groupIDs []string
+	primary  string
+	groups   []realm.Group
+	version  int64
+	loaded   bool
+}
+
+// clientSubject is client fc as a claims subject.
+func clientSubject(fc *fositeClient) claimsSubject {
+	return claimsSubject{groupIDs: fc.c.Groups, primary: fc.c.PrimaryGroup, groups: fc.groups, version: fc.schemaVersion, loaded: fc.loaded}
+}
+
+// subjectClaims returns the groups and effective attributes of sub,
 // through the claims cache when enabled. The values returned are shared
 // and must only be read.
-func (s *Server) subjectClaims(ctx context.Context, p *provider, fc *fositeClient) ([]string, map[string]any, error) {
-	groupIDs, primary := fc.c.Groups, fc.c.PrimaryGroup
+func (s *Server) subjectClaims(ctx context.Context, p *provider, sub claimsSubject) ([]string, map[string]any, error) {
+	groupIDs, primary := sub.groupIDs, sub.primary
 	if len(groupIDs) == 0 {
 		return []string{}, map[string]any{}, nil
 	}
@@ -429,14 +448,14 @@ func (s *Server) subjectClaims(ctx context.Context, p *provider, fc *fositeClien
 		groups []string
 		attrs  map[string]any
 	)
-	if fc.loaded {
-		// The groups came with the client; only the definitions are
+	if sub.loaded {
+		// The groups came with the subject; only the definitions are
 		// needed, and they are in memory unless the schema version moved.
-		defs, err := s.attributeDefs(ctx, p, fc.schemaVersion)
+		defs, err := s.attributeDefs(ctx, p, sub.version)
 		if err != nil {
 			return nil, nil, err
 		}
-		groups, attrs = realm.ClaimsOf(defs, fc.groups, primary)
+		groups, attrs = realm.ClaimsOf(defs, sub.groups, primary)
 	} else {
 		var err error
 		if groups, attrs, err = s.service.SubjectClaims(ctx, p.realm.ID, groupIDs, primary); err != nil {

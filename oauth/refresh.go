@@ -58,6 +58,25 @@ func causedBy(err, target error) bool {
 	return false
 }
 
+// grantState carries what one token request learns in one storage call
+// and needs in a later one, through the context fosite passes along: the
+// jti of the refresh token being rotated, which the new token names as its
+// parent (realm.RefreshToken.ParentID).
+type grantState struct{ parentJTI string }
+
+type grantStateKey struct{}
+
+// withGrantState returns ctx carrying a new grantState.
+func withGrantState(ctx context.Context) context.Context {
+	return context.WithValue(ctx, grantStateKey{}, &grantState{})
+}
+
+// grantStateOf returns ctx's grantState, or nil.
+func grantStateOf(ctx context.Context) *grantState {
+	gs, _ := ctx.Value(grantStateKey{}).(*grantState)
+	return gs
+}
+
 // refreshClaims is the payload of a refresh token.
 type refreshClaims struct {
 	Type     string           `json:"typ"`
@@ -148,14 +167,17 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	if err != nil {
 		return err
 	}
-	var accessJTI string
+	var accessJTI, parent string
 	if us.Access != nil {
 		accessJTI = us.Access.JTI
+	}
+	if gs := grantStateOf(ctx); gs != nil {
+		parent = gs.parentJTI
 	}
 	return s.refresh.CreateRefreshToken(ctx, &realm.RefreshToken{
 		ID: jti, RealmID: s.realmID, FamilyID: req.GetID(), SessionID: us.SessionID, UserID: us.UserID,
 		ClientID: req.GetClient().GetID(), AccessJTI: accessJTI, Offline: us.Offline,
-		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
+		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(), ParentID: parent,
 	})
 }
 
@@ -183,6 +205,9 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	}
 	if row.Used || row.Revoked {
 		return req, fosite.ErrInactiveToken
+	}
+	if gs := grantStateOf(ctx); gs != nil {
+		gs.parentJTI = jti
 	}
 	return req, nil
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // signInRefresh runs a sign-in with conf in a new browser and redeems the code.
-func (f *loginFixture) signInRefresh(t *testing.T, conf *oauth2.Config) *oauth2.Token {
+func (f *loginFixture) signInRefresh(t testing.TB, conf *oauth2.Config) *oauth2.Token {
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	loc := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString(t))))

@@ -73,6 +73,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
 	if gt := req.PostFormValue("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
 		newSession = func() fosite.Session { return &userSession{} }
+		ctx = withGrantState(ctx)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {
@@ -144,7 +145,7 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 
 	// Read with the client in one query when the store allows; otherwise
 	// the only lookups beyond the client itself.
-	groups, attrs, err := s.subjectClaims(ctx, p, fc)
+	groups, attrs, err := s.subjectClaims(ctx, p, clientSubject(fc))
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
@@ -244,7 +245,7 @@ func (s *Server) logServerError(ctx context.Context, p *provider, what string, e
 // so that revoking the family revokes it too. A refresh also needs its
 // grounds (refreshBounds): the session, or offline access.
 func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, us *userSession) error {
-	u, err := s.store.GetUser(ctx, p.realm.ID, us.UserID)
+	u, sub, err := s.userSubject(ctx, p, us.UserID)
 	if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
 		return fosite.ErrInvalidGrant.WithHint("The user cannot sign in.")
 	}
@@ -261,15 +262,9 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 		// the stored session); the nonce belonged to the sign-in.
 		us.IDTokenClaims().Nonce = ""
 	}
-	groups, attrs, err := s.service.SubjectClaims(ctx, p.realm.ID, u.Groups, u.PrimaryGroup)
+	groups, attrs, err := s.subjectClaims(ctx, p, sub)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
-	}
-	if groups == nil {
-		groups = []string{}
-	}
-	if attrs == nil {
-		attrs = map[string]any{}
 	}
 	aud := ar.GetRequestedAudience()
 	if len(aud) == 0 {
@@ -310,4 +305,23 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 		"kid": p.signers[AlgES256].kid,
 	}}
 	return nil
+}
+
+// userSubject reads a user and what their claims come from: in one query
+// when the store offers realm.UserClaimsStore, else the user alone (the
+// groups are then read by subjectClaims).
+func (s *Server) userSubject(ctx context.Context, p *provider, userID string) (*realm.User, claimsSubject, error) {
+	if us, ok := s.store.(realm.UserClaimsStore); ok {
+		uc, err := us.GetUserClaims(ctx, p.realm.ID, userID)
+		if err != nil {
+			return nil, claimsSubject{}, err
+		}
+		return uc.User, claimsSubject{groupIDs: uc.User.Groups, primary: uc.User.PrimaryGroup, groups: uc.Groups,
+			version: uc.SchemaVersion, loaded: true}, nil
+	}
+	u, err := s.store.GetUser(ctx, p.realm.ID, userID)
+	if err != nil {
+		return nil, claimsSubject{}, err
+	}
+	return u, claimsSubject{groupIDs: u.Groups, primary: u.PrimaryGroup}, nil
 }

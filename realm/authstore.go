@@ -107,6 +107,10 @@ type RefreshToken struct {
 	Revoked   bool
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// ParentID is the token this one replaces (empty for a family's first
+	// token). It is not stored: CreateRefreshToken uses it to make the new
+	// token revoked when its parent's family was revoked meanwhile.
+	ParentID string
 }
 
 // RevokedAccess is an access token to put on the revocation list: its jti
@@ -121,9 +125,9 @@ type RevokedAccess struct {
 // Service can revoke a user's tokens in the transaction that deactivates
 // the user).
 type RefreshTokenStore interface {
-	// CreateRefreshToken inserts t. When a token of t's family is
-	// revoked (by a reuse racing the refresh that made t), t ends up
-	// revoked too.
+	// CreateRefreshToken inserts t. When t's parent (ParentID) is revoked
+	// (its family was revoked by a reuse racing the refresh that made t),
+	// t is stored revoked too.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// GetRefreshToken returns the realm's token, used or revoked ones
 	// included; ErrNotFound when there is none.

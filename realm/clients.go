@@ -110,6 +110,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		webOrigins: in.WebOrigins, communication: in.Communication}
 	comm := shape.check(v)
 	checkOfflineAccess(v, shape.kind, in.OfflineAccess)
+	idAlg := checkIDTokenAlg(v, shape.kind, in.IDTokenAlg)
 	var view *ClientView
 	var secret string
 	err = s.store.InTx(ctx, func(tx Store) error {
@@ -136,7 +137,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 			Kind: shape.kind, Active: true, Public: in.Public, Audience: nonNil(in.Audience),
 			Groups: ids, PrimaryGroup: in.PrimaryGroup, RedirectURIs: nonNil(in.RedirectURIs),
 			WebOrigins: nonNil(in.WebOrigins), Communication: comm, DisplayName: display,
-			AllowOfflineAccess: in.OfflineAccess, CreatedAt: now, UpdatedAt: now,
+			AllowOfflineAccess: in.OfflineAccess, IDTokenAlg: idAlg, CreatedAt: now, UpdatedAt: now,
 		}
 		if !c.Public {
 			secret, c.SecretHash = NewSecret(s.random)
@@ -241,6 +242,10 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		if p.OfflineAccess != nil {
 			checkOfflineAccess(v, c.Kind, *p.OfflineAccess)
 		}
+		idAlg := c.IDTokenAlg
+		if p.IDTokenAlg != nil {
+			idAlg = checkIDTokenAlg(v, c.Kind, *p.IDTokenAlg)
+		}
 		groups, primary, err := groupsPatch(ctx, tx, v, r.ID, c.Groups, c.PrimaryGroup, p.Groups, p.PrimaryGroup)
 		if err != nil {
 			return err
@@ -264,6 +269,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		set("web_origins", p.WebOrigins != nil && !slices.Equal(*p.WebOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(*p.WebOrigins) })
 		set("communication", p.Communication != nil && comm != c.Communication, func() { c.Communication = comm })
 		set("offline_access", p.OfflineAccess != nil && *p.OfflineAccess != c.AllowOfflineAccess, func() { c.AllowOfflineAccess = *p.OfflineAccess })
+		set("id_token_signed_response_alg", idAlg != c.IDTokenAlg, func() { c.IDTokenAlg = idAlg })
 		set("groups", !slices.Equal(groups, c.Groups), func() { c.Groups = groups })
 		set("primary_group", primary != c.PrimaryGroup, func() { c.PrimaryGroup = primary })
 		if len(ch) > 0 {
@@ -368,4 +374,30 @@ func checkOfflineAccess(v *ValidationError, kind ClientKind, on bool) {
 	if on && kind != KindApplication {
 		v.Add("offline_access", "only application clients may have offline access")
 	}
+}
+
+// ID token signing algorithms an application may choose (CONTRACT §4).
+const (
+	IDTokenRS256 = "RS256"
+	IDTokenES256 = "ES256"
+)
+
+// checkIDTokenAlg validates an application's ID token algorithm and
+// returns it with the default filled in. Service accounts get no ID tokens,
+// so they may not set one.
+func checkIDTokenAlg(v *ValidationError, kind ClientKind, alg string) string {
+	if kind != KindApplication {
+		if alg != "" {
+			v.Add("id_token_signed_response_alg", "only application clients receive ID tokens")
+		}
+		return ""
+	}
+	switch alg {
+	case "":
+		return IDTokenRS256
+	case IDTokenRS256, IDTokenES256:
+		return alg
+	}
+	v.Add("id_token_signed_response_alg", "must be RS256 or ES256")
+	return alg
 }

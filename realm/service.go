@@ -193,6 +193,8 @@ type ClientInput struct {
 	DisplayName   string
 	// OfflineAccess lets an application be granted offline_access.
 	OfflineAccess bool
+	// IDTokenAlg is RS256 (default when empty) or ES256; applications only.
+	IDTokenAlg string
 }
 
 // ClientPatch changes a realm client.
@@ -208,6 +210,7 @@ type ClientPatch struct {
 	Communication *string
 	DisplayName   *string
 	OfflineAccess *bool
+	IDTokenAlg    *string
 }
 
 // UserView is a user with its effective attributes.

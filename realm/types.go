@@ -145,6 +145,9 @@ type Client struct {
 	// AllowOfflineAccess lets an application be granted offline_access:
 	// refresh tokens that outlive the browser session.
 	AllowOfflineAccess bool
+	// IDTokenAlg is the algorithm an application's ID tokens are signed
+	// with: IDTokenRS256 (the default, also when empty) or IDTokenES256.
+	IDTokenAlg string
 	// OrgID and OrgRole are set on console-realm org admin clients only.
 	OrgID   string
 	OrgRole Role

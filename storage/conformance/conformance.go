@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"UserPagination", testUserPagination},
 		{"Clients", testClients},
 		{"ClientClaims", testClientClaims},
+		{"UserClaims", testUserClaims},
 		{"RealmIsolation", testRealmIsolation},
 		{"DeleteRealmCascades", testDeleteRealm},
 		{"SigningKeys", testSigningKeys},
@@ -739,7 +740,7 @@ func testClients(t *testing.T, f *fixture) {
 		Groups: []string{g2.ID, g1.ID}, PrimaryGroup: g2.ID, RedirectURIs: []string{"https://app.example.com/cb"},
 		WebOrigins: []string{"https://app.example.com"}, Communication: realm.CommPostMessage, DisplayName: "Web",
 		SecretHash: []byte{0, 1, 2, 255}, PreviousSecretHash: []byte{9, 9}, PreviousSecretExpiresAt: &exp,
-		CreatedAt: f.clock, UpdatedAt: f.clock}
+		AllowOfflineAccess: true, IDTokenAlg: "ES256", CreatedAt: f.clock, UpdatedAt: f.clock}
 	must(t, f.s.CreateClient(f.ctx, c))
 	want := *c
 	want.Groups = []string{g1.ID, g2.ID}
@@ -798,6 +799,7 @@ func testClients(t *testing.T, f *fixture) {
 	// Every field is saved; groups replaced; rotation fields cleared.
 	c.Name, c.Description, c.Active, c.Public = "Renamed", "", false, false
 	c.Audience, c.Groups, c.PrimaryGroup = nil, []string{g1.ID}, g1.ID
+	c.AllowOfflineAccess, c.IDTokenAlg = false, "RS256"
 	c.RedirectURIs, c.WebOrigins, c.Communication, c.DisplayName = []string{"https://x.example/cb"}, nil, realm.CommRedirect, ""
 	c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt, c.UpdatedAt = []byte("new"), nil, nil, f.tick()
 	must(t, f.s.UpdateClient(f.ctx, c))
@@ -1354,4 +1356,60 @@ func testClientClaims(t *testing.T, f *fixture) {
 		}
 		return nil
 	}))
+}
+
+// testUserClaims covers realm.UserClaimsStore when the backend offers it:
+// the user as GetUser returns it (less the password hash and timestamps),
+// their groups with names and values, and the realm's schema version.
+func testUserClaims(t *testing.T, f *fixture) {
+	us, ok := f.s.(realm.UserClaimsStore)
+	if !ok {
+		t.Log("backend has no UserClaimsStore fast path: user grants fall back to GetUser, GetGroups and ListAttributes")
+		return
+	}
+	cs, _ := f.s.(realm.ClientClaimsStore)
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu", "desks": []any{"news", "sport"}})
+	g2 := f.group(r.ID, "Admins", nil)
+	u := f.user(r.ID, "ada@example.com")
+	u.FirstName, u.LastName, u.Groups, u.PrimaryGroup, u.UpdatedAt = "Ada", "Lovelace", []string{g2.ID, g1.ID}, g2.ID, f.tick()
+	must(t, f.s.UpdateUser(f.ctx, u))
+	bare := f.user(r.ID, "bob@example.com")
+
+	got, err := us.GetUserClaims(f.ctx, r.ID, u.ID)
+	must(t, err)
+	want, err := f.s.GetUser(f.ctx, r.ID, u.ID)
+	must(t, err)
+	view := func(u *realm.User) realm.User {
+		v := *u
+		v.PasswordHash, v.CreatedAt, v.UpdatedAt = "", time.Time{}, time.Time{}
+		return v
+	}
+	same(t, "GetUserClaims user", view(got.User), view(want))
+	same(t, "GetUserClaims groups", got.Groups, []realm.Group{
+		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}},
+		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}},
+	})
+	if cs != nil {
+		v, err := cs.AttributeSchemaVersion(f.ctx, r.ID)
+		must(t, err)
+		if got.SchemaVersion != v {
+			t.Errorf("GetUserClaims version = %d, AttributeSchemaVersion = %d", got.SchemaVersion, v)
+		}
+	}
+	got, err = us.GetUserClaims(f.ctx, r.ID, bare.ID)
+	must(t, err)
+	if got.User.Email != "bob@example.com" || got.Groups == nil || len(got.Groups) != 0 || got.User.Groups == nil || len(got.User.Groups) != 0 {
+		t.Errorf("GetUserClaims without groups = %+v, %#v", got.User, got.Groups)
+	}
+	u.Active, u.UpdatedAt = false, f.tick()
+	must(t, f.s.UpdateUser(f.ctx, u))
+	if got, err := us.GetUserClaims(f.ctx, r.ID, u.ID); err != nil || got.User.Active {
+		t.Errorf("GetUserClaims after deactivation = %+v, %v; want inactive", got, err)
+	}
+	_, err = us.GetUserClaims(f.ctx, other.ID, u.ID)
+	wantNotFound(t, "GetUserClaims in another realm", err)
+	_, err = us.GetUserClaims(f.ctx, r.ID, "nope")
+	wantNotFound(t, "GetUserClaims unknown user", err)
 }

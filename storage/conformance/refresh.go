@@ -101,14 +101,26 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-x"); got.Revoked {
 		t.Error("another family was revoked")
 	}
-	// A token made into a revoked family is born revoked.
-	f.refresh(s, r.ID, "rt-4", "fam-1", u.ID, now)
-	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-4"); !got.Revoked {
-		t.Error("a token created into a revoked family is live")
+	// A token whose parent was revoked meanwhile is born revoked; one whose
+	// parent is live is not.
+	child := func(id, family, parent string) *realm.RefreshToken {
+		rt := &realm.RefreshToken{ID: id, RealmID: r.ID, FamilyID: family, SessionID: "sid-" + family, UserID: u.ID,
+			ClientID: "app", AccessJTI: "at-" + id, Data: []byte("d"), ExpiresAt: now.Add(10 * time.Hour),
+			CreatedAt: now, ParentID: parent}
+		must(t, s.CreateRefreshToken(f.ctx, rt))
+		got, err := s.GetRefreshToken(f.ctx, r.ID, id)
+		must(t, err)
+		return got
+	}
+	if got := child("rt-4", "fam-1", "rt-3"); !got.Revoked {
+		t.Error("a token whose parent is revoked is live")
+	}
+	if got := child("rt-x2", "fam-3", "rt-x"); got.Revoked {
+		t.Error("a token whose parent is live was born revoked")
 	}
 
 	must(t, s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
-	for _, id := range []string{"rt-x", "rt-off"} {
+	for _, id := range []string{"rt-x", "rt-x2", "rt-off"} {
 		if got, _ := s.GetRefreshToken(f.ctx, r.ID, id); !got.Revoked {
 			t.Errorf("%s not revoked with its user's tokens", id)
 		}
@@ -116,8 +128,8 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 
 	n, err := s.DeleteExpiredRefreshTokens(f.ctx, f.clock.Add(11*time.Hour))
 	must(t, err)
-	if n != 6 {
-		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 6", n)
+	if n != 7 {
+		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 7", n)
 	}
 	if _, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil {
 		t.Errorf("offline token deleted before expiry: %v", err)

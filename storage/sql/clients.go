@@ -51,7 +51,7 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 const clientColumns = `c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
  c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
  c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at,
- c.allow_offline_access`
+ c.allow_offline_access, c.id_token_alg`
 
 // getClientSQL reads a client and its group IDs in one query: one row per
 // group, or one row with a NULL group.
@@ -68,7 +68,7 @@ ORDER BY cg.group_id`
 // clients authenticate through the same path.
 const claimsColumns = `c.id, c.realm_id, c.client_id, c.kind, c.active, c.public, c.audience, c.primary_group,
  c.redirect_uris, c.web_origins, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
- c.previous_secret_expires_at, c.allow_offline_access`
+ c.previous_secret_expires_at, c.allow_offline_access, c.id_token_alg`
 
 // getClientClaimsSQL reads a client, its groups (name and attribute values)
 // and the realm's attribute schema version in one statement, hence from one
@@ -96,7 +96,7 @@ func (r *clientRow) dest(m *clientModel) []any {
 	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
 		&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &r.orgID,
 		&m.OrgRole, &r.secret, &r.prev, &r.prevExp, &m.CreatedAt, &m.UpdatedAt,
-		&m.AllowOfflineAccess}
+		&m.AllowOfflineAccess, &m.IDTokenAlg}
 }
 
 // fill moves the nullable columns of the first row into m.
@@ -116,7 +116,7 @@ func (r *clientRow) fill(m *clientModel) {
 func (r *clientRow) claimsDest(m *clientModel) []any {
 	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Kind, &m.Active, &m.Public, &m.Audience, &m.PrimaryGroup,
 		&m.RedirectURIs, &m.WebOrigins, &r.orgID, &m.OrgRole, &r.secret, &r.prev, &r.prevExp,
-		&m.AllowOfflineAccess}
+		&m.AllowOfflineAccess, &m.IDTokenAlg}
 }
 
 // GetClient finds a client of the realm by OAuth2 client_id. It is on the
@@ -282,6 +282,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *realm.Client) error {
 			"previous_secret_expires_at": m.PreviousSecretExpiresAt,
 			"updated_at":                 m.UpdatedAt,
 			"allow_offline_access":       m.AllowOfflineAccess,
+			"id_token_alg":               m.IDTokenAlg,
 		})
 		if foreignKeyViolation(res.Error) {
 			return realm.ErrNotFound // no such org

@@ -11,7 +11,7 @@ import (
 
 // migrationsCount is how many files migrations/ holds; bump it with each new
 // migration.
-const migrationsCount = 5
+const migrationsCount = 6
 
 func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()

@@ -118,6 +118,7 @@ type clientModel struct {
 	CreatedAt               time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt               time.Time `gorm:"autoUpdateTime:false"`
 	AllowOfflineAccess      bool
+	IDTokenAlg              string
 }
 
 func (clientModel) TableName() string { return "clients" }
@@ -274,7 +275,7 @@ func toClient(c *realm.Client) (clientModel, error) {
 		SecretHash: c.SecretHash, PreviousSecretHash: c.PreviousSecretHash,
 		PreviousSecretExpiresAt: dbTimePtr(c.PreviousSecretExpiresAt),
 		CreatedAt:               dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
-		AllowOfflineAccess: c.AllowOfflineAccess}, nil
+		AllowOfflineAccess: c.AllowOfflineAccess, IDTokenAlg: c.IDTokenAlg}, nil
 }
 
 func fromClient(m clientModel, groups []string) (realm.Client, error) {
@@ -285,7 +286,7 @@ func fromClient(m clientModel, groups []string) (realm.Client, error) {
 		SecretHash: emptyNil(m.SecretHash), PreviousSecretHash: emptyNil(m.PreviousSecretHash),
 		PreviousSecretExpiresAt: fromDBTimePtr(m.PreviousSecretExpiresAt),
 		CreatedAt:               fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt),
-		AllowOfflineAccess: m.AllowOfflineAccess}
+		AllowOfflineAccess: m.AllowOfflineAccess, IDTokenAlg: m.IDTokenAlg}
 	for _, f := range []struct {
 		src string
 		dst *[]string

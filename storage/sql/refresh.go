@@ -30,57 +30,65 @@ type refreshTokenModel struct {
 
 func (refreshTokenModel) TableName() string { return "refresh_tokens" }
 
-// CreateRefreshToken inserts t; an unknown realm is ErrNotFound. A token
-// of a family with a revoked member is revoked at once.
+// insertRefreshSQL inserts a refresh token; its revoked flag is its
+// parent's when the parent is revoked (see CreateRefreshToken).
+const insertRefreshSQL = `INSERT INTO refresh_tokens
+ (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+ ? OR COALESCE((SELECT p.revoked FROM refresh_tokens p WHERE p.realm_id = ? AND p.id = ?), ?), ?, ?)`
+
+// CreateRefreshToken inserts t; an unknown realm is ErrNotFound. A family
+// revoked meanwhile (a reuse racing the refresh that made this token)
+// takes the new token with it: revocation marks every row of the family
+// at once, the parent included, so the insert copies the parent's flag in
+// the same statement (one prepared round trip on the refresh path).
 func (s *Store) CreateRefreshToken(ctx context.Context, t *realm.RefreshToken) error {
-	m := refreshTokenModel{ID: t.ID, RealmID: t.RealmID, FamilyID: t.FamilyID, SessionID: t.SessionID,
-		UserID: t.UserID, ClientID: t.ClientID, AccessJTI: t.AccessJTI, Offline: t.Offline, Data: t.Data,
-		Used: t.Used, Revoked: t.Revoked, ExpiresAt: dbTime(t.ExpiresAt), CreatedAt: dbTime(t.CreatedAt)}
-	err := s.q(ctx).Create(&m).Error
+	_, err := s.exec(ctx, insertRefreshSQL, t.ID, t.RealmID, t.FamilyID, t.SessionID, t.UserID, t.ClientID,
+		t.AccessJTI, t.Offline, t.Data, t.Used, t.Revoked, t.RealmID, t.ParentID, false,
+		dbTime(t.ExpiresAt), dbTime(t.CreatedAt))
 	if foreignKeyViolation(err) {
 		return realm.ErrNotFound
 	}
-	if err != nil {
-		return mapErr(err)
-	}
-	// A family revoked meanwhile (a reuse racing the refresh that made
-	// this token) takes the new token with it: checked after the insert,
-	// so either the revocation's UPDATE saw the row or this sees the
-	// revocation.
-	var n int64
-	if err := s.q(ctx).Model(&refreshTokenModel{}).
-		Where("realm_id = ? AND family_id = ? AND revoked = ?", t.RealmID, t.FamilyID, true).
-		Limit(1).Count(&n).Error; err != nil {
-		return mapErr(err)
-	}
-	if n > 0 {
-		return mapErr(s.q(ctx).Model(&refreshTokenModel{}).Where("realm_id = ? AND id = ?", t.RealmID, t.ID).
-			Update("revoked", true).Error)
-	}
-	return nil
+	return mapErr(err)
 }
+
+const getRefreshSQL = `SELECT family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked,
+ expires_at, created_at FROM refresh_tokens WHERE realm_id = ? AND id = ?`
 
 // GetRefreshToken returns the token, used or revoked.
 func (s *Store) GetRefreshToken(ctx context.Context, realmID, id string) (*realm.RefreshToken, error) {
-	var m refreshTokenModel
-	if err := s.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Take(&m).Error; err != nil {
+	rows, err := s.query(ctx, getRefreshSQL, realmID, id)
+	if err != nil {
 		return nil, mapErr(err)
 	}
-	return &realm.RefreshToken{ID: m.ID, RealmID: m.RealmID, FamilyID: m.FamilyID, SessionID: m.SessionID,
-		UserID: m.UserID, ClientID: m.ClientID, AccessJTI: m.AccessJTI, Offline: m.Offline, Data: m.Data,
-		Used: m.Used, Revoked: m.Revoked, ExpiresAt: fromDBTime(m.ExpiresAt), CreatedAt: fromDBTime(m.CreatedAt)}, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		return nil, realm.ErrNotFound
+	}
+	t := &realm.RefreshToken{ID: id, RealmID: realmID}
+	if err := rows.Scan(&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
+		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt); err != nil {
+		return nil, mapErr(err)
+	}
+	t.ExpiresAt, t.CreatedAt = fromDBTime(t.ExpiresAt), fromDBTime(t.CreatedAt)
+	return t, nil
 }
+
+const useRefreshSQL = `UPDATE refresh_tokens SET used = ? WHERE realm_id = ? AND id = ? AND used = ? AND revoked = ?`
 
 // UseRefreshToken marks the token used. The WHERE on used and revoked
 // makes the update itself the decision between concurrent refreshes.
 func (s *Store) UseRefreshToken(ctx context.Context, realmID, id string) error {
-	res := s.q(ctx).Model(&refreshTokenModel{}).
-		Where("realm_id = ? AND id = ? AND used = ? AND revoked = ?", realmID, id, false, false).
-		Update("used", true)
-	if res.Error != nil {
-		return mapErr(res.Error)
+	res, err := s.exec(ctx, useRefreshSQL, true, realmID, id, false, false)
+	if err != nil {
+		return mapErr(err)
 	}
-	if res.RowsAffected == 1 {
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(err)
+	} else if n == 1 {
 		return nil
 	}
 	if _, err := s.GetRefreshToken(ctx, realmID, id); err != nil {
@@ -135,15 +143,28 @@ func (s *Store) RevokeUserRefreshTokens(ctx context.Context, realmID, userID str
 		Update("revoked", true).Error)
 }
 
+const getBrowserSessionSQL = `SELECT user_id, token_hash, auth_time, expires_at, revoked, created_at
+ FROM browser_sessions WHERE id = ? AND realm_id = ?`
+
 // GetBrowserSession returns the realm's session by ID.
 func (s *Store) GetBrowserSession(ctx context.Context, realmID, id string) (*realm.BrowserSession, error) {
-	var m browserSessionModel
-	if err := s.q(ctx).Where("id = ? AND realm_id = ?", id, realmID).Take(&m).Error; err != nil {
+	rows, err := s.query(ctx, getBrowserSessionSQL, id, realmID)
+	if err != nil {
 		return nil, mapErr(err)
 	}
-	return &realm.BrowserSession{ID: m.ID, RealmID: m.RealmID, UserID: m.UserID, TokenHash: m.TokenHash,
-		AuthTime: fromDBTime(m.AuthTime), ExpiresAt: fromDBTime(m.ExpiresAt), Revoked: m.Revoked,
-		CreatedAt: fromDBTime(m.CreatedAt)}, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		return nil, realm.ErrNotFound
+	}
+	bs := &realm.BrowserSession{ID: id, RealmID: realmID}
+	if err := rows.Scan(&bs.UserID, &bs.TokenHash, &bs.AuthTime, &bs.ExpiresAt, &bs.Revoked, &bs.CreatedAt); err != nil {
+		return nil, mapErr(err)
+	}
+	bs.AuthTime, bs.ExpiresAt, bs.CreatedAt = fromDBTime(bs.AuthTime), fromDBTime(bs.ExpiresAt), fromDBTime(bs.CreatedAt)
+	return bs, nil
 }
 
 // DeleteExpiredRefreshTokens removes tokens that expired before now.

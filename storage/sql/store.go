@@ -172,6 +172,29 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return st.QueryContext(ctx, args...)
 }
 
+// exec runs a hot-path write: through the transaction inside InTx, else
+// through the statement prepared once.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.inTx {
+		res := s.q(ctx).Exec(query, args...)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		return rowsAffected(res.RowsAffected), nil
+	}
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// rowsAffected is the sql.Result of a statement run through gorm.
+type rowsAffected int64
+
+func (r rowsAffected) LastInsertId() (int64, error) { return 0, errors.New("sqlstore: no insert id") }
+func (r rowsAffected) RowsAffected() (int64, error) { return int64(r), nil }
+
 // sqliteURI builds the driver's file: URI with the pragmas we rely on.
 func sqliteURI(path string, memory bool) string {
 	q := url.Values{}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 
@@ -167,4 +168,63 @@ func emptyNilSlice(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+var _ realm.UserClaimsStore = (*Store)(nil)
+
+// getUserClaimsSQL reads a user, their groups (name and attribute values)
+// and the realm's attribute schema version in one statement: one row per
+// group, or one row with NULL group columns. The password hash and the
+// timestamps are not read: token issuing does not use them.
+const getUserClaimsSQL = `SELECT u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version,
+ g.id, g.name, g.attributes
+FROM users u
+JOIN realms r ON r.id = u.realm_id
+LEFT JOIN user_groups ug ON ug.user_id = u.id
+LEFT JOIN groups g ON g.realm_id = ug.realm_id AND g.id = ug.group_id
+WHERE u.realm_id = ? AND u.id = ?
+ORDER BY ug.group_id`
+
+// GetUserClaims finds a user with their groups and the realm's attribute
+// schema version: the code and refresh grants' one query for the user.
+// Groups' Attributes maps are shared between calls (attrCache): read only.
+func (s *Store) GetUserClaims(ctx context.Context, realmID, userID string) (*realm.UserClaims, error) {
+	rows, err := s.query(ctx, getUserClaimsSQL, realmID, userID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var (
+		u                 = realm.User{ID: userID, RealmID: realmID}
+		groups            = []realm.Group{}
+		version           int64
+		found             bool
+		gid, name, values sql.NullString
+	)
+	dest := []any{&u.Email, &u.FirstName, &u.LastName, &u.Active, &u.PrimaryGroup, &version, &gid, &name, &values}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, mapErr(err)
+		}
+		found = true
+		if !gid.Valid {
+			continue
+		}
+		attrs, err := s.attrs.get(gid.String, values.String)
+		if err != nil {
+			return nil, err
+		}
+		u.Groups = append(u.Groups, gid.String)
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if !found {
+		return nil, realm.ErrNotFound
+	}
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	return &realm.UserClaims{User: &u, Groups: groups, SchemaVersion: version}, nil
 }
