@@ -34,7 +34,7 @@ type provider struct {
 	signers   map[string]*signingKey // alg → active key
 	verifiers map[string]*verifyKey  // kid → public key
 	// es256 signs access tokens and ES256 ID tokens with signers[ES256].
-	es256 fjwt.Signer
+	es256     fjwt.Signer
 	jwks      []byte
 	discovery []byte
 	expires   time.Time
