@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -57,18 +59,33 @@ func (u *userSession) GetExpiresAt(key fosite.TokenType) time.Time { return u.Ex
 func (u *userSession) GetUsername() string                         { return "" }
 func (u *userSession) GetSubject() string                          { return u.UserID }
 
-// Clone deep-copies through JSON: sessions are small, and cloning happens
-// a few times per sign-in, never on the client_credentials path.
+// Clone copies the session so that no map, slice or claims struct is
+// shared with u: fosite clones on every user grant and then sets claims on
+// the copy. Extra values are copied shallowly; they are written whole
+// (fillUserSession builds fresh ones), never changed in place.
 func (u *userSession) Clone() fosite.Session {
-	b, err := json.Marshal(u)
-	if err != nil {
-		panic("oauth: session does not encode: " + err.Error())
+	c := *u
+	if u.Access != nil {
+		a := *u.Access
+		a.Audience, a.Scope, a.Extra = slices.Clone(a.Audience), slices.Clone(a.Scope), maps.Clone(a.Extra)
+		c.Access = &a
 	}
-	c := &userSession{}
-	if err := json.Unmarshal(b, c); err != nil {
-		panic("oauth: session does not decode: " + err.Error())
+	if u.ID != nil {
+		id := *u.ID
+		id.Audience, id.AuthenticationMethodsReferences = slices.Clone(id.Audience), slices.Clone(id.AuthenticationMethodsReferences)
+		id.Extra = maps.Clone(id.Extra)
+		c.ID = &id
 	}
-	return c
+	c.AccessHdr, c.IDHdr = cloneHeaders(u.AccessHdr), cloneHeaders(u.IDHdr)
+	c.Expires = maps.Clone(u.Expires)
+	return &c
+}
+
+func cloneHeaders(h *fjwt.Headers) *fjwt.Headers {
+	if h == nil {
+		return nil
+	}
+	return &fjwt.Headers{Extra: maps.Clone(h.Extra)}
 }
 
 func (u *userSession) GetJWTClaims() fjwt.JWTClaimsContainer {
@@ -336,8 +353,8 @@ func (codeStrategy) RefreshTokenSignature(_ context.Context, token string) strin
 	return refreshSignature(token)
 }
 
-func (c codeStrategy) GenerateRefreshToken(_ context.Context, req fosite.Requester) (string, string, error) {
-	return c.p.makeRefreshToken(req, c.clock())
+func (c codeStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Requester) (string, string, error) {
+	return c.p.makeRefreshToken(ctx, req, c.clock())
 }
 
 func (codeStrategy) ValidateRefreshToken(_ context.Context, req fosite.Requester, _ string) error {

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/ory/fosite"
+	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -77,20 +76,6 @@ func grantStateOf(ctx context.Context) *grantState {
 	return gs
 }
 
-// refreshClaims is the payload of a refresh token.
-type refreshClaims struct {
-	Type     string           `json:"typ"`
-	ID       string           `json:"jti"`
-	Session  string           `json:"sid,omitempty"`
-	Subject  string           `json:"sub"`
-	AZP      string           `json:"azp"`
-	Issuer   string           `json:"iss"`
-	Audience string           `json:"aud"`
-	Expiry   *jwt.NumericDate `json:"exp"`
-	IssuedAt *jwt.NumericDate `json:"iat"`
-	Scope    string           `json:"scope"`
-}
-
 // refreshSignature is how fosite names a refresh token to the store: the
 // jti and the token's hash, joined by a dot. The jti is read from the
 // payload without verifying the signature; the hash comparison against the
@@ -121,29 +106,27 @@ func splitRefreshSignature(sig string) (jti, hash string, ok bool) {
 }
 
 // makeRefreshToken signs a new refresh token for req with the realm's
-// ES256 key and returns it with its signature.
-func (p *provider) makeRefreshToken(req fosite.Requester, now time.Time) (string, string, error) {
+// ES256 key (through the same cheap signer as access tokens) and returns it
+// with its signature.
+func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, now time.Time) (string, string, error) {
 	us, ok := req.GetSession().(*userSession)
 	if !ok {
 		return "", "", fosite.ErrServerError.WithDebug("refresh tokens are for users' sessions only")
-	}
-	k := p.signers[AlgES256]
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.kid))
-	if err != nil {
-		return "", "", err
 	}
 	exp := us.GetExpiresAt(fosite.RefreshToken)
 	if exp.IsZero() {
 		return "", "", fosite.ErrServerError.WithDebug("refresh token without expiry")
 	}
-	cl := refreshClaims{
-		Type: refreshTokenType, ID: realm.NewID(now, nil), Session: us.SessionID, Subject: us.UserID,
-		AZP: req.GetClient().GetID(), Issuer: p.issuer, Audience: p.issuer,
-		Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now),
-		Scope: strings.Join(req.GetGrantedScopes(), " "),
+	claims := fjwt.MapClaims{
+		"typ": refreshTokenType, "jti": realm.NewID(now, nil), "sub": us.UserID,
+		"azp": req.GetClient().GetID(), "iss": p.issuer, "aud": p.issuer,
+		"exp": exp.Unix(), "iat": now.Unix(), "scope": strings.Join(req.GetGrantedScopes(), " "),
 	}
-	token, err := jwt.Signed(signer).Claims(cl).Serialize()
+	if us.SessionID != "" {
+		claims["sid"] = us.SessionID
+	}
+	header := &fjwt.Headers{Extra: map[string]any{"typ": "JWT", "kid": p.signers[AlgES256].kid}}
+	token, _, err := p.es256.Generate(ctx, claims, header)
 	if err != nil {
 		return "", "", err
 	}
