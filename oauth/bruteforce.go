@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -78,24 +77,29 @@ func accountKey(email string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// attemptLogin is checkPassword with the per-account lock around it.
+// attemptLogin is checkPassword with the per-account lock around it. The
+// attempt is counted before the password is looked at, so each of many
+// concurrent guesses takes its own number: no more than
+// loginLockThreshold of them are ever verified before the lock lands.
+// Attempts beyond that, and any while locked, get the locked answer
+// without a verification of the real hash (a dummy one keeps the timing).
 func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password string) (*realm.User, error) {
 	if s.failures == nil {
 		return s.checkPassword(ctx, p.realm.ID, email, password)
 	}
 	now := s.clock()
 	key := accountKey(email)
-	state, err := s.failures.GetLoginFailure(ctx, p.realm.ID, key)
-	if errors.Is(err, realm.ErrNotFound) {
-		state, err = nil, nil
-	}
+	state, err := s.failures.AddLoginFailure(ctx, p.realm.ID, key, now)
 	if err != nil {
 		return nil, err
 	}
-	if state != nil && state.LockedUntil != nil && now.Before(*state.LockedUntil) {
-		// Same work as a wrong password, same answer.
+	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
+	if locked || state.Failures > loginLockThreshold {
 		realm.VerifyPassword(dummyHash(), password)
 		s.loginEvent(ctx, p, email, "user.login_failed", map[string]any{"reason": "locked"})
+		if !locked {
+			s.lockLogin(ctx, p, email, key, state, now)
+		}
 		return nil, nil
 	}
 	u, err := s.checkPassword(ctx, p.realm.ID, email, password)
@@ -103,30 +107,32 @@ func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password 
 		return nil, err
 	}
 	if u != nil {
-		if state != nil {
-			if err := s.failures.ClearLoginFailures(ctx, p.realm.ID, key); err != nil {
-				s.log.WarnContext(ctx, "oauth: clearing login failures", "realm", p.realm.Name, "err", err)
-			}
+		if err := s.failures.ClearLoginFailures(ctx, p.realm.ID, key); err != nil {
+			s.log.WarnContext(ctx, "oauth: clearing login failures", "realm", p.realm.Name, "err", err)
 		}
 		return u, nil
 	}
-	state, err = s.failures.AddLoginFailure(ctx, p.realm.ID, key, now)
-	if err != nil {
-		return nil, err
-	}
 	s.loginEvent(ctx, p, email, "user.login_failed", map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
 	if state.Failures >= loginLockThreshold {
-		d := lockDuration(state.Lockouts)
-		locked, err := s.failures.LockLogin(ctx, p.realm.ID, key, loginLockThreshold, now.Add(d), now)
-		if err != nil {
-			return nil, err
-		}
-		if locked {
-			s.loginEvent(ctx, p, email, "user.locked_out", map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
-		}
+		s.lockLogin(ctx, p, email, key, state, now)
 	}
 	s.sweepLoginFailures(ctx)
 	return nil, nil
+}
+
+// lockLogin locks key after its threshold-th failure; of concurrent
+// callers one locks and writes the lockout event.
+func (s *Server) lockLogin(ctx context.Context, p *provider, email, key string, state *realm.LoginFailure, now time.Time) {
+	d := lockDuration(state.Lockouts)
+	locked, err := s.failures.LockLogin(ctx, p.realm.ID, key, loginLockThreshold, now.Add(d), now)
+	if err != nil {
+		// The failures stay counted, so the next attempt locks.
+		s.log.WarnContext(ctx, "oauth: locking sign-in", "realm", p.realm.Name, "err", err)
+		return
+	}
+	if locked {
+		s.loginEvent(ctx, p, email, "user.locked_out", map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
+	}
 }
 
 // loginEvent writes an audit event about sign-in with email: for an

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,5 +227,46 @@ func TestClientIP(t *testing.T) {
 	req.RemoteAddr = "192.0.2.1:99"
 	if got := s.clientIP(req); got != "192.0.2.1" {
 		t.Errorf("untrusted socket: %s, want it and not the header", got)
+	}
+}
+
+// TestLoginLockoutConcurrentGuesses: guesses sent at once each take their
+// own place in the count, so however many arrive together, no more than
+// ten passwords are verified before the account locks; the rest get the
+// locked answer, and so does the right password afterwards.
+func TestLoginLockoutConcurrentGuesses(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	noIPLimit(f)
+	const guesses = 25
+	var wg sync.WaitGroup
+	for range guesses {
+		wg.Go(func() {
+			if status, msg := f.tryLogin(t, browser(t), f.user.Email, "wrong password "+randomString(t)); status != http.StatusUnauthorized || msg != loginFailed {
+				t.Errorf("concurrent guess: %d %q", status, msg)
+			}
+		})
+	}
+	wg.Wait()
+	if status, msg := f.tryLogin(t, browser(t), f.user.Email, testPassword); status != http.StatusUnauthorized || msg != loginFailed {
+		t.Fatalf("right password after %d concurrent guesses: %d %q, want the locked answer", guesses, status, msg)
+	}
+	evs, err := f.env.store.ListEvents(f.env.ctx, f.realm.OrgID, f.realm.ID, realm.EventFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified, lockouts := 0, 0
+	for _, e := range evs.Items {
+		switch {
+		case e.Type == "user.login_failed" && e.Details["reason"] == "credentials":
+			verified++
+		case e.Type == "user.locked_out":
+			lockouts++
+		}
+	}
+	if verified == 0 || verified > loginLockThreshold {
+		t.Errorf("%d of %d concurrent guesses had their password verified, want 1..%d", verified, guesses, loginLockThreshold)
+	}
+	if lockouts != 1 {
+		t.Errorf("%d lockouts, want 1", lockouts)
 	}
 }

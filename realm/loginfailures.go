@@ -27,7 +27,9 @@ type LoginFailureStore interface {
 	// none.
 	GetLoginFailure(ctx context.Context, realmID, key string) (*LoginFailure, error)
 	// AddLoginFailure counts one more failure for the key (creating its
-	// row) in one atomic statement and returns the state after it.
+	// row) in one atomic statement and returns the state after it. While
+	// the key is locked (now before LockedUntil) nothing is counted: those
+	// attempts are refused without a look at the password.
 	AddLoginFailure(ctx context.Context, realmID, key string, now time.Time) (*LoginFailure, error)
 	// LockLogin locks the key until the given time, resets its failures
 	// and counts a lockout, only if it has at least threshold failures;

@@ -40,12 +40,16 @@ func (s *Store) GetLoginFailure(ctx context.Context, realmID, key string) (*real
 	return m.toRealm(), nil
 }
 
-// AddLoginFailure counts one failure with a single upsert.
+// AddLoginFailure counts one failure with a single upsert; an attempt
+// while the key is locked is not counted.
 func (s *Store) AddLoginFailure(ctx context.Context, realmID, key string, now time.Time) (*realm.LoginFailure, error) {
 	var m loginFailureModel
 	err := s.q(ctx).Raw(`INSERT INTO login_failures (realm_id, account_key, failures, lockouts, locked_until, updated_at)
 VALUES (?, ?, 1, 0, NULL, ?)
-ON CONFLICT (realm_id, account_key) DO UPDATE SET failures = login_failures.failures + 1, updated_at = excluded.updated_at
+ON CONFLICT (realm_id, account_key) DO UPDATE SET
+  failures = CASE WHEN login_failures.locked_until IS NOT NULL AND login_failures.locked_until > excluded.updated_at
+    THEN login_failures.failures ELSE login_failures.failures + 1 END,
+  updated_at = excluded.updated_at
 RETURNING realm_id, account_key, failures, lockouts, locked_until, updated_at`, realmID, key, dbTime(now)).Scan(&m).Error
 	if foreignKeyViolation(err) {
 		return nil, realm.ErrNotFound

@@ -77,7 +77,13 @@ func testLoginFailures(t *testing.T, s *sqlstore.Store) {
 	if ok, _ := s.LockLogin(ctx, r.ID, "k", 10, until, now); ok {
 		t.Error("LockLogin below the threshold locked")
 	}
+	// Attempts while locked are not counted (they are refused unseen), so
+	// the lock's end starts a fresh count.
 	lf, _ = s.AddLoginFailure(ctx, r.ID, "k", now)
+	if lf.Failures != 0 || lf.Lockouts != 1 || lf.LockedUntil == nil {
+		t.Errorf("attempt during a lock: %+v, want it uncounted", lf)
+	}
+	lf, _ = s.AddLoginFailure(ctx, r.ID, "k", until.Add(time.Second))
 	if lf.Failures != 1 || lf.Lockouts != 1 {
 		t.Errorf("failure after a lock: %+v", lf)
 	}

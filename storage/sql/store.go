@@ -57,6 +57,12 @@ type Store struct {
 	// do not use them.
 	stmts  map[string]*sql.Stmt
 	prepMu *sync.Mutex
+	// readDB serves the hot path's reads (query) outside transactions. On
+	// a SQLite file it is a pool of query-only connections beside the one
+	// writer: in WAL mode readers never wait for the writer, so token
+	// grants' lookups do not queue behind other grants' inserts. Elsewhere
+	// it is sqlDB.
+	readDB *sql.DB
 	// attrs decodes GetClientClaims' group attribute values once per
 	// distinct stored text; nil in a transaction's Store.
 	attrs *attrCache
@@ -135,23 +141,41 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex), attrs: newAttrCache()}
+	s := &Store{db: db, sqlDB: sqlDB, readDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex), attrs: newAttrCache()}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
 	}
+	if dialect == SQLite && !sqliteMem {
+		// Opened after the writer, which has switched the file to WAL.
+		readDB, err := sql.Open("sqlite3", sqliteReaderURI(strings.TrimPrefix(cfg.DSN, "sqlite:")))
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("sqlstore: open sqlite readers: %w", err)
+		}
+		readDB.SetMaxOpenConns(sqliteReaders)
+		readDB.SetMaxIdleConns(sqliteReaders)
+		readDB.SetConnMaxIdleTime(5 * time.Minute)
+		s.readDB = readDB
+	}
 	return s, nil
 }
 
-// prepared returns the statement for query (written with ? placeholders),
+// sqliteReaders is how many read connections a SQLite file store keeps
+// beside its writer: one per core of a small server is plenty, and each
+// costs a SQLite instance's memory.
+const sqliteReaders = 4
+
+// prepared returns the statement for query (written with ? placeholders)
+// on db (readDB or sqlDB; a query is only ever run on one of them),
 // preparing it on first use (the tables exist only after Migrate).
-func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
 	if st := s.stmts[query]; st != nil {
 		return st, nil
 	}
-	st, err := s.sqlDB.PrepareContext(ctx, s.rebind(query))
+	st, err := db.PrepareContext(ctx, s.rebind(query))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +189,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	if s.inTx {
 		return s.q(ctx).Raw(query, args...).Rows()
 	}
-	st, err := s.prepared(ctx, query)
+	st, err := s.prepared(ctx, s.readDB, query)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +206,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 		}
 		return rowsAffected(res.RowsAffected), nil
 	}
-	st, err := s.prepared(ctx, query)
+	st, err := s.prepared(ctx, s.sqlDB, query)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +231,17 @@ func sqliteURI(path string, memory bool) string {
 		q.Add("_pragma", "synchronous(normal)")
 	}
 	q.Set("_txlock", "immediate") // take the write lock up front: no upgrade deadlocks
+	q.Set("_timefmt", sqliteTimeFormat)
+	p := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	return "file:" + p + "?" + q.Encode()
+}
+
+// sqliteReaderURI is the URI of the read pool's connections: query-only,
+// so a bug can never make a second writer.
+func sqliteReaderURI(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
 	q.Set("_timefmt", sqliteTimeFormat)
 	p := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 	return "file:" + p + "?" + q.Encode()
@@ -252,6 +287,9 @@ func (s *Store) Close() error {
 		delete(s.stmts, q)
 	}
 	s.prepMu.Unlock()
+	if s.readDB != s.sqlDB {
+		s.readDB.Close()
+	}
 	return s.sqlDB.Close()
 }
 
@@ -266,7 +304,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, sqlDB: s.sqlDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts, prepMu: s.prepMu})
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, readDB: s.readDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts, prepMu: s.prepMu})
 	})
 	// Begin and commit failures come from gorm, not from a store method:
 	// classify them too (a lost connection is 503, not 500).
