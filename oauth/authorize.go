@@ -124,7 +124,21 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 		return errorPage(http.StatusBadRequest, "The application sent an invalid redirect URI.")
 	}
 
-	ar, err := p.fosite.NewAuthorizeRequest(ctx, req)
+	// web_message (webmessage.go): the redirect URI is registered, so from
+	// here on every answer, errors included, is posted to the opener; an
+	// origin that is not a web origin of the client gets a page saying so
+	// before anyone signs in.
+	webMessage := usesWebMessage(fc.c, req.Form.Get("response_mode"))
+	if webMessage {
+		if origin, ok := webMessageOrigin(fc.c, req.Form.Get("redirect_uri")); !ok {
+			renderWebMessage(c.Response(), http.StatusBadRequest, webMessagePage{AppName: page.AppName, Problem: originProblemText(origin)})
+			return nil
+		}
+	}
+	ar, err := newAuthorizeRequest(ctx, p.fosite, req, webMessage)
+	if ar == nil {
+		return errorPage(http.StatusBadRequest, "The request could not be read.")
+	}
 	if err != nil {
 		return s.writeAuthorizeError(c, p, ar, err)
 	}

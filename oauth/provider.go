@@ -371,6 +371,7 @@ func (p *provider) compose(s *Server) {
 	}
 	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
 	cfg.FormPostHTMLTemplate = formPostTemplate(p.issuer)
+	cfg.ResponseModeHandlerExtension = &webMessageHandler{issuer: p.issuer} // webmessage.go
 	es := p.signers[AlgES256]
 	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
 	store.claims, _ = s.store.(realm.ClientClaimsStore)

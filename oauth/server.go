@@ -181,6 +181,8 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathDiscovery, handlePublicPreflight)
 	g.GET(pathCerts, s.handleCerts)
 	g.OPTIONS(pathCerts, handlePublicPreflight)
+	g.GET(pathWardJS, s.handleWardJS)
+	g.OPTIONS(pathWardJS, handlePublicPreflight)
 	g.GET(pathAuth, s.handleAuthorize)
 	g.POST(pathAuth, s.handleAuthorize)
 	g.POST(pathToken, s.withCORS(s.withTokenLimit(s.handleToken)))

@@ -3,7 +3,7 @@ package templates
 import "embed"
 
 // FS holds every embedded template and static file, rooted at this
-// directory (e.g. "setup.html", "mail/set_password.txt").
+// directory (e.g. "setup.html", "mail/set_password.txt", "ward.js").
 //
-//go:embed *.html mail/*.html mail/*.txt
+//go:embed *.html *.js mail/*.html mail/*.txt
 var FS embed.FS
