@@ -59,9 +59,9 @@ func causedBy(err, target error) bool {
 
 // grantState carries what one token request learns in one storage call
 // and needs in a later one, through the context fosite passes along: the
-// jti of the refresh token being rotated, which the new token names as its
-// parent (realm.RefreshToken.ParentID).
-type grantState struct{ parentJTI string }
+// refresh token being rotated (jti and request ID), which
+// CreateRefreshTokenSession replaces by the new one in one transaction.
+type grantState struct{ rotateJTI, rotateRequest string }
 
 type grantStateKey struct{}
 
@@ -150,18 +150,21 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	if err != nil {
 		return err
 	}
-	var accessJTI, parent string
+	var accessJTI string
 	if us.Access != nil {
 		accessJTI = us.Access.JTI
 	}
-	if gs := grantStateOf(ctx); gs != nil {
-		parent = gs.parentJTI
-	}
-	return s.refresh.CreateRefreshToken(ctx, &realm.RefreshToken{
+	t := &realm.RefreshToken{
 		ID: jti, RealmID: s.realmID, FamilyID: req.GetID(), SessionID: us.SessionID, UserID: us.UserID,
 		ClientID: req.GetClient().GetID(), AccessJTI: accessJTI, Offline: us.Offline,
-		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(), ParentID: parent,
-	})
+		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
+	}
+	gs := grantStateOf(ctx)
+	if gs == nil || gs.rotateJTI == "" {
+		return s.refresh.CreateRefreshToken(ctx, t) // a family's first token
+	}
+	t.ParentID = gs.rotateJTI
+	return s.reused(ctx, gs.rotateRequest, s.refresh.RotateRefreshToken(ctx, t))
 }
 
 // GetRefreshTokenSession returns the request of a refresh token. A token
@@ -189,9 +192,6 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if row.Used || row.Revoked {
 		return req, fosite.ErrInactiveToken
 	}
-	if gs := grantStateOf(ctx); gs != nil {
-		gs.parentJTI = jti
-	}
 	return req, nil
 }
 
@@ -199,15 +199,28 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 // expire, so a reuse is recognised as one.
 func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
 
-// RotateRefreshToken marks the presented refresh token used with one
-// conditional update. Losing to a concurrent refresh with the same token is
-// a reuse: the family is revoked and the request fails.
+// RotateRefreshToken marks the presented refresh token used. On the token
+// endpoint (which puts a grantState in the context) that happens in
+// CreateRefreshTokenSession, right after, in one transaction with the
+// insert of the new token; elsewhere at once, with one conditional update.
+// Losing to a concurrent refresh with the same token is a reuse: the
+// family is revoked and the request fails.
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	jti, _, ok := splitRefreshSignature(signature)
 	if !ok || s.refresh == nil {
 		return fosite.ErrNotFound
 	}
-	err := s.refresh.UseRefreshToken(ctx, s.realmID, jti)
+	if gs := grantStateOf(ctx); gs != nil {
+		gs.rotateJTI, gs.rotateRequest = jti, requestID
+		return nil
+	}
+	return s.reused(ctx, requestID, s.refresh.UseRefreshToken(ctx, s.realmID, jti))
+}
+
+// reused turns the outcome of marking a refresh token used into the
+// grant's: a token used already (a reuse, or a concurrent refresh that won)
+// revokes its family and fails the request.
+func (s *fositeStore) reused(ctx context.Context, requestID string, err error) error {
 	if errors.Is(err, realm.ErrAlreadyUsed) {
 		if rerr := s.RevokeRefreshToken(ctx, requestID); rerr != nil {
 			return rerr

@@ -107,9 +107,8 @@ type RefreshToken struct {
 	Revoked   bool
 	ExpiresAt time.Time
 	CreatedAt time.Time
-	// ParentID is the token this one replaces (empty for a family's first
-	// token). It is not stored: CreateRefreshToken uses it to make the new
-	// token revoked when its parent's family was revoked meanwhile.
+	// ParentID is the token this one replaces (RotateRefreshToken); it
+	// is not stored.
 	ParentID string
 }
 
@@ -125,10 +124,16 @@ type RevokedAccess struct {
 // Service can revoke a user's tokens in the transaction that deactivates
 // the user).
 type RefreshTokenStore interface {
-	// CreateRefreshToken inserts t. When t's parent (ParentID) is revoked
-	// (its family was revoked by a reuse racing the refresh that made t),
-	// t is stored revoked too.
+	// CreateRefreshToken inserts t, the first token of its family.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// RotateRefreshToken replaces token t.ParentID by t in one
+	// transaction: it marks the parent used with the conditional update of
+	// UseRefreshToken and inserts t. When the parent is used or revoked
+	// already, nothing is inserted and the error is ErrAlreadyUsed
+	// (ErrNotFound when there is no such parent). Together with
+	// RevokeRefreshFamily it guarantees that a family revoked while one
+	// of its tokens is rotated ends with no live token.
+	RotateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// GetRefreshToken returns the realm's token, used or revoked ones
 	// included; ErrNotFound when there is none.
 	GetRefreshToken(ctx context.Context, realmID, id string) (*RefreshToken, error)

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -101,23 +102,29 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-x"); got.Revoked {
 		t.Error("another family was revoked")
 	}
-	// A token whose parent was revoked meanwhile is born revoked; one whose
-	// parent is live is not.
-	child := func(id, family, parent string) *realm.RefreshToken {
-		rt := &realm.RefreshToken{ID: id, RealmID: r.ID, FamilyID: family, SessionID: "sid-" + family, UserID: u.ID,
-			ClientID: "app", AccessJTI: "at-" + id, Data: []byte("d"), ExpiresAt: now.Add(10 * time.Hour),
-			CreatedAt: now, ParentID: parent}
-		must(t, s.CreateRefreshToken(f.ctx, rt))
-		got, err := s.GetRefreshToken(f.ctx, r.ID, id)
-		must(t, err)
-		return got
+	// Rotation: a live parent is marked used and its child inserted; a
+	// revoked, used or unknown parent gets nothing inserted.
+	rotate := func(id, family, parent string) error {
+		return s.RotateRefreshToken(f.ctx, &realm.RefreshToken{ID: id, RealmID: r.ID, FamilyID: family,
+			SessionID: "sid-" + family, UserID: u.ID, ClientID: "app", AccessJTI: "at-" + id, Data: []byte("d"),
+			ExpiresAt: now.Add(10 * time.Hour), CreatedAt: now, ParentID: parent})
 	}
-	if got := child("rt-4", "fam-1", "rt-3"); !got.Revoked {
-		t.Error("a token whose parent is revoked is live")
+	if err := rotate("rt-4", "fam-1", "rt-3"); !errors.Is(err, realm.ErrAlreadyUsed) {
+		t.Errorf("rotation of a revoked token = %v, want ErrAlreadyUsed", err)
 	}
-	if got := child("rt-x2", "fam-3", "rt-x"); got.Revoked {
-		t.Error("a token whose parent is live was born revoked")
+	_, err = s.GetRefreshToken(f.ctx, r.ID, "rt-4")
+	wantNotFound(t, "child of a refused rotation", err)
+	must(t, rotate("rt-x2", "fam-3", "rt-x"))
+	if parent, err := s.GetRefreshToken(f.ctx, r.ID, "rt-x"); err != nil || !parent.Used {
+		t.Errorf("rotated parent = %+v, %v; want used", parent, err)
 	}
+	if child, err := s.GetRefreshToken(f.ctx, r.ID, "rt-x2"); err != nil || child.Used || child.Revoked || child.FamilyID != "fam-3" {
+		t.Errorf("rotated child = %+v, %v; want live", child, err)
+	}
+	if err := rotate("rt-x3", "fam-3", "rt-x"); !errors.Is(err, realm.ErrAlreadyUsed) {
+		t.Errorf("second rotation of one token = %v, want ErrAlreadyUsed", err)
+	}
+	wantNotFound(t, "rotation of an unknown token", rotate("rt-y", "fam-9", "nope"))
 
 	must(t, s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
 	for _, id := range []string{"rt-x", "rt-x2", "rt-off"} {
@@ -128,8 +135,8 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 
 	n, err := s.DeleteExpiredRefreshTokens(f.ctx, f.clock.Add(11*time.Hour))
 	must(t, err)
-	if n != 7 {
-		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 7", n)
+	if n != 6 {
+		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 6", n)
 	}
 	if _, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil {
 		t.Errorf("offline token deleted before expiry: %v", err)
@@ -188,6 +195,43 @@ func testRefreshSingleUse(t *testing.T, f *fixture, s RefreshStore) {
 	wg.Wait()
 	if ok != 1 || used != n-1 || len(unexpected) > 0 {
 		t.Errorf("concurrent uses: %d succeeded, %d already used, errors %v; want 1 and %d", ok, used, unexpected, n-1)
+	}
+
+	// Concurrent rotations of one token: one child is inserted.
+	f.refresh(s, r.ID, "rt2", "fam2", "u", f.clock)
+	ok, used, unexpected = 0, 0, nil
+	start = make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			err := s.RotateRefreshToken(f.ctx, &realm.RefreshToken{ID: fmt.Sprintf("child-%d", i), RealmID: r.ID,
+				FamilyID: "fam2", SessionID: "s", UserID: "u", ClientID: "app", Data: []byte("d"),
+				ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock, ParentID: "rt2"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, realm.ErrAlreadyUsed):
+				used++
+			default:
+				unexpected = append(unexpected, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok != 1 || used != n-1 || len(unexpected) > 0 {
+		t.Errorf("concurrent rotations: %d succeeded, %d already used, errors %v; want 1 and %d", ok, used, unexpected, n-1)
+	}
+	children := 0
+	for i := range n {
+		if _, err := s.GetRefreshToken(f.ctx, r.ID, fmt.Sprintf("child-%d", i)); err == nil {
+			children++
+		}
+	}
+	if children != 1 {
+		t.Errorf("%d children inserted by concurrent rotations, want 1", children)
 	}
 }
 

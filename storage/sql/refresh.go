@@ -30,22 +30,54 @@ type refreshTokenModel struct {
 
 func (refreshTokenModel) TableName() string { return "refresh_tokens" }
 
-// insertRefreshSQL inserts a refresh token; its revoked flag is its
-// parent's when the parent is revoked (see CreateRefreshToken).
 const insertRefreshSQL = `INSERT INTO refresh_tokens
  (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
- ? OR COALESCE((SELECT p.revoked FROM refresh_tokens p WHERE p.realm_id = ? AND p.id = ?), ?), ?, ?)`
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// CreateRefreshToken inserts t; an unknown realm is ErrNotFound. A family
-// revoked meanwhile (a reuse racing the refresh that made this token)
-// takes the new token with it: revocation marks every row of the family
-// at once, the parent included, so the insert copies the parent's flag in
-// the same statement (one prepared round trip on the refresh path).
+func insertRefreshArgs(t *realm.RefreshToken) []any {
+	return []any{t.ID, t.RealmID, t.FamilyID, t.SessionID, t.UserID, t.ClientID, t.AccessJTI, t.Offline, t.Data,
+		t.Used, t.Revoked, dbTime(t.ExpiresAt), dbTime(t.CreatedAt)}
+}
+
+// CreateRefreshToken inserts t; an unknown realm is ErrNotFound.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *realm.RefreshToken) error {
-	_, err := s.exec(ctx, insertRefreshSQL, t.ID, t.RealmID, t.FamilyID, t.SessionID, t.UserID, t.ClientID,
-		t.AccessJTI, t.Offline, t.Data, t.Used, t.Revoked, t.RealmID, t.ParentID, false,
-		dbTime(t.ExpiresAt), dbTime(t.CreatedAt))
+	_, err := s.exec(ctx, insertRefreshSQL, insertRefreshArgs(t)...)
+	if foreignKeyViolation(err) {
+		return realm.ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// RotateRefreshToken marks t's parent used and inserts t in one
+// transaction, both through prepared statements: the refresh grant's only
+// write.
+func (s *Store) RotateRefreshToken(ctx context.Context, t *realm.RefreshToken) error {
+	if t.ParentID == "" {
+		return errors.New("sqlstore: refresh token rotation without a parent")
+	}
+	err := s.writeTx(ctx, []string{useRefreshSQL, touchRefreshSQL, insertRefreshSQL}, func(exec execFunc) error {
+		res, err := exec(useRefreshSQL, true, t.RealmID, t.ParentID, false, false)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			// Used, revoked or missing: a no-op update tells which.
+			res, err := exec(touchRefreshSQL, t.RealmID, t.ParentID)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return realm.ErrNotFound
+			}
+			return realm.ErrAlreadyUsed
+		}
+		_, err = exec(insertRefreshSQL, insertRefreshArgs(t)...)
+		return err
+	})
 	if foreignKeyViolation(err) {
 		return realm.ErrNotFound
 	}
@@ -77,6 +109,10 @@ func (s *Store) GetRefreshToken(ctx context.Context, realmID, id string) (*realm
 	return t, nil
 }
 
+// touchRefreshSQL changes nothing; its row count says whether the token
+// exists (a statement writeTx can run like the others).
+const touchRefreshSQL = `UPDATE refresh_tokens SET used = used WHERE realm_id = ? AND id = ?`
+
 const useRefreshSQL = `UPDATE refresh_tokens SET used = ? WHERE realm_id = ? AND id = ? AND used = ? AND revoked = ?`
 
 // UseRefreshToken marks the token used. The WHERE on used and revoked
@@ -104,18 +140,31 @@ func (s *Store) UseRefreshToken(ctx context.Context, realmID, id string) error {
 // a deadlock victim, so it is one statement, retried: the work is
 // idempotent.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, realmID, familyID string, now time.Time, accessTTL time.Duration) ([]realm.RevokedAccess, error) {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.q(ctx).Model(&refreshTokenModel{}).
-			Where("realm_id = ? AND family_id = ? AND revoked = ?", realmID, familyID, false).
-			Update("revoked", true).Error
-		if !retryable(err) {
-			break
+	revoke := func() error {
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			err = s.q(ctx).Model(&refreshTokenModel{}).
+				Where("realm_id = ? AND family_id = ? AND revoked = ?", realmID, familyID, false).
+				Update("revoked", true).Error
+			if !retryable(err) {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		return err
 	}
-	if err != nil {
+	if err := revoke(); err != nil {
 		return nil, mapErr(err)
+	}
+	// On Postgres an UPDATE that waited for a row lock held by a rotation
+	// (RotateRefreshToken marks the parent used) re-reads only the rows it
+	// had found, not the token the rotation inserted: a second statement,
+	// with a snapshot taken after the rotation committed, revokes that one
+	// too. SQLite runs writers one at a time, so it has no such window.
+	if s.dialect == Postgres && !s.inTx {
+		if err := revoke(); err != nil {
+			return nil, mapErr(err)
+		}
 	}
 	var rows []refreshTokenModel
 	if err := s.q(ctx).Select("access_jti", "created_at").

@@ -213,6 +213,47 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return st.ExecContext(ctx, args...)
 }
 
+// execFunc runs one statement of a writeTx transaction; every statement,
+// reads included, must go through it (a SQLite memory store has a single
+// connection, which the transaction holds).
+type execFunc func(query string, args ...any) (sql.Result, error)
+
+// writeTx runs fn's statements, which must be among queries, in one
+// transaction, each through its statement prepared once (gorm's
+// transactions would parse them every time); inside InTx it runs them in
+// that transaction. The statements are prepared before the transaction
+// begins: preparing needs a connection, and SQLite's one is the
+// transaction's.
+func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec execFunc) error) error {
+	if s.inTx {
+		return fn(func(q string, args ...any) (sql.Result, error) { return s.exec(ctx, q, args...) })
+	}
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := s.prepared(ctx, s.sqlDB, q)
+		if err != nil {
+			return err
+		}
+		stmts[q] = st
+	}
+	tx, err := s.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	err = fn(func(q string, args ...any) (sql.Result, error) {
+		st := stmts[q]
+		if st == nil {
+			return nil, fmt.Errorf("sqlstore: statement not declared to writeTx: %.40s", q)
+		}
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	})
+	if err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // rowsAffected is the sql.Result of a statement run through gorm.
 type rowsAffected int64
 
