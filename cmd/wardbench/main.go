@@ -226,8 +226,12 @@ func token(client *http.Client, base, realm, id, secret string) (string, error) 
 }
 
 func adminPost(base, tok, path string, body any) (map[string]any, error) {
+	return adminSend("POST", 201, base, tok, path, body)
+}
+
+func adminSend(method string, want int, base, tok, path string, body any) (map[string]any, error) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -236,8 +240,8 @@ func adminPost(base, tok, path string, body any) (map[string]any, error) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 201 {
-		return nil, fmt.Errorf("POST %s: %d %s", path, resp.StatusCode, raw)
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
 	var out map[string]any
 	return out, json.Unmarshal(raw, &out)

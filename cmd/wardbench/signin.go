@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -333,10 +334,17 @@ func benchSignIn(p *proc, backend, adminTok string, d time.Duration, loginC, ref
 	fmt.Printf("%s: password logins %.1f/s (c=%d, %s, X-Forwarded-For per login), %.0f%% of the raw argon2id rate %.1f/s; server CPU %.1f ms/login against %.1f ms per in-process verification; %d 429, %d failed%s\n",
 		backend, rate, loginC, d, 100*rate/raw, raw, float64(per.Microseconds())/1000, 1000/raws[0], limited, failed, errSuffix(ferr))
 
-	// With openid every refresh also signs a new ID token (RS256); without
-	// it the grant is the access and refresh tokens only (both ES256).
-	for _, scope := range []string{"openid email", "email"} {
-		a.scope = scope
+	// With openid every refresh also signs a new ID token: RS256 (the
+	// default), then ES256 (the client's choice); without it the grant is
+	// the access and refresh tokens only (both ES256).
+	for _, run := range []struct{ scope, idAlg string }{{"openid email", "RS256"}, {"openid email", "ES256"}, {"email", ""}} {
+		a.scope = run.scope
+		if run.idAlg != "" {
+			if _, err := adminSend("PATCH", 200, p.url, adminTok, "/admin/v1/realms/load/clients/"+a.clientID,
+				map[string]any{"id_token_signed_response_alg": run.idAlg}); err != nil {
+				return err
+			}
+		}
 		grants, gfailed, gcpu, gerr := refreshLoad(p, a, d, refreshC)
 		if gerr != nil && grants == 0 {
 			return gerr
@@ -345,8 +353,8 @@ func benchSignIn(p *proc, backend, adminTok string, d time.Duration, loginC, ref
 		if grants > 0 {
 			per = gcpu / time.Duration(grants)
 		}
-		fmt.Printf("%s: refresh_token (scope %q) %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d failed%s\n",
-			backend, scope, float64(grants)/d.Seconds(), refreshC, d, float64(per.Microseconds())/1000, gfailed, errSuffix(gerr))
+		fmt.Printf("%s: refresh_token (scope %q, ID token %s) %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d failed%s\n",
+			backend, run.scope, cmp.Or(run.idAlg, "none"), float64(grants)/d.Seconds(), refreshC, d, float64(per.Microseconds())/1000, gfailed, errSuffix(gerr))
 	}
 	return nil
 }
