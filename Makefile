@@ -14,11 +14,20 @@ build:
 run: build
 	./bin/ward serve
 
-# Installs PostgreSQL if missing (apt-get, as root), starts a throwaway
-# cluster, and runs every test on SQLite and Postgres.
+# Installs PostgreSQL and Chromium if missing (apt-get, as root), starts a
+# throwaway cluster, and runs every test on SQLite and Postgres, the browser
+# tests in headless Chromium.
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	@command -v chromium >/dev/null 2>&1 || [ "$${WARD_SKIP_BROWSER:-}" = 1 ] || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "make test: Chromium is not installed. Install it with 'sudo apt-get install -y chromium'," >&2; \
+	    echo "or set WARD_SKIP_BROWSER=1 to skip the browser tests locally." >&2; exit 1; \
+	  fi; \
+	  echo "make test: installing Chromium with apt-get" >&2; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	.ci/with-postgres $(GO) test -count=1 -timeout 20m ./...
 
 # Benchmarks: Go benchmarks plus the HTTP load harness, on SQLite and
