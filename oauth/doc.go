@@ -7,7 +7,9 @@
 // /realms/{realm}/...; the authorization endpoint with its login page and
 // browser sessions (authorization code + PKCE, OpenID Connect ID tokens,
 // codes and sessions kept through realm.AuthCodeStore and
-// realm.SessionStore); userinfo and RP-initiated logout; CORS for the
+// realm.SessionStore), including the web_message response mode that posts
+// the result to a login popup's opener, and ward.js, the browser helper
+// that opens that popup; userinfo and RP-initiated logout; CORS for the
 // realm's web_origins; brute-force locks (realm.LoginFailureStore) and
 // per-IP limits; and AuthenticateAdmin, which turns a console-realm
 // access token into the realm.Principal the admin API acts as.

@@ -65,8 +65,10 @@ func (f *fositeClient) GetGrantTypes() fosite.Arguments {
 	return applicationGrants
 }
 
-// applicationResponseModes are the response modes an application may ask
-// for; web_message (Keycloak's JS adapter) is not offered yet.
+// applicationResponseModes are the response modes fosite checks an
+// application's request against. web_message is offered too, but never
+// reaches that check: the authorization endpoint takes it out of the
+// request before fosite parses it and sets it afterwards (webmessage.go).
 var applicationResponseModes = []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery,
 	fosite.ResponseModeFragment, fosite.ResponseModeFormPost}
 
