@@ -60,8 +60,17 @@ func causedBy(err, target error) bool {
 // grantState carries what one token request learns in one storage call
 // and needs in a later one, through the context fosite passes along: the
 // refresh token being rotated (jti and request ID), which
-// CreateRefreshTokenSession replaces by the new one in one transaction.
-type grantState struct{ rotateJTI, rotateRequest string }
+// CreateRefreshTokenSession replaces by the new one in one transaction;
+// and, when the store read them with the token (realm.RefreshGrantStore),
+// the token's user and session, which fillUserSession needs next.
+type grantState struct {
+	rotateJTI, rotateRequest string
+	// prefetched is set when user and session below were read with the
+	// token; either may be nil (gone).
+	prefetched bool
+	user       *realm.UserClaims
+	session    *realm.BrowserSession
+}
 
 type grantStateKey struct{}
 
@@ -175,7 +184,7 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if !ok || s.refresh == nil {
 		return nil, fosite.ErrNotFound
 	}
-	row, err := s.refresh.GetRefreshToken(ctx, s.realmID, jti)
+	row, err := s.readRefreshToken(ctx, jti)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
@@ -193,6 +202,23 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 		return req, fosite.ErrInactiveToken
 	}
 	return req, nil
+}
+
+// readRefreshToken reads the token's row; on the token endpoint, with a
+// store that offers it, together with its user and session, kept in the
+// grantState for fillUserSession.
+func (s *fositeStore) readRefreshToken(ctx context.Context, jti string) (*realm.RefreshToken, error) {
+	gs := grantStateOf(ctx)
+	fast, ok := s.refresh.(realm.RefreshGrantStore)
+	if gs == nil || !ok {
+		return s.refresh.GetRefreshToken(ctx, s.realmID, jti)
+	}
+	g, err := fast.GetRefreshGrant(ctx, s.realmID, jti)
+	if err != nil {
+		return nil, err
+	}
+	gs.prefetched, gs.user, gs.session = true, g.User, g.Session
+	return g.Token, nil
 }
 
 // DeleteRefreshTokenSession: rows stay (used or revoked) until they
@@ -299,7 +325,18 @@ func (s *Server) refreshBounds(ctx context.Context, p *provider, ar fosite.Acces
 
 // liveSession returns the browser session us belongs to while it lasts.
 func (s *Server) liveSession(ctx context.Context, p *provider, us *userSession, now time.Time) (*realm.BrowserSession, error) {
-	bs, err := s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
+	var (
+		bs  *realm.BrowserSession
+		err error
+	)
+	if gs := grantStateOf(ctx); gs != nil && gs.prefetched && (gs.session == nil || gs.session.ID == us.SessionID) {
+		bs = gs.session // read with the refresh token
+		if bs == nil {
+			err = realm.ErrNotFound
+		}
+	} else {
+		bs, err = s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
+	}
 	if errors.Is(err, realm.ErrNotFound) || (err == nil && (bs.Revoked || !now.Before(bs.ExpiresAt) || bs.UserID != us.UserID)) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The session has ended.")
 	}

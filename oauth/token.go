@@ -311,11 +311,19 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 // when the store offers realm.UserClaimsStore, else the user alone (the
 // groups are then read by subjectClaims).
 func (s *Server) userSubject(ctx context.Context, p *provider, userID string) (*realm.User, claimsSubject, error) {
-	if us, ok := s.store.(realm.UserClaimsStore); ok {
-		uc, err := us.GetUserClaims(ctx, p.realm.ID, userID)
-		if err != nil {
+	var uc *realm.UserClaims
+	if gs := grantStateOf(ctx); gs != nil && gs.prefetched && (gs.user == nil || gs.user.User.ID == userID) {
+		uc = gs.user // read with the refresh token
+		if uc == nil {
+			return nil, claimsSubject{}, realm.ErrNotFound
+		}
+	} else if us, ok := s.store.(realm.UserClaimsStore); ok {
+		var err error
+		if uc, err = us.GetUserClaims(ctx, p.realm.ID, userID); err != nil {
 			return nil, claimsSubject{}, err
 		}
+	}
+	if uc != nil {
 		return uc.User, claimsSubject{groupIDs: uc.User.Groups, primary: uc.User.PrimaryGroup, groups: uc.Groups,
 			version: uc.SchemaVersion, loaded: true}, nil
 	}

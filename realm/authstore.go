@@ -112,6 +112,28 @@ type RefreshToken struct {
 	ParentID string
 }
 
+// RefreshGrant is what a refresh grant reads about the token presented,
+// read together: the token, its user with what their claims come from, and
+// the browser session it is bound to.
+type RefreshGrant struct {
+	Token *RefreshToken
+	// User is nil when the user no longer exists.
+	User *UserClaims
+	// Session is nil when the token's session no longer exists; only ID,
+	// RealmID, UserID, AuthTime, ExpiresAt and Revoked are filled.
+	Session *BrowserSession
+}
+
+// RefreshGrantStore is an optional fast path for the refresh grant: one
+// round trip for GetRefreshToken, UserClaimsStore.GetUserClaims and
+// GetBrowserSession.
+type RefreshGrantStore interface {
+	// GetRefreshGrant returns the realm's token (used or revoked ones
+	// included) with its user and session; ErrNotFound when there is no
+	// such token.
+	GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*RefreshGrant, error)
+}
+
 // RevokedAccess is an access token to put on the revocation list: its jti
 // and until when it could still be valid.
 type RevokedAccess struct {

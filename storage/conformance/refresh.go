@@ -28,6 +28,7 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshSingleUse", testRefreshSingleUse},
 		{"RefreshInTx", testRefreshInTx},
+		{"RefreshGrant", testRefreshGrant},
 	}
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, tc.fn)
@@ -265,4 +266,65 @@ func testRefreshInTx(t *testing.T, f *fixture, s RefreshStore) {
 	if got, _ := s.GetBrowserSession(f.ctx, r.ID, "sess"); got.Revoked {
 		t.Error("session revocation survived the rollback")
 	}
+}
+
+// testRefreshGrant covers realm.RefreshGrantStore when the backend offers
+// it: the token as GetRefreshToken returns it, its session as
+// GetBrowserSession does (the fields it promises) and its user's claims as
+// GetUserClaims does.
+func testRefreshGrant(t *testing.T, f *fixture, s RefreshStore) {
+	gs, ok := s.(realm.RefreshGrantStore)
+	if !ok {
+		t.Log("backend has no RefreshGrantStore fast path: refresh grants read token, user and session apart")
+		return
+	}
+	us, _ := s.(realm.UserClaimsStore)
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu"})
+	g2 := f.group(r.ID, "Admins", nil)
+	u := f.user(r.ID, "ada@example.com", g2.ID, g1.ID)
+	bs := &realm.BrowserSession{ID: "sid-fam", RealmID: r.ID, UserID: u.ID, TokenHash: []byte("t"),
+		AuthTime: f.clock.Add(-time.Minute), ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock}
+	must(t, s.CreateBrowserSession(f.ctx, bs))
+	f.refresh(s, r.ID, "rt", "fam", u.ID, f.clock)
+	must(t, s.UseRefreshToken(f.ctx, r.ID, "rt"))
+
+	got, err := gs.GetRefreshGrant(f.ctx, r.ID, "rt")
+	must(t, err)
+	wantToken, err := s.GetRefreshToken(f.ctx, r.ID, "rt")
+	must(t, err)
+	same(t, "GetRefreshGrant token", got.Token, wantToken)
+	if got.Session == nil {
+		t.Fatal("GetRefreshGrant: no session")
+	}
+	if got.Session.ID != bs.ID || got.Session.UserID != u.ID || !got.Session.AuthTime.Equal(bs.AuthTime) ||
+		!got.Session.ExpiresAt.Equal(bs.ExpiresAt) || got.Session.Revoked {
+		t.Errorf("GetRefreshGrant session = %+v, want %+v", got.Session, bs)
+	}
+	if got.User == nil {
+		t.Fatal("GetRefreshGrant: no user")
+	}
+	if us != nil {
+		want, err := us.GetUserClaims(f.ctx, r.ID, u.ID)
+		must(t, err)
+		same(t, "GetRefreshGrant user", got.User, want)
+	} else if got.User.User.ID != u.ID || len(got.User.Groups) != 2 {
+		t.Errorf("GetRefreshGrant user = %+v", got.User)
+	}
+
+	// A revoked session shows as revoked; a token without a session row
+	// has none.
+	must(t, s.RevokeBrowserSession(f.ctx, r.ID, bs.ID))
+	if got, err := gs.GetRefreshGrant(f.ctx, r.ID, "rt"); err != nil || got.Session == nil || !got.Session.Revoked {
+		t.Errorf("after revoking the session: %+v, %v", got, err)
+	}
+	f.refresh(s, r.ID, "rt-lone", "lone", u.ID, f.clock)
+	if got, err := gs.GetRefreshGrant(f.ctx, r.ID, "rt-lone"); err != nil || got.Session != nil || got.User == nil {
+		t.Errorf("token without a session: %+v, %v", got, err)
+	}
+	_, err = gs.GetRefreshGrant(f.ctx, other.ID, "rt")
+	wantNotFound(t, "GetRefreshGrant in another realm", err)
+	_, err = gs.GetRefreshGrant(f.ctx, r.ID, "nope")
+	wantNotFound(t, "GetRefreshGrant unknown token", err)
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -248,4 +249,87 @@ func (s *Store) GetBrowserSession(ctx context.Context, realmID, id string) (*rea
 func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
 	res := s.q(ctx).Where("expires_at < ?", dbTime(now)).Delete(&refreshTokenModel{})
 	return res.RowsAffected, mapErr(res.Error)
+}
+
+var _ realm.RefreshGrantStore = (*Store)(nil)
+
+// getRefreshGrantSQL reads a refresh token, its browser session, its user
+// and the user's groups with the realm's schema version in one statement:
+// one row per group, or one row with NULL group columns (and NULL user or
+// session columns when those are gone).
+const getRefreshGrantSQL = `SELECT t.family_id, t.session_id, t.user_id, t.client_id, t.access_jti, t.offline, t.data,
+ t.used, t.revoked, t.expires_at, t.created_at,
+ s.user_id, s.auth_time, s.expires_at, s.revoked,
+ u.id, u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version,
+ g.id, g.name, g.attributes
+FROM refresh_tokens t
+JOIN realms r ON r.id = t.realm_id
+LEFT JOIN browser_sessions s ON s.id = t.session_id AND s.realm_id = t.realm_id
+LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.user_id
+LEFT JOIN user_groups ug ON ug.user_id = u.id
+LEFT JOIN groups g ON g.realm_id = ug.realm_id AND g.id = ug.group_id
+WHERE t.realm_id = ? AND t.id = ?
+ORDER BY ug.group_id`
+
+// GetRefreshGrant reads a refresh token with its session and its user's
+// claims: the refresh grant's one query before its write. Groups'
+// Attributes maps are shared between calls (attrCache): read only.
+func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*realm.RefreshGrant, error) {
+	rows, err := s.query(ctx, getRefreshGrantSQL, realmID, tokenID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var (
+		t                                 = &realm.RefreshToken{ID: tokenID, RealmID: realmID}
+		sUser                             sql.NullString
+		sAuth, sExp                       sql.NullTime
+		sRevoked, uActive                 sql.NullBool
+		uID, uEmail, uFirst, uLast, uPrim sql.NullString
+		version                           int64
+		gid, gname, gvalues               sql.NullString
+		groups                            = []realm.Group{}
+		groupIDs                          = []string{}
+		found                             bool
+	)
+	dest := []any{&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
+		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt,
+		&sUser, &sAuth, &sExp, &sRevoked,
+		&uID, &uEmail, &uFirst, &uLast, &uActive, &uPrim, &version,
+		&gid, &gname, &gvalues}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, mapErr(err)
+		}
+		found = true
+		if !gid.Valid {
+			continue
+		}
+		attrs, err := s.attrs.get(gid.String, gvalues.String)
+		if err != nil {
+			return nil, err
+		}
+		groupIDs = append(groupIDs, gid.String)
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: gname.String, Attributes: attrs})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if !found {
+		return nil, realm.ErrNotFound
+	}
+	t.ExpiresAt, t.CreatedAt = fromDBTime(t.ExpiresAt), fromDBTime(t.CreatedAt)
+	g := &realm.RefreshGrant{Token: t}
+	if uID.Valid {
+		g.User = &realm.UserClaims{
+			User: &realm.User{ID: uID.String, RealmID: realmID, Email: uEmail.String, FirstName: uFirst.String,
+				LastName: uLast.String, Active: uActive.Bool, Groups: groupIDs, PrimaryGroup: uPrim.String},
+			Groups: groups, SchemaVersion: version,
+		}
+	}
+	if sUser.Valid {
+		g.Session = &realm.BrowserSession{ID: t.SessionID, RealmID: realmID, UserID: sUser.String,
+			AuthTime: fromDBTime(sAuth.Time), ExpiresAt: fromDBTime(sExp.Time), Revoked: sRevoked.Bool}
+	}
+	return g, nil
 }
