@@ -49,6 +49,8 @@ type loginPage struct {
 	Email     string
 	Error     string
 	ResetURL  string
+	// Logout makes the page the sign-out confirmation (logout.go).
+	Logout bool
 }
 
 // dummyHash is verified against when there is no account, so an unknown

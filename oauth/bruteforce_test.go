@@ -67,7 +67,7 @@ func TestLoginLockout(t *testing.T) {
 			t.Fatalf("%s: right password answered %d %q, want a sign-in", what, status, msg)
 		}
 		// Sign out again so the next login page asks for the password.
-		fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout, nil)
+		f.logout(t, b, http.MethodGet, nil)
 	}
 
 	// Nine failures do not lock; a success resets the count.

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -13,15 +14,20 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). Signing out
-// always ends this browser's session in the realm and clears its cookie:
-// ending a session is harmless, so a request we cannot fully trust still
-// does that much. What a request must prove is only where the browser goes
-// next: it is sent to post_logout_redirect_uri (with state) only when the
-// URI is, by exact match, one of the redirect URIs registered for the
-// application the request names (by an id_token_hint we issued, expired or
-// not, or by client_id — both must agree when both are given). Otherwise
-// the browser sees a plain "You are signed out" page.
+// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). A request
+// that carries an id_token_hint we issued (expired or not) to the user of
+// the browser's live session signs out at once. Any other request, while
+// the browser has a live session, first shows "Sign out?" with a
+// CSRF-protected button (as Keycloak does): otherwise any web page could
+// sign users out with an <img> pointing here. Without a live session there
+// is nothing to protect and the request goes on directly.
+//
+// Signing out ends this browser's session in the realm and clears its
+// cookie. Where the browser goes next must be proven too: it is sent to
+// post_logout_redirect_uri (with state) only when the URI is, by exact
+// match, one of the redirect URIs registered for the application the
+// request names (by the id_token_hint, or by client_id — both must agree
+// when both are given). Otherwise it sees a plain "You are signed out" page.
 
 // idTokenHint is what logout reads from an ID token.
 type idTokenHint struct {
@@ -77,6 +83,26 @@ func (s *Server) handleLogout(c echo.Context) error {
 		return s.renderLogin(c, http.StatusBadRequest, loginPage{Title: "Sign-out failed", RealmName: realmDisplay(p.realm), Error: "The request could not be read."})
 	}
 
+	if req.Method == http.MethodPost && req.PostForm.Get("confirm") == "yes" {
+		ck, cerr := req.Cookie(loginCSRFCookie)
+		sent := req.PostForm.Get("csrf_token")
+		if cerr != nil || ck.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sent)) != 1 {
+			return s.confirmLogout(c, p, http.StatusForbidden, "The form expired or did not come from this page. Please try again.")
+		}
+	} else {
+		bs, err := s.liveBrowserSession(c, p)
+		if err != nil {
+			s.log.ErrorContext(ctx, "oauth: logout: read session", "realm", realmName, "err", err)
+			return s.renderLogin(c, http.StatusServiceUnavailable, loginPage{Title: "Try again shortly", RealmName: realmDisplay(p.realm), Error: "The service is unavailable right now."})
+		}
+		if bs != nil {
+			hint, ok := p.verifyIDTokenHint(req.Form.Get("id_token_hint"))
+			if !ok || hint.Subject != bs.UserID {
+				return s.confirmLogout(c, p, http.StatusOK, "")
+			}
+		}
+	}
+
 	// End the session first: whatever else is wrong with the request, the
 	// user asked to be signed out.
 	if err := s.endSession(c, p); err != nil {
@@ -88,6 +114,39 @@ func (s *Server) handleLogout(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, target)
 	}
 	return s.renderPage(c, http.StatusOK, passwordPage{Title: "Signed out", RealmName: realmDisplay(p.realm), Done: "You are signed out."})
+}
+
+// confirmLogout asks "Sign out?" with a form that posts the request's own
+// parameters back (in the query) with confirm=yes and a CSRF token.
+func (s *Server) confirmLogout(c echo.Context, p *provider, status int, problem string) error {
+	q := url.Values{}
+	for k, v := range c.Request().Form {
+		if k != "csrf_token" && k != "confirm" {
+			q[k] = v
+		}
+	}
+	return s.renderLoginForm(c, status, loginPage{Title: "Sign out?", RealmName: realmDisplay(p.realm),
+		Logout: true, Action: c.Request().URL.Path + "?" + q.Encode(), Error: problem})
+}
+
+// liveBrowserSession returns the browser's live session in the realm, or
+// nil when it has none.
+func (s *Server) liveBrowserSession(c echo.Context, p *provider) (*realm.BrowserSession, error) {
+	ck, err := c.Request().Cookie(sessionCookie)
+	if err != nil || ck.Value == "" || s.sessions == nil {
+		return nil, nil
+	}
+	bs, err := s.sessions.GetBrowserSessionByToken(c.Request().Context(), p.realm.ID, hashSessionToken(ck.Value))
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bs.Revoked || !s.clock().Before(bs.ExpiresAt) {
+		return nil, nil
+	}
+	return bs, nil
 }
 
 // endSession revokes the browser's session in the realm (if it has a live

@@ -1,8 +1,10 @@
 package oauth
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,6 +26,85 @@ func (f *loginFixture) asksPassword(t *testing.T, b *http.Client) bool {
 	}
 	t.Fatalf("authorize: %d %s", p.status, p.body)
 	return false
+}
+
+var logoutForm = regexp.MustCompile(`<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="([^"]+)">`)
+
+// logout sends a logout request; when Ward asks "Sign out?" it presses the
+// button. It returns the final answer and whether it was asked.
+func (f *loginFixture) logout(t testing.TB, b *http.Client, method string, q url.Values) (*page, bool) {
+	t.Helper()
+	var p *page
+	if method == http.MethodGet {
+		p = fetch(t, b, method, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
+	} else {
+		p = fetch(t, b, method, f.realm.issuer+pathLogout, q)
+	}
+	m := logoutForm.FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil || !strings.Contains(p.body, "Sign out?") {
+		return p, false
+	}
+	return fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(m[1]), url.Values{"csrf_token": {m[2]}, "confirm": {"yes"}}), true
+}
+
+// TestLogoutConfirmation: without an ID token hint of the signed-in user,
+// logout asks first (so a page elsewhere cannot sign users out); the
+// session lasts until the button is pressed, a forged form changes
+// nothing, and the confirmed request keeps its redirect. Without a session
+// there is nothing to ask.
+func TestLogoutConfirmation(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	f.signIn(t, b, "openid")
+	q := url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {f.redirect}, "state": {"st"}}
+	ask := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
+	m := logoutForm.FindStringSubmatch(ask.body)
+	if ask.status != http.StatusOK || m == nil || !strings.Contains(ask.body, "Sign out?") {
+		t.Fatalf("logout without a hint: %d %s, want the confirmation", ask.status, ask.body)
+	}
+	if !strings.Contains(ask.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || ask.header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("confirmation headers %v", ask.header)
+	}
+	if f.asksPassword(t, b) {
+		t.Fatal("asking to sign out ended the session")
+	}
+	action := f.env.base + html.UnescapeString(m[1])
+	forged := fetch(t, b, http.MethodPost, action, url.Values{"csrf_token": {"forged"}, "confirm": {"yes"}})
+	if forged.status != http.StatusForbidden || f.asksPassword(t, b) {
+		t.Fatalf("forged confirmation: %d, want 403 and the session kept", forged.status)
+	}
+	m = logoutForm.FindStringSubmatch(forged.body)
+	if m == nil {
+		t.Fatalf("the refused confirmation offers no new form: %s", forged.body)
+	}
+	done := fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(m[1]), url.Values{"csrf_token": {m[2]}, "confirm": {"yes"}})
+	if done.status != http.StatusSeeOther || done.location == nil || done.location.Query().Get("state") != "st" ||
+		!strings.HasPrefix(done.location.String(), f.redirect) {
+		t.Fatalf("confirmed logout: %d %v, want a redirect to %s with state", done.status, done.location, f.redirect)
+	}
+	if !f.asksPassword(t, b) {
+		t.Error("confirmed logout left the session")
+	}
+	// No session: nothing to confirm.
+	p := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout, nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "You are signed out") {
+		t.Errorf("logout without a session: %d %s", p.status, p.body)
+	}
+	// Another user's ID token is no hint for this session.
+	other := &realm.User{ID: f.env.id(), RealmID: f.realm.ID, Email: "bob@example.com", Active: true,
+		Groups: []string{}, CreatedAt: f.env.now(), UpdatedAt: f.env.now()}
+	if err := f.env.store.CreateUser(f.env.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	other.PasswordHash = f.user.PasswordHash // testPassword
+	if err := f.env.store.UpdateUser(f.env.ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.signInAs(t, browser(t), other.Email, "openid")
+	f.signIn(t, b, "openid")
+	if _, asked := f.logout(t, b, http.MethodGet, url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}); !asked {
+		t.Error("logout with another user's ID token as hint did not ask")
+	}
 }
 
 func TestLogoutWithRedirect(t *testing.T) {
@@ -71,8 +152,10 @@ func TestLogoutWithRedirect(t *testing.T) {
 		t.Fatal("no session cookie")
 	}
 	// Logout by POST, with client_id instead of a hint.
-	p = fetch(t, b2, http.MethodPost, f.realm.issuer+pathLogout,
-		url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {f.redirect}})
+	p, asked := f.logout(t, b2, http.MethodPost, url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {f.redirect}})
+	if !asked {
+		t.Error("POST logout without a hint did not ask for confirmation")
+	}
 	if p.status != http.StatusSeeOther || p.location.Query().Has("state") {
 		t.Errorf("POST logout with client_id: %d %v", p.status, p.location)
 	}
@@ -96,7 +179,7 @@ func TestLogoutRefusesUnregisteredRedirect(t *testing.T) {
 	signedOut := func(what string, q url.Values) {
 		t.Helper()
 		f.signIn(t, b, "openid") // a session to end
-		p := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
+		p, _ := f.logout(t, b, http.MethodGet, q)
 		if p.status != http.StatusOK || p.location != nil || !strings.Contains(p.body, "You are signed out") {
 			t.Errorf("%s: %d %v, want the signed-out page", what, p.status, p.location)
 		}

@@ -14,6 +14,12 @@ import (
 // signIn runs the code flow in browser b with scopes and returns the token.
 func (f *loginFixture) signIn(t *testing.T, b *http.Client, scopes ...string) *oauth2.Token {
 	t.Helper()
+	return f.signInAs(t, b, f.user.Email, scopes...)
+}
+
+// signInAs is signIn as the user with the given email (password testPassword).
+func (f *loginFixture) signInAs(t *testing.T, b *http.Client, email string, scopes ...string) *oauth2.Token {
+	t.Helper()
 	conf := *f.conf
 	conf.Scopes = scopes
 	verifier := oauth2.GenerateVerifier()
@@ -24,7 +30,7 @@ func (f *loginFixture) signIn(t *testing.T, b *http.Client, scopes ...string) *o
 	case login.status == http.StatusSeeOther && login.location != nil:
 		loc = login.location // already signed in
 	case login.status == http.StatusOK:
-		done := f.submitLogin(t, b, login, f.user.Email, testPassword)
+		done := f.submitLogin(t, b, login, email, testPassword)
 		if done.status != http.StatusSeeOther || done.location == nil {
 			t.Fatalf("login: %d %s", done.status, done.body)
 		}
