@@ -133,6 +133,9 @@ type TokenStore interface {
 	// expiresAt (after which it is invalid anyway).
 	RevokeToken(ctx context.Context, realmID, jti string, expiresAt time.Time) error
 	IsTokenRevoked(ctx context.Context, realmID, jti string) (bool, error)
+	// DeleteExpiredRevokedTokens forgets revocations whose tokens expired
+	// before now (they are invalid anyway).
+	DeleteExpiredRevokedTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
 // SetupStore keeps the one-time console setup token.
@@ -155,6 +158,8 @@ type ActionTokenStore interface {
 	// its purpose: after a password is set, the email changes or the user
 	// is deactivated, no older link may work.
 	VoidActionTokens(ctx context.Context, realmID, userID string, now time.Time) error
+	// DeleteExpiredActionTokens removes tokens that expired before now.
+	DeleteExpiredActionTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Store is everything a backend provides.

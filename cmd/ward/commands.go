@@ -185,6 +185,9 @@ func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
+// janitorInterval is how often expired rows are deleted.
+const janitorInterval = 10 * time.Minute
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -265,6 +268,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	// Expired revocations, links, codes and refresh tokens go away.
+	go oauthServer.RunJanitor(ctx, janitorInterval)
 	if token, err := a.service.NewSetupToken(sys); err != nil {
 		log.Error("creating the console setup link", "err", err)
 	} else if token != "" {

@@ -1057,6 +1057,14 @@ func testRevokedTokens(t *testing.T, f *fixture) {
 	if revoked, err := f.s.IsTokenRevoked(f.ctx, r.ID, "jti-2"); err != nil || revoked {
 		t.Errorf("other jti revoked = %v, %v; want false", revoked, err)
 	}
+	// Revocations of tokens expired by now are forgotten; others stay.
+	must(t, f.s.RevokeToken(f.ctx, r.ID, "jti-old", f.clock.Add(-time.Minute)))
+	if n, err := f.s.DeleteExpiredRevokedTokens(f.ctx, f.clock); err != nil || n != 1 {
+		t.Errorf("DeleteExpiredRevokedTokens = %d, %v; want 1", n, err)
+	}
+	if revoked, err := f.s.IsTokenRevoked(f.ctx, r.ID, "jti-1"); err != nil || !revoked {
+		t.Errorf("unexpired revocation after the purge = %v, %v; want kept", revoked, err)
+	}
 }
 
 func testSetupToken(t *testing.T, f *fixture) {
@@ -1126,6 +1134,10 @@ func testActionTokens(t *testing.T, f *fixture) {
 	}
 	if _, err := f.s.UseActionToken(f.ctx, keep.Hash, f.tick()); err != nil {
 		t.Errorf("another user's token after voiding: %v", err)
+	}
+	// Only the expired token is purged.
+	if n, err := f.s.DeleteExpiredActionTokens(f.ctx, f.clock); err != nil || n != 1 {
+		t.Errorf("DeleteExpiredActionTokens = %d, %v; want 1", n, err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // migrationsCount is how many files migrations/ holds; bump it with each new
 // migration.
-const migrationsCount = 6
+const migrationsCount = 7
 
 func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()

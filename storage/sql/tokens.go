@@ -101,3 +101,16 @@ func (s *Store) UseActionToken(ctx context.Context, hash []byte, now time.Time) 
 	})
 	return out, err
 }
+
+// DeleteExpiredRevokedTokens removes revocations of tokens that expired
+// before now.
+func (s *Store) DeleteExpiredRevokedTokens(ctx context.Context, now time.Time) (int64, error) {
+	res := s.q(ctx).Where("expires_at < ?", dbTime(now)).Delete(&revokedTokenModel{})
+	return res.RowsAffected, mapErr(res.Error)
+}
+
+// DeleteExpiredActionTokens removes action tokens that expired before now.
+func (s *Store) DeleteExpiredActionTokens(ctx context.Context, now time.Time) (int64, error) {
+	res := s.q(ctx).Where("expires_at < ?", dbTime(now)).Delete(&actionTokenModel{})
+	return res.RowsAffected, mapErr(res.Error)
+}
