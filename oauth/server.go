@@ -211,7 +211,14 @@ func (s *Server) RotateKey(ctx context.Context, realmID, alg string) error {
 	}
 	now := s.clock().UTC()
 	err = s.store.InTx(ctx, func(tx realm.Store) error {
-		if _, err := tx.GetRealm(ctx, realmID); err != nil {
+		r, err := tx.GetRealm(ctx, realmID)
+		if err != nil {
+			return err
+		}
+		// The org's audit log shows the rotation (kid and algorithm only).
+		if err := tx.AppendEvent(ctx, &realm.Event{ID: realm.NewID(now, nil), OrgID: r.OrgID, RealmID: r.ID,
+			Type: "realm.key_rotated", ActorType: "system", TargetType: "realm", TargetID: r.ID,
+			Details: map[string]any{"alg": alg, "kid": k.ID}, Time: now}); err != nil {
 			return err
 		}
 		old, err := tx.ListSigningKeys(ctx, realmID)

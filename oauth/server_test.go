@@ -546,6 +546,11 @@ func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *testEnv) {
 	if err := env.srv.RotateKey(env.ctx, rf.ID, AlgES256); err != nil {
 		t.Fatal(err)
 	}
+	evs, err := env.store.ListEvents(env.ctx, rf.OrgID, rf.ID, realm.EventFilter{Type: "realm.key_rotated"})
+	if err != nil || len(evs.Items) != 1 || evs.Items[0].TargetID != rf.ID || evs.Items[0].Details["alg"] != AlgES256 ||
+		evs.Items[0].Details["kid"] == nil || evs.Items[0].Details["kid"] == oldHeader.KeyID {
+		t.Errorf("key rotation events = %+v, %v; want one naming the new key", evs.Items, err)
+	}
 	// The new key is published at once but signs only once every node's
 	// cached JWKS can have it (ProviderTTL, 30 s by default).
 	r := env.get("/realms/" + rf.Name + pathCerts)
