@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -455,6 +456,10 @@ func TestPagination(t *testing.T) {
 		fieldNamed(t, problem(t, e.do(ownerToken, "GET", "/admin/v1/realms?limit="+bad, nil), http.StatusBadRequest), "limit")
 	}
 	fieldNamed(t, problem(t, e.do(ownerToken, "GET", "/admin/v1/realms/r-one/events?since=yesterday", nil), http.StatusBadRequest), "since")
+	for _, bad := range []string{"garbage", "' OR 1=1", cursor + "x", "user:short"} {
+		fieldNamed(t, problem(t, e.do(ownerToken, "GET", "/admin/v1/realms?cursor="+url.QueryEscape(bad), nil), http.StatusBadRequest), "cursor")
+		fieldNamed(t, problem(t, e.do(ownerToken, "GET", "/admin/v1/events?cursor="+url.QueryEscape(bad), nil), http.StatusBadRequest), "cursor")
+	}
 }
 
 var errSQL = errors.New(`storage: SELECT secret_hash FROM clients WHERE id = 'x': database is locked`)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,25 @@ func listOptions(c echo.Context) (realm.ListOptions, error) {
 	if err != nil {
 		return realm.ListOptions{}, err
 	}
-	return realm.ListOptions{Limit: limit, Cursor: c.QueryParam("cursor"), Query: c.QueryParam("q")}, nil
+	cursor, err := parseCursor(c)
+	if err != nil {
+		return realm.ListOptions{}, err
+	}
+	return realm.ListOptions{Limit: limit, Cursor: cursor, Query: c.QueryParam("q")}, nil
+}
+
+// cursorPattern is what next_cursor values look like: an ID (realm.NewID),
+// prefixed with its kind in group member lists.
+var cursorPattern = regexp.MustCompile(`^((user|client):)?[0-9a-z]{26}$`)
+
+// parseCursor reads ?cursor=, which must be a next_cursor this API gave:
+// anything else is a mistake worth a clear 400, not a silently odd page.
+func parseCursor(c echo.Context) (string, error) {
+	s := c.QueryParam("cursor")
+	if s != "" && !cursorPattern.MatchString(s) {
+		return "", realm.Invalid("cursor", "must be a next_cursor from a previous page")
+	}
+	return s, nil
 }
 
 // Page sizes (realm.ListOptions): the service defaults 0 to 50.
@@ -227,7 +246,11 @@ func eventFilter(c echo.Context) (realm.EventFilter, error) {
 	if err != nil {
 		return realm.EventFilter{}, err
 	}
-	f := realm.EventFilter{Type: c.QueryParam("type"), Limit: limit, Cursor: c.QueryParam("cursor")}
+	cursor, err := parseCursor(c)
+	if err != nil {
+		return realm.EventFilter{}, err
+	}
+	f := realm.EventFilter{Type: c.QueryParam("type"), Limit: limit, Cursor: cursor}
 	if s := c.QueryParam("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
