@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -39,12 +40,25 @@ func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
 }
 
 func TestMigrateSQLite(t *testing.T) {
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: "sqlite:" + filepath.Join(t.TempDir(), "sub", "ward.db")})
+	path := filepath.Join(t.TempDir(), "sub", "ward.db")
+	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: "sqlite:" + path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	testMigrateTwice(t, s)
+	// The database and its directory are the owner's alone, WAL included.
+	// (The -shm file, only an index of WAL page numbers, is made by the
+	// driver with the process umask; the 0700 directory keeps others out.)
+	for _, p := range []string{filepath.Dir(path), path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := st.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group or others", filepath.Base(p), mode)
+		}
+	}
 }
 
 func TestMigratePostgres(t *testing.T) {

@@ -109,6 +109,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 					return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
 				}
 			}
+			// A new database file is the owner's alone (SQLite would make
+			// it 0644); its -wal and -shm files take the same mode.
+			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: create database file: %w", err)
+			}
+			f.Close()
 		}
 		dialector = gormlite.Open(sqliteURI(path, sqliteMem))
 	case strings.HasPrefix(cfg.DSN, "postgres://"), strings.HasPrefix(cfg.DSN, "postgresql://"):
@@ -273,6 +280,10 @@ func sqliteURI(path string, memory bool) string {
 	}
 	q.Set("_txlock", "immediate") // take the write lock up front: no upgrade deadlocks
 	q.Set("_timefmt", sqliteTimeFormat)
+	if !memory {
+		// The journal and WAL files take the database file's mode (0600).
+		q.Set("modeof", path)
+	}
 	p := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
 	return "file:" + p + "?" + q.Encode()
 }
