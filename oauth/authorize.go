@@ -215,17 +215,17 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 func (s *Server) checkPassword(ctx context.Context, realmID, email, password string) (*realm.User, error) {
 	u, err := s.store.GetUserByEmail(ctx, realmID, email)
 	if errors.Is(err, realm.ErrNotFound) || email == "" {
-		realm.VerifyPassword(dummyHash(), password)
+		s.service.Passwords().Verify(dummyHash(), password)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !u.Active || u.PasswordHash == "" || u.RealmID != realmID {
-		realm.VerifyPassword(dummyHash(), password)
+		s.service.Passwords().Verify(dummyHash(), password)
 		return nil, nil
 	}
-	if !realm.VerifyPassword(u.PasswordHash, password) {
+	if !s.service.Passwords().Verify(u.PasswordHash, password) {
 		return nil, nil
 	}
 	return u, nil

@@ -95,7 +95,7 @@ func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password 
 	}
 	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
 	if locked || state.Failures > loginLockThreshold {
-		realm.VerifyPassword(dummyHash(), password)
+		s.service.Passwords().Verify(dummyHash(), password)
 		s.loginEvent(ctx, p, email, "user.login_failed", map[string]any{"reason": "locked"})
 		if !locked {
 			s.lockLogin(ctx, p, email, key, state, now)

@@ -39,7 +39,7 @@ func HashPassword(password string, random io.Reader) (string, error) {
 	if _, err := io.ReadFull(random, salt); err != nil {
 		return "", fmt.Errorf("realm: password salt: %w", err)
 	}
-	key := idKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
 		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -70,22 +70,41 @@ func VerifyPassword(hash, password string) bool {
 	if err != nil || len(want) == 0 {
 		return false
 	}
-	got := idKey([]byte(password), salt, t, mem, p, uint32(len(want)))
+	got := argon2.IDKey([]byte(password), salt, t, mem, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// hashSlots bounds how many argon2id computations run at once to the
-// number of cores. Each takes ~19 MiB and a core for tens of milliseconds:
-// running more at once makes every one slower (they contend for caches and
-// memory bandwidth, and the scheduler splits the cores between them) and
-// lets a burst of sign-ins hold hundreds of MiB. Waiting callers queue.
-var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+// Passwords runs argon2id (HashPassword, VerifyPassword) with at most a
+// fixed number of computations at once. Each takes ~19 MiB and a core for
+// tens of milliseconds: running more at once than there are cores makes
+// every one slower (they contend for caches and memory bandwidth, and the
+// scheduler splits the cores between them) and lets a burst of sign-ins
+// hold hundreds of MiB. Callers beyond the limit queue.
+type Passwords struct {
+	slots chan struct{}
+}
 
-// idKey is argon2.IDKey inside a hash slot.
-func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	hashSlots <- struct{}{}
-	defer func() { <-hashSlots }()
-	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+// NewPasswords returns a Passwords allowing slots computations at once
+// (GOMAXPROCS when slots < 1).
+func NewPasswords(slots int) *Passwords {
+	if slots < 1 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	return &Passwords{slots: make(chan struct{}, slots)}
+}
+
+// Hash is HashPassword inside a slot.
+func (p *Passwords) Hash(password string, random io.Reader) (string, error) {
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	return HashPassword(password, random)
+}
+
+// Verify is VerifyPassword inside a slot.
+func (p *Passwords) Verify(hash, password string) bool {
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	return VerifyPassword(hash, password)
 }
 
 // checkNewPassword validates a chosen password and its confirmation.

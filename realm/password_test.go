@@ -5,28 +5,29 @@ import (
 	"time"
 )
 
-// TestHashSlotsBoundConcurrency: with every hash slot taken, a
-// verification waits; freeing one lets it run.
-func TestHashSlotsBoundConcurrency(t *testing.T) {
-	hash, err := HashPassword("correct horse battery", nil)
+// TestPasswordsBoundConcurrency: with every slot taken, a verification
+// waits; freeing one lets it run.
+func TestPasswordsBoundConcurrency(t *testing.T) {
+	p := NewPasswords(2)
+	hash, err := p.Hash("correct horse battery", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range cap(hashSlots) {
-		hashSlots <- struct{}{}
-	}
+	p.slots <- struct{}{}
+	p.slots <- struct{}{}
 	done := make(chan bool)
-	go func() { done <- VerifyPassword(hash, "correct horse battery") }()
+	go func() { done <- p.Verify(hash, "correct horse battery") }()
 	select {
 	case <-done:
-		t.Fatal("a verification ran while every hash slot was taken")
+		t.Fatal("a verification ran while every slot was taken")
 	case <-time.After(300 * time.Millisecond): // an unbounded verification takes ~40 ms
 	}
-	<-hashSlots
+	<-p.slots
 	if !<-done {
 		t.Error("the verification, once let in, failed")
 	}
-	for range cap(hashSlots) - 1 {
-		<-hashSlots
+	<-p.slots
+	if NewPasswords(0).slots == nil || cap(NewPasswords(0).slots) < 1 {
+		t.Error("NewPasswords(0) has no slots")
 	}
 }

@@ -33,7 +33,7 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 	if token == "" {
 		return errLinkUnusable()
 	}
-	hash, err := HashPassword(password, s.random)
+	hash, err := s.passwords.Hash(password, s.random)
 	if err != nil {
 		return err
 	}

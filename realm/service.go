@@ -27,6 +27,9 @@ type ServiceConfig struct {
 	Mailer Mailer
 	// PublicURL prefixes the links in mails ({public_url}/realms/…).
 	PublicURL string
+	// Passwords hashes and verifies passwords; default NewPasswords(0)
+	// (one argon2id per core at a time).
+	Passwords *Passwords
 }
 
 // Service enforces the domain's rules over a Store. Every method takes the
@@ -41,6 +44,7 @@ type Service struct {
 	log       *slog.Logger
 	mailer    Mailer
 	publicURL string
+	passwords *Passwords
 }
 
 // NewService builds a Service.
@@ -52,7 +56,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("realm: ServiceConfig.Keys is required")
 	}
 	s := &Service{store: cfg.Store, keys: cfg.Keys, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger,
-		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/")}
+		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), passwords: cfg.Passwords}
+	if s.passwords == nil {
+		s.passwords = NewPasswords(0)
+	}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -61,6 +68,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	return s, nil
 }
+
+// Passwords returns the service's password hasher, which sign-in shares
+// so that all argon2id work counts against the same limit.
+func (s *Service) Passwords() *Passwords { return s.passwords }
 
 // Store returns the underlying store (for read paths such as token issuing
 // that need no rules).
