@@ -29,6 +29,7 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
 		{"RefreshSingleUse", testRefreshSingleUse},
 		{"RefreshInTx", testRefreshInTx},
 		{"RefreshGrant", testRefreshGrant},
+		{"RefreshRevokeRacesRotation", testRefreshRevokeRacesRotation},
 	}
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, tc.fn)
@@ -327,4 +328,53 @@ func testRefreshGrant(t *testing.T, f *fixture, s RefreshStore) {
 	wantNotFound(t, "GetRefreshGrant in another realm", err)
 	_, err = gs.GetRefreshGrant(f.ctx, r.ID, "nope")
 	wantNotFound(t, "GetRefreshGrant unknown token", err)
+}
+
+// testRefreshRevokeRacesRotation: a family or user revocation running at
+// the same moment as a rotation never leaves a live token behind, whichever
+// wins.
+func testRefreshRevokeRacesRotation(t *testing.T, f *fixture, s RefreshStore) {
+	o := f.org("acme")
+	r := f.realm(o.ID, "prod")
+	u := f.user(r.ID, "u@example.com")
+	for round := range 30 {
+		family := fmt.Sprintf("fam-%d", round)
+		parent := family + "-0"
+		f.refresh(s, r.ID, parent, family, u.ID, f.clock)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			err := s.RotateRefreshToken(f.ctx, &realm.RefreshToken{ID: family + "-1", RealmID: r.ID, FamilyID: family,
+				SessionID: "s", UserID: u.ID, ClientID: "app", Data: []byte("d"), ExpiresAt: f.clock.Add(time.Hour),
+				CreatedAt: f.clock, ParentID: parent})
+			if err != nil && !errors.Is(err, realm.ErrAlreadyUsed) {
+				t.Errorf("round %d: rotation: %v", round, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			var err error
+			if round%2 == 0 {
+				_, err = s.RevokeRefreshFamily(f.ctx, r.ID, family, f.clock, time.Minute)
+			} else {
+				err = s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID)
+			}
+			if err != nil {
+				t.Errorf("round %d: revocation: %v", round, err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		for _, id := range []string{parent, family + "-1"} {
+			got, err := s.GetRefreshToken(f.ctx, r.ID, id)
+			if errors.Is(err, realm.ErrNotFound) {
+				continue // the rotation lost: no successor
+			}
+			must(t, err)
+			if !got.Revoked {
+				t.Errorf("round %d: %s is live after the revocation", round, id)
+			}
+		}
+	}
 }

@@ -162,38 +162,11 @@ func (s *Store) UseRefreshToken(ctx context.Context, realmID, id string) error {
 	return realm.ErrAlreadyUsed
 }
 
-// RevokeRefreshFamily revokes the family and lists the access tokens issued
-// with its tokens in the last accessTTL. Concurrent reuses of one family
-// (losers of a refresh race) run it at once; on Postgres two multi-row
-// UPDATEs can lock the same rows in different orders and one is chosen as
-// a deadlock victim, so it is one statement, retried: the work is
-// idempotent.
+// RevokeRefreshFamily revokes the family (see revokeRefreshTokens) and
+// lists the access tokens issued with its tokens in the last accessTTL.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, realmID, familyID string, now time.Time, accessTTL time.Duration) ([]realm.RevokedAccess, error) {
-	revoke := func() error {
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			err = s.q(ctx).Model(&refreshTokenModel{}).
-				Where("realm_id = ? AND family_id = ? AND revoked = ?", realmID, familyID, false).
-				Update("revoked", true).Error
-			if !retryable(err) {
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-		}
-		return err
-	}
-	if err := revoke(); err != nil {
-		return nil, mapErr(err)
-	}
-	// On Postgres an UPDATE that waited for a row lock held by a rotation
-	// (RotateRefreshToken marks the parent used) re-reads only the rows it
-	// had found, not the token the rotation inserted: a second statement,
-	// with a snapshot taken after the rotation committed, revokes that one
-	// too. SQLite runs writers one at a time, so it has no such window.
-	if s.dialect == Postgres && !s.inTx {
-		if err := revoke(); err != nil {
-			return nil, mapErr(err)
-		}
+	if err := s.revokeRefreshTokens(ctx, "realm_id = ? AND family_id = ? AND revoked = ?", realmID, familyID, false); err != nil {
+		return nil, err
 	}
 	var rows []refreshTokenModel
 	if err := s.q(ctx).Select("access_jti", "created_at").
@@ -217,8 +190,47 @@ func retryable(err error) bool {
 
 // RevokeUserRefreshTokens revokes every refresh token of the user.
 func (s *Store) RevokeUserRefreshTokens(ctx context.Context, realmID, userID string) error {
-	return mapErr(s.q(ctx).Model(&refreshTokenModel{}).Where("realm_id = ? AND user_id = ?", realmID, userID).
-		Update("revoked", true).Error)
+	return s.revokeRefreshTokens(ctx, "realm_id = ? AND user_id = ? AND revoked = ?", realmID, userID, false)
+}
+
+// maxRevokePasses bounds revokeRefreshTokens' passes; each pass after the
+// first needs a rotation that was already waiting, so two or three do.
+const maxRevokePasses = 10
+
+// revokeRefreshTokens sets revoked on the unrevoked tokens matching where.
+// Concurrent revocations of one family can deadlock on Postgres (two
+// multi-row UPDATEs locking rows in different orders; one is chosen as the
+// victim): the work is idempotent, so a pass is retried.
+//
+// On Postgres, an UPDATE that waited for a row lock held by a rotation
+// (RotateRefreshToken marks the parent used and inserts its successor)
+// re-checks only the rows it had found, not the successor: so passes are
+// repeated until one changes nothing. A pass that waited always changes a
+// row (the parent it waited for), so a pass that changes none proves no
+// rotation was in flight, and any rotation after it finds its parent
+// revoked and inserts nothing. SQLite runs writers one at a time: one pass.
+func (s *Store) revokeRefreshTokens(ctx context.Context, where string, args ...any) error {
+	for range maxRevokePasses {
+		var (
+			n   int64
+			err error
+		)
+		for attempt := 0; attempt < 5; attempt++ {
+			res := s.q(ctx).Model(&refreshTokenModel{}).Where(where, args...).Update("revoked", true)
+			n, err = res.RowsAffected, res.Error
+			if !retryable(err) {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		if s.dialect != Postgres || n == 0 {
+			return nil
+		}
+	}
+	return nil
 }
 
 const getBrowserSessionSQL = `SELECT user_id, token_hash, auth_time, expires_at, revoked, created_at
