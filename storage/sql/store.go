@@ -49,14 +49,14 @@ type Store struct {
 	dialect Dialect
 	log     *slog.Logger
 	inTx    bool
-	// stmts holds the hot path's statements (GetClient, GetClientClaims),
-	// prepared once: on SQLite, preparing costs more than running them.
+	// stmts holds the token endpoint's statements (client, refresh and
+	// user lookups, refresh rotation), prepared once per pool: on SQLite,
+	// preparing costs more than running them.
 	// (gorm's PrepareStmt mode is not used: it holds a lock while waiting
 	// for a connection, which deadlocks with SQLite's single connection
 	// held by a transaction.) Shared with the Stores made by InTx, which
 	// do not use them.
-	stmts  map[string]*sql.Stmt
-	prepMu *sync.Mutex
+	stmts *sync.Map // stmtKey → *sql.Stmt
 	// readDB serves the hot path's reads (query) outside transactions. On
 	// a SQLite file it is a pool of query-only connections beside the one
 	// writer: in WAL mode readers never wait for the writer, so token
@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, readDB: sqlDB, dialect: dialect, log: log, stmts: map[string]*sql.Stmt{}, prepMu: new(sync.Mutex), attrs: newAttrCache()}
+	s := &Store{db: db, sqlDB: sqlDB, readDB: sqlDB, dialect: dialect, log: log, stmts: new(sync.Map), attrs: newAttrCache()}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
@@ -177,17 +177,29 @@ const sqliteReaders = 4
 // on db (readDB or sqlDB; a query is only ever run on one of them),
 // preparing it on first use (the tables exist only after Migrate).
 func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if st := s.stmts[query]; st != nil {
-		return st, nil
+	key := stmtKey{db, query}
+	if st, ok := s.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
 	}
+	// Prepared outside any lock: preparing may wait for a connection (on
+	// SQLite the writer's, held by a transaction), and lookups of other
+	// statements must not wait with it. Of two racing preparations one is
+	// kept.
 	st, err := db.PrepareContext(ctx, s.rebind(query))
 	if err != nil {
 		return nil, err
 	}
-	s.stmts[query] = st
+	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
 	return st, nil
+}
+
+// stmtKey names a prepared statement: a query on one of the pools.
+type stmtKey struct {
+	db    *sql.DB
+	query string
 }
 
 // query runs a hot-path read: through the transaction inside InTx, else
@@ -333,12 +345,11 @@ func (s *Store) Close() error {
 	if s.inTx {
 		return nil
 	}
-	s.prepMu.Lock()
-	for q, st := range s.stmts {
-		st.Close()
-		delete(s.stmts, q)
-	}
-	s.prepMu.Unlock()
+	s.stmts.Range(func(k, st any) bool {
+		st.(*sql.Stmt).Close()
+		s.stmts.Delete(k)
+		return true
+	})
 	if s.readDB != s.sqlDB {
 		s.readDB.Close()
 	}
@@ -356,7 +367,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 		return fn(s)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
-		return fn(&Store{db: gtx, sqlDB: s.sqlDB, readDB: s.readDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts, prepMu: s.prepMu})
+		return fn(&Store{db: gtx, sqlDB: s.sqlDB, readDB: s.readDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts})
 	})
 	// Begin and commit failures come from gorm, not from a store method:
 	// classify them too (a lost connection is 503, not 500).
