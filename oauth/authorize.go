@@ -49,9 +49,13 @@ type loginPage struct {
 	Email     string
 	Error     string
 	ResetURL  string
-	// Logout makes the page the sign-out confirmation (logout.go).
+	// Logout makes the page the sign-out confirmation (logout.go); Hidden
+	// are the request's parameters its form posts back.
 	Logout bool
+	Hidden []hiddenField
 }
+
+type hiddenField struct{ Name, Value string }
 
 // dummyHash is verified against when there is no account, so an unknown
 // email costs the same argon2id work as a wrong password. It is a constant

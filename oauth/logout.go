@@ -3,6 +3,7 @@ package oauth
 import (
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -84,7 +85,7 @@ func (s *Server) handleLogout(c echo.Context) error {
 	}
 
 	if req.Method == http.MethodPost && req.PostForm.Get("confirm") == "yes" {
-		ck, cerr := req.Cookie(loginCSRFCookie)
+		ck, cerr := req.Cookie(logoutCSRFCookie)
 		sent := req.PostForm.Get("csrf_token")
 		if cerr != nil || ck.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(sent)) != 1 {
 			return s.confirmLogout(c, p, http.StatusForbidden, "The form expired or did not come from this page. Please try again.")
@@ -116,17 +117,31 @@ func (s *Server) handleLogout(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, passwordPage{Title: "Signed out", RealmName: realmDisplay(p.realm), Done: "You are signed out."})
 }
 
+// logoutCSRFCookie is the confirmation form's double-submit cookie; not the
+// login form's, so that opening one never spoils the other in another tab.
+const logoutCSRFCookie = "ward_logout_csrf"
+
 // confirmLogout asks "Sign out?" with a form that posts the request's own
-// parameters back (in the query) with confirm=yes and a CSRF token.
+// parameters back in hidden fields (not in the URL, where an ID token hint
+// would reach access logs) with confirm=yes and a CSRF token.
 func (s *Server) confirmLogout(c echo.Context, p *provider, status int, problem string) error {
-	q := url.Values{}
-	for k, v := range c.Request().Form {
-		if k != "csrf_token" && k != "confirm" {
-			q[k] = v
+	page := loginPage{Title: "Sign out?", RealmName: realmDisplay(p.realm), Logout: true,
+		Action: c.Request().URL.Path, Error: problem, CSRF: randomToken()}
+	form := c.Request().Form
+	keys := slices.Sorted(maps.Keys(form))
+	for _, k := range keys {
+		if k == "csrf_token" || k == "confirm" {
+			continue
+		}
+		for _, v := range form[k] {
+			page.Hidden = append(page.Hidden, hiddenField{Name: k, Value: v})
 		}
 	}
-	return s.renderLoginForm(c, status, loginPage{Title: "Sign out?", RealmName: realmDisplay(p.realm),
-		Logout: true, Action: c.Request().URL.Path + "?" + q.Encode(), Error: problem})
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name: logoutCSRFCookie, Value: page.CSRF, Path: "/realms/" + c.Param("realm") + "/protocol/openid-connect/",
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode,
+	})
+	return s.renderLogin(c, status, page)
 }
 
 // liveBrowserSession returns the browser's live session in the realm, or

@@ -28,7 +28,24 @@ func (f *loginFixture) asksPassword(t *testing.T, b *http.Client) bool {
 	return false
 }
 
-var logoutForm = regexp.MustCompile(`<form method="post" action="([^"]+)">\s*<input type="hidden" name="csrf_token" value="([^"]+)">`)
+var (
+	logoutForm   = regexp.MustCompile(`<form method="post" action="([^"]+)">((?:\s*<input type="hidden"[^>]*>)*)`)
+	hiddenFields = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// confirmForm reads the "Sign out?" form: where it posts and its fields.
+func confirmForm(t testing.TB, body string) (string, url.Values) {
+	t.Helper()
+	m := logoutForm.FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "Sign out?") {
+		return "", nil
+	}
+	fields := url.Values{}
+	for _, h := range hiddenFields.FindAllStringSubmatch(m[2], -1) {
+		fields.Add(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	return html.UnescapeString(m[1]), fields
+}
 
 // logout sends a logout request; when Ward asks "Sign out?" it presses the
 // button. It returns the final answer and whether it was asked.
@@ -40,11 +57,11 @@ func (f *loginFixture) logout(t testing.TB, b *http.Client, method string, q url
 	} else {
 		p = fetch(t, b, method, f.realm.issuer+pathLogout, q)
 	}
-	m := logoutForm.FindStringSubmatch(p.body)
-	if p.status != http.StatusOK || m == nil || !strings.Contains(p.body, "Sign out?") {
+	action, fields := confirmForm(t, p.body)
+	if p.status != http.StatusOK || fields == nil {
 		return p, false
 	}
-	return fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(m[1]), url.Values{"csrf_token": {m[2]}, "confirm": {"yes"}}), true
+	return fetch(t, b, http.MethodPost, f.env.base+action, fields), true
 }
 
 // TestLogoutConfirmation: without an ID token hint of the signed-in user,
@@ -58,9 +75,14 @@ func TestLogoutConfirmation(t *testing.T) {
 	f.signIn(t, b, "openid")
 	q := url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {f.redirect}, "state": {"st"}}
 	ask := fetch(t, b, http.MethodGet, f.realm.issuer+pathLogout+"?"+q.Encode(), nil)
-	m := logoutForm.FindStringSubmatch(ask.body)
-	if ask.status != http.StatusOK || m == nil || !strings.Contains(ask.body, "Sign out?") {
+	action, fields := confirmForm(t, ask.body)
+	if ask.status != http.StatusOK || fields == nil {
 		t.Fatalf("logout without a hint: %d %s, want the confirmation", ask.status, ask.body)
+	}
+	// The request's parameters ride in hidden fields, not in the URL.
+	if strings.Contains(action, "?") || fields.Get("client_id") != "web" || fields.Get("state") != "st" ||
+		fields.Get("post_logout_redirect_uri") != f.redirect || fields.Get("confirm") != "yes" || fields.Get("csrf_token") == "" {
+		t.Errorf("confirmation form posts to %q with %v", action, fields)
 	}
 	if !strings.Contains(ask.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") || ask.header.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("confirmation headers %v", ask.header)
@@ -68,16 +90,20 @@ func TestLogoutConfirmation(t *testing.T) {
 	if f.asksPassword(t, b) {
 		t.Fatal("asking to sign out ended the session")
 	}
-	action := f.env.base + html.UnescapeString(m[1])
-	forged := fetch(t, b, http.MethodPost, action, url.Values{"csrf_token": {"forged"}, "confirm": {"yes"}})
+	bad := url.Values{}
+	for k, v := range fields {
+		bad[k] = v
+	}
+	bad.Set("csrf_token", "forged")
+	forged := fetch(t, b, http.MethodPost, f.env.base+action, bad)
 	if forged.status != http.StatusForbidden || f.asksPassword(t, b) {
 		t.Fatalf("forged confirmation: %d, want 403 and the session kept", forged.status)
 	}
-	m = logoutForm.FindStringSubmatch(forged.body)
-	if m == nil {
-		t.Fatalf("the refused confirmation offers no new form: %s", forged.body)
+	action, fields = confirmForm(t, forged.body)
+	if fields == nil || fields.Get("client_id") != "web" {
+		t.Fatalf("the refused confirmation offers no new form with the request: %s", forged.body)
 	}
-	done := fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(m[1]), url.Values{"csrf_token": {m[2]}, "confirm": {"yes"}})
+	done := fetch(t, b, http.MethodPost, f.env.base+action, fields)
 	if done.status != http.StatusSeeOther || done.location == nil || done.location.Query().Get("state") != "st" ||
 		!strings.HasPrefix(done.location.String(), f.redirect) {
 		t.Fatalf("confirmed logout: %d %v, want a redirect to %s with state", done.status, done.location, f.redirect)
