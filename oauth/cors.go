@@ -17,6 +17,13 @@ import (
 // so the browser keeps the answer from the page. A request without an
 // Origin header (servers, client_credentials) costs one header lookup.
 //
+// Origins are compared as browsers serialize them (realm.OriginOf, the
+// same comparison as the web_message page): web origins are stored in that
+// form, and the ones read here are serialized again so that rows stored
+// before that (say "https://App.Example.com:443") still match what the
+// browser sends ("https://app.example.com"). The Origin header is compared
+// as sent: browsers send it serialized, and anything else matches nothing.
+//
 // A realm's allowed origins are the union over its clients, read once and
 // kept for ProviderTTL, so a change to web_origins takes up to that long
 // to apply on every node.
@@ -108,7 +115,9 @@ func (s *Server) loadOrigins(ctx context.Context, realmID string) (map[string]st
 				continue
 			}
 			for _, o := range c.WebOrigins {
-				set[o] = struct{}{}
+				if o := realm.OriginOf(o); o != "" {
+					set[o] = struct{}{}
+				}
 			}
 		}
 		if page.NextCursor == "" {

@@ -108,3 +108,40 @@ func TestCORS(t *testing.T) {
 	req.Header.Set("Origin", app)
 	denied("another realm's preflight", f.env.do(req))
 }
+
+// TestCORSOriginSerialized: origins are compared as browsers serialize
+// them, as the web_message page compares them, so a web origin stored in
+// another spelling (a row written before web origins were normalized)
+// still lets its app's token request through, and the page that delivers
+// the code and the token endpoint that redeems it agree.
+func TestCORSOriginSerialized(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	const redirect = "https://app.example.com/popup-cb"
+	popupClient(f, "popup", redirect, []string{"HTTPS://App.Example.COM:443"})
+	const origin = "https://app.example.com"
+	req, _ := http.NewRequest(http.MethodOptions, f.realm.issuer+pathToken, nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	if r := f.env.do(req); r.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("preflight from %s: CORS headers %v", origin, r.Header)
+	}
+	// The stored spelling itself is not what a browser sends; it matches
+	// nothing.
+	req, _ = http.NewRequest(http.MethodOptions, f.realm.issuer+pathToken, nil)
+	req.Header.Set("Origin", "HTTPS://App.Example.COM:443")
+	if r := f.env.do(req); r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("unserialized Origin header allowed: %v", r.Header)
+	}
+	if got, ok := webMessageOrigin(mustClient(t, f, "popup"), redirect); !ok || got != origin {
+		t.Errorf("web_message origin %q %v", got, ok)
+	}
+}
+
+func mustClient(t *testing.T, f *loginFixture, clientID string) *realm.Client {
+	t.Helper()
+	c, err := f.env.store.GetClient(f.env.ctx, f.realm.ID, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"html/template"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/ory/fosite"
 
@@ -98,9 +96,10 @@ func writeWebMessage(rw http.ResponseWriter, ar fosite.AuthorizeRequester, respo
 	switch {
 	case c == nil:
 		// fosite failed before it found the client (handleAuthorize had
-		// found it): nothing says where a message may go.
+		// found it): nothing says where a message may go. The request is
+		// what fosite refused, so 400, as for any unreadable request.
 		page.Problem = "The sign-in could not be completed, and its result cannot be sent to the application. Close this window and try again."
-		status = http.StatusServiceUnavailable
+		status = http.StatusBadRequest
 	case ok:
 		page.AppName = appName(c)
 		page.Origin = origin
@@ -139,39 +138,19 @@ func originProblemText(origin string) string {
 
 // webMessageOrigin returns the origin of redirectURI and whether it is one
 // of c's web_origins. Both sides are compared as browsers serialize
-// origins: lower-case scheme and host, no default port.
+// origins (realm.OriginOf, the same comparison as CORS): web origins are
+// stored in that form, and rows stored before that are serialized here.
 func webMessageOrigin(c *realm.Client, redirectURI string) (string, bool) {
-	origin := originOf(redirectURI)
+	origin := realm.OriginOf(redirectURI)
 	if origin == "" || c == nil {
 		return origin, false
 	}
 	for _, o := range c.WebOrigins {
-		if originOf(o) == origin {
+		if realm.OriginOf(o) == origin {
 			return origin, true
 		}
 	}
 	return origin, false
-}
-
-// originOf is the serialized origin of an http(s) URL, or "" for any other
-// URL (custom schemes have an opaque origin a message cannot target).
-func originOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return ""
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
 }
 
 // usesWebMessage says whether an authorization request of c is answered by

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -358,5 +359,38 @@ func testSetPasswordLink(t *testing.T, open opener) {
 	// One link from creating the user, one asked for here.
 	if len(ev.Items) != 2 || strings.Contains(string(b), token) {
 		t.Fatalf("link events %s", b)
+	}
+}
+
+func TestClientWebOriginsNormalized(t *testing.T) { eachBackend(t, testClientWebOriginsNormalized) }
+
+// testClientWebOriginsNormalized: web origins are stored as browsers
+// serialize origins (lower-case scheme and host, no default port), since
+// CORS and the web_message page compare them with what browsers send; the
+// same origin written twice is a duplicate.
+func testClientWebOriginsNormalized(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.realm("shop")
+	app, _, err := e.svc.CreateClient(e.admin, "shop", realm.ClientInput{Name: "app", Kind: "application", Public: true,
+		RedirectURIs: []string{"https://app.example.com/cb"},
+		WebOrigins:   []string{"HTTPS://App.Example.com:443", "http://LOCALHOST:03000", "http://[::1]:80"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://app.example.com", "http://localhost:3000", "http://[::1]"}
+	if !slices.Equal(app.WebOrigins, want) {
+		t.Errorf("created web_origins %v, want %v", app.WebOrigins, want)
+	}
+	got, err := e.svc.GetClient(e.admin, "shop", app.ClientID)
+	if err != nil || !slices.Equal(got.WebOrigins, want) {
+		t.Errorf("stored web_origins %v (%v), want %v", got.WebOrigins, err, want)
+	}
+	_, _, err = e.svc.CreateClient(e.admin, "shop", realm.ClientInput{Name: "dup", Kind: "application", Public: true,
+		WebOrigins: []string{"https://app.example.com", "https://APP.example.com:443", "https://app.example.com:99999"}})
+	wantInvalid(t, err, "web_origins[1]", "web_origins[2]")
+
+	patched, err := e.svc.UpdateClient(e.admin, "shop", app.ClientID, realm.ClientPatch{WebOrigins: &[]string{"https://Other.Example.COM:8443"}})
+	if err != nil || !slices.Equal(patched.WebOrigins, []string{"https://other.example.com:8443"}) {
+		t.Errorf("patched web_origins %v (%v)", patched.WebOrigins, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -194,16 +195,26 @@ func redirectURIProblem(raw string) string {
 }
 
 // checkWebOrigins: scheme://host[:port] only, as browsers send in Origin.
+// Each valid entry is replaced, in the caller's slice, by its serialized
+// form (OriginOf: lower-case scheme and host, no default port), which is
+// what the callers store: CORS and the web_message page compare origins
+// as browsers serialize them, so "https://App.Example.com:443" must be
+// kept as "https://app.example.com" or it would never match. Entries that
+// are the same origin written differently are duplicates.
 func checkWebOrigins(v *ValidationError, origins []string) {
 	seen := make(map[string]bool, len(origins))
 	for i, raw := range origins {
 		field := fmt.Sprintf("web_origins[%d]", i)
 		if msg := originProblem(raw); msg != "" {
 			v.Add(field, msg)
-		} else if seen[raw] {
+			continue
+		}
+		o := OriginOf(raw)
+		if seen[o] {
 			v.Add(field, "is a duplicate")
 		}
-		seen[raw] = true
+		seen[o] = true
+		origins[i] = o
 	}
 }
 
@@ -215,10 +226,48 @@ func originProblem(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
-		strings.ContainsAny(raw, "?#") {
+		strings.ContainsAny(raw, "?#") || OriginOf(raw) == "" {
 		return want
 	}
 	return ""
+}
+
+// OriginOf is the origin of an http(s) URL serialized as browsers do
+// (RFC 6454 §6.1, and what they send in Origin and report as
+// MessageEvent.origin): lower-case scheme and host, the port only when it
+// is not the scheme's default. Any other URL, one with user information,
+// or one with a port outside 1–65535 gives "" (custom schemes have an
+// opaque origin). It is the one comparison of origins in Ward: web
+// origins are stored in this form, and the CORS check and the
+// web_message page both compare through it.
+func OriginOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return ""
+		}
+		port = strconv.Itoa(n) // browsers drop leading zeros
+	}
+	if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
 }
 
 // clientIDEncoding is lowercase base32 so generated client_ids are easy to

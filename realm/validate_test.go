@@ -30,12 +30,12 @@ func TestRedirectURIProblem(t *testing.T) {
 }
 
 func TestOriginProblem(t *testing.T) {
-	for _, o := range []string{"https://app.example.com", "http://localhost:3000", "https://a.b:8443"} {
+	for _, o := range []string{"https://app.example.com", "http://localhost:3000", "https://a.b:8443", "HTTPS://App.Example.com:443"} {
 		if msg := originProblem(o); msg != "" {
 			t.Errorf("%q refused: %s", o, msg)
 		}
 	}
-	for _, o := range []string{"", "*", "null", "https://a.com/", "https://a.com/x", "a.com", "https://a.com?x", "https://a.com#x", "ftp://a.com", "https://u@a.com"} {
+	for _, o := range []string{"", "*", "null", "https://a.com/", "https://a.com/x", "a.com", "https://a.com?x", "https://a.com#x", "ftp://a.com", "https://u@a.com", "https://a.com:0", "https://a.com:65536", "https://:443"} {
 		if originProblem(o) == "" {
 			t.Errorf("%q accepted", o)
 		}
@@ -89,4 +89,26 @@ func FuzzRedirectURI(f *testing.F) {
 			t.Fatalf("accepted %q with scheme %q host %q", raw, u.Scheme, u.Hostname())
 		}
 	})
+}
+
+func TestOriginOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080/cb?x=1":  "http://127.0.0.1:8080",
+		"HTTPS://App.Example.com:443/a": "https://app.example.com",
+		"http://example.com:80":         "http://example.com",
+		"https://example.com:80":        "https://example.com:80",
+		"https://example.com:8443":      "https://example.com:8443",
+		"https://example.com:0443":      "https://example.com",
+		"http://[::1]:3000/cb":          "http://[::1]:3000",
+		"http://[::1]:80":               "http://[::1]",
+		"com.example.app:/callback":     "",
+		"https://user@example.com/cb":   "",
+		"https://example.com:70000":     "",
+		"https:///cb":                   "",
+		"not a url":                     "",
+	} {
+		if got := OriginOf(in); got != want {
+			t.Errorf("OriginOf(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
