@@ -33,6 +33,9 @@ const (
 	// loginFailed is the one answer for an unknown email, a wrong password
 	// and an account that cannot sign in.
 	loginFailed = "Invalid email or password."
+	// loginCancelled is the error_description of access_denied when the
+	// user presses Cancel on the login form.
+	loginCancelled = "The user cancelled the sign-in."
 )
 
 var loginTemplate = template.Must(template.ParseFS(templates.FS, "login.html"))
@@ -99,11 +102,15 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	// A login form submission carries csrf_token; its fields are taken out
 	// of the form before fosite sees it, so no password can end up in a
 	// stored request.
+	// Its Cancel button (cancel=1) ends the request with access_denied
+	// instead of signing in.
 	login := req.Method == http.MethodPost && req.PostForm.Has("csrf_token")
 	var email, password, csrf string
+	var cancel bool
 	if login {
 		email, password, csrf = strings.TrimSpace(req.PostForm.Get("email")), req.PostForm.Get("password"), req.PostForm.Get("csrf_token")
-		for _, k := range []string{"email", "password", "csrf_token"} {
+		cancel = req.PostForm.Get("cancel") == "1"
+		for _, k := range []string{"email", "password", "csrf_token", "cancel"} {
 			req.PostForm.Del(k)
 			req.Form.Del(k)
 		}
@@ -178,15 +185,32 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	// credentials in the body.
 	page.Action = req.URL.Path + "?" + req.Form.Encode()
 	page.ResetURL = "/realms/" + p.realm.Name + pathResetPassword
+	// The login form's double-submit CSRF check, for signing in and for
+	// cancelling alike: another site must not end a sign-in either.
+	csrfOK := func() bool {
+		ck, cerr := req.Cookie(loginCSRFCookie)
+		return cerr == nil && ck.Value != "" && csrf != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(csrf)) == 1
+	}
+	const formExpired = "The form expired or did not come from this page. Please try again."
 	switch {
+	case cancel:
+		// The user cancels: no password is looked at and nothing is
+		// counted against the account or the address; the application
+		// gets access_denied the way it gets any error (redirect or
+		// posted message), with its state and iss.
+		if !csrfOK() {
+			page.Error, page.Email = formExpired, email
+			return s.renderLoginForm(c, http.StatusForbidden, page)
+		}
+		cancelled := *fosite.ErrAccessDenied.WithDescription(loginCancelled)
+		cancelled.HintField = "" // fosite's generic hint would only blur it
+		return s.writeAuthorizeError(c, p, ar, &cancelled)
 	case login:
 		if limited, err := s.loginRateLimited(c, page); limited {
 			return err
 		}
-		ck, cerr := req.Cookie(loginCSRFCookie)
-		if cerr != nil || ck.Value == "" || csrf == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(csrf)) != 1 {
-			page.Error = "The form expired or did not come from this page. Please try again."
-			page.Email = email
+		if !csrfOK() {
+			page.Error, page.Email = formExpired, email
 			return s.renderLoginForm(c, http.StatusForbidden, page)
 		}
 		u, err := s.attemptLogin(ctx, p, email, password)

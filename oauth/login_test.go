@@ -637,3 +637,98 @@ func TestAuthorizeHugeForm(t *testing.T) {
 		t.Errorf("huge authorization form: %d %v, want 413 and no redirect", p.status, p.location)
 	}
 }
+
+// cancelLogin presses Cancel on the login form on p, with whatever the
+// user had typed.
+func (f *loginFixture) cancelLogin(t testing.TB, b *http.Client, p *page, csrf, email, password string) *page {
+	t.Helper()
+	cm, am := csrfField.FindStringSubmatch(p.body), formAction.FindStringSubmatch(p.body)
+	if cm == nil || am == nil || !strings.Contains(p.body, `name="cancel" value="1"`) {
+		t.Fatalf("no login form with a Cancel button in page (%d): %s", p.status, p.body)
+	}
+	if csrf == "" {
+		csrf = cm[1]
+	}
+	return fetch(t, b, http.MethodPost, f.env.base+html.UnescapeString(am[1]),
+		url.Values{"csrf_token": {csrf}, "email": {email}, "password": {password}, "cancel": {"1"}})
+}
+
+// TestLoginCancel: Cancel on the login form ends the authorization request
+// with access_denied through the normal error response (redirect with
+// state and iss); it needs the form's CSRF token, signs nobody in even with
+// the right password typed, and is not a failed sign-in.
+func TestLoginCancel(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	b := browser(t)
+	state := randomString(t)
+	login := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+
+	// A forged CSRF token: refused, the request goes on.
+	p := f.cancelLogin(t, b, login, "forged", f.user.Email, "")
+	if p.status != http.StatusForbidden || p.location != nil || !strings.Contains(p.body, "The form expired") {
+		t.Fatalf("cancel with a forged CSRF token: %d %v", p.status, p.location)
+	}
+
+	p = f.cancelLogin(t, b, p, "", f.user.Email, testPassword)
+	if p.location == nil || (p.status != http.StatusFound && p.status != http.StatusSeeOther) {
+		t.Fatalf("cancel: %d %s, want a redirect to the application", p.status, p.body)
+	}
+	q := p.location.Query()
+	if got := p.location.Scheme + "://" + p.location.Host + p.location.Path; got != f.redirect {
+		t.Errorf("cancel redirects to %s, want %s", got, f.redirect)
+	}
+	if q.Get("error") != "access_denied" || q.Get("error_description") != loginCancelled || q.Get("state") != state ||
+		q.Get("iss") != f.realm.issuer || q.Has("code") {
+		t.Errorf("cancel response %v", q)
+	}
+	// Nobody signed in: no session cookie, and prompt=none needs a login.
+	for _, ck := range b.Jar.Cookies(p.location) {
+		if ck.Name == sessionCookie {
+			t.Errorf("cancel set a session cookie")
+		}
+	}
+	silent := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+		oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if silent.location == nil || silent.location.Query().Get("error") != "login_required" {
+		t.Errorf("after cancel, prompt=none: %d %v", silent.status, silent.location)
+	}
+
+	// A cancel with a wrong password typed is not a failed sign-in.
+	login = fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	if p := f.cancelLogin(t, b, login, "", f.user.Email, "not the password"); p.location == nil || p.location.Query().Get("error") != "access_denied" {
+		t.Fatalf("cancel: %d %v", p.status, p.location)
+	}
+	if lf, err := f.env.srv.failures.GetLoginFailure(f.env.ctx, f.realm.ID, accountKey(f.user.Email)); !errors.Is(err, realm.ErrNotFound) && (err != nil || lf.Failures != 0) {
+		t.Errorf("cancel counted as a failed sign-in: %+v %v", lf, err)
+	}
+	evs, err := f.env.store.ListEvents(f.env.ctx, f.realm.OrgID, f.realm.ID, realm.EventFilter{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs.Items {
+		if strings.HasPrefix(ev.Type, "user.login") || ev.Type == "user.locked_out" {
+			t.Errorf("cancel wrote event %s", ev.Type)
+		}
+	}
+}
+
+// TestLoginCancelWebMessage: for a web_message request the cancel is
+// posted to the opener like any error, with state and iss.
+func TestLoginCancelWebMessage(t *testing.T) {
+	f := newLoginFixture(t, openStore)
+	const redirect = "http://127.0.0.1:43118/popup-cb"
+	popupClient(f, "popup", redirect, []string{"http://127.0.0.1:43118"})
+	conf := *f.conf
+	conf.ClientID, conf.RedirectURL = "popup", redirect
+	b := browser(t)
+	state := randomString(t)
+	login := fetch(t, b, http.MethodGet, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	wm := readWebMessage(t, f.cancelLogin(t, b, login, "", "", ""))
+	if wm.origin != "http://127.0.0.1:43118" || wm.typ != "authorization_response" {
+		t.Errorf("posted to %q: %s", wm.origin, wm.typ)
+	}
+	if wm.response["error"] != "access_denied" || wm.response["error_description"] != loginCancelled ||
+		wm.response["state"] != state || wm.response["iss"] != f.realm.issuer || wm.response["code"] != "" {
+		t.Errorf("cancel message %v", wm.response)
+	}
+}
