@@ -183,6 +183,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathCerts, handlePublicPreflight)
 	g.GET(pathWardJS, s.handleWardJS)
 	g.OPTIONS(pathWardJS, handlePublicPreflight)
+	g.GET(pathThirdPartyCookies, s.handleThirdPartyCookies)
 	g.GET(pathAuth, s.handleAuthorize)
 	g.POST(pathAuth, s.handleAuthorize)
 	g.POST(pathToken, s.withCORS(s.withTokenLimit(s.handleToken)))
