@@ -27,8 +27,10 @@ const tokenEndpoint = issuer + "/protocol/openid-connect/token";
 
 /**
  * WardError is what login() rejects with. `error` is an OAuth 2.0 error code
- * from Ward ("access_denied", "login_required", …) or one of ward.js's own:
- * "popup_blocked", "popup_closed", "invalid_response".
+ * from Ward ("access_denied" when the user cancels, "login_required", …)
+ * or one of ward.js's own: "invalid_request" (bad options), "popup_blocked",
+ * "popup_closed", "invalid_response", "network_error" (the token endpoint
+ * could not be reached or its answer was withheld, e.g. by CORS).
  */
 export class WardError extends Error {
   constructor(error, description) {
@@ -61,10 +63,13 @@ function jwtPayload(jwt) {
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
 }
 
+// openPopup opens a new window under a name of its own: a fixed name would
+// make a second login() (another tab of the app, a double click) take over
+// the first one's popup.
 function openPopup(width, height) {
   const left = Math.max(0, (window.screenX || 0) + ((window.outerWidth || width) - width) / 2);
   const top = Math.max(0, (window.screenY || 0) + ((window.outerHeight || height) - height) / 2);
-  return window.open("about:blank", "ward-login",
+  return window.open("about:blank", "ward-login-" + randomString(12),
     `popup=yes,width=${width},height=${height},left=${Math.round(left)},top=${Math.round(top)}`);
 }
 
@@ -82,7 +87,20 @@ function openPopup(width, height) {
  */
 export async function login({ clientId, redirectUri, scope = "openid", prompt } = {}) {
   if (!clientId || !redirectUri) {
-    throw new TypeError("ward: login needs clientId and redirectUri");
+    throw new WardError("invalid_request", "login() needs clientId and redirectUri.");
+  }
+  // The popup posts its answer to the redirect URI's origin only: from any
+  // other page it could never arrive, and the user would only see the
+  // popup stay open. Say so at once instead.
+  let redirectOrigin;
+  try {
+    redirectOrigin = new URL(redirectUri).origin;
+  } catch {
+    throw new WardError("invalid_request", `redirectUri ${redirectUri} is not an absolute URL.`);
+  }
+  if (redirectOrigin !== window.location.origin) {
+    throw new WardError("invalid_request",
+      `redirectUri must be on this page's origin ${window.location.origin} (the sign-in result is posted there), not ${redirectOrigin}.`);
   }
   // Opened before anything is awaited, while the click still counts as a
   // user gesture; it is pointed at Ward once the PKCE challenge is ready.
@@ -111,13 +129,17 @@ export async function login({ clientId, redirectUri, scope = "openid", prompt } 
     if (prompt) params.set("prompt", prompt);
     popup.location.href = authorizationEndpoint + "?" + params.toString();
     response = await waitForResponse(popup, state);
-  } catch (e) {
+  } finally {
+    // The popup closes itself after posting, but a browser may refuse.
     if (!popup.closed) popup.close();
-    throw e;
   }
 
-  if (response.iss !== undefined && response.iss !== issuer) {
-    throw new WardError("invalid_response", `The response names issuer ${response.iss}, not ${issuer}.`);
+  // Ward names itself in every authorization response (RFC 9207): one
+  // without iss, or with another issuer's, is not Ward's answer.
+  if (response.iss !== issuer) {
+    throw new WardError("invalid_response", response.iss === undefined
+      ? "The response does not name its issuer."
+      : `The response names issuer ${response.iss}, not ${issuer}.`);
   }
   if (response.error) {
     throw new WardError(String(response.error), response.error_description ? String(response.error_description) : "");
@@ -126,28 +148,42 @@ export async function login({ clientId, redirectUri, scope = "openid", prompt } 
     throw new WardError("invalid_response", "The response carries neither a code nor an error.");
   }
 
-  const res = await fetch(tokenEndpoint, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      code: response.code,
-      redirect_uri: redirectUri,
-      client_id: clientId,
-      code_verifier: verifier,
-    }),
-    credentials: "omit",
-  });
+  let res;
+  try {
+    res = await fetch(tokenEndpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: response.code,
+        redirect_uri: redirectUri,
+        client_id: clientId,
+        code_verifier: verifier,
+      }),
+      credentials: "omit",
+    });
+  } catch (e) {
+    // fetch rejects with a bare TypeError both when the network fails and
+    // when CORS withholds the answer (this origin is not a web origin).
+    throw new WardError("network_error",
+      `The token endpoint could not be reached, or did not allow this origin (${window.location.origin}) by CORS: ${e && e.message ? e.message : e}`);
+  }
   let tokens;
   try {
     tokens = await res.json();
   } catch {
-    throw new WardError("invalid_response", `The token endpoint answered ${res.status} without JSON.`);
+    throw new WardError(res.ok ? "invalid_response" : "network_error", `The token endpoint answered ${res.status} without JSON.`);
   }
   if (!res.ok) {
     throw new WardError(tokens.error || "invalid_response", tokens.error_description || `The token endpoint answered ${res.status}.`);
   }
-  if (nonce && tokens.id_token) {
+  // The nonce ties the ID token to this sign-in. The token came straight
+  // from the token endpoint over TLS, so its signature, aud, azp and exp are
+  // left to whoever relies on it (a resource server verifies it by JWKS).
+  if (nonce) {
+    if (!tokens.id_token) {
+      throw new WardError("invalid_response", "The scope asks for openid, but the token response has no ID token.");
+    }
     let claims;
     try {
       claims = jwtPayload(tokens.id_token);

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net"
@@ -16,12 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/realm/mail/mailtest"
+	"github.com/wardiam/ward/templates"
 )
 
 // Browser tests: the real ward binary, pages of an application served on
@@ -46,10 +50,14 @@ func chromiumPath(t *testing.T) string {
 }
 
 // startBrowser starts one headless Chromium for the test and its subtests.
+// Its popup blocker is on (chromedp turns it off by default), as in a
+// user's browser: ward.js must open its popup within the user activation
+// of the click, and a popup opened without one fails the test.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Flag("disable-popup-blocking", false),
 		chromedp.Flag("headless", "new"),
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.DisableGPU,
@@ -65,6 +73,38 @@ func startBrowser(t *testing.T) context.Context {
 	if !timer.Stop() || err != nil {
 		t.Fatalf("starting Chromium (within 60 s): %v", err)
 	}
+	// The blocker is really on: a window opened by script without a user
+	// activation is refused.
+	blockerCtx, cancelBlocker := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelBlocker()
+	if opened, err := chromedp.Run(blockerCtx, chromedp.Evaluate[bool](`window.open("about:blank", "_blank", "popup") !== null`)); err != nil || opened {
+		t.Fatalf("Chromium's popup blocker is off (a window.open without a user activation opened: %v, %v)", opened, err)
+	}
+	return ctx
+}
+
+// newSession opens a tab in a fresh browser context (no cookies) that
+// lives as long as the test; subtests using it bound their own work with
+// step.
+func newSession(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// The first action creates the tab, which lives as long as the
+	// context it ran in: ctx, bounded by a timer instead of a deadline.
+	timer := time.AfterFunc(30*time.Second, cancel)
+	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	if !timer.Stop() || err != nil {
+		t.Fatalf("opening a tab (within 30 s): %v", err)
+	}
+	return ctx
+}
+
+// step bounds what one subtest does in a tab shared with others.
+func step(t *testing.T, tab context.Context, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, timeout)
+	t.Cleanup(cancel)
 	return ctx
 }
 
@@ -72,10 +112,31 @@ func startBrowser(t *testing.T) context.Context {
 // deadline for everything the subtest does in it.
 func newTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancel() })
-	return ctx
+	return step(t, newSession(t, browser), timeout)
+}
+
+// waitJS evaluates expr every 100 ms until it is neither null, undefined
+// nor false, and returns its JSON value. Unlike chromedp.Poll it does not
+// run as a user gesture, so waiting never lends the page the user
+// activation a popup needs: only a click does. It runs in ctx itself, not
+// in a shorter context (the first action on a tab attaches it for the
+// life of the context it runs in); ctx's deadline bounds each evaluation.
+func waitJS(t *testing.T, ctx context.Context, expr string, timeout time.Duration) ([]byte, error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))
+		if err == nil && len(v) > 0 && string(v) != "null" && string(v) != "false" {
+			return v, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("timed out")
+			}
+			return nil, fmt.Errorf("waiting for %s: %w", expr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // appServer serves an application's pages on its own loopback origin: the
@@ -144,7 +205,7 @@ func openApp(t *testing.T, ctx context.Context, pageURL string) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("open %s: %v", pageURL, err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.ready === true`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	if _, err := waitJS(t, ctx, `window.ready === true`, 20*time.Second); err != nil {
 		t.Fatalf("opener page %s did not load its module: %v", pageURL, err)
 	}
 }
@@ -173,7 +234,7 @@ func clickSignIn(t *testing.T, ctx context.Context) (context.Context, target.ID)
 // waitOutcome waits until login() has settled on the opener page.
 func waitOutcome(t *testing.T, ctx context.Context) outcome {
 	t.Helper()
-	raw, err := chromedp.Run(ctx, chromedp.Poll[[]byte](`window.outcome`, chromedp.WithPollingTimeout(30*time.Second)))
+	raw, err := waitJS(t, ctx, `window.outcome`, 30*time.Second)
 	if err != nil {
 		t.Fatalf("login() did not settle: %v", err)
 	}
@@ -185,14 +246,18 @@ func waitOutcome(t *testing.T, ctx context.Context) outcome {
 }
 
 // evalJS runs script in the tab and returns its JSON value.
-func evalJS[T any](t *testing.T, ctx context.Context, script string) T {
+func evalJS[T any](t *testing.T, ctx context.Context, script string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script, opts...))
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", script, err)
 	}
 	return v
 }
+
+// userGesture runs an evaluation as if the user had clicked (so it may
+// open a window).
+func userGesture(p *runtime.EvaluateParams) { p.UserGesture = &[]bool{true}[0] }
 
 // closeTarget closes a tab or popup as a user closing the window would.
 func closeTarget(t *testing.T, ctx context.Context, id target.ID) {
@@ -260,11 +325,11 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 
 	// The browser context of the user who signs in by popup, kept for the
-	// subtests that need a live session.
-	signedIn, ok := newTab(t, browser, 3*time.Minute), false
+	// subtests that need a live session; each bounds its own work (step).
+	signedIn, ok := newSession(t, browser), false
 
 	t.Run("PopupSignsIn", func(t *testing.T) {
-		tab := signedIn
+		tab := step(t, signedIn, 60*time.Second)
 		openApp(t, tab, app.page("/", popupOptions(nil)))
 		popup, _ := clickSignIn(t, tab)
 		if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.ID("email"))); err != nil {
@@ -285,15 +350,46 @@ func TestBrowserSignIn(t *testing.T) {
 			t.Errorf("popup opened %s", loc)
 		}
 
+		// The popup has a name of its own (a fixed one would let a second
+		// login() take it over).
+		if name := evalJS[string](t, popup, `window.name`); !strings.HasPrefix(name, "ward-login-") || len(name) < len("ward-login-")+12 {
+			t.Errorf("popup window name %q, want ward-login- and a random part", name)
+		}
+
 		// Forged answers: from the application's own window with the right
-		// state (wrong origin and source), and from the popup at Ward's
-		// origin with a wrong state. Both reach the window; ward.js must
-		// ignore them and keep waiting for the real one.
+		// state (wrong origin and source); from the popup at Ward's origin
+		// with a wrong state; and from another window at Ward's origin (a
+		// Ward page the application's window opened) with the right state
+		// and iss, which only the check of event.source stops. All reach
+		// the window; ward.js must ignore them and keep waiting for the
+		// real one (a forged code would fail at the token endpoint).
 		forged := `({type: "authorization_response", response: {code: "forged-code", state: %q, iss: %q}})`
 		_ = evalJS[chromedp.Void](t, tab, `window.postMessage(`+fmt.Sprintf(forged, q.Get("state"), issuer)+`, "*")`)
 		_ = evalJS[chromedp.Void](t, popup, `window.opener.postMessage(`+fmt.Sprintf(forged, "not-the-state", issuer)+`, "*")`)
-		if _, err := chromedp.Run(tab, chromedp.Poll[bool](`window.received.length >= 2`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		forgerID := chromedp.WaitNewTarget(tab, func(info *target.Info) bool { return info.Type == "page" })
+		if opened := evalJS[bool](t, tab, `window.open(`+fmt.Sprintf("%q", issuer+"/protocol/openid-connect/auth?client_id=forger")+`, "forger") !== null`, userGesture); !opened {
+			t.Fatal("could not open the forging window")
+		}
+		var fid target.ID
+		select {
+		case fid = <-forgerID:
+		case <-tab.Done():
+			t.Fatal("no forging window opened")
+		}
+		forger, cancelForger := chromedp.NewContext(tab, chromedp.WithTargetID(fid))
+		defer cancelForger()
+		if _, err := waitJS(t, forger, `document.readyState === "complete" && location.origin === `+fmt.Sprintf("%q", s.URL), 20*time.Second); err != nil {
+			t.Fatalf("forging window at Ward's origin: %v", err)
+		}
+		_ = evalJS[chromedp.Void](t, forger, `window.opener.postMessage(`+fmt.Sprintf(forged, q.Get("state"), issuer)+`, "*")`)
+		if _, err := waitJS(t, tab, `window.received.length >= 3`, 10*time.Second); err != nil {
 			t.Fatalf("forged messages did not arrive: %v", err)
+		}
+		closeTarget(t, tab, fid)
+		// ward.js is still waiting: no forged message settled login().
+		time.Sleep(300 * time.Millisecond)
+		if o := evalJS[*outcome](t, tab, `window.outcome`); o != nil {
+			t.Fatalf("ward.js accepted a forged message: %+v", *o)
 		}
 
 		if err := chromedp.Do(popup, chromedp.SendKeys(chromedp.ID("email"), "ada@vault.test")); err != nil {
@@ -335,17 +431,18 @@ func TestBrowserSignIn(t *testing.T) {
 			Email string `json:"email"`
 		}
 		_ = idt.Claims(&claims)
-		if idt.Subject != user["id"] || idt.Nonce == "" || claims.Email != "ada@vault.test" {
-			t.Errorf("ID token sub %q nonce %q email %q", idt.Subject, idt.Nonce, claims.Email)
+		if idt.Subject != user["id"] || idt.Nonce != q.Get("nonce") || claims.Email != "ada@vault.test" {
+			t.Errorf("ID token sub %q nonce %q (ward.js sent %q) email %q", idt.Subject, idt.Nonce, q.Get("nonce"), claims.Email)
 		}
 		at := verifyAccessToken(t, s.URL, "vault", o.Tokens["access_token"].(string))
 		if at["sub"] != user["id"] || at["client_id"] != popupClient {
 			t.Errorf("access token claims %v", at)
 		}
-		// Exactly the two forged messages reached the window: the real
+		// Exactly the three forged messages reached the window: the real
 		// answer went to ward.js at Ward's origin too, and nothing else.
 		received := evalJS[[]map[string]any](t, tab, `window.received`)
-		if len(received) != 3 || received[0]["origin"] != app.Origin || received[1]["origin"] != s.URL || received[2]["origin"] != s.URL {
+		if len(received) != 4 || received[0]["origin"] != app.Origin || received[1]["origin"] != s.URL ||
+			received[2]["origin"] != s.URL || received[3]["origin"] != s.URL {
 			t.Errorf("messages received: %v", received)
 		}
 		ok = true
@@ -356,11 +453,12 @@ func TestBrowserSignIn(t *testing.T) {
 
 	t.Run("SilentReauthentication", func(t *testing.T) {
 		// prompt=none with a live session: a code, no login page.
-		openApp(t, signedIn, app.page("/silent", popupOptions(map[string]any{"prompt": "none"})))
-		if err := chromedp.Do(signedIn, chromedp.Click(chromedp.ID("signin"))); err != nil {
+		tab := step(t, signedIn, 60*time.Second)
+		openApp(t, tab, app.page("/silent", popupOptions(map[string]any{"prompt": "none"})))
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("signin"))); err != nil {
 			t.Fatal(err)
 		}
-		o := waitOutcome(t, signedIn)
+		o := waitOutcome(t, tab)
 		if !o.OK {
 			t.Fatalf("prompt=none signed in: %s %s", o.Error, o.Message)
 		}
@@ -383,19 +481,74 @@ func TestBrowserSignIn(t *testing.T) {
 	})
 
 	t.Run("UnregisteredOriginReceivesNothing", func(t *testing.T) {
-		// A page elsewhere uses the application's client and redirect URI:
-		// the popup (signed in already) answers at once, but only to the
-		// application's origin, so this window gets nothing.
-		openApp(t, signedIn, evil.page("/", popupOptions(nil)))
-		if err := chromedp.Do(signedIn, chromedp.Click(chromedp.ID("signin"))); err != nil {
+		// A page elsewhere opens the popup with the application's client
+		// and redirect URI (by hand: ward.js refuses a redirect URI on
+		// another origin): the popup, signed in already, answers at once,
+		// but only to the application's origin, so this window gets
+		// nothing.
+		tab := step(t, signedIn, 60*time.Second)
+		openApp(t, tab, evil.page("/", popupOptions(nil)))
+		conf := oauth2.Config{ClientID: popupClient, RedirectURL: app.Origin + "/popup-cb", Scopes: []string{"openid"},
+			Endpoint: provider.Endpoint()}
+		authURL := conf.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("response_mode", "web_message"))
+		popupID := chromedp.WaitNewTarget(tab, func(info *target.Info) bool { return info.Type == "page" })
+		if !evalJS[bool](t, tab, `(window.evilPopup = window.open(`+fmt.Sprintf("%q", authURL)+`, "evil", "popup")) !== null`, userGesture) {
+			t.Fatal("the popup was blocked")
+		}
+		select {
+		case <-popupID:
+		case <-tab.Done():
+			t.Fatal("no popup opened")
+		}
+		// The page posts (to the application's origin) and closes itself.
+		if _, err := waitJS(t, tab, `window.evilPopup.closed`, 20*time.Second); err != nil {
+			t.Fatalf("the popup did not answer and close: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond) // a message on its way would arrive now
+		if received := evalJS[[]any](t, tab, `window.received`); len(received) != 0 {
+			t.Errorf("a page on an unregistered origin received %v", received)
+		}
+	})
+
+	t.Run("RedirectURIOnAnotherOrigin", func(t *testing.T) {
+		// ward.js on a page whose origin is not the redirect URI's would
+		// wait for a message that can never come: it refuses at once,
+		// before opening any popup.
+		tab := step(t, signedIn, 60*time.Second)
+		openApp(t, tab, evil.page("/elsewhere", popupOptions(nil)))
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("signin"))); err != nil {
 			t.Fatal(err)
 		}
-		o := waitOutcome(t, signedIn)
-		if o.OK || o.Error != "popup_closed" {
-			t.Errorf("login() on an unregistered origin: %+v", o)
+		o := waitOutcome(t, tab)
+		if o.OK || o.Error != "invalid_request" || !strings.Contains(o.Message, "redirectUri must be on this page's origin") {
+			t.Errorf("login() with a redirect URI on another origin: %+v", o)
 		}
-		if received := evalJS[[]any](t, signedIn, `window.received`); len(received) != 0 {
-			t.Errorf("a page on an unregistered origin received %v", received)
+	})
+
+	t.Run("PopupNeedsUserActivation", func(t *testing.T) {
+		// login() called without a click: the popup blocker refuses the
+		// window, and ward.js says so.
+		tab := newTab(t, browser, 45*time.Second)
+		openApp(t, tab, app.page("/", popupOptions(nil)))
+		_ = evalJS[chromedp.Void](t, tab, `document.getElementById("signin").click()`)
+		if o := waitOutcome(t, tab); o.OK || o.Error != "popup_blocked" {
+			t.Errorf("login() without a user activation: %+v", o)
+		}
+	})
+
+	t.Run("UserCancels", func(t *testing.T) {
+		// Cancel on the login page: login() rejects with access_denied.
+		tab := newTab(t, browser, 45*time.Second)
+		openApp(t, tab, app.page("/", popupOptions(nil)))
+		popup, _ := clickSignIn(t, tab)
+		if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.ID("email")),
+			chromedp.Click(chromedp.CSS(`button[name="cancel"]`))); err != nil {
+			t.Fatalf("press Cancel: %v", err)
+		}
+		o := waitOutcome(t, tab)
+		if o.OK || o.Error != "access_denied" || !strings.Contains(o.Message, "The user cancelled the sign-in.") {
+			t.Errorf("Cancel in the popup: %+v", o)
 		}
 	})
 
@@ -427,6 +580,7 @@ func TestBrowserSignIn(t *testing.T) {
 			Endpoint: provider.Endpoint()}
 		tab, cancel := chromedp.NewContext(signedIn)
 		defer cancel()
+		tab = step(t, tab, 60*time.Second)
 		if err := chromedp.Do(tab, chromedp.Navigate(conf.AuthCodeURL("state-0123456789",
 			oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "none")))); err != nil {
 			t.Fatal(err)
@@ -505,5 +659,157 @@ func setPasswordFromOutbox(t *testing.T, w *wardEnv, password string) {
 	if status, body := post(t, b, parts[0], url.Values{"csrf_token": {csrf}, "token": {q.Get("token")},
 		"password": {password}, "password_confirm": {password}}); status != 200 {
 		t.Fatalf("set password = %d:\n%s", status, body)
+	}
+}
+
+// fakeIssuer is a stand-in for Ward that serves the real ward.js (from
+// templates) under /realms/fake and answers its popup and token requests
+// wrongly in the way the client_id names, so that the checks ward.js makes
+// on answers Ward itself never gives are exercised in the browser.
+type fakeIssuer struct {
+	URL    string
+	mu     sync.Mutex
+	nonces map[string]string // code → nonce of its authorization request
+}
+
+func startFakeIssuer(t *testing.T) *fakeIssuer {
+	t.Helper()
+	js, err := templates.FS.ReadFile("ward.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeIssuer{URL: "http://" + ln.Addr().String(), nonces: map[string]string{}}
+	issuer := f.URL + "/realms/fake"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /realms/fake/ward.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_, _ = w.Write(js)
+	})
+	// The popup page posts a response to the redirect URI's origin, with
+	// the window's name beside it (the opener page records every message).
+	mux.HandleFunc("GET /realms/fake/protocol/openid-connect/auth", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		scenario, code := q.Get("client_id"), fmt.Sprintf("code-%d", time.Now().UnixNano())
+		f.mu.Lock()
+		f.nonces[code] = q.Get("nonce")
+		f.mu.Unlock()
+		resp := map[string]any{"code": code, "state": q.Get("state"), "iss": issuer}
+		switch scenario {
+		case "wrong-iss":
+			resp["iss"] = "http://127.0.0.1:9/realms/fake"
+		case "no-iss":
+			delete(resp, "iss")
+		}
+		redirect, _ := url.Parse(q.Get("redirect_uri"))
+		msg, _ := json.Marshal(map[string]any{"type": "authorization_response", "response": resp})
+		closeSelf := "window.close();"
+		if scenario == "ok-stays-open" {
+			closeSelf = "" // as if the browser refused window.close()
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>fake</title><script>
+var m = %s; m.response.window_name = window.name;
+window.opener.postMessage(m, %q); %s
+</script>`, msg, redirect.Scheme+"://"+redirect.Host, closeSelf)
+	})
+	mux.HandleFunc("POST /realms/fake/protocol/openid-connect/token", func(w http.ResponseWriter, r *http.Request) {
+		scenario := r.PostFormValue("client_id")
+		f.mu.Lock()
+		nonce := f.nonces[r.PostFormValue("code")]
+		f.mu.Unlock()
+		if scenario == "wrong-nonce" {
+			nonce = "not-this-sign-in"
+		}
+		// ward.js reads the ID token's payload only; the signature is not
+		// its business, so an unsigned token serves.
+		payload, _ := json.Marshal(map[string]any{"iss": issuer, "sub": "u1", "aud": scenario, "nonce": nonce})
+		tokens := map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 300,
+			"id_token": "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString(payload) + "."}
+		if scenario == "no-id-token" {
+			delete(tokens, "id_token")
+		}
+		if scenario != "no-cors" {
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(tokens)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+// TestBrowserWardJSChecks: ward.js refuses answers that Ward never gives:
+// an authorization response without iss or with another issuer's, an ID
+// token with another nonce, a token response without an ID token when
+// openid was asked for; a token endpoint that CORS withholds is a
+// network_error. Each popup has a name of its own, and ward.js closes the
+// popup when the page could not close itself.
+func TestBrowserWardJSChecks(t *testing.T) {
+	browser := startBrowser(t)
+	fake := startFakeIssuer(t)
+	app := startApp(t, fake.URL+"/realms/fake/ward.js")
+	names := map[string]bool{}
+	for _, c := range []struct{ scenario, wantError, wantMessage string }{
+		{"wrong-iss", "invalid_response", "names issuer http://127.0.0.1:9/realms/fake, not " + fake.URL + "/realms/fake"},
+		{"no-iss", "invalid_response", "does not name its issuer"},
+		{"wrong-nonce", "invalid_response", "nonce is not this sign-in's"},
+		{"no-id-token", "invalid_response", "has no ID token"},
+		{"no-cors", "network_error", "did not allow this origin (" + app.Origin + ") by CORS"},
+		{"ok-stays-open", "", ""},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			tab := newTab(t, browser, 45*time.Second)
+			openApp(t, tab, app.page("/"+c.scenario, map[string]any{"clientId": c.scenario, "redirectUri": app.Origin + "/cb", "scope": "openid"}))
+			_, popupID := clickSignIn(t, tab)
+			o := waitOutcome(t, tab)
+			if c.wantError == "" {
+				if !o.OK || o.Tokens["access_token"] != "at" {
+					t.Errorf("login(): %+v", o)
+				}
+			} else if o.OK || o.Error != c.wantError || !strings.Contains(o.Message, c.wantMessage) {
+				t.Errorf("login(): %+v, want %s (%s)", o, c.wantError, c.wantMessage)
+			}
+			received := evalJS[[]struct {
+				Data struct {
+					Response struct {
+						WindowName string `json:"window_name"`
+					} `json:"response"`
+				} `json:"data"`
+			}](t, tab, `window.received`)
+			if len(received) != 1 {
+				t.Fatalf("messages received: %v", received)
+			}
+			name := received[0].Data.Response.WindowName
+			if !strings.HasPrefix(name, "ward-login-") || len(name) < len("ward-login-")+12 || names[name] {
+				t.Errorf("popup window name %q, want ward-login- and a random part, a new one each time", name)
+			}
+			names[name] = true
+			// The popup is gone, whether it closed itself or not.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				infos, err := chromedp.Targets(tab)
+				if err != nil {
+					t.Fatal(err)
+				}
+				open := false
+				for _, info := range infos {
+					open = open || info.TargetID == popupID
+				}
+				if !open {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the popup is still open after login() settled")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
 	}
 }
