@@ -20,7 +20,8 @@ run: build
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	@command -v chromium >/dev/null 2>&1 || [ "$${WARD_SKIP_BROWSER:-}" = 1 ] || { \
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+	  [ "$${WARD_SKIP_BROWSER:-}" = 1 ] || { \
 	  if [ "$$(id -u)" -ne 0 ]; then \
 	    echo "make test: Chromium is not installed. Install it with 'sudo apt-get install -y chromium'," >&2; \
 	    echo "or set WARD_SKIP_BROWSER=1 to skip the browser tests locally." >&2; exit 1; \
