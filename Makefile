@@ -14,9 +14,9 @@ build:
 run: build
 	./bin/ward serve
 
-# Installs PostgreSQL and Chromium if missing (apt-get, as root), starts a
-# throwaway cluster, and runs every test on SQLite and Postgres, the browser
-# tests in headless Chromium.
+# Installs PostgreSQL, Chromium and npm if missing (apt-get, as root), starts
+# a throwaway cluster, and runs every test on SQLite and Postgres, the browser
+# tests in headless Chromium (npm fetches keycloak-js for its test).
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
@@ -29,6 +29,14 @@ test:
 	  echo "make test: installing Chromium with apt-get" >&2; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || [ -n "$${WARD_KEYCLOAK_JS:-}" ] || [ "$${WARD_SKIP_BROWSER:-}" = 1 ] || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "make test: npm is not installed (the keycloak-js test fetches Keycloak's adapter with it)." >&2; \
+	    echo "Install it with 'sudo apt-get install -y npm', or set WARD_SKIP_BROWSER=1 to skip the browser tests locally." >&2; exit 1; \
+	  fi; \
+	  echo "make test: installing npm with apt-get" >&2; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	.ci/with-postgres $(GO) test -count=1 -timeout 20m ./...
 
 # Benchmarks: Go benchmarks plus the HTTP load harness, on SQLite and

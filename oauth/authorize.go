@@ -377,6 +377,12 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 		return s.writeAuthorizeError(c, p, ar, err)
 	}
 	resp.AddParameter("iss", p.issuer)
+	// fosite adds the granted scope; RFC 6749 §4.1.2 has no such parameter
+	// in a code response, and Keycloak sends none: keycloak-js, which
+	// strips only the parameters it knows from the URL, would leave it in
+	// the application's address (and in its post-logout redirect URI).
+	// The granted scope is in the token response.
+	resp.GetParameters().Del("scope")
 	p.fosite.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
 	s.sweepAuthRequests(ctx)
 	return nil

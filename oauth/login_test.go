@@ -218,6 +218,9 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if q.Get("state") != state || q.Get("iss") != f.realm.issuer || q.Get("code") == "" {
 		t.Fatalf("authorization response %v: want state, iss %s and a code", q, f.realm.issuer)
 	}
+	if q.Has("scope") {
+		t.Errorf("authorization response carries scope %q (RFC 6749 §4.1.2 has none; keycloak-js would leave it in the URL)", q.Get("scope"))
+	}
 
 	tok, err := f.conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
