@@ -24,8 +24,9 @@ type clientShape struct {
 	communication string
 }
 
-// check validates the shape and returns the stored communication mode.
-func (c clientShape) check(v *ValidationError) Communication {
+// check validates the shape and returns the stored communication mode; it
+// replaces webOrigins by their serialized form, which is what is stored.
+func (c *clientShape) check(v *ValidationError) Communication {
 	switch c.kind {
 	case KindServiceAccount:
 		if c.public {
@@ -43,7 +44,7 @@ func (c clientShape) check(v *ValidationError) Communication {
 		return ""
 	case KindApplication:
 		checkRedirectURIs(v, c.redirectURIs)
-		checkWebOrigins(v, c.webOrigins)
+		c.webOrigins = checkWebOrigins(v, c.webOrigins)
 		switch Communication(c.communication) {
 		case "":
 			return CommRedirect
@@ -136,7 +137,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 			ID: s.newID(), RealmID: r.ID, ClientID: clientID, Name: name, Description: desc,
 			Kind: shape.kind, Active: true, Public: in.Public, Audience: nonNil(in.Audience),
 			Groups: ids, PrimaryGroup: in.PrimaryGroup, RedirectURIs: nonNil(in.RedirectURIs),
-			WebOrigins: nonNil(in.WebOrigins), Communication: comm, DisplayName: display,
+			WebOrigins: nonNil(shape.webOrigins), Communication: comm, DisplayName: display,
 			AllowOfflineAccess: in.OfflineAccess, IDTokenAlg: idAlg, CreatedAt: now, UpdatedAt: now,
 		}
 		if !c.Public {
@@ -266,7 +267,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		set("display_name", p.DisplayName != nil && display != c.DisplayName, func() { c.DisplayName = display })
 		set("audience", p.Audience != nil && !slices.Equal(*p.Audience, c.Audience), func() { c.Audience = nonNil(*p.Audience) })
 		set("redirect_uris", p.RedirectURIs != nil && !slices.Equal(*p.RedirectURIs, c.RedirectURIs), func() { c.RedirectURIs = nonNil(*p.RedirectURIs) })
-		set("web_origins", p.WebOrigins != nil && !slices.Equal(*p.WebOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(*p.WebOrigins) })
+		set("web_origins", p.WebOrigins != nil && !slices.Equal(shape.webOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(shape.webOrigins) })
 		set("communication", p.Communication != nil && comm != c.Communication, func() { c.Communication = comm })
 		set("offline_access", p.OfflineAccess != nil && *p.OfflineAccess != c.AllowOfflineAccess, func() { c.AllowOfflineAccess = *p.OfflineAccess })
 		set("id_token_signed_response_alg", idAlg != c.IDTokenAlg, func() { c.IDTokenAlg = idAlg })

@@ -195,15 +195,20 @@ func redirectURIProblem(raw string) string {
 }
 
 // checkWebOrigins: scheme://host[:port] only, as browsers send in Origin.
-// Each valid entry is replaced, in the caller's slice, by its serialized
-// form (OriginOf: lower-case scheme and host, no default port), which is
-// what the callers store: CORS and the web_message page compare origins
-// as browsers serialize them, so "https://App.Example.com:443" must be
-// kept as "https://app.example.com" or it would never match. Entries that
-// are the same origin written differently are duplicates.
-func checkWebOrigins(v *ValidationError, origins []string) {
+// It returns the origins in serialized form (OriginOf: lower-case scheme
+// and host, no default port), which is what the callers store: CORS and
+// the web_message page compare origins as browsers serialize them, so
+// "https://App.Example.com:443" must be kept as "https://app.example.com"
+// or it would never match. Entries that are the same origin written
+// differently are duplicates. The input is not changed.
+func checkWebOrigins(v *ValidationError, origins []string) []string {
+	if origins == nil {
+		return nil
+	}
+	out := make([]string, len(origins))
 	seen := make(map[string]bool, len(origins))
 	for i, raw := range origins {
+		out[i] = raw
 		field := fmt.Sprintf("web_origins[%d]", i)
 		if msg := originProblem(raw); msg != "" {
 			v.Add(field, msg)
@@ -214,8 +219,9 @@ func checkWebOrigins(v *ValidationError, origins []string) {
 			v.Add(field, "is a duplicate")
 		}
 		seen[o] = true
-		origins[i] = o
+		out[i] = o
 	}
+	return out
 }
 
 func originProblem(raw string) string {
