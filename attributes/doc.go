@@ -3,7 +3,10 @@
 // boolean, date; single or multi-valued), validation of attribute values, and
 // the effective-attribute merge of a subject's groups.
 //
-// Later it also holds CEL policy evaluation and the resource-side Guard.
+// It also holds the CEL policy language (CompilePolicy, Evaluate): Ward
+// compiles policies with it when admins write them, and resource servers
+// evaluate them with it, so both agree on what a condition means. The
+// resource-side Guard comes later.
 //
 // It must import nothing from the server side (realm, oauth, console,
 // storage): resource servers outside this repository import it.

@@ -1,0 +1,236 @@
+package attributes
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+)
+
+// Policy is one permission rule of a realm (CONTRACT §5): Condition, a CEL
+// expression, decides whether a subject may perform one of Actions on a
+// resource of ResourceType. Ward stores and distributes policies; the
+// Guard evaluates them, deny by default.
+type Policy struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description,omitempty"`
+	ResourceType string   `json:"resource_type"`
+	Actions      []string `json:"actions"`
+	Condition    string   `json:"condition"`
+}
+
+// The variables a condition sees. subject is the access token's claims
+// (sub, client_id, kind, groups, attributes, …); resource is the map the
+// resource server's loader returns; action is the action asked for;
+// request carries facts about the HTTP request (ip, time).
+const (
+	VarSubject  = "subject"
+	VarResource = "resource"
+	VarAction   = "action"
+	VarRequest  = "request"
+)
+
+// PolicyCostLimit bounds the CEL cost of evaluating one condition, so that
+// no policy (a comprehension over a large list, nested loops) can stall a
+// server: an evaluation that reaches it fails, and a failed policy allows
+// nothing. Ordinary conditions cost tens.
+const PolicyCostLimit = 10_000
+
+// MaxConditionLength bounds a condition's source.
+const MaxConditionLength = 4096
+
+// CompileError is a condition that does not compile: what is wrong and
+// where (1-based line and column; 0 when the error has no position).
+type CompileError struct {
+	Line, Column int
+	Message      string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line == 0 {
+		return e.Message
+	}
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Message)
+}
+
+// policyEnv is the CEL environment every condition is compiled in, built
+// once (it is immutable; building it costs milliseconds).
+var policyEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable(VarSubject, cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable(VarResource, cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable(VarAction, cel.StringType),
+		cel.Variable(VarRequest, cel.MapType(cel.StringType, cel.DynType)),
+	)
+})
+
+// CompiledPolicy is a policy ready to evaluate.
+type CompiledPolicy struct {
+	Policy
+	program cel.Program
+}
+
+// CompilePolicy parses and type-checks p.Condition, which must be a
+// boolean expression over subject, resource, action and request. With the
+// realm's attribute definitions (defs non-nil), a reference to
+// subject.attributes.NAME for an attribute the realm does not define is an
+// error at that position: a typo would otherwise silently never match. The
+// error is a *CompileError.
+func CompilePolicy(p Policy, defs []Definition) (*CompiledPolicy, error) {
+	if len(p.Condition) > MaxConditionLength {
+		return nil, &CompileError{Message: fmt.Sprintf("the condition is longer than %d bytes", MaxConditionLength)}
+	}
+	env, err := policyEnv()
+	if err != nil {
+		return nil, fmt.Errorf("attributes: policy environment: %w", err)
+	}
+	ast, iss := env.Compile(p.Condition)
+	if iss != nil && iss.Err() != nil {
+		return nil, firstIssue(iss)
+	}
+	if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
+		return nil, &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the condition must be a boolean, not %s", t)}
+	}
+	if defs != nil {
+		if err := checkAttributeRefs(ast, defs); err != nil {
+			return nil, err
+		}
+	}
+	prg, err := env.Program(ast, cel.CostLimit(PolicyCostLimit), cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, &CompileError{Message: err.Error()}
+	}
+	return &CompiledPolicy{Policy: p, program: prg}, nil
+}
+
+// firstIssue turns CEL's first issue into a CompileError with a 1-based
+// column (CEL counts columns from 0).
+func firstIssue(iss *cel.Issues) *CompileError {
+	errs := iss.Errors()
+	if len(errs) == 0 {
+		return &CompileError{Message: iss.String()}
+	}
+	e := errs[0]
+	ce := &CompileError{Message: e.Message}
+	if loc := e.Location; loc != nil && loc.Line() > 0 {
+		ce.Line, ce.Column = loc.Line(), loc.Column()+1
+	}
+	return ce
+}
+
+// checkAttributeRefs finds subject.attributes.NAME selections (plain or in
+// has()) naming an attribute not in defs.
+func checkAttributeRefs(ast *cel.Ast, defs []Definition) error {
+	known := make(map[string]bool, len(defs))
+	for _, d := range defs {
+		known[d.Name] = true
+	}
+	native := ast.NativeRep()
+	var bad *CompileError
+	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if bad != nil || e.Kind() != celast.SelectKind {
+			return
+		}
+		sel := e.AsSelect()
+		op := sel.Operand()
+		if op.Kind() != celast.SelectKind || op.AsSelect().FieldName() != "attributes" {
+			return
+		}
+		root := op.AsSelect().Operand()
+		if root.Kind() != celast.IdentKind || root.AsIdent() != VarSubject || known[sel.FieldName()] {
+			return
+		}
+		bad = &CompileError{Message: fmt.Sprintf("the realm has no attribute %q", sel.FieldName())}
+		if loc := native.SourceInfo().GetStartLocation(e.ID()); loc.Line() > 0 {
+			bad.Line, bad.Column = loc.Line(), loc.Column()+1
+		}
+	}))
+	if bad != nil {
+		return bad
+	}
+	return nil
+}
+
+// Request is what one decision is about.
+type Request struct {
+	// Subject is the access token's claims.
+	Subject      map[string]any
+	ResourceType string
+	Action       string
+	// Resource is the resource's attributes as the loader returns them.
+	Resource map[string]any
+	// Context is the request variable: ip, time, …
+	Context map[string]any
+}
+
+// Decision is the outcome of Evaluate.
+type Decision struct {
+	Allowed bool
+	// Policies are the names of the policies that allowed, sorted.
+	Policies []string
+	// Errors are the policies that applied but could not be evaluated (a
+	// missing key, the cost limit, a non-boolean result); they allow
+	// nothing.
+	Errors []PolicyError
+}
+
+// PolicyError is one policy's failed evaluation.
+type PolicyError struct {
+	Policy string
+	Err    error
+}
+
+// ErrNotBoolean is a condition that evaluated to something else.
+var ErrNotBoolean = errors.New("attributes: the condition did not evaluate to a boolean")
+
+// Applies reports whether the policy covers this resource type and action
+// ("*" among its actions covers every action).
+func (p *CompiledPolicy) Applies(resourceType, action string) bool {
+	return p.ResourceType == resourceType && (slices.Contains(p.Actions, action) || slices.Contains(p.Actions, "*"))
+}
+
+// Evaluate decides req against policies, deny by default: it is allowed
+// when at least one applicable policy's condition is true. Every
+// applicable policy is evaluated, so the decision names all that allowed.
+func Evaluate(policies []*CompiledPolicy, req Request) Decision {
+	vars := map[string]any{
+		VarSubject:  nonNilMap(req.Subject),
+		VarResource: nonNilMap(req.Resource),
+		VarAction:   req.Action,
+		VarRequest:  nonNilMap(req.Context),
+	}
+	var d Decision
+	for _, p := range policies {
+		if !p.Applies(req.ResourceType, req.Action) {
+			continue
+		}
+		out, _, err := p.program.Eval(vars)
+		if err != nil {
+			d.Errors = append(d.Errors, PolicyError{Policy: p.Name, Err: err})
+			continue
+		}
+		allowed, ok := out.Value().(bool)
+		if !ok {
+			d.Errors = append(d.Errors, PolicyError{Policy: p.Name, Err: ErrNotBoolean})
+			continue
+		}
+		if allowed {
+			d.Policies = append(d.Policies, p.Name)
+		}
+	}
+	sort.Strings(d.Policies)
+	d.Allowed = len(d.Policies) > 0
+	return d
+}
+
+func nonNilMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}

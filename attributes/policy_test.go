@@ -1,0 +1,118 @@
+package attributes
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+var testDefs = []Definition{{Name: "admin", Type: Boolean}, {Name: "departments", Type: String, Multi: true}}
+
+func mustCompile(t *testing.T, p Policy) *CompiledPolicy {
+	t.Helper()
+	cp, err := CompilePolicy(p, testDefs)
+	if err != nil {
+		t.Fatalf("compile %q: %v", p.Condition, err)
+	}
+	return cp
+}
+
+// TestEvaluate: the contract's example policy; deny by default; only
+// policies for the resource type and action apply; the decision names the
+// policies that allowed.
+func TestEvaluate(t *testing.T) {
+	dept := mustCompile(t, Policy{Name: "department", ResourceType: "asset", Actions: []string{"read", "write"},
+		Condition: `subject.attributes.admin || resource.department in subject.attributes.departments`})
+	all := mustCompile(t, Policy{Name: "admins-everything", ResourceType: "asset", Actions: []string{"*"},
+		Condition: `has(subject.attributes.admin) && subject.attributes.admin == true`})
+	other := mustCompile(t, Policy{Name: "other-type", ResourceType: "ledger", Actions: []string{"read"}, Condition: `true`})
+	policies := []*CompiledPolicy{dept, all, other}
+	news := map[string]any{"attributes": map[string]any{"admin": false, "departments": []any{"news"}}}
+	admin := map[string]any{"attributes": map[string]any{"admin": true, "departments": []any{}}}
+	for _, c := range []struct {
+		name     string
+		subject  map[string]any
+		resource map[string]any
+		action   string
+		allowed  []string
+	}{
+		{"own department", news, map[string]any{"department": "news"}, "read", []string{"department"}},
+		{"other department", news, map[string]any{"department": "finance"}, "read", nil},
+		{"action not covered", news, map[string]any{"department": "news"}, "delete", nil},
+		{"admin", admin, map[string]any{"department": "finance"}, "read", []string{"admins-everything", "department"}},
+		{"admin, any action", admin, map[string]any{"department": "finance"}, "delete", []string{"admins-everything"}},
+		{"no subject", nil, map[string]any{"department": "news"}, "read", nil},
+	} {
+		d := Evaluate(policies, Request{Subject: c.subject, ResourceType: "asset", Action: c.action, Resource: c.resource})
+		if d.Allowed != (len(c.allowed) > 0) || strings.Join(d.Policies, ",") != strings.Join(c.allowed, ",") {
+			t.Errorf("%s: %+v, want allowed by %v", c.name, d, c.allowed)
+		}
+	}
+	if d := Evaluate(nil, Request{ResourceType: "asset", Action: "read"}); d.Allowed {
+		t.Error("no policies allowed something")
+	}
+}
+
+// TestCompilePolicyErrors: bad conditions are refused with a position.
+func TestCompilePolicyErrors(t *testing.T) {
+	for _, c := range []struct {
+		cond       string
+		line, col  int
+		msgContain string
+	}{
+		{"subject.attributes.admin ||", 1, 28, ""},
+		{"subject.attributes.admn", 1, 19, `no attribute "admn"`},
+		{"true &&\n  subject.attributes.nope == 1", 2, 21, `no attribute "nope"`},
+		{`"a string"`, 1, 1, "must be a boolean"},
+		{"unknown_var == 1", 1, 1, "undeclared reference"},
+	} {
+		_, err := CompilePolicy(Policy{Name: "p", ResourceType: "asset", Actions: []string{"read"}, Condition: c.cond}, testDefs)
+		var ce *CompileError
+		if !errors.As(err, &ce) {
+			t.Errorf("%q: error %v, want a CompileError", c.cond, err)
+			continue
+		}
+		if ce.Line != c.line || ce.Column != c.col || !strings.Contains(ce.Message, c.msgContain) {
+			t.Errorf("%q: %+v, want line %d column %d containing %q", c.cond, ce, c.line, c.col, c.msgContain)
+		}
+	}
+	// Without definitions any attribute name compiles (the Guard's case).
+	if _, err := CompilePolicy(Policy{Condition: "subject.attributes.anything == 1"}, nil); err != nil {
+		t.Errorf("without definitions: %v", err)
+	}
+}
+
+// TestPolicyCostLimit: a condition that loops too much fails and allows
+// nothing.
+func TestPolicyCostLimit(t *testing.T) {
+	p := mustCompile(t, Policy{Name: "heavy", ResourceType: "asset", Actions: []string{"read"},
+		Condition: `resource.items.all(x, resource.items.all(y, resource.items.all(z, x + y + z >= 0)))`})
+	items := make([]any, 200)
+	for i := range items {
+		items[i] = i
+	}
+	d := Evaluate([]*CompiledPolicy{p}, Request{ResourceType: "asset", Action: "read", Resource: map[string]any{"items": items}})
+	if d.Allowed || len(d.Errors) != 1 || !strings.Contains(d.Errors[0].Err.Error(), "cost") {
+		t.Fatalf("heavy policy: %+v, want a cost-limit error and no permission", d)
+	}
+}
+
+func FuzzCompilePolicy(f *testing.F) {
+	for _, s := range []string{"true", "subject.attributes.admin", "resource.department in subject.attributes.departments",
+		"[1,2,3].all(x, x > 0)", `request.ip.startsWith("10.")`, "((", "subject['a'][0]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cond string) {
+		p, err := CompilePolicy(Policy{Name: "f", ResourceType: "asset", Actions: []string{"read"}, Condition: cond}, testDefs)
+		if err != nil {
+			var ce *CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("%q: error %v is not a CompileError", cond, err)
+			}
+			return
+		}
+		// Whatever compiles evaluates without panicking and within the limit.
+		Evaluate([]*CompiledPolicy{p}, Request{ResourceType: "asset", Action: "read",
+			Subject: map[string]any{"attributes": map[string]any{"admin": true}}, Resource: map[string]any{}})
+	})
+}
