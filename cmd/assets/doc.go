@@ -1,0 +1,16 @@
+// Command assets is an example asset server: it keeps metadata about
+// digital assets and lets the users and service accounts of one Ward realm
+// read, write, delete and share them, as CONTRACT §5 describes. It trusts
+// Ward through the attributes library only (token verification offline,
+// realm policies), which is the point of the example: a resource server
+// protects its API with a Guard and never calls Ward per request.
+//
+// Permissions: a subject may act on an asset when a realm policy allows the
+// action, when the asset's ACL grants the matching permission to the
+// subject or one of its groups, or when it owns the asset. Share links give
+// read access to one asset without a token, until they expire, reach their
+// use limit or are revoked.
+//
+// It keeps its data in SQLite through gorm. It must import nothing of Ward
+// but the attributes package.
+package main
