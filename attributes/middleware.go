@@ -1,0 +1,211 @@
+package attributes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// problem is an RFC 9457 problem document, shaped like Ward's own.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+
+	wwwAuthenticate string
+}
+
+func (p *problem) write(w http.ResponseWriter) {
+	if p.wwwAuthenticate != "" {
+		w.Header().Set("WWW-Authenticate", p.wwwAuthenticate)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// authorize runs the whole check for one request: token, then resource
+// (only for an authenticated caller, so that nobody learns which ids exist
+// without a token), then decision. It returns the request context carrying
+// subject, decision and client IP, or the problem to answer.
+func (g *Guard) authorize(r *http.Request, resourceType, action string, decide bool,
+	load func(context.Context) (map[string]any, error)) (context.Context, *problem) {
+	ctx := context.WithValue(r.Context(), ipKey{}, g.clientIP(r))
+	subject, p := g.authenticate(ctx, r)
+	if p != nil {
+		return nil, p
+	}
+	ctx = context.WithValue(ctx, subjectKey{}, subject)
+	if !decide {
+		return ctx, nil
+	}
+	var resource map[string]any
+	if load != nil {
+		var err error
+		resource, err = load(ctx)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, &problem{Type: "urn:ward:problem:not-found", Title: "Not Found", Status: http.StatusNotFound,
+				Detail: "no such " + resourceType}
+		case err != nil:
+			// The loader's error may hold anything (SQL, paths): not for
+			// the caller.
+			return nil, &problem{Type: "urn:ward:problem:internal", Title: "Internal Server Error", Status: http.StatusInternalServerError}
+		}
+	}
+	d, err := g.Decide(ctx, subject, resourceType, action, resource)
+	if err != nil {
+		return nil, &problem{Type: "urn:ward:problem:unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable}
+	}
+	if !d.Allowed {
+		return nil, &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: http.StatusForbidden,
+			Detail: "no policy allows " + action + " on this " + resourceType}
+	}
+	return context.WithValue(ctx, decisionKey{}, d), nil
+}
+
+func (g *Guard) authenticate(ctx context.Context, r *http.Request) (map[string]any, *problem) {
+	realm := strconv.Quote(g.cfg.Audience)
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		// RFC 6750 §3.1: no credentials, no error code.
+		return nil, &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
+			Detail: "a bearer access token is required", wwwAuthenticate: "Bearer realm=" + realm}
+	}
+	unauthorized := &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
+		Detail:          "the access token is missing, malformed, expired or not for this server",
+		wwwAuthenticate: "Bearer realm=" + realm + `, error="invalid_token"`}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, unauthorized
+	}
+	claims, err := g.Verify(ctx, strings.TrimSpace(token))
+	if errors.Is(err, ErrIntrospection) {
+		return nil, &problem{Type: "urn:ward:problem:unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the token issuer could not be asked about the token"}
+	}
+	if err != nil {
+		return nil, unauthorized
+	}
+	return claims, nil
+}
+
+// clientIP is request.ip: the peer address, or, when the peer is one of
+// Config.TrustedProxies, the nearest address in X-Forwarded-For that is
+// not a trusted proxy (the rightmost ones were added by our proxies; the
+// leftmost ones are whatever the client claimed).
+func (g *Guard) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !g.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !g.trusted(a) {
+			return a.String()
+		}
+	}
+	return peer.Unmap().String()
+}
+
+func (g *Guard) trusted(a netip.Addr) bool {
+	for _, p := range g.cfg.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// HTTP protects next: the request needs a valid access token, and a realm
+// policy must allow action on the resourceType that load returns (load may
+// be nil for actions on no particular resource, e.g. create). Missing or
+// invalid token: 401 with WWW-Authenticate; load returning ErrNotFound:
+// 404; any other load error: 500; denied: 403; all as problem JSON. next
+// finds the claims and decision with SubjectFrom and DecisionFrom.
+func (g *Guard) HTTP(resourceType, action string, load func(*http.Request) (map[string]any, error), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var loader func(context.Context) (map[string]any, error)
+		if load != nil {
+			loader = func(ctx context.Context) (map[string]any, error) { return load(r.WithContext(ctx)) }
+		}
+		ctx, p := g.authorize(r, resourceType, action, true, loader)
+		if p != nil {
+			p.write(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Authenticate protects next with a valid access token only, for handlers
+// that decide themselves with Decide (a list filtered per item, a check
+// combined with the resource's own ACL).
+func (g *Guard) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, p := g.authorize(r, "", "", false, nil)
+		if p != nil {
+			p.write(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Echo is HTTP for echo: a middleware for one route, with a loader that
+// reads the echo context (path parameters). The claims and decision are in
+// c.Request().Context().
+func (g *Guard) Echo(resourceType, action string, load func(echo.Context) (map[string]any, error)) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			var loader func(context.Context) (map[string]any, error)
+			if load != nil {
+				loader = func(ctx context.Context) (map[string]any, error) {
+					// The loader sees the authenticated subject too.
+					c.SetRequest(c.Request().WithContext(ctx))
+					return load(c)
+				}
+			}
+			ctx, p := g.authorize(c.Request(), resourceType, action, true, loader)
+			if p != nil {
+				p.write(c.Response())
+				return nil
+			}
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// EchoAuthenticate is Authenticate for echo.
+func (g *Guard) EchoAuthenticate() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, p := g.authorize(c.Request(), "", "", false, nil)
+			if p != nil {
+				p.write(c.Response())
+				return nil
+			}
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}

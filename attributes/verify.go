@@ -1,0 +1,206 @@
+package attributes
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// ErrInvalidToken is the error every refused token wraps (errors.Is). Its
+// text says why, for logs; the middleware does not tell the caller.
+var ErrInvalidToken = errors.New("attributes: invalid token")
+
+// ErrIntrospection is an introspection call that failed (the issuer did not
+// answer): neither a yes nor a no about the token.
+var ErrIntrospection = errors.New("attributes: token introspection failed")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidToken, fmt.Sprintf(format, args...))
+}
+
+// maxTokenLength bounds the tokens the guard looks at; Ward's access
+// tokens, attributes included, are a few KiB.
+const maxTokenLength = 64 << 10
+
+// Verify checks an access token offline and returns its claims: a compact
+// JWS whose header alg is in the allow-list and equal to the alg of the
+// JWKS key named by kid, with typ at+jwt (RFC 9068), a valid signature, iss
+// equal to the issuer, the audience among aud, an exp not past and nbf and
+// iat not in the future (each with Config.Leeway). With Config.Introspect
+// the issuer is then asked whether the token is still active.
+//
+// The claims are the token's JSON object decoded by encoding/json: JSON
+// numbers are float64, arrays []any, objects map[string]any. Policies see
+// them as CEL doubles, lists and maps.
+func (g *Guard) Verify(ctx context.Context, token string) (map[string]any, error) {
+	claims, err := g.verifyOffline(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if g.cfg.Introspect {
+		if err := g.introspect(ctx, token); err != nil {
+			return nil, err
+		}
+	}
+	return claims, nil
+}
+
+func (g *Guard) verifyOffline(ctx context.Context, token string) (map[string]any, error) {
+	if token == "" {
+		return nil, invalid("empty token")
+	}
+	if len(token) > maxTokenLength {
+		return nil, invalid("token longer than %d bytes", maxTokenLength)
+	}
+	// Compact serialization only: the JSON serialization can carry several
+	// signatures and unprotected headers, which access tokens never need.
+	if strings.Count(token, ".") != 2 {
+		return nil, invalid("not a compact JWS")
+	}
+	jws, err := jose.ParseSignedCompact(token, g.algList)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, invalid("not exactly one signature")
+	}
+	h := jws.Signatures[0].Protected
+	if !g.algs[h.Algorithm] {
+		return nil, invalid("algorithm %q not allowed", h.Algorithm)
+	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return nil, invalid("critical header extensions are not supported")
+	}
+	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
+		return nil, invalid("typ %q is not at+jwt", typ)
+	}
+	if h.KeyID == "" {
+		return nil, invalid("no kid")
+	}
+	key, ok := g.keys.get(ctx, h.KeyID)
+	if !ok {
+		return nil, invalid("unknown kid %q", h.KeyID)
+	}
+	// The key decides the algorithm, not the token: a header may not make
+	// an RSA key verify PS256 when the key is for RS256.
+	if key.alg != h.Algorithm {
+		return nil, invalid("algorithm %q does not match the key's %q", h.Algorithm, key.alg)
+	}
+	payload, err := jws.Verify(key.key)
+	if err != nil {
+		return nil, invalid("signature: %v", err)
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&claims); err != nil || claims == nil {
+		return nil, invalid("claims are not a JSON object")
+	}
+	if dec.More() {
+		return nil, invalid("trailing data after the claims")
+	}
+	if err := g.checkClaims(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+func (g *Guard) checkClaims(c map[string]any) error {
+	if iss, _ := c["iss"].(string); iss != g.cfg.Issuer {
+		return invalid("iss %q is not the issuer", iss)
+	}
+	if !hasAudience(c["aud"], g.cfg.Audience) {
+		return invalid("audience %q not in aud", g.cfg.Audience)
+	}
+	now := g.now()
+	exp, ok := numericDate(c["exp"])
+	if !ok {
+		return invalid("exp missing or not a number")
+	}
+	if !now.Before(exp.Add(g.leeway)) {
+		return invalid("expired")
+	}
+	if v, present := c["nbf"]; present {
+		nbf, ok := numericDate(v)
+		if !ok {
+			return invalid("nbf is not a number")
+		}
+		if now.Add(g.leeway).Before(nbf) {
+			return invalid("not valid yet (nbf)")
+		}
+	}
+	if v, present := c["iat"]; present {
+		iat, ok := numericDate(v)
+		if !ok {
+			return invalid("iat is not a number")
+		}
+		if now.Add(g.leeway).Before(iat) {
+			return invalid("issued in the future (iat)")
+		}
+	}
+	return nil
+}
+
+func hasAudience(aud any, want string) bool {
+	switch a := aud.(type) {
+	case string:
+		return a == want
+	case []any:
+		for _, v := range a {
+			if s, ok := v.(string); ok && s == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// numericDate reads a JWT NumericDate (seconds since the epoch, possibly
+// fractional).
+func numericDate(v any) (time.Time, bool) {
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// introspect asks the issuer (RFC 7662) whether token is still active: a
+// user or client deactivated since the token was issued is refused at once.
+func (g *Guard) introspect(ctx context.Context, token string) error {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.discovery.IntrospectionEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrIntrospection, err)
+	}
+	g.clientAuth(req)
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrIntrospection, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s", ErrIntrospection, resp.Status)
+	}
+	var body struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
+		return fmt.Errorf("%w: %v", ErrIntrospection, err)
+	}
+	if !body.Active {
+		return invalid("the issuer says the token is not active")
+	}
+	return nil
+}
