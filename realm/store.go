@@ -175,6 +175,7 @@ type Store interface {
 	TokenStore
 	SetupStore
 	ActionTokenStore
+	PolicyStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).

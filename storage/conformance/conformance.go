@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"SetupToken", testSetupToken},
 		{"ActionTokens", testActionTokens},
 		{"InTx", testInTx},
+		{"Policies", testPolicies},
 	}
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { tc.fn(t, f) })
