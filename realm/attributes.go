@@ -181,6 +181,9 @@ func (s *Service) DeleteAttribute(ctx context.Context, realmName, name string) e
 		if n > 0 {
 			return Conflict("name", fmt.Sprintf("attribute %q is set on %d group(s); remove those values first", name, n))
 		}
+		if err := checkAttributeUnusedByPolicies(ctx, tx, r.ID, name); err != nil {
+			return err
+		}
 		if err := tx.DeleteAttribute(ctx, r.ID, name); err != nil {
 			return err
 		}
