@@ -116,6 +116,15 @@ func (a *API) Register(e *echo.Echo) {
 	g.PUT(r+"/clients/:client_id/groups/:group_id", a.addClientToGroup)
 	g.DELETE(r+"/clients/:client_id/groups/:group_id", a.removeClientFromGroup)
 
+	g.GET(r+"/policies", a.listPolicies)
+	g.POST(r+"/policies", a.createPolicy)
+	g.GET(r+"/policies/:id", a.getPolicy)
+	g.PATCH(r+"/policies/:id", a.updatePolicy)
+	g.DELETE(r+"/policies/:id", a.deletePolicy)
+	// A literal colon: echo reads an unescaped ":" as the start of a
+	// parameter.
+	g.POST(r+"/policies\\:test", a.testPolicies)
+
 	g.GET(r+"/events", a.listRealmEvents)
 }
 

@@ -342,3 +342,56 @@ type clientPatchRequest struct {
 	OfflineAccess Optional[bool]     `json:"offline_access"`
 	IDTokenAlg    Optional[string]   `json:"id_token_signed_response_alg"`
 }
+
+// ---- policies ----
+
+type policyDTO struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Description  string    `json:"description"`
+	ResourceType string    `json:"resource_type"`
+	Actions      []string  `json:"actions"`
+	Condition    string    `json:"condition"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+func toPolicy(p *realm.Policy) policyDTO {
+	return policyDTO{ID: p.ID, Name: p.Name, Description: p.Description, ResourceType: p.ResourceType,
+		Actions: nonNil(p.Actions), Condition: p.Condition, CreatedAt: utc(p.CreatedAt), UpdatedAt: utc(p.UpdatedAt)}
+}
+
+type policyCreateRequest struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description"`
+	ResourceType string   `json:"resource_type"`
+	Actions      []string `json:"actions"`
+	Condition    string   `json:"condition"`
+}
+
+type policyPatchRequest struct {
+	Name         Optional[string]   `json:"name"`
+	Description  Optional[string]   `json:"description"`
+	ResourceType Optional[string]   `json:"resource_type"`
+	Actions      Optional[[]string] `json:"actions"`
+	Condition    Optional[string]   `json:"condition"`
+}
+
+type policyDecisionDTO struct {
+	Allowed  bool                 `json:"allowed"`
+	Policies []string             `json:"policies"`
+	Errors   []policyEvalErrorDTO `json:"errors,omitempty"`
+}
+
+type policyEvalErrorDTO struct {
+	Policy string `json:"policy"`
+	Error  string `json:"error"`
+}
+
+func toPolicyDecision(r *realm.PolicyTestResult) policyDecisionDTO {
+	d := policyDecisionDTO{Allowed: r.Allowed, Policies: nonNil(r.Policies)}
+	for _, e := range r.Errors {
+		d.Errors = append(d.Errors, policyEvalErrorDTO{Policy: e.Policy, Error: e.Err.Error()})
+	}
+	return d
+}
