@@ -100,6 +100,7 @@ type Guard struct {
 	leeway    time.Duration
 	discovery discovery
 	keys      *keySet
+	verified  *verifiedCache
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -172,6 +173,7 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 	if refetch <= 0 {
 		refetch = 10 * time.Second
 	}
+	g.verified = newVerifiedCache(g.now)
 	g.keys = newKeySet(g.client, g.discovery.JWKSURI, g.algs, refetch, g.now)
 	if err := g.keys.load(ctx); err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ type keySet struct {
 	minInterval time.Duration
 	now         func() time.Time
 
-	keys atomic.Pointer[map[string]verificationKey]
+	keys atomic.Pointer[map[string]*verificationKey]
 
 	fetchMu   sync.Mutex // serializes fetches; guards lastFetch
 	lastFetch time.Time
@@ -54,7 +54,7 @@ type keySet struct {
 
 func newKeySet(client *http.Client, uri string, algs map[string]bool, minInterval time.Duration, now func() time.Time) *keySet {
 	ks := &keySet{client: client, uri: uri, algs: algs, minInterval: minInterval, now: now}
-	empty := map[string]verificationKey{}
+	empty := map[string]*verificationKey{}
 	ks.keys.Store(&empty)
 	return ks
 }
@@ -88,7 +88,7 @@ func (ks *keySet) fetchLocked(ctx context.Context) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&raw); err != nil {
 		return fmt.Errorf("attributes: JWKS: %w", err)
 	}
-	keys := make(map[string]verificationKey, len(raw.Keys))
+	keys := make(map[string]*verificationKey, len(raw.Keys))
 	for _, r := range raw.Keys {
 		var k jose.JSONWebKey
 		// Keys go-jose cannot read (unknown kty, bad parameters) are
@@ -110,7 +110,7 @@ func (ks *keySet) fetchLocked(ctx context.Context) error {
 // usable turns a JWK into a verification key when its type and algorithm
 // are ones the guard accepts. A key without alg gets the algorithm its type
 // implies (RS256 for RSA), so a header can never pick a weaker one.
-func (ks *keySet) usable(k jose.JSONWebKey) (verificationKey, bool) {
+func (ks *keySet) usable(k jose.JSONWebKey) (*verificationKey, bool) {
 	pub := k.Public()
 	alg := k.Algorithm
 	switch key := pub.Key.(type) {
@@ -120,35 +120,40 @@ func (ks *keySet) usable(k jose.JSONWebKey) (verificationKey, bool) {
 			alg = want
 		}
 		if alg != want {
-			return verificationKey{}, false
+			return nil, false
 		}
 	case *rsa.PublicKey:
 		if alg == "" {
 			alg = "RS256"
 		}
 		if alg[:2] != "RS" && alg[:2] != "PS" || key.N.BitLen() < 2048 {
-			return verificationKey{}, false
+			return nil, false
 		}
 	case ed25519.PublicKey:
 		if alg == "" {
 			alg = "EdDSA"
 		}
 		if alg != "EdDSA" {
-			return verificationKey{}, false
+			return nil, false
 		}
 	default:
 		// Symmetric keys and anything else: never a verification key.
-		return verificationKey{}, false
+		return nil, false
 	}
 	if !ks.algs[alg] {
-		return verificationKey{}, false
+		return nil, false
 	}
-	return verificationKey{alg: alg, key: pub.Key}, true
+	return &verificationKey{alg: alg, key: pub.Key}, true
+}
+
+// current is the key now published under kid, without fetching.
+func (ks *keySet) current(kid string) *verificationKey {
+	return (*ks.keys.Load())[kid]
 }
 
 // get returns the key for kid, fetching the JWKS again when kid is unknown
 // and the last fetch is older than minInterval.
-func (ks *keySet) get(ctx context.Context, kid string) (verificationKey, bool) {
+func (ks *keySet) get(ctx context.Context, kid string) (*verificationKey, bool) {
 	if k, ok := (*ks.keys.Load())[kid]; ok {
 		return k, true
 	}
@@ -159,10 +164,10 @@ func (ks *keySet) get(ctx context.Context, kid string) (verificationKey, bool) {
 		return k, true
 	}
 	if ks.now().Sub(ks.lastFetch) < ks.minInterval {
-		return verificationKey{}, false
+		return nil, false
 	}
 	if err := ks.fetchLocked(ctx); err != nil {
-		return verificationKey{}, false
+		return nil, false
 	}
 	k, ok := (*ks.keys.Load())[kid]
 	return k, ok

@@ -3,6 +3,7 @@ package attributes
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -67,6 +69,17 @@ func (g *Guard) verifyOffline(ctx context.Context, token string) (map[string]any
 	if strings.Count(token, ".") != 2 {
 		return nil, invalid("not a compact JWS")
 	}
+	// A token seen before with a good signature under a key still
+	// published skips the signature check (most of a decision's cost); the
+	// claims are checked against the clock every time.
+	sum := sha256.Sum256([]byte(token))
+	if e, ok := g.verified.get(sum); ok && g.keys.current(e.kid) == e.key {
+		claims := cloneJSON(e.claims).(map[string]any)
+		if err := g.checkClaims(claims); err != nil {
+			return nil, err
+		}
+		return claims, nil
+	}
 	jws, err := jose.ParseSignedCompact(token, g.algList)
 	if err != nil {
 		return nil, invalid("%v", err)
@@ -112,7 +125,81 @@ func (g *Guard) verifyOffline(ctx context.Context, token string) (map[string]any
 	if err := g.checkClaims(claims); err != nil {
 		return nil, err
 	}
+	exp, _ := numericDate(claims["exp"])
+	g.verified.put(sum, verifiedEntry{kid: h.KeyID, key: key, claims: cloneJSON(claims).(map[string]any), until: exp.Add(g.leeway)})
 	return claims, nil
+}
+
+// verifiedCacheSize bounds the verified-token cache: a few MiB at most.
+const verifiedCacheSize = 4096
+
+// verifiedCache remembers tokens whose signature checked out, by SHA-256
+// of the token. Entries leave when their token expires or, when the cache
+// is full, to make room.
+type verifiedCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]verifiedEntry
+	now     func() time.Time
+}
+
+type verifiedEntry struct {
+	kid    string
+	key    *verificationKey
+	claims map[string]any
+	until  time.Time
+}
+
+func newVerifiedCache(now func() time.Time) *verifiedCache {
+	return &verifiedCache{entries: map[[32]byte]verifiedEntry{}, now: now}
+}
+
+func (c *verifiedCache) get(sum [32]byte) (verifiedEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[sum]
+	c.mu.RUnlock()
+	return e, ok
+}
+
+func (c *verifiedCache) put(sum [32]byte, e verifiedEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= verifiedCacheSize {
+		now := c.now()
+		for k, v := range c.entries {
+			if now.After(v.until) {
+				delete(c.entries, k)
+			}
+		}
+		// Still full: drop arbitrary entries (map order) down to 3/4.
+		for k := range c.entries {
+			if len(c.entries) < verifiedCacheSize*3/4 {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[sum] = e
+}
+
+// cloneJSON deep-copies a value as encoding/json decodes it, so that a
+// handler changing the claims it was given cannot change the cache.
+func cloneJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, vv := range x {
+			m[k] = cloneJSON(vv)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, vv := range x {
+			l[i] = cloneJSON(vv)
+		}
+		return l
+	default:
+		return v
+	}
 }
 
 func (g *Guard) checkClaims(c map[string]any) error {
