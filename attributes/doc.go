@@ -5,8 +5,20 @@
 //
 // It also holds the CEL policy language (CompilePolicy, Evaluate): Ward
 // compiles policies with it when admins write them, and resource servers
-// evaluate them with it, so both agree on what a condition means. The
-// resource-side Guard comes later.
+// evaluate them with it, so both agree on what a condition means.
+//
+// The Guard is the resource server's side (CONTRACT §5). NewGuard reads the
+// realm's discovery document and JWKS, signs in with the resource server's
+// own client to fetch the realm's policies, and polls them with their ETag.
+// It verifies access tokens offline (compact JWS, typ at+jwt, an
+// asymmetric algorithm from the allow-list bound to the key's own alg, iss,
+// aud, exp, nbf, iat), refetching the JWKS on an unknown kid at most once
+// per interval, and caching tokens whose signature checked out so that a
+// client's repeated calls cost microseconds. Decide evaluates the policies
+// deny by default; the net/http (HTTP, Authenticate) and echo (Echo,
+// EchoAuthenticate) middleware answer 401, 403 and 404 as problem JSON and
+// put the claims and decision in the request context. The Guard imports
+// nothing but go-jose, cel-go and echo: it talks to Ward over HTTP only.
 //
 // It must import nothing from the server side (realm, oauth, console,
 // storage): resource servers outside this repository import it.
