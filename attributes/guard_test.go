@@ -28,7 +28,7 @@ import (
 // endpoint (client_credentials), introspection and the policies endpoint
 // with ETag and 304, as CONTRACT §4 and §5 describe them.
 type testIssuer struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	issuer string
 
@@ -52,7 +52,7 @@ const (
 	testAudience     = "assets"
 )
 
-func newTestIssuer(t *testing.T, policies ...Policy) *testIssuer {
+func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 	t.Helper()
 	ti := &testIssuer{t: t, policies: policies, version: 1, active: true}
 	mux := http.NewServeMux()
