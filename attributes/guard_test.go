@@ -803,14 +803,17 @@ func TestGuardRequestVariables(t *testing.T) {
 		Condition: `request.ip == "127.0.0.1" && timestamp(request.time) > timestamp("2030-01-01T00:00:00Z")`})
 	es := newECSigner(t, "k1")
 	ti.addKey(es.kid, es.alg, es.public())
-	clock := time.Now()
-	g := ti.guard(t, func(c *Config) { c.Clock = func() time.Time { return clock } })
+	var clock atomic.Pointer[time.Time]
+	start := time.Now()
+	clock.Store(&start)
+	g := ti.guard(t, func(c *Config) { c.Clock = func() time.Time { return *clock.Load() } })
 	srv := assetServer(t, g, map[string]string{"a1": "news"})
 	tok := es.sign(t, "at+jwt", ti.claims("svc", nil))
 	checkProblem(t, "before 2030", get(t, srv.URL+"/assets/a1", tok), 403)
-	clock = time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	later := time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC)
+	clock.Store(&later)
 	tok = es.sign(t, "at+jwt", map[string]any{"iss": ti.issuer, "aud": testAudience, "sub": "svc",
-		"exp": clock.Add(time.Minute).Unix(), "iat": clock.Unix()})
+		"exp": later.Add(time.Minute).Unix(), "iat": later.Unix()})
 	if a := get(t, srv.URL+"/assets/a1", tok); a.status != 200 {
 		t.Errorf("in 2030 from loopback: %d %s", a.status, a.body)
 	}

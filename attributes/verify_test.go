@@ -2,9 +2,16 @@ package attributes
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +222,71 @@ func TestVerifiedCacheBounded(t *testing.T) {
 		if len(c.entries) > verifiedCacheSize {
 			t.Fatalf("%d entries after %d puts", len(c.entries), i+1)
 		}
+	}
+}
+
+// TestJWKSOddKeys: keys the guard cannot or must not use (symmetric, weak
+// RSA, an alg its type cannot have, encryption keys, an algorithm outside
+// the allow-list, an unknown kty) are ignored without hiding the good one.
+func TestJWKSOddKeys(t *testing.T) {
+	ti := newTestIssuer(t)
+	good := newECSigner(t, "good")
+	ti.addKey(good.kid, good.alg, good.public())
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	misfit := newECSigner(t, "misfit")
+	enc := newECSigner(t, "enc")
+	ti.mu.Lock()
+	ti.jwks = append(ti.jwks,
+		jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "oct", Algorithm: "HS256"},
+		jose.JSONWebKey{Key: &weak.PublicKey, KeyID: "weak", Algorithm: "RS256"},
+		jose.JSONWebKey{Key: &p384.PublicKey, KeyID: "p384", Algorithm: "ES384"},
+		jose.JSONWebKey{Key: misfit.public(), KeyID: "misfit", Algorithm: "RS256"},
+		jose.JSONWebKey{Key: enc.public(), KeyID: "enc", Algorithm: "ES256", Use: "enc"},
+	)
+	ti.mu.Unlock()
+	g := ti.guard(t, nil)
+	keys := *g.keys.keys.Load()
+	if len(keys) != 1 || keys["good"] == nil {
+		t.Fatalf("usable keys: %v", keys)
+	}
+	ctx := context.Background()
+	c := ti.claims("svc", nil)
+	if _, err := g.Verify(ctx, good.sign(t, "at+jwt", c)); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{
+		"weak RSA":           signer{kid: "weak", alg: "RS256", key: weak}.sign(t, "at+jwt", c),
+		"ES384 not allowed":  signer{kid: "p384", alg: "ES384", key: p384}.sign(t, "at+jwt", c),
+		"EC key claiming RS": signer{kid: "misfit", alg: "ES256", key: misfit.key}.sign(t, "at+jwt", c),
+		"encryption key":     signer{kid: "enc", alg: "ES256", key: enc.key}.sign(t, "at+jwt", c),
+		"HMAC with oct key":  signer{kid: "oct", alg: "HS256", key: []byte("0123456789abcdef0123456789abcdef")}.sign(t, "at+jwt", c),
+	} {
+		if _, err := g.Verify(ctx, tok); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestJWKSUnknownKeyType: a key go-jose cannot parse is skipped.
+func TestJWKSUnknownKeyType(t *testing.T) {
+	good := newECSigner(t, "good")
+	goodJWK, _ := json.Marshal(jose.JSONWebKey{Key: good.public(), KeyID: "good", Algorithm: "ES256"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"keys":[{"kty":"XYZ","kid":"odd"},{"kty":"EC","kid":"broken","crv":"P-256","x":"AA"},` + string(goodJWK) + `]}`))
+	}))
+	defer srv.Close()
+	ks := newKeySet(srv.Client(), srv.URL, map[string]bool{"ES256": true}, time.Second, time.Now)
+	if err := ks.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys := *ks.keys.Load(); len(keys) != 1 || keys["good"] == nil {
+		t.Errorf("keys: %v", keys)
 	}
 }
