@@ -193,6 +193,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.POST(pathUserinfo, s.withCORS(s.handleUserinfo))
 	g.GET(pathLogout, s.withCORS(s.handleLogout))
 	g.POST(pathLogout, s.withCORS(s.handleLogout))
+	g.GET(pathPolicies, s.handlePolicies)
 	g.OPTIONS(pathToken, s.corsPreflight("POST, OPTIONS"))
 	g.OPTIONS(pathRevoke, s.corsPreflight("POST, OPTIONS"))
 	g.OPTIONS(pathUserinfo, s.corsPreflight("GET, POST, OPTIONS"))
