@@ -69,6 +69,17 @@ func TestPolicyCRUD(t *testing.T) {
 	e.must(204, adminToken, "DELETE", base+"/"+id, nil)
 	problem(t, e.do(viewerToken, "GET", base+"/"+id, nil), http.StatusNotFound)
 
+	// An attribute a policy's condition names cannot go while it does.
+	e.must(201, adminToken, "POST", "/admin/v1/realms/prod/attributes", map[string]any{"name": "level", "type": "integer"})
+	lv := e.must(201, adminToken, "POST", base, map[string]any{"name": "Levels", "resource_type": "asset",
+		"actions": []string{"read"}, "condition": "subject.attributes.level > 2"})["id"].(string)
+	p409 := problem(t, e.do(adminToken, "DELETE", "/admin/v1/realms/prod/attributes/level", nil), http.StatusConflict)
+	if !strings.Contains(p409.Detail, `"Levels"`) {
+		t.Errorf("conflict does not name the policy: %+v", p409)
+	}
+	e.must(204, adminToken, "DELETE", base+"/"+lv, nil)
+	e.must(204, adminToken, "DELETE", "/admin/v1/realms/prod/attributes/level", nil)
+
 	events := e.must(200, viewerToken, "GET", "/admin/v1/realms/prod/events?type=policy.updated", nil)["items"].([]any)
 	if len(events) != 1 || events[0].(map[string]any)["target_id"] != id {
 		t.Errorf("policy.updated events = %v", events)
