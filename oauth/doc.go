@@ -11,7 +11,9 @@
 // the result to a login popup's opener, and ward.js, the browser helper
 // that opens that popup; userinfo and RP-initiated logout; CORS for the
 // realm's web_origins; brute-force locks (realm.LoginFailureStore) and
-// per-IP limits; and AuthenticateAdmin, which turns a console-realm
+// per-IP limits; GET /realms/{realm}/policies, which hands the realm's
+// policies (with an ETag) to its resource servers' Guards; and
+// AuthenticateAdmin, which turns a console-realm
 // access token into the realm.Principal the admin API acts as.
 //
 // Fosite flows stay fosite's: handlers are registered with compose.Compose
