@@ -1,14 +1,139 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardiam/ward/attributes"
 )
 
-// The HTTP server (config from ASSETS_* variables, the Guard, the routes of
-// CONTRACT §5) comes with the attributes Guard; until then the command only
-// says so.
+// config is what the environment sets (CONTRACT §5).
+type config struct {
+	addr          string
+	issuer        string
+	audience      string
+	clientID      string
+	clientSecret  string
+	db            string
+	publicURL     string        // "" means http:// + the listening address
+	policyRefresh time.Duration // 0: the guard's default (30 s)
+}
+
+// loadConfig reads the ASSETS_* variables through getenv.
+func loadConfig(getenv func(string) string) (config, error) {
+	or := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		addr:         or("ASSETS_ADDR", "127.0.0.1:8090"),
+		issuer:       getenv("ASSETS_ISSUER"),
+		audience:     or("ASSETS_AUDIENCE", "assets"),
+		clientID:     getenv("ASSETS_CLIENT_ID"),
+		clientSecret: getenv("ASSETS_CLIENT_SECRET"),
+		db:           or("ASSETS_DB", "sqlite:./data/assets.db"),
+		publicURL:    strings.TrimSuffix(getenv("ASSETS_PUBLIC_URL"), "/"),
+	}
+	var missing []string
+	for name, v := range map[string]string{"ASSETS_ISSUER": c.issuer, "ASSETS_CLIENT_ID": c.clientID, "ASSETS_CLIENT_SECRET": c.clientSecret} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return c, fmt.Errorf("%s must be set", strings.Join(missing, ", "))
+	}
+	if v := getenv("ASSETS_POLICY_REFRESH"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return c, fmt.Errorf("ASSETS_POLICY_REFRESH must be a duration of at least 1s, got %q", v)
+		}
+		c.policyRefresh = d
+	}
+	return c, nil
+}
+
 func main() {
-	fmt.Fprintln(os.Stderr, "assets: the HTTP server is not built yet (issue 6 in progress); see cmd/assets/store.go")
-	os.Exit(2)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "assets:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("assets stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	store, err := OpenStore(cfg.db, nil)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", cfg.db, err)
+	}
+	defer store.Close()
+
+	// The guard polls the realm's policies until ctx ends (a signal); each
+	// fetch is bounded by the guard's HTTP client timeout (10 s).
+	guard, err := attributes.NewGuard(ctx, attributes.Config{
+		Issuer:        cfg.issuer,
+		Audience:      cfg.audience,
+		Client:        attributes.ClientCredentials{ID: cfg.clientID, Secret: cfg.clientSecret},
+		PolicyRefresh: cfg.policyRefresh,
+		OnError:       func(err error) { log.Warn("guard", "err", err) },
+	})
+	if err != nil {
+		return fmt.Errorf("trusting %s: %w", cfg.issuer, err)
+	}
+	defer guard.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	publicURL := cfg.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	s := &server{guard: guard, store: store, publicURL: publicURL, log: log}
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.issuer, "audience", cfg.audience, "public_url", publicURL)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -331,3 +331,31 @@ func (s *Store) GetShare(ctx context.Context, assetID, shareID string) (*Share, 
 	}
 	return &sh, err
 }
+
+// GrantedAssets returns the ids of the assets whose ACL grants perm to the
+// user sub or to one of groups, so that a list is checked with one query
+// instead of one per asset.
+func (s *Store) GrantedAssets(ctx context.Context, sub string, groups []string, perm string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if perm == "" {
+		return out, nil
+	}
+	var entries []ACLEntry
+	q := s.db.WithContext(ctx).Model(&ACLEntry{})
+	if len(groups) > 0 {
+		q = q.Where("((kind = 'user' AND principal = ?) OR (kind = 'group' AND principal IN ?))", sub, groups)
+	} else {
+		q = q.Where("kind = 'user' AND principal = ?", sub)
+	}
+	if err := q.Find(&entries).Error; err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		for _, p := range strings.Split(e.Permissions, ",") {
+			if p == perm {
+				out[e.AssetID] = true
+			}
+		}
+	}
+	return out, nil
+}
