@@ -390,6 +390,17 @@ func TestAssetsEndToEnd(t *testing.T) {
 	news.must(403, "PUT", "/assets/"+chiefNews+"/acl", map[string]any{"entries": []any{}})
 	news.must(403, "POST", "/assets/"+chiefNews+"/shares", map[string]any{"expires_in_seconds": 60})
 
+	// Ownership: moved to finance by an admin, newsbot's own asset is still
+	// its own for every action, manage included; no policy allows that.
+	ownID := newsOwn["id"].(string)
+	chief.must(200, "PATCH", "/assets/"+ownID, map[string]any{"department": "finance"})
+	news.must(200, "GET", "/assets/"+ownID, nil)
+	if got := ids(t, news.must(200, "GET", "/assets", nil)); !slices.Contains(got, ownID) {
+		t.Errorf("the owner's own asset is missing from its list: %v", got)
+	}
+	news.must(201, "POST", "/assets/"+ownID+"/shares", map[string]any{"expires_in_seconds": 60})
+	news.must(200, "PUT", "/assets/"+ownID+"/acl", map[string]any{"entries": []any{}})
+
 	// ACLs: a user grant, then a group grant; a grant of another group
 	// gives nothing; READ does not give WRITE.
 	acl := "/assets/" + finance + "/acl"

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoadConfig: the defaults of CONTRACT §5, the required variables named
+// in the error, and a bad policy refresh refused.
+func TestLoadConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	_, err := loadConfig(env(nil))
+	if err == nil || !strings.Contains(err.Error(), "ASSETS_CLIENT_ID, ASSETS_CLIENT_SECRET, ASSETS_ISSUER must be set") {
+		t.Errorf("empty environment: %v", err)
+	}
+	base := map[string]string{"ASSETS_ISSUER": "http://127.0.0.1:8080/realms/media", "ASSETS_CLIENT_ID": "assets-server", "ASSETS_CLIENT_SECRET": "s"}
+	c, err := loadConfig(env(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:8090" || c.audience != "assets" || c.db != "sqlite:./data/assets.db" || c.publicURL != "" || c.policyRefresh != 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+	base["ASSETS_PUBLIC_URL"] = "https://assets.example.com/"
+	base["ASSETS_POLICY_REFRESH"] = "5s"
+	if c, err = loadConfig(env(base)); err != nil || c.publicURL != "https://assets.example.com" || c.policyRefresh != 5*time.Second {
+		t.Errorf("public URL and refresh = %q %v, %v", c.publicURL, c.policyRefresh, err)
+	}
+	base["ASSETS_POLICY_REFRESH"] = "10ms"
+	if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_POLICY_REFRESH") {
+		t.Errorf("a 10ms refresh: %v", err)
+	}
+}
