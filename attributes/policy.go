@@ -1,15 +1,21 @@
 package attributes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 )
 
 // Policy is one permission rule of a realm (CONTRACT §5): Condition, a CEL
@@ -101,12 +107,37 @@ func CompilePolicy(p Policy, defs []Definition) (*CompiledPolicy, error) {
 			return nil, err
 		}
 	}
-	prg, err := env.Program(ast, cel.CostLimit(PolicyCostLimit), cel.InterruptCheckFrequency(100))
+	prg, err := env.Program(ast, cel.CostTracking(concatCosts{}), cel.CostLimit(PolicyCostLimit),
+		cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, &CompileError{Message: err.Error()}
 	}
 	return &CompiledPolicy{Policy: p, program: prg}, nil
 }
+
+// concatCosts charges a concatenation by the size of what it builds. The
+// variables are maps of dyn, so "+" is dispatched at run time and CEL's
+// own model (which prices add_string by length) does not see it: it would
+// count 1 for joining two megabyte strings, and a condition that doubles a
+// string in a loop could allocate gigabytes within the cost limit.
+type concatCosts struct{}
+
+func (concatCosts) CallCost(function, _ string, _ []ref.Val, result ref.Val) *uint64 {
+	if function != operators.Add || result == nil {
+		return nil
+	}
+	switch result.(type) {
+	case types.String, types.Bytes, traits.Lister:
+		c := 1 + cost.ActualSize(result)/10
+		return &c
+	}
+	return nil
+}
+
+// policyTimeout bounds one condition's evaluation in wall time too, in case
+// something the cost model prices low still takes long (checked between
+// comprehension iterations).
+const policyTimeout = 100 * time.Millisecond
 
 // firstIssue turns CEL's first issue into a CompileError with a 1-based
 // column (CEL counts columns from 0).
@@ -188,6 +219,14 @@ type PolicyError struct {
 // ErrNotBoolean is a condition that evaluated to something else.
 var ErrNotBoolean = errors.New("attributes: the condition did not evaluate to a boolean")
 
+// eval runs the program with the wall-time bound.
+func (p *CompiledPolicy) eval(vars map[string]any) (ref.Val, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), policyTimeout)
+	defer cancel()
+	out, _, err := p.program.ContextEval(ctx, vars)
+	return out, err
+}
+
 // Applies reports whether the policy covers this resource type and action
 // ("*" among its actions covers every action).
 func (p *CompiledPolicy) Applies(resourceType, action string) bool {
@@ -209,7 +248,7 @@ func Evaluate(policies []*CompiledPolicy, req Request) Decision {
 		if !p.Applies(req.ResourceType, req.Action) {
 			continue
 		}
-		out, _, err := p.program.Eval(vars)
+		out, err := p.eval(vars)
 		if err != nil {
 			d.Errors = append(d.Errors, PolicyError{Policy: p.Name, Err: err})
 			continue

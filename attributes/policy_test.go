@@ -116,3 +116,22 @@ func FuzzCompilePolicy(f *testing.F) {
 			Subject: map[string]any{"attributes": map[string]any{"admin": true}}, Resource: map[string]any{}})
 	})
 }
+
+// TestPolicyCostCountsConcatenation: joining large strings is charged by
+// the size built, so a condition that concatenates a megabyte string in
+// nested loops stops at the cost limit (and allows nothing) instead of
+// allocating gigabytes.
+func TestPolicyCostCountsConcatenation(t *testing.T) {
+	p := mustCompile(t, Policy{Name: "concat", ResourceType: "asset", Actions: []string{"read"},
+		Condition: `[0,1,2,3,4,5,6,7,8,9].map(a, [0,1,2,3,4,5,6,7,8,9].map(b, resource.s + resource.s + resource.s + resource.s)).size() > 0`})
+	big := strings.Repeat("x", 1<<20)
+	d := Evaluate([]*CompiledPolicy{p}, Request{ResourceType: "asset", Action: "read", Resource: map[string]any{"s": big}})
+	if d.Allowed || len(d.Errors) != 1 || !strings.Contains(d.Errors[0].Err.Error(), "cost") {
+		t.Fatalf("concatenating a 1 MiB string 400 times: %+v, want a cost-limit error and no permission", d)
+	}
+	// Small strings stay cheap.
+	ok := mustCompile(t, Policy{Name: "small", ResourceType: "asset", Actions: []string{"read"}, Condition: `resource.a + resource.b == "xy"`})
+	if d := Evaluate([]*CompiledPolicy{ok}, Request{ResourceType: "asset", Action: "read", Resource: map[string]any{"a": "x", "b": "y"}}); !d.Allowed {
+		t.Errorf("a small concatenation: %+v", d)
+	}
+}
