@@ -256,6 +256,9 @@ func (g *Guard) poll(ctx context.Context) {
 			if err := g.Refresh(ctx); err != nil && ctx.Err() == nil {
 				g.report(fmt.Errorf("attributes: policy poll failed, keeping the last policies: %w", err))
 			}
+			if err := g.keys.refreshIfOld(ctx); err != nil && ctx.Err() == nil {
+				g.report(fmt.Errorf("attributes: JWKS refresh failed, keeping the last keys: %w", err))
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,7 +127,7 @@ func (ks *keySet) usable(k jose.JSONWebKey) (*verificationKey, bool) {
 		if alg == "" {
 			alg = "RS256"
 		}
-		if alg[:2] != "RS" && alg[:2] != "PS" || key.N.BitLen() < 2048 {
+		if !strings.HasPrefix(alg, "RS") && !strings.HasPrefix(alg, "PS") || key.N.BitLen() < 2048 {
 			return nil, false
 		}
 	case ed25519.PublicKey:
@@ -144,6 +145,25 @@ func (ks *keySet) usable(k jose.JSONWebKey) (*verificationKey, bool) {
 		return nil, false
 	}
 	return &verificationKey{alg: alg, key: pub.Key}, true
+}
+
+// jwksFetchTimeout bounds a JWKS fetch started by a request.
+const jwksFetchTimeout = 10 * time.Second
+
+// keyMaxAge is how long a fetched JWKS is trusted without another fetch:
+// a key the issuer withdrew (rotated out after a compromise) stops
+// verifying within this long even when no token with a new kid arrives.
+const keyMaxAge = 10 * time.Minute
+
+// refreshIfOld fetches the JWKS again when the last fetch is older than
+// keyMaxAge; a failure keeps the keys in force.
+func (ks *keySet) refreshIfOld(ctx context.Context) error {
+	ks.fetchMu.Lock()
+	defer ks.fetchMu.Unlock()
+	if ks.now().Sub(ks.lastFetch) < keyMaxAge {
+		return nil
+	}
+	return ks.fetchLocked(ctx)
 }
 
 // current is the key now published under kid, without fetching.
@@ -166,7 +186,12 @@ func (ks *keySet) get(ctx context.Context, kid string) (*verificationKey, bool) 
 	if ks.now().Sub(ks.lastFetch) < ks.minInterval {
 		return nil, false
 	}
-	if err := ks.fetchLocked(ctx); err != nil {
+	// Not on the request's context: a caller that sends a made-up kid and
+	// hangs up must not cancel the fetch, which would keep the real new
+	// key unknown for minInterval.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+	defer cancel()
+	if err := ks.fetchLocked(fctx); err != nil {
 		return nil, false
 	}
 	k, ok := (*ks.keys.Load())[kid]
