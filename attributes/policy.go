@@ -154,8 +154,9 @@ func firstIssue(iss *cel.Issues) *CompileError {
 	return ce
 }
 
-// checkAttributeRefs finds subject.attributes.NAME selections (plain or in
-// has()) naming an attribute not in defs.
+// checkAttributeRefs finds references to subject.attributes.NAME (plain,
+// in has(), or written subject.attributes["NAME"] with a literal) naming
+// an attribute not in defs.
 func checkAttributeRefs(ast *cel.Ast, defs []Definition) error {
 	known := make(map[string]bool, len(defs))
 	for _, d := range defs {
@@ -164,19 +165,31 @@ func checkAttributeRefs(ast *cel.Ast, defs []Definition) error {
 	native := ast.NativeRep()
 	var bad *CompileError
 	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		if bad != nil || e.Kind() != celast.SelectKind {
+		if bad != nil {
 			return
 		}
-		sel := e.AsSelect()
-		op := sel.Operand()
-		if op.Kind() != celast.SelectKind || op.AsSelect().FieldName() != "attributes" {
+		var operand celast.Expr
+		var name string
+		switch e.Kind() {
+		case celast.SelectKind:
+			operand, name = e.AsSelect().Operand(), e.AsSelect().FieldName()
+		case celast.CallKind:
+			call := e.AsCall()
+			if call.FunctionName() != operators.Index || len(call.Args()) != 2 || call.Args()[1].Kind() != celast.LiteralKind {
+				return
+			}
+			lit, ok := call.Args()[1].AsLiteral().Value().(string)
+			if !ok {
+				return
+			}
+			operand, name = call.Args()[0], lit
+		default:
 			return
 		}
-		root := op.AsSelect().Operand()
-		if root.Kind() != celast.IdentKind || root.AsIdent() != VarSubject || known[sel.FieldName()] {
+		if !isSubjectAttributes(operand) || known[name] {
 			return
 		}
-		bad = &CompileError{Message: fmt.Sprintf("the realm has no attribute %q", sel.FieldName())}
+		bad = &CompileError{Message: fmt.Sprintf("the realm has no attribute %q", name)}
 		if loc := native.SourceInfo().GetStartLocation(e.ID()); loc.Line() > 0 {
 			bad.Line, bad.Column = loc.Line(), loc.Column()+1
 		}
@@ -185,6 +198,31 @@ func checkAttributeRefs(ast *cel.Ast, defs []Definition) error {
 		return bad
 	}
 	return nil
+}
+
+// isSubjectAttributes reports whether e is subject.attributes (or
+// subject["attributes"]).
+func isSubjectAttributes(e celast.Expr) bool {
+	var root celast.Expr
+	switch e.Kind() {
+	case celast.SelectKind:
+		if e.AsSelect().FieldName() != "attributes" {
+			return false
+		}
+		root = e.AsSelect().Operand()
+	case celast.CallKind:
+		call := e.AsCall()
+		if call.FunctionName() != operators.Index || len(call.Args()) != 2 || call.Args()[1].Kind() != celast.LiteralKind {
+			return false
+		}
+		if s, ok := call.Args()[1].AsLiteral().Value().(string); !ok || s != "attributes" {
+			return false
+		}
+		root = call.Args()[0]
+	default:
+		return false
+	}
+	return root.Kind() == celast.IdentKind && root.AsIdent() == VarSubject
 }
 
 // Request is what one decision is about.

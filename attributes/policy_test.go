@@ -65,6 +65,8 @@ func TestCompilePolicyErrors(t *testing.T) {
 		{"true &&\n  subject.attributes.nope == 1", 2, 21, `no attribute "nope"`},
 		{`"a string"`, 1, 1, "must be a boolean"},
 		{"unknown_var == 1", 1, 1, "undeclared reference"},
+		{`subject.attributes["nope"] == true`, 1, 19, `no attribute "nope"`},
+		{`subject["attributes"].nope == true`, 1, 22, `no attribute "nope"`},
 	} {
 		_, err := CompilePolicy(Policy{Name: "p", ResourceType: "asset", Actions: []string{"read"}, Condition: c.cond}, testDefs)
 		var ce *CompileError
