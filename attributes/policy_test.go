@@ -137,3 +137,34 @@ func TestPolicyCostCountsConcatenation(t *testing.T) {
 		t.Errorf("a small concatenation: %+v", d)
 	}
 }
+
+// TestPolicyCache: the cache gives the same outcome as CompilePolicy,
+// compiles a condition once per set of definitions, keeps each call's
+// policy metadata, and starts over when full.
+func TestPolicyCache(t *testing.T) {
+	c := NewPolicyCache(2)
+	p := Policy{Name: "a", ResourceType: "asset", Actions: []string{"read"}, Condition: "subject.attributes.admin"}
+	first, err := c.Compile(p, testDefs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p
+	q.Name = "b"
+	second, err := c.Compile(q, []Definition{testDefs[1], testDefs[0]}) // same definitions, other order
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.program != first.program || second.Name != "b" || len(c.entries) != 1 {
+		t.Errorf("the same condition and definitions compiled twice (%d entries) or lost its name %q", len(c.entries), second.Name)
+	}
+	if _, err := c.Compile(p, []Definition{testDefs[1]}); err == nil {
+		t.Error("without the admin definition the condition still compiled from the cache")
+	}
+	var ce *CompileError
+	if _, err := c.Compile(p, []Definition{testDefs[1]}); !errors.As(err, &ce) {
+		t.Errorf("cached failure = %v, want the CompileError again", err)
+	}
+	if _, err := c.Compile(Policy{Condition: "true"}, nil); err != nil || len(c.entries) != 1 {
+		t.Errorf("a full cache did not start over: %d entries, %v", len(c.entries), err)
+	}
+}

@@ -356,7 +356,7 @@ func checkAttributeUnusedByPolicies(ctx context.Context, tx Store, realmID, name
 // compiledPolicies returns the realm's policies that compile against its
 // current attribute definitions, ready to evaluate, ordered by name. A
 // policy left behind by a schema change is skipped: it allows nothing.
-func compiledPolicies(ctx context.Context, st Store, realmID string) ([]*attributes.CompiledPolicy, error) {
+func (s *Service) compiledPolicies(ctx context.Context, st Store, realmID string) ([]*attributes.CompiledPolicy, error) {
 	policies, err := st.ListAllPolicies(ctx, realmID)
 	if err != nil || len(policies) == 0 {
 		return nil, err
@@ -368,7 +368,7 @@ func compiledPolicies(ctx context.Context, st Store, realmID string) ([]*attribu
 	ds := definitionsOf(defs)
 	out := make([]*attributes.CompiledPolicy, 0, len(policies))
 	for _, p := range policies {
-		cp, err := attributes.CompilePolicy(p.Rule(), ds)
+		cp, err := s.policyCache.Compile(p.Rule(), ds)
 		if err != nil {
 			continue
 		}
@@ -382,7 +382,7 @@ func compiledPolicies(ctx context.Context, st Store, realmID string) ([]*attribu
 // caller has checked the client's token) that compiles against the current
 // definitions, ordered by name.
 func (s *Service) DistributedPolicies(ctx context.Context, realmID string) ([]attributes.Policy, error) {
-	compiled, err := compiledPolicies(ctx, s.store, realmID)
+	compiled, err := s.compiledPolicies(ctx, s.store, realmID)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +444,7 @@ func (s *Service) TestPolicies(ctx context.Context, realmName string, in PolicyT
 	if err != nil {
 		return nil, err
 	}
-	policies, err := compiledPolicies(ctx, s.store, r.ID)
+	policies, err := s.compiledPolicies(ctx, s.store, r.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/wardiam/ward/attributes"
 )
 
 // KeyMaker makes new signing keys for a realm (private part encrypted with
@@ -45,6 +47,9 @@ type Service struct {
 	mailer    Mailer
 	publicURL string
 	passwords *Passwords
+	// policyCache keeps compiled policy conditions: every poll of a
+	// realm's policies and every policies:test would compile them again.
+	policyCache *attributes.PolicyCache
 }
 
 // NewService builds a Service.
@@ -60,6 +65,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if s.passwords == nil {
 		s.passwords = NewPasswords(0)
 	}
+	s.policyCache = attributes.NewPolicyCache(0)
 	if s.clock == nil {
 		s.clock = time.Now
 	}
