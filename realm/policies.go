@@ -416,7 +416,10 @@ type PolicyTestResult struct {
 // would for that subject's access token: the subject is built like the
 // token's claims (sub, kind, email or client_id, groups by name, effective
 // attributes) and passed through JSON, so numbers and dates look as they do
-// to a resource server. It changes nothing, so viewers may ask too. An
+// to a resource server. Claims that depend on the token itself (iss, aud,
+// exp, iat, jti, scope, sid, and a user token's client_id) are absent, and
+// request has time (UTC, as the Guard sets it) but no ip. A deactivated
+// subject is evaluated as it is: its tokens stop at their expiry, not here. It changes nothing, so viewers may ask too. An
 // unknown user or client is a 400 naming subject.user_id or
 // subject.client_id: the subject is part of the question asked.
 func (s *Service) TestPolicies(ctx context.Context, realmName string, in PolicyTestInput) (*PolicyTestResult, error) {
@@ -449,7 +452,7 @@ func (s *Service) TestPolicies(ctx context.Context, realmName string, in PolicyT
 		return nil, err
 	}
 	d := attributes.Evaluate(policies, attributes.Request{Subject: subject, ResourceType: rtype, Action: action,
-		Resource: in.Resource, Context: map[string]any{"time": s.now().Format(time.RFC3339)}})
+		Resource: in.Resource, Context: map[string]any{"time": s.now().UTC().Format(time.RFC3339)}})
 	res := &PolicyTestResult{Allowed: d.Allowed, Policies: d.Policies, Errors: d.Errors}
 	if res.Policies == nil {
 		res.Policies = []string{}
