@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -272,7 +273,7 @@ func (s *server) getAsset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) patchAsset(w http.ResponseWriter, r *http.Request) {
-	a, _ := s.authorized(w, r, "write")
+	a, c := s.authorized(w, r, "write")
 	if a == nil {
 		return
 	}
@@ -296,6 +297,24 @@ func (s *server) patchAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Department != nil {
 		dept = *in.Department
+	}
+	// Moving an asset to another department is creating it there: the
+	// realm's policies must allow "create" for the asset as it would be,
+	// whoever asks (owner and ACL grantees included); otherwise creating
+	// in one's own department and moving would get round the create rule.
+	if dept != "" && dept != a.Department {
+		moved := *a
+		moved.Department = dept
+		d, err := s.guard.Decide(r.Context(), c.claims, resourceType, "create", resourceMap(&moved))
+		if err != nil {
+			s.unavailable(w, err)
+			return
+		}
+		if !d.Allowed {
+			writeProblem(w, &problem{Status: http.StatusForbidden,
+				Detail: "moving the asset to department " + strconv.Quote(dept) + " needs the create permission there"})
+			return
+		}
 	}
 	updated, err := s.store.UpdateAsset(r.Context(), a.ID, name, dept)
 	if errors.Is(err, errNotFound) {
