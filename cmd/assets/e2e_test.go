@@ -526,4 +526,8 @@ func TestAssetsEndToEnd(t *testing.T) {
 	if !strings.Contains(logs, `"route":"GET /shares/{token}"`) {
 		t.Errorf("the access log lacks the share route pattern:\n%s", logs)
 	}
+	// Authenticated requests are logged with their subject.
+	if !strings.Contains(logs, `"route":"GET /assets/{id}","status":200,"sub":"`+newsID+`"`) {
+		t.Errorf("the access log does not name the subject of newsbot's reads:\n%s", logs)
+	}
 }

@@ -45,7 +45,7 @@ type server struct {
 // the guard's per-route middleware alone cannot.
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	auth := func(h http.HandlerFunc) http.Handler { return s.guard.Authenticate(h) }
+	auth := func(h http.HandlerFunc) http.Handler { return s.guard.Authenticate(requireSubject(h)) }
 	mux.Handle("POST /assets", auth(s.createAsset))
 	mux.Handle("GET /assets", auth(s.listAssets))
 	mux.Handle("GET /assets/{id}", auth(s.getAsset))
@@ -66,6 +66,24 @@ func (s *server) routes() http.Handler {
 	return s.accessLog(mux)
 }
 
+// requireSubject refuses a verified token without a sub (Ward always sets
+// one; owners and ACL entries are keyed by it) and records the sub for the
+// access log.
+func requireSubject(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := callerFrom(r.Context())
+		if c.sub == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="the token has no sub"`)
+			writeProblem(w, &problem{Status: http.StatusUnauthorized, Detail: "the token names no subject"})
+			return
+		}
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.sub = c.sub
+		}
+		next(w, r)
+	}
+}
+
 // accessLog logs one line per request. It logs the route pattern, never the
 // path: a share link's path is its secret token.
 func (s *server) accessLog(next http.Handler) http.Handler {
@@ -73,18 +91,15 @@ func (s *server) accessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		sub := ""
-		if subject, ok := attributes.SubjectFrom(r.Context()); ok {
-			sub, _ = subject["sub"].(string)
-		}
 		s.log.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
-			"sub", sub, "duration_ms", time.Since(start).Milliseconds())
+			"sub", rec.sub, "duration_ms", time.Since(start).Milliseconds())
 	})
 }
 
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	sub    string // set by requireSubject
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -142,8 +157,11 @@ func (s *server) allowed(ctx context.Context, c caller, a *Asset, action string)
 	}
 	if perm := permissionFor(action); perm != "" && c.sub != "" {
 		ok, err := s.store.Granted(ctx, a.ID, c.sub, c.groups, perm)
-		if err != nil || ok {
-			return ok, err
+		if err != nil {
+			return false, storeError{err}
+		}
+		if ok {
+			return true, nil
 		}
 	}
 	d, err := s.guard.Decide(ctx, c.claims, resourceType, action, resourceMap(a))
@@ -167,6 +185,11 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request, action strin
 		return nil, c
 	}
 	ok, err := s.allowed(r.Context(), c, a, action)
+	var se storeError
+	if errors.As(err, &se) {
+		s.internal(w, "reading an ACL", se.err)
+		return nil, c
+	}
 	if err != nil {
 		s.unavailable(w, err)
 		return nil, c
@@ -661,6 +684,13 @@ func (s *server) internal(w http.ResponseWriter, what string, err error) {
 	s.log.Error(what, "err", err)
 	writeProblem(w, &problem{Status: http.StatusInternalServerError})
 }
+
+// storeError is a database failure inside a permission check (500), as
+// opposed to a guard that cannot decide (503).
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
 
 // unavailable is a guard that cannot decide (closed while shutting down).
 func (s *server) unavailable(w http.ResponseWriter, err error) {
