@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardiam/ward/console"
+	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
 	sqlstore "github.com/wardiam/ward/storage/sql"
@@ -256,7 +257,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, API: api})
+	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: oauthServer, PublicURL: publicURL,
+		Client: &http.Client{Timeout: 10 * time.Second}, Logger: log})
+	if err != nil {
+		return err
+	}
+	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, API: api, UI: consoleUI})
 
 	srv := &http.Server{
 		Handler:           handler,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wardiam/ward/console"
+	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
 )
 
@@ -27,6 +28,7 @@ type routerConfig struct {
 	Store pinger
 	OAuth *oauth.Server
 	API   *console.API
+	UI    *ui.UI // the console pages under /console
 }
 
 // newRouter assembles the HTTP surface: the admin API, the per-realm OAuth2
@@ -72,6 +74,7 @@ func newRouter(cfg routerConfig) *echo.Echo {
 
 	cfg.API.Register(e)
 	cfg.OAuth.Register(e)
+	cfg.UI.Register(e)
 	return e
 }
 

@@ -1,0 +1,343 @@
+package ui
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/templates"
+)
+
+const (
+	sessionCookie = "ward_console"
+	signInCookie  = "ward_console_signin"
+	// signInTTL is how long a started sign-in may take (the login form,
+	// perhaps a password reset in another tab).
+	signInTTL = 15 * time.Minute
+	// sessionTTL is the absolute lifetime of a console session; the realm
+	// session and refresh token may end it earlier.
+	sessionTTL = 12 * time.Hour
+)
+
+// Authenticator turns a console access token into the principal the admin
+// API would act as (oauth's AuthenticateAdmin).
+type Authenticator interface {
+	AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error)
+}
+
+// Config holds what the console UI needs.
+type Config struct {
+	Service   *realm.Service
+	Auth      Authenticator
+	PublicURL string       // Ward's external base URL, without a trailing slash
+	Client    *http.Client // for the token endpoint; default http.DefaultClient
+	Logger    *slog.Logger // default slog.Default()
+	Now       func() time.Time
+}
+
+// UI is the console web interface. Its sessions live in memory.
+type UI struct {
+	svc      *realm.Service
+	auth     Authenticator
+	public   string
+	secure   bool
+	client   *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	oauth    *oauth2.Config
+	logout   string
+	pages    *template.Template
+	signIns  *store[pending]
+	sessions *store[*liveSession]
+}
+
+// liveSession guards a session's tokens: a refresh replaces them.
+type liveSession struct {
+	mu sync.Mutex
+	session
+}
+
+// New builds the console UI.
+func New(cfg Config) (*UI, error) {
+	if cfg.Service == nil || cfg.Auth == nil {
+		return nil, errors.New("ui: Config.Service and Config.Auth are required")
+	}
+	pub, err := url.Parse(cfg.PublicURL)
+	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
+		return nil, errors.New("ui: Config.PublicURL must be an absolute http(s) URL")
+	}
+	pages, err := template.ParseFS(templates.FS, "console/*.html")
+	if err != nil {
+		return nil, err
+	}
+	u := &UI{
+		svc: cfg.Service, auth: cfg.Auth, public: strings.TrimRight(cfg.PublicURL, "/"),
+		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages,
+		signIns: newStore[pending](), sessions: newStore[*liveSession](),
+	}
+	if u.client == nil {
+		u.client = http.DefaultClient
+	}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	issuer := u.public + "/realms/" + realm.ConsoleRealm
+	u.oauth = &oauth2.Config{
+		ClientID:    realm.ConsoleClientID,
+		RedirectURL: u.public + "/console/callback",
+		Scopes:      []string{"openid"},
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   issuer + "/protocol/openid-connect/auth",
+			TokenURL:  issuer + "/protocol/openid-connect/token",
+			AuthStyle: oauth2.AuthStyleInParams, // a public client: no secret
+		},
+	}
+	u.logout = issuer + "/protocol/openid-connect/logout"
+	return u, nil
+}
+
+// Register mounts the console pages on e.
+func (u *UI) Register(e *echo.Echo) {
+	e.GET("/console", u.home)
+	e.GET("/console/callback", u.callback)
+	e.POST("/console/logout", u.signOut)
+}
+
+// startSignIn sends the browser to the console realm's authorization
+// endpoint, keeping state and PKCE verifier on the server behind a
+// short-lived cookie.
+func (u *UI) startSignIn(c echo.Context) error {
+	now := u.now()
+	p := pending{state: randomString(), verifier: oauth2.GenerateVerifier(), expires: now.Add(signInTTL)}
+	key, ok := u.signIns.put(p, p.expires, now)
+	if !ok {
+		u.log.Warn("console: too many sign-ins in progress")
+		return u.message(c, http.StatusServiceUnavailable, "Too many sign-ins in progress", "Try again in a few minutes.")
+	}
+	u.setCookie(c, signInCookie, key, "/console/callback", signInTTL)
+	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.state, oauth2.S256ChallengeOption(p.verifier)))
+}
+
+// callback finishes a sign-in: the state must be the one this browser
+// started with, and the code is exchanged with its PKCE verifier.
+func (u *UI) callback(c echo.Context) error {
+	q := c.QueryParams()
+	if !q.Has("code") && !q.Has("error") && !q.Has("state") {
+		// The realm's logout sends the browser here (ward-console's only
+		// registered redirect URI).
+		return u.message(c, http.StatusOK, "You are signed out", "")
+	}
+	now := u.now()
+	var p pending
+	var ok bool
+	if ck, err := c.Cookie(signInCookie); err == nil {
+		p, ok = u.signIns.take(ck.Value, now)
+	}
+	u.setCookie(c, signInCookie, "", "/console/callback", -1)
+	if !ok || subtle.ConstantTimeCompare([]byte(p.state), []byte(q.Get("state"))) != 1 {
+		return u.message(c, http.StatusBadRequest, "Sign-in could not be verified",
+			"This sign-in was not started here or has expired. Start again.")
+	}
+	if e := q.Get("error"); e != "" {
+		if e == "access_denied" {
+			return u.message(c, http.StatusForbidden, "Access denied", "This account is not a member of an organization.")
+		}
+		return u.message(c, http.StatusBadRequest, "Sign-in failed", "The sign-in answered "+e+".")
+	}
+	ctx := context.WithValue(c.Request().Context(), oauth2.HTTPClient, u.client)
+	tok, err := u.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(p.verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			u.log.Info("console: code exchange refused", "error", re.ErrorCode)
+			return u.message(c, http.StatusBadRequest, "Sign-in failed", "The sign-in could not be completed. Start again.")
+		}
+		u.log.Error("console: code exchange failed", "err", err)
+		return u.message(c, http.StatusBadGateway, "Sign-in failed", "The token endpoint could not be reached.")
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	s := &liveSession{session: session{access: tok.AccessToken, refresh: tok.RefreshToken, idToken: idToken,
+		csrf: randomString(), expires: now.Add(sessionTTL)}}
+	key, ok := u.sessions.put(s, s.expires, now)
+	if !ok {
+		u.log.Warn("console: session store full")
+		return u.message(c, http.StatusServiceUnavailable, "Too many sessions", "Try again later.")
+	}
+	u.setCookie(c, sessionCookie, key, "/console", sessionTTL)
+	return c.Redirect(http.StatusSeeOther, "/console")
+}
+
+// current returns the browser's session and the principal its access token
+// acts as, refreshing the token once when it no longer authenticates (it
+// expired, or the member's role changed). nil means "sign in again".
+func (u *UI) current(c echo.Context) (string, *liveSession, realm.Principal, error) {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return "", nil, realm.Principal{}, nil
+	}
+	s, ok := u.sessions.get(ck.Value, u.now())
+	if !ok {
+		return "", nil, realm.Principal{}, nil
+	}
+	ctx := c.Request().Context()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := u.auth.AuthenticateAdmin(ctx, s.access)
+	if err == nil {
+		return ck.Value, s, p, nil
+	}
+	if errors.Is(err, realm.ErrUnavailable) || ctx.Err() != nil {
+		return "", nil, realm.Principal{}, err
+	}
+	if s.refresh != "" {
+		octx := context.WithValue(ctx, oauth2.HTTPClient, u.client)
+		tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.refresh}).Token()
+		if rerr == nil {
+			if p, err = u.auth.AuthenticateAdmin(ctx, tok.AccessToken); err == nil {
+				s.access = tok.AccessToken
+				if tok.RefreshToken != "" {
+					s.refresh = tok.RefreshToken
+				}
+				if id, _ := tok.Extra("id_token").(string); id != "" {
+					s.idToken = id
+				}
+				return ck.Value, s, p, nil
+			}
+		}
+	}
+	u.sessions.remove(ck.Value)
+	return "", nil, realm.Principal{}, nil
+}
+
+// realmsPage is the data of console/realms.html.
+type realmsPage struct {
+	Nonce  string
+	CSRF   string
+	Role   realm.Role
+	Realms []realm.Realm
+	More   bool
+}
+
+// home lists the realms of the member's org, through the same service call
+// as GET /admin/v1/realms.
+func (u *UI) home(c echo.Context) error {
+	_, s, p, err := u.current(c)
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	if s == nil {
+		return u.startSignIn(c)
+	}
+	ctx := realm.WithPrincipal(c.Request().Context(), p)
+	page, err := u.svc.ListRealms(ctx, realm.ListOptions{Limit: 200})
+	if err != nil {
+		if errors.Is(err, realm.ErrForbidden) {
+			return u.message(c, http.StatusForbidden, "Not allowed", "Your role cannot list realms.")
+		}
+		return u.unavailable(c, err)
+	}
+	return u.render(c, http.StatusOK, "realms.html", &realmsPage{
+		CSRF: s.csrf, Role: p.Role, Realms: page.Items, More: page.NextCursor != "",
+	})
+}
+
+// signOut ends the console session (the form must carry the session's CSRF
+// token) and then the console realm's session, by RP-initiated logout with
+// the ID token as proof.
+func (u *UI) signOut(c echo.Context) error {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, 16<<10)
+	if err := req.ParseForm(); err != nil {
+		return u.message(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	}
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, "/console")
+	}
+	s, ok := u.sessions.get(ck.Value, u.now())
+	if !ok {
+		u.setCookie(c, sessionCookie, "", "/console", -1)
+		return c.Redirect(http.StatusSeeOther, "/console")
+	}
+	s.mu.Lock()
+	csrf, idToken := s.csrf, s.idToken
+	s.mu.Unlock()
+	if subtle.ConstantTimeCompare([]byte(csrf), []byte(req.PostForm.Get("csrf_token"))) != 1 {
+		return u.message(c, http.StatusForbidden, "Sign-out refused", "The form has expired; reload the page and try again.")
+	}
+	u.sessions.remove(ck.Value)
+	u.setCookie(c, sessionCookie, "", "/console", -1)
+	q := url.Values{"post_logout_redirect_uri": {u.oauth.RedirectURL}, "client_id": {realm.ConsoleClientID}}
+	if idToken != "" {
+		q.Set("id_token_hint", idToken)
+	}
+	return c.Redirect(http.StatusSeeOther, u.logout+"?"+q.Encode())
+}
+
+func (u *UI) unavailable(c echo.Context, err error) error {
+	if c.Request().Context().Err() != nil {
+		return err
+	}
+	u.log.Error("console: request failed", "path", c.Path(), "err", err)
+	return u.message(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Ward could not complete this request; try again shortly.")
+}
+
+// messagePage is the data of console/message.html.
+type messagePage struct {
+	Nonce  string
+	Title  string
+	Detail string
+}
+
+func (u *UI) message(c echo.Context, status int, title, detail string) error {
+	return u.render(c, status, "message.html", &messagePage{Title: title, Detail: detail})
+}
+
+// nonced is a page that carries its CSP nonce.
+type nonced interface{ setNonce(string) }
+
+func (p *realmsPage) setNonce(n string)  { p.Nonce = n }
+func (p *messagePage) setNonce(n string) { p.Nonce = n }
+
+// render writes a page with a strict CSP (only its own nonced style), no
+// framing and no caching: console pages show an org's data.
+func (u *UI) render(c echo.Context, status int, name string, data nonced) error {
+	nonce := randomString()
+	data.setNonce(nonce)
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+
+		"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return u.pages.ExecuteTemplate(c.Response(), name, data)
+}
+
+// setCookie sets (maxAge > 0) or clears (maxAge < 0) an HttpOnly, Lax
+// cookie, Secure when Ward is served over https.
+func (u *UI) setCookie(c echo.Context, name, value, path string, maxAge time.Duration) {
+	ck := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: u.secure, SameSite: http.SameSiteLaxMode}
+	if maxAge < 0 {
+		ck.MaxAge = -1
+	} else {
+		ck.MaxAge = int(maxAge / time.Second)
+	}
+	c.SetCookie(ck)
+}
