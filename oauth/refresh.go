@@ -59,12 +59,12 @@ func causedBy(err, target error) bool {
 
 // grantState carries what one token request learns in one storage call
 // and needs in a later one, through the context fosite passes along: the
-// refresh token being rotated (jti and request ID), which
+// refresh token being rotated (its jti; its family is the request ID), which
 // CreateRefreshTokenSession replaces by the new one in one transaction;
 // and, when the store read them with the token (realm.RefreshGrantStore),
 // the token's user and session, which fillUserSession needs next.
 type grantState struct {
-	rotateJTI, rotateRequest string
+	rotateJTI string
 	// prefetched is set when user and session below were read with the
 	// token; either may be nil (gone).
 	prefetched bool
@@ -173,7 +173,7 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		return s.refresh.CreateRefreshToken(ctx, t) // a family's first token
 	}
 	t.ParentID = gs.rotateJTI
-	return s.reused(ctx, gs.rotateRequest, s.refresh.RotateRefreshToken(ctx, t))
+	return s.reused(ctx, req.GetID(), s.refresh.RotateRefreshToken(ctx, t))
 }
 
 // GetRefreshTokenSession returns the request of a refresh token. A token
@@ -237,7 +237,7 @@ func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signatu
 		return fosite.ErrNotFound
 	}
 	if gs := grantStateOf(ctx); gs != nil {
-		gs.rotateJTI, gs.rotateRequest = jti, requestID
+		gs.rotateJTI = jti
 		return nil
 	}
 	return s.reused(ctx, requestID, s.refresh.UseRefreshToken(ctx, s.realmID, jti))
