@@ -474,3 +474,41 @@ func activeEvent(kind string, active bool) string {
 	}
 	return kind + ".deactivated"
 }
+
+// OrgMembership is one org a console member belongs to and the role held
+// there.
+type OrgMembership struct {
+	Org  Org
+	Role Role
+}
+
+// MemberOrgs lists the orgs the calling console member belongs to, oldest
+// membership first, for the console's organization switcher. Only a
+// member (a person) has other orgs; an org admin client acts for its one
+// org and gets just that one.
+func (s *Service) MemberOrgs(ctx context.Context) ([]OrgMembership, error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a.p.ActorType != "member" {
+		org, err := s.CurrentOrg(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []OrgMembership{{Org: *org, Role: a.p.Role}}, nil
+	}
+	ms, err := s.store.ListMembershipsOfUser(ctx, a.p.ActorID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]OrgMembership, 0, len(ms))
+	for _, m := range ms {
+		org, err := s.store.GetOrg(ctx, m.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, OrgMembership{Org: *org, Role: m.Role})
+	}
+	return out, nil
+}

@@ -6,5 +6,5 @@ import "embed"
 // directory (e.g. "setup.html", "mail/set_password.txt", "ward.js",
 // "console/realms.html").
 //
-//go:embed *.html *.js mail/*.html mail/*.txt console/*.html
+//go:embed *.html *.js mail/*.html mail/*.txt console/*.html console/static/*
 var FS embed.FS

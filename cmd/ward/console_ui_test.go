@@ -142,7 +142,7 @@ func TestConsoleUISignIn(t *testing.T) {
 	h := resp.Header
 	csp := h.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
-		!strings.Contains(csp, "style-src 'nonce-") || h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" {
+		!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe") || h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" {
 		t.Errorf("page headers: CSP %q, XFO %q, Cache-Control %q", csp, h.Get("X-Frame-Options"), h.Get("Cache-Control"))
 	}
 	// The page lists exactly what the admin API lists for the org.

@@ -18,6 +18,7 @@ type pending struct {
 	state    string
 	verifier string
 	expires  time.Time
+	back     string // the console page to return to
 }
 
 // session is a signed-in member's tokens, never sent to the browser.

@@ -1,22 +1,22 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/realm"
-	"github.com/wardiam/ward/templates"
 )
 
 const (
@@ -57,15 +57,9 @@ type UI struct {
 	now      func() time.Time
 	oauth    *oauth2.Config
 	logout   string
-	pages    *template.Template
+	pages    map[string]*template.Template
 	signIns  *store[pending]
 	sessions *store[*liveSession]
-}
-
-// liveSession guards a session's tokens: a refresh replaces them.
-type liveSession struct {
-	mu sync.Mutex
-	session
 }
 
 // New builds the console UI.
@@ -77,7 +71,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
 		return nil, errors.New("ui: Config.PublicURL must be an absolute http(s) URL")
 	}
-	pages, err := template.ParseFS(templates.FS, "console/*.html")
+	pages, err := loadPages()
 	if err != nil {
 		return nil, err
 	}
@@ -112,24 +106,46 @@ func New(cfg Config) (*UI, error) {
 
 // Register mounts the console pages on e.
 func (u *UI) Register(e *echo.Echo) {
-	e.GET("/console", u.home)
+	e.GET("/console/static/:file", u.static)
 	e.GET("/console/callback", u.callback)
 	e.POST("/console/logout", u.signOut)
+	e.GET("/console", u.page(u.realmsPage))
+	e.POST("/console", u.page(u.createRealm))
+	e.POST("/console/org", u.page(u.switchOrg))
+	e.GET("/console/realms/:realm", u.page(u.realmPage))
+	e.POST("/console/realms/:realm", u.page(u.updateRealm))
+	e.POST("/console/realms/:realm/delete", u.page(u.deleteRealm))
+	u.registerAttributes(e)
+	u.registerGroups(e)
+	u.registerUsers(e)
+	u.registerClients(e)
+	u.registerPolicies(e)
+	u.registerEvents(e)
+	u.registerMembers(e)
 }
 
 // startSignIn sends the browser to the console realm's authorization
 // endpoint, keeping state and PKCE verifier on the server behind a
-// short-lived cookie.
-func (u *UI) startSignIn(c echo.Context) error {
+// short-lived cookie. back is the console page to return to (a local
+// /console path, else the realms list); org asks for that org's token
+// (scope org:SLUG) instead of the first org the member joined.
+func (u *UI) startSignIn(c echo.Context, back, org string) error {
 	now := u.now()
-	p := pending{state: randomString(), verifier: oauth2.GenerateVerifier(), expires: now.Add(signInTTL)}
+	if !strings.HasPrefix(back, "/console") || strings.HasPrefix(back, "/console/callback") {
+		back = "/console"
+	}
+	p := pending{state: randomString(), verifier: oauth2.GenerateVerifier(), expires: now.Add(signInTTL), back: back}
 	key, ok := u.signIns.put(p, p.expires, now)
 	if !ok {
 		u.log.Warn("console: too many sign-ins in progress")
 		return u.message(c, http.StatusServiceUnavailable, "Too many sign-ins in progress", "Try again in a few minutes.")
 	}
 	u.setCookie(c, signInCookie, key, "/console/callback", signInTTL)
-	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.state, oauth2.S256ChallengeOption(p.verifier)))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.verifier)}
+	if org != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("scope", "openid org:"+org))
+	}
+	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.state, opts...))
 }
 
 // callback finishes a sign-in: the state must be the one this browser
@@ -177,8 +193,12 @@ func (u *UI) callback(c echo.Context) error {
 		u.log.Warn("console: session store full")
 		return u.message(c, http.StatusServiceUnavailable, "Too many sessions", "Try again later.")
 	}
+	// A sign-in for another org replaces the browser's previous session.
+	if old, err := c.Cookie(sessionCookie); err == nil {
+		u.sessions.remove(old.Value)
+	}
 	u.setCookie(c, sessionCookie, key, "/console", sessionTTL)
-	return c.Redirect(http.StatusSeeOther, "/console")
+	return c.Redirect(http.StatusSeeOther, p.back)
 }
 
 // current returns the browser's session and the principal its access token
@@ -223,38 +243,6 @@ func (u *UI) current(c echo.Context) (string, *liveSession, realm.Principal, err
 	return "", nil, realm.Principal{}, nil
 }
 
-// realmsPage is the data of console/realms.html.
-type realmsPage struct {
-	Nonce  string
-	CSRF   string
-	Role   realm.Role
-	Realms []realm.Realm
-	More   bool
-}
-
-// home lists the realms of the member's org, through the same service call
-// as GET /admin/v1/realms.
-func (u *UI) home(c echo.Context) error {
-	_, s, p, err := u.current(c)
-	if err != nil {
-		return u.unavailable(c, err)
-	}
-	if s == nil {
-		return u.startSignIn(c)
-	}
-	ctx := realm.WithPrincipal(c.Request().Context(), p)
-	page, err := u.svc.ListRealms(ctx, realm.ListOptions{Limit: 200})
-	if err != nil {
-		if errors.Is(err, realm.ErrForbidden) {
-			return u.message(c, http.StatusForbidden, "Not allowed", "Your role cannot list realms.")
-		}
-		return u.unavailable(c, err)
-	}
-	return u.render(c, http.StatusOK, "realms.html", &realmsPage{
-		CSRF: s.csrf, Role: p.Role, Realms: page.Items, More: page.NextCursor != "",
-	})
-}
-
 // signOut ends the console session (the form must carry the session's CSRF
 // token) and then the console realm's session, by RP-initiated logout with
 // the ID token as proof.
@@ -274,9 +262,9 @@ func (u *UI) signOut(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/console")
 	}
 	s.mu.Lock()
-	csrf, idToken := s.csrf, s.idToken
+	idToken := s.idToken
 	s.mu.Unlock()
-	if subtle.ConstantTimeCompare([]byte(csrf), []byte(req.PostForm.Get("csrf_token"))) != 1 {
+	if !s.checkCSRF(req.PostForm.Get("csrf_token")) {
 		return u.message(c, http.StatusForbidden, "Sign-out refused", "The form has expired; reload the page and try again.")
 	}
 	u.sessions.remove(ck.Value)
@@ -310,24 +298,34 @@ func (u *UI) message(c echo.Context, status int, title, detail string) error {
 // nonced is a page that carries its CSP nonce.
 type nonced interface{ setNonce(string) }
 
-func (p *realmsPage) setNonce(n string)  { p.Nonce = n }
 func (p *messagePage) setNonce(n string) { p.Nonce = n }
 
-// render writes a page with a strict CSP (only its own nonced style), no
-// framing and no caching: console pages show an org's data.
+// render writes a page with a strict CSP (the console's own stylesheet and
+// script, and the page's nonced style), no framing and no caching: console
+// pages show an org's data.
 func (u *UI) render(c echo.Context, status int, name string, data nonced) error {
+	t, ok := u.pages[name]
+	if !ok {
+		return fmt.Errorf("console: no page %q", name)
+	}
 	nonce := randomString()
 	data.setNonce(nonce)
+	// Render first, so that a template error is a clean 500, not half a page.
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return fmt.Errorf("console: render %s: %w", name, err)
+	}
 	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+
-		"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'nonce-"+nonce+"'; script-src 'self'"+
+		"; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return u.pages.ExecuteTemplate(c.Response(), name, data)
+	_, err := c.Response().Write(buf.Bytes())
+	return err
 }
 
 // setCookie sets (maxAge > 0) or clears (maxAge < 0) an HttpOnly, Lax

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/realm/mail/mailtest"
+)
+
+// Console browser tests: the real ward binary with its outbox, the admin
+// API for set-up the test is not about, and the console driven in
+// headless Chromium. One consoleEnv per test function; each signed-in
+// person gets a tab in its own browser context (its own cookies).
+
+type consoleEnv struct {
+	w       *wardEnv
+	s       *server
+	owner   *admin // the bootstrap org admin client (owner role), for set-up
+	browser context.Context
+	seen    map[string]bool // outbox files already read
+}
+
+// newConsoleEnv bootstraps the org "acme" with owner@acme.test, starts
+// Ward and Chromium.
+func newConsoleEnv(t *testing.T) *consoleEnv {
+	t.Helper()
+	w := newWardEnv(t, "")
+	out, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test", "--json")
+	if code != 0 {
+		t.Fatalf("bootstrap: %s", errOut)
+	}
+	boot := parseBootstrap(t, out)
+	s := w.serve(t)
+	tok, err := clientToken(context.Background(), s.URL, "console", boot.ClientID, boot.ClientSecret, oauth2.AuthStyleInHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &consoleEnv{w: w, s: s, owner: &admin{t: t, base: s.URL, token: tok.AccessToken},
+		browser: startBrowser(t), seen: map[string]bool{}}
+}
+
+// mailLink waits for a mail to email not read before and returns the
+// set-password link in it.
+func (e *consoleEnv) mailLink(t *testing.T, email string) string {
+	t.Helper()
+	dir := filepath.Join(e.w.dataDir, "outbox")
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		entries, _ := os.ReadDir(dir)
+		for _, f := range entries {
+			if e.seen[f.Name()] || strings.HasPrefix(f.Name(), ".tmp-") || !strings.HasSuffix(f.Name(), ".eml") {
+				continue
+			}
+			raw, err := os.ReadFile(filepath.Join(dir, f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := mailtest.Parse(t, raw)
+			if !strings.Contains(strings.ToLower(m.To), strings.ToLower(email)) {
+				continue
+			}
+			e.seen[f.Name()] = true
+			if link := setPasswordLink.FindString(m.Text); link != "" {
+				return link
+			}
+			t.Fatalf("no set-password link in the mail to %s:\n%s", email, m.Text)
+		}
+	}
+	t.Fatalf("no mail to %s in %s within 20s", email, dir)
+	return ""
+}
+
+// member adds a console member with role through the admin API, sets its
+// password from the mailed link and returns the password.
+func (e *consoleEnv) member(t *testing.T, email, role string) string {
+	t.Helper()
+	e.owner.must(201, "POST", "/admin/v1/members", map[string]any{
+		"email": email, "first_name": "Test", "last_name": strings.ToUpper(role[:1]) + role[1:], "role": role})
+	password := role + " console horse battery"
+	e.setPassword(t, e.mailLink(t, email), password)
+	return password
+}
+
+// setPassword sets a password through a set-password link, over HTTP.
+func (e *consoleEnv) setPassword(t *testing.T, link, password string) {
+	t.Helper()
+	parts := strings.SplitN(link, "?", 2)
+	q, _ := url.ParseQuery(parts[1])
+	b := browser(t)
+	_, _, csrf := page(t, b, link)
+	if status, body := post(t, b, parts[0], url.Values{"csrf_token": {csrf}, "token": {q.Get("token")},
+		"password": {password}, "password_confirm": {password}}); status != 200 {
+		t.Fatalf("set password = %d:\n%s", status, body)
+	}
+}
+
+// signedIn opens a tab with its own cookies, signs email in to the console
+// on the console realm's login page, and returns the tab on the realms
+// list. timeout bounds everything done in the tab.
+func (e *consoleEnv) signedIn(t *testing.T, email, password string, timeout time.Duration) context.Context {
+	t.Helper()
+	tab := newTab(t, e.browser, timeout)
+	if err := chromedp.Do(tab, chromedp.Navigate(e.s.URL+"/console")); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, tab, email, password)
+	waitPage(t, tab, "[data-role]")
+	return tab
+}
+
+// visit opens a console path in tab and waits for the page.
+func (e *consoleEnv) visit(t *testing.T, tab context.Context, path string) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.Navigate(e.s.URL+path)); err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	waitPage(t, tab, "body")
+}
+
+// waitPage waits until the current document has loaded and sel is in it.
+func waitPage(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	expr := fmt.Sprintf(`document.readyState === "complete" && document.querySelector(%q) !== null`, sel)
+	if _, err := waitJS(t, tab, expr, 15*time.Second); err != nil {
+		loc, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+		t.Fatalf("waiting for %s: %v\npage: %s", sel, err, loc)
+	}
+}
+
+// fill types values into the form fields named by CSS selector (text
+// inputs and textareas are cleared first; selects take the option value).
+func fill(t *testing.T, tab context.Context, fields map[string]string) {
+	t.Helper()
+	for sel, v := range fields {
+		tag, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q)||{}).tagName||""`, sel)))
+		if err != nil || tag == "" {
+			t.Fatalf("no field %s on the page", sel)
+		}
+		if tag == "SELECT" {
+			err = chromedp.Do(tab, chromedp.SetValue(chromedp.CSS(sel), v))
+		} else {
+			// Cleared by script (chromedp.Clear fails on an empty
+			// textarea), then typed as a user types.
+			if _, err = chromedp.Run(tab, chromedp.Evaluate[any](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))); err == nil {
+				err = chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(sel), v))
+			}
+		}
+		if err != nil {
+			t.Fatalf("fill %s: %v", sel, err)
+		}
+	}
+}
+
+// submit clicks the button matched by sel (a form's submit button) and
+// waits for the next page to load.
+func submit(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`window.__wardOldPage = true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
+	}
+	if _, err := waitJS(t, tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 15*time.Second); err != nil {
+		t.Fatalf("no new page after clicking %s: %v", sel, err)
+	}
+}
+
+// text is the visible text of the first element matching sel, "" when
+// there is none.
+func text(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	v, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q)||{}).innerText||""`, sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return v
+}
+
+// count is the number of elements matching sel.
+func count(t *testing.T, tab context.Context, sel string) int {
+	t.Helper()
+	return evalJS[int](t, tab, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+}
+
+// TestConsoleBrowserAttributes: an owner defines attributes in the
+// console; a refused form names the bad field and keeps what was typed; a
+// double submission creates one attribute.
+func TestConsoleBrowserAttributes(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
+	pw := e.member(t, "ada@acme.test", "admin")
+	tab := e.signedIn(t, "ada@acme.test", pw, 90*time.Second)
+
+	e.visit(t, tab, "/console/realms/shop/attributes")
+	// A bad name is refused, named, and what was typed stays.
+	fill(t, tab, map[string]string{"#attr-name": "Bad Name", "#attr-type": "integer", "#attr-description": "kept text"})
+	submit(t, tab, `form[aria-labelledby="new-attribute"] button[type=submit]`)
+	if msg := text(t, tab, "#attr-name-error"); msg == "" || !strings.Contains(text(t, tab, "#error-summary"), "name") {
+		t.Fatalf("no field error for a bad name; page:\n%s", text(t, tab, "main"))
+	}
+	if got := evalJS[[]string](t, tab, `[document.querySelector("#attr-name").value, document.querySelector("#attr-type").value, document.querySelector("#attr-description").value, document.activeElement.id]`); got[0] != "Bad Name" || got[1] != "integer" || got[2] != "kept text" || got[3] != "error-summary" {
+		t.Errorf("after the refused form: name, type, description, focus = %q", got)
+	}
+	// Fixed, it is created; clicking twice still makes one.
+	fill(t, tab, map[string]string{"#attr-name": "departments", "#attr-type": "string"})
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#attr-multi"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`window.__wardOldPage = true;
+		(() => { const b = document.querySelector('form[aria-labelledby="new-attribute"] button[type=submit]'); b.click(); b.click(); })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitJS(t, tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text(t, tab, ".flash"), "departments") || count(t, tab, `tr[data-attribute="departments"]`) != 1 {
+		t.Fatalf("after creating: flash %q, page:\n%s", text(t, tab, ".flash"), text(t, tab, "main"))
+	}
+	screenshot(t, tab, "attributes")
+	attrs := e.owner.must(200, "GET", "/admin/v1/realms/shop/attributes", nil)["items"].([]any)
+	if len(attrs) != 1 || attrs[0].(map[string]any)["multi"] != true {
+		t.Fatalf("attributes after a double click: %v", attrs)
+	}
+}
+
+// screenshot saves the page in tab as docs/console/NAME.png when
+// WARD_SCREENSHOTS=1 (make screenshots); otherwise it does nothing.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	if os.Getenv("WARD_SCREENSHOTS") != "1" {
+		return
+	}
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll("../../docs/console", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("../../docs/console", name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

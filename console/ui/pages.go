@@ -1,0 +1,308 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/templates"
+)
+
+// Every console page is console/layout.html (header, org switcher, realm
+// navigation, flash message, error summary) around one page template that
+// defines "content". Each page is parsed into its own set so that every
+// page can define the same block names.
+
+// loadPages parses every console/*.html page, each together with the
+// layout and every partials*.html (blocks shared by several pages, such
+// as partials_attributes.html), except the standalone message page.
+func loadPages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templates.FS, "console/*.html")
+	if err != nil {
+		return nil, err
+	}
+	shared := []string{"console/layout.html"}
+	for _, name := range names {
+		if strings.HasPrefix(path.Base(name), "partials") {
+			shared = append(shared, name)
+		}
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range names {
+		base := path.Base(name)
+		if base == "layout.html" || strings.HasPrefix(base, "partials") {
+			continue
+		}
+		files := []string{name}
+		if base != "message.html" {
+			files = append(append([]string{}, shared...), name)
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templates.FS, files...)
+		if err != nil {
+			return nil, fmt.Errorf("console page %s: %w", base, err)
+		}
+		pages[base] = t
+	}
+	return pages, nil
+}
+
+// funcs are the helpers console templates share.
+var funcs = template.FuncMap{
+	// ferr is the error message for a field, "" when it is fine.
+	"ferr": func(e fieldErrors, field string) string { return e[field] },
+	// fval is what the user typed into a field (kept after a refused form).
+	"fval": func(f url.Values, field string) string { return f.Get(field) },
+	// fvals are all values of a repeated field.
+	"fvals": func(f url.Values, field string) []string { return f[field] },
+	// checked reports whether a checkbox or option value was chosen.
+	"checked": func(f url.Values, field, value string) bool {
+		for _, v := range f[field] {
+			if v == value {
+				return true
+			}
+		}
+		return false
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"join":    strings.Join,
+	// dict builds a map for passing several values to a partial.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, errors.New("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, errors.New("dict: keys must be strings")
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"realmPath": func(realmName string, parts ...string) string {
+		p := "/console/realms/" + url.PathEscape(realmName)
+		for _, s := range parts {
+			p += "/" + url.PathEscape(s)
+		}
+		return p
+	},
+}
+
+// fieldErrors maps a form field's name to what is wrong with it. The key
+// "" holds an error that belongs to no one field.
+type fieldErrors map[string]string
+
+// base is what every page built on the layout carries. Pages embed it.
+type base struct {
+	Nonce   string
+	CSRF    string
+	FormID  string // the idempotency key of the page's forms (see form)
+	Title   string
+	Section string // highlighted navigation entry
+	// Org is the organization the session acts for, Orgs every org the
+	// member belongs to (the switcher).
+	Org      realm.Org
+	Orgs     []realm.OrgMembership
+	Role     realm.Role
+	CanWrite bool // owner or admin: may change things inside realms
+	IsOwner  bool // may manage members and delete realms
+	Realm    string
+	Flash    string
+	// Form is what the user submitted, Errors what was wrong with it; both
+	// are empty on a fresh page.
+	Form   url.Values
+	Errors fieldErrors
+}
+
+func (b *base) setNonce(n string) { b.Nonce = n }
+
+// ErrorList is the error summary, in a stable order, the field-less error
+// first.
+func (b *base) ErrorList() []string {
+	keys := make([]string, 0, len(b.Errors))
+	for k := range b.Errors {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			out = append(out, b.Errors[k])
+		} else {
+			out = append(out, k+": "+b.Errors[k])
+		}
+	}
+	return out
+}
+
+// req is one signed-in console request: the session, the principal the
+// admin API would act as, and a context carrying it for realm.Service.
+type req struct {
+	u     *UI
+	c     echo.Context
+	key   string
+	s     *liveSession
+	p     realm.Principal
+	ctx   context.Context
+	realm string // the :realm path parameter, when the route has one
+}
+
+// handler is a console page handler that runs with a signed-in member.
+type handler func(r *req) error
+
+// page wraps h: without a live session the browser is sent to sign in (and
+// comes back to the page it asked for, for GETs); POSTs are serialised per
+// session so that a double submission sees the first one's outcome.
+func (u *UI) page(h handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key, s, p, err := u.current(c)
+		if err != nil {
+			return u.unavailable(c, err)
+		}
+		if s == nil {
+			back := ""
+			if c.Request().Method == http.MethodGet {
+				back = c.Request().URL.RequestURI()
+			}
+			return u.startSignIn(c, back, "")
+		}
+		if c.Request().Method != http.MethodGet {
+			s.post.Lock()
+			defer s.post.Unlock()
+		}
+		r := &req{u: u, c: c, key: key, s: s, p: p,
+			ctx: realm.WithPrincipal(c.Request().Context(), p), realm: c.Param("realm")}
+		return h(r)
+	}
+}
+
+// base builds the layout data for a page titled title in nav section.
+func (r *req) base(title, section string) (base, error) {
+	orgs, err := r.u.svc.MemberOrgs(r.ctx)
+	if err != nil {
+		return base{}, err
+	}
+	b := base{
+		CSRF: r.s.csrfToken(), FormID: randomString(), Title: title, Section: section,
+		Orgs: orgs, Role: r.p.Role, CanWrite: r.p.Role.CanWrite(), IsOwner: r.p.Role == realm.RoleOwner,
+		Realm: r.realm, Flash: r.s.takeFlash(), Form: url.Values{}, Errors: fieldErrors{},
+	}
+	for _, m := range orgs {
+		if m.Org.ID == r.p.OrgID {
+			b.Org = m.Org
+		}
+	}
+	return b, nil
+}
+
+// render writes a layout page. status is 200 for a page, 4xx for a form
+// shown again with its errors.
+func (r *req) render(status int, name string, data nonced) error {
+	return r.u.render(r.c, status, name, data)
+}
+
+// fail answers a service error on a page: another org's or realm's object
+// is "not found" (never "forbidden"), a refused role "not allowed".
+func (r *req) fail(err error) error {
+	switch {
+	case errors.Is(err, realm.ErrNotFound):
+		return r.u.message(r.c, http.StatusNotFound, "Not found",
+			"There is no such page in this organization. It may have been deleted, or belong to another organization.")
+	case errors.Is(err, realm.ErrForbidden):
+		return r.u.message(r.c, http.StatusForbidden, "Not allowed", "Your role in this organization does not allow this.")
+	case errors.Is(err, realm.ErrUnauthenticated):
+		return r.u.startSignIn(r.c, "", "")
+	}
+	var ve *realm.ValidationError
+	if errors.As(err, &ve) {
+		return r.u.message(r.c, http.StatusBadRequest, "Bad request", ve.Error())
+	}
+	return r.u.unavailable(r.c, err)
+}
+
+// form reads a submitted form. It checks the session's CSRF token and the
+// form's idempotency key: a form already handled (a double click, a
+// resubmitted page) is answered with the page the first submission went to
+// instead of being done twice. done means the answer has been written.
+func (r *req) form() (f url.Values, done bool, err error) {
+	req := r.c.Request()
+	req.Body = http.MaxBytesReader(r.c.Response(), req.Body, 256<<10)
+	if err := req.ParseForm(); err != nil {
+		return nil, true, r.u.message(r.c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	}
+	f = req.PostForm
+	if !r.s.checkCSRF(f.Get("csrf_token")) {
+		return nil, true, r.u.message(r.c, http.StatusForbidden, "Form expired",
+			"This form was not sent from your current console session. Reload the page and try again.")
+	}
+	if to, ok := r.s.submitted(f.Get("form_id")); ok {
+		return nil, true, r.c.Redirect(http.StatusSeeOther, to)
+	}
+	return f, false, nil
+}
+
+// done ends a successful form: the browser is sent to target (POST,
+// redirect, GET) with a flash message, and the form's key remembers target
+// so that a second submission of the same form lands there too.
+func (r *req) done(f url.Values, target, flash string) error {
+	r.s.remember(f.Get("form_id"), target)
+	if flash != "" {
+		r.s.setFlash(flash)
+	}
+	return r.c.Redirect(http.StatusSeeOther, target)
+}
+
+// refused turns a service error on a form into field errors, or returns
+// ok=false when the error is not about the input (the caller fails the
+// request then). fields renames the service's field names to the form's
+// where they differ.
+func refused(err error) (fieldErrors, int, bool) {
+	var ve *realm.ValidationError
+	if errors.As(err, &ve) {
+		fe := fieldErrors{}
+		for _, f := range ve.Fields {
+			if _, dup := fe[f.Field]; !dup {
+				fe[f.Field] = f.Message
+			}
+		}
+		return fe, http.StatusUnprocessableEntity, true
+	}
+	var ce *realm.ConflictError
+	if errors.As(err, &ce) {
+		return fieldErrors{ce.Field: ce.Reason}, http.StatusConflict, true
+	}
+	if errors.Is(err, realm.ErrConflict) {
+		return fieldErrors{"": "This clashes with something that already exists."}, http.StatusConflict, true
+	}
+	return nil, 0, false
+}
+
+// lines splits a textarea into its non-empty, trimmed lines (redirect
+// URIs, web origins, audiences, actions: one per line).
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// realmsPage is the data of console/realms.html: the org's realms and the
+// form that creates one.
+type realmsPage struct {
+	base
+	Realms []realm.Realm
+	More   bool
+}
+
+// realmsPage lists the realms of the member's org, through the same
+// service call as GET /admin/v1/realms.
+func (u *UI) realmsPage(r *req) error { return u.showRealms(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showRealms(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Realms", "realms")
+	if err != nil {
+		return r.fail(err)
+	}
+	page, err := u.svc.ListRealms(r.ctx, realm.ListOptions{Limit: 200})
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	}
+	return r.render(status, "realms.html", &realmsPage{base: b, Realms: page.Items, More: page.NextCursor != ""})
+}
+
+// createRealm is POST /console: the realm-creation form.
+func (u *UI) createRealm(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	created, err := u.svc.CreateRealm(r.ctx, realm.RealmInput{Name: strings.TrimSpace(f.Get("name")), DisplayName: f.Get("display_name")})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showRealms(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console/realms/"+url.PathEscape(created.Name), "Realm "+created.Name+" created.")
+}
+
+// switchOrg signs the member in again for another of its orgs (scope
+// org:SLUG). The console realm's browser session answers at once, without
+// a password; the new session replaces this one.
+func (u *UI) switchOrg(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	slug := f.Get("org")
+	orgs, err := u.svc.MemberOrgs(r.ctx)
+	if err != nil {
+		return r.fail(err)
+	}
+	for _, m := range orgs {
+		if m.Org.Slug == slug {
+			return u.startSignIn(r.c, "/console", slug)
+		}
+	}
+	return u.message(r.c, http.StatusBadRequest, "Unknown organization", "You are not a member of that organization.")
+}
+
+// realmOverview is the data of console/realm.html.
+type realmOverview struct {
+	base
+	R         *realm.Realm
+	Issuer    string
+	Discovery string
+	Account   string
+}
+
+func (u *UI) realmPage(r *req) error { return u.showRealm(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Overview", "overview")
+	if err != nil {
+		return r.fail(err)
+	}
+	rm, err := u.svc.GetRealm(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form.Set("display_name", rm.DisplayName)
+	}
+	issuer := u.public + "/realms/" + url.PathEscape(rm.Name)
+	return r.render(status, "realm.html", &realmOverview{base: b, R: rm, Issuer: issuer,
+		Discovery: issuer + "/.well-known/openid-configuration"})
+}
+
+// updateRealm changes the realm's display name.
+func (u *UI) updateRealm(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	dn := f.Get("display_name")
+	rm, err := u.svc.UpdateRealm(r.ctx, r.realm, realm.RealmPatch{DisplayName: &dn})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showRealm(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console/realms/"+url.PathEscape(rm.Name), "Realm saved.")
+}
+
+// deleteRealm deletes the realm when the owner typed its name again.
+func (u *UI) deleteRealm(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	if err := u.svc.DeleteRealm(r.ctx, r.realm, f.Get("confirm")); err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showRealm(r, status, f, fe)
+		}
+		if errors.Is(err, realm.ErrNotFound) {
+			// Deleted already (a second click): the list is where it ended.
+			return r.done(f, "/console", "")
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console", "Realm "+r.realm+" deleted.")
+}

@@ -1,0 +1,5 @@
+package ui
+
+import "github.com/labstack/echo/v4"
+
+func (u *UI) registerUsers(e *echo.Echo) {}
