@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -249,4 +250,72 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	if err := os.WriteFile(filepath.Join("../../docs/console", name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// resetPassword asks the console realm's reset page for a link for email
+// (over HTTP, as a person who forgot it would), reads the link from the
+// mail and sets password with it.
+func (e *consoleEnv) resetPassword(t *testing.T, email, password string) {
+	t.Helper()
+	resetURL := e.s.URL + "/realms/console/login-actions/reset-password"
+	b := browser(t)
+	_, _, csrf := page(t, b, resetURL)
+	if status, body := post(t, b, resetURL, url.Values{"csrf_token": {csrf}, "email": {email}}); status != 200 {
+		t.Fatalf("reset for %s = %d:\n%s", email, status, body)
+	}
+	e.setPassword(t, e.mailLink(t, email), password)
+}
+
+// forgePost submits, from the page in tab, a form to action with the
+// session's real CSRF token (read from the sign-out form) and fields, as a
+// user editing the page by hand could, and returns the answer's status
+// line text (the page's h1).
+func forgePost(t *testing.T, tab context.Context, action string, fields map[string]string) string {
+	t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const f = document.createElement("form");
+		f.method = "post"; f.action = %q;
+		const add = (n, v) => { const i = document.createElement("input"); i.type = "hidden"; i.name = n; i.value = v; f.append(i); };
+		add("csrf_token", document.querySelector('form[action="/console/logout"] input[name=csrf_token]').value);
+		add("form_id", "forged-" + Math.random());
+		const fields = %s;
+		for (const k in fields) add(k, fields[k]);
+		document.body.append(f);
+		window.__wardOldPage = true;
+		f.submit();
+	})()`, action, mustJSON(t, fields))
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[any](js)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitJS(t, tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 15*time.Second); err != nil {
+		t.Fatalf("no answer to the forged form: %v", err)
+	}
+	return text(t, tab, "h1")
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// adminClient is an admin API client for a bootstrapped org's owner client.
+func (e *consoleEnv) adminClient(t *testing.T, boot bootstrapOut) *admin {
+	t.Helper()
+	tok, err := clientToken(context.Background(), e.s.URL, "console", boot.ClientID, boot.ClientSecret, oauth2.AuthStyleInHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &admin{t: t, base: e.s.URL, token: tok.AccessToken}
+}
+
+// clickLink follows the link matched by sel as a user clicking it.
+func clickLink(tab context.Context, sel string) error {
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`window.__wardOldPage = true`)); err != nil {
+		return err
+	}
+	return chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel)))
 }

@@ -1,5 +1,133 @@
 package ui
 
-import "github.com/labstack/echo/v4"
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
 
-func (u *UI) registerMembers(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Organization members: every role may see who administers the org (the
+// same rule as GET /admin/v1/members); only owners add members, change
+// roles and remove members, so only owners get those forms.
+
+var memberRoles = []realm.Role{realm.RoleOwner, realm.RoleAdmin, realm.RoleViewer}
+
+func (u *UI) registerMembers(e *echo.Echo) {
+	e.GET("/console/members", u.page(u.membersPage))
+	e.POST("/console/members", u.page(u.createMember))
+	e.GET("/console/members/:id", u.page(u.memberPage))
+	e.POST("/console/members/:id", u.page(u.updateMember))
+	e.POST("/console/members/:id/delete", u.page(u.deleteMember))
+}
+
+// membersView is the data of console/members.html.
+type membersView struct {
+	base
+	Members []realm.Member
+	Roles   []realm.Role
+	Next    string
+	Self    string // the signed-in member's console user ID
+}
+
+func (u *UI) membersPage(r *req) error { return u.showMembers(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showMembers(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Members", "members")
+	if err != nil {
+		return r.fail(err)
+	}
+	page, err := u.svc.ListMembers(r.ctx, realm.ListOptions{Limit: 200, Cursor: r.c.QueryParam("cursor")})
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form.Set("role", string(realm.RoleViewer))
+	}
+	return r.render(status, "members.html", &membersView{base: b, Members: page.Items, Roles: memberRoles,
+		Next: page.NextCursor, Self: r.p.ActorID})
+}
+
+func (u *UI) createMember(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	m, err := u.svc.CreateMember(r.ctx, realm.MemberInput{Email: strings.TrimSpace(f.Get("email")),
+		FirstName: f.Get("first_name"), LastName: f.Get("last_name"), Role: realm.Role(f.Get("role"))})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showMembers(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	// A new console account is mailed a set-password link; an existing one
+	// (a member of another org) signs in with its password.
+	return r.done(f, "/console/members", "Member "+m.User.Email+" added as "+string(m.Role)+".")
+}
+
+// memberView is the data of console/member.html.
+type memberView struct {
+	base
+	M     *realm.Member
+	Roles []realm.Role
+	Self  bool
+}
+
+func (u *UI) memberPage(r *req) error { return u.showMember(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showMember(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Member", "members")
+	if err != nil {
+		return r.fail(err)
+	}
+	m, err := u.svc.GetMember(r.ctx, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form.Set("role", string(m.Role))
+	}
+	return r.render(status, "member.html", &memberView{base: b, M: m, Roles: memberRoles, Self: m.UserID == r.p.ActorID})
+}
+
+func (u *UI) updateMember(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	role := realm.Role(f.Get("role"))
+	m, err := u.svc.UpdateMember(r.ctx, r.c.Param("id"), realm.MemberPatch{Role: &role})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showMember(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console/members", m.User.Email+" is now "+string(m.Role)+".")
+}
+
+func (u *UI) deleteMember(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	if err := u.svc.DeleteMember(r.ctx, r.c.Param("id")); err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showMember(r, status, f, fe)
+		}
+		if errors.Is(err, realm.ErrNotFound) {
+			return r.done(f, "/console/members", "")
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console/members", "Member removed from the organization.")
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConsoleBrowserRoles: the owner manages members in the console (a
+// refused form names the field and keeps the input; the last owner cannot
+// demote itself); a viewer sees the org read-only and a forged form is
+// refused; another org's realm is not reachable by URL; a member of two
+// orgs switches between them.
+func TestConsoleBrowserRoles(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop", "display_name": "Shop"})
+	e.owner.must(201, "POST", "/admin/v1/realms/shop/attributes", map[string]any{"name": "clearance", "type": "integer"})
+	const ownerPW = "owner console horse battery"
+	e.resetPassword(t, "owner@acme.test", ownerPW)
+	owner := e.signedIn(t, "owner@acme.test", ownerPW, 120*time.Second)
+
+	// Members: an email that is already a member is named and what was
+	// typed stays.
+	e.visit(t, owner, "/console/members")
+	fill(t, owner, map[string]string{"#member-email": "OWNER@acme.test", "#member-first": "Vera",
+		"#member-last": "Viewer", "#member-role": "admin"})
+	submit(t, owner, `form[aria-labelledby="add-member"] button[type=submit]`)
+	if !strings.Contains(text(t, owner, "#member-email-error"), "already a member") {
+		t.Fatalf("no field error for an existing member; page:\n%s", text(t, owner, "main"))
+	}
+	if got := evalJS[[]string](t, owner, `["#member-email","#member-first","#member-last","#member-role"].map(s => document.querySelector(s).value)`); strings.Join(got, "|") != "OWNER@acme.test|Vera|Viewer|admin" {
+		t.Errorf("refused member form kept %q", got)
+	}
+	fill(t, owner, map[string]string{"#member-email": "vera@acme.test"})
+	submit(t, owner, `form[aria-labelledby="add-member"] button[type=submit]`)
+	if got := text(t, owner, `[data-role-of="vera@acme.test"]`); got != "admin" {
+		t.Fatalf("vera's role in the list = %q; page:\n%s", got, text(t, owner, "main"))
+	}
+	veraPW := "vera viewer horse battery"
+	e.setPassword(t, e.mailLink(t, "vera@acme.test"), veraPW)
+	// Demoted to viewer on her member page.
+	if err := clickLink(owner, `tr[data-member="vera@acme.test"] a`); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, owner, "[data-member-role]")
+	fill(t, owner, map[string]string{"#member-role": "viewer"})
+	submit(t, owner, `form[aria-labelledby="change-role"] button[type=submit]`)
+	if got := text(t, owner, `[data-role-of="vera@acme.test"]`); got != "viewer" {
+		t.Fatalf("vera's role after the change = %q", got)
+	}
+	// The last owner cannot demote itself: the role field says why.
+	e.visit(t, owner, "/console/members")
+	if err := clickLink(owner, `tr[data-member="owner@acme.test"] a`); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, owner, "[data-member-role]")
+	fill(t, owner, map[string]string{"#member-role": "viewer"})
+	submit(t, owner, `form[aria-labelledby="change-role"] button[type=submit]`)
+	if msg := text(t, owner, "#member-role-error"); !strings.Contains(msg, "last owner") {
+		t.Errorf("demoting the last owner: role error %q; page:\n%s", msg, text(t, owner, "main"))
+	}
+	screenshot(t, owner, "members")
+
+	// The viewer sees every screen without a single form to change it, and
+	// a form forged with her real session is refused by the service.
+	viewer := e.signedIn(t, "vera@acme.test", veraPW, 90*time.Second)
+	for _, path := range []string{"/console", "/console/members", "/console/realms/shop",
+		"/console/realms/shop/attributes", "/console/realms/shop/attributes/clearance"} {
+		e.visit(t, viewer, path)
+		if n := count(t, viewer, "main form"); n != 0 || !strings.Contains(text(t, viewer, "main"), "viewer") && path != "/console/members" {
+			t.Errorf("viewer on %s: %d forms; page:\n%s", path, n, text(t, viewer, "main"))
+		}
+		if text(t, viewer, "[data-role]") != "viewer" {
+			t.Errorf("viewer on %s: header role %q", path, text(t, viewer, "[data-role]"))
+		}
+	}
+	if h1 := forgePost(t, viewer, "/console/realms/shop/attributes", map[string]string{"name": "forged", "type": "string"}); h1 != "Not allowed" {
+		t.Errorf("a viewer's forged attribute form answered %q", h1)
+	}
+	e.visit(t, viewer, "/console")
+	if h1 := forgePost(t, viewer, "/console", map[string]string{"name": "forged-realm"}); h1 != "Not allowed" {
+		t.Errorf("a viewer's forged realm form answered %q", h1)
+	}
+	if n := len(e.owner.must(200, "GET", "/admin/v1/realms/shop/attributes", nil)["items"].([]any)); n != 1 {
+		t.Errorf("attributes after the viewer's forged form: %d, want 1", n)
+	}
+	if code, _, _ := e.owner.do("GET", "/admin/v1/realms/forged-realm", nil); code != 404 {
+		t.Errorf("the viewer's forged realm exists (%d)", code)
+	}
+
+	// Another org's realm is not reachable by URL, whatever the page.
+	out, errOut, code := e.w.command(t, "bootstrap", "--org", "globex", "--owner-email", "boss@globex.test", "--json")
+	if code != 0 {
+		t.Fatalf("bootstrap globex: %s", errOut)
+	}
+	boot := parseBootstrap(t, out)
+	globex := e.adminClient(t, boot)
+	globex.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "vault"})
+	globex.must(201, "POST", "/admin/v1/realms/vault/attributes", map[string]any{"name": "secret_level", "type": "integer"})
+	for _, path := range []string{"/console/realms/vault", "/console/realms/vault/attributes",
+		"/console/realms/vault/attributes/secret_level"} {
+		e.visit(t, owner, path)
+		if h1 := text(t, owner, "h1"); h1 != "Not found" || strings.Contains(text(t, owner, "body"), "secret_level") {
+			t.Errorf("acme's owner on %s sees %q", path, h1)
+		}
+	}
+	e.visit(t, owner, "/console")
+	if h1 := forgePost(t, owner, "/console/realms/vault/attributes", map[string]string{"name": "planted", "type": "string"}); h1 != "Not found" {
+		t.Errorf("a form posted into another org's realm answered %q", h1)
+	}
+	if n := len(globex.must(200, "GET", "/admin/v1/realms/vault/attributes", nil)["items"].([]any)); n != 1 {
+		t.Errorf("globex's attributes after acme's forged form: %d, want 1", n)
+	}
+
+	// A member of both orgs picks one with the switcher; the console signs
+	// in again for that org (no password: the console realm's session).
+	globex.must(201, "POST", "/admin/v1/members", map[string]any{
+		"email": "owner@acme.test", "first_name": "Owner", "last_name": "Acme", "role": "admin"})
+	e.visit(t, owner, "/console")
+	if n := count(t, owner, "#org-switch option"); n != 2 {
+		t.Fatalf("switcher offers %d orgs, want 2; header:\n%s", n, text(t, owner, "header"))
+	}
+	fill(t, owner, map[string]string{"#org-switch": "globex"})
+	submit(t, owner, `form.switcher button[type=submit]`)
+	waitPage(t, owner, "[data-role]")
+	if role, realms := text(t, owner, "[data-role]"), text(t, owner, "main"); role != "admin" ||
+		!strings.Contains(realms, "vault") || strings.Contains(realms, "shop") {
+		t.Fatalf("after switching to globex: role %q, page:\n%s", role, realms)
+	}
+	if got := evalJS[string](t, owner, `document.querySelector("#org-switch").selectedOptions[0].value`); got != "globex" {
+		t.Errorf("switcher shows %q as current", got)
+	}
+	e.visit(t, owner, "/console/realms/shop")
+	if h1 := text(t, owner, "h1"); h1 != "Not found" {
+		t.Errorf("acme's realm while acting for globex: %q", h1)
+	}
+	e.visit(t, owner, "/console/realms/vault/attributes")
+	if !strings.Contains(text(t, owner, "main"), "secret_level") {
+		t.Errorf("globex's attributes not shown after the switch:\n%s", text(t, owner, "main"))
+	}
+}
