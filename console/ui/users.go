@@ -1,5 +1,346 @@
 package ui
 
-import "github.com/labstack/echo/v4"
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
 
-func (u *UI) registerUsers(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// The users screen. Users are never deleted (CONTRACT §3): there is no
+// delete action anywhere, deactivation is the way to stop one. Deactivating
+// goes through a confirmation page because it takes effect at once (sign-in
+// refused, sessions and refresh tokens revoked); reactivating is a plain
+// button on the user's page, since it takes nothing away and the user still
+// needs its password (or a new set-password email) to sign in.
+
+func (u *UI) registerUsers(e *echo.Echo) {
+	e.GET("/console/realms/:realm/users", u.page(u.usersPage))
+	e.POST("/console/realms/:realm/users", u.page(u.createUser))
+	e.GET("/console/realms/:realm/users/:id", u.page(u.userPage))
+	e.POST("/console/realms/:realm/users/:id", u.page(u.updateUserDetails))
+	e.POST("/console/realms/:realm/users/:id/groups", u.page(u.updateUserGroups))
+	e.POST("/console/realms/:realm/users/:id/set-password-email", u.page(u.resendSetPassword))
+	e.GET("/console/realms/:realm/users/:id/deactivate", u.page(u.confirmDeactivate))
+	e.POST("/console/realms/:realm/users/:id/deactivate", u.page(u.deactivateUser))
+	e.POST("/console/realms/:realm/users/:id/reactivate", u.page(u.reactivateUser))
+}
+
+// usersView is the data of console/users.html.
+type usersView struct {
+	base
+	Users  []realm.User
+	Next   string // cursor of the next page, "" on the last
+	Query  string
+	Groups []realm.Group
+	// GroupNames names group IDs for the list's groups column.
+	GroupNames map[string]string
+}
+
+func (u *UI) usersPage(r *req) error { return u.showUsers(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Users", "users")
+	if err != nil {
+		return r.fail(err)
+	}
+	q := strings.TrimSpace(r.c.QueryParam("q"))
+	page, err := u.svc.ListUsers(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: r.c.QueryParam("cursor")})
+	if err != nil {
+		return r.fail(err)
+	}
+	groups, err := u.userGroupList(r)
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		// The set-password email is what a new user needs to sign in at
+		// all, so it is on unless the admin turns it off.
+		b.Form.Set("send_email", "on")
+	}
+	return r.render(status, "users.html", &usersView{base: b, Users: page.Items, Next: page.NextCursor, Query: q,
+		Groups: groups, GroupNames: userGroupNames(groups)})
+}
+
+// userGroupList is every group of the realm, for the group checkboxes and the
+// primary group menu (pages of 200, the service's maximum).
+func (u *UI) userGroupList(r *req) ([]realm.Group, error) {
+	var out []realm.Group
+	cursor := ""
+	for {
+		p, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Limit: 200, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.NextCursor == "" {
+			return out, nil
+		}
+		cursor = p.NextCursor
+	}
+}
+
+func userGroupNames(groups []realm.Group) map[string]string {
+	m := make(map[string]string, len(groups))
+	for _, g := range groups {
+		m[g.ID] = g.Name
+	}
+	return m
+}
+
+func (u *UI) createUser(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	send := f.Get("send_email") == "on"
+	v, err := u.svc.CreateUser(r.ctx, r.realm, realm.UserInput{
+		Email: strings.TrimSpace(f.Get("email")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Groups: f["groups"], PrimaryGroup: f.Get("primary_group"), SendSetPasswordEmail: &send,
+	})
+	if err != nil {
+		if fe, status, ok := refusedUser(err); ok {
+			return u.showUsers(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	flash := "User " + v.Email + " created."
+	if send {
+		flash += " A set-password email is on its way."
+	} else {
+		flash += " No email was sent: use “Send a set-password email” when the user should sign in."
+	}
+	return r.done(f, userPath(r.realm, v.ID), flash)
+}
+
+// refusedUser is refused with the service's "groups[i]" field names folded
+// into "groups", the one fieldset the form has for them.
+func refusedUser(err error) (fieldErrors, int, bool) {
+	fe, status, ok := refused(err)
+	if !ok {
+		return nil, 0, false
+	}
+	out := fieldErrors{}
+	for k, msg := range fe {
+		if strings.HasPrefix(k, "groups[") {
+			k = "groups"
+		}
+		if _, dup := out[k]; !dup {
+			out[k] = msg
+		}
+	}
+	return out, status, true
+}
+
+// userView is the data of console/user.html.
+type userView struct {
+	base
+	U          *realm.UserView
+	Groups     []realm.Group
+	GroupNames map[string]string
+	Effective  []userAttr
+}
+
+// userAttr is one effective attribute as shown: its values as text,
+// Multi when the attribute holds a list (shown as one, even when short).
+type userAttr struct {
+	Name   string
+	Multi  bool
+	Values []string
+}
+
+// Name is how the page names the user: its full name, else its email.
+func (v *userView) Name() string { return userDisplayName(&v.U.User) }
+
+func userDisplayName(u *realm.User) string {
+	if n := strings.TrimSpace(u.FirstName + " " + u.LastName); n != "" {
+		return n
+	}
+	return u.Email
+}
+
+func userEffective(m map[string]any) []userAttr {
+	out := make([]userAttr, 0, len(m))
+	for name, v := range m {
+		a := userAttr{Name: name}
+		if list, ok := v.([]any); ok {
+			a.Multi = true
+			for _, x := range list {
+				a.Values = append(a.Values, fmt.Sprint(x))
+			}
+		} else {
+			a.Values = []string{fmt.Sprint(v)}
+		}
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (u *UI) userPage(r *req) error { return u.showUser(r, http.StatusOK, nil, nil) }
+
+// showUser renders a user's page. f is a refused form: its fields replace
+// the user's stored values in the form it came from, so what the admin
+// typed stays while the page's other form shows what is stored.
+func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
+	v, err := u.svc.GetUser(r.ctx, r.realm, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	b, err := r.base(userDisplayName(&v.User), "users")
+	if err != nil {
+		return r.fail(err)
+	}
+	groups, err := u.userGroupList(r)
+	if err != nil {
+		return r.fail(err)
+	}
+	b.Form.Set("email", v.Email)
+	b.Form.Set("first_name", v.FirstName)
+	b.Form.Set("last_name", v.LastName)
+	b.Form["groups"] = append([]string(nil), v.Groups...)
+	b.Form.Set("primary_group", v.PrimaryGroup)
+	if f != nil {
+		b.Errors, b.FormID = fe, f.Get("form_id")
+		switch f.Get("section") {
+		case "details":
+			for _, k := range []string{"email", "first_name", "last_name"} {
+				b.Form.Set(k, f.Get(k))
+			}
+		case "groups":
+			b.Form["groups"] = f["groups"]
+			b.Form.Set("primary_group", f.Get("primary_group"))
+		}
+	}
+	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: userGroupNames(groups),
+		Effective: userEffective(v.EffectiveAttributes)})
+}
+
+// updateUserDetails saves the names and email.
+func (u *UI) updateUserDetails(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	email, first, last := strings.TrimSpace(f.Get("email")), f.Get("first_name"), f.Get("last_name")
+	v, err := u.svc.UpdateUser(r.ctx, r.realm, r.c.Param("id"), realm.UserPatch{Email: &email, FirstName: &first, LastName: &last})
+	if err != nil {
+		if fe, status, ok := refusedUser(err); ok {
+			return u.showUser(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, v.ID), "Saved "+userDisplayName(&v.User)+".")
+}
+
+// updateUserGroups replaces the user's groups and primary group. The
+// primary group is sent only when the admin changed it: unticking the
+// current primary group without choosing another then meets the service's
+// own refusal ("set another primary group first") instead of the form
+// silently keeping or dropping it.
+func (u *UI) updateUserGroups(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("id")
+	cur, err := u.svc.GetUser(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	groups := append([]string{}, f["groups"]...)
+	patch := realm.UserPatch{Groups: &groups}
+	if p := f.Get("primary_group"); p != cur.PrimaryGroup {
+		patch.PrimaryGroup = &p
+	}
+	v, err := u.svc.UpdateUser(r.ctx, r.realm, id, patch)
+	if err != nil {
+		if fe, status, ok := refusedUser(err); ok {
+			return u.showUser(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, v.ID), "Groups of "+userDisplayName(&v.User)+" saved.")
+}
+
+func (u *UI) resendSetPassword(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("id")
+	if err := u.svc.SendSetPasswordEmail(r.ctx, r.realm, id); err != nil {
+		if fe, status, ok := refusedUser(err); ok {
+			return u.showUser(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	v, err := u.svc.GetUser(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, id), "A set-password email was sent to "+v.Email+". Links sent before no longer work.")
+}
+
+// userConfirmView is the data of console/user_confirm.html.
+type userConfirmView struct {
+	base
+	U *realm.UserView
+}
+
+// Name is the user's name for the confirmation question.
+func (v *userConfirmView) Name() string { return userDisplayName(&v.U.User) }
+
+// confirmDeactivate asks before deactivating. A viewer is told it may not
+// (the POST would be refused); a user already deactivated has nothing to
+// confirm and goes back to its page.
+func (u *UI) confirmDeactivate(r *req) error {
+	if !r.p.Role.CanWrite() {
+		return r.fail(realm.ErrForbidden)
+	}
+	v, err := u.svc.GetUser(r.ctx, r.realm, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	if !v.Active {
+		return r.c.Redirect(http.StatusSeeOther, userPath(r.realm, v.ID))
+	}
+	b, err := r.base("Deactivate "+userDisplayName(&v.User), "users")
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.render(http.StatusOK, "user_confirm.html", &userConfirmView{base: b, U: v})
+}
+
+func (u *UI) deactivateUser(r *req) error { return u.setActive(r, false) }
+func (u *UI) reactivateUser(r *req) error { return u.setActive(r, true) }
+
+func (u *UI) setActive(r *req, active bool) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	v, err := u.svc.UpdateUser(r.ctx, r.realm, r.c.Param("id"), realm.UserPatch{Active: &active})
+	if err != nil {
+		if fe, status, ok := refusedUser(err); ok {
+			return u.showUser(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	flash := userDisplayName(&v.User) + " is deactivated: sign-in is refused and its sessions and refresh tokens are revoked."
+	if active {
+		flash = userDisplayName(&v.User) + " is active again and can sign in with its password."
+	}
+	return r.done(f, userPath(r.realm, v.ID), flash)
+}
+
+func userPath(realmName, id string) string {
+	return "/console/realms/" + url.PathEscape(realmName) + "/users/" + url.PathEscape(id)
+}
