@@ -1,5 +1,388 @@
 package ui
 
-import "github.com/labstack/echo/v4"
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 
-func (u *UI) registerClients(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// The clients screen: a realm's OAuth2 clients, service accounts and
+// applications. A confidential client's secret exists in clear only in the
+// response of CreateClient or RotateClientSecret; the console keeps it in
+// the session's one-shot slot (keepSecret) across the POST→redirect and the
+// client's page takes it (takeSecret), so it is shown exactly once and a
+// reload, the back button or a shared URL never shows it again. It never
+// travels in a URL, a flash message or a log line.
+
+func (u *UI) registerClients(e *echo.Echo) {
+	e.GET("/console/realms/:realm/clients", u.page(u.clientsPage))
+	e.POST("/console/realms/:realm/clients", u.page(u.createClient))
+	e.GET("/console/realms/:realm/clients/:client_id", u.page(u.clientPage))
+	e.POST("/console/realms/:realm/clients/:client_id", u.page(u.updateClient))
+	e.GET("/console/realms/:realm/clients/:client_id/rotate", u.page(u.rotatePage))
+	e.POST("/console/realms/:realm/clients/:client_id/rotate", u.page(u.rotateSecret))
+	e.GET("/console/realms/:realm/clients/:client_id/deactivate", u.page(u.deactivatePage))
+	e.POST("/console/realms/:realm/clients/:client_id/deactivate", u.page(u.setClientActive(false)))
+	e.POST("/console/realms/:realm/clients/:client_id/activate", u.page(u.setClientActive(true)))
+}
+
+// maxGrace is the longest rotation grace the service accepts (CONTRACT §3).
+const maxGrace = 86400
+
+// clientsView is the data of console/clients.html.
+type clientsView struct {
+	base
+	Clients []realm.Client
+	Next    string // cursor of the next page, "" on the last
+	Q       string
+	Groups  []realm.Group
+}
+
+func (u *UI) clientsPage(r *req) error { return u.showClients(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Clients", "clients")
+	if err != nil {
+		return r.fail(err)
+	}
+	q := strings.TrimSpace(r.c.QueryParam("q"))
+	page, err := u.svc.ListClients(r.ctx, r.realm, realm.ListOptions{Limit: 50, Cursor: r.c.QueryParam("cursor"), Query: q})
+	if err != nil {
+		return r.fail(err)
+	}
+	groups, err := u.realmGroups(r)
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form.Set("kind", string(realm.KindServiceAccount))
+		b.Form.Set("communication", string(realm.CommRedirect))
+		b.Form.Set("id_token_signed_response_alg", realm.IDTokenRS256)
+	}
+	return r.render(status, "clients.html", &clientsView{base: b, Clients: page.Items, Next: page.NextCursor, Q: q, Groups: groups})
+}
+
+// realmGroups lists the realm's groups for the group checkboxes and the
+// primary group menu. 200 is the service's largest page; a realm with
+// more groups is beyond what a checkbox list can usefully offer.
+func (u *UI) realmGroups(r *req) ([]realm.Group, error) {
+	page, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	return page.Items, nil
+}
+
+func (u *UI) createClient(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	kind := f.Get("kind")
+	in := realm.ClientInput{
+		ClientID: strings.TrimSpace(f.Get("client_id")), Name: strings.TrimSpace(f.Get("name")), Kind: kind,
+		Description: f.Get("description"), Audience: lines(f.Get("audience")),
+		Public: f.Get("public") == "on", RedirectURIs: lines(f.Get("redirect_uris")), WebOrigins: lines(f.Get("web_origins")),
+		DisplayName: f.Get("display_name"), OfflineAccess: f.Get("offline_access") == "on",
+	}
+	switch realm.ClientKind(kind) {
+	case realm.KindServiceAccount:
+		in.Groups, in.PrimaryGroup = f["groups"], f.Get("primary_group")
+	case realm.KindApplication:
+		// The menus always send a value, so they count only for the kind
+		// they belong to; typed fields go to the service, which names any
+		// that do not fit the kind.
+		in.Communication, in.IDTokenAlg = f.Get("communication"), f.Get("id_token_signed_response_alg")
+		if len(f["groups"]) > 0 || f.Get("primary_group") != "" {
+			return u.showClients(r, http.StatusUnprocessableEntity, f, fieldErrors{
+				"groups": "only service accounts are members of groups; an application signs users in, who have their own groups"})
+		}
+	}
+	c, secret, err := u.svc.CreateClient(r.ctx, r.realm, in)
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showClients(r, status, f, formErrors(fe))
+		}
+		return r.fail(err)
+	}
+	flash := "Client " + c.Name + " created."
+	if secret != "" {
+		r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret})
+	} else {
+		flash = "Application " + c.Name + " created. It is a public client: it has no secret and signs users in with PKCE."
+	}
+	return r.done(f, clientPath(r.realm, c.ClientID), flash)
+}
+
+// clientView is the data of console/client.html.
+type clientView struct {
+	base
+	C *realm.ClientView
+	// Secret is the client's new secret on the one page view that shows it.
+	Secret    *shownSecret
+	Groups    []realm.Group
+	GroupName map[string]string
+	Effective []attrValue
+}
+
+// attrValue is one effective attribute, formatted for display.
+type attrValue struct{ Name, Value string }
+
+func (v *clientView) IsApp() bool { return v.C.Kind == realm.KindApplication }
+
+func (u *UI) clientPage(r *req) error { return u.showClient(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error {
+	id := r.c.Param("client_id")
+	b, err := r.base("Client "+id, "clients")
+	if err != nil {
+		return r.fail(err)
+	}
+	c, err := u.svc.GetClient(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	groups, err := u.realmGroups(r)
+	if err != nil {
+		return r.fail(err)
+	}
+	names := make(map[string]string, len(groups))
+	for _, g := range groups {
+		names[g.ID] = g.Name
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form = clientForm(c)
+	}
+	v := &clientView{base: b, C: c, Groups: groups, GroupName: names, Effective: effectiveList(c.EffectiveAttributes)}
+	if status == http.StatusOK {
+		// Taken only by a page that is shown as such, never by a refused
+		// form: the secret is shown on exactly one page view.
+		v.Secret = r.s.takeSecret(r.realm, c.ClientID)
+	}
+	return r.render(status, "client.html", v)
+}
+
+// clientForm is the edit form filled with the client's current values.
+func clientForm(c *realm.ClientView) url.Values {
+	f := url.Values{}
+	f.Set("name", c.Name)
+	f.Set("description", c.Description)
+	f.Set("audience", strings.Join(c.Audience, "\n"))
+	f["groups"] = append([]string(nil), c.Groups...)
+	f.Set("primary_group", c.PrimaryGroup)
+	f.Set("redirect_uris", strings.Join(c.RedirectURIs, "\n"))
+	f.Set("web_origins", strings.Join(c.WebOrigins, "\n"))
+	f.Set("communication", string(c.Communication))
+	f.Set("display_name", c.DisplayName)
+	if c.AllowOfflineAccess {
+		f.Set("offline_access", "on")
+	}
+	alg := c.IDTokenAlg
+	if alg == "" {
+		alg = realm.IDTokenRS256
+	}
+	f.Set("id_token_signed_response_alg", alg)
+	return f
+}
+
+func (u *UI) updateClient(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("client_id")
+	c, err := u.svc.GetClient(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	name, desc := strings.TrimSpace(f.Get("name")), f.Get("description")
+	aud := lines(f.Get("audience"))
+	p := realm.ClientPatch{Name: &name, Description: &desc, Audience: &aud}
+	// Only the fields of the client's kind are sent: the others are not on
+	// its form, and the service refuses them for the other kind.
+	if c.Kind == realm.KindApplication {
+		redirects, origins := lines(f.Get("redirect_uris")), lines(f.Get("web_origins"))
+		comm, display, alg := f.Get("communication"), f.Get("display_name"), f.Get("id_token_signed_response_alg")
+		offline := f.Get("offline_access") == "on"
+		p.RedirectURIs, p.WebOrigins, p.Communication, p.DisplayName, p.IDTokenAlg, p.OfflineAccess =
+			&redirects, &origins, &comm, &display, &alg, &offline
+	} else {
+		groups, primary := append([]string{}, f["groups"]...), f.Get("primary_group")
+		p.Groups, p.PrimaryGroup = &groups, &primary
+	}
+	v, err := u.svc.UpdateClient(r.ctx, r.realm, id, p)
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showClient(r, status, f, formErrors(fe))
+		}
+		return r.fail(err)
+	}
+	return r.done(f, clientPath(r.realm, v.ClientID), "Client "+v.Name+" saved.")
+}
+
+// confirmView is the data of console/client_rotate.html and
+// console/client_deactivate.html: a confirmation page with one form.
+type confirmView struct {
+	base
+	C *realm.ClientView
+}
+
+func (u *UI) rotatePage(r *req) error {
+	return u.showConfirm(r, http.StatusOK, "client_rotate.html", "Rotate secret", nil, nil)
+}
+
+func (u *UI) deactivatePage(r *req) error {
+	return u.showConfirm(r, http.StatusOK, "client_deactivate.html", "Deactivate", nil, nil)
+}
+
+func (u *UI) showConfirm(r *req, status int, page, title string, f url.Values, fe fieldErrors) error {
+	id := r.c.Param("client_id")
+	b, err := r.base(title+" · "+id, "clients")
+	if err != nil {
+		return r.fail(err)
+	}
+	c, err := u.svc.GetClient(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form.Set("grace_seconds", "0")
+	}
+	return r.render(status, page, &confirmView{base: b, C: c})
+}
+
+func (u *UI) rotateSecret(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("client_id")
+	grace, err := strconv.Atoi(strings.TrimSpace(f.Get("grace_seconds")))
+	if err != nil || grace < 0 || grace > maxGrace {
+		return u.showConfirm(r, http.StatusUnprocessableEntity, "client_rotate.html", "Rotate secret", f,
+			fieldErrors{"grace_seconds": fmt.Sprintf("must be a whole number of seconds between 0 and %d", maxGrace)})
+	}
+	c, secret, err := u.svc.RotateClientSecret(r.ctx, r.realm, id, grace)
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showConfirm(r, status, "client_rotate.html", "Rotate secret", f, formErrors(fe))
+		}
+		return r.fail(err)
+	}
+	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret})
+	flash := "Secret rotated. The previous secret stopped working."
+	if grace > 0 {
+		flash = fmt.Sprintf("Secret rotated. The previous secret keeps working for %d seconds.", grace)
+	}
+	return r.done(f, clientPath(r.realm, c.ClientID), flash)
+}
+
+// setClientActive deactivates (from the confirmation page) or reactivates
+// a client.
+func (u *UI) setClientActive(active bool) handler {
+	return func(r *req) error {
+		f, done, err := r.form()
+		if done || err != nil {
+			return err
+		}
+		c, err := u.svc.UpdateClient(r.ctx, r.realm, r.c.Param("client_id"), realm.ClientPatch{Active: &active})
+		if err != nil {
+			return r.fail(err)
+		}
+		flash := "Client " + c.Name + " deactivated: its tokens no longer work and it cannot get new ones."
+		if active {
+			flash = "Client " + c.Name + " reactivated."
+		}
+		return r.done(f, clientPath(r.realm, c.ClientID), flash)
+	}
+}
+
+// indexed matches the service's field names for one line of a list
+// ("redirect_uris[2]", "groups[0]").
+var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\]$`)
+
+// formErrors moves the service's per-item errors onto the form's fields:
+// the lists are textareas (one item per line) or checkbox sets, so
+// "redirect_uris[1]" becomes the redirect_uris field, saying which line.
+// The first error of a field wins.
+func formErrors(fe fieldErrors) fieldErrors {
+	out := fieldErrors{}
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		field, msg := k, fe[k]
+		if m := indexed.FindStringSubmatch(k); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			field = m[1]
+			if field == "groups" {
+				msg = "a chosen group " + msg
+			} else {
+				msg = fmt.Sprintf("line %d %s", n+1, msg)
+			}
+		}
+		if _, dup := out[field]; !dup {
+			out[field] = msg
+		}
+	}
+	return out
+}
+
+// effectiveList sorts and formats effective attributes: multi-valued ones
+// as a comma-separated list.
+func effectiveList(m map[string]any) []attrValue {
+	out := make([]attrValue, 0, len(m))
+	for k, v := range m {
+		var s string
+		switch x := v.(type) {
+		case []any:
+			parts := make([]string, len(x))
+			for i, e := range x {
+				parts[i] = fmt.Sprint(e)
+			}
+			s = strings.Join(parts, ", ")
+		case []string:
+			s = strings.Join(x, ", ")
+		default:
+			s = fmt.Sprint(x)
+		}
+		out = append(out, attrValue{Name: k, Value: s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func clientsPath(realmName string) string {
+	return "/console/realms/" + url.PathEscape(realmName) + "/clients"
+}
+
+func clientPath(realmName, clientID string) string {
+	return clientsPath(realmName) + "/" + url.PathEscape(clientID)
+}
+
+// KindFixed tells the shared client fields whether the form is for one
+// kind (a client's page) or both (the new-client form, which labels the
+// fields that apply to one kind only).
+func (*clientsView) KindFixed() bool { return false }
+
+// KindFixed: see clientsView.KindFixed.
+func (*clientView) KindFixed() bool { return true }
+
+// IsApp: the client is an application (not a service account).
+func (v *confirmView) IsApp() bool { return v.C.Kind == realm.KindApplication }

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+)
+
+// TestConsoleBrowserClients: an admin creates a service account in the
+// console; the secret is shown once in a modal dialog with a copy button,
+// works at the token endpoint, is gone after a reload and never reaches
+// Ward's logs. Rotation with grace shows a new secret while the old one
+// keeps working; deactivation (through a confirmation page) stops the
+// client at once. An application with a bad redirect URI is refused at
+// that field with the input kept; a public application gets no secret. A
+// viewer is offered nothing that changes a client.
+func TestConsoleBrowserClients(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
+	base := "/admin/v1/realms/shop"
+	e.owner.must(201, "POST", base+"/attributes", map[string]any{"name": "team", "type": "string"})
+	ops := e.owner.must(201, "POST", base+"/groups", map[string]any{"name": "Operations",
+		"attributes": map[string]any{"team": "ops"}})["id"].(string)
+	pw := e.member(t, "ada@acme.test", "admin")
+	tab := e.signedIn(t, "ada@acme.test", pw, 90*time.Second)
+	ctx := context.Background()
+
+	newForm := `form[aria-labelledby="new-client"] `
+	click := func(sel string) {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	html := func() string { return evalJS[string](t, tab, `document.documentElement.outerHTML`) }
+	// shownSecret waits for the secret dialog, checks that it is a modal
+	// with the warning and a working copy button, saves a screenshot named
+	// shot (if any) and returns the secret.
+	shownSecret := func(shot string) string {
+		t.Helper()
+		waitPage(t, tab, "dialog#secret-dialog[open]")
+		if !evalJS[bool](t, tab, `document.querySelector("#secret-dialog").matches(":modal")`) {
+			t.Error("the secret dialog is not modal")
+		}
+		warning := text(t, tab, "#secret-warning")
+		for _, w := range []string{"only time", "Store it now", "only a hash"} {
+			if !strings.Contains(warning, w) {
+				t.Errorf("the secret warning %q does not say %q", warning, w)
+			}
+		}
+		secret := strings.TrimSpace(text(t, tab, "#client-secret"))
+		if len(secret) < 20 {
+			t.Fatalf("secret in the dialog = %q", secret)
+		}
+		if shot != "" {
+			screenshot(t, tab, shot)
+		}
+		// Copy: the clipboard when the browser allows it, otherwise the
+		// secret is selected for the user to copy.
+		click(`#secret-dialog [data-copy="client-secret"]`)
+		if _, err := waitJS(t, tab, `document.querySelector("#client-secret-status").textContent.includes("Copied") ||
+			window.getSelection().toString().trim() === document.querySelector("#client-secret").textContent.trim()`, 5*time.Second); err != nil {
+			t.Errorf("the copy button neither copied nor selected the secret")
+		}
+		click("#secret-close")
+		if _, err := waitJS(t, tab, `!document.querySelector("#secret-dialog").open`, 5*time.Second); err != nil {
+			t.Error("the close button does not close the secret dialog")
+		}
+		return secret
+	}
+
+	// A service account in a group: the secret is shown once and works.
+	e.visit(t, tab, "/console/realms/shop/clients")
+	fill(t, tab, map[string]string{"#client-name": "Billing worker", "#client-audience": "assets\nreports"})
+	click("#client-group-" + ops)
+	fill(t, tab, map[string]string{"#client-primary": ops})
+	submit(t, tab, newForm+"button[type=submit]")
+	secret := shownSecret("client-secret")
+	clientID := strings.TrimSpace(text(t, tab, "#client-id-value"))
+	if got := strings.TrimSpace(text(t, tab, "#secret-client-id")); got != clientID || clientID == "" {
+		t.Fatalf("client ID in the dialog %q, on the page %q", got, clientID)
+	}
+	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, secret, oauth2.AuthStyleInHeader); err != nil {
+		t.Fatalf("the secret from the dialog does not work: %v", err)
+	}
+	if got := text(t, tab, `tr[data-attribute="team"]`); !strings.Contains(got, "ops") {
+		t.Errorf("effective attributes: team row = %q; page:\n%s", got, text(t, tab, "main"))
+	}
+	// Reloading never shows it again.
+	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
+	waitPage(t, tab, "#client-id-value")
+	if strings.Contains(html(), secret) || count(t, tab, "dialog") != 0 {
+		t.Fatal("the secret is still in the page after a reload")
+	}
+
+	// Rotation with a grace period: a new dialog, both secrets work.
+	click(`a[href$="/rotate"]`)
+	waitPage(t, tab, "#grace")
+	if v := evalJS[string](t, tab, `document.querySelector("#grace").value`); v != "0" {
+		t.Errorf("grace defaults to %q, want 0", v)
+	}
+	fill(t, tab, map[string]string{"#grace": "600"})
+	submit(t, tab, `form[aria-labelledby="rotate-title"] button[type=submit]`)
+	rotated := shownSecret("")
+	if rotated == secret {
+		t.Fatal("rotation showed the old secret")
+	}
+	if !strings.Contains(text(t, tab, ".flash"), "600 seconds") {
+		t.Errorf("flash after rotation = %q", text(t, tab, ".flash"))
+	}
+	for name, s := range map[string]string{"new": rotated, "old (in grace)": secret} {
+		if _, err := clientToken(ctx, e.s.URL, "shop", clientID, s, oauth2.AuthStyleInHeader); err != nil {
+			t.Errorf("the %s secret does not work: %v", name, err)
+		}
+	}
+	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
+	if strings.Contains(html(), rotated) {
+		t.Fatal("the rotated secret is still in the page after a reload")
+	}
+
+	// The list shows it.
+	e.visit(t, tab, "/console/realms/shop/clients")
+	row := text(t, tab, `tr[data-client="`+clientID+`"]`)
+	if !strings.Contains(row, "Billing worker") || !strings.Contains(row, "Service account") || !strings.Contains(row, "active") {
+		t.Errorf("list row = %q", row)
+	}
+	screenshot(t, tab, "clients")
+
+	// An application with a bad redirect URI: refused at that field,
+	// everything typed kept; fixed, it is created with a secret.
+	click("#client-kind-app")
+	if !evalJS[bool](t, tab, `document.querySelector('[data-kind-only="service_account"]').hidden && !document.querySelector('[data-kind-only="application"]').hidden`) {
+		t.Error("choosing Application does not show the application fields")
+	}
+	fill(t, tab, map[string]string{"#client-name": "Shop web", "#client-display": "The Shop",
+		"#client-redirects": "https://shop.example/cb\nhttp://shop.example/insecure"})
+	click("#client-comm-post")
+	submit(t, tab, newForm+"button[type=submit]")
+	if msg := text(t, tab, "#client-redirects-error"); !strings.Contains(msg, "line 2") || !strings.Contains(msg, "https") {
+		t.Fatalf("redirect URI error = %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	kept := evalJS[[]any](t, tab, `[document.querySelector("#client-redirects").value, document.querySelector("#client-name").value,
+		document.querySelector("#client-display").value, document.querySelector("#client-kind-app").checked,
+		document.querySelector("#client-comm-post").checked, !document.querySelector('[data-kind-only="application"]').hidden]`)
+	if kept[0] != "https://shop.example/cb\nhttp://shop.example/insecure" || kept[1] != "Shop web" || kept[2] != "The Shop" ||
+		kept[3] != true || kept[4] != true || kept[5] != true {
+		t.Errorf("after the refused form: redirects, name, display, kind app, post_message, app fields shown = %v", kept)
+	}
+	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb"})
+	submit(t, tab, newForm+"button[type=submit]")
+	appSecret := shownSecret("")
+	appID := strings.TrimSpace(text(t, tab, "#client-id-value"))
+	app := e.owner.must(200, "GET", base+"/clients/"+appID, nil)
+	if app["kind"] != "application" || app["communication"] != "post_message" || app["display_name"] != "The Shop" {
+		t.Errorf("created application = %v", app)
+	}
+
+	// A public application: no secret, and the page says so.
+	e.visit(t, tab, "/console/realms/shop/clients")
+	click("#client-kind-app")
+	click("#client-public")
+	fill(t, tab, map[string]string{"#client-name": "Shop SPA", "#client-redirects": "http://localhost:5173/cb"})
+	submit(t, tab, newForm+"button[type=submit]")
+	waitPage(t, tab, "#client-id-value")
+	if count(t, tab, "dialog") != 0 || !strings.Contains(text(t, tab, ".flash"), "no secret") ||
+		!strings.Contains(text(t, tab, "[data-secret-kind]"), "public") || count(t, tab, `a[href$="/rotate"]`) != 0 {
+		t.Errorf("public application page: flash %q, secret %q, dialogs %d", text(t, tab, ".flash"),
+			text(t, tab, "[data-secret-kind]"), count(t, tab, "dialog"))
+	}
+
+	// Deactivation goes through a confirmation page and stops the client.
+	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
+	click(`a[href$="/deactivate"]`)
+	waitPage(t, tab, `form[aria-labelledby="deactivate-title"]`)
+	submit(t, tab, `form[aria-labelledby="deactivate-title"] button[type=submit]`)
+	if got := text(t, tab, "[data-status]"); !strings.Contains(got, "inactive") {
+		t.Errorf("status after deactivating = %q", got)
+	}
+	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, rotated, oauth2.AuthStyleInHeader); err == nil {
+		t.Error("a deactivated service account still gets tokens")
+	}
+
+	// No secret ever reaches Ward's logs.
+	logs := e.s.logs()
+	for name, s := range map[string]string{"first": secret, "rotated": rotated, "application": appSecret} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the %s secret is in Ward's logs", name)
+		}
+	}
+
+	// A viewer sees clients but is offered no change.
+	vpw := e.member(t, "vic@acme.test", "viewer")
+	vtab := e.signedIn(t, "vic@acme.test", vpw, 30*time.Second)
+	e.visit(t, vtab, "/console/realms/shop/clients")
+	if count(t, vtab, `tr[data-client="`+clientID+`"]`) != 1 || count(t, vtab, "main form[method=post]") != 0 || count(t, vtab, ".readonly-note") != 1 {
+		t.Errorf("viewer's client list:\n%s", text(t, vtab, "main"))
+	}
+	for _, p := range []string{"", "/rotate", "/deactivate"} {
+		e.visit(t, vtab, "/console/realms/shop/clients/"+appID+p)
+		if count(t, vtab, "main form[method=post]") != 0 || count(t, vtab, `a[href$="/rotate"], a[href$="/deactivate"]`) != 0 {
+			t.Errorf("viewer is offered a change on %s:\n%s", p, text(t, vtab, "main"))
+		}
+	}
+}
