@@ -159,6 +159,27 @@ func TestConsoleBrowserClients(t *testing.T) {
 		t.Errorf("created application = %v", app)
 	}
 
+	// Its edit form refuses a bad redirect URI at that field too, keeping
+	// the input, and saves once fixed.
+	editForm := `form[aria-labelledby="edit-client"] `
+	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb\nhttps://shop.example/x#frag"})
+	submit(t, tab, editForm+"button[type=submit]")
+	if msg := text(t, tab, "#client-redirects-error"); !strings.Contains(msg, "line 2") || !strings.Contains(msg, "fragment") {
+		t.Fatalf("edit: redirect URI error = %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	if v := evalJS[string](t, tab, `document.querySelector("#client-redirects").value`); v != "https://shop.example/cb\nhttps://shop.example/x#frag" {
+		t.Errorf("edit: redirect URIs after the refused form = %q", v)
+	}
+	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb\nhttps://shop.example/cb2", "#client-origins": "https://shop.example"})
+	submit(t, tab, editForm+"button[type=submit]")
+	if !strings.Contains(text(t, tab, ".flash"), "saved") || count(t, tab, "dialog") != 0 {
+		t.Fatalf("edit: flash %q, page:\n%s", text(t, tab, ".flash"), text(t, tab, "main"))
+	}
+	app = e.owner.must(200, "GET", base+"/clients/"+appID, nil)
+	if uris, _ := app["redirect_uris"].([]any); len(uris) != 2 || len(app["web_origins"].([]any)) != 1 {
+		t.Errorf("edited application = %v", app)
+	}
+
 	// A public application: no secret, and the page says so.
 	e.visit(t, tab, "/console/realms/shop/clients")
 	click("#client-kind-app")
@@ -182,6 +203,21 @@ func TestConsoleBrowserClients(t *testing.T) {
 	}
 	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, rotated, oauth2.AuthStyleInHeader); err == nil {
 		t.Error("a deactivated service account still gets tokens")
+	}
+
+	// Reactivated, it works again (with its current secret).
+	submit(t, tab, `form[action$="/activate"] button[type=submit]`)
+	if got := text(t, tab, "[data-status]"); !strings.Contains(got, "active") || strings.Contains(got, "inactive") {
+		t.Errorf("status after reactivating = %q", got)
+	}
+	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, rotated, oauth2.AuthStyleInHeader); err != nil {
+		t.Errorf("a reactivated service account gets no token: %v", err)
+	}
+
+	// Search by name.
+	e.visit(t, tab, "/console/realms/shop/clients?q=shop")
+	if n, ok := count(t, tab, "tr[data-client]"), count(t, tab, `tr[data-client="`+appID+`"]`); n != 2 || ok != 1 {
+		t.Errorf("search q=shop lists %d clients (Shop web there: %d), want the two Shop applications", n, ok)
 	}
 
 	// No secret ever reaches Ward's logs.
