@@ -182,6 +182,23 @@ func TestConsoleBrowserUsers(t *testing.T) {
 		t.Fatalf("resend for a deactivated user: error %q; page:\n%s", msg, text(t, tab, "main"))
 	}
 
+	// Another user's email on the name form is refused at the email field,
+	// keeping what was typed there while the groups form shows what is
+	// stored; fixed, the names are saved.
+	fill(t, tab, map[string]string{"#edit-email": "bob@shop.test", "#edit-first": "Annabel"})
+	submit(t, tab, `form[aria-labelledby="edit-user"] button[type=submit]`)
+	if msg := text(t, tab, "#edit-email-error"); !strings.Contains(msg, "already exists") {
+		t.Fatalf("email of another user: error %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	if got := evalJS[[]string](t, tab, `[document.querySelector("#edit-email").value, document.querySelector("#edit-first").value, document.querySelector("#edit-primary").value]`); fmt.Sprint(got) != fmt.Sprint([]string{"bob@shop.test", "Annabel", sales}) {
+		t.Errorf("after the refused name form: email, first name, primary = %q", got)
+	}
+	fill(t, tab, map[string]string{"#edit-email": "ann@shop.test"})
+	submit(t, tab, `form[aria-labelledby="edit-user"] button[type=submit]`)
+	if u := e.owner.must(200, "GET", base+"/users/"+annID, nil); u["first_name"] != "Annabel" || u["email"] != "ann@shop.test" {
+		t.Errorf("after saving the names: %v %v", u["first_name"], u["email"])
+	}
+
 	// Bob never got a mail (the mails to Ann, sent after his creation, have
 	// all arrived by now).
 	dir := filepath.Join(e.w.dataDir, "outbox")
@@ -199,11 +216,34 @@ func TestConsoleBrowserUsers(t *testing.T) {
 		}
 	}
 
+	// 51 users are two pages; the next page of a search keeps the search.
+	for i := range 49 {
+		e.owner.must(201, "POST", base+"/users", map[string]any{"email": fmt.Sprintf("p%02d@shop.test", i),
+			"first_name": "Paged", "last_name": fmt.Sprint(i), "send_set_password_email": false})
+	}
+	e.visit(t, tab, "/console/realms/shop/users")
+	if n := count(t, tab, "tr[data-user]"); n != 50 {
+		t.Fatalf("first page: %d rows, want 50", n)
+	}
+	submit(t, tab, `a[rel=next]`)
+	if n := count(t, tab, "tr[data-user]"); n != 1 || count(t, tab, `a[rel=next]`) != 0 {
+		t.Errorf("second page: %d rows, next links %d", n, count(t, tab, `a[rel=next]`))
+	}
+	e.visit(t, tab, "/console/realms/shop/users?q=paged")
+	if n := count(t, tab, "tr[data-user]"); n != 49 || count(t, tab, `a[rel=next]`) != 0 {
+		t.Errorf("search paged: %d rows, next links %d", n, count(t, tab, `a[rel=next]`))
+	}
+	e.visit(t, tab, "/console/realms/shop/users?q=shop.test")
+	submit(t, tab, `a[rel=next]`)
+	if n, q := count(t, tab, "tr[data-user]"), evalJS[string](t, tab, `document.querySelector("#user-search").value`); n != 1 || q != "shop.test" {
+		t.Errorf("second page of a search: %d rows, search %q", n, q)
+	}
+
 	// A viewer sees users and their attributes, and no form that changes them.
 	vpw := e.member(t, "vic@acme.test", "viewer")
 	view := e.signedIn(t, "vic@acme.test", vpw, 30*time.Second)
-	e.visit(t, view, "/console/realms/shop/users")
-	if count(t, view, `tr[data-user]`) != 2 || count(t, view, `main form[method=post]`) != 0 || count(t, view, ".readonly-note") != 1 {
+	e.visit(t, view, "/console/realms/shop/users?q=shop.test")
+	if count(t, view, `tr[data-user]`) != 50 || count(t, view, `main form[method=post]`) != 0 || count(t, view, ".readonly-note") != 1 {
 		t.Errorf("viewer's users list:\n%s", text(t, view, "main"))
 	}
 	e.visit(t, view, "/console/realms/shop/users/"+annID)
