@@ -103,6 +103,18 @@ func TestConsoleBrowserClients(t *testing.T) {
 	if v := evalJS[string](t, tab, `document.querySelector("#grace").value`); v != "0" {
 		t.Errorf("grace defaults to %q, want 0", v)
 	}
+	// More than a day is refused at the field.
+	fill(t, tab, map[string]string{"#grace": "90000"})
+	submit(t, tab, `form[aria-labelledby="rotate-title"] button[type=submit]`)
+	if msg := text(t, tab, "#grace-error"); !strings.Contains(msg, "86400") || count(t, tab, "dialog") != 0 {
+		t.Fatalf("grace 90000: error %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	if v := evalJS[string](t, tab, `document.querySelector("#grace").value`); v != "90000" {
+		t.Errorf("grace after the refused form = %q", v)
+	}
+	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, secret, oauth2.AuthStyleInHeader); err != nil {
+		t.Fatalf("a refused rotation changed the secret: %v", err)
+	}
 	fill(t, tab, map[string]string{"#grace": "600"})
 	submit(t, tab, `form[aria-labelledby="rotate-title"] button[type=submit]`)
 	rotated := shownSecret("")
