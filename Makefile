@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test bench vet fmt clean
+.PHONY: build run test bench screenshots vet fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ward ./cmd/ward
@@ -44,6 +44,10 @@ test:
 bench: build
 	.ci/with-postgres $(GO) test -run '^$$' -bench . -benchmem ./attributes/... ./oauth/...
 	.ci/with-postgres $(GO) run ./cmd/wardbench -ward bin/ward
+
+# Retakes the console screenshots in docs/console/ (headless Chromium).
+screenshots:
+	WARD_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestConsoleBrowser' ./cmd/ward
 
 vet:
 	$(GO) vet ./...

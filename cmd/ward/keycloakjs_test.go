@@ -25,20 +25,28 @@ import (
 const keycloakJSVersion = "26.2.4"
 
 // keycloakJS returns keycloak-js's lib/keycloak.js: WARD_KEYCLOAK_JS names
-// the file, or it is fetched once with `npm pack` into the user's cache
-// directory. Without npm the test fails saying how to install it (skipped
-// only with WARD_SKIP_BROWSER=1, like the other browser tests).
+// the file, or it is fetched once from the npm registry (npmFile).
 func keycloakJS(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("WARD_KEYCLOAK_JS"); p != "" {
 		return p
 	}
+	return npmFile(t, "keycloak-js", keycloakJSVersion, "lib/keycloak.js",
+		"the keycloak-js compatibility test fetches Keycloak's adapter with it")
+}
+
+// npmFile returns one file of an npm package, fetched once with `npm pack`
+// into the user's cache directory. Without npm the test fails saying how
+// to install it (skipped only with WARD_SKIP_BROWSER=1, like the other
+// browser tests); why says what the test needs the package for.
+func npmFile(t *testing.T, pkg, version, member, why string) string {
+	t.Helper()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "ward-test", "keycloak-js-"+keycloakJSVersion)
-	file := filepath.Join(dir, "keycloak.js")
+	dir := filepath.Join(cache, "ward-test", pkg+"-"+version)
+	file := filepath.Join(dir, filepath.Base(member))
 	if _, err := os.Stat(file); err == nil {
 		return file
 	}
@@ -47,8 +55,8 @@ func keycloakJS(t *testing.T) string {
 		if os.Getenv("WARD_SKIP_BROWSER") == "1" {
 			t.Skip("WARD_SKIP_BROWSER=1: browser tests skipped (never in CI)")
 		}
-		t.Fatal("npm is not installed: the keycloak-js compatibility test fetches Keycloak's adapter with it. " +
-			"Install it with `apt-get install -y npm` (make test and .ci/run do), point WARD_KEYCLOAK_JS at a keycloak.js, " +
+		t.Fatal("npm is not installed: " + why + ". " +
+			"Install it with `apt-get install -y npm` (make test and .ci/run do), " +
 			"or set WARD_SKIP_BROWSER=1 to skip the browser tests locally.")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -56,14 +64,14 @@ func keycloakJS(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "pack", "keycloak-js@"+keycloakJSVersion, "--pack-destination", dir, "--silent")
+	cmd := exec.CommandContext(ctx, npm, "pack", pkg+"@"+version, "--pack-destination", dir, "--silent")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("npm pack keycloak-js@%s: %v\n%s", keycloakJSVersion, err, out)
+		t.Fatalf("npm pack %s@%s: %v\n%s", pkg, version, err, out)
 	}
-	tgz := filepath.Join(dir, "keycloak-js-"+keycloakJSVersion+".tgz")
-	if err := extractFile(tgz, "package/lib/keycloak.js", file); err != nil {
+	tgz := filepath.Join(dir, pkg+"-"+version+".tgz")
+	if err := extractFile(tgz, "package/"+member, file); err != nil {
 		t.Fatalf("unpack %s: %v", tgz, err)
 	}
 	return file
