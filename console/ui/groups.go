@@ -1,5 +1,432 @@
 package ui
 
-import "github.com/labstack/echo/v4"
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
 
-func (u *UI) registerGroups(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/realm"
+)
+
+// The groups screen: list + search + create, and per group its attribute
+// values (edited by type), its members and its deletion (behind a
+// confirmation page: deleting drops every membership and so changes the
+// members' effective attributes).
+//
+// Attribute values travel in the form under the service's own field names,
+// "attributes.NAME", so that the service's field errors land next to the
+// right input without renaming:
+//   - single string, integer, number, date: one input named attributes.NAME;
+//     empty means "not set".
+//   - boolean: two checkboxes, attributes.NAME.set ("has a value") and
+//     attributes.NAME (value "true"). A plain checkbox cannot say "not set",
+//     and a select hides the value behind a menu; with the pair, "set" and
+//     unticked is false, ticked is true (ticking the value implies "set",
+//     also without groups.js, which only keeps the two boxes in step), and
+//     "set" unticked leaves the attribute unset.
+//   - multi-valued (any type): chips. Each value the page starts with is a
+//     ticked checkbox named attributes.NAME (unticking removes it without
+//     JavaScript; groups.js turns them into console.js chips with a remove
+//     button), values added by console.js are hidden inputs of the same
+//     name, and the text input attributes.NAME.new takes further values
+//     separated by commas. The text input has its own name so that a
+//     stored value containing a comma is not split when the form is sent
+//     back.
+// Values are converted to the types realm.Service expects from JSON (see
+// console/handlers_realm.go: decoded with UseNumber) and the service
+// validates them, exactly as for the admin API.
+
+func (u *UI) registerGroups(e *echo.Echo) {
+	e.GET("/console/realms/:realm/groups", u.page(u.groupsPage))
+	e.POST("/console/realms/:realm/groups", u.page(u.createGroup))
+	e.GET("/console/realms/:realm/groups/:id", u.page(u.groupPage))
+	e.POST("/console/realms/:realm/groups/:id", u.page(u.updateGroup))
+	e.GET("/console/realms/:realm/groups/:id/delete", u.page(u.confirmDeleteGroup))
+	e.POST("/console/realms/:realm/groups/:id/delete", u.page(u.deleteGroup))
+}
+
+// attrField is one attribute's input (or read-only value) on a group form.
+type attrField struct {
+	Def   realm.Attribute
+	ID    string // the input's id
+	Key   string // the form field name, "attributes.NAME"
+	Input string // input type of a single value: text, number, date
+	Step  string // step of a number input
+	Hint  string
+	// Single value (not boolean): what is in the input.
+	Value string
+	// Boolean: the two checkboxes.
+	Set, True bool
+	// Multi-valued: the chips, and the text typed after them.
+	Values []string
+	Text   string
+	Error  string
+}
+
+// groupValue is a group's stored value of one attribute, for display.
+type groupValue struct {
+	Name   string
+	Type   attributes.Type
+	Multi  bool
+	Values []string
+}
+
+// groupRow is a group in the list with its values shown.
+type groupRow struct {
+	G      realm.Group
+	Values []groupValue
+}
+
+// groupsView is the data of console/groups.html.
+type groupsView struct {
+	base
+	Groups []groupRow
+	Next   string
+	Q      string
+	Fields []attrField
+}
+
+func (u *UI) groupsPage(r *req) error { return u.showGroups(r, http.StatusOK, nil, nil) }
+
+func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error {
+	b, err := r.base("Groups", "groups")
+	if err != nil {
+		return r.fail(err)
+	}
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	q := strings.TrimSpace(r.c.QueryParam("q"))
+	page, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: r.c.QueryParam("cursor")})
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	}
+	v := &groupsView{base: b, Next: page.NextCursor, Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
+	for _, g := range page.Items {
+		v.Groups = append(v.Groups, groupRow{G: g, Values: groupValues(defs, g.Attributes)})
+	}
+	return r.render(status, "groups.html", v)
+}
+
+func (u *UI) createGroup(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	g, err := u.svc.CreateGroup(r.ctx, r.realm, realm.GroupInput{
+		Name: strings.TrimSpace(f.Get("name")), Description: f.Get("description"), Attributes: formAttributes(defs, f),
+	})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showGroups(r, status, f, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, groupPath(r.realm, g.ID), "Group "+g.Name+" created.")
+}
+
+// groupView is the data of console/group.html, the group's page and, with
+// ConfirmDelete, the page that confirms its deletion.
+type groupView struct {
+	base
+	G             *realm.Group
+	Values        []groupValue
+	Fields        []attrField
+	Members       []realm.GroupMember
+	Next          string
+	ConfirmDelete bool
+}
+
+func (u *UI) groupPage(r *req) error { return u.showGroup(r, http.StatusOK, nil, nil, false) }
+
+func (u *UI) confirmDeleteGroup(r *req) error { return u.showGroup(r, http.StatusOK, nil, nil, true) }
+
+func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm bool) error {
+	g, err := u.svc.GetGroup(r.ctx, r.realm, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	title := "Group " + g.Name
+	if confirm {
+		title = "Delete group " + g.Name
+	}
+	b, err := r.base(title, "groups")
+	if err != nil {
+		return r.fail(err)
+	}
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: r.c.QueryParam("cursor")})
+	if err != nil {
+		return r.fail(err)
+	}
+	if f != nil {
+		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+	} else {
+		b.Form = groupForm(defs, g)
+	}
+	return r.render(status, "group.html", &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),
+		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, Next: members.NextCursor, ConfirmDelete: confirm})
+}
+
+func (u *UI) updateGroup(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	name, desc := strings.TrimSpace(f.Get("name")), f.Get("description")
+	values := formAttributes(defs, f)
+	if values == nil {
+		// A non-nil map replaces every value: an attribute left "not
+		// set" in the form is removed from the group.
+		values = map[string]any{}
+	}
+	g, err := u.svc.UpdateGroup(r.ctx, r.realm, r.c.Param("id"), realm.GroupPatch{Name: &name, Description: &desc, Attributes: values})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showGroup(r, status, f, fe, false)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, groupPath(r.realm, g.ID), "Group "+g.Name+" saved.")
+}
+
+func (u *UI) deleteGroup(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("id")
+	g, err := u.svc.GetGroup(r.ctx, r.realm, id)
+	if err != nil {
+		return r.fail(err)
+	}
+	if err := u.svc.DeleteGroup(r.ctx, r.realm, id); err != nil {
+		if fe, status, ok := refused(err); ok {
+			// The refusal (the group is someone's primary group) is
+			// about the group, not a field of the form.
+			if msg, ok := fe["id"]; ok {
+				delete(fe, "id")
+				fe[""] = "The group was not deleted: " + msg + "."
+			}
+			return u.showGroup(r, status, f, fe, true)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, groupsPath(r.realm), "Group "+g.Name+" deleted.")
+}
+
+// attrFields builds one input per attribute defined in the realm, filled
+// from f (a submitted form, or the group's values in form shape).
+func attrFields(defs []realm.Attribute, f url.Values, fe fieldErrors) []attrField {
+	out := make([]attrField, 0, len(defs))
+	for _, d := range defs {
+		a := attrField{Def: d, ID: "attr-" + d.Name, Key: "attributes." + d.Name, Input: "text", Error: fe["attributes."+d.Name]}
+		switch d.Type {
+		case attributes.Integer:
+			a.Input, a.Step, a.Hint = "number", "1", "A whole number."
+		case attributes.Number:
+			a.Input, a.Step, a.Hint = "number", "any", "A number; a dot for decimals."
+		case attributes.Date:
+			a.Input, a.Hint = "date", "A date (YYYY-MM-DD)."
+		}
+		switch {
+		case d.Multi:
+			a.Values = nonEmpty(f[a.Key])
+			a.Text = f.Get(a.Key + ".new")
+			a.Hint = "Several " + string(d.Type) + " values: press Enter or type a comma after each one."
+		case d.Type == attributes.Boolean:
+			a.True = f.Get(a.Key) == "true"
+			a.Set = a.True || f.Get(a.Key+".set") != ""
+		default:
+			a.Value = f.Get(a.Key)
+			if a.Hint != "" {
+				a.Hint += " Leave empty for no value."
+			} else {
+				a.Hint = "Leave empty for no value."
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// groupForm is a group's values in the shape of a submitted form, for the
+// edit form of a fresh page.
+func groupForm(defs []realm.Attribute, g *realm.Group) url.Values {
+	f := url.Values{}
+	f.Set("name", g.Name)
+	f.Set("description", g.Description)
+	for _, v := range groupValues(defs, g.Attributes) {
+		key := "attributes." + v.Name
+		if v.Type == attributes.Boolean && !v.Multi {
+			f.Set(key+".set", "on")
+			if v.Values[0] == "true" {
+				f.Set(key, "true")
+			}
+			continue
+		}
+		f[key] = v.Values
+	}
+	return f
+}
+
+// formAttributes converts the attribute inputs of f into the values
+// realm.Service takes (what the JSON API would decode): a nil entry is
+// "not set". Text that is not of the attribute's type is passed on as a
+// string, so that the service refuses it with its usual message.
+func formAttributes(defs []realm.Attribute, f url.Values) map[string]any {
+	if len(defs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(defs))
+	for _, d := range defs {
+		key := "attributes." + d.Name
+		switch {
+		case d.Multi:
+			vals := nonEmpty(f[key])
+			for _, s := range strings.Split(f.Get(key+".new"), ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					vals = append(vals, s)
+				}
+			}
+			if len(vals) == 0 {
+				out[d.Name] = nil
+				continue
+			}
+			list := make([]any, len(vals))
+			for i, s := range vals {
+				list[i] = typed(d.Type, s)
+			}
+			out[d.Name] = list
+		case d.Type == attributes.Boolean:
+			switch {
+			case f.Get(key) == "true":
+				out[d.Name] = true
+			case f.Get(key+".set") != "":
+				out[d.Name] = false
+			default:
+				out[d.Name] = nil
+			}
+		default:
+			s := strings.TrimSpace(f.Get(key))
+			if s == "" {
+				out[d.Name] = nil
+			} else {
+				out[d.Name] = typed(d.Type, s)
+			}
+		}
+	}
+	return out
+}
+
+// typed converts one form value to its JSON-decoded form: numbers as
+// json.Number (only when the text is a JSON number: "0x10" or "Inf" must
+// not slip through strconv), booleans as bool, the rest as strings.
+func typed(t attributes.Type, s string) any {
+	switch t {
+	case attributes.Integer, attributes.Number:
+		if isJSONNumber(s) {
+			return json.Number(s)
+		}
+	case attributes.Boolean:
+		if s == "true" || s == "false" {
+			return s == "true"
+		}
+	}
+	return s
+}
+
+func isJSONNumber(s string) bool {
+	var n json.Number
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&n); err != nil {
+		return false
+	}
+	return d.InputOffset() == int64(len(s)) && s != "" && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))
+}
+
+// groupValues are a group's values by attribute name, as text.
+func groupValues(defs []realm.Attribute, values map[string]any) []groupValue {
+	byName := make(map[string]realm.Attribute, len(defs))
+	for _, d := range defs {
+		byName[d.Name] = d
+	}
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]groupValue, 0, len(names))
+	for _, name := range names {
+		d := byName[name]
+		gv := groupValue{Name: name, Type: d.Type, Multi: d.Multi}
+		if list, ok := values[name].([]any); ok {
+			gv.Multi = true
+			for _, x := range list {
+				gv.Values = append(gv.Values, valueText(x))
+			}
+		} else {
+			gv.Values = []string{valueText(values[name])}
+		}
+		out = append(out, gv)
+	}
+	return out
+}
+
+func valueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		// JSON's notation: what a number input accepts back.
+		if b, err := json.Marshal(x); err == nil {
+			return string(b)
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func groupsPath(realmName string) string {
+	return "/console/realms/" + url.PathEscape(realmName) + "/groups"
+}
+
+func groupPath(realmName, id string) string {
+	return groupsPath(realmName) + "/" + url.PathEscape(id)
+}
