@@ -21,11 +21,13 @@ func TestConsoleBrowserEvents(t *testing.T) {
 	// this machine's).
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 	cut := time.Now().UTC().Truncate(time.Second)
-	for i := range 51 {
-		e.owner.must(201, "POST", base+"/groups", map[string]any{"name": fmt.Sprintf("team-%02d", i)})
-	}
-	e.owner.must(201, "POST", base+"/users", map[string]any{"email": "alice@shop.test", "first_name": "Alice",
-		"last_name": "Archer", "send_set_password_email": false})
+	fin := e.owner.must(201, "POST", base+"/groups", map[string]any{"name": "Finance", "attributes": map[string]any{"level": 3}})
+	alice := e.owner.must(201, "POST", base+"/users", map[string]any{"email": "alice@shop.test", "first_name": "Alice",
+		"last_name": "Archer", "groups": []string{fin["id"].(string)}, "send_set_password_email": false})
+	e.owner.must(201, "POST", base+"/clients", map[string]any{"name": "ingest", "kind": "service_account"})
+	e.owner.must(201, "POST", base+"/policies", map[string]any{"name": "finance-reports", "resource_type": "report",
+		"actions": []string{"read"}, "condition": `subject.attributes.level >= 3`})
+	e.owner.must(200, "PATCH", base+"/users/"+alice["id"].(string), map[string]any{"active": false})
 
 	pw := e.member(t, "ada@acme.test", "admin")
 	tab := e.signedIn(t, "ada@acme.test", pw, 60*time.Second)
@@ -33,14 +35,23 @@ func TestConsoleBrowserEvents(t *testing.T) {
 	types := func() []string {
 		return evalJS[[]string](t, tab, `Array.from(document.querySelectorAll("tr[data-event]"), r => r.dataset.event)`)
 	}
-	all := types()
-	if len(all) != 50 || all[0] != "user.created" || all[1] != "group.created" {
-		t.Fatalf("realm events, newest first = %q", all)
+	want := "user.deactivated policy.created client.created user.created group.created attribute.created"
+	if got := strings.Join(types(), " "); !strings.HasPrefix(got, want) {
+		t.Fatalf("realm events, newest first = %q, want %q first", got, want)
 	}
-	if row := text(t, tab, "tr[data-event]"); !strings.Contains(row, "client") || !strings.Contains(row, "alice@shop.test") {
-		t.Errorf("the newest row shows no actor type or details: %q", row)
+	if row := text(t, tab, `tr[data-event="user.created"]`); !strings.Contains(row, "client") || !strings.Contains(row, "alice@shop.test") {
+		t.Errorf("the user.created row shows no actor type or details: %q", row)
 	}
 	screenshot(t, tab, "events")
+
+	// 51 groups in all: two pages of group.created.
+	for i := range 50 {
+		e.owner.must(201, "POST", base+"/groups", map[string]any{"name": fmt.Sprintf("team-%02d", i)})
+	}
+	e.visit(t, tab, "/console/realms/shop/events")
+	if all := types(); len(all) != 50 || all[0] != "group.created" {
+		t.Fatalf("realm events, first page = %q", all)
+	}
 
 	// The type filter narrows; the pager keeps it.
 	fill(t, tab, map[string]string{"#event-type": "group.created"})

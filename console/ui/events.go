@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,15 +136,32 @@ func parseSince(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// eventDetails is an event's details as compact JSON (keys sorted), ""
-// when there are none.
+// eventDetails is an event's details as key=value pairs in key order:
+// strings as they are (quoted when they have spaces or are empty), other
+// values as compact JSON.
 func eventDetails(d map[string]any) string {
-	if len(d) == 0 {
-		return ""
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
 	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "(unreadable details)"
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		var v string
+		switch x := d[k].(type) {
+		case string:
+			v = x
+			if x == "" || strings.ContainsAny(x, " \t\n\"=") {
+				v = strconv.Quote(x)
+			}
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				b = []byte("?")
+			}
+			v = string(b)
+		}
+		parts = append(parts, k+"="+v)
 	}
-	return string(b)
+	return strings.Join(parts, " ")
 }
