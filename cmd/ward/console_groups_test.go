@@ -141,14 +141,27 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	if evalJS[bool](t, tab, `document.querySelector("#attr-admin").checked`) {
 		t.Error("unticking \"has a value\" left \"is true\" ticked")
 	}
+	// Text left in the chips input is taken as comma-separated values (as
+	// when the page runs without JavaScript).
+	evalJS[any](t, tab, `document.querySelector("#attr-departments").value = "desk, web"`)
 	submit(t, tab, `form[aria-labelledby="edit-group"] button[type=submit]`)
 	if !strings.Contains(text(t, tab, ".flash"), "saved") {
 		t.Fatalf("after saving: %s", text(t, tab, "main"))
 	}
 	if attrs := e.owner.must(200, "GET", "/admin/v1/realms/shop/groups/"+id, nil)["attributes"].(map[string]any); !reflect.DeepEqual(attrs, map[string]any{
-		"level": float64(7), "score": 2.5, "since": "2026-03-01", "departments": []any{"sport"},
+		"level": float64(7), "score": 2.5, "since": "2026-03-01", "departments": []any{"desk", "sport", "web"},
 	}) {
 		t.Fatalf("attributes after the edit: %#v", attrs)
+	}
+
+	// Search.
+	e.visit(t, tab, "/console/realms/shop/groups?q=edit")
+	if count(t, tab, `tr[data-group="Editors"]`) != 1 || !strings.Contains(text(t, tab, `tr[data-group="Editors"]`), "desk, sport, web") {
+		t.Errorf("searching \"edit\":\n%s", text(t, tab, "main"))
+	}
+	e.visit(t, tab, "/console/realms/shop/groups?q=nomatch")
+	if count(t, tab, `tr[data-group]`) != 0 || !strings.Contains(text(t, tab, "main"), "No group matches") {
+		t.Errorf("searching \"nomatch\":\n%s", text(t, tab, "main"))
 	}
 
 	// A viewer sees the values, and no form but signing out.
