@@ -130,6 +130,11 @@ func TestConsoleUISignIn(t *testing.T) {
 	if strings.Count(session.Value, ".") == 2 {
 		t.Fatal("the session cookie looks like a JWT: tokens must stay on the server")
 	}
+	// An unknown console address is an HTML page, not the API's JSON.
+	if resp, body := get(s.URL + "/console/no-such-page"); resp.StatusCode != http.StatusNotFound ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Page not found") {
+		t.Errorf("unknown console page = %d %s:\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
 	// The callback's code is used up: replaying it signs nobody in.
 	if resp, _ := get(callback); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed callback = %d, want 400", resp.StatusCode)

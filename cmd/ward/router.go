@@ -54,6 +54,10 @@ func newRouter(cfg routerConfig) *echo.Echo {
 			cfg.API.HandleError(err, c)
 			return
 		}
+		if p := c.Request().URL.Path; (p == "/console" || strings.HasPrefix(p, "/console/")) && cfg.UI != nil {
+			cfg.UI.HandleError(err, c)
+			return
+		}
 		plainError(cfg.Log, err, c)
 	}
 	e.Use(recoverer(cfg.Log), observe(cfg.Log, requests))

@@ -339,3 +339,31 @@ func (u *UI) setCookie(c echo.Context, name, value, path string, maxAge time.Dur
 	}
 	c.SetCookie(ck)
 }
+
+// HandleError answers an error under /console as a page, not JSON: an
+// unknown console address is "Page not found", anything unexpected a
+// generic page (details only in the log).
+func (u *UI) HandleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := http.StatusInternalServerError
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+	} else {
+		u.log.Error("console: request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	}
+	title, detail := "Something went wrong", "Ward could not show this page. Try again; if it keeps failing, the server log says why."
+	switch status {
+	case http.StatusNotFound:
+		title, detail = "Page not found", "There is no console page at this address."
+	case http.StatusMethodNotAllowed:
+		title, detail = "Not allowed here", "This address does not take that kind of request."
+	case http.StatusRequestEntityTooLarge:
+		title, detail = "Too large", "The form sent was too large."
+	}
+	if err := u.message(c, status, title, detail); err != nil {
+		u.log.Error("console: error page failed", "err", err)
+	}
+}
