@@ -44,6 +44,9 @@ type passwordPage struct {
 	Error       string
 	FieldErrors map[string]string
 	Done        string
+	// Next is a link shown after Done (console members go on to the
+	// console; an app's users go back to the app they came from).
+	Next, NextLabel string
 }
 
 func (s *Server) registerPages(g *echo.Group) {
@@ -105,6 +108,9 @@ func (s *Server) setPasswordSubmit(c echo.Context) error {
 	switch {
 	case err == nil:
 		page.Done = "Your password is set. You can now sign in."
+		if r.Name == realm.ConsoleRealm {
+			page.Next, page.NextLabel = "/console", "Sign in to the console"
+		}
 		return s.renderPage(c, http.StatusOK, page)
 	case errors.As(err, &verr):
 		page.FieldErrors = map[string]string{}

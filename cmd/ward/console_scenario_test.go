@@ -39,7 +39,10 @@ func TestConsoleBrowserScenario(t *testing.T) {
 	waitPage(t, tab, "#password")
 	fill(t, tab, map[string]string{"#password": password, "#password_confirm": password})
 	submit(t, tab, `button[type=submit]`)
-	e.visit(t, tab, "/console")
+	// The page goes on to the console, whose sign-in asks for the password.
+	if err := clickLink(tab, `.done a[href="/console"]`); err != nil {
+		t.Fatalf("no link to the console after setting the password: %v\n%s", err, text(t, tab, "body"))
+	}
 	signIn(t, tab, "owner@acme.test", password)
 	waitPage(t, tab, "[data-role]")
 	if role := text(t, tab, "[data-role]"); role != "owner" {
