@@ -76,7 +76,7 @@ func TestConsoleUISignIn(t *testing.T) {
 		}
 		var found bool
 		for _, c := range resp.Cookies() {
-			if c.Name == "ward_console_signin" {
+			if c.Name == "ward_console_signin_"+q.Get("state")[:12] {
 				found = c.HttpOnly && c.SameSite == http.SameSiteLaxMode && c.MaxAge > 0 && !c.Secure
 			}
 		}

@@ -41,7 +41,7 @@ func (u *UI) showAttributes(r *req, status int, f url.Values, fe fieldErrors) er
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("type", string(attributes.String))
 	}
@@ -85,7 +85,7 @@ func (u *UI) showAttribute(r *req, status int, f url.Values, fe fieldErrors) err
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("type", string(a.Type))
 		if a.Multi {

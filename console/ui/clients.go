@@ -63,7 +63,7 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("kind", string(realm.KindServiceAccount))
 		b.Form.Set("communication", string(realm.CommRedirect))
@@ -117,7 +117,7 @@ func (u *UI) createClient(r *req) error {
 	}
 	flash := "Client " + c.Name + " created."
 	if secret != "" {
-		r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret})
+		r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
 	} else {
 		flash = "Application " + c.Name + " created. It is a public client: it has no secret and signs users in with PKCE."
 	}
@@ -161,7 +161,7 @@ func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error 
 		names[g.ID] = g.Name
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form = clientForm(c)
 	}
@@ -169,7 +169,7 @@ func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error 
 	if status == http.StatusOK {
 		// Taken only by a page that is shown as such, never by a refused
 		// form: the secret is shown on exactly one page view.
-		v.Secret = r.s.takeSecret(r.realm, c.ClientID)
+		v.Secret = r.s.takeSecret(r.realm, c.ClientID, u.now())
 	}
 	return r.render(status, "client.html", v)
 }
@@ -258,7 +258,7 @@ func (u *UI) showConfirm(r *req, status int, page, title string, f url.Values, f
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("grace_seconds", "0")
 	}
@@ -283,7 +283,7 @@ func (u *UI) rotateSecret(r *req) error {
 		}
 		return r.fail(err)
 	}
-	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret})
+	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
 	flash := "Secret rotated. The previous secret stopped working."
 	if grace > 0 {
 		flash = fmt.Sprintf("Secret rotated. The previous secret keeps working for %d seconds.", grace)

@@ -109,7 +109,7 @@ func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error 
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	}
 	v := &groupsView{base: b, Next: page.NextCursor, Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
 	for _, g := range page.Items {
@@ -177,7 +177,7 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form = groupForm(defs, g)
 	}

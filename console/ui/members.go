@@ -46,7 +46,7 @@ func (u *UI) showMembers(r *req, status int, f url.Values, fe fieldErrors) error
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("role", string(realm.RoleViewer))
 	}
@@ -92,7 +92,7 @@ func (u *UI) showMember(r *req, status int, f url.Values, fe fieldErrors) error 
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("role", string(m.Role))
 	}

@@ -59,6 +59,10 @@ func loadPages() (map[string]*template.Template, error) {
 
 // funcs are the helpers console templates share.
 var funcs = template.FuncMap{
+	// formid is a new idempotency key for one form (see req.form): each
+	// form on a page gets its own, so that sending one never marks another
+	// as sent.
+	"formid": randomString,
 	// ferr is the error message for a field, "" when it is fine.
 	"ferr": func(e fieldErrors, field string) string { return e[field] },
 	// fval is what the user typed into a field (kept after a refused form).
@@ -114,7 +118,6 @@ type fieldErrors map[string]string
 type base struct {
 	Nonce   string
 	CSRF    string
-	FormID  string // the idempotency key of the page's forms (see form)
 	Title   string
 	Section string // highlighted navigation entry
 	// Org is the organization the session acts for, Orgs every org the
@@ -201,7 +204,7 @@ func (r *req) base(title, section string) (base, error) {
 		return base{}, err
 	}
 	b := base{
-		CSRF: r.s.csrfToken(), FormID: randomString(), Title: title, Section: section,
+		CSRF: r.s.csrfToken(), Title: title, Section: section,
 		Orgs: orgs, Role: r.p.Role, CanWrite: r.p.Role.CanWrite(), IsOwner: r.p.Role == realm.RoleOwner,
 		Realm: r.realm, Flash: r.s.takeFlash(), Form: url.Values{}, Errors: fieldErrors{},
 	}
@@ -253,7 +256,7 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		return nil, true, r.u.message(r.c, http.StatusForbidden, "Form expired",
 			"This form was not sent from your current console session. Reload the page and try again.")
 	}
-	if to, ok := r.s.submitted(f.Get("form_id")); ok {
+	if to, ok := r.s.submitted(formKey(f)); ok {
 		return nil, true, r.c.Redirect(http.StatusSeeOther, to)
 	}
 	return f, false, nil
@@ -263,11 +266,35 @@ func (r *req) form() (f url.Values, done bool, err error) {
 // redirect, GET) with a flash message, and the form's key remembers target
 // so that a second submission of the same form lands there too.
 func (r *req) done(f url.Values, target, flash string) error {
-	r.s.remember(f.Get("form_id"), target)
+	r.s.remember(formKey(f), target)
 	if flash != "" {
 		r.s.setFlash(flash)
 	}
 	return r.c.Redirect(http.StatusSeeOther, target)
+}
+
+// formKey is the form's idempotency key if it has the shape the console
+// generates (randomString: 43 URL-safe characters), else "" (no
+// deduplication): a key made up by hand must not make the session keep
+// arbitrary data.
+func formKey(f url.Values) string {
+	if k := f.Get("form_id"); formKeyShape(k) {
+		return k
+	}
+	return ""
+}
+
+// formKeyShape reports whether s looks like a randomString.
+func formKeyShape(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // refused turns a service error on a form into field errors, or returns

@@ -103,7 +103,7 @@ func (u *UI) showPolicies(r *req, status int, f url.Values, fe fieldErrors, test
 	}
 	v := &policiesView{base: b, Policies: list.Items, Next: list.NextCursor, Q: q}
 	if f != nil {
-		v.Form, v.Errors, v.FormID = f, fe, f.Get("form_id")
+		v.Form, v.Errors = f, fe
 		v.CondErr = conditionAt(fe["condition"], f.Get("condition"))
 	}
 	if test == nil {
@@ -198,7 +198,7 @@ func (u *UI) showPolicy(r *req, id string, status int, f url.Values, fe fieldErr
 	}
 	v := &policyView{base: b, P: p, ConfirmDelete: confirm}
 	if f != nil {
-		v.Form, v.Errors, v.FormID = f, fe, f.Get("form_id")
+		v.Form, v.Errors = f, fe
 		v.CondErr = conditionAt(fe["condition"], f.Get("condition"))
 	} else {
 		v.Form.Set("name", p.Name)

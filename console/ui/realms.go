@@ -31,7 +31,7 @@ func (u *UI) showRealms(r *req, status int, f url.Values, fe fieldErrors) error 
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	}
 	return r.render(status, "realms.html", &realmsPage{base: b, Realms: page.Items, More: page.NextCursor != ""})
 }
@@ -94,7 +94,7 @@ func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		b.Form.Set("display_name", rm.DisplayName)
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"crypto/subtle"
 	"sync"
+	"time"
 )
 
 // liveSession is a signed-in member's console session. mu guards the tokens
@@ -14,9 +15,9 @@ type liveSession struct {
 	post sync.Mutex
 	session
 	flash string
-	// secret is a client secret waiting to be shown once, on the page of
-	// the client it belongs to (see takeSecret).
-	secret *shownSecret
+	// secrets are client secrets waiting to be shown once, each on the
+	// page of the client it belongs to (see takeSecret), newest last.
+	secrets []*shownSecret
 	// forms maps the idempotency keys of handled forms to where they led,
 	// oldest first in formOrder, bounded by maxForms.
 	forms     map[string]string
@@ -28,7 +29,17 @@ type shownSecret struct {
 	Realm    string
 	ClientID string
 	Secret   string
+	expires  time.Time
 }
+
+// A secret not picked up within secretWait (the browser never loaded the
+// client's page) is forgotten; a session holds at most maxSecrets (several
+// tabs creating clients at once), so memory stays bounded and an old
+// secret does not sit in memory for the whole session.
+const (
+	secretWait = 10 * time.Minute
+	maxSecrets = 8
+)
 
 // maxForms is how many handled forms a session remembers: enough for any
 // double click or back-and-resubmit, small enough to bound memory.
@@ -60,25 +71,40 @@ func (s *liveSession) takeFlash() string {
 	return f
 }
 
-// keepSecret holds a new client secret for the next page of that client.
-func (s *liveSession) keepSecret(sec *shownSecret) {
-	s.mu.Lock()
-	s.secret = sec
-	s.mu.Unlock()
-}
-
-// takeSecret returns the waiting secret if it belongs to realmName's
-// clientID, and forgets it: it is shown exactly once, and a reload never
-// shows it again.
-func (s *liveSession) takeSecret(realmName, clientID string) *shownSecret {
+// keepSecret holds a new client secret for the next page of that client,
+// replacing one still waiting for the same client (a rotation supersedes
+// it: the older secret may be in its grace period, but it is not shown).
+func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
+	sec.expires = now.Add(secretWait)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.secret
-	if sec == nil || sec.Realm != realmName || sec.ClientID != clientID {
-		return nil
+	kept := s.secrets[:0]
+	for _, w := range s.secrets {
+		if now.Before(w.expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
+			kept = append(kept, w)
+		}
 	}
-	s.secret = nil
-	return sec
+	s.secrets = append(kept, sec)
+	if len(s.secrets) > maxSecrets {
+		s.secrets = s.secrets[len(s.secrets)-maxSecrets:]
+	}
+}
+
+// takeSecret returns the waiting secret of realmName's clientID, and
+// forgets it: it is shown exactly once, and a reload never shows it again.
+func (s *liveSession) takeSecret(realmName, clientID string, now time.Time) *shownSecret {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.secrets {
+		if w.Realm == realmName && w.ClientID == clientID {
+			s.secrets = append(s.secrets[:i], s.secrets[i+1:]...)
+			if now.Before(w.expires) {
+				return w
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // submitted reports where an already handled form led.

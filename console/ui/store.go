@@ -8,18 +8,13 @@ import (
 	"time"
 )
 
-// maxEntries bounds each in-memory map, so that anonymous requests (every
-// GET /console without a cookie starts a sign-in) cannot grow it without
-// limit.
-const maxEntries = 10000
-
-// pending is a sign-in in progress: what the callback must see again.
-type pending struct {
-	state    string
-	verifier string
-	expires  time.Time
-	back     string // the console page to return to
-}
+// Bounds of the session store. maxEntries bounds memory; maxPerOwner stops
+// one account (signing in again and again) from filling the store and so
+// pushing out everyone else's sessions.
+const (
+	maxEntries  = 10000
+	maxPerOwner = 20
+)
 
 // session is a signed-in member's tokens, never sent to the browser.
 type session struct {
@@ -31,7 +26,11 @@ type session struct {
 }
 
 // store keeps entries keyed by the SHA-256 of the cookie value, so that a
-// map lookup never compares the secret itself.
+// map lookup never compares the secret itself. Each entry has an owner
+// (the console account); when the owner or the whole store is at its bound
+// the entry closest to expiry (the oldest sign-in) makes room: a new
+// sign-in always succeeds, and no one can lock others out by filling the
+// store.
 type store[T any] struct {
 	mu      sync.Mutex
 	entries map[[32]byte]*entry[T]
@@ -39,29 +38,43 @@ type store[T any] struct {
 
 type entry[T any] struct {
 	v       T
+	owner   string
 	expires time.Time
 }
 
 func newStore[T any]() *store[T] { return &store[T]{entries: map[[32]byte]*entry[T]{}} }
 
-// put stores v under a new random key and returns the key; false when the
-// store is full of live entries.
-func (s *store[T]) put(v T, expires, now time.Time) (string, bool) {
+// put stores v for owner under a new random key and returns the key.
+func (s *store[T]) put(v T, owner string, expires, now time.Time) string {
 	key := randomString()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.entries) >= maxEntries {
-		for k, e := range s.entries {
-			if !now.Before(e.expires) {
-				delete(s.entries, k)
+	var owned int
+	var oldestOwned, oldest [32]byte
+	var oldestOwnedAt, oldestAt time.Time
+	for k, e := range s.entries {
+		if !now.Before(e.expires) {
+			delete(s.entries, k)
+			continue
+		}
+		if oldestAt.IsZero() || e.expires.Before(oldestAt) {
+			oldest, oldestAt = k, e.expires
+		}
+		if e.owner == owner {
+			owned++
+			if oldestOwnedAt.IsZero() || e.expires.Before(oldestOwnedAt) {
+				oldestOwned, oldestOwnedAt = k, e.expires
 			}
 		}
-		if len(s.entries) >= maxEntries {
-			return "", false
-		}
 	}
-	s.entries[sha256.Sum256([]byte(key))] = &entry[T]{v: v, expires: expires}
-	return key, true
+	switch {
+	case owned >= maxPerOwner:
+		delete(s.entries, oldestOwned)
+	case len(s.entries) >= maxEntries:
+		delete(s.entries, oldest)
+	}
+	s.entries[sha256.Sum256([]byte(key))] = &entry[T]{v: v, owner: owner, expires: expires}
+	return key
 }
 
 func (s *store[T]) get(key string, now time.Time) (T, bool) {
@@ -83,15 +96,6 @@ func (s *store[T]) get(key string, now time.Time) (T, bool) {
 	return e.v, true
 }
 
-// take returns and removes the entry: a sign-in state is used once.
-func (s *store[T]) take(key string, now time.Time) (T, bool) {
-	v, ok := s.get(key, now)
-	if ok {
-		s.remove(key)
-	}
-	return v, ok
-}
-
 func (s *store[T]) remove(key string) {
 	h := sha256.Sum256([]byte(key))
 	s.mu.Lock()
@@ -99,7 +103,7 @@ func (s *store[T]) remove(key string) {
 	s.mu.Unlock()
 }
 
-// randomString is 256 random bits, URL-safe.
+// randomString is 256 random bits, URL-safe (43 characters).
 func randomString() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])

@@ -25,6 +25,8 @@ const (
 	// signInTTL is how long a started sign-in may take (the login form,
 	// perhaps a password reset in another tab).
 	signInTTL = 15 * time.Minute
+	// refreshTimeout bounds a token refresh made while serving a page.
+	refreshTimeout = 10 * time.Second
 	// sessionTTL is the absolute lifetime of a console session; the realm
 	// session and refresh token may end it earlier.
 	sessionTTL = 12 * time.Hour
@@ -58,7 +60,7 @@ type UI struct {
 	oauth    *oauth2.Config
 	logout   string
 	pages    map[string]*template.Template
-	signIns  *store[pending]
+	seal     *sealer
 	sessions *store[*liveSession]
 }
 
@@ -75,10 +77,14 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
+	seal, err := newSealer()
+	if err != nil {
+		return nil, err
+	}
 	u := &UI{
 		svc: cfg.Service, auth: cfg.Auth, public: strings.TrimRight(cfg.PublicURL, "/"),
-		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages,
-		signIns: newStore[pending](), sessions: newStore[*liveSession](),
+		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages, seal: seal,
+		sessions: newStore[*liveSession](),
 	}
 	if u.client == nil {
 		u.client = http.DefaultClient
@@ -125,31 +131,27 @@ func (u *UI) Register(e *echo.Echo) {
 }
 
 // startSignIn sends the browser to the console realm's authorization
-// endpoint, keeping state and PKCE verifier on the server behind a
-// short-lived cookie. back is the console page to return to (a local
-// /console path, else the realms list); org asks for that org's token
-// (scope org:SLUG) instead of the first org the member joined.
+// endpoint, with state and PKCE verifier sealed in a short-lived cookie
+// (signin.go). back is the console page to return to (a local /console
+// path, else the realms list); org asks for that org's token (scope
+// org:SLUG) instead of the first org the member joined.
 func (u *UI) startSignIn(c echo.Context, back, org string) error {
 	now := u.now()
-	if !strings.HasPrefix(back, "/console") || strings.HasPrefix(back, "/console/callback") {
+	if !strings.HasPrefix(back, "/console") || strings.HasPrefix(back, "/console/callback") || strings.HasPrefix(back, "/console//") {
 		back = "/console"
 	}
-	p := pending{state: randomString(), verifier: oauth2.GenerateVerifier(), expires: now.Add(signInTTL), back: back}
-	key, ok := u.signIns.put(p, p.expires, now)
-	if !ok {
-		u.log.Warn("console: too many sign-ins in progress")
-		return u.message(c, http.StatusServiceUnavailable, "Too many sign-ins in progress", "Try again in a few minutes.")
-	}
-	u.setCookie(c, signInCookie, key, "/console/callback", signInTTL)
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.verifier)}
+	p := pending{State: randomString(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(signInTTL), Back: back}
+	u.setCookie(c, signInCookieName(p.State), u.seal.seal(p), "/console/callback", signInTTL)
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier)}
 	if org != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("scope", "openid org:"+org))
 	}
-	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.state, opts...))
+	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.State, opts...))
 }
 
 // callback finishes a sign-in: the state must be the one this browser
-// started with, and the code is exchanged with its PKCE verifier.
+// started with (its sealed cookie), and the code is exchanged with its
+// PKCE verifier.
 func (u *UI) callback(c echo.Context) error {
 	q := c.QueryParams()
 	if !q.Has("code") && !q.Has("error") && !q.Has("state") {
@@ -160,11 +162,14 @@ func (u *UI) callback(c echo.Context) error {
 	now := u.now()
 	var p pending
 	var ok bool
-	if ck, err := c.Cookie(signInCookie); err == nil {
-		p, ok = u.signIns.take(ck.Value, now)
+	if state := q.Get("state"); formKeyShape(state) {
+		name := signInCookieName(state)
+		if ck, err := c.Cookie(u.cookieName(name)); err == nil {
+			p, ok = u.seal.open(name, ck.Value, now)
+		}
+		u.setCookie(c, name, "", "/console/callback", -1)
 	}
-	u.setCookie(c, signInCookie, "", "/console/callback", -1)
-	if !ok || subtle.ConstantTimeCompare([]byte(p.state), []byte(q.Get("state"))) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(p.State), []byte(q.Get("state"))) != 1 {
 		return u.message(c, http.StatusBadRequest, "Sign-in could not be verified",
 			"This sign-in was not started here or has expired. Start again.")
 	}
@@ -175,37 +180,43 @@ func (u *UI) callback(c echo.Context) error {
 		return u.message(c, http.StatusBadRequest, "Sign-in failed", "The sign-in answered "+e+".")
 	}
 	ctx := context.WithValue(c.Request().Context(), oauth2.HTTPClient, u.client)
-	tok, err := u.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(p.verifier))
+	tok, err := u.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
 			u.log.Info("console: code exchange refused", "error", re.ErrorCode)
 			return u.message(c, http.StatusBadRequest, "Sign-in failed", "The sign-in could not be completed. Start again.")
 		}
 		u.log.Error("console: code exchange failed", "err", err)
 		return u.message(c, http.StatusBadGateway, "Sign-in failed", "The token endpoint could not be reached.")
 	}
+	// The session belongs to the console account the token acts for: one
+	// account has a bounded number of sessions (store.go).
+	principal, err := u.auth.AuthenticateAdmin(c.Request().Context(), tok.AccessToken)
+	if err != nil {
+		if errors.Is(err, realm.ErrUnavailable) {
+			return u.unavailable(c, err)
+		}
+		u.log.Info("console: token from the sign-in does not authenticate", "err", err)
+		return u.message(c, http.StatusForbidden, "Access denied", "This account cannot use the console.")
+	}
 	idToken, _ := tok.Extra("id_token").(string)
 	s := &liveSession{session: session{access: tok.AccessToken, refresh: tok.RefreshToken, idToken: idToken,
 		csrf: randomString(), expires: now.Add(sessionTTL)}}
-	key, ok := u.sessions.put(s, s.expires, now)
-	if !ok {
-		u.log.Warn("console: session store full")
-		return u.message(c, http.StatusServiceUnavailable, "Too many sessions", "Try again later.")
-	}
+	key := u.sessions.put(s, principal.ActorType+":"+principal.ActorID, s.expires, now)
 	// A sign-in for another org replaces the browser's previous session.
-	if old, err := c.Cookie(sessionCookie); err == nil {
+	if old, err := c.Cookie(u.cookieName(sessionCookie)); err == nil {
 		u.sessions.remove(old.Value)
 	}
 	u.setCookie(c, sessionCookie, key, "/console", sessionTTL)
-	return c.Redirect(http.StatusSeeOther, p.back)
+	return c.Redirect(http.StatusSeeOther, p.Back)
 }
 
 // current returns the browser's session and the principal its access token
 // acts as, refreshing the token once when it no longer authenticates (it
 // expired, or the member's role changed). nil means "sign in again".
 func (u *UI) current(c echo.Context) (string, *liveSession, realm.Principal, error) {
-	ck, err := c.Cookie(sessionCookie)
+	ck, err := c.Cookie(u.cookieName(sessionCookie))
 	if err != nil {
 		return "", nil, realm.Principal{}, nil
 	}
@@ -224,8 +235,18 @@ func (u *UI) current(c echo.Context) (string, *liveSession, realm.Principal, err
 		return "", nil, realm.Principal{}, err
 	}
 	if s.refresh != "" {
-		octx := context.WithValue(ctx, oauth2.HTTPClient, u.client)
+		// Bounded: the session's lock is held meanwhile.
+		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+		defer cancel()
+		octx := context.WithValue(rctx, oauth2.HTTPClient, u.client)
 		tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.refresh}).Token()
+		var re *oauth2.RetrieveError
+		if rerr != nil && (!errors.As(rerr, &re) || re.Response == nil || re.Response.StatusCode >= 500) {
+			// Ward could not answer (down, overloaded, timed out): the
+			// session, its waiting secrets and form keys stay; the member
+			// may try again. Only a refused refresh ends the session.
+			return "", nil, realm.Principal{}, fmt.Errorf("%w: refresh: %v", realm.ErrUnavailable, rerr)
+		}
 		if rerr == nil {
 			if p, err = u.auth.AuthenticateAdmin(ctx, tok.AccessToken); err == nil {
 				s.access = tok.AccessToken
@@ -252,7 +273,7 @@ func (u *UI) signOut(c echo.Context) error {
 	if err := req.ParseForm(); err != nil {
 		return u.message(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
 	}
-	ck, err := c.Cookie(sessionCookie)
+	ck, err := c.Cookie(u.cookieName(sessionCookie))
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/console")
 	}
@@ -328,10 +349,21 @@ func (u *UI) render(c echo.Context, status int, name string, data nonced) error 
 	return err
 }
 
+// cookieName is the browser's name of a console cookie: over https with
+// the __Secure- prefix, which browsers accept only with the Secure flag,
+// so that a page on plain http (or a sibling subdomain over http) cannot
+// plant a session of its choosing.
+func (u *UI) cookieName(name string) string {
+	if u.secure {
+		return "__Secure-" + name
+	}
+	return name
+}
+
 // setCookie sets (maxAge > 0) or clears (maxAge < 0) an HttpOnly, Lax
 // cookie, Secure when Ward is served over https.
 func (u *UI) setCookie(c echo.Context, name, value, path string, maxAge time.Duration) {
-	ck := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: u.secure, SameSite: http.SameSiteLaxMode}
+	ck := &http.Cookie{Name: u.cookieName(name), Value: value, Path: path, HttpOnly: true, Secure: u.secure, SameSite: http.SameSiteLaxMode}
 	if maxAge < 0 {
 		ck.MaxAge = -1
 	} else {

@@ -59,7 +59,7 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 		return r.fail(err)
 	}
 	if f != nil {
-		b.Form, b.Errors, b.FormID = f, fe, f.Get("form_id")
+		b.Form, b.Errors = f, fe
 	} else {
 		// The set-password email is what a new user needs to sign in at
 		// all, so it is on unless the admin turns it off.
@@ -208,7 +208,7 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 	b.Form["groups"] = append([]string(nil), v.Groups...)
 	b.Form.Set("primary_group", v.PrimaryGroup)
 	if f != nil {
-		b.Errors, b.FormID = fe, f.Get("form_id")
+		b.Errors = fe
 		switch f.Get("section") {
 		case "details":
 			for _, k := range []string{"email", "first_name", "last_name"} {
