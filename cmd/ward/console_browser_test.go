@@ -312,10 +312,21 @@ func (e *consoleEnv) adminClient(t *testing.T, boot bootstrapOut) *admin {
 	return &admin{t: t, base: e.s.URL, token: tok.AccessToken}
 }
 
-// clickLink follows the link matched by sel as a user clicking it.
+// clickLink follows the link matched by sel as a user clicking it, and
+// waits for the next page to load (not only for an element that the old
+// page may have too).
 func clickLink(tab context.Context, sel string) error {
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[any](`window.__wardOldPage = true`)); err != nil {
 		return err
 	}
-	return chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel)))
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		done, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.__wardOldPage !== true && document.readyState === "complete"`))
+		if err == nil && done {
+			return nil
+		}
+	}
+	return fmt.Errorf("no new page within 15 s after clicking %s", sel)
 }
