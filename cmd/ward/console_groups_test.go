@@ -30,13 +30,39 @@ func pressEnter(t *testing.T, tab context.Context) {
 	}
 }
 
+// pressEnterIn focuses sel, presses Enter there and waits for the page the
+// form's submission loads.
+func pressEnterIn(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.Focus(chromedp.CSS(sel))); err != nil {
+		t.Fatalf("focus %s: %v", sel, err)
+	}
+	evalJS[any](t, tab, `window.__wardOldPage = true`)
+	pressEnter(t, tab)
+	if _, err := waitJS(t, tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 10*time.Second); err != nil {
+		t.Fatalf("Enter in %s sent no form: %v", sel, err)
+	}
+}
+
+// chipValues are the values the chips box of attribute name would send.
+func chipValues(t *testing.T, tab context.Context, name string) []string {
+	t.Helper()
+	return evalJS[[]string](t, tab, fmt.Sprintf(`[...document.querySelectorAll('#attr-%s-chips input[name="attributes.%s"]')]
+		.filter(i => i.type !== "checkbox" || i.checked).map(i => i.value)`, name, name))
+}
+
 // TestConsoleBrowserGroups: an admin creates a group in the console with
-// values of several types (a boolean checkbox, an integer, a date and
+// values of several types (a boolean radio group, an integer, a date and
 // chips for a multi-valued string); the admin API stores them with their
 // types; a bad integer is refused next to its input and everything typed
-// stays; removing a chip and unsetting the boolean are saved; the group's
-// members link to their pages; a refused deletion says why, then the
-// group is deleted; a viewer sees the values and no form.
+// stays; on the group page, a click on a chip's text keeps the value, a
+// value typed twice is one chip, Backspace removes a chip and says so,
+// Enter in the empty chips input sends the form, False is saved as false;
+// removing a chip and "Not set" are saved; the date hints are true in
+// every locale; the group's members link to their pages; a viewer sees the
+// values, no form, and the read-only note on the delete page; a refused
+// deletion says why, then the group is deleted; the search box is the
+// shared one and the pager links back to the first page.
 func TestConsoleBrowserGroups(t *testing.T) {
 	e := newConsoleEnv(t)
 	t.Cleanup(func() {
@@ -56,6 +82,7 @@ func TestConsoleBrowserGroups(t *testing.T) {
 		{"name": "score", "type": "number"},
 		{"name": "since", "type": "date"},
 		{"name": "departments", "type": "string", "multi": true},
+		{"name": "holidays", "type": "date", "multi": true},
 	} {
 		e.owner.must(201, "POST", "/admin/v1/realms/shop/attributes", a)
 	}
@@ -63,9 +90,29 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	tab := e.signedIn(t, "ada@acme.test", pw, 90*time.Second)
 
 	e.visit(t, tab, "/console/realms/shop/groups")
+	// The shared search box (a list that searches has a "Clear search" link
+	// once a search is made, checked below).
+	if count(t, tab, `form.search[role=search] input#group-q[type=search]`) != 1 {
+		t.Errorf("no search box:\n%s", evalJS[string](t, tab, `document.querySelector("main").innerHTML`))
+	}
+	// The date picker shows the browser's locale format, so its hint names
+	// none; dates typed as chips are text and the hint gives the format.
+	if h := text(t, tab, "#attr-since-hint"); !strings.Contains(h, "Pick a date") || strings.Contains(h, "YYYY") {
+		t.Errorf("single date hint: %q", h)
+	}
+	if h := text(t, tab, "#attr-holidays-hint"); !strings.Contains(h, "YYYY-MM-DD") {
+		t.Errorf("multi-valued date hint: %q", h)
+	}
+	// The boolean is a radio group in a fieldset with a legend, "Not set"
+	// to start with.
+	if got := evalJS[[]string](t, tab, `[...document.querySelectorAll('fieldset[data-attr="admin"] input[type=radio][name="attributes.admin"]')]
+		.map(i => i.value + "=" + document.querySelector('label[for="' + i.id + '"]').innerText + (i.checked ? "*" : ""))`); !reflect.DeepEqual(got, []string{"=Not set*", "true=True", "false=False"}) ||
+		!strings.Contains(text(t, tab, `fieldset[data-attr="admin"] > legend`), "admin") {
+		t.Errorf("boolean radios: %q", got)
+	}
 	fill(t, tab, map[string]string{"#group-name": "Editors", "#group-description": "They edit",
 		"#attr-level": "99999999999999999999", "#attr-score": "2.5"})
-	// Ticking "is true" gives the boolean a value (groups.js).
+	// The boolean: True.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#attr-admin"))); err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +135,14 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	if msg := text(t, tab, "#attr-level-error"); !strings.Contains(msg, "integer") {
 		t.Fatalf("no field error for the bad integer; page:\n%s", evalJS[string](t, tab, `location.href + document.body.innerText`))
 	}
-	if !strings.Contains(text(t, tab, "#error-summary"), "attributes.level") {
+	if !strings.Contains(text(t, tab, "#error-summary"), "level") {
 		t.Errorf("error summary: %q", text(t, tab, "#error-summary"))
 	}
 	kept := evalJS[[]any](t, tab, `[document.querySelector("#group-name").value, document.querySelector("#attr-level").value,
 		document.querySelector("#attr-score").value, document.querySelector("#attr-since").value,
-		document.querySelector("#attr-admin").checked, document.querySelector("#attr-admin-set").checked,
+		document.querySelector('input[name="attributes.admin"]:checked').value,
 		[...document.querySelectorAll('#attr-departments-chips input[name="attributes.departments"]')].map(i => i.value).join(",")]`)
-	if want := []any{"Editors", "99999999999999999999", "2.5", "2026-03-01", true, true, "news,sport"}; !reflect.DeepEqual(kept, want) {
+	if want := []any{"Editors", "99999999999999999999", "2.5", "2026-03-01", "true", "news,sport"}; !reflect.DeepEqual(kept, want) {
 		t.Fatalf("after the refused form: %v, want %v", kept, want)
 	}
 	fill(t, tab, map[string]string{"#attr-level": "7"})
@@ -132,14 +179,68 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	}
 	screenshot(t, tab, "group")
 
-	// Edit: remove the "news" chip and take the boolean's value away.
-	for _, sel := range []string{`button[aria-label="Remove news"]`, "#attr-admin-set"} {
+	// Chips the page starts with are the same chips as typed ones: the
+	// value's text is no <label> of a hidden checkbox, so clicking it
+	// changes nothing that is sent.
+	if n := count(t, tab, "#attr-departments-chips label, #attr-departments-chips input[type=checkbox]"); n != 0 {
+		t.Errorf("%d labels/checkboxes left in the chips box", n)
+	}
+	// (The first chip is news; before the fix its text was a <label>.)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#attr-departments-chips .chip:first-of-type > :is(span, label)`))); err != nil {
+		t.Fatalf("click the chip's text: %v", err)
+	}
+	if got := chipValues(t, tab, "departments"); !reflect.DeepEqual(got, []string{"news", "sport"}) {
+		t.Errorf("after clicking the text of news: the form sends %q", got)
+	}
+	// A value typed again is not added twice, and the status says why.
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS("#attr-departments"), "news")); err != nil {
+		t.Fatal(err)
+	}
+	pressEnter(t, tab)
+	if got := chipValues(t, tab, "departments"); !reflect.DeepEqual(got, []string{"news", "sport"}) {
+		t.Errorf("after typing news again: %q", got)
+	}
+	status := `#attr-departments-status[role=status][aria-live=polite]`
+	if got := text(t, tab, status); got != "news is already there." {
+		t.Errorf("status after a duplicate: %q", got)
+	}
+	// Backspace in the empty input removes the last chip, and says so.
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS("#attr-departments"), "\b")); err != nil {
+		t.Fatal(err)
+	}
+	if got := chipValues(t, tab, "departments"); !reflect.DeepEqual(got, []string{"news"}) {
+		t.Errorf("after Backspace: %q", got)
+	}
+	if got := text(t, tab, status); got != "sport removed." {
+		t.Errorf("status after Backspace: %q", got)
+	}
+	// False is a value of its own.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#attr-admin-false"))); err != nil {
+		t.Fatal(err)
+	}
+	// Enter in the empty chips input sends the form like any text field.
+	pressEnterIn(t, tab, "#attr-departments")
+	if !strings.Contains(text(t, tab, ".flash"), "saved") {
+		t.Fatalf("after Enter in the empty chips input: %s", text(t, tab, "main"))
+	}
+	if attrs := e.owner.must(200, "GET", "/admin/v1/realms/shop/groups/"+id, nil)["attributes"].(map[string]any); !reflect.DeepEqual(attrs, map[string]any{
+		"admin": false, "level": float64(7), "score": 2.5, "since": "2026-03-01", "departments": []any{"news"},
+	}) {
+		t.Fatalf("attributes after the first edit: %#v", attrs)
+	}
+	if got := evalJS[string](t, tab, `document.querySelector('input[name="attributes.admin"]:checked').id`); got != "attr-admin-false" {
+		t.Errorf("checked radio after saving false: %q", got)
+	}
+
+	// Remove the "news" chip with its button (the status says so) and take
+	// the boolean's value away.
+	for _, sel := range []string{`button[aria-label="Remove news"]`, "#attr-admin-unset"} {
 		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel))); err != nil {
 			t.Fatalf("click %s: %v", sel, err)
 		}
 	}
-	if evalJS[bool](t, tab, `document.querySelector("#attr-admin").checked`) {
-		t.Error("unticking \"has a value\" left \"is true\" ticked")
+	if got := text(t, tab, status); got != "news removed." {
+		t.Errorf("status after the remove button: %q", got)
 	}
 	// Text left in the chips input is taken as comma-separated values (as
 	// when the page runs without JavaScript).
@@ -149,14 +250,17 @@ func TestConsoleBrowserGroups(t *testing.T) {
 		t.Fatalf("after saving: %s", text(t, tab, "main"))
 	}
 	if attrs := e.owner.must(200, "GET", "/admin/v1/realms/shop/groups/"+id, nil)["attributes"].(map[string]any); !reflect.DeepEqual(attrs, map[string]any{
-		"level": float64(7), "score": 2.5, "since": "2026-03-01", "departments": []any{"desk", "sport", "web"},
+		"level": float64(7), "score": 2.5, "since": "2026-03-01", "departments": []any{"desk", "web"},
 	}) {
 		t.Fatalf("attributes after the edit: %#v", attrs)
 	}
 
 	// Search.
 	e.visit(t, tab, "/console/realms/shop/groups?q=edit")
-	if count(t, tab, `tr[data-group="Editors"]`) != 1 || !strings.Contains(text(t, tab, `tr[data-group="Editors"]`), "desk, sport, web") {
+	if count(t, tab, `tr[data-group="Editors"]`) != 1 || !strings.Contains(text(t, tab, `tr[data-group="Editors"]`), "desk, web") {
+		t.Errorf("searching \"edit\":\n%s", text(t, tab, "main"))
+	}
+	if text(t, tab, `form.search a[href="/console/realms/shop/groups"]`) != "Clear search" {
 		t.Errorf("searching \"edit\":\n%s", text(t, tab, "main"))
 	}
 	e.visit(t, tab, "/console/realms/shop/groups?q=nomatch")
@@ -175,6 +279,11 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	if count(t, vtab, "main form[method=post]") != 0 || count(t, vtab, `tr[data-group="Editors"]`) != 1 {
 		t.Fatalf("viewer's groups list:\n%s", text(t, vtab, "main"))
 	}
+	// The delete confirmation: the read-only note, not a refusal.
+	e.visit(t, vtab, "/console/realms/shop/groups/"+id+"/delete")
+	if !strings.Contains(text(t, vtab, "h1"), "Delete group Editors") || count(t, vtab, "main form[method=post]") != 0 || count(t, vtab, ".readonly-note") != 1 {
+		t.Fatalf("viewer's delete page: h1 %q\n%s", text(t, vtab, "h1"), text(t, vtab, "main"))
+	}
 
 	// Delete: refused while it is Eve's primary group, with the reason;
 	// then done.
@@ -189,4 +298,20 @@ func TestConsoleBrowserGroups(t *testing.T) {
 		t.Fatalf("after deleting:\n%s", text(t, tab, "main"))
 	}
 	e.owner.must(404, "GET", "/admin/v1/realms/shop/groups/"+id, nil)
+
+	// More groups than a page (50): the next page links back to the first.
+	for i := range 51 {
+		e.owner.must(201, "POST", "/admin/v1/realms/shop/groups", map[string]any{"name": fmt.Sprintf("team-%02d", i)})
+	}
+	e.visit(t, tab, "/console/realms/shop/groups")
+	if count(t, tab, `nav.pager a[rel=next]`) != 1 || count(t, tab, `nav.pager a[href="/console/realms/shop/groups"]`) != 0 {
+		t.Fatalf("first page's pager: %s", evalJS[string](t, tab, `(document.querySelector("nav.pager")||{}).outerHTML||"none"`))
+	}
+	if err := clickLink(tab, `nav.pager a[rel=next]`); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, tab, "h1")
+	if text(t, tab, `nav.pager a[href="/console/realms/shop/groups"]`) != "First page" || count(t, tab, `tr[data-group="team-50"]`) != 1 {
+		t.Fatalf("second page: %s\n%s", evalJS[string](t, tab, `location.href`), text(t, tab, "main"))
+	}
 }

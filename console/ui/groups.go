@@ -24,20 +24,25 @@ import (
 // right input without renaming:
 //   - single string, integer, number, date: one input named attributes.NAME;
 //     empty means "not set".
-//   - boolean: two checkboxes, attributes.NAME.set ("has a value") and
-//     attributes.NAME (value "true"). A plain checkbox cannot say "not set",
-//     and a select hides the value behind a menu; with the pair, "set" and
-//     unticked is false, ticked is true (ticking the value implies "set",
-//     also without groups.js, which only keeps the two boxes in step), and
-//     "set" unticked leaves the attribute unset.
+//   - boolean: a radio group "Not set / True / False" in a fieldset,
+//     one name attributes.NAME with the values "", "true" and "false".
+//     The issue asks for a checkbox, but a checkbox has two states and an
+//     attribute has three (unset, true, false): a plain checkbox could
+//     never say "not set", and a pair of checkboxes ("has a value" + "is
+//     true") made admins read a sentence to decide and needed a script to
+//     keep the two in step. Three radios are the honest three-state
+//     control: every state is visible, labelled and reachable by keyboard,
+//     with no script. (A select would hide the value behind a menu.)
 //   - multi-valued (any type): chips. Each value the page starts with is a
-//     ticked checkbox named attributes.NAME (unticking removes it without
-//     JavaScript; groups.js turns them into console.js chips with a remove
-//     button), values added by console.js are hidden inputs of the same
-//     name, and the text input attributes.NAME.new takes further values
-//     separated by commas. The text input has its own name so that a
-//     stored value containing a comma is not split when the form is sent
-//     back.
+//     ticked checkbox named attributes.NAME, so that unticking removes it
+//     without JavaScript; console.js turns each into the same chip it
+//     builds for a typed value (the value in a hidden input, the text in a
+//     span, a remove button), so with script a click on a chip's text
+//     changes nothing and what is shown is what is sent. The text input
+//     attributes.NAME.new takes further values separated by commas; it has
+//     its own name so that a stored value containing a comma is not split
+//     when the form is sent back. Dates are typed here as YYYY-MM-DD text
+//     (a date picker takes one value; the hint says the format).
 // Values are converted to the types realm.Service expects from JSON (see
 // console/handlers_realm.go: decoded with UseNumber) and the service
 // validates them, exactly as for the admin API.
@@ -61,8 +66,8 @@ type attrField struct {
 	Hint  string
 	// Single value (not boolean): what is in the input.
 	Value string
-	// Boolean: the two checkboxes.
-	Set, True bool
+	// Boolean: which radio is checked: "", "true" or "false".
+	Bool string
 	// Multi-valued: the chips, and the text typed after them.
 	Values []string
 	Text   string
@@ -88,6 +93,7 @@ type groupsView struct {
 	base
 	Groups []groupRow
 	Next   string
+	Paged  bool // a later page: the pager links back to the first
 	Q      string
 	Fields []attrField
 }
@@ -111,7 +117,7 @@ func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error 
 	if f != nil {
 		b.Form, b.Errors = f, fe
 	}
-	v := &groupsView{base: b, Next: page.NextCursor, Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
+	v := &groupsView{base: b, Next: page.NextCursor, Paged: r.c.QueryParam("cursor") != "", Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
 	for _, g := range page.Items {
 		v.Groups = append(v.Groups, groupRow{G: g, Values: groupValues(defs, g.Attributes)})
 	}
@@ -148,6 +154,7 @@ type groupView struct {
 	Fields        []attrField
 	Members       []realm.GroupMember
 	Next          string
+	Paged         bool // a later page of members
 	ConfirmDelete bool
 }
 
@@ -182,7 +189,8 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 		b.Form = groupForm(defs, g)
 	}
 	return r.render(status, "group.html", &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),
-		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, Next: members.NextCursor, ConfirmDelete: confirm})
+		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, Next: members.NextCursor,
+		Paged: r.c.QueryParam("cursor") != "", ConfirmDelete: confirm})
 }
 
 func (u *UI) updateGroup(r *req) error {
@@ -248,21 +256,33 @@ func attrFields(defs []realm.Attribute, f url.Values, fe fieldErrors) []attrFiel
 		case attributes.Number:
 			a.Input, a.Step, a.Hint = "number", "any", "A number; a dot for decimals."
 		case attributes.Date:
-			a.Input, a.Hint = "date", "A date (YYYY-MM-DD)."
+			// The picker shows the date in the browser's locale, so the
+			// hint names no format (the input sends YYYY-MM-DD anyway).
+			a.Input, a.Hint = "date", "Pick a date"
 		}
 		switch {
 		case d.Multi:
 			a.Values = nonEmpty(f[a.Key])
 			a.Text = f.Get(a.Key + ".new")
-			a.Hint = "Several " + string(d.Type) + " values: press Enter or type a comma after each one."
+			if d.Type == attributes.Date {
+				// Typed as text: the format must be said.
+				a.Hint = "Several dates, each as YYYY-MM-DD (for example 2026-03-01): press Enter or type a comma after each one."
+			} else {
+				a.Hint = "Several " + string(d.Type) + " values: press Enter or type a comma after each one."
+			}
 		case d.Type == attributes.Boolean:
-			a.True = f.Get(a.Key) == "true"
-			a.Set = a.True || f.Get(a.Key+".set") != ""
+			switch v := f.Get(a.Key); v {
+			case "true", "false":
+				a.Bool = v
+			}
 		default:
 			a.Value = f.Get(a.Key)
-			if a.Hint != "" {
+			switch {
+			case d.Type == attributes.Date:
+				a.Hint += "; leave empty for no value."
+			case a.Hint != "":
 				a.Hint += " Leave empty for no value."
-			} else {
+			default:
 				a.Hint = "Leave empty for no value."
 			}
 		}
@@ -279,13 +299,6 @@ func groupForm(defs []realm.Attribute, g *realm.Group) url.Values {
 	f.Set("description", g.Description)
 	for _, v := range groupValues(defs, g.Attributes) {
 		key := "attributes." + v.Name
-		if v.Type == attributes.Boolean && !v.Multi {
-			f.Set(key+".set", "on")
-			if v.Values[0] == "true" {
-				f.Set(key, "true")
-			}
-			continue
-		}
 		f[key] = v.Values
 	}
 	return f
@@ -320,13 +333,12 @@ func formAttributes(defs []realm.Attribute, f url.Values) map[string]any {
 			}
 			out[d.Name] = list
 		case d.Type == attributes.Boolean:
-			switch {
-			case f.Get(key) == "true":
-				out[d.Name] = true
-			case f.Get(key+".set") != "":
-				out[d.Name] = false
-			default:
+			// "" (Not set) or a missing field unsets it; anything but
+			// "true"/"false" goes to the service as text to be refused.
+			if s := f.Get(key); s == "" {
 				out[d.Name] = nil
+			} else {
+				out[d.Name] = typed(d.Type, s)
 			}
 		default:
 			s := strings.TrimSpace(f.Get(key))

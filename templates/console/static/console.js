@@ -63,17 +63,33 @@
 
   // Chips: a .chips box holds one hidden input per value and a text input
   // for the next; Enter or a comma turns the typed text into a chip.
+  //
+  // The server renders the values a page starts with as ticked checkboxes
+  // with a <label>, so that a value can be dropped without script. Those
+  // are turned here into the very chips this script builds: with a
+  // checkbox left hidden under its label, a click on a chip's text would
+  // untick it, and the chip would still show a value that is not sent.
+  // Now what is shown is what is sent, and only the × button removes.
+  //
+  // Every change a key press or a click makes is said in the box's status
+  // (role=status, aria-live=polite) so that it is not silent: "news
+  // added", "news removed", "news is already there".
   document.querySelectorAll(".chips[data-name]").forEach(function (box) {
     var name = box.dataset.name;
     var input = box.querySelector("input[type=text]");
     if (!input) return;
-    function add(value) {
-      value = value.trim();
-      if (!value) return;
-      var exists = Array.prototype.some.call(box.querySelectorAll("input[type=hidden]"), function (h) { return h.value === value; });
-      if (exists) return;
-      var chip = document.createElement("span");
-      chip.className = "chip";
+    var status = box.nextElementSibling;
+    if (!status || !status.classList.contains("chips-status")) {
+      status = document.createElement("p");
+      status.className = "chips-status hint";
+      status.setAttribute("role", "status");
+      status.setAttribute("aria-live", "polite");
+      box.after(status);
+    }
+    function say(msg) { status.textContent = msg; }
+    function chip(value) {
+      var c = document.createElement("span");
+      c.className = "chip";
       var label = document.createElement("span");
       label.textContent = value;
       var hidden = document.createElement("input");
@@ -81,25 +97,55 @@
       var remove = document.createElement("button");
       remove.type = "button"; remove.textContent = "\u00d7";
       remove.setAttribute("aria-label", "Remove " + value);
-      chip.append(label, remove, hidden);
-      box.insertBefore(chip, input);
+      c.append(label, remove, hidden);
+      return c;
+    }
+    // Server-rendered chips: a ticked one becomes a chip, an unticked one
+    // (the admin unticked it before a refused form came back) is dropped,
+    // as it would not have been sent.
+    box.querySelectorAll(".chip").forEach(function (old) {
+      var cb = old.querySelector("input[type=checkbox]");
+      if (!cb) return;
+      if (cb.checked) box.insertBefore(chip(cb.value), old);
+      old.remove();
+    });
+    function values() {
+      return Array.prototype.filter.call(box.querySelectorAll("input"), function (i) {
+        return i.name === name && (i.type !== "checkbox" || i.checked);
+      }).map(function (i) { return i.value; });
+    }
+    function add(value) {
+      value = value.trim();
+      if (!value) return null;
+      if (values().indexOf(value) >= 0) return value + " is already there";
+      box.insertBefore(chip(value), input);
+      return value + " added";
+    }
+    function removeChip(c) {
+      var value = c.querySelector("input").value;
+      c.remove();
+      say(value + " removed.");
     }
     input.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" || ev.key === ",") {
+        // Enter in an empty input is left alone: it sends the form, as
+        // in any other text field.
+        if (ev.key === "Enter" && input.value.trim() === "") return;
         ev.preventDefault();
-        input.value.split(",").forEach(add);
+        var said = input.value.split(",").map(add).filter(Boolean);
         input.value = "";
+        if (said.length) say(said.join(", ") + ".");
       } else if (ev.key === "Backspace" && input.value === "") {
         var chips = box.querySelectorAll(".chip");
-        if (chips.length) chips[chips.length - 1].remove();
+        if (chips.length) removeChip(chips[chips.length - 1]);
       }
     });
     box.addEventListener("click", function (ev) {
       var b = ev.target.closest(".chip button");
       if (!b) return;
-      var chip = b.closest(".chip");
-      var next = chip.nextElementSibling;
-      chip.remove();
+      var c = b.closest(".chip");
+      var next = c.nextElementSibling;
+      removeChip(c);
       (next && next.querySelector("button") || input).focus();
     });
   });
