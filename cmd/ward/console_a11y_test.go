@@ -60,8 +60,9 @@ func TestConsoleAccessibility(t *testing.T) {
 
 	r := "/console/realms/shop"
 	pages := []string{
-		"/console", "/console/members", "/console/members/" + members[0].(map[string]any)["id"].(string), "/console/events",
-		r, r + "/attributes", r + "/attributes/departments",
+		"/console", "/console/members", "/console/members/" + members[0].(map[string]any)["id"].(string),
+		"/console/members/" + members[0].(map[string]any)["id"].(string) + "/delete", "/console/events",
+		r, r + "/attributes", r + "/attributes/departments", r + "/attributes/departments/delete",
 		r + "/groups", r + "/groups/" + group["id"].(string),
 		r + "/users", r + "/users/" + user["id"].(string), r + "/users/" + user["id"].(string) + "/deactivate",
 		r + "/clients", r + "/clients/" + client["client_id"].(string), r + "/clients/" + client["client_id"].(string) + "/rotate",

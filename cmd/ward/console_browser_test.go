@@ -205,7 +205,7 @@ func TestConsoleBrowserAttributes(t *testing.T) {
 	// A bad name is refused, named, and what was typed stays.
 	fill(t, tab, map[string]string{"#attr-name": "Bad Name", "#attr-type": "integer", "#attr-description": "kept text"})
 	submit(t, tab, `form[aria-labelledby="new-attribute"] button[type=submit]`)
-	if msg := text(t, tab, "#attr-name-error"); msg == "" || !strings.Contains(text(t, tab, "#error-summary"), "name") {
+	if msg := text(t, tab, "#attr-name-error"); msg == "" || !strings.Contains(text(t, tab, "#error-summary"), "Name: "+msg) {
 		t.Fatalf("no field error for a bad name; page:\n%s", text(t, tab, "main"))
 	}
 	if got := evalJS[[]string](t, tab, `[document.querySelector("#attr-name").value, document.querySelector("#attr-type").value, document.querySelector("#attr-description").value, document.activeElement.id]`); got[0] != "Bad Name" || got[1] != "integer" || got[2] != "kept text" || got[3] != "error-summary" {
@@ -230,6 +230,28 @@ func TestConsoleBrowserAttributes(t *testing.T) {
 	attrs := e.owner.must(200, "GET", "/admin/v1/realms/shop/attributes", nil)["items"].([]any)
 	if len(attrs) != 1 || attrs[0].(map[string]any)["multi"] != true {
 		t.Fatalf("attributes after a double click: %v", attrs)
+	}
+
+	// Deleting asks first; while a group sets the attribute the refusal is
+	// about the deletion as a whole, shown in the summary.
+	group := e.owner.must(201, "POST", "/admin/v1/realms/shop/groups", map[string]any{"name": "News",
+		"attributes": map[string]any{"departments": []string{"news"}}})
+	e.visit(t, tab, "/console/realms/shop/attributes/departments")
+	if err := clickLink(tab, `a[href$="/departments/delete"]`); err != nil {
+		t.Fatal(err)
+	}
+	if h1 := text(t, tab, "h1"); h1 != "Delete the attribute departments?" {
+		t.Fatalf("confirmation page: %q", h1)
+	}
+	submit(t, tab, `main form[action$="/delete"] button[type=submit]`)
+	if summary := text(t, tab, "#error-summary"); !strings.Contains(summary, "group") || count(t, tab, "[aria-invalid=true]") != 0 {
+		t.Errorf("refused deletion: summary %q, %d fields marked", summary, count(t, tab, "[aria-invalid=true]"))
+	}
+	e.owner.must(204, "DELETE", "/admin/v1/realms/shop/groups/"+group["id"].(string), nil)
+	e.visit(t, tab, "/console/realms/shop/attributes/departments/delete")
+	submit(t, tab, `main form[action$="/delete"] button[type=submit]`)
+	if !strings.Contains(text(t, tab, ".flash"), "departments deleted") || count(t, tab, "tr[data-attribute]") != 0 {
+		t.Errorf("after deleting: flash %q\n%s", text(t, tab, ".flash"), text(t, tab, "main"))
 	}
 }
 

@@ -59,21 +59,42 @@ func TestConsoleBrowserRoles(t *testing.T) {
 	if msg := text(t, owner, "#member-role-error"); !strings.Contains(msg, "last owner") {
 		t.Errorf("demoting the last owner: role error %q; page:\n%s", msg, text(t, owner, "main"))
 	}
+	// Removing the last owner is refused for the removal as a whole (not
+	// at the role menu of the page's other form).
+	if err := clickLink(owner, `a[href$="/delete"]`); err != nil {
+		t.Fatal(err)
+	}
+	if h1 := text(t, owner, "h1"); h1 != "Remove owner@acme.test from the organization?" {
+		t.Fatalf("removal confirmation: %q", h1)
+	}
+	submit(t, owner, `main form[action$="/delete"] button[type=submit]`)
+	if summary := text(t, owner, "#error-summary"); !strings.Contains(summary, "last owner") || text(t, owner, "#member-role-error") != "" {
+		t.Errorf("removing the last owner: summary %q, role error %q", summary, text(t, owner, "#member-role-error"))
+	}
 	screenshot(t, owner, "members")
 
-	// The viewer sees every screen without a single form to change it, and
-	// a form forged with her real session is refused by the service.
+	// The viewer sees every screen without a single form to change it (the
+	// policy test panel asks a question and changes nothing), and a form
+	// forged with her real session is refused by the service.
 	viewer := e.signedIn(t, "vera@acme.test", veraPW, 90*time.Second)
-	for _, path := range []string{"/console", "/console/members", "/console/realms/shop",
-		"/console/realms/shop/attributes", "/console/realms/shop/attributes/clearance"} {
+	changing := `main form[method=post]:not([action$="/policies/test"])`
+	for _, path := range []string{"/console", "/console/members", "/console/events", "/console/realms/shop",
+		"/console/realms/shop/attributes", "/console/realms/shop/attributes/clearance",
+		"/console/realms/shop/attributes/clearance/delete", "/console/realms/shop/groups",
+		"/console/realms/shop/users", "/console/realms/shop/clients", "/console/realms/shop/policies",
+		"/console/realms/shop/events"} {
 		e.visit(t, viewer, path)
-		if n := count(t, viewer, "main form"); n != 0 || !strings.Contains(text(t, viewer, "main"), "viewer") && path != "/console/members" {
-			t.Errorf("viewer on %s: %d forms; page:\n%s", path, n, text(t, viewer, "main"))
+		if h1 := text(t, viewer, "h1"); h1 == "Not found" || h1 == "Not allowed" || h1 == "" {
+			t.Errorf("viewer on %s: %q", path, h1)
+		}
+		if n := count(t, viewer, changing); n != 0 {
+			t.Errorf("viewer on %s: %d forms that change something; page:\n%s", path, n, text(t, viewer, "main"))
 		}
 		if text(t, viewer, "[data-role]") != "viewer" {
 			t.Errorf("viewer on %s: header role %q", path, text(t, viewer, "[data-role]"))
 		}
 	}
+	e.visit(t, viewer, "/console/realms/shop/attributes")
 	if h1 := forgePost(t, viewer, "/console/realms/shop/attributes", map[string]string{"name": "forged", "type": "string"}); h1 != "Not allowed" {
 		t.Errorf("a viewer's forged attribute form answered %q", h1)
 	}
@@ -88,6 +109,27 @@ func TestConsoleBrowserRoles(t *testing.T) {
 		t.Errorf("the viewer's forged realm exists (%d)", code)
 	}
 
+	// The owner removes a member after a confirmation page; Cancel leads
+	// back, and the removed member's next page sends it to sign in again,
+	// which its console realm session answers at once: no org, no access.
+	carlPW := e.member(t, "carl@acme.test", "admin")
+	carl := e.signedIn(t, "carl@acme.test", carlPW, 60*time.Second)
+	e.visit(t, owner, "/console/members")
+	if err := clickLink(owner, `tr[data-member="carl@acme.test"] a`); err != nil {
+		t.Fatal(err)
+	}
+	if err := clickLink(owner, `a[href$="/delete"]`); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, owner, `main form[action$="/delete"] button[type=submit]`)
+	if !strings.Contains(text(t, owner, ".flash"), "removed") || count(t, owner, `tr[data-member="carl@acme.test"]`) != 0 {
+		t.Errorf("after removing carl: flash %q\n%s", text(t, owner, ".flash"), text(t, owner, "main"))
+	}
+	e.visit(t, carl, "/console/realms/shop")
+	if h1 := text(t, carl, "h1"); h1 != "Access denied" || strings.Contains(text(t, carl, "body"), "clearance") {
+		t.Errorf("the removed member still sees console pages:\n%s", text(t, carl, "body"))
+	}
+
 	// Another org's realm is not reachable by URL, whatever the page.
 	out, errOut, code := e.w.command(t, "bootstrap", "--org", "globex", "--owner-email", "boss@globex.test", "--json")
 	if code != 0 {
@@ -98,7 +140,9 @@ func TestConsoleBrowserRoles(t *testing.T) {
 	globex.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "vault"})
 	globex.must(201, "POST", "/admin/v1/realms/vault/attributes", map[string]any{"name": "secret_level", "type": "integer"})
 	for _, path := range []string{"/console/realms/vault", "/console/realms/vault/attributes",
-		"/console/realms/vault/attributes/secret_level"} {
+		"/console/realms/vault/attributes/secret_level", "/console/realms/vault/attributes/secret_level/delete",
+		"/console/realms/vault/groups", "/console/realms/vault/users", "/console/realms/vault/clients",
+		"/console/realms/vault/policies", "/console/realms/vault/events"} {
 		e.visit(t, owner, path)
 		if h1 := text(t, owner, "h1"); h1 != "Not found" || strings.Contains(text(t, owner, "body"), "secret_level") {
 			t.Errorf("acme's owner on %s sees %q", path, h1)

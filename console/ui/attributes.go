@@ -19,6 +19,7 @@ func (u *UI) registerAttributes(e *echo.Echo) {
 	e.POST("/console/realms/:realm/attributes", u.page(u.createAttribute))
 	e.GET("/console/realms/:realm/attributes/:name", u.page(u.attributePage))
 	e.POST("/console/realms/:realm/attributes/:name", u.page(u.updateAttribute))
+	e.GET("/console/realms/:realm/attributes/:name/delete", u.page(u.confirmDeleteAttribute))
 	e.POST("/console/realms/:realm/attributes/:name/delete", u.page(u.deleteAttribute))
 }
 
@@ -112,6 +113,22 @@ func (u *UI) updateAttribute(r *req) error {
 	return r.done(f, attributesPath(r.realm), "Attribute "+a.Name+" saved.")
 }
 
+// confirmDeleteAttribute asks before deleting the definition.
+func (u *UI) confirmDeleteAttribute(r *req) error {
+	a, err := u.svc.GetAttribute(r.ctx, r.realm, r.c.Param("name"))
+	if err != nil {
+		return r.fail(err)
+	}
+	path := attributesPath(r.realm) + "/" + url.PathEscape(a.Name)
+	return r.confirm("Delete attribute "+a.Name, "attributes", confirmPage{
+		Heading: "Delete the attribute " + a.Name + "?",
+		Points: []string{"The definition is removed from the realm. Ward refuses while a group sets this attribute " +
+			"or a policy condition uses it; remove those first.",
+			"Tokens already issued keep the values they carry until they expire."},
+		Action: path + "/delete", Button: "Delete attribute", Back: path, Allowed: r.p.Role.CanWrite(),
+	})
+}
+
 func (u *UI) deleteAttribute(r *req) error {
 	f, done, err := r.form()
 	if done || err != nil {
@@ -120,7 +137,9 @@ func (u *UI) deleteAttribute(r *req) error {
 	name := r.c.Param("name")
 	if err := u.svc.DeleteAttribute(r.ctx, r.realm, name); err != nil {
 		if fe, status, ok := refused(err); ok {
-			return u.showAttribute(r, status, f, fe)
+			// The refusal (in use by groups or policies) is about the
+			// attribute as a whole, not a field of the edit form.
+			return u.showAttribute(r, status, f, fe.asWhole())
 		}
 		return r.fail(err)
 	}

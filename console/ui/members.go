@@ -22,6 +22,7 @@ func (u *UI) registerMembers(e *echo.Echo) {
 	e.POST("/console/members", u.page(u.createMember))
 	e.GET("/console/members/:id", u.page(u.memberPage))
 	e.POST("/console/members/:id", u.page(u.updateMember))
+	e.GET("/console/members/:id/delete", u.page(u.confirmDeleteMember))
 	e.POST("/console/members/:id/delete", u.page(u.deleteMember))
 }
 
@@ -112,7 +113,25 @@ func (u *UI) updateMember(r *req) error {
 		}
 		return r.fail(err)
 	}
-	return r.done(f, "/console/members", m.User.Email+" is now "+string(m.Role)+".")
+	return r.done(f, "/console/members", "Member "+m.User.Email+" is now "+string(m.Role)+".")
+}
+
+// confirmDeleteMember asks before removing a member from the org.
+func (u *UI) confirmDeleteMember(r *req) error {
+	m, err := u.svc.GetMember(r.ctx, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	path := "/console/members/" + url.PathEscape(m.ID)
+	points := []string{m.User.Email + " can no longer act for this organization; their console pages end at the next click.",
+		"The console account stays: it may belong to other organizations."}
+	if m.UserID == r.p.ActorID {
+		points[0] = "You can no longer act for this organization; your console session for it ends."
+	}
+	return r.confirm("Remove member", "members", confirmPage{
+		Heading: "Remove " + m.User.Email + " from the organization?", Points: points,
+		Action: path + "/delete", Button: "Remove member", Back: path, Allowed: r.p.Role == realm.RoleOwner,
+	})
 }
 
 func (u *UI) deleteMember(r *req) error {
@@ -122,7 +141,9 @@ func (u *UI) deleteMember(r *req) error {
 	}
 	if err := u.svc.DeleteMember(r.ctx, r.c.Param("id")); err != nil {
 		if fe, status, ok := refused(err); ok {
-			return u.showMember(r, status, f, fe)
+			// "The last owner cannot be removed" is about the removal,
+			// not the role menu of the page's other form.
+			return u.showMember(r, status, f, fe.asWhole())
 		}
 		if errors.Is(err, realm.ErrNotFound) {
 			return r.done(f, "/console/members", "")

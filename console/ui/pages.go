@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,8 +68,6 @@ var funcs = template.FuncMap{
 	"ferr": func(e fieldErrors, field string) string { return e[field] },
 	// fval is what the user typed into a field (kept after a refused form).
 	"fval": func(f url.Values, field string) string { return f.Get(field) },
-	// fvals are all values of a repeated field.
-	"fvals": func(f url.Values, field string) []string { return f[field] },
 	// checked reports whether a checkbox or option value was chosen.
 	"checked": func(f url.Values, field, value string) bool {
 		for _, v := range f[field] {
@@ -114,6 +113,17 @@ var funcs = template.FuncMap{
 // "" holds an error that belongs to no one field.
 type fieldErrors map[string]string
 
+// asWhole moves every error to the form as a whole: for an action whose
+// page has no input for the field the service named (deleting, removing).
+func (fe fieldErrors) asWhole() fieldErrors {
+	msgs := make([]string, 0, len(fe))
+	for _, m := range fe {
+		msgs = append(msgs, m)
+	}
+	sort.Strings(msgs)
+	return fieldErrors{"": strings.Join(msgs, " ")}
+}
+
 // base is what every page built on the layout carries. Pages embed it.
 type base struct {
 	Nonce   string
@@ -137,23 +147,51 @@ type base struct {
 
 func (b *base) setNonce(n string) { b.Nonce = n }
 
+// summaryItem is one line of the error summary: the field's name as a
+// person reads it, and what is wrong.
+type summaryItem struct {
+	Field   string // the form field's name ("" for the form as a whole)
+	Label   string
+	Message string
+}
+
 // ErrorList is the error summary, in a stable order, the field-less error
 // first.
-func (b *base) ErrorList() []string {
+func (b *base) ErrorList() []summaryItem {
 	keys := make([]string, 0, len(b.Errors))
 	for k := range b.Errors {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
+	out := make([]summaryItem, 0, len(keys))
 	for _, k := range keys {
-		if k == "" {
-			out = append(out, b.Errors[k])
-		} else {
-			out = append(out, k+": "+b.Errors[k])
-		}
+		out = append(out, summaryItem{Field: k, Label: fieldLabel(k), Message: b.Errors[k]})
 	}
 	return out
+}
+
+// fieldLabel turns a service field name into words: "grace_seconds" →
+// "Grace seconds", "attributes.departments" → "departments",
+// "redirect_uris[1]" → "Redirect uris, line 2".
+func fieldLabel(field string) string {
+	if field == "" {
+		return ""
+	}
+	name, line := field, ""
+	if i := strings.LastIndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
+		if n, err := strconv.Atoi(name[i+1 : len(name)-1]); err == nil {
+			line = ", line " + strconv.Itoa(n+1)
+		}
+		name = name[:i]
+	}
+	if prefix, attr, ok := strings.Cut(name, "."); ok {
+		if prefix == "attributes" {
+			return attr + line // an attribute's own name, as the form shows it
+		}
+		name = attr
+	}
+	name = strings.ReplaceAll(name, "_", " ")
+	return strings.ToUpper(name[:1]) + name[1:] + line
 }
 
 // req is one signed-in console request: the session, the principal the
