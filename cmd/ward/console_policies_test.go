@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,9 @@ import (
 // was typed and puts the cursor there. Fixed, it is saved. The test panel
 // allows a user of the right group and denies another, and says why bad
 // JSON is refused. A viewer sees the policy without edit forms but may test.
+// The list has a search box (shown always, with Clear search) and a pager
+// with a First page link; a broken page link says so. Deleting goes
+// through a confirmation page with a plain Cancel link.
 func TestConsoleBrowserPolicies(t *testing.T) {
 	e := newConsoleEnv(t)
 	base := "/admin/v1/realms/shop"
@@ -30,6 +35,10 @@ func TestConsoleBrowserPolicies(t *testing.T) {
 	pw := e.member(t, "ada@acme.test", "admin")
 	tab := e.signedIn(t, "ada@acme.test", pw, 60*time.Second)
 	e.visit(t, tab, "/console/realms/shop/policies")
+	// The search box is there even before there is anything to search.
+	if count(t, tab, `form[role="search"] input#policy-search[name="q"]`) != 1 {
+		t.Fatalf("no policy search on the empty list:\n%s", text(t, tab, "main"))
+	}
 
 	// Line 2 names "department", which the realm does not define: CEL
 	// places the error at the "." before it, column 34.
@@ -122,10 +131,51 @@ func TestConsoleBrowserPolicies(t *testing.T) {
 		t.Fatalf("viewer's policy list:\n%s", text(t, vtab, "main"))
 	}
 
-	// The admin deletes it through the confirmation page.
+	// More than a page of policies: the pager links to the next page and
+	// back to the first; search narrows and can be cleared; a broken page
+	// link says so instead of quietly showing the first page.
+	for i := range 50 {
+		e.owner.must(201, "POST", base+"/policies", map[string]any{"name": fmt.Sprintf("p-%02d", i), "resource_type": "doc",
+			"actions": []string{"read"}, "condition": "true"})
+	}
+	e.visit(t, tab, "/console/realms/shop/policies")
+	if count(t, tab, "tr[data-policy]") != 50 || count(t, tab, "nav.pager a[rel=next]") != 1 || navLinks(t, tab, "First page") != 0 {
+		t.Fatalf("first page of 51 policies:\n%s", text(t, tab, "main"))
+	}
+	submit(t, tab, "nav.pager a[rel=next]")
+	if count(t, tab, "tr[data-policy]") != 1 || navLinks(t, tab, "First page") != 1 {
+		t.Fatalf("second page of 51 policies:\n%s", text(t, tab, "main"))
+	}
+	e.visit(t, tab, "/console/realms/shop/policies?q=finance&cursor=bogus")
+	if msg := text(t, tab, "#cursor-error"); !strings.Contains(msg, "broken") || count(t, tab, "tr[data-policy]") != 0 ||
+		evalJS[string](t, tab, `document.querySelector("#cursor-error a").getAttribute("href")`) != "/console/realms/shop/policies?q=finance" {
+		t.Fatalf("bad cursor:\n%s", text(t, tab, "main"))
+	}
+	e.visit(t, tab, "/console/realms/shop/policies")
+	fill(t, tab, map[string]string{"#policy-search": "finance"})
+	submit(t, tab, `form[role="search"] button[type=submit]`)
+	if count(t, tab, "tr[data-policy]") != 1 || count(t, tab, `tr[data-policy="finance-reports"]`) != 1 {
+		t.Fatalf("search finance:\n%s", text(t, tab, "main"))
+	}
+	submit(t, tab, `form[role="search"] a[href="/console/realms/shop/policies"]`)
+	if count(t, tab, "tr[data-policy]") != 50 || evalJS[string](t, tab, `document.querySelector("#policy-search").value`) != "" {
+		t.Fatalf("after Clear search:\n%s", text(t, tab, "main"))
+	}
+
+	// The admin deletes it through the confirmation page, whose Cancel is
+	// a plain link back, as on the other confirmation pages.
 	e.visit(t, tab, policyPage+"/delete")
+	if got := evalJS[[]string](t, tab, `Array.from(document.querySelectorAll("main .actions a"), a => a.textContent + " " + a.className + " " + a.getAttribute("href"))`); len(got) != 1 || got[0] != "Cancel  "+policyPage {
+		t.Errorf("confirmation links = %q, want a plain Cancel link to %s", got, policyPage)
+	}
 	submit(t, tab, `form[action$="/delete"] button[type=submit]`)
-	if !strings.Contains(text(t, tab, ".flash"), "finance-reports deleted") || count(t, tab, "tr[data-policy]") != 0 {
+	if !strings.Contains(text(t, tab, ".flash"), "finance-reports deleted") || count(t, tab, `tr[data-policy="finance-reports"]`) != 0 {
 		t.Fatalf("after deleting: %s", text(t, tab, "main"))
 	}
+}
+
+// navLinks counts the pager's links that read label.
+func navLinks(t *testing.T, tab context.Context, label string) int {
+	t.Helper()
+	return evalJS[int](t, tab, fmt.Sprintf(`Array.from(document.querySelectorAll("nav.pager a")).filter(a => a.textContent.trim() === %q).length`, label))
 }

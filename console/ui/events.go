@@ -20,21 +20,6 @@ func (u *UI) registerEvents(e *echo.Echo) {
 	e.GET("/console/events", u.page(u.eventsPage))
 }
 
-// eventTypes are offered as suggestions in the type filter (any type can
-// still be typed): what the service records.
-var eventTypes = []string{
-	"attribute.created", "attribute.deleted", "attribute.updated",
-	"client.created", "client.deactivated", "client.reactivated", "client.secret_rotated", "client.updated",
-	"group.created", "group.deleted", "group.updated",
-	"mail.failed",
-	"member.created", "member.deleted", "member.updated",
-	"org.created",
-	"policy.created", "policy.deleted", "policy.updated",
-	"realm.created", "realm.deleted", "realm.updated",
-	"user.created", "user.deactivated", "user.reactivated", "user.password_reset_requested",
-	"user.password_set", "user.set_password_link_issued", "user.updated",
-}
-
 // eventsView is the data of console/events.html, the realm's log or (no
 // Realm) the organization's.
 type eventsView struct {
@@ -44,26 +29,48 @@ type eventsView struct {
 	Path         string
 	Filter       url.Values
 	FilterErrors fieldErrors
+	CursorError  string
 	Filtered     bool
+	FirstURL     string // the first page with the same filters, on a later page
 	NextURL      string
 }
 
-// eventRow is one event as the table shows it.
+// eventRow is one event as the table shows it: names where the log has
+// IDs, each ID still shown under its name.
 type eventRow struct {
 	realm.Event
-	Details string
-	Link    string // the target's console page, when it has one
+	Details    string // group IDs replaced by names
+	RawDetails string // as recorded, when Details differs
+	Actor      eventRef
+	Target     eventRef
 }
 
-var (
-	eventTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
-	eventCursor      = regexp.MustCompile(`^[0-9a-z]{26}$`)
-)
+// eventRef is an actor or target: what to call it, its console page (none
+// when it has none or is gone) and the ID as recorded when Name is not it.
+type eventRef struct {
+	Kind, Name, Link, ID string
+}
+
+var eventTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
 
 // sinceLayouts are what a since filter may be: a datetime-local input's
 // value (minutes or seconds), a date, or an RFC 3339 timestamp. Times
 // without a zone are UTC, as the console shows every time.
 var sinceLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02", time.RFC3339}
+
+// listCursor is a paged list's ?cursor=, which the store makes from an ID.
+// Anything else is a link cut short or edited: the page says so (problem)
+// and lists nothing, rather than quietly showing the first page as if it
+// were the one asked for. Events and policies both use it.
+func listCursor(r *req) (cursor, problem string) {
+	cursor = r.c.QueryParam("cursor")
+	if cursor != "" && !cursorPattern.MatchString(cursor) {
+		return "", "This page link is broken (its cursor is not one Ward made)."
+	}
+	return cursor, ""
+}
+
+var cursorPattern = regexp.MustCompile(`^[0-9a-z]{26}$`)
 
 func (u *UI) eventsPage(r *req) error {
 	title, section, path := "Organization events", "org-events", "/console/events"
@@ -75,9 +82,10 @@ func (u *UI) eventsPage(r *req) error {
 		return r.fail(err)
 	}
 	q := r.c.QueryParams()
-	v := &eventsView{base: b, Types: eventTypes, Path: path, FilterErrors: fieldErrors{},
+	v := &eventsView{base: b, Types: realm.EventTypes, Path: path, FilterErrors: fieldErrors{},
 		Filter: url.Values{"type": {strings.TrimSpace(q.Get("type"))}, "since": {strings.TrimSpace(q.Get("since"))}}}
-	f := realm.EventFilter{Type: v.Filter.Get("type"), Cursor: q.Get("cursor")}
+	f := realm.EventFilter{Type: v.Filter.Get("type")}
+	f.Cursor, v.CursorError = listCursor(r)
 	if f.Type != "" && (len(f.Type) > 64 || !eventTypePattern.MatchString(f.Type)) {
 		v.FilterErrors["type"] = "must be an event type such as user.created"
 	}
@@ -89,42 +97,253 @@ func (u *UI) eventsPage(r *req) error {
 			v.FilterErrors["since"] = "must be a date and time such as 2026-01-02T15:04 (UTC)"
 		}
 	}
-	if f.Cursor != "" && !eventCursor.MatchString(f.Cursor) {
-		v.FilterErrors["cursor"] = "This page link is broken; the list starts again from the newest event."
-		f.Cursor = ""
-	}
 	v.Filtered = f.Type != "" || f.Since != nil
-	status := http.StatusOK
-	if len(v.FilterErrors) > 0 {
-		// A filter that cannot be applied lists nothing rather than
-		// everything: an unfiltered list would look like an answer.
-		status = http.StatusBadRequest
+	filters := url.Values{}
+	for _, k := range []string{"type", "since"} {
+		if s := v.Filter.Get(k); s != "" {
+			filters.Set(k, s)
+		}
+	}
+	first := path
+	if len(filters) > 0 {
+		first += "?" + filters.Encode()
+	}
+	if r.c.QueryParam("cursor") != "" {
+		v.FirstURL = first
+	}
+	if len(v.FilterErrors) > 0 || v.CursorError != "" {
+		// A filter or page that cannot be applied lists nothing rather
+		// than everything: an unfiltered list would look like an answer.
 		if _, err := u.svc.ListEvents(r.ctx, r.realm, realm.EventFilter{Limit: 1}); err != nil {
 			return r.fail(err) // still 404 for a realm out of reach
 		}
-		return r.render(status, "events.html", v)
+		return r.render(http.StatusBadRequest, "events.html", v)
 	}
 	page, err := u.svc.ListEvents(r.ctx, r.realm, f)
 	if err != nil {
 		return r.fail(err)
 	}
+	names := u.eventNames(r, b.IsOwner, page.Items)
 	for _, ev := range page.Items {
-		row := eventRow{Event: ev, Details: eventDetails(ev.Details)}
-		if ev.TargetType == "policy" && r.realm != "" && ev.Type != "policy.deleted" {
-			row.Link = policyPath(r.realm, ev.TargetID)
-		}
-		v.Events = append(v.Events, row)
+		v.Events = append(v.Events, names.row(r.realm, ev))
 	}
 	if page.NextCursor != "" {
 		next := url.Values{"cursor": {page.NextCursor}}
-		for _, k := range []string{"type", "since"} {
-			if s := v.Filter.Get(k); s != "" {
-				next.Set(k, s)
-			}
+		for k, s := range filters {
+			next[k] = s
 		}
 		v.NextURL = path + "?" + next.Encode()
 	}
-	return r.render(status, "events.html", v)
+	return r.render(http.StatusOK, "events.html", v)
+}
+
+// eventNameLimit bounds each lookup behind the names of a page of events:
+// one page of members, of org clients and of groups; an ID beyond them
+// shows as the ID.
+const eventNameLimit = 200
+
+// eventNames maps the IDs a page of events carries to names, from at most
+// one list call each, made only when the page needs it.
+type eventNames struct {
+	memberByUser map[string]realm.Member // console members by user ID (actors)
+	memberByID   map[string]realm.Member // by member ID (targets)
+	orgClients   map[string]string       // org admin client_id → name
+	groups       map[string]string       // group ID → name
+}
+
+func (u *UI) eventNames(r *req, owner bool, events []realm.Event) *eventNames {
+	n := &eventNames{}
+	var members, clients, groups bool
+	for _, ev := range events {
+		members = members || ev.ActorType == "member" || ev.TargetType == "member"
+		clients = clients || (ev.ActorType == "client" || (r.realm == "" && ev.TargetType == "client"))
+		groups = groups || ev.TargetType == "group" || hasGroupDetails(ev.Details)
+	}
+	// A failed lookup only costs the names: the IDs are still shown.
+	if members {
+		if p, err := u.svc.ListMembers(r.ctx, realm.ListOptions{Limit: eventNameLimit}); err == nil {
+			n.memberByUser, n.memberByID = map[string]realm.Member{}, map[string]realm.Member{}
+			for _, m := range p.Items {
+				n.memberByUser[m.UserID], n.memberByID[m.ID] = m, m
+			}
+		}
+	}
+	// Only owners may list the org's admin clients; others see client_ids.
+	if clients && owner {
+		if p, err := u.svc.ListOrgClients(r.ctx, realm.ListOptions{Limit: eventNameLimit}); err == nil {
+			n.orgClients = map[string]string{}
+			for _, c := range p.Items {
+				n.orgClients[c.ClientID] = c.Name
+			}
+		}
+	}
+	if groups && r.realm != "" {
+		if p, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Limit: eventNameLimit}); err == nil {
+			n.groups = map[string]string{}
+			for _, g := range p.Items {
+				n.groups[g.ID] = g.Name
+			}
+		}
+	}
+	return n
+}
+
+// groupDetails are the details that hold group IDs.
+var groupDetails = []string{"group_id", "groups", "primary_group"}
+
+func hasGroupDetails(d map[string]any) bool {
+	for _, k := range groupDetails {
+		if _, ok := d[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *eventNames) row(realmName string, ev realm.Event) eventRow {
+	row := eventRow{Event: ev, Details: eventDetails(ev.Details)}
+	if d := n.namedDetails(ev.Details); d != nil {
+		if s := eventDetails(d); s != row.Details {
+			row.RawDetails, row.Details = row.Details, s
+		}
+	}
+	row.Actor = n.actor(realmName, ev)
+	row.Target = n.target(realmName, ev)
+	return row
+}
+
+// namedDetails is a copy of d with the group IDs it carries as names, nil
+// when there is no name to put in.
+func (n *eventNames) namedDetails(d map[string]any) map[string]any {
+	if n.groups == nil || !hasGroupDetails(d) {
+		return nil
+	}
+	out := make(map[string]any, len(d))
+	for k, v := range d {
+		out[k] = v
+	}
+	name := func(v any) any {
+		if id, ok := v.(string); ok && n.groups[id] != "" {
+			return n.groups[id]
+		}
+		return v
+	}
+	for _, k := range groupDetails {
+		switch v := d[k].(type) {
+		case string:
+			out[k] = name(v)
+		case []any:
+			l := make([]any, len(v))
+			for i, x := range v {
+				l[i] = name(x)
+			}
+			out[k] = l
+		case []string:
+			l := make([]any, len(v))
+			for i, x := range v {
+				l[i] = name(x)
+			}
+			out[k] = l
+		}
+	}
+	return out
+}
+
+func detailString(d map[string]any, k string) string {
+	s, _ := d[k].(string)
+	return s
+}
+
+// ref is a reference named name (the ID when it has none) at link.
+func ref(kind, id, name, link string) eventRef {
+	r := eventRef{Kind: kind, Name: name, Link: link}
+	if name == "" {
+		r.Name = id
+	}
+	if r.Name != id {
+		r.ID = id
+	}
+	return r
+}
+
+func (n *eventNames) actor(realmName string, ev realm.Event) eventRef {
+	switch ev.ActorType {
+	case "system":
+		return eventRef{Kind: "system", Name: "Ward"}
+	case "member":
+		if m, ok := n.memberByUser[ev.ActorID]; ok && m.User != nil {
+			return ref("member", ev.ActorID, m.User.Email, "/console/members/"+url.PathEscape(m.ID))
+		}
+	case "client":
+		return ref("client", ev.ActorID, n.orgClients[ev.ActorID], "")
+	case "user":
+		// A user acting on their own account (setting a password): the
+		// event's details name them.
+		var name, link string
+		if ev.TargetType == "user" && ev.TargetID == ev.ActorID {
+			name = detailString(ev.Details, "email")
+		}
+		if realmName != "" {
+			link = userPath(realmName, ev.ActorID)
+		}
+		return ref("user", ev.ActorID, name, link)
+	}
+	return ref(ev.ActorType, ev.ActorID, "", "")
+}
+
+func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
+	id, gone := ev.TargetID, strings.HasSuffix(ev.Type, ".deleted")
+	link := func(p string) string {
+		if gone {
+			return "" // its page is gone with it
+		}
+		return p
+	}
+	name := detailString(ev.Details, "name")
+	inRealm := realmName != ""
+	switch ev.TargetType {
+	case "user":
+		if inRealm {
+			return ref("user", id, detailString(ev.Details, "email"), userPath(realmName, id))
+		}
+	case "group":
+		if name == "" {
+			name = n.groups[id]
+		}
+		if inRealm {
+			return ref("group", id, name, link(groupPath(realmName, id)))
+		}
+	case "client":
+		// Client events carry the client_id, which is also the address
+		// of its console page; org admin clients have no page.
+		if inRealm {
+			return ref("client", id, name, clientPath(realmName, id))
+		}
+		if name == "" {
+			name = n.orgClients[id]
+		}
+		return ref("client", id, name, "")
+	case "attribute":
+		if inRealm {
+			return ref("attribute", id, "", link(attributesPath(realmName)+"/"+url.PathEscape(id)))
+		}
+	case "policy":
+		if inRealm {
+			return ref("policy", id, name, link(policyPath(realmName, id)))
+		}
+	case "member":
+		if m, ok := n.memberByID[id]; ok && m.User != nil {
+			name = m.User.Email
+		} else {
+			name = detailString(ev.Details, "email")
+		}
+		return ref("member", id, name, link("/console/members/"+url.PathEscape(id)))
+	case "realm":
+		if name != "" {
+			return ref("realm", id, name, link("/console/realms/"+url.PathEscape(name)))
+		}
+	}
+	return ref(ev.TargetType, id, name, "")
 }
 
 func parseSince(s string) (time.Time, bool) {

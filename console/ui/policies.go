@@ -65,11 +65,13 @@ type conditionError struct {
 // policiesView is the data of console/policies.html.
 type policiesView struct {
 	base
-	Policies []realm.Policy
-	Next     string
-	Q        string
-	Test     policyTest
-	CondErr  *conditionError
+	Policies    []realm.Policy
+	Next        string
+	Paged       bool // a page after the first: the pager links back
+	CursorError string
+	Q           string
+	Test        policyTest
+	CondErr     *conditionError
 }
 
 // policyView is the data of console/policy.html.
@@ -93,15 +95,21 @@ func (u *UI) showPolicies(r *req, status int, f url.Values, fe fieldErrors, test
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	cursor := r.c.QueryParam("cursor")
-	if !policyCursor.MatchString(cursor) {
-		cursor = "" // a mangled link starts again at the first page
+	v := &policiesView{base: b, Q: q, Paged: r.c.QueryParam("cursor") != ""}
+	var cursor string
+	if cursor, v.CursorError = listCursor(r); v.CursorError != "" {
+		// A broken page link lists nothing (listCursor says why); the
+		// forms below still work.
+		if status == http.StatusOK {
+			status = http.StatusBadRequest
+		}
+	} else {
+		list, err := u.svc.ListPolicies(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
+		if err != nil {
+			return r.fail(err)
+		}
+		v.Policies, v.Next = list.Items, list.NextCursor
 	}
-	list, err := u.svc.ListPolicies(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
-	if err != nil {
-		return r.fail(err)
-	}
-	v := &policiesView{base: b, Policies: list.Items, Next: list.NextCursor, Q: q}
 	if f != nil {
 		v.Form, v.Errors = f, fe
 		v.CondErr = conditionAt(fe["condition"], f.Get("condition"))
@@ -115,9 +123,6 @@ func (u *UI) showPolicies(r *req, status int, f url.Values, fe fieldErrors, test
 	v.Test = *test
 	return r.render(status, "policies.html", v)
 }
-
-// policyCursor is a policy or event ID as the store's cursors are.
-var policyCursor = regexp.MustCompile(`^[0-9a-z]{26}$`)
 
 // policyInput reads the policy form. Actions are one per line or
 // separated by commas; a condition typed in a browser comes with CRLF line
