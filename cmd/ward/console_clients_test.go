@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 )
 
@@ -17,7 +20,11 @@ import (
 // keeps working; deactivation (through a confirmation page) stops the
 // client at once. An application with a bad redirect URI is refused at
 // that field with the input kept; a public application gets no secret. A
-// viewer is offered nothing that changes a client.
+// viewer is offered nothing that changes a client. The secret dialog
+// survives Escape (only "I have stored the secret" closes it), and without
+// a clipboard its Copy button selects the secret and says how to copy it.
+// A service account in a group beyond the first page of groups keeps it
+// when it is saved from its page.
 func TestConsoleBrowserClients(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
@@ -59,12 +66,34 @@ func TestConsoleBrowserClients(t *testing.T) {
 		if shot != "" {
 			screenshot(t, tab, shot)
 		}
+		// Escape, before anything else on the page and again after a
+		// click, leaves the dialog (and the secret) where it is.
+		escape := func(when string) {
+			t.Helper()
+			if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Escape)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // a close (and a reopen) are tasks: let them run
+			if !evalJS[bool](t, tab, `document.querySelector("#secret-dialog").open && document.querySelector("#secret-dialog").matches(":modal")`) {
+				t.Errorf("Escape %s closed the secret dialog", when)
+			}
+		}
+		escape("on a fresh page")
 		// Copy: the clipboard when the browser allows it, otherwise the
 		// secret is selected for the user to copy.
-		click(`#secret-dialog [data-copy="client-secret"]`)
+		click(`#secret-dialog [data-secret-copy="client-secret"]`)
 		if _, err := waitJS(t, tab, `document.querySelector("#client-secret-status").textContent.includes("Copied") ||
 			window.getSelection().toString().trim() === document.querySelector("#client-secret").textContent.trim()`, 5*time.Second); err != nil {
 			t.Errorf("the copy button neither copied nor selected the secret")
+		}
+		escape("after a click")
+		// Without a clipboard (plain http is not a secure context) the
+		// secret is selected and the status says how to copy it.
+		evalJS[bool](t, tab, `Object.defineProperty(navigator, "clipboard", {value: undefined, configurable: true}); true`)
+		click(`#secret-dialog [data-secret-copy="client-secret"]`)
+		if _, err := waitJS(t, tab, `document.querySelector("#client-secret-status").textContent.includes("Selected: press Ctrl+C") &&
+			window.getSelection().toString().trim() === document.querySelector("#client-secret").textContent.trim()`, 5*time.Second); err != nil {
+			t.Errorf("without a clipboard: status %q, selection %q", text(t, tab, "#client-secret-status"), evalJS[string](t, tab, `window.getSelection().toString()`))
 		}
 		click("#secret-close")
 		if _, err := waitJS(t, tab, `!document.querySelector("#secret-dialog").open`, 5*time.Second); err != nil {
@@ -81,6 +110,10 @@ func TestConsoleBrowserClients(t *testing.T) {
 	submit(t, tab, newForm+"button[type=submit]")
 	secret := shownSecret("client-secret")
 	clientID := strings.TrimSpace(text(t, tab, "#client-id-value"))
+	// The page is titled by the client's name, not its generated ID.
+	if title := evalJS[string](t, tab, `document.title`); !strings.Contains(title, "Billing worker") || strings.Contains(title, clientID) {
+		t.Errorf("client page title %q", title)
+	}
 	if got := strings.TrimSpace(text(t, tab, "#secret-client-id")); got != clientID || clientID == "" {
 		t.Fatalf("client ID in the dialog %q, on the page %q", got, clientID)
 	}
@@ -137,7 +170,7 @@ func TestConsoleBrowserClients(t *testing.T) {
 	// The list shows it.
 	e.visit(t, tab, "/console/realms/shop/clients")
 	row := text(t, tab, `tr[data-client="`+clientID+`"]`)
-	if !strings.Contains(row, "Billing worker") || !strings.Contains(row, "Service account") || !strings.Contains(row, "active") {
+	if !strings.Contains(row, "Billing worker") || !strings.Contains(row, "Service account") || !strings.Contains(row, "Active") {
 		t.Errorf("list row = %q", row)
 	}
 	screenshot(t, tab, "clients")
@@ -209,17 +242,27 @@ func TestConsoleBrowserClients(t *testing.T) {
 	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
 	click(`a[href$="/deactivate"]`)
 	waitPage(t, tab, `form[aria-labelledby="deactivate-title"]`)
-	submit(t, tab, `form[aria-labelledby="deactivate-title"] button[type=submit]`)
-	if got := text(t, tab, "[data-status]"); !strings.Contains(got, "inactive") {
-		t.Errorf("status after deactivating = %q", got)
+	if title := evalJS[string](t, tab, `document.title`); !strings.Contains(title, "Billing worker") || strings.Contains(title, clientID) {
+		t.Errorf("deactivate page title %q", title)
 	}
+	submit(t, tab, `form[aria-labelledby="deactivate-title"] button[type=submit]`)
+	if got, flash := text(t, tab, "[data-status]"), text(t, tab, ".flash"); !strings.Contains(got, "Deactivated") || !strings.HasPrefix(flash, "Client Billing worker deactivated.") {
+		t.Errorf("after deactivating: status %q, flash %q", got, flash)
+	}
+	// An already deactivated client's confirmation page says so, as a
+	// user's does, and offers nothing to confirm.
+	e.visit(t, tab, "/console/realms/shop/clients/"+clientID+"/deactivate")
+	if count(t, tab, "[data-already]") != 1 || count(t, tab, `form[action$="/deactivate"]`) != 0 {
+		t.Errorf("deactivate page of a deactivated client:\n%s", text(t, tab, "main"))
+	}
+	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
 	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, rotated, oauth2.AuthStyleInHeader); err == nil {
 		t.Error("a deactivated service account still gets tokens")
 	}
 
 	// Reactivated, it works again (with its current secret).
 	submit(t, tab, `form[action$="/activate"] button[type=submit]`)
-	if got := text(t, tab, "[data-status]"); !strings.Contains(got, "active") || strings.Contains(got, "inactive") {
+	if got := text(t, tab, "[data-status]"); !strings.Contains(got, "Active") || strings.Contains(got, "Deactivated") {
 		t.Errorf("status after reactivating = %q", got)
 	}
 	if _, err := clientToken(ctx, e.s.URL, "shop", clientID, rotated, oauth2.AuthStyleInHeader); err != nil {
@@ -238,6 +281,30 @@ func TestConsoleBrowserClients(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the %s secret is in Ward's logs", name)
 		}
+	}
+
+	// A3: a service account in a group that is not on the first page of
+	// the realm's groups (the service's largest page is 200) keeps that
+	// group, and its primary group, when it is renamed in the console.
+	start := time.Now()
+	for i := range 201 {
+		e.owner.must(201, "POST", base+"/groups", map[string]any{"name": fmt.Sprintf("Filler %03d", i)})
+	}
+	t.Logf("created 201 groups in %v", time.Since(start))
+	first := e.owner.must(200, "GET", base+"/groups?limit=200", nil)
+	second := e.owner.must(200, "GET", base+"/groups?limit=200&cursor="+url.QueryEscape(first["next_cursor"].(string)), nil)
+	late := second["items"].([]any)[0].(map[string]any)["id"].(string)
+	worker := e.owner.must(201, "POST", base+"/clients", map[string]any{"name": "Late worker", "kind": "service_account",
+		"groups": []string{ops, late}, "primary_group": late})["client_id"].(string)
+	e.visit(t, tab, "/console/realms/shop/clients/"+worker)
+	fill(t, tab, map[string]string{"#client-name": "Late worker 2"})
+	submit(t, tab, editForm+"button[type=submit]")
+	if flash := text(t, tab, ".flash"); flash != "Client Late worker 2 saved." {
+		t.Errorf("rename: flash %q; page:\n%s", flash, text(t, tab, "main"))
+	}
+	got := e.owner.must(200, "GET", base+"/clients/"+worker, nil)
+	if got["name"] != "Late worker 2" || fmt.Sprint(got["groups"]) != fmt.Sprint([]string{ops, late}) && fmt.Sprint(got["groups"]) != fmt.Sprint([]string{late, ops}) || got["primary_group"] != late {
+		t.Errorf("after renaming in the console: name %v, groups %v (want %s and %s), primary %v (want %s)", got["name"], got["groups"], ops, late, got["primary_group"], late)
 	}
 
 	// A viewer sees clients but is offered no change.

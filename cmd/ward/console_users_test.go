@@ -20,8 +20,9 @@ import (
 // user's page shows the effective attributes of its groups, dropping the
 // primary group is refused at the primary group, the set-password email is
 // resent (and refused for a user deactivated meanwhile), and a user is
-// deactivated through a confirmation page and reactivated. A viewer sees
-// users read-only.
+// deactivated through a confirmation page (which, for a user already
+// deactivated, says so) and reactivated. A viewer sees users read-only,
+// the deactivate page too (the read-only note, as on the client pages).
 func TestConsoleBrowserUsers(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
@@ -61,7 +62,7 @@ func TestConsoleBrowserUsers(t *testing.T) {
 	click(newForm + `input[name=groups][value="` + eng + `"]`)
 	submit(t, tab, newForm+"button[type=submit]")
 	annID := userID()
-	if !strings.Contains(text(t, tab, ".flash"), "ann@shop.test") {
+	if text(t, tab, ".flash") != "User ann@shop.test created. A set-password email is on its way." {
 		t.Fatalf("after creating: flash %q", text(t, tab, ".flash"))
 	}
 	firstLink := e.mailLink(t, "ann@shop.test")
@@ -169,6 +170,16 @@ func TestConsoleBrowserUsers(t *testing.T) {
 	if text(t, tab, "h1 [data-status]") != "Deactivated" || count(t, tab, `form[action$="/set-password-email"]`) != 0 {
 		t.Errorf("a deactivated user's page: %q, resend forms %d", text(t, tab, "h1"), count(t, tab, `form[action$="/set-password-email"]`))
 	}
+	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "User Ann Lee deactivated.") {
+		t.Errorf("after deactivating: flash %q", flash)
+	}
+	// Its confirmation page, opened again, says it is already done (as a
+	// client's does) and offers nothing to confirm.
+	e.visit(t, tab, "/console/realms/shop/users/"+annID+"/deactivate")
+	if count(t, tab, "[data-already]") != 1 || count(t, tab, `form[action$="/deactivate"]`) != 0 {
+		t.Errorf("deactivate page of a deactivated user:\n%s", text(t, tab, "main"))
+	}
+	e.visit(t, tab, "/console/realms/shop/users/"+annID)
 	submit(t, tab, `form[action$="/reactivate"] button[type=submit]`)
 	if got := e.owner.must(200, "GET", base+"/users/"+annID, nil)["active"]; got != true {
 		t.Fatalf("after reactivating the API says active=%v", got)
@@ -197,6 +208,9 @@ func TestConsoleBrowserUsers(t *testing.T) {
 	submit(t, tab, `form[aria-labelledby="edit-user"] button[type=submit]`)
 	if u := e.owner.must(200, "GET", base+"/users/"+annID, nil); u["first_name"] != "Annabel" || u["email"] != "ann@shop.test" {
 		t.Errorf("after saving the names: %v %v", u["first_name"], u["email"])
+	}
+	if flash := text(t, tab, ".flash"); flash != "User Annabel Lee saved." {
+		t.Errorf("after saving the names: flash %q", flash)
 	}
 
 	// Bob never got a mail (the mails to Ann, sent after his creation, have
@@ -251,7 +265,7 @@ func TestConsoleBrowserUsers(t *testing.T) {
 		t.Errorf("viewer's user page:\n%s", text(t, view, "main"))
 	}
 	e.visit(t, view, "/console/realms/shop/users/"+url.PathEscape(bobID)+"/deactivate")
-	if count(t, view, `form[action$="/deactivate"]`) != 0 || !strings.Contains(text(t, view, "body"), "Not allowed") {
+	if count(t, view, `form[action$="/deactivate"]`) != 0 || count(t, view, ".readonly-note") != 1 || text(t, view, "h1") != "Deactivate Bob Stone?" {
 		t.Errorf("viewer's deactivate page:\n%s", text(t, view, "body"))
 	}
 }

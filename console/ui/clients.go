@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -34,17 +32,20 @@ func (u *UI) registerClients(e *echo.Echo) {
 	e.POST("/console/realms/:realm/clients/:client_id/activate", u.page(u.setClientActive(true)))
 }
 
-// maxGrace is the longest rotation grace the service accepts (CONTRACT §3).
-const maxGrace = 86400
-
 // clientsView is the data of console/clients.html.
 type clientsView struct {
 	base
 	Clients []realm.Client
 	Next    string // cursor of the next page, "" on the last
+	Paged   bool   // a page after the first
 	Q       string
 	Groups  []realm.Group
 }
+
+// KindFixed tells the shared client fields whether the form is for one
+// kind (a client's page) or both (the new-client form, which labels the
+// fields that apply to one kind only).
+func (*clientsView) KindFixed() bool { return false }
 
 func (u *UI) clientsPage(r *req) error { return u.showClients(r, http.StatusOK, nil, nil) }
 
@@ -54,11 +55,12 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	page, err := u.svc.ListClients(r.ctx, r.realm, realm.ListOptions{Limit: 50, Cursor: r.c.QueryParam("cursor"), Query: q})
+	cursor := r.c.QueryParam("cursor")
+	page, err := u.svc.ListClients(r.ctx, r.realm, realm.ListOptions{Limit: 50, Cursor: cursor, Query: q})
 	if err != nil {
 		return r.fail(err)
 	}
-	groups, err := u.realmGroups(r)
+	groups, _, err := u.allGroups(r)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -69,18 +71,8 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 		b.Form.Set("communication", string(realm.CommRedirect))
 		b.Form.Set("id_token_signed_response_alg", realm.IDTokenRS256)
 	}
-	return r.render(status, "clients.html", &clientsView{base: b, Clients: page.Items, Next: page.NextCursor, Q: q, Groups: groups})
-}
-
-// realmGroups lists the realm's groups for the group checkboxes and the
-// primary group menu. 200 is the service's largest page; a realm with
-// more groups is beyond what a checkbox list can usefully offer.
-func (u *UI) realmGroups(r *req) ([]realm.Group, error) {
-	page, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Limit: 200})
-	if err != nil {
-		return nil, err
-	}
-	return page.Items, nil
+	return r.render(status, "clients.html", &clientsView{base: b, Clients: page.Items, Next: page.NextCursor, Paged: cursor != "",
+		Q: q, Groups: groups})
 }
 
 func (u *UI) createClient(r *req) error {
@@ -110,8 +102,8 @@ func (u *UI) createClient(r *req) error {
 	}
 	c, secret, err := u.svc.CreateClient(r.ctx, r.realm, in)
 	if err != nil {
-		if fe, status, ok := refused(err); ok {
-			return u.showClients(r, status, f, formErrors(fe))
+		if fe, status, ok := refusedForm(err); ok {
+			return u.showClients(r, status, f, fe)
 		}
 		return r.fail(err)
 	}
@@ -119,7 +111,7 @@ func (u *UI) createClient(r *req) error {
 	if secret != "" {
 		r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
 	} else {
-		flash = "Application " + c.Name + " created. It is a public client: it has no secret and signs users in with PKCE."
+		flash = "Client " + c.Name + " created. It is a public application: it has no secret and signs users in with PKCE."
 	}
 	return r.done(f, clientPath(r.realm, c.ClientID), flash)
 }
@@ -129,43 +121,44 @@ type clientView struct {
 	base
 	C *realm.ClientView
 	// Secret is the client's new secret on the one page view that shows it.
-	Secret    *shownSecret
-	Groups    []realm.Group
-	GroupName map[string]string
-	Effective []attrValue
+	Secret     *shownSecret
+	Groups     []realm.Group
+	GroupNames map[string]string
+	Effective  []attrRow
 }
 
-// attrValue is one effective attribute, formatted for display.
-type attrValue struct{ Name, Value string }
-
 func (v *clientView) IsApp() bool { return v.C.Kind == realm.KindApplication }
+
+// KindFixed: a client's page edits one kind (see clientsView.KindFixed).
+func (*clientView) KindFixed() bool { return true }
 
 func (u *UI) clientPage(r *req) error { return u.showClient(r, http.StatusOK, nil, nil) }
 
 func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error {
-	id := r.c.Param("client_id")
-	b, err := r.base("Client "+id, "clients")
+	c, err := u.svc.GetClient(r.ctx, r.realm, r.c.Param("client_id"))
 	if err != nil {
 		return r.fail(err)
 	}
-	c, err := u.svc.GetClient(r.ctx, r.realm, id)
+	// Titled by its name, as users and groups are: the client ID is a
+	// machine's name for it (shown on the page).
+	b, err := r.base(c.Name, "clients")
 	if err != nil {
 		return r.fail(err)
 	}
-	groups, err := u.realmGroups(r)
+	groups, names, err := u.allGroups(r)
 	if err != nil {
 		return r.fail(err)
 	}
-	names := make(map[string]string, len(groups))
-	for _, g := range groups {
-		names[g.ID] = g.Name
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
 	}
 	if f != nil {
 		b.Form, b.Errors = f, fe
 	} else {
 		b.Form = clientForm(c)
 	}
-	v := &clientView{base: b, C: c, Groups: groups, GroupName: names, Effective: effectiveList(c.EffectiveAttributes)}
+	v := &clientView{base: b, C: c, Groups: groups, GroupNames: names, Effective: attrRows(defs, c.EffectiveAttributes)}
 	if status == http.StatusOK {
 		// Taken only by a page that is shown as such, never by a refused
 		// form: the secret is shown on exactly one page view.
@@ -224,20 +217,23 @@ func (u *UI) updateClient(r *req) error {
 	}
 	v, err := u.svc.UpdateClient(r.ctx, r.realm, id, p)
 	if err != nil {
-		if fe, status, ok := refused(err); ok {
-			return u.showClient(r, status, f, formErrors(fe))
+		if fe, status, ok := refusedForm(err); ok {
+			return u.showClient(r, status, f, fe)
 		}
 		return r.fail(err)
 	}
 	return r.done(f, clientPath(r.realm, v.ClientID), "Client "+v.Name+" saved.")
 }
 
-// confirmView is the data of console/client_rotate.html and
+// clientConfirmView is the data of console/client_rotate.html and
 // console/client_deactivate.html: a confirmation page with one form.
-type confirmView struct {
+type clientConfirmView struct {
 	base
 	C *realm.ClientView
 }
+
+// IsApp: the client is an application (not a service account).
+func (v *clientConfirmView) IsApp() bool { return v.C.Kind == realm.KindApplication }
 
 func (u *UI) rotatePage(r *req) error {
 	return u.showConfirm(r, http.StatusOK, "client_rotate.html", "Rotate secret", nil, nil)
@@ -248,12 +244,11 @@ func (u *UI) deactivatePage(r *req) error {
 }
 
 func (u *UI) showConfirm(r *req, status int, page, title string, f url.Values, fe fieldErrors) error {
-	id := r.c.Param("client_id")
-	b, err := r.base(title+" · "+id, "clients")
+	c, err := u.svc.GetClient(r.ctx, r.realm, r.c.Param("client_id"))
 	if err != nil {
 		return r.fail(err)
 	}
-	c, err := u.svc.GetClient(r.ctx, r.realm, id)
+	b, err := r.base(title+" · "+c.Name, "clients")
 	if err != nil {
 		return r.fail(err)
 	}
@@ -262,7 +257,7 @@ func (u *UI) showConfirm(r *req, status int, page, title string, f url.Values, f
 	} else {
 		b.Form.Set("grace_seconds", "0")
 	}
-	return r.render(status, page, &confirmView{base: b, C: c})
+	return r.render(status, page, &clientConfirmView{base: b, C: c})
 }
 
 func (u *UI) rotateSecret(r *req) error {
@@ -271,22 +266,25 @@ func (u *UI) rotateSecret(r *req) error {
 		return err
 	}
 	id := r.c.Param("client_id")
+	// Only the reading of the number is the console's: its range is the
+	// service's rule, and RotateClientSecret names grace_seconds when it
+	// refuses it.
 	grace, err := strconv.Atoi(strings.TrimSpace(f.Get("grace_seconds")))
-	if err != nil || grace < 0 || grace > maxGrace {
+	if err != nil {
 		return u.showConfirm(r, http.StatusUnprocessableEntity, "client_rotate.html", "Rotate secret", f,
-			fieldErrors{"grace_seconds": fmt.Sprintf("must be a whole number of seconds between 0 and %d", maxGrace)})
+			fieldErrors{"grace_seconds": "must be a whole number of seconds"})
 	}
 	c, secret, err := u.svc.RotateClientSecret(r.ctx, r.realm, id, grace)
 	if err != nil {
-		if fe, status, ok := refused(err); ok {
-			return u.showConfirm(r, status, "client_rotate.html", "Rotate secret", f, formErrors(fe))
+		if fe, status, ok := refusedForm(err); ok {
+			return u.showConfirm(r, status, "client_rotate.html", "Rotate secret", f, fe)
 		}
 		return r.fail(err)
 	}
 	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
-	flash := "Secret rotated. The previous secret stopped working."
+	flash := "Client " + c.Name + " secret rotated. The previous secret stopped working."
 	if grace > 0 {
-		flash = fmt.Sprintf("Secret rotated. The previous secret keeps working for %d seconds.", grace)
+		flash = fmt.Sprintf("Client %s secret rotated. The previous secret keeps working for %d seconds.", c.Name, grace)
 	}
 	return r.done(f, clientPath(r.realm, c.ClientID), flash)
 }
@@ -303,69 +301,12 @@ func (u *UI) setClientActive(active bool) handler {
 		if err != nil {
 			return r.fail(err)
 		}
-		flash := "Client " + c.Name + " deactivated: its tokens no longer work and it cannot get new ones."
+		flash := "Client " + c.Name + " deactivated. Its tokens no longer work and it cannot get new ones."
 		if active {
 			flash = "Client " + c.Name + " reactivated."
 		}
 		return r.done(f, clientPath(r.realm, c.ClientID), flash)
 	}
-}
-
-// indexed matches the service's field names for one line of a list
-// ("redirect_uris[2]", "groups[0]").
-var indexed = regexp.MustCompile(`^([a-z_]+)\[(\d+)\]$`)
-
-// formErrors moves the service's per-item errors onto the form's fields:
-// the lists are textareas (one item per line) or checkbox sets, so
-// "redirect_uris[1]" becomes the redirect_uris field, saying which line.
-// The first error of a field wins.
-func formErrors(fe fieldErrors) fieldErrors {
-	out := fieldErrors{}
-	keys := make([]string, 0, len(fe))
-	for k := range fe {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		field, msg := k, fe[k]
-		if m := indexed.FindStringSubmatch(k); m != nil {
-			n, _ := strconv.Atoi(m[2])
-			field = m[1]
-			if field == "groups" {
-				msg = "a chosen group " + msg
-			} else {
-				msg = fmt.Sprintf("line %d %s", n+1, msg)
-			}
-		}
-		if _, dup := out[field]; !dup {
-			out[field] = msg
-		}
-	}
-	return out
-}
-
-// effectiveList sorts and formats effective attributes: multi-valued ones
-// as a comma-separated list.
-func effectiveList(m map[string]any) []attrValue {
-	out := make([]attrValue, 0, len(m))
-	for k, v := range m {
-		var s string
-		switch x := v.(type) {
-		case []any:
-			parts := make([]string, len(x))
-			for i, e := range x {
-				parts[i] = fmt.Sprint(e)
-			}
-			s = strings.Join(parts, ", ")
-		case []string:
-			s = strings.Join(x, ", ")
-		default:
-			s = fmt.Sprint(x)
-		}
-		out = append(out, attrValue{Name: k, Value: s})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func clientsPath(realmName string) string {
@@ -375,14 +316,3 @@ func clientsPath(realmName string) string {
 func clientPath(realmName, clientID string) string {
 	return clientsPath(realmName) + "/" + url.PathEscape(clientID)
 }
-
-// KindFixed tells the shared client fields whether the form is for one
-// kind (a client's page) or both (the new-client form, which labels the
-// fields that apply to one kind only).
-func (*clientsView) KindFixed() bool { return false }
-
-// KindFixed: see clientsView.KindFixed.
-func (*clientView) KindFixed() bool { return true }
-
-// IsApp: the client is an application (not a service account).
-func (v *confirmView) IsApp() bool { return v.C.Kind == realm.KindApplication }

@@ -1,10 +1,8 @@
 package ui
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +34,7 @@ type usersView struct {
 	base
 	Users  []realm.User
 	Next   string // cursor of the next page, "" on the last
+	Paged  bool   // a page after the first
 	Query  string
 	Groups []realm.Group
 	// GroupNames names group IDs for the list's groups column.
@@ -50,11 +49,12 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	page, err := u.svc.ListUsers(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: r.c.QueryParam("cursor")})
+	cursor := r.c.QueryParam("cursor")
+	page, err := u.svc.ListUsers(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
 	}
-	groups, err := u.userGroupList(r)
+	groups, names, err := u.allGroups(r)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -65,34 +65,8 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 		// all, so it is on unless the admin turns it off.
 		b.Form.Set("send_email", "on")
 	}
-	return r.render(status, "users.html", &usersView{base: b, Users: page.Items, Next: page.NextCursor, Query: q,
-		Groups: groups, GroupNames: userGroupNames(groups)})
-}
-
-// userGroupList is every group of the realm, for the group checkboxes and the
-// primary group menu (pages of 200, the service's maximum).
-func (u *UI) userGroupList(r *req) ([]realm.Group, error) {
-	var out []realm.Group
-	cursor := ""
-	for {
-		p, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Limit: 200, Cursor: cursor})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.NextCursor == "" {
-			return out, nil
-		}
-		cursor = p.NextCursor
-	}
-}
-
-func userGroupNames(groups []realm.Group) map[string]string {
-	m := make(map[string]string, len(groups))
-	for _, g := range groups {
-		m[g.ID] = g.Name
-	}
-	return m
+	return r.render(status, "users.html", &usersView{base: b, Users: page.Items, Next: page.NextCursor, Paged: cursor != "",
+		Query: q, Groups: groups, GroupNames: names})
 }
 
 func (u *UI) createUser(r *req) error {
@@ -106,7 +80,7 @@ func (u *UI) createUser(r *req) error {
 		Groups: f["groups"], PrimaryGroup: f.Get("primary_group"), SendSetPasswordEmail: &send,
 	})
 	if err != nil {
-		if fe, status, ok := refusedUser(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showUsers(r, status, f, fe)
 		}
 		return r.fail(err)
@@ -120,40 +94,13 @@ func (u *UI) createUser(r *req) error {
 	return r.done(f, userPath(r.realm, v.ID), flash)
 }
 
-// refusedUser is refused with the service's "groups[i]" field names folded
-// into "groups", the one fieldset the form has for them.
-func refusedUser(err error) (fieldErrors, int, bool) {
-	fe, status, ok := refused(err)
-	if !ok {
-		return nil, 0, false
-	}
-	out := fieldErrors{}
-	for k, msg := range fe {
-		if strings.HasPrefix(k, "groups[") {
-			k = "groups"
-		}
-		if _, dup := out[k]; !dup {
-			out[k] = msg
-		}
-	}
-	return out, status, true
-}
-
 // userView is the data of console/user.html.
 type userView struct {
 	base
 	U          *realm.UserView
 	Groups     []realm.Group
 	GroupNames map[string]string
-	Effective  []userAttr
-}
-
-// userAttr is one effective attribute as shown: its values as text,
-// Multi when the attribute holds a list (shown as one, even when short).
-type userAttr struct {
-	Name   string
-	Multi  bool
-	Values []string
+	Effective  []attrRow
 }
 
 // Name is how the page names the user: its full name, else its email.
@@ -164,24 +111,6 @@ func userDisplayName(u *realm.User) string {
 		return n
 	}
 	return u.Email
-}
-
-func userEffective(m map[string]any) []userAttr {
-	out := make([]userAttr, 0, len(m))
-	for name, v := range m {
-		a := userAttr{Name: name}
-		if list, ok := v.([]any); ok {
-			a.Multi = true
-			for _, x := range list {
-				a.Values = append(a.Values, fmt.Sprint(x))
-			}
-		} else {
-			a.Values = []string{fmt.Sprint(v)}
-		}
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func (u *UI) userPage(r *req) error { return u.showUser(r, http.StatusOK, nil, nil) }
@@ -198,7 +127,11 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	groups, err := u.userGroupList(r)
+	groups, names, err := u.allGroups(r)
+	if err != nil {
+		return r.fail(err)
+	}
+	defs, err := u.svc.ListAttributes(r.ctx, r.realm)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -219,8 +152,8 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 			b.Form.Set("primary_group", f.Get("primary_group"))
 		}
 	}
-	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: userGroupNames(groups),
-		Effective: userEffective(v.EffectiveAttributes)})
+	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: names,
+		Effective: attrRows(defs, v.EffectiveAttributes)})
 }
 
 // updateUserDetails saves the names and email.
@@ -232,12 +165,12 @@ func (u *UI) updateUserDetails(r *req) error {
 	email, first, last := strings.TrimSpace(f.Get("email")), f.Get("first_name"), f.Get("last_name")
 	v, err := u.svc.UpdateUser(r.ctx, r.realm, r.c.Param("id"), realm.UserPatch{Email: &email, FirstName: &first, LastName: &last})
 	if err != nil {
-		if fe, status, ok := refusedUser(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showUser(r, status, f, fe)
 		}
 		return r.fail(err)
 	}
-	return r.done(f, userPath(r.realm, v.ID), "Saved "+userDisplayName(&v.User)+".")
+	return r.done(f, userPath(r.realm, v.ID), "User "+userDisplayName(&v.User)+" saved.")
 }
 
 // updateUserGroups replaces the user's groups and primary group. The
@@ -262,12 +195,12 @@ func (u *UI) updateUserGroups(r *req) error {
 	}
 	v, err := u.svc.UpdateUser(r.ctx, r.realm, id, patch)
 	if err != nil {
-		if fe, status, ok := refusedUser(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showUser(r, status, f, fe)
 		}
 		return r.fail(err)
 	}
-	return r.done(f, userPath(r.realm, v.ID), "Groups of "+userDisplayName(&v.User)+" saved.")
+	return r.done(f, userPath(r.realm, v.ID), "User "+userDisplayName(&v.User)+" saved.")
 }
 
 func (u *UI) resendSetPassword(r *req) error {
@@ -277,7 +210,7 @@ func (u *UI) resendSetPassword(r *req) error {
 	}
 	id := r.c.Param("id")
 	if err := u.svc.SendSetPasswordEmail(r.ctx, r.realm, id); err != nil {
-		if fe, status, ok := refusedUser(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showUser(r, status, f, fe)
 		}
 		return r.fail(err)
@@ -298,19 +231,15 @@ type userConfirmView struct {
 // Name is the user's name for the confirmation question.
 func (v *userConfirmView) Name() string { return userDisplayName(&v.U.User) }
 
-// confirmDeactivate asks before deactivating. A viewer is told it may not
-// (the POST would be refused); a user already deactivated has nothing to
-// confirm and goes back to its page.
+// confirmDeactivate asks before deactivating. Like the client
+// confirmation pages, a viewer sees what it would do and the read-only
+// note instead of the button, and a user already deactivated gets a page
+// that says so (the template decides both): a link followed late or
+// shared still lands on a page that explains itself.
 func (u *UI) confirmDeactivate(r *req) error {
-	if !r.p.Role.CanWrite() {
-		return r.fail(realm.ErrForbidden)
-	}
 	v, err := u.svc.GetUser(r.ctx, r.realm, r.c.Param("id"))
 	if err != nil {
 		return r.fail(err)
-	}
-	if !v.Active {
-		return r.c.Redirect(http.StatusSeeOther, userPath(r.realm, v.ID))
 	}
 	b, err := r.base("Deactivate "+userDisplayName(&v.User), "users")
 	if err != nil {
@@ -329,14 +258,14 @@ func (u *UI) setActive(r *req, active bool) error {
 	}
 	v, err := u.svc.UpdateUser(r.ctx, r.realm, r.c.Param("id"), realm.UserPatch{Active: &active})
 	if err != nil {
-		if fe, status, ok := refusedUser(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showUser(r, status, f, fe)
 		}
 		return r.fail(err)
 	}
-	flash := userDisplayName(&v.User) + " is deactivated: sign-in is refused and its sessions and refresh tokens are revoked."
+	flash := "User " + userDisplayName(&v.User) + " deactivated. Sign-in is refused and its sessions and refresh tokens are revoked."
 	if active {
-		flash = userDisplayName(&v.User) + " is active again and can sign in with its password."
+		flash = "User " + userDisplayName(&v.User) + " reactivated. It can sign in with its password."
 	}
 	return r.done(f, userPath(r.realm, v.ID), flash)
 }
