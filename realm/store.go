@@ -176,6 +176,7 @@ type Store interface {
 	SetupStore
 	ActionTokenStore
 	PolicyStore
+	ConsoleSessionStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).

@@ -43,6 +43,10 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"ActionTokens", testActionTokens},
 		{"InTx", testInTx},
 		{"Policies", testPolicies},
+		{"ConsoleSessions", testConsoleSessions},
+		{"ConsoleSessionData", testConsoleSessionData},
+		{"ConsoleSessionExpiry", testConsoleSessionExpiry},
+		{"ConsoleSessionCap", testConsoleSessionCap},
 	}
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { tc.fn(t, f) })

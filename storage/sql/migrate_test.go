@@ -12,7 +12,7 @@ import (
 
 // migrationsCount is how many files migrations/ holds; bump it with each new
 // migration.
-const migrationsCount = 8
+const migrationsCount = 9
 
 func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
