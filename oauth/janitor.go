@@ -38,17 +38,3 @@ func (s *Server) Sweep(ctx context.Context) {
 		sweep("login_failures", s.failures.DeleteStaleLoginFailures, now.Add(-loginFailureTTL))
 	}
 }
-
-// RunJanitor sweeps at once and then every interval until ctx ends.
-func (s *Server) RunJanitor(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		s.Sweep(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

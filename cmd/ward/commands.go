@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -257,8 +259,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	master, err := s.masterKey()
+	if err != nil {
+		return err
+	}
+	// Its own key, derived from the master key: every node opens what
+	// another sealed, and the signing keys' encryption key is never used
+	// for anything else.
+	consoleKey, err := hkdf.Key(sha256.New, master, nil, "ward console sessions v1", 32)
+	if err != nil {
+		return err
+	}
 	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: oauthServer, PublicURL: publicURL,
-		Client: &http.Client{Timeout: 10 * time.Second}, Logger: log})
+		Sessions: a.store, Key: consoleKey, Client: &http.Client{Timeout: 10 * time.Second}, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -274,8 +287,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	// Expired revocations, links, codes and refresh tokens go away.
-	go oauthServer.RunJanitor(ctx, janitorInterval)
+	// Expired revocations, links, codes, refresh tokens and console
+	// sessions go away.
+	go runJanitor(ctx, janitorInterval, oauthServer.Sweep, consoleUI.Sweep)
 	if token, err := a.service.NewSetupToken(sys); err != nil {
 		log.Error("creating the console setup link", "err", err)
 	} else if token != "" {
@@ -299,4 +313,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// runJanitor runs the sweeps at once and then every interval until ctx
+// ends.
+func runJanitor(ctx context.Context, every time.Duration, sweeps ...func(context.Context)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for _, sweep := range sweeps {
+			sweep(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

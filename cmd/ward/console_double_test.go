@@ -75,7 +75,7 @@ func TestConsoleFormSubmittedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body := readBody(t, resp); strings.Count(body, "Attribute region created.") != 1 {
+	if body := readBody(t, resp); strings.Count(body, `role="status">Attribute region created.</p>`) != 1 {
 		t.Errorf("flash after the double submission not shown once")
 	}
 }

@@ -199,7 +199,6 @@ func fieldLabel(field string) string {
 type req struct {
 	u     *UI
 	c     echo.Context
-	key   string
 	s     *liveSession
 	p     realm.Principal
 	ctx   context.Context
@@ -210,11 +209,18 @@ type req struct {
 type handler func(r *req) error
 
 // page wraps h: without a live session the browser is sent to sign in (and
-// comes back to the page it asked for, for GETs); POSTs are serialised per
-// session so that a double submission sees the first one's outcome.
+// comes back to the page it asked for, for GETs). The requests of one
+// session are serialised on this node, so that a double submission sees
+// the first one's outcome; the session is written back after the handler
+// when it changed (a flash shown, a secret taken, a token refreshed).
 func (u *UI) page(h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		key, s, p, err := u.current(c)
+		var cookie string
+		if ck, err := c.Cookie(u.cookieName(sessionCookie)); err == nil {
+			cookie = ck.Value
+			defer u.sess.lock(cookie)()
+		}
+		s, p, err := u.current(c, cookie)
 		if err != nil {
 			return u.unavailable(c, err)
 		}
@@ -225,13 +231,13 @@ func (u *UI) page(h handler) echo.HandlerFunc {
 			}
 			return u.startSignIn(c, back, "")
 		}
-		if c.Request().Method != http.MethodGet {
-			s.post.Lock()
-			defer s.post.Unlock()
-		}
-		r := &req{u: u, c: c, key: key, s: s, p: p,
+		r := &req{u: u, c: c, s: s, p: p,
 			ctx: realm.WithPrincipal(c.Request().Context(), p), realm: c.Param("realm")}
-		return h(r)
+		herr := h(r)
+		if err := u.sess.save(c.Request().Context(), s, u.now()); err != nil {
+			u.log.Error("console: saving the session", "err", err)
+		}
+		return herr
 	}
 }
 
@@ -307,6 +313,11 @@ func (r *req) done(f url.Values, target, flash string) error {
 	r.s.remember(formKey(f), target)
 	if flash != "" {
 		r.s.setFlash(flash)
+	}
+	// Written before the answer, so that a second submission, perhaps on
+	// another node, finds the form handled.
+	if err := r.u.sess.save(r.c.Request().Context(), r.s, r.u.now()); err != nil {
+		return r.fail(err)
 	}
 	return r.c.Redirect(http.StatusSeeOther, target)
 }

@@ -2,72 +2,78 @@ package ui
 
 import (
 	"crypto/subtle"
-	"sync"
 	"time"
 )
 
-// liveSession is a signed-in member's console session. mu guards the tokens
-// (a refresh replaces them) and the small per-session state below; post
-// serialises the session's form submissions, so that a second submission
-// of a form waits for the first and then finds its outcome.
-type liveSession struct {
-	mu   sync.Mutex
-	post sync.Mutex
-	session
-	flash string
-	// secrets are client secrets waiting to be shown once, each on the
+// sessionState is everything a console session holds. It is sealed
+// (AES-GCM) into the session's database row, so any Ward node can serve
+// the member's next request and a restart signs no one out; the tokens
+// never reach the browser.
+type sessionState struct {
+	Access  string `json:"a"`
+	Refresh string `json:"r,omitempty"`
+	IDToken string `json:"i,omitempty"`
+	CSRF    string `json:"c"` // bound to the session; every form carries it
+	Flash   string `json:"f,omitempty"`
+	// Secrets are client secrets waiting to be shown once, each on the
 	// page of the client it belongs to (see takeSecret), newest last.
-	secrets []*shownSecret
-	// forms maps the idempotency keys of handled forms to where they led,
-	// oldest first in formOrder, bounded by maxForms.
-	forms     map[string]string
-	formOrder []string
+	Secrets []*shownSecret `json:"s,omitempty"`
+	// Forms maps the idempotency keys of handled forms to where they led,
+	// oldest first in FormOrder, bounded by maxForms.
+	Forms     map[string]string `json:"k,omitempty"`
+	FormOrder []string          `json:"o,omitempty"`
+}
+
+// liveSession is one request's copy of a session: loaded at the start,
+// written back when it changed (dirty). Requests of one session are
+// serialised on a node (sessions.lock), so the copy is not shared.
+type liveSession struct {
+	idHash  []byte
+	expires time.Time
+	st      sessionState
+	dirty   bool
 }
 
 // shownSecret is a client secret just created or rotated.
 type shownSecret struct {
-	Realm    string
-	ClientID string
-	Secret   string
-	expires  time.Time
+	Realm    string    `json:"r"`
+	ClientID string    `json:"c"`
+	Secret   string    `json:"s"`
+	Expires  time.Time `json:"e"`
 }
 
 // A secret not picked up within secretWait (the browser never loaded the
 // client's page) is forgotten; a session holds at most maxSecrets (several
-// tabs creating clients at once), so memory stays bounded and an old
-// secret does not sit in memory for the whole session.
+// tabs creating clients at once), so the session stays small and an old
+// secret does not sit in it for the whole session.
 const (
 	secretWait = 10 * time.Minute
 	maxSecrets = 8
 )
 
 // maxForms is how many handled forms a session remembers: enough for any
-// double click or back-and-resubmit, small enough to bound memory.
-const maxForms = 256
+// double click or back-and-resubmit, small enough to keep the session row
+// small.
+const maxForms = 64
 
-func (s *liveSession) csrfToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.csrf
-}
+func (s *liveSession) csrfToken() string { return s.st.CSRF }
 
 func (s *liveSession) checkCSRF(token string) bool {
-	want := s.csrfToken()
-	return token != "" && subtle.ConstantTimeCompare([]byte(want), []byte(token)) == 1
+	return token != "" && subtle.ConstantTimeCompare([]byte(s.st.CSRF), []byte(token)) == 1
 }
 
 func (s *liveSession) setFlash(msg string) {
-	s.mu.Lock()
-	s.flash = msg
-	s.mu.Unlock()
+	s.st.Flash = msg
+	s.dirty = true
 }
 
 // takeFlash returns the flash message once.
 func (s *liveSession) takeFlash() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.flash
-	s.flash = ""
+	f := s.st.Flash
+	if f != "" {
+		s.st.Flash = ""
+		s.dirty = true
+	}
 	return f
 }
 
@@ -75,30 +81,28 @@ func (s *liveSession) takeFlash() string {
 // replacing one still waiting for the same client (a rotation supersedes
 // it: the older secret may be in its grace period, but it is not shown).
 func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
-	sec.expires = now.Add(secretWait)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kept := s.secrets[:0]
-	for _, w := range s.secrets {
-		if now.Before(w.expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
+	sec.Expires = now.Add(secretWait)
+	kept := s.st.Secrets[:0]
+	for _, w := range s.st.Secrets {
+		if now.Before(w.Expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
 			kept = append(kept, w)
 		}
 	}
-	s.secrets = append(kept, sec)
-	if len(s.secrets) > maxSecrets {
-		s.secrets = s.secrets[len(s.secrets)-maxSecrets:]
+	s.st.Secrets = append(kept, sec)
+	if len(s.st.Secrets) > maxSecrets {
+		s.st.Secrets = s.st.Secrets[len(s.st.Secrets)-maxSecrets:]
 	}
+	s.dirty = true
 }
 
 // takeSecret returns the waiting secret of realmName's clientID, and
 // forgets it: it is shown exactly once, and a reload never shows it again.
 func (s *liveSession) takeSecret(realmName, clientID string, now time.Time) *shownSecret {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, w := range s.secrets {
+	for i, w := range s.st.Secrets {
 		if w.Realm == realmName && w.ClientID == clientID {
-			s.secrets = append(s.secrets[:i], s.secrets[i+1:]...)
-			if now.Before(w.expires) {
+			s.st.Secrets = append(s.st.Secrets[:i], s.st.Secrets[i+1:]...)
+			s.dirty = true
+			if now.Before(w.Expires) {
 				return w
 			}
 			return nil
@@ -112,9 +116,7 @@ func (s *liveSession) submitted(formID string) (string, bool) {
 	if formID == "" {
 		return "", false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	to, ok := s.forms[formID]
+	to, ok := s.st.Forms[formID]
 	return to, ok
 }
 
@@ -123,17 +125,16 @@ func (s *liveSession) remember(formID, target string) {
 	if formID == "" {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.forms == nil {
-		s.forms = map[string]string{}
+	if s.st.Forms == nil {
+		s.st.Forms = map[string]string{}
 	}
-	if _, ok := s.forms[formID]; !ok {
-		s.formOrder = append(s.formOrder, formID)
+	if _, ok := s.st.Forms[formID]; !ok {
+		s.st.FormOrder = append(s.st.FormOrder, formID)
 	}
-	s.forms[formID] = target
-	for len(s.formOrder) > maxForms {
-		delete(s.forms, s.formOrder[0])
-		s.formOrder = s.formOrder[1:]
+	s.st.Forms[formID] = target
+	for len(s.st.FormOrder) > maxForms {
+		delete(s.st.Forms, s.st.FormOrder[0])
+		s.st.FormOrder = s.st.FormOrder[1:]
 	}
+	s.dirty = true
 }

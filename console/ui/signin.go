@@ -10,12 +10,12 @@ import (
 )
 
 // A sign-in in progress (state, PKCE verifier, the page to return to) is
-// kept in the browser, sealed with AES-256-GCM under a key that lives only
-// in this process, rather than in server memory: anonymous visitors start
-// sign-ins, and a store of them could be filled by anyone. The cookie's
-// name carries a prefix of the state, so that several tabs can sign in at
-// once without overwriting each other's cookie. A restart voids sign-ins
-// in progress (the visitor starts again).
+// kept in the browser, sealed with AES-256-GCM under the console's key
+// (derived from the master key, so every node can open it), rather than on
+// the server: anonymous visitors start sign-ins, and a store of them could
+// be filled by anyone. The cookie's name carries a prefix of the state, so
+// that several tabs can sign in at once without overwriting each other's
+// cookie.
 
 // pending is a sign-in in progress: what the callback must see again.
 type pending struct {
@@ -25,13 +25,17 @@ type pending struct {
 	Expires  time.Time `json:"e"`
 }
 
-// sealer seals and opens pending sign-ins.
+// sealer seals and opens pending sign-ins and stored sessions.
 type sealer struct{ aead cipher.AEAD }
 
-func newSealer() (*sealer, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
+// newSealer uses key (32 bytes), or a random key when key is nil (then
+// nothing sealed survives the process: tests, a single node).
+func newSealer(key []byte) (*sealer, error) {
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -52,20 +56,18 @@ func signInCookieName(state string) string { return signInCookie + "_" + state[:
 // sign-in's name.
 func (s *sealer) seal(p pending) string {
 	plain, _ := json.Marshal(p)
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(signInCookieName(p.State))))
+	return base64.RawURLEncoding.EncodeToString(s.sealBytes(plain, []byte(signInCookieName(p.State))))
 }
 
-// open returns the sign-in sealed in value under name, if it is intact
-// and not expired.
-func (s *sealer) open(name, value string, now time.Time) (pending, bool) {
+// openSignIn returns the sign-in sealed in value under name, if it is
+// intact and not expired.
+func (s *sealer) openSignIn(name, value string, now time.Time) (pending, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < s.aead.NonceSize() {
+	if err != nil {
 		return pending{}, false
 	}
-	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(name))
-	if err != nil {
+	plain, ok := s.open(raw, []byte(name))
+	if !ok {
 		return pending{}, false
 	}
 	var p pending
@@ -73,4 +75,20 @@ func (s *sealer) open(name, value string, now time.Time) (pending, bool) {
 		return pending{}, false
 	}
 	return p, true
+}
+
+// sealBytes encrypts plain, bound to ad: nonce || ciphertext.
+func (s *sealer) sealBytes(plain, ad []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, plain, ad)
+}
+
+// open decrypts what sealBytes sealed with the same ad.
+func (s *sealer) open(sealed, ad []byte) ([]byte, bool) {
+	if len(sealed) < s.aead.NonceSize() {
+		return nil, false
+	}
+	plain, err := s.aead.Open(nil, sealed[:s.aead.NonceSize()], sealed[s.aead.NonceSize():], ad)
+	return plain, err == nil
 }

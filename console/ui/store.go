@@ -1,107 +1,118 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/wardiam/ward/realm"
 )
 
-// Bounds of the session store. maxEntries bounds memory; maxPerOwner stops
-// one account (signing in again and again) from filling the store and so
-// pushing out everyone else's sessions.
-const (
-	maxEntries  = 10000
-	maxPerOwner = 20
-)
+// maxPerOwner is how many console sessions one account keeps (its oldest
+// gives way): enough for several browsers and devices, and no one can pile
+// up sessions by signing in again and again.
+const maxPerOwner = 20
 
-// session is a signed-in member's tokens, never sent to the browser.
-type session struct {
-	access  string
-	refresh string
-	idToken string
-	csrf    string // bound to the session; every form carries it
-	expires time.Time
+// sessions keeps console sessions in the database (realm.ConsoleSessionStore),
+// keyed by the SHA-256 of the cookie value and sealed with the console's
+// key, so that a database reader sees neither the cookie nor the tokens,
+// and a sealed row cannot be moved under another key.
+type sessions struct {
+	store realm.ConsoleSessionStore
+	seal  *sealer
+	// locks serialise the requests of one session on this node (striped
+	// by the session's hash): load, handle, write back.
+	locks [64]sync.Mutex
 }
 
-// store keeps entries keyed by the SHA-256 of the cookie value, so that a
-// map lookup never compares the secret itself. Each entry has an owner
-// (the console account); when the owner or the whole store is at its bound
-// the entry closest to expiry (the oldest sign-in) makes room: a new
-// sign-in always succeeds, and no one can lock others out by filling the
-// store.
-type store[T any] struct {
-	mu      sync.Mutex
-	entries map[[32]byte]*entry[T]
+func sessionHash(cookie string) []byte {
+	h := sha256.Sum256([]byte(cookie))
+	return h[:]
 }
 
-type entry[T any] struct {
-	v       T
-	owner   string
-	expires time.Time
+// lock serialises the requests of the session with this cookie and returns
+// the unlock function.
+func (m *sessions) lock(cookie string) func() {
+	mu := &m.locks[binary.BigEndian.Uint16(sessionHash(cookie))%uint16(len(m.locks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
-func newStore[T any]() *store[T] { return &store[T]{entries: map[[32]byte]*entry[T]{}} }
-
-// put stores v for owner under a new random key and returns the key.
-func (s *store[T]) put(v T, owner string, expires, now time.Time) string {
-	key := randomString()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var owned int
-	var oldestOwned, oldest [32]byte
-	var oldestOwnedAt, oldestAt time.Time
-	for k, e := range s.entries {
-		if !now.Before(e.expires) {
-			delete(s.entries, k)
-			continue
-		}
-		if oldestAt.IsZero() || e.expires.Before(oldestAt) {
-			oldest, oldestAt = k, e.expires
-		}
-		if e.owner == owner {
-			owned++
-			if oldestOwnedAt.IsZero() || e.expires.Before(oldestOwnedAt) {
-				oldestOwned, oldestOwnedAt = k, e.expires
-			}
-		}
+// create stores a new session for owner and returns its cookie value.
+func (m *sessions) create(ctx context.Context, owner string, st sessionState, expires, now time.Time) (string, error) {
+	cookie := randomString()
+	s := &liveSession{idHash: sessionHash(cookie), expires: expires, st: st}
+	data, err := m.sealState(s)
+	if err != nil {
+		return "", err
 	}
-	switch {
-	case owned >= maxPerOwner:
-		delete(s.entries, oldestOwned)
-	case len(s.entries) >= maxEntries:
-		delete(s.entries, oldest)
-	}
-	s.entries[sha256.Sum256([]byte(key))] = &entry[T]{v: v, owner: owner, expires: expires}
-	return key
+	err = m.store.CreateConsoleSession(ctx, &realm.ConsoleSession{IDHash: s.idHash, Owner: owner, Data: data,
+		ExpiresAt: expires, UpdatedAt: now}, maxPerOwner)
+	return cookie, err
 }
 
-func (s *store[T]) get(key string, now time.Time) (T, bool) {
-	var zero T
-	if key == "" {
-		return zero, false
+// load returns the session of cookie; nil (no error) when there is none,
+// it expired, or its row cannot be opened (sealed by another key: the
+// master key changed), all of which mean "sign in again".
+func (m *sessions) load(ctx context.Context, cookie string, now time.Time) (*liveSession, error) {
+	if cookie == "" {
+		return nil, nil
 	}
-	h := sha256.Sum256([]byte(key))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[h]
+	row, err := m.store.GetConsoleSession(ctx, sessionHash(cookie), now)
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	plain, ok := m.seal.open(row.Data, sessionAD(row.IDHash))
 	if !ok {
-		return zero, false
+		return nil, nil
 	}
-	if !now.Before(e.expires) {
-		delete(s.entries, h)
-		return zero, false
+	s := &liveSession{idHash: row.IDHash, expires: row.ExpiresAt}
+	if err := json.Unmarshal(plain, &s.st); err != nil {
+		return nil, nil
 	}
-	return e.v, true
+	return s, nil
 }
 
-func (s *store[T]) remove(key string) {
-	h := sha256.Sum256([]byte(key))
-	s.mu.Lock()
-	delete(s.entries, h)
-	s.mu.Unlock()
+// save writes s back if it changed.
+func (m *sessions) save(ctx context.Context, s *liveSession, now time.Time) error {
+	if s == nil || !s.dirty {
+		return nil
+	}
+	data, err := m.sealState(s)
+	if err != nil {
+		return err
+	}
+	if err := m.store.UpdateConsoleSession(ctx, s.idHash, data, now); err != nil && !errors.Is(err, realm.ErrNotFound) {
+		return err
+	}
+	s.dirty = false
+	return nil
 }
+
+func (m *sessions) remove(ctx context.Context, idHash []byte) error {
+	return m.store.DeleteConsoleSession(ctx, idHash)
+}
+
+func (m *sessions) sealState(s *liveSession) ([]byte, error) {
+	plain, err := json.Marshal(&s.st)
+	if err != nil {
+		return nil, fmt.Errorf("console session: %w", err)
+	}
+	return m.seal.sealBytes(plain, sessionAD(s.idHash)), nil
+}
+
+// sessionAD binds a sealed session to its row.
+func sessionAD(idHash []byte) []byte { return append([]byte("ward console session "), idHash...) }
 
 // randomString is 256 random bits, URL-safe (43 characters).
 func randomString() string {

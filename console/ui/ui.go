@@ -42,32 +42,42 @@ type Authenticator interface {
 type Config struct {
 	Service   *realm.Service
 	Auth      Authenticator
-	PublicURL string       // Ward's external base URL, without a trailing slash
-	Client    *http.Client // for the token endpoint; default http.DefaultClient
-	Logger    *slog.Logger // default slog.Default()
-	Now       func() time.Time
+	PublicURL string // Ward's external base URL, without a trailing slash
+	// Sessions stores console sessions (the database: any node serves any
+	// member). Required.
+	Sessions realm.ConsoleSessionStore
+	// Key (32 bytes) seals sessions and sign-ins in progress; every node
+	// must use the same (cmd/ward derives it from the master key). nil
+	// means a random key: nothing sealed outlives the process.
+	Key    []byte
+	Client *http.Client // for the token endpoint; default http.DefaultClient
+	Logger *slog.Logger // default slog.Default()
+	Now    func() time.Time
 }
 
 // UI is the console web interface. Its sessions live in memory.
 type UI struct {
-	svc      *realm.Service
-	auth     Authenticator
-	public   string
-	secure   bool
-	client   *http.Client
-	log      *slog.Logger
-	now      func() time.Time
-	oauth    *oauth2.Config
-	logout   string
-	pages    map[string]*template.Template
-	seal     *sealer
-	sessions *store[*liveSession]
+	svc    *realm.Service
+	auth   Authenticator
+	public string
+	secure bool
+	client *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+	oauth  *oauth2.Config
+	logout string
+	pages  map[string]*template.Template
+	seal   *sealer
+	sess   *sessions
 }
 
 // New builds the console UI.
 func New(cfg Config) (*UI, error) {
-	if cfg.Service == nil || cfg.Auth == nil {
-		return nil, errors.New("ui: Config.Service and Config.Auth are required")
+	if cfg.Service == nil || cfg.Auth == nil || cfg.Sessions == nil {
+		return nil, errors.New("ui: Config.Service, Config.Auth and Config.Sessions are required")
+	}
+	if cfg.Key != nil && len(cfg.Key) != 32 {
+		return nil, errors.New("ui: Config.Key must be 32 bytes")
 	}
 	pub, err := url.Parse(cfg.PublicURL)
 	if err != nil || (pub.Scheme != "http" && pub.Scheme != "https") || pub.Host == "" {
@@ -77,14 +87,14 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	seal, err := newSealer()
+	seal, err := newSealer(cfg.Key)
 	if err != nil {
 		return nil, err
 	}
 	u := &UI{
 		svc: cfg.Service, auth: cfg.Auth, public: strings.TrimRight(cfg.PublicURL, "/"),
 		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages, seal: seal,
-		sessions: newStore[*liveSession](),
+		sess: &sessions{store: cfg.Sessions, seal: seal},
 	}
 	if u.client == nil {
 		u.client = http.DefaultClient
@@ -165,7 +175,7 @@ func (u *UI) callback(c echo.Context) error {
 	if state := q.Get("state"); formKeyShape(state) {
 		name := signInCookieName(state)
 		if ck, err := c.Cookie(u.cookieName(name)); err == nil {
-			p, ok = u.seal.open(name, ck.Value, now)
+			p, ok = u.seal.openSignIn(name, ck.Value, now)
 		}
 		u.setCookie(c, name, "", "/console/callback", -1)
 	}
@@ -201,12 +211,17 @@ func (u *UI) callback(c echo.Context) error {
 		return u.message(c, http.StatusForbidden, "Access denied", "This account cannot use the console.")
 	}
 	idToken, _ := tok.Extra("id_token").(string)
-	s := &liveSession{session: session{access: tok.AccessToken, refresh: tok.RefreshToken, idToken: idToken,
-		csrf: randomString(), expires: now.Add(sessionTTL)}}
-	key := u.sessions.put(s, principal.ActorType+":"+principal.ActorID, s.expires, now)
+	st := sessionState{Access: tok.AccessToken, Refresh: tok.RefreshToken, IDToken: idToken, CSRF: randomString()}
+	ctx = c.Request().Context()
+	key, err := u.sess.create(ctx, principal.ActorType+":"+principal.ActorID, st, now.Add(sessionTTL), now)
+	if err != nil {
+		return u.unavailable(c, err)
+	}
 	// A sign-in for another org replaces the browser's previous session.
 	if old, err := c.Cookie(u.cookieName(sessionCookie)); err == nil {
-		u.sessions.remove(old.Value)
+		if err := u.sess.remove(ctx, sessionHash(old.Value)); err != nil {
+			u.log.Warn("console: removing the replaced session", "err", err)
+		}
 	}
 	u.setCookie(c, sessionCookie, key, "/console", sessionTTL)
 	return c.Redirect(http.StatusSeeOther, p.Back)
@@ -214,54 +229,62 @@ func (u *UI) callback(c echo.Context) error {
 
 // current returns the browser's session and the principal its access token
 // acts as, refreshing the token once when it no longer authenticates (it
-// expired, or the member's role changed). nil means "sign in again".
-func (u *UI) current(c echo.Context) (string, *liveSession, realm.Principal, error) {
-	ck, err := c.Cookie(u.cookieName(sessionCookie))
-	if err != nil {
-		return "", nil, realm.Principal{}, nil
-	}
-	s, ok := u.sessions.get(ck.Value, u.now())
-	if !ok {
-		return "", nil, realm.Principal{}, nil
-	}
+// expired, or the member's role changed). A nil session means "sign in
+// again". The caller holds the session's lock (sessions.lock) and saves it.
+func (u *UI) current(c echo.Context, cookie string) (*liveSession, realm.Principal, error) {
 	ctx := c.Request().Context()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := u.auth.AuthenticateAdmin(ctx, s.access)
+	now := u.now()
+	s, err := u.sess.load(ctx, cookie, now)
+	if err != nil || s == nil {
+		return nil, realm.Principal{}, err
+	}
+	p, err := u.auth.AuthenticateAdmin(ctx, s.st.Access)
 	if err == nil {
-		return ck.Value, s, p, nil
+		return s, p, nil
 	}
 	if errors.Is(err, realm.ErrUnavailable) || ctx.Err() != nil {
-		return "", nil, realm.Principal{}, err
+		return nil, realm.Principal{}, err
 	}
-	if s.refresh != "" {
+	if s.st.Refresh != "" {
 		// Bounded: the session's lock is held meanwhile.
 		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 		defer cancel()
 		octx := context.WithValue(rctx, oauth2.HTTPClient, u.client)
-		tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.refresh}).Token()
+		tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.st.Refresh}).Token()
 		var re *oauth2.RetrieveError
 		if rerr != nil && (!errors.As(rerr, &re) || re.Response == nil || re.Response.StatusCode >= 500) {
 			// Ward could not answer (down, overloaded, timed out): the
 			// session, its waiting secrets and form keys stay; the member
 			// may try again. Only a refused refresh ends the session.
-			return "", nil, realm.Principal{}, fmt.Errorf("%w: refresh: %v", realm.ErrUnavailable, rerr)
+			return nil, realm.Principal{}, fmt.Errorf("%w: refresh: %v", realm.ErrUnavailable, rerr)
 		}
 		if rerr == nil {
 			if p, err = u.auth.AuthenticateAdmin(ctx, tok.AccessToken); err == nil {
-				s.access = tok.AccessToken
+				s.st.Access = tok.AccessToken
 				if tok.RefreshToken != "" {
-					s.refresh = tok.RefreshToken
+					s.st.Refresh = tok.RefreshToken
 				}
 				if id, _ := tok.Extra("id_token").(string); id != "" {
-					s.idToken = id
+					s.st.IDToken = id
 				}
-				return ck.Value, s, p, nil
+				s.dirty = true
+				return s, p, nil
 			}
 		}
 	}
-	u.sessions.remove(ck.Value)
-	return "", nil, realm.Principal{}, nil
+	if err := u.sess.remove(ctx, s.idHash); err != nil {
+		return nil, realm.Principal{}, err
+	}
+	return nil, realm.Principal{}, nil
+}
+
+// Sweep deletes expired console sessions (the janitor calls it).
+func (u *UI) Sweep(ctx context.Context) {
+	if n, err := u.sess.store.DeleteExpiredConsoleSessions(ctx, u.now()); err != nil {
+		u.log.WarnContext(ctx, "console: janitor: deleting expired sessions", "err", err)
+	} else if n > 0 {
+		u.log.DebugContext(ctx, "console: janitor: deleted expired sessions", "count", n)
+	}
 }
 
 // signOut ends the console session (the form must carry the session's CSRF
@@ -277,22 +300,26 @@ func (u *UI) signOut(c echo.Context) error {
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/console")
 	}
-	s, ok := u.sessions.get(ck.Value, u.now())
-	if !ok {
+	defer u.sess.lock(ck.Value)()
+	ctx := req.Context()
+	s, err := u.sess.load(ctx, ck.Value, u.now())
+	if err != nil {
+		return u.unavailable(c, err)
+	}
+	if s == nil {
 		u.setCookie(c, sessionCookie, "", "/console", -1)
 		return c.Redirect(http.StatusSeeOther, "/console")
 	}
-	s.mu.Lock()
-	idToken := s.idToken
-	s.mu.Unlock()
 	if !s.checkCSRF(req.PostForm.Get("csrf_token")) {
 		return u.message(c, http.StatusForbidden, "Sign-out refused", "The form has expired; reload the page and try again.")
 	}
-	u.sessions.remove(ck.Value)
+	if err := u.sess.remove(ctx, s.idHash); err != nil {
+		return u.unavailable(c, err)
+	}
 	u.setCookie(c, sessionCookie, "", "/console", -1)
 	q := url.Values{"post_logout_redirect_uri": {u.oauth.RedirectURL}, "client_id": {realm.ConsoleClientID}}
-	if idToken != "" {
-		q.Set("id_token_hint", idToken)
+	if s.st.IDToken != "" {
+		q.Set("id_token_hint", s.st.IDToken)
 	}
 	return c.Redirect(http.StatusSeeOther, u.logout+"?"+q.Encode())
 }
