@@ -211,6 +211,13 @@ func TestConsoleBrowserAttributes(t *testing.T) {
 	if got := evalJS[[]string](t, tab, `[document.querySelector("#attr-name").value, document.querySelector("#attr-type").value, document.querySelector("#attr-description").value, document.activeElement.id]`); got[0] != "Bad Name" || got[1] != "integer" || got[2] != "kept text" || got[3] != "error-summary" {
 		t.Errorf("after the refused form: name, type, description, focus = %q", got)
 	}
+	// The summary links to the field it names.
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#error-summary a[href="#attr-name"]`))); err != nil {
+		t.Fatalf("no link to the name field in the error summary: %v", err)
+	}
+	if id := evalJS[string](t, tab, `document.activeElement.id`); id != "attr-name" {
+		t.Errorf("the summary's link focused %q", id)
+	}
 	// Fixed, it is created; clicking twice still makes one.
 	fill(t, tab, map[string]string{"#attr-name": "departments", "#attr-type": "string"})
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#attr-multi"))); err != nil {

@@ -1,18 +1,32 @@
 // Package ui is the server-rendered console under /console.
 //
-// The console is an OAuth2 client of Ward itself: it signs members in
-// through the reserved console realm with the authorization code flow and
-// PKCE as the public client ward-console, exactly as any application would,
-// over HTTP to the public URL. It keeps the tokens on the server, in memory,
-// behind a random session cookie (HttpOnly, SameSite=Lax, Secure on https),
-// so that no token ever reaches the browser's JavaScript.
+// Sign-in. The console is an OAuth2 client of Ward itself: it signs members
+// in through the reserved console realm with the authorization code flow
+// and PKCE as the public client ward-console, exactly as any application
+// would, over HTTP to the public URL. A sign-in in progress is sealed into a
+// cookie (signin.go); a signed-in member's tokens and page state are sealed
+// into a database row behind a random session cookie (HttpOnly,
+// SameSite=Lax, Secure and __Secure- on https), so no token reaches the
+// browser and any node serves any request (store.go, session.go).
 //
-// Every page acts with the principal that the admin API would derive from
-// the same access token (the Authenticator is oauth's AuthenticateAdmin) and
-// calls the same realm.Service methods, so the UI can never allow or show
-// what the API would refuse. Role checks and validation stay in realm.
+// Authority. Every page acts with the principal that the admin API would
+// derive from the same access token (the Authenticator is oauth's
+// AuthenticateAdmin) and calls the same realm.Service methods, so the UI can
+// never allow or show what the API would refuse. Role checks and validation
+// stay in realm; templates only hide what the role may not do (CanWrite,
+// IsOwner).
 //
-// Sessions live in the UI value, not in package state: a restart signs
-// everyone out, which is acceptable for an admin console and keeps tokens
-// out of the database.
+// Pages (pages.go). u.page wraps a handler with the session: the requests
+// of one session are serialised on a node, the session is written back when
+// it changed. Each page is console/layout.html plus the partials*.html plus
+// its own template, parsed as its own set. Forms carry the session's CSRF
+// token and a per-form idempotency key: a form sent twice is done once and
+// both answers lead to the same page. A refused form comes back with the
+// service's field errors next to the inputs and what was typed. Successful
+// forms redirect with a one-time flash; a new client secret waits in the
+// session until that client's page shows it once.
+//
+// Rules: every page works without JavaScript (static/*.js only enhances);
+// the CSP allows only Ward's own scripts and styles; nothing is loaded from
+// elsewhere; secrets never appear in URLs, flashes, logs or events.
 package ui

@@ -348,8 +348,8 @@ func formKeyShape(s string) bool {
 
 // refused turns a service error on a form into field errors, or returns
 // ok=false when the error is not about the input (the caller fails the
-// request then). fields renames the service's field names to the form's
-// where they differ.
+// request then). The field names are the service's; forms name their
+// inputs the same, so an error lands next to its input.
 func refused(err error) (fieldErrors, int, bool) {
 	var ve *realm.ValidationError
 	if errors.As(err, &ve) {

@@ -151,7 +151,26 @@
   });
 
   // After a refused form, focus the error summary so that screen readers
-  // announce it and keyboard users start there.
+  // announce it and keyboard users start there. Each item that names a
+  // field becomes a link to that field (the field named by the service,
+  // or the first input of a list such as groups[2]).
   var summary = document.getElementById("error-summary");
-  if (summary) summary.focus();
+  if (summary) {
+    summary.querySelectorAll("li[data-field]").forEach(function (li) {
+      var name = li.dataset.field.replace(/\[\d+\]$/, "");
+      var field = document.querySelector('main form [name="' + CSS.escape(name) + '"]:not([type=hidden])');
+      var label = li.querySelector("strong");
+      if (!field || !label) return;
+      var a = document.createElement("a");
+      a.href = field.id ? "#" + field.id : "#";
+      a.textContent = label.textContent;
+      a.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        field.focus();
+        field.scrollIntoView({block: "center"});
+      });
+      label.replaceWith(a);
+    });
+    summary.focus();
+  }
 })();
