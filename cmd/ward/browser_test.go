@@ -652,6 +652,13 @@ func setPasswordFromOutbox(t *testing.T, w *wardEnv, password string) {
 	if link == "" {
 		t.Fatalf("no set-password link in the outbox mail:\n%s", m.Text)
 	}
+	setPasswordVia(t, link, password)
+}
+
+// setPasswordVia sets a password through a set-password link, over HTTP
+// as a browser would (the page's CSRF token, then the form).
+func setPasswordVia(t *testing.T, link, password string) {
+	t.Helper()
 	parts := strings.SplitN(link, "?", 2)
 	q, _ := url.ParseQuery(parts[1])
 	b := browser(t)

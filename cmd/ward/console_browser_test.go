@@ -35,18 +35,8 @@ type consoleEnv struct {
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
 	w := newWardEnv(t, "")
-	out, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test", "--json")
-	if code != 0 {
-		t.Fatalf("bootstrap: %s", errOut)
-	}
-	boot := parseBootstrap(t, out)
-	s := w.serve(t)
-	tok, err := clientToken(context.Background(), s.URL, "console", boot.ClientID, boot.ClientSecret, oauth2.AuthStyleInHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &consoleEnv{w: w, s: s, owner: &admin{t: t, base: s.URL, token: tok.AccessToken},
-		browser: startBrowser(t), seen: map[string]bool{}}
+	s, owner := adminFor(t, w)
+	return &consoleEnv{w: w, s: s, owner: owner, browser: startBrowser(t), seen: map[string]bool{}}
 }
 
 // mailLink waits for a mail to email not read before and returns the
@@ -93,14 +83,7 @@ func (e *consoleEnv) member(t *testing.T, email, role string) string {
 // setPassword sets a password through a set-password link, over HTTP.
 func (e *consoleEnv) setPassword(t *testing.T, link, password string) {
 	t.Helper()
-	parts := strings.SplitN(link, "?", 2)
-	q, _ := url.ParseQuery(parts[1])
-	b := browser(t)
-	_, _, csrf := page(t, b, link)
-	if status, body := post(t, b, parts[0], url.Values{"csrf_token": {csrf}, "token": {q.Get("token")},
-		"password": {password}, "password_confirm": {password}}); status != 200 {
-		t.Fatalf("set password = %d:\n%s", status, body)
-	}
+	setPasswordVia(t, link, password)
 }
 
 // signedIn opens a tab with its own cookies, signs email in to the console

@@ -27,16 +27,8 @@ func TestConsoleFormSubmittedTwice(t *testing.T) {
 	ua.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	consoleSignIn(t, s, ua, "dee@acme.test", password)
 
-	resp, err := ua.Get(s.URL + "/console/realms/shop/attributes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := readBody(t, resp)
-	csrf, formID := csrfField.FindStringSubmatch(body), formIDField.FindStringSubmatch(body)
-	if resp.StatusCode != 200 || csrf == nil || formID == nil {
-		t.Fatalf("attributes page = %d without form keys:\n%s", resp.StatusCode, body)
-	}
-	form := url.Values{"csrf_token": {csrf[1]}, "form_id": {formID[1]}, "name": {"region"}, "type": {"string"}}
+	csrf, formID := formKeys(t, ua, s.URL+"/console/realms/shop/attributes")
+	form := url.Values{"csrf_token": {csrf}, "form_id": {formID}, "name": {"region"}, "type": {"string"}}
 
 	// A forged form (no CSRF token) is refused and creates nothing.
 	forged := url.Values{"form_id": {"other"}, "name": {"forged"}, "type": {"string"}}
@@ -71,11 +63,27 @@ func TestConsoleFormSubmittedTwice(t *testing.T) {
 		t.Fatalf("attributes after one form sent three times: %v", items)
 	}
 	// The flash of the first submission is shown once.
-	resp, err = ua.Get(s.URL + "/console/realms/shop/attributes")
+	resp, err := ua.Get(s.URL + "/console/realms/shop/attributes")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body := readBody(t, resp); strings.Count(body, `role="status">Attribute region created.</p>`) != 1 {
 		t.Errorf("flash after the double submission not shown once")
 	}
+}
+
+// formKeys opens a console page with ua and returns the CSRF token and the
+// idempotency key of its first form.
+func formKeys(t *testing.T, ua *http.Client, pageURL string) (csrf, formID string) {
+	t.Helper()
+	resp, err := ua.Get(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	c, f := csrfField.FindStringSubmatch(body), formIDField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || c == nil || f == nil {
+		t.Fatalf("%s = %d without form keys (signed out?):\n%s", pageURL, resp.StatusCode, body)
+	}
+	return c[1], f[1]
 }

@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/oauth2"
 )
 
 // TestConsoleSessionSurvivesRestart: console sessions live in the
@@ -26,17 +23,7 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	// The same address both times: the issuer (and so the tokens) stay valid.
-	out, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test", "--json")
-	if code != 0 {
-		t.Fatalf("bootstrap: %s", errOut)
-	}
-	boot := parseBootstrap(t, out)
-	s := w.serve(t, "--addr", addr)
-	tok, err := clientToken(context.Background(), s.URL, "console", boot.ClientID, boot.ClientSecret, oauth2.AuthStyleInHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := &admin{t: t, base: s.URL, token: tok.AccessToken}
+	s, owner := adminFor(t, w, "--addr", addr)
 	owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
 	owner.must(201, "POST", "/admin/v1/members", map[string]any{
 		"email": "rita@acme.test", "first_name": "Rita", "last_name": "Restart", "role": "admin"})
@@ -49,17 +36,10 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 	s.stop(t)
 	s = w.serve(t, "--addr", addr)
 
-	resp, err := ua.Get(s.URL + "/console/realms/shop/attributes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := readBody(t, resp)
-	csrf, formID := csrfField.FindStringSubmatch(body), formIDField.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || csrf == nil || formID == nil {
-		t.Fatalf("after a restart the console page = %d (want the page, still signed in):\n%s", resp.StatusCode, body)
-	}
-	resp, err = ua.PostForm(s.URL+"/console/realms/shop/attributes", map[string][]string{
-		"csrf_token": {csrf[1]}, "form_id": {formID[1]}, "name": {"region"}, "type": {"string"}})
+	// Still signed in: the page and its form work.
+	csrf, formID := formKeys(t, ua, s.URL+"/console/realms/shop/attributes")
+	resp, err := ua.PostForm(s.URL+"/console/realms/shop/attributes", map[string][]string{
+		"csrf_token": {csrf}, "form_id": {formID}, "name": {"region"}, "type": {"string"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +68,7 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, secret := range map[string]string{"session cookie": cookie, "CSRF token": csrf[1]} {
+		for name, secret := range map[string]string{"session cookie": cookie, "CSRF token": csrf} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Errorf("%s holds the %s in clear", filepath.Base(f), name)
 			}

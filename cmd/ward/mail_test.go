@@ -17,14 +17,14 @@ import (
 var setPasswordLink = regexp.MustCompile(`http://127\.0\.0\.1:\d+/realms/([a-z0-9-]+)/login-actions/set-password\?token=[A-Za-z0-9_%-]+`)
 
 // adminFor bootstraps an org in w, starts ward and returns an admin client.
-func adminFor(t *testing.T, w *wardEnv) (*server, *admin) {
+func adminFor(t *testing.T, w *wardEnv, serveArgs ...string) (*server, *admin) {
 	t.Helper()
 	out, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test", "--json")
 	if code != 0 {
 		t.Fatalf("bootstrap: %s", errOut)
 	}
 	boot := parseBootstrap(t, out)
-	s := w.serve(t)
+	s := w.serve(t, serveArgs...)
 	tok, err := clientToken(context.Background(), s.URL, "console", boot.ClientID, boot.ClientSecret, oauth2.AuthStyleInHeader)
 	if err != nil {
 		t.Fatal(err)
