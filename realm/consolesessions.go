@@ -18,6 +18,12 @@ type ConsoleSession struct {
 	Data      []byte // sealed by console/ui; at most 64 KiB
 	ExpiresAt time.Time
 	UpdatedAt time.Time
+	// Version counts the session's writes: 1 when created, one more per
+	// UpdateConsoleSession. Several nodes may serve one session at once,
+	// so an update names the version it read and is refused if another
+	// write came in between (compare-and-swap); CreateConsoleSession
+	// ignores the field and stores 1.
+	Version int64
 }
 
 // MaxConsoleSessionData bounds ConsoleSession.Data: a session is read on
@@ -49,11 +55,20 @@ type ConsoleSessionStore interface {
 	CreateConsoleSession(ctx context.Context, s *ConsoleSession, keep int) error
 	// GetConsoleSession returns the session, or ErrNotFound when there is none or it has expired (now).
 	GetConsoleSession(ctx context.Context, idHash []byte, now time.Time) (*ConsoleSession, error)
-	// UpdateConsoleSession replaces Data and UpdatedAt; ErrNotFound when the session is gone.
+	// UpdateConsoleSession replaces Data and UpdatedAt if the stored
+	// Version is still version (the one the caller read), sets Version to
+	// version+1 and returns it.
 	//
-	// A session that has expired at updatedAt counts as gone (it would be
-	// ErrNotFound to GetConsoleSession anyway). ExpiresAt is not changed.
-	UpdateConsoleSession(ctx context.Context, idHash, data []byte, updatedAt time.Time) error
+	// Without the check, two nodes serving the same session would
+	// overwrite each other's changes (a form key or a pending secret
+	// lost, a refresh token refreshed twice and its family revoked). So:
+	// ErrNotFound when the session is gone or has expired at updatedAt
+	// (it would be ErrNotFound to GetConsoleSession anyway); a
+	// *ConflictError on "version" (errors.Is ErrConflict) when it exists
+	// but another write changed it since version: the caller re-reads and
+	// redoes its change. Either way nothing is written. ExpiresAt is not
+	// changed.
+	UpdateConsoleSession(ctx context.Context, idHash, data []byte, updatedAt time.Time, version int64) (int64, error)
 	// DeleteConsoleSession deletes it (no error when already gone).
 	DeleteConsoleSession(ctx context.Context, idHash []byte) error
 	// DeleteExpiredConsoleSessions deletes sessions that expired before `before`; returns how many.

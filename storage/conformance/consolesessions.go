@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +25,32 @@ func (f *fixture) consoleSession(cookie, owner string, expires time.Time, keep i
 	cs := &realm.ConsoleSession{IDHash: consoleHash(cookie), Owner: owner, Data: []byte("sealed " + cookie),
 		ExpiresAt: expires, UpdatedAt: f.tick()}
 	must(f.t, f.s.CreateConsoleSession(f.ctx, cs, keep))
+	cs.Version = 1 // what the store keeps; the field is ignored on create
 	return cs
+}
+
+// updateConsoleSession updates the session from version and fails the
+// test unless it lands at version+1.
+func (f *fixture) updateConsoleSession(idHash, data []byte, at time.Time, version int64) int64 {
+	f.t.Helper()
+	v, err := f.s.UpdateConsoleSession(f.ctx, idHash, data, at, version)
+	must(f.t, err)
+	if v != version+1 {
+		f.t.Fatalf("UpdateConsoleSession from version %d = version %d, want %d", version, v, version+1)
+	}
+	return v
+}
+
+// wantUpdateErr checks an update is refused with want (ErrNotFound or
+// ErrConflict) and reports no new version.
+func wantUpdateErr(t *testing.T, what string, want error, v int64, err error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error = %v, want %v", what, err, want)
+	}
+	if v != 0 {
+		t.Errorf("%s: version = %d, want 0 with an error", what, v)
+	}
 }
 
 // liveConsoleSessions returns which of cookies' sessions exist, read at a
@@ -44,12 +71,17 @@ func (f *fixture) liveConsoleSessions(cookies ...string) []string {
 	return out
 }
 
-// testConsoleSessions: create and get, expiry at the instant ExpiresAt,
-// update (data and time only; missing or expired is ErrNotFound), delete
-// (idempotent), duplicate IDs and the arguments a backend must refuse.
+// testConsoleSessions: create and get (version 1, whatever the caller
+// set), expiry at the instant ExpiresAt, update (data, time and version
+// only; a stale version is ErrConflict, missing or expired is
+// ErrNotFound), delete (idempotent), duplicate IDs and the arguments a
+// backend must refuse.
 func testConsoleSessions(t *testing.T, f *fixture) {
 	exp := f.clock.Add(time.Hour)
-	a := f.consoleSession("cookie-a", "member:u1", exp, 20)
+	a := &realm.ConsoleSession{IDHash: consoleHash("cookie-a"), Owner: "member:u1", Data: []byte("sealed cookie-a"),
+		ExpiresAt: exp, UpdatedAt: f.tick(), Version: 7}
+	must(t, f.s.CreateConsoleSession(f.ctx, a, 20))
+	a.Version = 1 // a new session starts at 1: the caller's value is not stored
 
 	got, err := f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
 	must(t, err)
@@ -66,27 +98,50 @@ func testConsoleSessions(t *testing.T, f *fixture) {
 	_, err = f.s.GetConsoleSession(f.ctx, a.IDHash, exp.Add(time.Minute))
 	wantNotFound(t, "GetConsoleSession after its expiry", err)
 
-	// Update replaces data and update time, nothing else.
+	// Update replaces data and update time and counts the version up,
+	// nothing else.
 	up := f.tick()
-	must(t, f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("sealed v2"), up))
+	f.updateConsoleSession(a.IDHash, []byte("sealed v2"), up, 1)
 	got, err = f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
 	must(t, err)
 	want := *a
-	want.Data, want.UpdatedAt = []byte("sealed v2"), up
+	want.Data, want.UpdatedAt, want.Version = []byte("sealed v2"), up, 2
 	same(t, "GetConsoleSession after update", got, &want)
-	wantNotFound(t, "UpdateConsoleSession unknown",
-		f.s.UpdateConsoleSession(f.ctx, consoleHash("cookie-unknown"), []byte("x"), f.tick()))
-	// An expired session is gone for updates too; it is not revived.
-	wantNotFound(t, "UpdateConsoleSession at its expiry", f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("late"), exp))
+	up = f.tick()
+	f.updateConsoleSession(a.IDHash, []byte("sealed v3"), up, 2)
+	want.Data, want.UpdatedAt, want.Version = []byte("sealed v3"), up, 3
+	got, err = f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
+	must(t, err)
+	same(t, "GetConsoleSession after a second update", got, &want)
+
+	// A version that is no longer current (another node wrote since) is a
+	// conflict on "version" and changes nothing; so is one from the
+	// future.
+	for _, stale := range []int64{1, 2, 4, 0} {
+		v, err := f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("lost"), f.tick(), stale)
+		wantUpdateErr(t, fmt.Sprintf("UpdateConsoleSession from version %d at 3", stale), realm.ErrConflict, v, err)
+		wantConflict(t, fmt.Sprintf("UpdateConsoleSession from version %d at 3", stale), "version", err)
+	}
+	got, err = f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
+	must(t, err)
+	same(t, "session after stale updates", got, &want)
+
+	v, err := f.s.UpdateConsoleSession(f.ctx, consoleHash("cookie-unknown"), []byte("x"), f.tick(), 1)
+	wantUpdateErr(t, "UpdateConsoleSession unknown", realm.ErrNotFound, v, err)
+	// An expired session is gone for updates too, with the right version
+	// or not; it is not revived.
+	v, err = f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("late"), exp, 3)
+	wantUpdateErr(t, "UpdateConsoleSession at its expiry", realm.ErrNotFound, v, err)
+	v, err = f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("late"), exp, 1)
+	wantUpdateErr(t, "UpdateConsoleSession at its expiry, stale version", realm.ErrNotFound, v, err)
 	got, err = f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
 	must(t, err)
 	same(t, "session after a refused update", got, &want)
 
 	// Too much data is refused and changes nothing.
 	big := make([]byte, realm.MaxConsoleSessionData+1)
-	if err := f.s.UpdateConsoleSession(f.ctx, a.IDHash, big, f.tick()); !errors.Is(err, realm.ErrConsoleSessionTooLarge) {
-		t.Errorf("UpdateConsoleSession with %d bytes = %v, want ErrConsoleSessionTooLarge", len(big), err)
-	}
+	v, err = f.s.UpdateConsoleSession(f.ctx, a.IDHash, big, f.tick(), 3)
+	wantUpdateErr(t, fmt.Sprintf("UpdateConsoleSession with %d bytes", len(big)), realm.ErrConsoleSessionTooLarge, v, err)
 	tooBig := &realm.ConsoleSession{IDHash: consoleHash("cookie-big"), Owner: "member:u1", Data: big,
 		ExpiresAt: exp, UpdatedAt: f.tick()}
 	if err := f.s.CreateConsoleSession(f.ctx, tooBig, 20); !errors.Is(err, realm.ErrConsoleSessionTooLarge) {
@@ -129,7 +184,70 @@ func testConsoleSessions(t *testing.T, f *fixture) {
 	_, err = f.s.GetConsoleSession(f.ctx, a.IDHash, f.clock)
 	wantNotFound(t, "GetConsoleSession after delete", err)
 	must(t, f.s.DeleteConsoleSession(f.ctx, a.IDHash)) // already gone: no error
-	wantNotFound(t, "UpdateConsoleSession after delete", f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("x"), f.tick()))
+	v, err = f.s.UpdateConsoleSession(f.ctx, a.IDHash, []byte("x"), f.tick(), 3)
+	wantUpdateErr(t, "UpdateConsoleSession after delete", realm.ErrNotFound, v, err)
+
+	t.Run("ConcurrentUpdates", func(t *testing.T) { testConsoleSessionRace(t, f) })
+}
+
+// testConsoleSessionRace: updates from the same version at the same time
+// (as from two nodes serving one session): exactly one lands, the others
+// are ErrConflict, and the stored data is the winner's. Run over several
+// rounds, each from the version the last one left, so the version chain
+// is checked too.
+func testConsoleSessionRace(t *testing.T, f *fixture) {
+	// The fixture's helpers report on f.t: this subtest's, while it runs.
+	defer func(parent *testing.T) { f.t = parent }(f.t)
+	f.t = t
+	const writers, rounds = 8, 5
+	cs := f.consoleSession("cookie-race", "member:race", f.clock.Add(time.Hour), 20)
+	version := cs.Version
+	for round := range rounds {
+		at := f.tick()
+		var (
+			wg       sync.WaitGroup
+			start    = make(chan struct{})
+			versions = make([]int64, writers)
+			errs     = make([]error, writers)
+		)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start // release them together, so they overlap as much as they can
+				versions[w], errs[w] = f.s.UpdateConsoleSession(f.ctx, cs.IDHash,
+					[]byte(fmt.Sprintf("round %d writer %d", round, w)), at, version)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for w, err := range errs {
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Errorf("round %d: writers %d and %d both updated from version %d", round, winner, w, version)
+				}
+				winner = w
+				if versions[w] != version+1 {
+					t.Errorf("round %d: writer %d got version %d, want %d", round, w, versions[w], version+1)
+				}
+			case errors.Is(err, realm.ErrConflict):
+			default:
+				t.Errorf("round %d: writer %d: %v, want nil or ErrConflict", round, w, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no writer updated from version %d", round, version)
+		}
+		got, err := f.s.GetConsoleSession(f.ctx, cs.IDHash, f.clock)
+		must(t, err)
+		if want := fmt.Sprintf("round %d writer %d", round, winner); string(got.Data) != want || got.Version != version+1 {
+			t.Fatalf("round %d: stored %q at version %d, want the winner's %q at %d",
+				round, got.Data, got.Version, want, version+1)
+		}
+		version++
+	}
 }
 
 // testConsoleSessionData: data comes back byte for byte: every byte value,
@@ -168,11 +286,12 @@ func testConsoleSessionData(t *testing.T, f *fixture) {
 		for i, b := range tc.data {
 			rev[len(rev)-1-i] = b
 		}
-		must(t, f.s.UpdateConsoleSession(f.ctx, cs.IDHash, rev, f.tick()))
+		f.updateConsoleSession(cs.IDHash, rev, f.tick(), got.Version)
 		got, err = f.s.GetConsoleSession(f.ctx, cs.IDHash, f.clock)
 		must(t, err)
-		if !bytes.Equal(got.Data, rev) {
-			t.Errorf("%s: after update got %d bytes of data, want %d reversed", tc.name, len(got.Data), len(rev))
+		if !bytes.Equal(got.Data, rev) || got.Version != 2 {
+			t.Errorf("%s: after update got %d bytes of data at version %d, want %d reversed at 2",
+				tc.name, len(got.Data), got.Version, len(rev))
 		}
 	}
 }
@@ -244,7 +363,7 @@ func testConsoleSessionCap(t *testing.T, f *fixture) {
 	for _, c := range []string{"c1", "c2", "c3"} {
 		f.consoleSession(c, "member:u3", at(0), 10)
 	}
-	must(t, f.s.UpdateConsoleSession(f.ctx, consoleHash("c1"), []byte("touched"), f.tick()))
+	f.updateConsoleSession(consoleHash("c1"), []byte("touched"), f.tick(), 1)
 	f.consoleSession("c4", "member:u3", at(0), 2)
 	same(t, "equal expiries", f.liveConsoleSessions("c1", "c2", "c3", "c4"), []string{"c1", "c4"})
 

@@ -24,6 +24,7 @@ type consoleSessionModel struct {
 	ExpiresAt time.Time
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
+	Version   int64
 }
 
 func (consoleSessionModel) TableName() string { return "console_sessions" }
@@ -73,7 +74,7 @@ func (s *Store) CreateConsoleSession(ctx context.Context, cs *realm.ConsoleSessi
 	}
 	updated := dbTime(cs.UpdatedAt)
 	m := consoleSessionModel{IDHash: cs.IDHash, Owner: cs.Owner, Data: nonNilBytes(cs.Data),
-		ExpiresAt: dbTime(cs.ExpiresAt), CreatedAt: updated, UpdatedAt: updated}
+		ExpiresAt: dbTime(cs.ExpiresAt), CreatedAt: updated, UpdatedAt: updated, Version: 1}
 	return s.tx(ctx, func(tx *Store) error {
 		if err := tx.q(ctx).Create(&m).Error; err != nil {
 			return consoleSessionErr(err)
@@ -89,26 +90,43 @@ func (s *Store) GetConsoleSession(ctx context.Context, idHash []byte, now time.T
 		return nil, mapErr(err)
 	}
 	return &realm.ConsoleSession{IDHash: m.IDHash, Owner: m.Owner, Data: nonNilBytes(m.Data),
-		ExpiresAt: fromDBTime(m.ExpiresAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
+		ExpiresAt: fromDBTime(m.ExpiresAt), UpdatedAt: fromDBTime(m.UpdatedAt), Version: m.Version}, nil
 }
 
-// UpdateConsoleSession replaces the data of the session with idHash if it
-// has not expired at updatedAt. The condition is in the UPDATE itself, so
-// a session that expires or is deleted concurrently is not written.
-func (s *Store) UpdateConsoleSession(ctx context.Context, idHash, data []byte, updatedAt time.Time) error {
+// consoleSessionChanged is the conflict for an update whose version is
+// stale: another node wrote the session since the caller read it.
+var consoleSessionChanged = realm.Conflict("version", "the console session was changed by another request")
+
+// UpdateConsoleSession writes data if the session with idHash is still at
+// version and has not expired at updatedAt. Both conditions are in the
+// one UPDATE, so the check and the write are atomic on either backend: of
+// two concurrent updates from the same version exactly one matches a row.
+func (s *Store) UpdateConsoleSession(ctx context.Context, idHash, data []byte, updatedAt time.Time, version int64) (int64, error) {
 	if len(data) > realm.MaxConsoleSessionData {
-		return realm.ErrConsoleSessionTooLarge
+		return 0, realm.ErrConsoleSessionTooLarge
 	}
 	t := dbTime(updatedAt)
-	res := s.q(ctx).Model(&consoleSessionModel{}).Where("id_hash = ? AND expires_at > ?", idHash, t).
-		Updates(map[string]any{"data": nonNilBytes(data), "updated_at": t})
+	res := s.q(ctx).Model(&consoleSessionModel{}).
+		Where("id_hash = ? AND version = ? AND expires_at > ?", idHash, version, t).
+		Updates(map[string]any{"data": nonNilBytes(data), "updated_at": t, "version": version + 1})
 	if res.Error != nil {
-		return mapErr(res.Error)
+		return 0, mapErr(res.Error)
 	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
+	if res.RowsAffected == 1 {
+		return version + 1, nil
 	}
-	return nil
+	// No row matched: gone (or expired) and changed need different
+	// answers (sign in again versus re-read and retry), so look once; the
+	// read is only on this path, not on every update.
+	var n int64
+	if err := s.q(ctx).Model(&consoleSessionModel{}).
+		Where("id_hash = ? AND expires_at > ?", idHash, t).Count(&n).Error; err != nil {
+		return 0, mapErr(err)
+	}
+	if n == 0 {
+		return 0, realm.ErrNotFound
+	}
+	return 0, consoleSessionChanged
 }
 
 // DeleteConsoleSession removes the session if present: signing out twice
