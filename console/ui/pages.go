@@ -218,7 +218,12 @@ func (u *UI) page(h handler) echo.HandlerFunc {
 		var cookie string
 		if ck, err := c.Cookie(u.cookieName(sessionCookie)); err == nil {
 			cookie = ck.Value
-			defer u.sess.lock(cookie)()
+			unlock, ok := u.sess.lock(c.Request().Context(), cookie)
+			if !ok {
+				return u.message(c, http.StatusServiceUnavailable, "Busy",
+					"Your previous console request is still running. Try again in a moment.")
+			}
+			defer unlock()
 		}
 		s, p, err := u.current(c, cookie)
 		if err != nil {
@@ -261,8 +266,12 @@ func (r *req) base(title, section string) (base, error) {
 }
 
 // render writes a layout page. status is 200 for a page, 4xx for a form
-// shown again with its errors.
+// shown again with its errors. The session is saved first: the page may
+// have taken its flash or a waiting secret, which must not show again.
 func (r *req) render(status int, name string, data nonced) error {
+	if err := r.u.sess.save(r.c.Request().Context(), r.s, r.u.now()); err != nil {
+		return r.u.unavailable(r.c, err)
+	}
 	return r.u.render(r.c, status, name, data)
 }
 

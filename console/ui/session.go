@@ -22,16 +22,31 @@ type sessionState struct {
 	// oldest first in FormOrder, bounded by maxForms.
 	Forms     map[string]string `json:"k,omitempty"`
 	FormOrder []string          `json:"o,omitempty"`
+	// RefreshingUntil marks a token refresh in progress, perhaps on
+	// another node: other requests wait for it instead of presenting the
+	// same refresh token (which reuse detection would answer by revoking
+	// the family).
+	RefreshingUntil time.Time `json:"u,omitzero"`
 }
 
 // liveSession is one request's copy of a session: loaded at the start,
-// written back when it changed (dirty). Requests of one session are
-// serialised on a node (sessions.lock), so the copy is not shared.
+// written back when it changed. Requests of one session are serialised on
+// a node (sessions.lock), so the copy is not shared; another node may
+// write the row meanwhile, so every change is also kept as an operation
+// and replayed on the newer copy when the write-back finds the row changed
+// (sessions.save).
 type liveSession struct {
 	idHash  []byte
 	expires time.Time
+	version int64
 	st      sessionState
-	dirty   bool
+	ops     []func(*sessionState)
+}
+
+// change applies op to the session and remembers it for the write-back.
+func (s *liveSession) change(op func(*sessionState)) {
+	op(&s.st)
+	s.ops = append(s.ops, op)
 }
 
 // shownSecret is a client secret just created or rotated.
@@ -63,16 +78,18 @@ func (s *liveSession) checkCSRF(token string) bool {
 }
 
 func (s *liveSession) setFlash(msg string) {
-	s.st.Flash = msg
-	s.dirty = true
+	s.change(func(st *sessionState) { st.Flash = msg })
 }
 
 // takeFlash returns the flash message once.
 func (s *liveSession) takeFlash() string {
 	f := s.st.Flash
 	if f != "" {
-		s.st.Flash = ""
-		s.dirty = true
+		s.change(func(st *sessionState) {
+			if st.Flash == f {
+				st.Flash = ""
+			}
+		})
 	}
 	return f
 }
@@ -82,31 +99,43 @@ func (s *liveSession) takeFlash() string {
 // it: the older secret may be in its grace period, but it is not shown).
 func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
 	sec.Expires = now.Add(secretWait)
-	kept := s.st.Secrets[:0]
-	for _, w := range s.st.Secrets {
-		if now.Before(w.Expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
-			kept = append(kept, w)
+	s.change(func(st *sessionState) {
+		var kept []*shownSecret
+		for _, w := range st.Secrets {
+			if now.Before(w.Expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
+				kept = append(kept, w)
+			}
 		}
-	}
-	s.st.Secrets = append(kept, sec)
-	if len(s.st.Secrets) > maxSecrets {
-		s.st.Secrets = s.st.Secrets[len(s.st.Secrets)-maxSecrets:]
-	}
-	s.dirty = true
+		st.Secrets = append(kept, sec)
+		if len(st.Secrets) > maxSecrets {
+			st.Secrets = st.Secrets[len(st.Secrets)-maxSecrets:]
+		}
+	})
 }
 
 // takeSecret returns the waiting secret of realmName's clientID, and
 // forgets it: it is shown exactly once, and a reload never shows it again.
 func (s *liveSession) takeSecret(realmName, clientID string, now time.Time) *shownSecret {
-	for i, w := range s.st.Secrets {
+	var found *shownSecret
+	for _, w := range s.st.Secrets {
 		if w.Realm == realmName && w.ClientID == clientID {
-			s.st.Secrets = append(s.st.Secrets[:i], s.st.Secrets[i+1:]...)
-			s.dirty = true
-			if now.Before(w.Expires) {
-				return w
-			}
-			return nil
+			found = w
 		}
+	}
+	if found == nil {
+		return nil
+	}
+	s.change(func(st *sessionState) {
+		var kept []*shownSecret
+		for _, w := range st.Secrets {
+			if w.Realm != realmName || w.ClientID != clientID {
+				kept = append(kept, w)
+			}
+		}
+		st.Secrets = kept
+	})
+	if now.Before(found.Expires) {
+		return found
 	}
 	return nil
 }
@@ -125,16 +154,17 @@ func (s *liveSession) remember(formID, target string) {
 	if formID == "" {
 		return
 	}
-	if s.st.Forms == nil {
-		s.st.Forms = map[string]string{}
-	}
-	if _, ok := s.st.Forms[formID]; !ok {
-		s.st.FormOrder = append(s.st.FormOrder, formID)
-	}
-	s.st.Forms[formID] = target
-	for len(s.st.FormOrder) > maxForms {
-		delete(s.st.Forms, s.st.FormOrder[0])
-		s.st.FormOrder = s.st.FormOrder[1:]
-	}
-	s.dirty = true
+	s.change(func(st *sessionState) {
+		if st.Forms == nil {
+			st.Forms = map[string]string{}
+		}
+		if _, ok := st.Forms[formID]; !ok {
+			st.FormOrder = append(st.FormOrder, formID)
+		}
+		st.Forms[formID] = target
+		for len(st.FormOrder) > maxForms {
+			delete(st.Forms, st.FormOrder[0])
+			st.FormOrder = st.FormOrder[1:]
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,16 +148,59 @@ func (u *UI) Register(e *echo.Echo) {
 // org:SLUG) instead of the first org the member joined.
 func (u *UI) startSignIn(c echo.Context, back, org string) error {
 	now := u.now()
-	if !strings.HasPrefix(back, "/console") || strings.HasPrefix(back, "/console/callback") || strings.HasPrefix(back, "/console//") {
+	if len(back) > maxBack || !strings.HasPrefix(back, "/console") || strings.HasPrefix(back, "/console/callback") || strings.HasPrefix(back, "/console//") {
 		back = "/console"
 	}
+	u.dropOldSignIns(c, now)
 	p := pending{State: randomString(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(signInTTL), Back: back}
-	u.setCookie(c, signInCookieName(p.State), u.seal.seal(p), "/console/callback", signInTTL)
+	u.setCookie(c, signInCookieName(p.State), u.seal.seal(p), "/console", signInTTL)
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier)}
 	if org != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("scope", "openid org:"+org))
 	}
 	return c.Redirect(http.StatusFound, u.oauth.AuthCodeURL(p.State, opts...))
+}
+
+// maxBack bounds the page a sign-in returns to (it rides in a cookie), and
+// maxSignIns how many sign-ins a browser keeps in progress: a page that
+// sends someone to /console again and again must not grow their cookies
+// past what servers and proxies accept.
+const (
+	maxBack    = 512
+	maxSignIns = 3
+)
+
+// Sign-in cookies have the path /console (not only the callback), so that
+// starting a sign-in sees the ones already in progress.
+
+// dropOldSignIns clears the browser's sign-ins in progress beyond the
+// newest maxSignIns-1 (a new one is about to start), and any it cannot
+// open (expired, or from another key).
+func (u *UI) dropOldSignIns(c echo.Context, now time.Time) {
+	type live struct {
+		name    string
+		expires time.Time
+	}
+	var open []live
+	prefix := u.cookieName(signInCookie + "_")
+	for _, ck := range c.Cookies() {
+		name, ok := strings.CutPrefix(ck.Name, prefix)
+		if !ok {
+			continue
+		}
+		base := signInCookie + "_" + name
+		if p, ok := u.seal.openSignIn(base, ck.Value, now); ok {
+			open = append(open, live{base, p.Expires})
+		} else {
+			u.setCookie(c, base, "", "/console", -1)
+		}
+	}
+	slices.SortFunc(open, func(a, b live) int { return b.expires.Compare(a.expires) })
+	for i, l := range open {
+		if i >= maxSignIns-1 {
+			u.setCookie(c, l.name, "", "/console", -1)
+		}
+	}
 }
 
 // callback finishes a sign-in: the state must be the one this browser
@@ -177,7 +221,7 @@ func (u *UI) callback(c echo.Context) error {
 		if ck, err := c.Cookie(u.cookieName(name)); err == nil {
 			p, ok = u.seal.openSignIn(name, ck.Value, now)
 		}
-		u.setCookie(c, name, "", "/console/callback", -1)
+		u.setCookie(c, name, "", "/console", -1)
 	}
 	if !ok || subtle.ConstantTimeCompare([]byte(p.State), []byte(q.Get("state"))) != 1 {
 		return u.message(c, http.StatusBadRequest, "Sign-in could not be verified",
@@ -228,49 +272,98 @@ func (u *UI) callback(c echo.Context) error {
 }
 
 // current returns the browser's session and the principal its access token
-// acts as, refreshing the token once when it no longer authenticates (it
+// acts as, refreshing the token when it no longer authenticates (it
 // expired, or the member's role changed). A nil session means "sign in
-// again". The caller holds the session's lock (sessions.lock) and saves it.
+// again". The caller holds the session's lock on this node; across nodes,
+// one request at a time refreshes (claimRefresh) and the others wait for
+// its tokens.
 func (u *UI) current(c echo.Context, cookie string) (*liveSession, realm.Principal, error) {
 	ctx := c.Request().Context()
-	now := u.now()
-	s, err := u.sess.load(ctx, cookie, now)
+	s, err := u.sess.load(ctx, cookie, u.now())
 	if err != nil || s == nil {
 		return nil, realm.Principal{}, err
 	}
-	p, err := u.auth.AuthenticateAdmin(ctx, s.st.Access)
+	for range 3 {
+		p, err := u.auth.AuthenticateAdmin(ctx, s.st.Access)
+		if err == nil {
+			return s, p, nil
+		}
+		if errors.Is(err, realm.ErrUnavailable) || ctx.Err() != nil {
+			return nil, realm.Principal{}, err
+		}
+		if s.st.Refresh == "" {
+			break
+		}
+		claimed, err := u.sess.claimRefresh(ctx, s, u.now())
+		if err != nil {
+			return nil, realm.Principal{}, err
+		}
+		if !claimed {
+			// Another request is refreshing, or wrote first: take its
+			// tokens once they are there.
+			wctx, cancel := context.WithTimeout(ctx, refreshTimeout+5*time.Second)
+			s, err = u.sess.awaitChange(wctx, s, u.now)
+			cancel()
+			if err != nil || s == nil {
+				return nil, realm.Principal{}, err
+			}
+			continue
+		}
+		return u.refresh(c, s)
+	}
+	if err := u.sess.remove(ctx, s.idHash); err != nil {
+		return nil, realm.Principal{}, err
+	}
+	return nil, realm.Principal{}, nil
+}
+
+// refresh renews s's tokens; it runs with s claimed for refreshing.
+func (u *UI) refresh(c echo.Context, s *liveSession) (*liveSession, realm.Principal, error) {
+	ctx := c.Request().Context()
+	// Bounded: the session's lock is held and others wait meanwhile.
+	rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	octx := context.WithValue(rctx, oauth2.HTTPClient, u.client)
+	tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.st.Refresh}).Token()
+	if rerr != nil {
+		var re *oauth2.RetrieveError
+		if !errors.As(rerr, &re) || re.Response == nil || re.Response.StatusCode >= 500 {
+			// Ward could not answer (down, overloaded, timed out): the
+			// session, its waiting secrets and form keys stay; the member
+			// may try again.
+			s.change(func(st *sessionState) { st.RefreshingUntil = time.Time{} })
+			if err := u.sess.save(ctx, s, u.now()); err != nil {
+				return nil, realm.Principal{}, err
+			}
+			return nil, realm.Principal{}, fmt.Errorf("%w: refresh: %v", realm.ErrUnavailable, rerr)
+		}
+		// Refused (revoked, member removed): the session is over.
+		if err := u.sess.remove(ctx, s.idHash); err != nil {
+			return nil, realm.Principal{}, err
+		}
+		return nil, realm.Principal{}, nil
+	}
+	// The old refresh token is spent: the new pair is kept whatever
+	// happens next.
+	idToken, _ := tok.Extra("id_token").(string)
+	s.change(func(st *sessionState) {
+		st.Access, st.RefreshingUntil = tok.AccessToken, time.Time{}
+		if tok.RefreshToken != "" {
+			st.Refresh = tok.RefreshToken
+		}
+		if idToken != "" {
+			st.IDToken = idToken
+		}
+	})
+	if err := u.sess.save(ctx, s, u.now()); err != nil {
+		return nil, realm.Principal{}, err
+	}
+	p, err := u.auth.AuthenticateAdmin(ctx, tok.AccessToken)
 	if err == nil {
 		return s, p, nil
 	}
-	if errors.Is(err, realm.ErrUnavailable) || ctx.Err() != nil {
+	if errors.Is(err, realm.ErrUnavailable) {
 		return nil, realm.Principal{}, err
-	}
-	if s.st.Refresh != "" {
-		// Bounded: the session's lock is held meanwhile.
-		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-		defer cancel()
-		octx := context.WithValue(rctx, oauth2.HTTPClient, u.client)
-		tok, rerr := u.oauth.TokenSource(octx, &oauth2.Token{RefreshToken: s.st.Refresh}).Token()
-		var re *oauth2.RetrieveError
-		if rerr != nil && (!errors.As(rerr, &re) || re.Response == nil || re.Response.StatusCode >= 500) {
-			// Ward could not answer (down, overloaded, timed out): the
-			// session, its waiting secrets and form keys stay; the member
-			// may try again. Only a refused refresh ends the session.
-			return nil, realm.Principal{}, fmt.Errorf("%w: refresh: %v", realm.ErrUnavailable, rerr)
-		}
-		if rerr == nil {
-			if p, err = u.auth.AuthenticateAdmin(ctx, tok.AccessToken); err == nil {
-				s.st.Access = tok.AccessToken
-				if tok.RefreshToken != "" {
-					s.st.Refresh = tok.RefreshToken
-				}
-				if id, _ := tok.Extra("id_token").(string); id != "" {
-					s.st.IDToken = id
-				}
-				s.dirty = true
-				return s, p, nil
-			}
-		}
 	}
 	if err := u.sess.remove(ctx, s.idHash); err != nil {
 		return nil, realm.Principal{}, err
@@ -300,7 +393,11 @@ func (u *UI) signOut(c echo.Context) error {
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/console")
 	}
-	defer u.sess.lock(ck.Value)()
+	unlock, ok := u.sess.lock(req.Context(), ck.Value)
+	if !ok {
+		return u.message(c, http.StatusServiceUnavailable, "Busy", "Your previous console request is still running. Try again in a moment.")
+	}
+	defer unlock()
 	ctx := req.Context()
 	s, err := u.sess.load(ctx, ck.Value, u.now())
 	if err != nil {
