@@ -162,7 +162,9 @@ func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error 
 	if status == http.StatusOK {
 		// Taken only by a page that is shown as such, never by a refused
 		// form: the secret is shown on exactly one page view.
-		v.Secret = r.s.takeSecret(r.realm, c.ClientID, u.now())
+		if v.Secret, err = r.takeSecret(c.ClientID); err != nil {
+			return r.fail(err)
+		}
 	}
 	return r.render(status, "client.html", v)
 }

@@ -197,12 +197,15 @@ func fieldLabel(field string) string {
 // req is one signed-in console request: the session, the principal the
 // admin API would act as, and a context carrying it for realm.Service.
 type req struct {
-	u     *UI
-	c     echo.Context
-	s     *liveSession
-	p     realm.Principal
-	ctx   context.Context
-	realm string // the :realm path parameter, when the route has one
+	u *UI
+	c echo.Context
+	s *liveSession
+	// claimed is the key of the form this request claimed (claimForm); a
+	// claim the handler did not complete (a refused form) is released.
+	claimed string
+	p       realm.Principal
+	ctx     context.Context
+	realm   string // the :realm path parameter, when the route has one
 }
 
 // handler is a console page handler that runs with a signed-in member.
@@ -239,7 +242,17 @@ func (u *UI) page(h handler) echo.HandlerFunc {
 		r := &req{u: u, c: c, s: s, p: p,
 			ctx: realm.WithPrincipal(c.Request().Context(), p), realm: c.Param("realm")}
 		herr := h(r)
-		if err := u.sess.save(c.Request().Context(), s, u.now()); err != nil {
+		if r.claimed != "" {
+			if to, seen := r.s.submitted(r.claimed); seen && to == "" {
+				key := r.claimed
+				r.s.change(func(st *sessionState) {
+					if st.Forms[key] == "" {
+						delete(st.Forms, key)
+					}
+				})
+			}
+		}
+		if err := u.sess.save(c.Request().Context(), r.s, u.now()); err != nil {
 			u.log.Error("console: saving the session", "err", err)
 		}
 		return herr
@@ -309,10 +322,63 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		return nil, true, r.u.message(r.c, http.StatusForbidden, "Form expired",
 			"This form was not sent from your current console session. Reload the page and try again.")
 	}
-	if to, ok := r.s.submitted(formKey(f)); ok {
-		return nil, true, r.c.Redirect(http.StatusSeeOther, to)
+	if key := formKey(f); key != "" {
+		to, err := r.claimForm(key)
+		if err != nil {
+			return nil, true, r.fail(err)
+		}
+		if to != "" {
+			return nil, true, r.c.Redirect(http.StatusSeeOther, to)
+		}
 	}
 	return f, false, nil
+}
+
+// takeSecret returns the new secret of the realm's clientID waiting to be
+// shown on this page, once (sessions.takeSecret).
+func (r *req) takeSecret(clientID string) (*shownSecret, error) {
+	return r.u.sess.takeSecret(r.c.Request().Context(), r.s, r.realm, clientID, r.u.now())
+}
+
+// claimForm marks the form key as being handled by this request, in the
+// session's row, so that a copy of the form sent to another node at the
+// same moment waits for this one and then follows it ("" and nil: go
+// ahead). A key already handled returns where it led.
+func (r *req) claimForm(key string) (string, error) {
+	ctx := r.c.Request().Context()
+	deadline := time.Now().Add(lockWait)
+	for {
+		if to, seen := r.s.submitted(key); seen {
+			if to != "" {
+				return to, nil
+			}
+			// Being handled by another request right now.
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("%w: this form is still being handled", realm.ErrUnavailable)
+			}
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		} else {
+			ok, err := r.u.sess.claimForm(ctx, r.s, key, r.u.now())
+			if err != nil || ok {
+				if ok {
+					r.claimed = key
+				}
+				return "", err
+			}
+		}
+		fresh, err := r.u.sess.loadHash(ctx, r.s.idHash, r.u.now())
+		if err != nil {
+			return "", err
+		}
+		if fresh == nil {
+			return "", realm.ErrUnauthenticated
+		}
+		r.s = fresh
+	}
 }
 
 // done ends a successful form: the browser is sent to target (POST,

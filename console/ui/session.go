@@ -113,34 +113,30 @@ func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
 	})
 }
 
-// takeSecret returns the waiting secret of realmName's clientID, and
-// forgets it: it is shown exactly once, and a reload never shows it again.
-func (s *liveSession) takeSecret(realmName, clientID string, now time.Time) *shownSecret {
-	var found *shownSecret
-	for _, w := range s.st.Secrets {
+// secretFor returns the waiting secret of realmName's clientID, if any.
+func (st *sessionState) secretFor(realmName, clientID string) *shownSecret {
+	for _, w := range st.Secrets {
 		if w.Realm == realmName && w.ClientID == clientID {
-			found = w
+			return w
 		}
-	}
-	if found == nil {
-		return nil
-	}
-	s.change(func(st *sessionState) {
-		var kept []*shownSecret
-		for _, w := range st.Secrets {
-			if w.Realm != realmName || w.ClientID != clientID {
-				kept = append(kept, w)
-			}
-		}
-		st.Secrets = kept
-	})
-	if now.Before(found.Expires) {
-		return found
 	}
 	return nil
 }
 
-// submitted reports where an already handled form led.
+// withoutSecret is st without realmName's clientID's secret.
+func (st sessionState) withoutSecret(realmName, clientID string) sessionState {
+	var kept []*shownSecret
+	for _, w := range st.Secrets {
+		if w.Realm != realmName || w.ClientID != clientID {
+			kept = append(kept, w)
+		}
+	}
+	st.Secrets = kept
+	return st
+}
+
+// submitted reports where an already handled form led; "" with true
+// means another request is handling it right now (claimForm).
 func (s *liveSession) submitted(formID string) (string, bool) {
 	if formID == "" {
 		return "", false

@@ -159,7 +159,64 @@ func (m *sessions) claimRefresh(ctx context.Context, s *liveSession, now time.Ti
 	st.RefreshingUntil = now.Add(refreshTimeout + 5*time.Second)
 	ok, err := m.write(ctx, s, &st, now)
 	if ok && err == nil {
-		s.st = st
+		s.st, s.ops = st, nil
+	}
+	return ok && err == nil, err
+}
+
+// takeSecret returns the waiting secret of realmName's clientID and
+// removes it from the session, strictly: only the request whose removal
+// is written first gets it, so two nodes showing the client's page at the
+// same moment never both show the secret. nil when there is none (or it
+// expired).
+func (m *sessions) takeSecret(ctx context.Context, s *liveSession, realmName, clientID string, now time.Time) (*shownSecret, error) {
+	for range saveTries {
+		sec := s.st.secretFor(realmName, clientID)
+		if sec == nil {
+			return nil, nil
+		}
+		st := s.st.withoutSecret(realmName, clientID)
+		ok, err := m.write(ctx, s, &st, now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			s.st, s.ops = st, nil // written with this request's other changes
+			if now.Before(sec.Expires) {
+				return sec, nil
+			}
+			return nil, nil
+		}
+		fresh, err := m.loadHash(ctx, s.idHash, now)
+		if err != nil || fresh == nil {
+			return nil, err
+		}
+		// This request's own changes so far go on the newer copy.
+		for _, op := range s.ops {
+			op(&fresh.st)
+		}
+		s.st, s.version = fresh.st, fresh.version
+	}
+	return nil, fmt.Errorf("%w: console session keeps changing", realm.ErrUnavailable)
+}
+
+// claimForm records, only if no other request wrote the session since it
+// was read, that the form key is being handled (an empty target).
+func (m *sessions) claimForm(ctx context.Context, s *liveSession, key string, now time.Time) (bool, error) {
+	st := s.st
+	st.Forms = make(map[string]string, len(s.st.Forms)+1)
+	for k, v := range s.st.Forms {
+		st.Forms[k] = v
+	}
+	st.Forms[key] = ""
+	st.FormOrder = append(append([]string{}, s.st.FormOrder...), key)
+	for len(st.FormOrder) > maxForms {
+		delete(st.Forms, st.FormOrder[0])
+		st.FormOrder = st.FormOrder[1:]
+	}
+	ok, err := m.write(ctx, s, &st, now)
+	if ok && err == nil {
+		s.st, s.ops = st, nil
 	}
 	return ok && err == nil, err
 }
