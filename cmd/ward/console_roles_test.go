@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,32 @@ func TestConsoleBrowserRoles(t *testing.T) {
 	e.visit(t, owner, "/console/realms/vault/attributes")
 	if !strings.Contains(text(t, owner, "main"), "secret_level") {
 		t.Errorf("globex's attributes not shown after the switch:\n%s", text(t, owner, "main"))
+	}
+}
+
+// TestConsoleBrowserRealmsList: the realms list pages through every realm
+// (50 a page) and searches by name.
+func TestConsoleBrowserRealmsList(t *testing.T) {
+	e := newConsoleEnv(t)
+	for i := range 52 {
+		e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": fmt.Sprintf("realm-%02d", i)})
+	}
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "vault"})
+	const ownerPW = "owner realms list horse"
+	e.resetPassword(t, "owner@acme.test", ownerPW)
+	tab := e.signedIn(t, "owner@acme.test", ownerPW, 60*time.Second)
+	first := count(t, tab, "tr[data-realm]")
+	submit(t, tab, `a[rel=next]`)
+	second := count(t, tab, "tr[data-realm]")
+	if first != 50 || second != 3 {
+		t.Errorf("pages of %d and %d realms, want 50 and 3", first, second)
+	}
+	if count(t, tab, `.pager a[href="/console"]`) != 1 {
+		t.Error("the second page has no link back to the first")
+	}
+	fill(t, tab, map[string]string{"#realm-search": "vau"})
+	submit(t, tab, `form[role=search] button[type=submit]`)
+	if n, name := count(t, tab, "tr[data-realm]"), text(t, tab, "tr[data-realm] td"); n != 1 || name != "vault" {
+		t.Errorf("search for vau: %d realms, first %q", n, name)
 	}
 }

@@ -14,7 +14,9 @@ import (
 type realmsPage struct {
 	base
 	Realms []realm.Realm
-	More   bool
+	Q      string // the search
+	Next   string // the next page's cursor
+	Paged  bool   // a page after the first
 }
 
 // realmsPage lists the realms of the member's org, through the same
@@ -26,14 +28,15 @@ func (u *UI) showRealms(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	page, err := u.svc.ListRealms(r.ctx, realm.ListOptions{Limit: 200})
+	q, cursor := strings.TrimSpace(r.c.QueryParam("q")), r.c.QueryParam("cursor")
+	page, err := u.svc.ListRealms(r.ctx, realm.ListOptions{Query: q, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
 	}
 	if f != nil {
 		b.Form, b.Errors = f, fe
 	}
-	return r.render(status, "realms.html", &realmsPage{base: b, Realms: page.Items, More: page.NextCursor != ""})
+	return r.render(status, "realms.html", &realmsPage{base: b, Realms: page.Items, Q: q, Next: page.NextCursor, Paged: cursor != ""})
 }
 
 // createRealm is POST /console: the realm-creation form.
