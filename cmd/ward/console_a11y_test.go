@@ -68,11 +68,16 @@ func TestConsoleAccessibility(t *testing.T) {
 		r + "/clients", r + "/clients/" + client["client_id"].(string), r + "/clients/" + client["client_id"].(string) + "/rotate",
 		r + "/policies", r + "/policies/" + policy["id"].(string), r + "/events",
 	}
+	// audit runs axe on the page as it is now, named what for the report.
+	var audit func(t *testing.T, what string, narrow bool)
 	check := func(t *testing.T, path string, narrow bool) {
 		e.visit(t, tab, path)
 		if h1 := text(t, tab, "h1"); h1 == "Not found" || h1 == "" {
 			t.Fatalf("%s: no such page (%q)", path, h1)
 		}
+		audit(t, path, narrow)
+	}
+	audit = func(t *testing.T, path string, narrow bool) {
 		raw := evalJS[string](t, tab, string(axe)+`;
 			axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
 			   .then(r => JSON.stringify(r.violations))`, awaitPromise)
@@ -105,6 +110,23 @@ func TestConsoleAccessibility(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.EmulateReset()); err != nil {
 		t.Fatal(err)
 	}
+
+	// States that only a submitted form shows: a refused form (errors,
+	// summary, kept input) and the new secret in its modal dialog.
+	e.visit(t, tab, r+"/attributes")
+	fill(t, tab, map[string]string{"#attr-name": "Bad Name"})
+	submit(t, tab, `form[aria-labelledby="new-attribute"] button[type=submit]`)
+	if count(t, tab, "#error-summary") != 1 {
+		t.Fatal("the refused attribute form shows no error summary")
+	}
+	audit(t, "a refused form", false)
+	e.visit(t, tab, r+"/clients")
+	fill(t, tab, map[string]string{"#client-name": "Audited"})
+	submit(t, tab, `form[aria-labelledby="new-client"] button[type=submit]`)
+	if !evalJS[bool](t, tab, `!!document.querySelector("#secret-dialog") && document.querySelector("#secret-dialog").open`) {
+		t.Fatal("no open secret dialog after creating a service account")
+	}
+	audit(t, "the secret dialog", false)
 
 	// Keyboard only: the first Tab lands on "Skip to content", which moves
 	// the focus to the page's main content; a form is filled and sent
