@@ -237,6 +237,11 @@ func TestConsoleBrowserAttributes(t *testing.T) {
 	if summary := text(t, tab, "#error-summary"); !strings.Contains(summary, "group") || count(t, tab, "[aria-invalid=true]") != 0 {
 		t.Errorf("refused deletion: summary %q, %d fields marked", summary, count(t, tab, "[aria-invalid=true]"))
 	}
+	// The edit form beside it still shows the stored definition (saving it
+	// must not turn the attribute into a blank single string).
+	if got := evalJS[[]any](t, tab, `[document.querySelector("#attr-type").value, document.querySelector("#attr-multi").checked, document.querySelector("#attr-description").value]`); fmt.Sprint(got) != "[string true kept text]" {
+		t.Errorf("after the refused deletion the edit form shows %v", got)
+	}
 	e.owner.must(204, "DELETE", "/admin/v1/realms/shop/groups/"+group["id"].(string), nil)
 	e.visit(t, tab, "/console/realms/shop/attributes/departments/delete")
 	submit(t, tab, `main form[action$="/delete"] button[type=submit]`)

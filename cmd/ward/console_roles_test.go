@@ -72,6 +72,15 @@ func TestConsoleBrowserRoles(t *testing.T) {
 	if summary := text(t, owner, "#error-summary"); !strings.Contains(summary, "last owner") || text(t, owner, "#member-role-error") != "" {
 		t.Errorf("removing the last owner: summary %q, role error %q", summary, text(t, owner, "#member-role-error"))
 	}
+	// A refused realm deletion keeps the settings form's stored value and
+	// the confirmation as typed.
+	e.visit(t, owner, "/console/realms/shop")
+	fill(t, owner, map[string]string{"#confirm": "shpo"})
+	submit(t, owner, `form[aria-labelledby="delete-realm"] button[type=submit]`)
+	if got := evalJS[[]string](t, owner, `[document.querySelector("#display-name").value, document.querySelector("#confirm").value]`); text(t, owner, "#confirm-error") == "" || got[0] != "Shop" || got[1] != "shpo" {
+		t.Errorf("refused realm deletion: error %q, display name and confirmation %q", text(t, owner, "#confirm-error"), got)
+	}
+	e.visit(t, owner, "/console/members")
 	screenshot(t, owner, "members")
 
 	// The viewer sees every screen without a single form to change it (the
@@ -115,6 +124,19 @@ func TestConsoleBrowserRoles(t *testing.T) {
 	// which its console realm session answers at once: no org, no access.
 	carlPW := e.member(t, "carl@acme.test", "admin")
 	carl := e.signedIn(t, "carl@acme.test", carlPW, 60*time.Second)
+	// An admin changes realms but gets none of the owners' forms: no realm
+	// deletion, no member forms.
+	for path, sel := range map[string]string{"/console/realms/shop": `form[action$="/delete"]`,
+		"/console/members": `form[action="/console/members"]`, "/console/members/" + carlMember(t, e): `main form`} {
+		e.visit(t, carl, path)
+		if n := count(t, carl, sel); n != 0 {
+			t.Errorf("an admin on %s sees %d owner-only forms (%s)", path, n, sel)
+		}
+	}
+	e.visit(t, carl, "/console/realms/shop")
+	if count(t, carl, `form[aria-labelledby="realm-settings"]`) != 1 {
+		t.Error("an admin cannot edit the realm's settings")
+	}
 	e.visit(t, owner, "/console/members")
 	if err := clickLink(owner, `tr[data-member="carl@acme.test"] a`); err != nil {
 		t.Fatal(err)
@@ -210,4 +232,16 @@ func TestConsoleBrowserRealmsList(t *testing.T) {
 	if n, name := count(t, tab, "tr[data-realm]"), text(t, tab, "tr[data-realm] td"); n != 1 || name != "vault" {
 		t.Errorf("search for vau: %d realms, first %q", n, name)
 	}
+}
+
+// carlMember is the member ID of carl@acme.test.
+func carlMember(t *testing.T, e *consoleEnv) string {
+	t.Helper()
+	for _, m := range e.owner.must(200, "GET", "/admin/v1/members", nil)["items"].([]any) {
+		if m := m.(map[string]any); m["email"] == "carl@acme.test" {
+			return m["id"].(string)
+		}
+	}
+	t.Fatal("carl is not a member")
+	return ""
 }

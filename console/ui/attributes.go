@@ -85,8 +85,13 @@ func (u *UI) showAttribute(r *req, status int, f url.Values, fe fieldErrors) err
 	if err != nil {
 		return r.fail(err)
 	}
+	// Errors may come without the form (a refused delete): the edit form
+	// then shows the stored values, never blanks that saving would store.
+	if fe != nil {
+		b.Errors = fe
+	}
 	if f != nil {
-		b.Form, b.Errors = f, fe
+		b.Form = f
 	} else {
 		b.Form.Set("type", string(a.Type))
 		if a.Multi {
@@ -139,7 +144,7 @@ func (u *UI) deleteAttribute(r *req) error {
 		if fe, status, ok := refused(err); ok {
 			// The refusal (in use by groups or policies) is about the
 			// attribute as a whole, not a field of the edit form.
-			return u.showAttribute(r, status, f, fe.asWhole())
+			return u.showAttribute(r, status, nil, fe.asWhole())
 		}
 		return r.fail(err)
 	}

@@ -16,6 +16,9 @@ type confirmPage struct {
 	Back      string // where Cancel leads
 	BackLabel string
 	Allowed   bool
+	// Denied replaces the role's read-only note when the role may change
+	// other things but not this (an admin on an owner-only action).
+	Denied string
 }
 
 // confirm renders a confirmation page.

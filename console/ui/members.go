@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,6 +31,7 @@ type membersView struct {
 	Members []realm.Member
 	Roles   []realm.Role
 	Next    string
+	Paged   bool // a page after the first
 	Self    string // the signed-in member's console user ID
 }
 
@@ -52,7 +52,7 @@ func (u *UI) showMembers(r *req, status int, f url.Values, fe fieldErrors) error
 		b.Form.Set("role", string(realm.RoleViewer))
 	}
 	return r.render(status, "members.html", &membersView{base: b, Members: page.Items, Roles: memberRoles,
-		Next: page.NextCursor, Self: r.p.ActorID})
+		Next: page.NextCursor, Paged: r.c.QueryParam("cursor") != "", Self: r.p.ActorID})
 }
 
 func (u *UI) createMember(r *req) error {
@@ -92,8 +92,12 @@ func (u *UI) showMember(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
+	// A refused removal comes back with the stored role in the role menu.
+	if fe != nil {
+		b.Errors = fe
+	}
 	if f != nil {
-		b.Form, b.Errors = f, fe
+		b.Form = f
 	} else {
 		b.Form.Set("role", string(m.Role))
 	}
@@ -131,6 +135,7 @@ func (u *UI) confirmDeleteMember(r *req) error {
 	return r.confirm("Remove member", "members", confirmPage{
 		Heading: "Remove " + m.User.Email + " from the organization?", Points: points,
 		Action: path + "/delete", Button: "Remove member", Back: path, Allowed: r.p.Role == realm.RoleOwner,
+		Denied: "Only owners remove members.",
 	})
 }
 
@@ -143,10 +148,7 @@ func (u *UI) deleteMember(r *req) error {
 		if fe, status, ok := refused(err); ok {
 			// "The last owner cannot be removed" is about the removal,
 			// not the role menu of the page's other form.
-			return u.showMember(r, status, f, fe.asWhole())
-		}
-		if errors.Is(err, realm.ErrNotFound) {
-			return r.done(f, "/console/members", "")
+			return u.showMember(r, status, nil, fe.asWhole())
 		}
 		return r.fail(err)
 	}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -96,9 +95,15 @@ func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
+	// A refused delete comes back with the stored display name and the
+	// confirmation as typed, never a blank that saving would store.
+	if fe != nil {
+		b.Errors = fe
+	}
 	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+		b.Form = f
+	}
+	if !b.Form.Has("display_name") {
 		b.Form.Set("display_name", rm.DisplayName)
 	}
 	issuer := u.public + "/realms/" + url.PathEscape(rm.Name)
@@ -131,12 +136,10 @@ func (u *UI) deleteRealm(r *req) error {
 	}
 	if err := u.svc.DeleteRealm(r.ctx, r.realm, f.Get("confirm")); err != nil {
 		if fe, status, ok := refused(err); ok {
-			return u.showRealm(r, status, f, fe)
+			return u.showRealm(r, status, url.Values{"confirm": {f.Get("confirm")}}, fe)
 		}
-		if errors.Is(err, realm.ErrNotFound) {
-			// Deleted already (a second click): the list is where it ended.
-			return r.done(f, "/console", "")
-		}
+		// A second click is answered by the form's key (req.form); a
+		// realm not found is another org's or gone: say so.
 		return r.fail(err)
 	}
 	return r.done(f, "/console", "Realm "+r.realm+" deleted.")

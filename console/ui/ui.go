@@ -56,7 +56,8 @@ type Config struct {
 	Now    func() time.Time
 }
 
-// UI is the console web interface. Its sessions live in memory.
+// UI is the console web interface. Its sessions live in the database
+// (Config.Sessions), so it holds no per-member state of its own.
 type UI struct {
 	svc    *realm.Service
 	auth   Authenticator
