@@ -31,7 +31,7 @@ type membersView struct {
 	Members []realm.Member
 	Roles   []realm.Role
 	Next    string
-	Paged   bool // a page after the first
+	Paged   bool   // a page after the first
 	Self    string // the signed-in member's console user ID
 }
 
