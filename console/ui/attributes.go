@@ -41,9 +41,7 @@ func (u *UI) showAttributes(r *req, status int, f url.Values, fe fieldErrors) er
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form.Set("type", string(attributes.String))
 	}
 	return r.render(status, "attributes.html", &attributesView{base: b, Attributes: list, Types: attributeTypes})
@@ -85,14 +83,9 @@ func (u *UI) showAttribute(r *req, status int, f url.Values, fe fieldErrors) err
 	if err != nil {
 		return r.fail(err)
 	}
-	// Errors may come without the form (a refused delete): the edit form
+	// Errors may come without a form (a refused delete): the edit form
 	// then shows the stored values, never blanks that saving would store.
-	if fe != nil {
-		b.Errors = fe
-	}
-	if f != nil {
-		b.Form = f
-	} else {
+	if !b.refill(f, fe) {
 		b.Form.Set("type", string(a.Type))
 		if a.Multi {
 			b.Form.Set("multi", "on")

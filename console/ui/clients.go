@@ -64,9 +64,7 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form.Set("kind", string(realm.KindServiceAccount))
 		b.Form.Set("communication", string(realm.CommRedirect))
 		b.Form.Set("id_token_signed_response_alg", realm.IDTokenRS256)
@@ -153,9 +151,7 @@ func (u *UI) showClient(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form = clientForm(c)
 	}
 	v := &clientView{base: b, C: c, Groups: groups, GroupNames: names, Effective: attrRows(defs, c.EffectiveAttributes)}
@@ -254,9 +250,7 @@ func (u *UI) showConfirm(r *req, status int, page, title string, f url.Values, f
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form.Set("grace_seconds", "0")
 	}
 	return r.render(status, page, &clientConfirmView{base: b, C: c})

@@ -114,9 +114,7 @@ func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	}
+	b.refill(f, fe)
 	v := &groupsView{base: b, Next: page.NextCursor, Paged: r.c.QueryParam("cursor") != "", Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
 	for _, g := range page.Items {
 		v.Groups = append(v.Groups, groupRow{G: g, Values: groupValues(defs, g.Attributes)})
@@ -183,9 +181,7 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form = groupForm(defs, g)
 	}
 	return r.render(status, "group.html", &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),

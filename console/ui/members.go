@@ -46,9 +46,7 @@ func (u *UI) showMembers(r *req, status int, f url.Values, fe fieldErrors) error
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		b.Form.Set("role", string(realm.RoleViewer))
 	}
 	return r.render(status, "members.html", &membersView{base: b, Members: page.Items, Roles: memberRoles,
@@ -92,13 +90,9 @@ func (u *UI) showMember(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	// A refused removal comes back with the stored role in the role menu.
-	if fe != nil {
-		b.Errors = fe
-	}
-	if f != nil {
-		b.Form = f
-	} else {
+	// Errors may come without a form (a refused delete): the edit form
+	// then shows the stored values, never blanks that saving would store.
+	if !b.refill(f, fe) {
 		b.Form.Set("role", string(m.Role))
 	}
 	return r.render(status, "member.html", &memberView{base: b, M: m, Roles: memberRoles, Self: m.UserID == r.p.ActorID})

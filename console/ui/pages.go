@@ -147,6 +147,21 @@ type base struct {
 
 func (b *base) setNonce(n string) { b.Nonce = n }
 
+// refill puts a refused form back on the page: its errors (which may come
+// without a form, for an action whose page has no input for them) and
+// what was typed. It reports whether there was a form; if not, the page
+// fills its inputs from the stored object.
+func (b *base) refill(f url.Values, fe fieldErrors) bool {
+	if fe != nil {
+		b.Errors = fe
+	}
+	if f == nil {
+		return false
+	}
+	b.Form = f
+	return true
+}
+
 // summaryItem is one line of the error summary: the field's name as a
 // person reads it, and what is wrong.
 type summaryItem struct {

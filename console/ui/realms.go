@@ -32,9 +32,7 @@ func (u *UI) showRealms(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	}
+	b.refill(f, fe)
 	return r.render(status, "realms.html", &realmsPage{base: b, Realms: page.Items, Q: q, Next: page.NextCursor, Paged: cursor != ""})
 }
 
@@ -95,14 +93,9 @@ func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	// A refused delete comes back with the stored display name and the
+	// A refused delete comes back with the stored values and the
 	// confirmation as typed, never a blank that saving would store.
-	if fe != nil {
-		b.Errors = fe
-	}
-	if f != nil {
-		b.Form = f
-	}
+	b.refill(f, fe)
 	if !b.Form.Has("display_name") {
 		b.Form.Set("display_name", rm.DisplayName)
 	}

@@ -58,9 +58,7 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	if f != nil {
-		b.Form, b.Errors = f, fe
-	} else {
+	if !b.refill(f, fe) {
 		// The set-password email is what a new user needs to sign in at
 		// all, so it is on unless the admin turns it off.
 		b.Form.Set("send_email", "on")
