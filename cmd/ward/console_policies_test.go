@@ -125,6 +125,13 @@ func TestConsoleBrowserPolicies(t *testing.T) {
 	if count(t, vtab, `[data-decision="allowed"]`) != 1 {
 		t.Fatalf("viewer's test: %s", text(t, vtab, "main"))
 	}
+	// A typed subject that does not exist is named at the field it was
+	// typed into, not at the menu.
+	fill(t, vtab, map[string]string{"#test-subject-other": "nobody@shop.test"})
+	submit(t, vtab, `form[aria-labelledby="test-policies"] button[type=submit]`)
+	if msg := text(t, vtab, "#test-subject-other-error"); !strings.Contains(msg, "nobody@shop.test") || text(t, vtab, "#test-subject-error") != "" {
+		t.Errorf("unknown typed subject: field error %q, menu error %q", msg, text(t, vtab, "#test-subject-error"))
+	}
 	e.visit(t, vtab, "/console/realms/shop/policies")
 	if count(t, vtab, `form[aria-labelledby="new-policy"]`) != 0 || count(t, vtab, `tr[data-policy="finance-reports"]`) != 1 ||
 		count(t, vtab, `form[aria-labelledby="test-policies"]`) != 1 {

@@ -296,7 +296,13 @@ func (u *UI) testPolicies(r *req) error {
 		case k == "resource_type" || k == "action" || k == "resource":
 			test.Errors[k] = msg
 		case strings.HasPrefix(k, "subject"):
-			test.Errors["subject"] = msg
+			// Next to the input the subject came from: the menu, or the
+			// text field that overrides it.
+			if strings.TrimSpace(f.Get("subject_other")) != "" {
+				test.Errors["subject_other"] = msg
+			} else {
+				test.Errors["subject"] = msg
+			}
 		default:
 			test.Errors[""] = msg
 		}
@@ -318,7 +324,7 @@ func (u *UI) testInput(r *req, f url.Values) (realm.PolicyTestInput, fieldErrors
 		case err == nil:
 			in.UserID, in.ClientID = id.user, id.client
 		case errors.Is(err, realm.ErrNotFound):
-			fe["subject"] = "there is no user with the email " + other
+			fe["subject_other"] = "there is no user with the email " + other
 		default:
 			fe[""] = "The subject could not be looked up; try again."
 		}
