@@ -43,6 +43,7 @@ test:
 # Postgres. Results go in docs/benchmarks.md by hand, with machine and date.
 bench: build
 	.ci/with-postgres $(GO) test -run '^$$' -bench . -benchmem ./attributes/... ./oauth/...
+	$(GO) test -run '^$$' -bench ConsolePage -benchtime 3s ./cmd/ward
 	.ci/with-postgres $(GO) run ./cmd/wardbench -ward bin/ward
 
 # Retakes the console screenshots in docs/console/ (headless Chromium).

@@ -645,7 +645,7 @@ func TestBrowserSignIn(t *testing.T) {
 
 // setPasswordFromOutbox sets the password of the only user mailed so far,
 // through the set-password link in the outbox.
-func setPasswordFromOutbox(t *testing.T, w *wardEnv, password string) {
+func setPasswordFromOutbox(t testing.TB, w *wardEnv, password string) {
 	t.Helper()
 	m := mailtest.Parse(t, outboxMail(t, filepath.Join(w.dataDir, "outbox")))
 	link := setPasswordLink.FindString(m.Text)
@@ -657,7 +657,7 @@ func setPasswordFromOutbox(t *testing.T, w *wardEnv, password string) {
 
 // setPasswordVia sets a password through a set-password link, over HTTP
 // as a browser would (the page's CSRF token, then the form).
-func setPasswordVia(t *testing.T, link, password string) {
+func setPasswordVia(t testing.TB, link, password string) {
 	t.Helper()
 	parts := strings.SplitN(link, "?", 2)
 	q, _ := url.ParseQuery(parts[1])

@@ -10,7 +10,7 @@ import (
 
 // consoleSignIn signs email in to the console with ua (which must not
 // follow redirects) and returns once /console has set the session.
-func consoleSignIn(t *testing.T, s *server, ua *http.Client, email, password string) {
+func consoleSignIn(t testing.TB, s *server, ua *http.Client, email, password string) {
 	t.Helper()
 	resp, err := ua.Get(s.URL + "/console")
 	if err != nil {

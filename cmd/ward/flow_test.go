@@ -29,7 +29,7 @@ type bootstrapOut struct {
 	ClientSecret   string `json:"client_secret"`
 }
 
-func parseBootstrap(t *testing.T, out string) bootstrapOut {
+func parseBootstrap(t testing.TB, out string) bootstrapOut {
 	t.Helper()
 	var boot bootstrapOut
 	if err := json.Unmarshal([]byte(out), &boot); err != nil {
@@ -42,7 +42,7 @@ func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return err
 
 // admin calls the admin API with a bearer token.
 type admin struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }

@@ -17,7 +17,7 @@ import (
 var setPasswordLink = regexp.MustCompile(`http://127\.0\.0\.1:\d+/realms/([a-z0-9-]+)/login-actions/set-password\?token=[A-Za-z0-9_%-]+`)
 
 // adminFor bootstraps an org in w, starts ward and returns an admin client.
-func adminFor(t *testing.T, w *wardEnv, serveArgs ...string) (*server, *admin) {
+func adminFor(t testing.TB, w *wardEnv, serveArgs ...string) (*server, *admin) {
 	t.Helper()
 	out, errOut, code := w.command(t, "bootstrap", "--org", "acme", "--owner-email", "owner@acme.test", "--json")
 	if code != 0 {

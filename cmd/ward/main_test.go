@@ -70,7 +70,7 @@ type wardEnv struct {
 	env     []string
 }
 
-func newWardEnv(t *testing.T, db string) *wardEnv {
+func newWardEnv(t testing.TB, db string) *wardEnv {
 	t.Helper()
 	dir := t.TempDir()
 	if db == "" {
@@ -89,7 +89,7 @@ func newWardEnv(t *testing.T, db string) *wardEnv {
 }
 
 // command runs ward to completion and returns stdout, stderr and the exit code.
-func (w *wardEnv) command(t *testing.T, args ...string) (string, string, int) {
+func (w *wardEnv) command(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -118,7 +118,7 @@ type server struct {
 }
 
 // serve starts `ward serve --addr 127.0.0.1:0` and waits until it listens.
-func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
+func (w *wardEnv) serve(t testing.TB, extra ...string) *server {
 	t.Helper()
 	cmd := exec.Command(wardBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	cmd.Env = w.env
@@ -159,7 +159,7 @@ func (w *wardEnv) serve(t *testing.T, extra ...string) *server {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	select {
 	case <-s.done:
 		return
@@ -186,7 +186,7 @@ func (s *server) get(t *testing.T, path string) *http.Response {
 	return resp
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -20,7 +20,7 @@ import (
 
 // outboxMail waits for the first .eml file in dir (files being written are
 // named .tmp-* and not .eml, but are skipped by name too) and returns it.
-func outboxMail(t *testing.T, dir string) []byte {
+func outboxMail(t testing.TB, dir string) []byte {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		entries, _ := os.ReadDir(dir)

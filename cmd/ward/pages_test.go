@@ -19,7 +19,7 @@ var (
 )
 
 // browser is an HTTP client with a cookie jar, as a person's browser.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func browser(t *testing.T) *http.Client {
 }
 
 // page fetches a login-actions page and returns its body and CSRF token.
-func page(t *testing.T, c *http.Client, link string) (*http.Response, string, string) {
+func page(t testing.TB, c *http.Client, link string) (*http.Response, string, string) {
 	t.Helper()
 	resp, err := c.Get(link)
 	if err != nil {
@@ -42,7 +42,7 @@ func page(t *testing.T, c *http.Client, link string) (*http.Response, string, st
 	return resp, body, m[1]
 }
 
-func post(t *testing.T, c *http.Client, target string, form url.Values) (int, string) {
+func post(t testing.TB, c *http.Client, target string, form url.Values) (int, string) {
 	t.Helper()
 	resp, err := c.PostForm(target, form)
 	if err != nil {
