@@ -293,7 +293,11 @@ func (u *UI) current(c echo.Context, cookie string) (*liveSession, realm.Princip
 			return nil, realm.Principal{}, err
 		}
 		if s.st.Refresh == "" {
-			break
+			// Nothing to renew it with: sign in again.
+			if err := u.sess.remove(ctx, s.idHash); err != nil {
+				return nil, realm.Principal{}, err
+			}
+			return nil, realm.Principal{}, nil
 		}
 		claimed, err := u.sess.claimRefresh(ctx, s, u.now())
 		if err != nil {
@@ -312,10 +316,9 @@ func (u *UI) current(c echo.Context, cookie string) (*liveSession, realm.Princip
 		}
 		return u.refresh(c, s)
 	}
-	if err := u.sess.remove(ctx, s.idHash); err != nil {
-		return nil, realm.Principal{}, err
-	}
-	return nil, realm.Principal{}, nil
+	// Other requests kept refreshing or writing the session: busy, not
+	// signed out (the session may be fine a moment later).
+	return nil, realm.Principal{}, fmt.Errorf("%w: the session's token is being renewed by another request", realm.ErrUnavailable)
 }
 
 // refresh renews s's tokens; it runs with s claimed for refreshing.
