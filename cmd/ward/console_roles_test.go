@@ -227,6 +227,12 @@ func TestConsoleBrowserRealmsList(t *testing.T) {
 	if count(t, tab, `.pager a[href="/console"]`) != 1 {
 		t.Error("the second page has no link back to the first")
 	}
+	// A cursor Ward did not make is a broken link, with a way back.
+	e.visit(t, tab, "/console?cursor=garbage")
+	if h1 := text(t, tab, "h1"); h1 != "Broken page link" || count(t, tab, `a[href="/console"]`) == 0 {
+		t.Errorf("a broken cursor: %q\n%s", h1, text(t, tab, "body"))
+	}
+	e.visit(t, tab, "/console")
 	fill(t, tab, map[string]string{"#realm-search": "vau"})
 	submit(t, tab, `form[role=search] button[type=submit]`)
 	if n, name := count(t, tab, "tr[data-realm]"), text(t, tab, "tr[data-realm] td"); n != 1 || name != "vault" {

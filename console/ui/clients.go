@@ -55,7 +55,10 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	cursor := r.c.QueryParam("cursor")
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
 	page, err := u.svc.ListClients(r.ctx, r.realm, realm.ListOptions{Limit: 50, Cursor: cursor, Query: q})
 	if err != nil {
 		return r.fail(err)

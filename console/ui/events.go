@@ -70,8 +70,6 @@ func listCursor(r *req) (cursor, problem string) {
 	return cursor, ""
 }
 
-var cursorPattern = regexp.MustCompile(`^[0-9a-z]{26}$`)
-
 func (u *UI) eventsPage(r *req) error {
 	title, section, path := "Organization events", "org-events", "/console/events"
 	if r.realm != "" {

@@ -110,7 +110,11 @@ func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error 
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	page, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: r.c.QueryParam("cursor")})
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
+	page, err := u.svc.ListGroups(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
 	}
@@ -177,7 +181,11 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 	if err != nil {
 		return r.fail(err)
 	}
-	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: r.c.QueryParam("cursor")})
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
+	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
 	}

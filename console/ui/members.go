@@ -42,7 +42,11 @@ func (u *UI) showMembers(r *req, status int, f url.Values, fe fieldErrors) error
 	if err != nil {
 		return r.fail(err)
 	}
-	page, err := u.svc.ListMembers(r.ctx, realm.ListOptions{Limit: 200, Cursor: r.c.QueryParam("cursor")})
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
+	page, err := u.svc.ListMembers(r.ctx, realm.ListOptions{Limit: 200, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
 	}

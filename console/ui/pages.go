@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,6 +318,15 @@ func (r *req) fail(err error) error {
 	}
 	var ve *realm.ValidationError
 	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			if f.Field == "cursor" {
+				// A list's ?cursor= that Ward did not make: a link cut
+				// short or edited.
+				return r.u.render(r.c, http.StatusBadRequest, "message.html", &messagePage{Title: "Broken page link",
+					Detail: "This page link is broken (its position in the list is not one Ward made).",
+					Back:   r.c.Request().URL.Path, BackLabel: "Go to the first page"})
+			}
+		}
 		return r.u.message(r.c, http.StatusBadRequest, "Bad request", ve.Error())
 	}
 	return r.u.unavailable(r.c, err)
@@ -347,6 +357,20 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		}
 	}
 	return f, false, nil
+}
+
+// cursorPattern is what the store's next-page cursors look like: an ID,
+// or for group members a kind and an ID (as the admin API checks them).
+var cursorPattern = regexp.MustCompile(`^((user|client):)?[0-9a-z]{26}$`)
+
+// cursor is the list's ?cursor=; one Ward did not make (a link cut short or
+// edited) is an error that r.fail shows as a broken link.
+func (r *req) cursor() (string, error) {
+	c := r.c.QueryParam("cursor")
+	if c != "" && !cursorPattern.MatchString(c) {
+		return "", realm.Invalid("cursor", "is not a page link Ward made")
+	}
+	return c, nil
 }
 
 // takeSecret returns the new secret of the realm's clientID waiting to be

@@ -27,7 +27,11 @@ func (u *UI) showRealms(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	q, cursor := strings.TrimSpace(r.c.QueryParam("q")), r.c.QueryParam("cursor")
+	q := strings.TrimSpace(r.c.QueryParam("q"))
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
 	page, err := u.svc.ListRealms(r.ctx, realm.ListOptions{Query: q, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)

@@ -438,6 +438,8 @@ type messagePage struct {
 	Nonce  string
 	Title  string
 	Detail string
+	// Back is a console page to go on to, instead of the console's home.
+	Back, BackLabel string
 }
 
 func (u *UI) message(c echo.Context, status int, title, detail string) error {

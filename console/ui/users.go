@@ -49,7 +49,10 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 		return r.fail(err)
 	}
 	q := strings.TrimSpace(r.c.QueryParam("q"))
-	cursor := r.c.QueryParam("cursor")
+	cursor, err := r.cursor()
+	if err != nil {
+		return r.fail(err)
+	}
 	page, err := u.svc.ListUsers(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
 	if err != nil {
 		return r.fail(err)
