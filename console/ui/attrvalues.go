@@ -3,8 +3,10 @@ package ui
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
@@ -95,7 +97,16 @@ func foldIndexed(fe fieldErrors) fieldErrors {
 	for k := range fe {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	// The first bad line is the one shown: order by field, then by line
+	// number (as text, "x[10]" would come before "x[2]").
+	slices.SortFunc(keys, func(a, b string) int {
+		fa, na := splitIndexed(a)
+		fb, nb := splitIndexed(b)
+		if c := strings.Compare(fa, fb); c != 0 {
+			return c
+		}
+		return na - nb
+	})
 	out := fieldErrors{}
 	for _, k := range keys {
 		field, msg := k, fe[k]
@@ -113,6 +124,16 @@ func foldIndexed(fe fieldErrors) fieldErrors {
 		}
 	}
 	return out
+}
+
+// splitIndexed splits "redirect_uris[3]" into its field and index (-1 for
+// a field without one).
+func splitIndexed(k string) (string, int) {
+	if m := indexedField.FindStringSubmatch(k); m != nil {
+		n, _ := strconv.Atoi(m[2])
+		return m[1], n
+	}
+	return k, -1
 }
 
 // refusedForm is refused with the service's per-item errors folded onto
