@@ -145,5 +145,5 @@ func (u *UI) deleteAttribute(r *req) error {
 }
 
 func attributesPath(realmName string) string {
-	return "/console/realms/" + url.PathEscape(realmName) + "/attributes"
+	return realmPath(realmName, "attributes")
 }

@@ -309,9 +309,9 @@ func (u *UI) setClientActive(active bool) handler {
 }
 
 func clientsPath(realmName string) string {
-	return "/console/realms/" + url.PathEscape(realmName) + "/clients"
+	return realmPath(realmName, "clients")
 }
 
 func clientPath(realmName, clientID string) string {
-	return clientsPath(realmName) + "/" + url.PathEscape(clientID)
+	return realmPath(realmName, "clients", clientID)
 }

@@ -73,7 +73,7 @@ func listCursor(r *req) (cursor, problem string) {
 func (u *UI) eventsPage(r *req) error {
 	title, section, path := "Organization events", "org-events", "/console/events"
 	if r.realm != "" {
-		title, section, path = "Events", "events", "/console/realms/"+url.PathEscape(r.realm)+"/events"
+		title, section, path = "Events", "events", realmPath(r.realm, "events")
 	}
 	b, err := r.base(title, section)
 	if err != nil {
@@ -338,7 +338,7 @@ func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
 		return ref("member", id, name, link("/console/members/"+url.PathEscape(id)))
 	case "realm":
 		if name != "" {
-			return ref("realm", id, name, link("/console/realms/"+url.PathEscape(name)))
+			return ref("realm", id, name, link(realmPath(name)))
 		}
 	}
 	return ref(ev.TargetType, id, name, "")

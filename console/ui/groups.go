@@ -440,9 +440,9 @@ func nonEmpty(in []string) []string {
 }
 
 func groupsPath(realmName string) string {
-	return "/console/realms/" + url.PathEscape(realmName) + "/groups"
+	return realmPath(realmName, "groups")
 }
 
 func groupPath(realmName, id string) string {
-	return groupsPath(realmName) + "/" + url.PathEscape(id)
+	return realmPath(realmName, "groups", id)
 }

@@ -101,13 +101,17 @@ var funcs = template.FuncMap{
 		}
 		return m, nil
 	},
-	"realmPath": func(realmName string, parts ...string) string {
-		p := "/console/realms/" + url.PathEscape(realmName)
-		for _, s := range parts {
-			p += "/" + url.PathEscape(s)
-		}
-		return p
-	},
+	"realmPath": realmPath,
+}
+
+// realmPath is the console path of a realm's page: realmPath("shop",
+// "users", id) is /console/realms/shop/users/ID, each part escaped.
+func realmPath(realmName string, parts ...string) string {
+	p := "/console/realms/" + url.PathEscape(realmName)
+	for _, s := range parts {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
 }
 
 // fieldErrors maps a form field's name to what is wrong with it. The key

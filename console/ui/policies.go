@@ -445,9 +445,9 @@ func conditionAt(msg, condition string) *conditionError {
 }
 
 func policiesPath(realmName string) string {
-	return "/console/realms/" + url.PathEscape(realmName) + "/policies"
+	return realmPath(realmName, "policies")
 }
 
 func policyPath(realmName, id string) string {
-	return policiesPath(realmName) + "/" + url.PathEscape(id)
+	return realmPath(realmName, "policies", id)
 }

@@ -53,7 +53,7 @@ func (u *UI) createRealm(r *req) error {
 		}
 		return r.fail(err)
 	}
-	return r.done(f, "/console/realms/"+url.PathEscape(created.Name), "Realm "+created.Name+" created.")
+	return r.done(f, realmPath(created.Name), "Realm "+created.Name+" created.")
 }
 
 // switchOrg signs the member in again for another of its orgs (scope
@@ -83,7 +83,6 @@ type realmOverview struct {
 	R         *realm.Realm
 	Issuer    string
 	Discovery string
-	Account   string
 }
 
 func (u *UI) realmPage(r *req) error { return u.showRealm(r, http.StatusOK, nil, nil) }
@@ -122,7 +121,7 @@ func (u *UI) updateRealm(r *req) error {
 		}
 		return r.fail(err)
 	}
-	return r.done(f, "/console/realms/"+url.PathEscape(rm.Name), "Realm saved.")
+	return r.done(f, realmPath(rm.Name), "Realm saved.")
 }
 
 // deleteRealm deletes the realm when the owner typed its name again.

@@ -272,5 +272,5 @@ func (u *UI) setActive(r *req, active bool) error {
 }
 
 func userPath(realmName, id string) string {
-	return "/console/realms/" + url.PathEscape(realmName) + "/users/" + url.PathEscape(id)
+	return realmPath(realmName, "users", id)
 }
