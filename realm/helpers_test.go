@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/wardiam/ward/realm"
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
@@ -51,7 +51,7 @@ func (testKeys) NewSigningKey(_ context.Context, realmID, alg string) (*realm.Si
 // env is one org ("acme") on a fresh SQLite store, with a context per role.
 type env struct {
 	t      *testing.T
-	store  *sqlstore.Store
+	store  *sql.Store
 	svc    *realm.Service
 	now    time.Time
 	sys    context.Context
@@ -64,7 +64,7 @@ type env struct {
 }
 
 // opener opens a fresh, migrated store.
-type opener func(testing.TB) *sqlstore.Store
+type opener func(testing.TB) *sql.Store
 
 // eachBackend runs a service test on SQLite and on PostgreSQL: the rules
 // must hold the same on both (sqltest.OpenPostgres fails without

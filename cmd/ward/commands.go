@@ -20,13 +20,13 @@ import (
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 )
 
 // app is everything built from settings.
 type app struct {
 	log     *slog.Logger
-	store   *sqlstore.Store
+	store   *sql.Store
 	keys    *oauth.Keys
 	service *realm.Service
 }
@@ -35,7 +35,7 @@ type app struct {
 // the domain service. mailer may be nil (commands that send no mail);
 // publicURL prefixes the links the service issues.
 func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool, mailer realm.Mailer, publicURL string) (*app, error) {
-	store, err := sqlstore.Open(ctx, sqlstore.Config{DSN: s.DB, Logger: log})
+	store, err := sql.Open(ctx, sql.Config{DSN: s.DB, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
-	store, err := sqlstore.Open(ctx, sqlstore.Config{DSN: s.DB, Logger: log})
+	store, err := sql.Open(ctx, sql.Config{DSN: s.DB, Logger: log})
 	if err != nil {
 		return err
 	}

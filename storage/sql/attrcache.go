@@ -1,4 +1,4 @@
-package sqlstore
+package sql
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ func (c *attrCache) get(groupID, raw string) (map[string]any, error) {
 	}
 	v := map[string]any{}
 	if err := decodeJSON(raw, &v); err != nil {
-		return nil, fmt.Errorf("sqlstore: decode attributes of group %s: %w", groupID, err)
+		return nil, fmt.Errorf("storage/sql: decode attributes of group %s: %w", groupID, err)
 	}
 	if c != nil {
 		c.mu.Lock()

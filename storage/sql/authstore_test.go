@@ -1,4 +1,4 @@
-package sqlstore_test
+package sql_test
 
 import (
 	"testing"

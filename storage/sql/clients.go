@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -85,8 +85,8 @@ ORDER BY cg.group_id`
 
 // clientRow is one row of the hot-path client queries.
 type clientRow struct {
-	orgID   sql.NullString
-	prevExp sql.NullTime
+	orgID   dbsql.NullString
+	prevExp dbsql.NullTime
 	secret  []byte
 	prev    []byte
 }
@@ -135,7 +135,7 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 	for rows.Next() {
 		var (
 			r     clientRow
-			group sql.NullString
+			group dbsql.NullString
 		)
 		if err := rows.Scan(append(r.dest(&m), &group)...); err != nil {
 			return nil, mapErr(err)
@@ -181,7 +181,7 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 		version           int64
 		found             bool
 		r                 clientRow
-		gid, name, values sql.NullString
+		gid, name, values dbsql.NullString
 	)
 	// Every row fills every destination, so one set serves them all.
 	dest := append(r.claimsDest(&m), &version, &gid, &name, &values)

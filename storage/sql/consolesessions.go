@@ -1,4 +1,4 @@
-package sqlstore
+package sql
 
 import (
 	"context"
@@ -64,11 +64,11 @@ func (s *Store) CreateConsoleSession(ctx context.Context, cs *realm.ConsoleSessi
 	// could not bound) is the caller's bug.
 	switch {
 	case keep < 1:
-		return fmt.Errorf("sqlstore: CreateConsoleSession: keep is %d, must be at least 1", keep)
+		return fmt.Errorf("storage/sql: CreateConsoleSession: keep is %d, must be at least 1", keep)
 	case len(cs.IDHash) != sha256.Size:
-		return fmt.Errorf("sqlstore: CreateConsoleSession: id hash is %d bytes, want %d", len(cs.IDHash), sha256.Size)
+		return fmt.Errorf("storage/sql: CreateConsoleSession: id hash is %d bytes, want %d", len(cs.IDHash), sha256.Size)
 	case cs.Owner == "":
-		return errors.New("sqlstore: CreateConsoleSession: owner is empty")
+		return errors.New("storage/sql: CreateConsoleSession: owner is empty")
 	case len(cs.Data) > realm.MaxConsoleSessionData:
 		return realm.ErrConsoleSessionTooLarge
 	}

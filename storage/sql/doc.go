@@ -1,4 +1,4 @@
-// Package sqlstore implements realm.Store (and realm.AuthCodeStore and
+// Package sql implements realm.Store (and realm.AuthCodeStore and
 // realm.SessionStore for sign-in) on gorm, for SQLite (pure Go,
 // ncruces go-sqlite3 through gormlite) and PostgreSQL (pgx through
 // gorm.io/driver/postgres).
@@ -23,4 +23,4 @@
 // read pool is the next step if profiles show it. A consequence for
 // callers: inside InTx, use only the transaction's Store, never the outer
 // one, or the call waits for the connection the transaction holds.
-package sqlstore
+package sql

@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -84,7 +84,7 @@ func unavailable(err error) bool {
 	var connErr *pgconn.ConnectError
 	var se *sqlite3.Error
 	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, dbsql.ErrConnDone),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.As(err, &netErr), errors.As(err, &connErr), pgconn.Timeout(err):
 		return true

@@ -1,4 +1,4 @@
-package sqlstore_test
+package sql_test
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/wardiam/ward/realm"
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // seedClient makes a realm with a client in two groups.
-func seedClient(tb testing.TB, s *sqlstore.Store) (realmID, clientID string) {
+func seedClient(tb testing.TB, s *sql.Store) (realmID, clientID string) {
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
@@ -41,7 +41,7 @@ func seedClient(tb testing.TB, s *sqlstore.Store) (realmID, clientID string) {
 // the one connection and must neither fail with "database is locked" nor
 // see each other's partial writes.
 func TestConcurrentUse(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
+	for name, open := range map[string]func(testing.TB) *sql.Store{
 		"sqlite":   sqltest.Open,
 		"memory":   sqltest.OpenMemory,
 		"postgres": sqltest.OpenPostgres,
@@ -93,7 +93,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func BenchmarkGetClient(b *testing.B) {
-	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
+	for name, open := range map[string]func(testing.TB) *sql.Store{
 		"sqlite":   sqltest.Open,
 		"postgres": sqltest.OpenPostgres,
 	} {
@@ -112,7 +112,7 @@ func BenchmarkGetClient(b *testing.B) {
 }
 
 func BenchmarkGetClientClaims(b *testing.B) {
-	for name, open := range map[string]func(testing.TB) *sqlstore.Store{
+	for name, open := range map[string]func(testing.TB) *sql.Store{
 		"sqlite":   sqltest.Open,
 		"postgres": sqltest.OpenPostgres,
 	} {

@@ -1,4 +1,4 @@
-package sqlstore_test
+package sql_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wardiam/ward/realm"
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
@@ -19,7 +19,7 @@ func TestLoginFailuresPostgres(t *testing.T) {
 	testLoginFailures(t, sqltest.OpenPostgres(t))
 }
 
-func testLoginFailures(t *testing.T, s *sqlstore.Store) {
+func testLoginFailures(t *testing.T, s *sql.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	org := &realm.Org{ID: realm.NewID(now, nil), Slug: "lf", Name: "lf", CreatedAt: now}

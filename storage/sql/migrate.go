@@ -1,4 +1,4 @@
-package sqlstore
+package sql
 
 import (
 	"context"
@@ -40,10 +40,10 @@ func migrations() ([]migration, error) {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlstore: migration %q: name must be NNNN_name.sql", name)
+			return nil, fmt.Errorf("storage/sql: migration %q: name must be NNNN_name.sql", name)
 		}
 		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("sqlstore: migrations %q and %q share version %d", prev, name, v)
+			return nil, fmt.Errorf("storage/sql: migrations %q and %q share version %d", prev, name, v)
 		}
 		seen[v] = name
 		body, err := fs.ReadFile(migrationFS, path.Join("migrations", name))
@@ -73,19 +73,19 @@ const migrationLockID = 0x77617264
 // with its write lock.
 func (s *Store) Migrate(ctx context.Context) error {
 	if s.inTx {
-		return fmt.Errorf("sqlstore: Migrate inside a transaction")
+		return fmt.Errorf("storage/sql: Migrate inside a transaction")
 	}
 	all, err := migrations()
 	if err != nil {
 		return err
 	}
 	if _, err := s.sqlDB.ExecContext(ctx, createMigrationsTable); err != nil {
-		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+		return fmt.Errorf("storage/sql: create schema_migrations: %w", err)
 	}
 	for _, m := range all {
 		applied, err := s.applyMigration(ctx, m)
 		if err != nil {
-			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+			return fmt.Errorf("storage/sql: migration %s: %w", m.name, err)
 		}
 		if applied {
 			s.log.InfoContext(ctx, "applied migration", "version", m.version, "name", m.name)
@@ -139,7 +139,7 @@ func (s *Store) PendingMigrations(ctx context.Context) (int, error) {
 		// guess from the error text.
 		exists, cerr := s.tableExists(ctx, "schema_migrations")
 		if cerr != nil || exists {
-			return 0, fmt.Errorf("sqlstore: read schema_migrations: %w", err)
+			return 0, fmt.Errorf("storage/sql: read schema_migrations: %w", err)
 		}
 		return len(all), nil
 	}

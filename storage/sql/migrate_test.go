@@ -1,4 +1,4 @@
-package sqlstore_test
+package sql_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
@@ -14,7 +14,7 @@ import (
 // migration.
 const migrationsCount = 9
 
-func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
+func testMigrateTwice(t *testing.T, s *sql.Store) {
 	ctx := context.Background()
 	n, err := s.PendingMigrations(ctx)
 	if err != nil {
@@ -41,7 +41,7 @@ func testMigrateTwice(t *testing.T, s *sqlstore.Store) {
 
 func TestMigrateSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "ward.db")
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: "sqlite:" + path})
+	s, err := sql.Open(context.Background(), sql.Config{DSN: "sqlite:" + path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestMigrateSQLite(t *testing.T) {
 }
 
 func TestMigratePostgres(t *testing.T) {
-	s, err := sqlstore.Open(context.Background(), sqlstore.Config{DSN: sqltest.PostgresDSN(t)})
+	s, err := sql.Open(context.Background(), sql.Config{DSN: sqltest.PostgresDSN(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

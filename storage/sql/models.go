@@ -1,4 +1,4 @@
-package sqlstore
+package sql
 
 import (
 	"bytes"
@@ -230,7 +230,7 @@ func fromAttribute(m attributeModel) realm.Attribute {
 func toGroup(g *realm.Group) (groupModel, error) {
 	attrs, err := encodeJSON(g.Attributes, "{}")
 	if err != nil {
-		return groupModel{}, fmt.Errorf("sqlstore: encode group attributes: %w", err)
+		return groupModel{}, fmt.Errorf("storage/sql: encode group attributes: %w", err)
 	}
 	return groupModel{ID: g.ID, RealmID: g.RealmID, Name: g.Name, NameLower: strings.ToLower(g.Name),
 		Description: g.Description, Attributes: attrs,
@@ -240,7 +240,7 @@ func toGroup(g *realm.Group) (groupModel, error) {
 func fromGroup(m groupModel) (realm.Group, error) {
 	attrs := map[string]any{}
 	if err := decodeJSON(m.Attributes, &attrs); err != nil {
-		return realm.Group{}, fmt.Errorf("sqlstore: decode attributes of group %s: %w", m.ID, err)
+		return realm.Group{}, fmt.Errorf("storage/sql: decode attributes of group %s: %w", m.ID, err)
 	}
 	return realm.Group{ID: m.ID, RealmID: m.RealmID, Name: m.Name, Description: m.Description,
 		Attributes: attrs, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
@@ -264,7 +264,7 @@ func toClient(c *realm.Client) (clientModel, error) {
 	origins, err3 := encodeJSON(c.WebOrigins, "[]")
 	for _, err := range []error{err1, err2, err3} {
 		if err != nil {
-			return clientModel{}, fmt.Errorf("sqlstore: encode client: %w", err)
+			return clientModel{}, fmt.Errorf("storage/sql: encode client: %w", err)
 		}
 	}
 	return clientModel{ID: c.ID, RealmID: c.RealmID, ClientID: c.ClientID, Name: c.Name,
@@ -292,7 +292,7 @@ func fromClient(m clientModel, groups []string) (realm.Client, error) {
 		dst *[]string
 	}{{m.Audience, &c.Audience}, {m.RedirectURIs, &c.RedirectURIs}, {m.WebOrigins, &c.WebOrigins}} {
 		if err := decodeJSON(f.src, f.dst); err != nil {
-			return realm.Client{}, fmt.Errorf("sqlstore: decode client %s: %w", m.ID, err)
+			return realm.Client{}, fmt.Errorf("storage/sql: decode client %s: %w", m.ID, err)
 		}
 		if len(*f.dst) == 0 {
 			*f.dst = nil
@@ -316,7 +316,7 @@ func fromSigningKey(m signingKeyModel) realm.SigningKey {
 func toEvent(e *realm.Event) (eventModel, error) {
 	details, err := encodeJSON(e.Details, "{}")
 	if err != nil {
-		return eventModel{}, fmt.Errorf("sqlstore: encode event details: %w", err)
+		return eventModel{}, fmt.Errorf("storage/sql: encode event details: %w", err)
 	}
 	return eventModel{ID: e.ID, OrgID: e.OrgID, RealmID: e.RealmID, Type: e.Type, ActorType: e.ActorType,
 		ActorID: e.ActorID, TargetType: e.TargetType, TargetID: e.TargetID, Details: details,
@@ -326,7 +326,7 @@ func toEvent(e *realm.Event) (eventModel, error) {
 func fromEvent(m eventModel) (realm.Event, error) {
 	var details map[string]any
 	if err := decodeJSON(m.Details, &details); err != nil {
-		return realm.Event{}, fmt.Errorf("sqlstore: decode event %s: %w", m.ID, err)
+		return realm.Event{}, fmt.Errorf("storage/sql: decode event %s: %w", m.ID, err)
 	}
 	if len(details) == 0 {
 		details = nil

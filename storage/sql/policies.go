@@ -1,4 +1,4 @@
-package sqlstore
+package sql
 
 import (
 	"context"
@@ -32,7 +32,7 @@ var policyNameTaken = realm.Conflict("name", "a policy with this name already ex
 func toPolicy(p *realm.Policy) (policyModel, error) {
 	actions, err := encodeJSON(p.Actions, "[]")
 	if err != nil {
-		return policyModel{}, fmt.Errorf("sqlstore: encode policy actions: %w", err)
+		return policyModel{}, fmt.Errorf("storage/sql: encode policy actions: %w", err)
 	}
 	return policyModel{ID: p.ID, RealmID: p.RealmID, Name: p.Name, NameLower: strings.ToLower(p.Name),
 		Description: p.Description, ResourceType: p.ResourceType, Actions: actions, Condition: p.Condition,
@@ -42,7 +42,7 @@ func toPolicy(p *realm.Policy) (policyModel, error) {
 func fromPolicy(m policyModel) (realm.Policy, error) {
 	actions := []string{}
 	if err := decodeJSON(m.Actions, &actions); err != nil {
-		return realm.Policy{}, fmt.Errorf("sqlstore: decode actions of policy %s: %w", m.ID, err)
+		return realm.Policy{}, fmt.Errorf("storage/sql: decode actions of policy %s: %w", m.ID, err)
 	}
 	return realm.Policy{ID: m.ID, RealmID: m.RealmID, Name: m.Name, Description: m.Description,
 		ResourceType: m.ResourceType, Actions: actions, Condition: m.Condition,

@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 	"errors"
 
 	"github.com/wardiam/ward/realm"
@@ -93,7 +93,7 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 func (s *Store) AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error) {
 	var v int64
 	err := s.q(ctx).Raw("SELECT schema_version FROM realms WHERE id = ?", realmID).Row().Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, dbsql.ErrNoRows) {
 		return 0, realm.ErrNotFound
 	}
 	if err != nil {

@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 	"errors"
 	"time"
 
@@ -63,7 +63,7 @@ INSERT INTO refresh_tokens
 // prepared statements: the refresh grant's only write.
 func (s *Store) RotateRefreshToken(ctx context.Context, t *realm.RefreshToken) error {
 	if t.ParentID == "" {
-		return errors.New("sqlstore: refresh token rotation without a parent")
+		return errors.New("storage/sql: refresh token rotation without a parent")
 	}
 	if s.dialect == Postgres {
 		res, err := s.exec(ctx, rotateRefreshPostgresSQL, append([]any{t.RealmID, t.ParentID}, insertRefreshArgs(t)...)...)
@@ -294,12 +294,12 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 	defer rows.Close()
 	var (
 		t                                 = &realm.RefreshToken{ID: tokenID, RealmID: realmID}
-		sUser                             sql.NullString
-		sAuth, sExp                       sql.NullTime
-		sRevoked, uActive                 sql.NullBool
-		uID, uEmail, uFirst, uLast, uPrim sql.NullString
+		sUser                             dbsql.NullString
+		sAuth, sExp                       dbsql.NullTime
+		sRevoked, uActive                 dbsql.NullBool
+		uID, uEmail, uFirst, uLast, uPrim dbsql.NullString
 		version                           int64
-		gid, gname, gvalues               sql.NullString
+		gid, gname, gvalues               dbsql.NullString
 		groups                            = []realm.Group{}
 		groupIDs                          = []string{}
 		found                             bool

@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,7 +45,7 @@ const (
 // that transaction.
 type Store struct {
 	db      *gorm.DB
-	sqlDB   *sql.DB
+	sqlDB   *dbsql.DB
 	dialect Dialect
 	log     *slog.Logger
 	inTx    bool
@@ -56,13 +56,13 @@ type Store struct {
 	// for a connection, which deadlocks with SQLite's single connection
 	// held by a transaction.) Shared with the Stores made by InTx, which
 	// do not use them.
-	stmts *sync.Map // stmtKey → *sql.Stmt
+	stmts *sync.Map // stmtKey → *dbsql.Stmt
 	// readDB serves the hot path's reads (query) outside transactions. On
 	// a SQLite file it is a pool of query-only connections beside the one
 	// writer: in WAL mode readers never wait for the writer, so token
 	// grants' lookups do not queue behind other grants' inserts. Elsewhere
 	// it is sqlDB.
-	readDB *sql.DB
+	readDB *dbsql.DB
 	// attrs decodes GetClientClaims' group attribute values once per
 	// distinct stored text; nil in a transaction's Store.
 	attrs *attrCache
@@ -100,20 +100,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dialect = SQLite
 		path := strings.TrimPrefix(cfg.DSN, "sqlite:")
 		if path == "" {
-			return nil, errors.New("sqlstore: sqlite DSN needs a path: sqlite:PATH or sqlite::memory:")
+			return nil, errors.New("storage/sql: sqlite DSN needs a path: sqlite:PATH or sqlite::memory:")
 		}
 		sqliteMem = path == ":memory:"
 		if !sqliteMem {
 			if dir := filepath.Dir(path); dir != "." {
 				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
+					return nil, fmt.Errorf("storage/sql: create database directory: %w", err)
 				}
 			}
 			// A new database file is the owner's alone (SQLite would make
 			// it 0644); its -wal and -shm files take the same mode.
 			f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 			if err != nil {
-				return nil, fmt.Errorf("sqlstore: create database file: %w", err)
+				return nil, fmt.Errorf("storage/sql: create database file: %w", err)
 			}
 			f.Close()
 		}
@@ -122,16 +122,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		dialect = Postgres
 		dialector = postgres.Open(cfg.DSN)
 	default:
-		return nil, errors.New("sqlstore: unsupported DSN: want sqlite:PATH, sqlite::memory: or postgres://")
+		return nil, errors.New("storage/sql: unsupported DSN: want sqlite:PATH, sqlite::memory: or postgres://")
 	}
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
 		// The error may quote the DSN, which can carry a password.
-		return nil, fmt.Errorf("sqlstore: open %s database: %w", dialect, redactErr(err, cfg.DSN))
+		return nil, fmt.Errorf("storage/sql: open %s database: %w", dialect, redactErr(err, cfg.DSN))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, fmt.Errorf("storage/sql: %w", err)
 	}
 	if dialect == SQLite {
 		sqlDB.SetMaxOpenConns(1)
@@ -151,14 +151,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{db: db, sqlDB: sqlDB, readDB: sqlDB, dialect: dialect, log: log, stmts: new(sync.Map), attrs: newAttrCache()}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("sqlstore: %w", redactErr(err, cfg.DSN))
+		return nil, fmt.Errorf("storage/sql: %w", redactErr(err, cfg.DSN))
 	}
 	if dialect == SQLite && !sqliteMem {
 		// Opened after the writer, which has switched the file to WAL.
-		readDB, err := sql.Open("sqlite3", sqliteReaderURI(strings.TrimPrefix(cfg.DSN, "sqlite:")))
+		readDB, err := dbsql.Open("sqlite3", sqliteReaderURI(strings.TrimPrefix(cfg.DSN, "sqlite:")))
 		if err != nil {
 			sqlDB.Close()
-			return nil, fmt.Errorf("sqlstore: open sqlite readers: %w", err)
+			return nil, fmt.Errorf("storage/sql: open sqlite readers: %w", err)
 		}
 		readDB.SetMaxOpenConns(sqliteReaders)
 		readDB.SetMaxIdleConns(sqliteReaders)
@@ -176,10 +176,10 @@ const sqliteReaders = 4
 // prepared returns the statement for query (written with ? placeholders)
 // on db (readDB or sqlDB; a query is only ever run on one of them),
 // preparing it on first use (the tables exist only after Migrate).
-func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+func (s *Store) prepared(ctx context.Context, db *dbsql.DB, query string) (*dbsql.Stmt, error) {
 	key := stmtKey{db, query}
 	if st, ok := s.stmts.Load(key); ok {
-		return st.(*sql.Stmt), nil
+		return st.(*dbsql.Stmt), nil
 	}
 	// Prepared outside any lock: preparing may wait for a connection (on
 	// SQLite the writer's, held by a transaction), and lookups of other
@@ -191,20 +191,20 @@ func (s *Store) prepared(ctx context.Context, db *sql.DB, query string) (*sql.St
 	}
 	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
 		st.Close()
-		return prev.(*sql.Stmt), nil
+		return prev.(*dbsql.Stmt), nil
 	}
 	return st, nil
 }
 
 // stmtKey names a prepared statement: a query on one of the pools.
 type stmtKey struct {
-	db    *sql.DB
+	db    *dbsql.DB
 	query string
 }
 
 // query runs a hot-path read: through the transaction inside InTx, else
 // through the statement prepared once.
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (s *Store) query(ctx context.Context, query string, args ...any) (*dbsql.Rows, error) {
 	if s.inTx {
 		return s.q(ctx).Raw(query, args...).Rows()
 	}
@@ -217,7 +217,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 // exec runs a hot-path write: through the transaction inside InTx, else
 // through the statement prepared once.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (s *Store) exec(ctx context.Context, query string, args ...any) (dbsql.Result, error) {
 	if s.inTx {
 		res := s.q(ctx).Exec(query, args...)
 		if res.Error != nil {
@@ -235,7 +235,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // execFunc runs one statement of a writeTx transaction; every statement,
 // reads included, must go through it (a SQLite memory store has a single
 // connection, which the transaction holds).
-type execFunc func(query string, args ...any) (sql.Result, error)
+type execFunc func(query string, args ...any) (dbsql.Result, error)
 
 // writeTx runs fn's statements, which must be among queries, in one
 // transaction, each through its statement prepared once (gorm's
@@ -245,9 +245,9 @@ type execFunc func(query string, args ...any) (sql.Result, error)
 // transaction's.
 func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec execFunc) error) error {
 	if s.inTx {
-		return fn(func(q string, args ...any) (sql.Result, error) { return s.exec(ctx, q, args...) })
+		return fn(func(q string, args ...any) (dbsql.Result, error) { return s.exec(ctx, q, args...) })
 	}
-	stmts := make(map[string]*sql.Stmt, len(queries))
+	stmts := make(map[string]*dbsql.Stmt, len(queries))
 	for _, q := range queries {
 		st, err := s.prepared(ctx, s.sqlDB, q)
 		if err != nil {
@@ -259,10 +259,10 @@ func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec exec
 	if err != nil {
 		return err
 	}
-	err = fn(func(q string, args ...any) (sql.Result, error) {
+	err = fn(func(q string, args ...any) (dbsql.Result, error) {
 		st := stmts[q]
 		if st == nil {
-			return nil, fmt.Errorf("sqlstore: statement not declared to writeTx: %.40s", q)
+			return nil, fmt.Errorf("storage/sql: statement not declared to writeTx: %.40s", q)
 		}
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	})
@@ -273,10 +273,12 @@ func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec exec
 	return tx.Commit()
 }
 
-// rowsAffected is the sql.Result of a statement run through gorm.
+// rowsAffected is the dbsql.Result of a statement run through gorm.
 type rowsAffected int64
 
-func (r rowsAffected) LastInsertId() (int64, error) { return 0, errors.New("sqlstore: no insert id") }
+func (r rowsAffected) LastInsertId() (int64, error) {
+	return 0, errors.New("storage/sql: no insert id")
+}
 func (r rowsAffected) RowsAffected() (int64, error) { return int64(r), nil }
 
 // sqliteURI builds the driver's file: URI with the pragmas we rely on.
@@ -346,7 +348,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.stmts.Range(func(k, st any) bool {
-		st.(*sql.Stmt).Close()
+		st.(*dbsql.Stmt).Close()
 		s.stmts.Delete(k)
 		return true
 	})

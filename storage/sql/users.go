@@ -1,8 +1,8 @@
-package sqlstore
+package sql
 
 import (
 	"context"
-	"database/sql"
+	dbsql "database/sql"
 	"slices"
 	"strings"
 
@@ -199,7 +199,7 @@ func (s *Store) GetUserClaims(ctx context.Context, realmID, userID string) (*rea
 		groups            = []realm.Group{}
 		version           int64
 		found             bool
-		gid, name, values sql.NullString
+		gid, name, values dbsql.NullString
 	)
 	dest := []any{&u.Email, &u.FirstName, &u.LastName, &u.Active, &u.PrimaryGroup, &version, &gid, &name, &values}
 	for rows.Next() {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	sqlstore "github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sql"
 )
 
 // EnvPostgres names the variable holding a DSN to a PostgreSQL server whose
@@ -33,28 +33,28 @@ To skip Postgres tests deliberately, set ` + EnvSkipPostgres + `=1.`
 
 // Open returns a migrated SQLite store in a temp file, closed when the test
 // ends.
-func Open(t testing.TB) *sqlstore.Store {
+func Open(t testing.TB) *sql.Store {
 	t.Helper()
 	return open(t, "sqlite:"+filepath.Join(t.TempDir(), "ward.db"))
 }
 
 // OpenMemory returns a migrated in-memory SQLite store.
-func OpenMemory(t testing.TB) *sqlstore.Store {
+func OpenMemory(t testing.TB) *sql.Store {
 	t.Helper()
 	return open(t, "sqlite::memory:")
 }
 
 // OpenPostgres returns a migrated store on a fresh PostgreSQL database,
 // dropped when the test ends. See PostgresDSN for when it fails or skips.
-func OpenPostgres(t testing.TB) *sqlstore.Store {
+func OpenPostgres(t testing.TB) *sql.Store {
 	t.Helper()
 	return open(t, PostgresDSN(t))
 }
 
-func open(t testing.TB, dsn string) *sqlstore.Store {
+func open(t testing.TB, dsn string) *sql.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, sqlstore.Config{DSN: dsn})
+	s, err := sql.Open(ctx, sql.Config{DSN: dsn})
 	if err != nil {
 		t.Fatalf("sqltest: open store: %v", err)
 	}
