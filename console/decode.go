@@ -250,7 +250,7 @@ func eventFilter(c echo.Context) (realm.EventFilter, error) {
 	if err != nil {
 		return realm.EventFilter{}, err
 	}
-	f := realm.EventFilter{Type: c.QueryParam("type"), Limit: limit, Cursor: cursor}
+	f := realm.EventFilter{Type: realm.EventType(c.QueryParam("type")), Limit: limit, Cursor: cursor}
 	if s := c.QueryParam("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -222,7 +222,7 @@ func toEvent(e *realm.Event) eventDTO {
 	if details == nil {
 		details = map[string]any{}
 	}
-	return eventDTO{ID: e.ID, Type: e.Type, ActorType: e.ActorType, ActorID: e.ActorID, TargetType: e.TargetType,
+	return eventDTO{ID: e.ID, Type: string(e.Type), ActorType: e.ActorType, ActorID: e.ActorID, TargetType: e.TargetType,
 		TargetID: e.TargetID, Details: details, Time: utc(e.Time)}
 }
 

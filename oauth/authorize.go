@@ -116,16 +116,14 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 		}
 	}
 
-	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock}
-	fcl, err := store.GetClient(ctx, req.Form.Get("client_id"))
-	if errors.Is(err, fosite.ErrNotFound) {
+	fc, err := s.fullClient(ctx, p, req.Form.Get("client_id"))
+	if errors.Is(err, realm.ErrNotFound) {
 		return errorPage(http.StatusBadRequest, "The application is unknown.")
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "oauth: authorize: client lookup", "realm", realmName, "err", err)
 		return errorPage(http.StatusServiceUnavailable, "The service is unavailable right now.")
 	}
-	fc := fcl.(*fositeClient)
 	if fc.c.Kind != realm.KindApplication {
 		return errorPage(http.StatusBadRequest, "The application is unknown.")
 	}
@@ -148,7 +146,7 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 			return nil
 		}
 	}
-	ar, err := newAuthorizeRequest(ctx, p.fosite, req, webMessage)
+	ar, err := newAuthorizeRequest(ctx, p.fosite, req, webMessage, fc)
 	if ar == nil {
 		return errorPage(http.StatusBadRequest, "The request could not be read.")
 	}
@@ -268,11 +266,11 @@ func hashSessionToken(token string) []byte {
 // cookie, when the session is live and the user still active.
 func (s *Server) currentSession(c echo.Context, p *provider) (*realm.User, *realm.BrowserSession, error) {
 	ck, err := c.Request().Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || s.sessions == nil {
+	if err != nil || ck.Value == "" {
 		return nil, nil, nil
 	}
 	ctx := c.Request().Context()
-	bs, err := s.sessions.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
+	bs, err := s.store.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -297,9 +295,6 @@ func (s *Server) currentSession(c echo.Context, p *provider) (*realm.User, *real
 
 // startSession records a new browser session for u and sets its cookie.
 func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*realm.BrowserSession, error) {
-	if s.sessions == nil {
-		return nil, errors.New("oauth: no session store configured")
-	}
 	now := s.clock().UTC()
 	token := randomToken()
 	bs := &realm.BrowserSession{
@@ -311,16 +306,16 @@ func (s *Server) startSession(c echo.Context, p *provider, u *realm.User) (*real
 	// the old one: the cookie is replaced, and the session must not live on
 	// in the database where its refresh tokens would still count it live.
 	if ck, err := c.Request().Cookie(sessionCookie); err == nil && ck.Value != "" {
-		old, err := s.sessions.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
+		old, err := s.store.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
 		if err == nil && !old.Revoked {
-			if err := s.sessions.RevokeBrowserSession(ctx, p.realm.ID, old.ID); err != nil {
+			if err := s.store.RevokeBrowserSession(ctx, p.realm.ID, old.ID); err != nil {
 				return nil, err
 			}
 		} else if err != nil && !errors.Is(err, realm.ErrNotFound) {
 			return nil, err
 		}
 	}
-	if err := s.sessions.CreateBrowserSession(ctx, bs); err != nil {
+	if err := s.store.CreateBrowserSession(ctx, bs); err != nil {
 		return nil, err
 	}
 	http.SetCookie(c.Response(), &http.Cookie{
@@ -393,20 +388,18 @@ func (s *Server) completeAuthorize(c echo.Context, p *provider, ar fosite.Author
 // (every 256th code on this node), in the background: rows of codes
 // never redeemed would otherwise stay forever.
 func (s *Server) sweepAuthRequests(ctx context.Context) {
-	if s.codes == nil || s.codesIssued.Add(1)%256 != 0 {
+	if s.codesIssued.Add(1)%256 != 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	go func() {
-		if _, err := s.codes.DeleteExpiredAuthRequests(ctx, s.clock()); err != nil {
+		if _, err := s.store.DeleteExpiredAuthRequests(ctx, s.clock()); err != nil {
 			s.log.WarnContext(ctx, "oauth: deleting expired authorization codes", "err", err)
 		}
 		// Refresh tokens too, the same way: a used one stays until it
 		// expires, so that its reuse is recognised until then.
-		if s.refresh != nil {
-			if _, err := s.refresh.DeleteExpiredRefreshTokens(ctx, s.clock()); err != nil {
-				s.log.WarnContext(ctx, "oauth: deleting expired refresh tokens", "err", err)
-			}
+		if _, err := s.store.DeleteExpiredRefreshTokens(ctx, s.clock()); err != nil {
+			s.log.WarnContext(ctx, "oauth: deleting expired refresh tokens", "err", err)
 		}
 	}()
 }

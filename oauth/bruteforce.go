@@ -84,19 +84,16 @@ func accountKey(email string) string {
 // Attempts beyond that, and any while locked, get the locked answer
 // without a verification of the real hash (a dummy one keeps the timing).
 func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password string) (*realm.User, error) {
-	if s.failures == nil {
-		return s.checkPassword(ctx, p.realm.ID, email, password)
-	}
 	now := s.clock()
 	key := accountKey(email)
-	state, err := s.failures.AddLoginFailure(ctx, p.realm.ID, key, now)
+	state, err := s.store.AddLoginFailure(ctx, p.realm.ID, key, now)
 	if err != nil {
 		return nil, err
 	}
 	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
 	if locked || state.Failures > loginLockThreshold {
 		s.service.Passwords().Verify(dummyHash(), password)
-		s.loginEvent(ctx, p, email, "user.login_failed", map[string]any{"reason": "locked"})
+		s.loginEvent(ctx, p, email, realm.EventUserLoginFailed, map[string]any{"reason": "locked"})
 		if !locked {
 			s.lockLogin(ctx, p, email, key, state, now)
 		}
@@ -107,12 +104,12 @@ func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password 
 		return nil, err
 	}
 	if u != nil {
-		if err := s.failures.ClearLoginFailures(ctx, p.realm.ID, key); err != nil {
+		if err := s.store.ClearLoginFailures(ctx, p.realm.ID, key); err != nil {
 			s.log.WarnContext(ctx, "oauth: clearing login failures", "realm", p.realm.Name, "err", err)
 		}
 		return u, nil
 	}
-	s.loginEvent(ctx, p, email, "user.login_failed", map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
+	s.loginEvent(ctx, p, email, realm.EventUserLoginFailed, map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
 	if state.Failures >= loginLockThreshold {
 		s.lockLogin(ctx, p, email, key, state, now)
 	}
@@ -124,14 +121,14 @@ func (s *Server) attemptLogin(ctx context.Context, p *provider, email, password 
 // callers one locks and writes the lockout event.
 func (s *Server) lockLogin(ctx context.Context, p *provider, email, key string, state *realm.LoginFailure, now time.Time) {
 	d := lockDuration(state.Lockouts)
-	locked, err := s.failures.LockLogin(ctx, p.realm.ID, key, loginLockThreshold, now.Add(d), now)
+	locked, err := s.store.LockLogin(ctx, p.realm.ID, key, loginLockThreshold, now.Add(d), now)
 	if err != nil {
 		// The failures stay counted, so the next attempt locks.
 		s.log.WarnContext(ctx, "oauth: locking sign-in", "realm", p.realm.Name, "err", err)
 		return
 	}
 	if locked {
-		s.loginEvent(ctx, p, email, "user.locked_out", map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
+		s.loginEvent(ctx, p, email, realm.EventUserLockedOut, map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
 	}
 }
 
@@ -139,7 +136,7 @@ func (s *Server) lockLogin(ctx context.Context, p *provider, email, key string, 
 // account of the realm it names the user; an unknown address is only
 // logged, without the address, so guessing cannot fill the audit log.
 // Passwords never appear.
-func (s *Server) loginEvent(ctx context.Context, p *provider, email, typ string, details map[string]any) {
+func (s *Server) loginEvent(ctx context.Context, p *provider, email string, typ realm.EventType, details map[string]any) {
 	u, err := s.store.GetUserByEmail(ctx, p.realm.ID, email)
 	if err != nil || u == nil || u.RealmID != p.realm.ID {
 		s.log.InfoContext(ctx, "oauth: sign-in refused for an unknown address", "realm", p.realm.Name, "event", typ)
@@ -161,7 +158,7 @@ func (s *Server) sweepLoginFailures(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	before := s.clock().Add(-loginFailureTTL)
 	go func() {
-		if _, err := s.failures.DeleteStaleLoginFailures(ctx, before); err != nil {
+		if _, err := s.store.DeleteStaleLoginFailures(ctx, before); err != nil {
 			s.log.WarnContext(ctx, "oauth: deleting stale login failures", "err", err)
 		}
 	}()

@@ -109,7 +109,7 @@ func TestLoginLockout(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for _, e := range evs.Items {
-		counts[e.Type]++
+		counts[string(e.Type)]++
 		if e.Type == "user.login_failed" || e.Type == "user.locked_out" {
 			if e.TargetID != f.user.ID {
 				t.Errorf("%s event targets %q, want the user", e.Type, e.TargetID)
@@ -140,7 +140,7 @@ func TestLoginLockoutUnknownAddress(t *testing.T) {
 	for range 10 {
 		f.tryLogin(t, b, "ghost@example.com", "x")
 	}
-	lf, err := f.env.srv.failures.GetLoginFailure(f.env.ctx, f.realm.ID, accountKey("ghost@example.com"))
+	lf, err := f.env.store.GetLoginFailure(f.env.ctx, f.realm.ID, accountKey("ghost@example.com"))
 	if err != nil || lf.LockedUntil == nil || lf.Lockouts != 1 {
 		t.Fatalf("unknown address state %+v %v, want locked", lf, err)
 	}

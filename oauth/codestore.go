@@ -41,6 +41,11 @@ type userSession struct {
 	// OrgID is the org a console sign-in acts for (console.go); empty in
 	// other realms.
 	OrgID string `json:"org_id,omitempty"`
+
+	// grant is what a refresh grant read with the token presented (the
+	// token, its user's claims, its session), for the rest of that grant;
+	// never stored. Clone keeps it.
+	grant *realm.RefreshGrant
 }
 
 var (
@@ -141,9 +146,6 @@ var errCodeReused = errors.New("authorization code already used")
 const codeLifespan = time.Minute
 
 func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, req fosite.Requester, expires time.Time) error {
-	if s.codes == nil {
-		return fosite.ErrServerError.WithHint("sign-in storage is not configured")
-	}
 	sess, ok := req.GetSession().(*userSession)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
@@ -156,7 +158,7 @@ func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, re
 	if expires.IsZero() {
 		expires = now.Add(codeLifespan)
 	}
-	return s.codes.CreateAuthRequest(ctx, &realm.AuthRequest{
+	return s.store.CreateAuthRequest(ctx, &realm.AuthRequest{
 		Kind: kind, Signature: signature, RealmID: s.realmID, RequestID: req.GetID(),
 		ClientID: req.GetClient().GetID(), UserID: sess.UserID, SessionID: sess.SessionID,
 		Data: data, ExpiresAt: expires, CreatedAt: now,
@@ -204,10 +206,7 @@ func encodeRequest(req fosite.Requester, tokenHash string) ([]byte, error) {
 // which is the one it passed here. A session already restored is left as
 // it is (it holds the access token's claims by then).
 func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, into fosite.Session, notFound error) (fosite.Requester, *realm.AuthRequest, error) {
-	if s.codes == nil {
-		return nil, nil, notFound
-	}
-	row, err := s.codes.GetAuthRequest(ctx, s.realmID, kind, signature)
+	row, err := s.store.GetAuthRequest(ctx, s.realmID, kind, signature)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, nil, notFound
 	}
@@ -272,10 +271,7 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 // update: of concurrent redemptions that all read it unused, only one gets
 // here first; the others fail with errCodeReused.
 func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	if s.codes == nil {
-		return fosite.ErrNotFound
-	}
-	err := s.codes.UseAuthRequest(ctx, s.realmID, realm.AuthRequestCode, signature)
+	err := s.store.UseAuthRequest(ctx, s.realmID, realm.AuthRequestCode, signature)
 	if errors.Is(err, realm.ErrAlreadyUsed) || errors.Is(err, realm.ErrNotFound) {
 		return errCodeReused
 	}
@@ -316,10 +312,7 @@ func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, 
 }
 
 func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	if s.codes == nil {
-		return nil
-	}
-	return s.codes.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestOIDC, oidcKey(code))
+	return s.store.DeleteAuthRequest(ctx, s.realmID, realm.AuthRequestOIDC, oidcKey(code))
 }
 
 // RevokeAccessToken revokes the access token issued for request ID

@@ -30,6 +30,7 @@ type testEnv struct {
 	ctx    context.Context
 	store  realm.Store
 	keys   *Keys
+	svc    *realm.Service
 	srv    *Server
 	base   string
 	offset atomic.Int64 // added to the wall clock
@@ -76,6 +77,7 @@ func newEnvOn(t testing.TB, open func(testing.TB) realm.Store, opts ...func(*Con
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.svc = svc
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

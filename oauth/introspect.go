@@ -250,10 +250,10 @@ func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.
 // client is left alone and answered 200 (RFC 7009 §2.1 and §2.2).
 func (r *jwtRevoker) revokeRefresh(ctx context.Context, token string, caller *fositeClient) (bool, error) {
 	sig := refreshSignature(token)
-	if sig == "" || r.s.refresh == nil {
+	if sig == "" {
 		return false, nil
 	}
-	st := &fositeStore{store: r.s.store, realmID: r.p.realm.ID, clock: r.s.clock, refresh: r.s.refresh, accessLifespan: r.s.accessTokenLifespan}
+	st := r.s.fositeStore(r.p)
 	req, err := st.GetRefreshTokenSession(ctx, sig, &userSession{})
 	switch {
 	case errors.Is(err, fosite.ErrNotFound):

@@ -28,13 +28,7 @@ func (s *Server) Sweep(ctx context.Context) {
 	}
 	sweep("revoked_tokens", s.store.DeleteExpiredRevokedTokens, now)
 	sweep("action_tokens", s.store.DeleteExpiredActionTokens, now)
-	if s.codes != nil {
-		sweep("auth_requests", s.codes.DeleteExpiredAuthRequests, now)
-	}
-	if s.refresh != nil {
-		sweep("refresh_tokens", s.refresh.DeleteExpiredRefreshTokens, now)
-	}
-	if s.failures != nil {
-		sweep("login_failures", s.failures.DeleteStaleLoginFailures, now.Add(-loginFailureTTL))
-	}
+	sweep("auth_requests", s.store.DeleteExpiredAuthRequests, now)
+	sweep("refresh_tokens", s.store.DeleteExpiredRefreshTokens, now)
+	sweep("login_failures", s.store.DeleteStaleLoginFailures, now.Add(-loginFailureTTL))
 }

@@ -24,7 +24,7 @@ func TestSweep(t *testing.T) {
 		must(env.store.CreateActionToken(env.ctx, &realm.ActionToken{Hash: []byte(hash), RealmID: f.realm.ID,
 			UserID: f.user.ID, Purpose: hash, ExpiresAt: exp, CreatedAt: now.Add(-2 * time.Minute)}))
 	}
-	failures := env.store.(realm.LoginFailureStore)
+	failures := env.store
 	if _, err := failures.AddLoginFailure(env.ctx, f.realm.ID, "stale", now.Add(-48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}

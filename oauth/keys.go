@@ -23,8 +23,8 @@ import (
 
 // Signing algorithms a realm may hold keys for.
 const (
-	AlgES256 = "ES256"
-	AlgRS256 = "RS256"
+	AlgES256 = realm.AlgES256
+	AlgRS256 = realm.AlgRS256
 )
 
 // rsaBits: RSA 2048 is what OIDC relying parties universally accept; larger

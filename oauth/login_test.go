@@ -701,7 +701,7 @@ func TestLoginCancel(t *testing.T) {
 	if p := f.cancelLogin(t, b, login, "", f.user.Email, "not the password"); p.location == nil || p.location.Query().Get("error") != "access_denied" {
 		t.Fatalf("cancel: %d %v", p.status, p.location)
 	}
-	if lf, err := f.env.srv.failures.GetLoginFailure(f.env.ctx, f.realm.ID, accountKey(f.user.Email)); !errors.Is(err, realm.ErrNotFound) && (err != nil || lf.Failures != 0) {
+	if lf, err := f.env.store.GetLoginFailure(f.env.ctx, f.realm.ID, accountKey(f.user.Email)); !errors.Is(err, realm.ErrNotFound) && (err != nil || lf.Failures != 0) {
 		t.Errorf("cancel counted as a failed sign-in: %+v %v", lf, err)
 	}
 	evs, err := f.env.store.ListEvents(f.env.ctx, f.realm.OrgID, f.realm.ID, realm.EventFilter{Limit: 200})
@@ -709,7 +709,7 @@ func TestLoginCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ev := range evs.Items {
-		if strings.HasPrefix(ev.Type, "user.login") || ev.Type == "user.locked_out" {
+		if strings.HasPrefix(string(ev.Type), "user.login") || ev.Type == "user.locked_out" {
 			t.Errorf("cancel wrote event %s", ev.Type)
 		}
 	}

@@ -148,10 +148,10 @@ func (s *Server) confirmLogout(c echo.Context, p *provider, status int, problem 
 // nil when it has none.
 func (s *Server) liveBrowserSession(c echo.Context, p *provider) (*realm.BrowserSession, error) {
 	ck, err := c.Request().Cookie(sessionCookie)
-	if err != nil || ck.Value == "" || s.sessions == nil {
+	if err != nil || ck.Value == "" {
 		return nil, nil
 	}
-	bs, err := s.sessions.GetBrowserSessionByToken(c.Request().Context(), p.realm.ID, hashSessionToken(ck.Value))
+	bs, err := s.store.GetBrowserSessionByToken(c.Request().Context(), p.realm.ID, hashSessionToken(ck.Value))
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, nil
 	}
@@ -175,11 +175,8 @@ func (s *Server) endSession(c echo.Context, p *provider) error {
 		Name: sessionCookie, Value: "", Path: "/realms/" + p.realm.Name + "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode,
 	})
-	if s.sessions == nil {
-		return nil
-	}
 	ctx := c.Request().Context()
-	bs, err := s.sessions.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
+	bs, err := s.store.GetBrowserSessionByToken(ctx, p.realm.ID, hashSessionToken(ck.Value))
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil
 	}
@@ -189,7 +186,7 @@ func (s *Server) endSession(c echo.Context, p *provider) error {
 	if bs.Revoked {
 		return nil
 	}
-	err = s.sessions.RevokeBrowserSession(ctx, p.realm.ID, bs.ID)
+	err = s.store.RevokeBrowserSession(ctx, p.realm.ID, bs.ID)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil
 	}

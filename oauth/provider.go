@@ -185,9 +185,9 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 	if !hasActive(keys, AlgES256) {
 		// A realm made without one (created directly, or before keys
 		// existed) gets its ES256 key on first use.
-		k, err := s.createKey(ctx, r.ID, AlgES256)
+		k, err := s.service.EnsureSigningKey(ctx, r.ID, AlgES256)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("oauth: signing key: %w", err)
 		}
 		keys = append([]realm.SigningKey{*k}, keys...)
 	}
@@ -286,18 +286,6 @@ func hasActive(keys []realm.SigningKey, alg string) bool {
 	return false
 }
 
-// createKey makes and stores a new active key.
-func (s *Server) createKey(ctx context.Context, realmID, alg string) (*realm.SigningKey, error) {
-	k, err := s.keys.NewSigningKey(ctx, realmID, alg)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateSigningKey(ctx, k); err != nil {
-		return nil, fmt.Errorf("oauth: store signing key: %w", err)
-	}
-	return k, nil
-}
-
 // ensureKey returns the realm's active key for alg, making one if there is
 // none (RS256 is made on first need: RSA generation is slow, and most realms
 // never issue an ID token).
@@ -306,23 +294,11 @@ func (s *Server) ensureKey(ctx context.Context, p *provider, alg string) (*signi
 		return k, nil
 	}
 	v, err, _ := s.builds.Do("key\x00"+p.realm.ID+"\x00"+alg, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
-		// Another node may have made it meanwhile.
-		keys, err := s.store.ListSigningKeys(ctx, p.realm.ID)
+		// Another node may have made it meanwhile: EnsureSigningKey reads
+		// before it makes one.
+		k, err := s.service.EnsureSigningKey(context.WithoutCancel(ctx), p.realm.ID, alg)
 		if err != nil {
 			return nil, err
-		}
-		var k *realm.SigningKey
-		for i := range keys {
-			if keys[i].Active && keys[i].Algorithm == alg {
-				k = &keys[i]
-				break
-			}
-		}
-		if k == nil {
-			if k, err = s.createKey(ctx, p.realm.ID, alg); err != nil {
-				return nil, err
-			}
 		}
 		priv, err := s.keys.PrivateKey(k)
 		if err != nil {
@@ -358,7 +334,7 @@ func (p *provider) compose(s *Server) {
 	// (plain never accepted), state of at least 8 characters, codes for a
 	// minute. Every code grant returns a refresh token (an empty
 	// RefreshTokenScopes; nil would mean fosite's default "offline"
-	// scopes), unless the store keeps none.
+	// scopes).
 	cfg.AuthorizeCodeLifespan = codeLifespan
 	cfg.IDTokenLifespan = s.accessTokenLifespan
 	cfg.IDTokenIssuer = p.issuer
@@ -366,15 +342,11 @@ func (p *provider) compose(s *Server) {
 	cfg.EnablePKCEPlainChallengeMethod = false
 	cfg.MinParameterEntropy = fosite.MinParameterEntropy
 	cfg.RefreshTokenScopes = []string{}
-	if s.refresh == nil {
-		cfg.RefreshTokenScopes = []string{"ward:no-refresh-token-storage"}
-	}
 	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
 	cfg.FormPostHTMLTemplate = formPostTemplate(p.issuer)
 	cfg.ResponseModeHandlerExtension = &webMessageHandler{issuer: p.issuer} // webmessage.go
 	es := p.signers[AlgES256]
-	store := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, codes: s.codes, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
-	store.claims, _ = s.store.(realm.ClientClaimsStore)
+	store := s.fositeStore(p)
 	p.es256 = newSigner(es.priv)
 	strategy := &oauth2.DefaultJWTStrategy{Signer: p.es256, Config: cfg}
 	codes := codeStrategy{DefaultJWTStrategy: strategy, p: p, clock: s.clock}
@@ -412,20 +384,24 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	CodeField:        400,
 }
 
-// claimsSubject is what a subject's token claims come from: its group IDs
-// and primary group, and, when the store read them together (loaded), the
-// groups themselves and the realm's attribute schema version.
+// claimsSubject is what a subject's token claims come from, read with the
+// subject in one query: its group IDs and primary group, the groups
+// themselves and the realm's attribute schema version.
 type claimsSubject struct {
 	groupIDs []string
 	primary  string
 	groups   []realm.Group
 	version  int64
-	loaded   bool
 }
 
 // clientSubject is client fc as a claims subject.
 func clientSubject(fc *fositeClient) claimsSubject {
-	return claimsSubject{groupIDs: fc.c.Groups, primary: fc.c.PrimaryGroup, groups: fc.groups, version: fc.schemaVersion, loaded: fc.loaded}
+	return claimsSubject{groupIDs: fc.c.Groups, primary: fc.c.PrimaryGroup, groups: fc.groups, version: fc.schemaVersion}
+}
+
+// userSubject is the user of uc as a claims subject.
+func userSubject(uc *realm.UserClaims) claimsSubject {
+	return claimsSubject{groupIDs: uc.User.Groups, primary: uc.User.PrimaryGroup, groups: uc.Groups, version: uc.SchemaVersion}
 }
 
 // subjectClaims returns the groups and effective attributes of sub,
@@ -445,24 +421,13 @@ func (s *Server) subjectClaims(ctx context.Context, p *provider, sub claimsSubje
 			}
 		}
 	}
-	var (
-		groups []string
-		attrs  map[string]any
-	)
-	if sub.loaded {
-		// The groups came with the subject; only the definitions are
-		// needed, and they are in memory unless the schema version moved.
-		defs, err := s.attributeDefs(ctx, p, sub.version)
-		if err != nil {
-			return nil, nil, err
-		}
-		groups, attrs = realm.ClaimsOf(defs, sub.groups, primary)
-	} else {
-		var err error
-		if groups, attrs, err = s.service.SubjectClaims(ctx, p.realm.ID, groupIDs, primary); err != nil {
-			return nil, nil, err
-		}
+	// The groups came with the subject; only the definitions are needed,
+	// and they are in memory unless the schema version moved.
+	defs, err := s.attributeDefs(ctx, p, sub.version)
+	if err != nil {
+		return nil, nil, err
 	}
+	groups, attrs := realm.ClaimsOf(defs, sub.groups, primary)
 	if groups == nil {
 		groups = []string{}
 	}

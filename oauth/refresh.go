@@ -57,34 +57,6 @@ func causedBy(err, target error) bool {
 	return false
 }
 
-// grantState carries what one token request learns in one storage call
-// and needs in a later one, through the context fosite passes along: the
-// refresh token being rotated (its jti; its family is the request ID), which
-// CreateRefreshTokenSession replaces by the new one in one transaction;
-// and, when the store read them with the token (realm.RefreshGrantStore),
-// the token's user and session, which fillUserSession needs next.
-type grantState struct {
-	rotateJTI string
-	// prefetched is set when user and session below were read with the
-	// token; either may be nil (gone).
-	prefetched bool
-	user       *realm.UserClaims
-	session    *realm.BrowserSession
-}
-
-type grantStateKey struct{}
-
-// withGrantState returns ctx carrying a new grantState.
-func withGrantState(ctx context.Context) context.Context {
-	return context.WithValue(ctx, grantStateKey{}, &grantState{})
-}
-
-// grantStateOf returns ctx's grantState, or nil.
-func grantStateOf(ctx context.Context) *grantState {
-	gs, _ := ctx.Value(grantStateKey{}).(*grantState)
-	return gs
-}
-
 // refreshSignature is how fosite names a refresh token to the store: the
 // jti and the token's hash, joined by a dot. The jti is read from the
 // payload without verifying the signature; the hash comparison against the
@@ -143,10 +115,12 @@ func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, n
 }
 
 // CreateRefreshTokenSession stores the refresh token issued with req.
+//
+// A refresh grant's request carries the token presented (userSession.grant,
+// set by GetRefreshTokenSession): the new token replaces it in one
+// transaction (RotateRefreshToken of realm.Store), which fails when the
+// presented one was used meanwhile. Any other request begins a family.
 func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
-	if s.refresh == nil {
-		return fosite.ErrServerError.WithHint("refresh token storage is not configured")
-	}
 	jti, hash, ok := splitRefreshSignature(signature)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("malformed refresh token signature")
@@ -168,33 +142,37 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		ClientID: req.GetClient().GetID(), AccessJTI: accessJTI, Offline: us.Offline,
 		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
 	}
-	gs := grantStateOf(ctx)
-	if gs == nil || gs.rotateJTI == "" {
-		return s.refresh.CreateRefreshToken(ctx, t) // a family's first token
+	if us.grant == nil {
+		return s.store.CreateRefreshToken(ctx, t) // a family's first token
 	}
-	t.ParentID = gs.rotateJTI
-	return s.reused(ctx, req.GetID(), s.refresh.RotateRefreshToken(ctx, t))
+	t.ParentID = us.grant.Token.ID
+	return s.reused(ctx, req.GetID(), s.store.RotateRefreshToken(ctx, t))
 }
 
 // GetRefreshTokenSession returns the request of a refresh token. A token
 // used or revoked already comes back with fosite.ErrInactiveToken, which
 // makes fosite revoke its family (RevokeRefreshToken, RevokeAccessToken).
+// The token is read with its user and session in one query; they ride on
+// the request's session (userSession.grant) to the claims and the session
+// check of the grant, and the token itself to CreateRefreshTokenSession.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, into fosite.Session) (fosite.Requester, error) {
 	jti, hash, ok := splitRefreshSignature(signature)
-	if !ok || s.refresh == nil {
+	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	row, err := s.readRefreshToken(ctx, jti)
+	g, err := s.store.GetRefreshGrant(ctx, s.realmID, jti)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
+	row := g.Token
 	req, stored, err := s.decodeRequest(ctx, row.Data, into, fosite.ErrNotFound)
 	if err != nil {
 		return nil, err
 	}
+	req.Session.(*userSession).grant = g
 	if subtle.ConstantTimeCompare([]byte(stored.TokenHash), []byte(hash)) != 1 {
 		return nil, fosite.ErrNotFound
 	}
@@ -204,44 +182,16 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	return req, nil
 }
 
-// readRefreshToken reads the token's row; on the token endpoint, with a
-// store that offers it, together with its user and session, kept in the
-// grantState for fillUserSession.
-func (s *fositeStore) readRefreshToken(ctx context.Context, jti string) (*realm.RefreshToken, error) {
-	gs := grantStateOf(ctx)
-	fast, ok := s.refresh.(realm.RefreshGrantStore)
-	if gs == nil || !ok {
-		return s.refresh.GetRefreshToken(ctx, s.realmID, jti)
-	}
-	g, err := fast.GetRefreshGrant(ctx, s.realmID, jti)
-	if err != nil {
-		return nil, err
-	}
-	gs.prefetched, gs.user, gs.session = true, g.User, g.Session
-	return g.Token, nil
-}
-
 // DeleteRefreshTokenSession: rows stay (used or revoked) until they
 // expire, so a reuse is recognised as one.
 func (s *fositeStore) DeleteRefreshTokenSession(context.Context, string) error { return nil }
 
-// RotateRefreshToken marks the presented refresh token used. On the token
-// endpoint (which puts a grantState in the context) that happens in
-// CreateRefreshTokenSession, right after, in one transaction with the
-// insert of the new token; elsewhere at once, with one conditional update.
-// Losing to a concurrent refresh with the same token is a reuse: the
-// family is revoked and the request fails.
-func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
-	jti, _, ok := splitRefreshSignature(signature)
-	if !ok || s.refresh == nil {
-		return fosite.ErrNotFound
-	}
-	if gs := grantStateOf(ctx); gs != nil {
-		gs.rotateJTI = jti
-		return nil
-	}
-	return s.reused(ctx, requestID, s.refresh.UseRefreshToken(ctx, s.realmID, jti))
-}
+// RotateRefreshToken does nothing: fosite calls it just before
+// CreateRefreshTokenSession, which marks the presented token used and
+// inserts the new one in one transaction. Losing that to a concurrent
+// refresh with the same token is a reuse: the family is revoked and the
+// request fails.
+func (s *fositeStore) RotateRefreshToken(context.Context, string, string) error { return nil }
 
 // reused turns the outcome of marking a refresh token used into the
 // grant's: a token used already (a reuse, or a concurrent refresh that won)
@@ -264,10 +214,7 @@ func (s *fositeStore) reused(ctx context.Context, requestID string, err error) e
 // with them on the revocation list. The access token of the code itself
 // has the request ID as jti; fosite revokes it through RevokeAccessToken.
 func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	if s.refresh == nil {
-		return nil
-	}
-	revoked, err := s.refresh.RevokeRefreshFamily(ctx, s.realmID, requestID, s.clock(), s.accessLifespan)
+	revoked, err := s.store.RevokeRefreshFamily(ctx, s.realmID, requestID, s.clock(), s.accessLifespan)
 	if err != nil {
 		return err
 	}
@@ -304,16 +251,13 @@ func (s *Server) refreshBounds(ctx context.Context, p *provider, ar fosite.Acces
 		}
 		// An offline token outlives the session, but it is born in one: a
 		// code redeemed after sign-out gets nothing.
-		if ar.GetGrantTypes().ExactOne("authorization_code") && s.refresh != nil {
+		if ar.GetGrantTypes().ExactOne("authorization_code") {
 			if _, err := s.liveSession(ctx, p, us, now); err != nil {
 				return err
 			}
 		}
 		us.SetExpiresAt(fosite.RefreshToken, now.Add(offlineLifespan))
 		return nil
-	}
-	if s.refresh == nil {
-		return nil // no refresh token is issued
 	}
 	bs, err := s.liveSession(ctx, p, us, now)
 	if err != nil {
@@ -329,13 +273,13 @@ func (s *Server) liveSession(ctx context.Context, p *provider, us *userSession, 
 		bs  *realm.BrowserSession
 		err error
 	)
-	if gs := grantStateOf(ctx); gs != nil && gs.prefetched && (gs.session == nil || gs.session.ID == us.SessionID) {
-		bs = gs.session // read with the refresh token
+	if g := us.grant; g != nil && (g.Session == nil || g.Session.ID == us.SessionID) {
+		bs = g.Session // read with the refresh token
 		if bs == nil {
 			err = realm.ErrNotFound
 		}
 	} else {
-		bs, err = s.refresh.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
+		bs, err = s.store.GetBrowserSession(ctx, p.realm.ID, us.SessionID)
 	}
 	if errors.Is(err, realm.ErrNotFound) || (err == nil && (bs.Revoked || !now.Before(bs.ExpiresAt) || bs.UserID != us.UserID)) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The session has ended.")

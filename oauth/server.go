@@ -37,31 +37,20 @@ type Config struct {
 	// clients by that ID and re-checks only when none is found.
 	ProviderTTL time.Duration
 	// ClaimsTTL, when positive, caches a subject's groups and effective
-	// attributes per (realm, groups, primary group) for that long. With a
-	// store that implements realm.ClientClaimsStore (the SQL store does),
-	// the groups come with the client in the grant's one query and the
+	// attributes per (realm, groups, primary group) for that long. The
+	// groups come with the subject in the grant's one query and the
 	// definitions stay in memory until the realm's schema version moves, so
-	// the cache only spares the merge; with other stores it spares two
-	// round trips. Membership changes still apply at once (the client row,
-	// read on every grant, names the groups); only edits of group names and
-	// attribute values take up to ClaimsTTL to show in new tokens.
-	// Default 0: exact.
+	// the cache only spares the merge. Membership changes still apply at
+	// once (the subject's row, read on every grant, names the groups); only
+	// edits of group names and attribute values take up to ClaimsTTL to show
+	// in new tokens. Default 0: exact.
 	ClaimsTTL time.Duration
 	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
 	// tokens; default 24 h, far beyond any access token's life.
 	RetiredKeyTTL time.Duration
-	// AuthCodes and Sessions keep sign-in state (authorization codes,
-	// browser sessions). When nil, Store is used if it implements them
-	// (the SQL store does); without them users cannot sign in.
-	AuthCodes realm.AuthCodeStore
-	Sessions  realm.SessionStore
 	// SessionLifespan is how long a browser session lets a user skip the
 	// password; default 10 h.
 	SessionLifespan time.Duration
-	// LoginFailures keeps the per-account brute-force state
-	// (bruteforce.go). When nil, Store is used if it implements it (the
-	// SQL store does); without it sign-in has no per-account lock.
-	LoginFailures realm.LoginFailureStore
 	// LoginRateLimit and TokenRateLimit are the per-IP limits of the login
 	// form's POSTs and of refused token requests; zero values take the
 	// defaults (1/s burst 20, 20/s burst 200).
@@ -84,12 +73,8 @@ type Server struct {
 	ttl                 time.Duration
 	retiredKeyTTL       time.Duration
 	claimsTTL           time.Duration
-	codes               realm.AuthCodeStore
-	sessions            realm.SessionStore
-	refresh             realm.RefreshTokenStore
 	sessionLifespan     time.Duration
 	codesIssued         atomic.Uint64
-	failures            realm.LoginFailureStore
 	loginFailureCount   atomic.Uint64
 	loginIPs, tokenIPs  *ipLimiter
 	trustedProxies      []netip.Prefix
@@ -124,20 +109,7 @@ func New(cfg Config) (*Server, error) {
 		ttl:                 cfg.ProviderTTL,
 		retiredKeyTTL:       cfg.RetiredKeyTTL,
 		claimsTTL:           cfg.ClaimsTTL,
-		codes:               cfg.AuthCodes,
-		sessions:            cfg.Sessions,
 		sessionLifespan:     cfg.SessionLifespan,
-	}
-	if s.codes == nil {
-		s.codes, _ = cfg.Store.(realm.AuthCodeStore)
-	}
-	if s.sessions == nil {
-		s.sessions, _ = cfg.Store.(realm.SessionStore)
-	}
-	s.refresh, _ = cfg.Store.(realm.RefreshTokenStore)
-	s.failures = cfg.LoginFailures
-	if s.failures == nil {
-		s.failures, _ = cfg.Store.(realm.LoginFailureStore)
 	}
 	if cfg.LoginRateLimit.Rate <= 0 || cfg.LoginRateLimit.Burst <= 0 {
 		cfg.LoginRateLimit = defaultLoginRate
@@ -200,52 +172,10 @@ func (s *Server) Register(e *echo.Echo) {
 	g.OPTIONS(pathLogout, s.corsPreflight("GET, POST, OPTIONS"))
 }
 
-// RotateKey makes a new active key for alg in the realm and retires the
-// previous active ones; retired keys stay in the JWKS (and keep verifying)
-// for RetiredKeyTTL.
-func (s *Server) RotateKey(ctx context.Context, realmID, alg string) error {
-	if alg != AlgES256 && alg != AlgRS256 {
-		return fmt.Errorf("oauth: unsupported signing algorithm %q", alg)
-	}
-	k, err := s.keys.NewSigningKey(ctx, realmID, alg)
-	if err != nil {
-		return err
-	}
-	now := s.clock().UTC()
-	err = s.store.InTx(ctx, func(tx realm.Store) error {
-		r, err := tx.GetRealm(ctx, realmID)
-		if err != nil {
-			return err
-		}
-		// The org's audit log shows the rotation (kid and algorithm only).
-		if err := tx.AppendEvent(ctx, &realm.Event{ID: realm.NewID(now, nil), OrgID: r.OrgID, RealmID: r.ID,
-			Type: "realm.key_rotated", ActorType: "system", TargetType: "realm", TargetID: r.ID,
-			Details: map[string]any{"alg": alg, "kid": k.ID}, Time: now}); err != nil {
-			return err
-		}
-		old, err := tx.ListSigningKeys(ctx, realmID)
-		if err != nil {
-			return err
-		}
-		for i := range old {
-			o := &old[i]
-			if o.Active && o.Algorithm == alg {
-				o.Active = false
-				o.RetiredAt = &now
-				if err := tx.UpdateSigningKey(ctx, o); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.CreateSigningKey(ctx, k)
-	})
-	if err != nil {
-		return fmt.Errorf("oauth: rotate key: %w", err)
-	}
-	s.forget(realmID)
-	s.log.InfoContext(ctx, "oauth: signing key rotated", "realm_id", realmID, "alg", alg, "kid", k.ID)
-	return nil
-}
+// Forget drops the realm's cached provider (by realm ID), so this node's
+// next request for it loads the realm and its keys again: after a key
+// rotation, for one.
+func (s *Server) Forget(realmID string) { s.forget(realmID) }
 
 // ErrUnavailable is what AuthenticateAdmin wraps when the token could not be
 // checked because storage failed (not because the token is bad): the admin

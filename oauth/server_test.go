@@ -543,9 +543,10 @@ func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *testEnv) {
 	oldHeader, _ := verifyWithJWKS(t, env, rf.Name, before)
 
 	env.advance(time.Minute) // the first key is well established
-	if err := env.srv.RotateKey(env.ctx, rf.ID, AlgES256); err != nil {
+	if _, err := env.svc.RotateSigningKey(realm.WithPrincipal(env.ctx, realm.System), rf.Name, AlgES256); err != nil {
 		t.Fatal(err)
 	}
+	env.srv.Forget(rf.ID)
 	evs, err := env.store.ListEvents(env.ctx, rf.OrgID, rf.ID, realm.EventFilter{Type: "realm.key_rotated"})
 	if err != nil || len(evs.Items) != 1 || evs.Items[0].TargetID != rf.ID || evs.Items[0].Details["alg"] != AlgES256 ||
 		evs.Items[0].Details["kid"] == nil || evs.Items[0].Details["kid"] == oldHeader.KeyID {
@@ -582,8 +583,8 @@ func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *testEnv) {
 	if keys, _ := r.Body["keys"].([]any); len(keys) != 1 {
 		t.Errorf("jwks has %d keys a day after rotation, want 1", len(keys))
 	}
-	if err := env.srv.RotateKey(env.ctx, rf.ID, "HS256"); err == nil {
-		t.Error("RotateKey accepted HS256")
+	if _, err := env.svc.RotateSigningKey(realm.WithPrincipal(env.ctx, realm.System), rf.Name, "HS256"); err == nil {
+		t.Error("RotateSigningKey accepted HS256")
 	}
 }
 

@@ -10,17 +10,14 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// fositeClient is a realm client as fosite sees it. It keeps the realm row so
-// the token handler can read groups and org without a second lookup.
+// fositeClient is a realm client as fosite sees it. It keeps the realm row,
+// and the client's groups and the realm's attribute schema version read with
+// it, so the token's claims need no further query.
 type fositeClient struct {
-	c   *realm.Client
-	now time.Time // when it was loaded: decides whether the rotation grace lasts
-	// With a realm.ClientClaimsStore, the client's groups and the realm's
-	// attribute schema version come with it, so the token's claims need no
-	// further query (loaded tells).
+	c             *realm.Client
+	now           time.Time // when it was loaded: decides whether the rotation grace lasts
 	groups        []realm.Group
 	schemaVersion int64
-	loaded        bool
 }
 
 var (
@@ -120,15 +117,15 @@ func (sha256Hasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 // realm: every lookup is scoped to realmID, which is what keeps a client of
 // realm A from authenticating at realm B.
 type fositeStore struct {
-	store   realm.Store
-	claims  realm.ClientClaimsStore // the one-query path, when the store has it
-	realmID string
-	clock   func() time.Time
-	// codes keeps authorization code, PKCE and OIDC request sessions; nil
-	// when the store has none, which refuses every code.
-	codes          realm.AuthCodeStore
-	refresh        realm.RefreshTokenStore // nil: no refresh tokens
+	store          realm.Store
+	realmID        string
+	clock          func() time.Time
 	accessLifespan time.Duration
+}
+
+// fositeStore is the storage adapter of realm p.
+func (s *Server) fositeStore(p *provider) *fositeStore {
+	return &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, accessLifespan: s.accessTokenLifespan}
 }
 
 // GetClient returns the realm's active client. A disabled or unknown client
@@ -137,29 +134,34 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if id == "" {
 		return nil, fosite.ErrNotFound
 	}
-	var (
-		fc  = &fositeClient{}
-		err error
-	)
-	if s.claims != nil {
-		var cc *realm.ClientClaims
-		if cc, err = s.claims.GetClientClaims(ctx, s.realmID, id); err == nil {
-			fc.c, fc.groups, fc.schemaVersion, fc.loaded = cc.Client, cc.Groups, cc.SchemaVersion, true
-		}
-	} else {
-		fc.c, err = s.store.GetClient(ctx, s.realmID, id)
-	}
+	cc, err := s.store.GetClientClaims(ctx, s.realmID, id)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(err)
 	}
-	if !fc.c.Active || fc.c.RealmID != s.realmID {
+	if !cc.Client.Active || cc.Client.RealmID != s.realmID {
 		return nil, fosite.ErrNotFound
 	}
-	fc.now = s.clock()
-	return fc, nil
+	return &fositeClient{c: cc.Client, now: s.clock(), groups: cc.Groups, schemaVersion: cc.SchemaVersion}, nil
+}
+
+// fullClient reads the realm's active client with every field, for the
+// pages (GetClient reads what token grants need); a disabled or unknown
+// client is realm.ErrNotFound.
+func (s *Server) fullClient(ctx context.Context, p *provider, id string) (*fositeClient, error) {
+	if id == "" {
+		return nil, realm.ErrNotFound
+	}
+	c, err := s.store.GetClient(ctx, p.realm.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Active || c.RealmID != p.realm.ID {
+		return nil, realm.ErrNotFound
+	}
+	return &fositeClient{c: c, now: s.clock()}, nil
 }
 
 // Client assertions (private_key_jwt) are not offered, so no jti is ever

@@ -73,7 +73,6 @@ func (s *Server) handleToken(c echo.Context) error {
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
 	if gt := req.PostFormValue("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
 		newSession = func() fosite.Session { return &userSession{} }
-		ctx = withGrantState(ctx)
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {
@@ -143,8 +142,7 @@ func (s *Server) fillSession(ctx context.Context, p *provider, ar fosite.AccessR
 		ar.GrantAudience(a)
 	}
 
-	// Read with the client in one query when the store allows; otherwise
-	// the only lookups beyond the client itself.
+	// Read with the client in its one query.
 	groups, attrs, err := s.subjectClaims(ctx, p, clientSubject(fc))
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
@@ -191,7 +189,7 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 		// fosite read it a second time (which fosite calls a server
 		// error). Treated as reuse, so the tokens issued to it are revoked
 		// too.
-		st := &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, refresh: s.refresh, accessLifespan: s.accessTokenLifespan}
+		st := s.fositeStore(p)
 		if rerr := st.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
 			s.logServerError(ctx, p, "revoke tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
 		}
@@ -245,8 +243,8 @@ func (s *Server) logServerError(ctx context.Context, p *provider, what string, e
 // so that revoking the family revokes it too. A refresh also needs its
 // grounds (refreshBounds): the session, or offline access.
 func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.AccessRequester, fc *fositeClient, us *userSession) error {
-	u, sub, err := s.userSubject(ctx, p, us.UserID)
-	if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
+	uc, err := s.userClaims(ctx, p, us)
+	if errors.Is(err, realm.ErrNotFound) || (err == nil && !uc.User.Active) {
 		return fosite.ErrInvalidGrant.WithHint("The user cannot sign in.")
 	}
 	if err != nil {
@@ -262,7 +260,8 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 		// the stored session); the nonce belonged to the sign-in.
 		us.IDTokenClaims().Nonce = ""
 	}
-	groups, attrs, err := s.subjectClaims(ctx, p, sub)
+	u := uc.User
+	groups, attrs, err := s.subjectClaims(ctx, p, userSubject(uc))
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
@@ -307,29 +306,15 @@ func (s *Server) fillUserSession(ctx context.Context, p *provider, ar fosite.Acc
 	return nil
 }
 
-// userSubject reads a user and what their claims come from: in one query
-// when the store offers realm.UserClaimsStore, else the user alone (the
-// groups are then read by subjectClaims).
-func (s *Server) userSubject(ctx context.Context, p *provider, userID string) (*realm.User, claimsSubject, error) {
-	var uc *realm.UserClaims
-	if gs := grantStateOf(ctx); gs != nil && gs.prefetched && (gs.user == nil || gs.user.User.ID == userID) {
-		uc = gs.user // read with the refresh token
-		if uc == nil {
-			return nil, claimsSubject{}, realm.ErrNotFound
+// userClaims reads the user of us with what their claims come from: as
+// the refresh grant read them with the token (userSession.grant), or in one
+// query.
+func (s *Server) userClaims(ctx context.Context, p *provider, us *userSession) (*realm.UserClaims, error) {
+	if g := us.grant; g != nil && (g.User == nil || g.User.User.ID == us.UserID) {
+		if g.User == nil {
+			return nil, realm.ErrNotFound
 		}
-	} else if us, ok := s.store.(realm.UserClaimsStore); ok {
-		var err error
-		if uc, err = us.GetUserClaims(ctx, p.realm.ID, userID); err != nil {
-			return nil, claimsSubject{}, err
-		}
+		return g.User, nil
 	}
-	if uc != nil {
-		return uc.User, claimsSubject{groupIDs: uc.User.Groups, primary: uc.User.PrimaryGroup, groups: uc.Groups,
-			version: uc.SchemaVersion, loaded: true}, nil
-	}
-	u, err := s.store.GetUser(ctx, p.realm.ID, userID)
-	if err != nil {
-		return nil, claimsSubject{}, err
-	}
-	return u, claimsSubject{groupIDs: u.Groups, primary: u.PrimaryGroup}, nil
+	return s.store.GetUserClaims(ctx, p.realm.ID, us.UserID)
 }

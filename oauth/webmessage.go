@@ -177,12 +177,17 @@ func appName(c *realm.Client) string {
 // form keeps its response_mode for the login form to carry on. A nil
 // request means fosite returned something that is not a
 // *fosite.AuthorizeRequest, whose mode could not be set.
-func newAuthorizeRequest(ctx context.Context, f *fosite.Fosite, req *http.Request, webMessage bool) (fosite.AuthorizeRequester, error) {
-	if !webMessage {
-		return f.NewAuthorizeRequest(ctx, req)
+//
+// fosite reads the client as the token endpoint does, without the fields
+// only pages show (its name, its communication); once fosite has found it,
+// the request carries full, the client as the login page read it.
+func newAuthorizeRequest(ctx context.Context, f *fosite.Fosite, req *http.Request, webMessage bool, full *fositeClient) (fosite.AuthorizeRequester, error) {
+	var saved []string
+	var had bool
+	if webMessage {
+		saved, had = req.Form["response_mode"]
+		delete(req.Form, "response_mode")
 	}
-	saved, had := req.Form["response_mode"]
-	delete(req.Form, "response_mode")
 	ar, err := f.NewAuthorizeRequest(ctx, req)
 	if had {
 		req.Form["response_mode"] = saved
@@ -191,6 +196,11 @@ func newAuthorizeRequest(ctx context.Context, f *fosite.Fosite, req *http.Reques
 	if !ok {
 		return nil, err
 	}
-	a.ResponseMode = responseModeWebMessage
+	if a.Client != nil && a.Client.GetID() == full.GetID() {
+		a.Client = full
+	}
+	if webMessage {
+		a.ResponseMode = responseModeWebMessage
+	}
 	return a, err
 }

@@ -55,7 +55,7 @@ func (s *Service) CreateAttribute(ctx context.Context, realmName string, in Attr
 		if err := tx.CreateAttribute(ctx, attr); err != nil {
 			return asConflict(err, "name", taken)
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "attribute.created", "attribute", attr.Name,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventAttributeCreated, "attribute", attr.Name,
 			map[string]any{"type": string(attr.Type), "multi": attr.Multi}))
 	})
 	if err != nil {
@@ -147,7 +147,7 @@ func (s *Service) UpdateAttribute(ctx context.Context, realmName, name string, p
 		}
 		d := ch.details()
 		d["type"], d["multi"] = string(attr.Type), attr.Multi
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "attribute.updated", "attribute", attr.Name, d))
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventAttributeUpdated, "attribute", attr.Name, d))
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (s *Service) DeleteAttribute(ctx context.Context, realmName, name string) e
 		if err := tx.DeleteAttribute(ctx, r.ID, name); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "attribute.deleted", "attribute", attr.Name,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventAttributeDeleted, "attribute", attr.Name,
 			map[string]any{"type": string(attr.Type), "multi": attr.Multi}))
 	})
 }

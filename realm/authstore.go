@@ -7,9 +7,9 @@ import (
 )
 
 // The stores behind user sign-in (authorization code + PKCE, OpenID
-// Connect, browser sessions). They are separate from Store so that Store's
-// contract does not change; the SQL store implements them, and the oauth
-// package takes them through its Config.
+// Connect, browser sessions, refresh tokens). They are parts of Store like
+// every other; they are named apart so that what uses only sign-in state can
+// say so in its parameter types.
 
 // Kinds of AuthRequest.
 const (
@@ -124,16 +124,6 @@ type RefreshGrant struct {
 	Session *BrowserSession
 }
 
-// RefreshGrantStore is an optional fast path for the refresh grant: one
-// round trip for GetRefreshToken, UserClaimsStore.GetUserClaims and
-// GetBrowserSession.
-type RefreshGrantStore interface {
-	// GetRefreshGrant returns the realm's token (used or revoked ones
-	// included) with its user and session; ErrNotFound when there is no
-	// such token.
-	GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*RefreshGrant, error)
-}
-
 // RevokedAccess is an access token to put on the revocation list: its jti
 // and until when it could still be valid.
 type RevokedAccess struct {
@@ -141,10 +131,7 @@ type RevokedAccess struct {
 	ExpiresAt time.Time
 }
 
-// RefreshTokenStore persists refresh tokens. Like AuthCodeStore it is kept
-// apart from Store; the SQL store implements it, also inside InTx (so
-// Service can revoke a user's tokens in the transaction that deactivates
-// the user).
+// RefreshTokenStore persists refresh tokens.
 type RefreshTokenStore interface {
 	// CreateRefreshToken inserts t, the first token of its family.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
@@ -159,6 +146,10 @@ type RefreshTokenStore interface {
 	// GetRefreshToken returns the realm's token, used or revoked ones
 	// included; ErrNotFound when there is none.
 	GetRefreshToken(ctx context.Context, realmID, id string) (*RefreshToken, error)
+	// GetRefreshGrant is GetRefreshToken together with the token's user
+	// (with what their claims come from) and its session, in one round
+	// trip: all a refresh grant reads.
+	GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*RefreshGrant, error)
 	// UseRefreshToken marks an unused, unrevoked token used with one
 	// conditional update: of concurrent callers exactly one succeeds, the
 	// others get ErrAlreadyUsed (ErrNotFound when there is no such token).
@@ -177,17 +168,10 @@ type RefreshTokenStore interface {
 }
 
 // endSignIns revokes a user's browser sessions and refresh tokens, in the
-// transaction that deactivates the user, when the store keeps them.
+// transaction that deactivates the user.
 func endSignIns(ctx context.Context, tx Store, realmID, userID string) error {
-	if ss, ok := tx.(SessionStore); ok {
-		if err := ss.RevokeUserSessions(ctx, realmID, userID); err != nil {
-			return err
-		}
+	if err := tx.RevokeUserSessions(ctx, realmID, userID); err != nil {
+		return err
 	}
-	if rs, ok := tx.(RefreshTokenStore); ok {
-		if err := rs.RevokeUserRefreshTokens(ctx, realmID, userID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.RevokeUserRefreshTokens(ctx, realmID, userID)
 }

@@ -119,7 +119,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err != nil {
 			return err
 		}
-		groups, ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
+		ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
 		if err != nil {
 			return err
 		}
@@ -146,12 +146,12 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return asConflict(err, "client_id", clientIDTaken)
 		}
-		eff, err := effective(ctx, tx, r.ID, groups, c.PrimaryGroup)
+		_, eff, err := subjectClaims(ctx, tx, r.ID, c.Groups, c.PrimaryGroup)
 		if err != nil {
 			return err
 		}
 		view = &ClientView{Client: *clientView(c), EffectiveAttributes: eff}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "client.created", "client", c.ClientID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventClientCreated, "client", c.ClientID,
 			map[string]any{"name": c.Name, "kind": string(c.Kind), "public": c.Public,
 				"groups": c.Groups, "audience": c.Audience}))
 	})
@@ -179,7 +179,7 @@ func (s *Service) GetClient(ctx context.Context, realmName, clientID string) (*C
 }
 
 func (s *Service) clientView(ctx context.Context, st Store, c *Client) (*ClientView, error) {
-	eff, err := effectiveOf(ctx, st, c.RealmID, c.Groups, c.PrimaryGroup)
+	_, eff, err := subjectClaims(ctx, st, c.RealmID, c.Groups, c.PrimaryGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +274,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		set("groups", !slices.Equal(groups, c.Groups), func() { c.Groups = groups })
 		set("primary_group", primary != c.PrimaryGroup, func() { c.PrimaryGroup = primary })
 		if len(ch) > 0 {
-			events = append(events, s.event(a, r.OrgID, r.ID, "client.updated", "client", c.ClientID, ch.details()))
+			events = append(events, s.event(a, r.OrgID, r.ID, EventClientUpdated, "client", c.ClientID, ch.details()))
 		}
 		if p.Active != nil && *p.Active != c.Active {
 			c.Active = *p.Active
@@ -325,7 +325,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, realmName, clientID st
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err
 		}
-		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "client.secret_rotated", "client", c.ClientID,
+		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventClientSecretRotated, "client", c.ClientID,
 			map[string]any{"grace_seconds": graceSeconds})); err != nil {
 			return err
 		}
@@ -379,8 +379,8 @@ func checkOfflineAccess(v *ValidationError, kind ClientKind, on bool) {
 
 // ID token signing algorithms an application may choose (CONTRACT §4).
 const (
-	IDTokenRS256 = "RS256"
-	IDTokenES256 = "ES256"
+	IDTokenRS256 = AlgRS256
+	IDTokenES256 = AlgES256
 )
 
 // checkIDTokenAlg validates an application's ID token algorithm and

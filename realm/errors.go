@@ -1,11 +1,13 @@
 package realm
 
 import (
+	"context"
 	"errors"
 	"strings"
 )
 
-// Sentinel errors. The HTTP layers map them to statuses in one place each.
+// Sentinel errors. HTTPStatus maps them to statuses, once for every HTTP
+// layer.
 var (
 	// ErrNotFound: the object does not exist or is not visible to the caller
 	// (another org's or another realm's objects are "not found", never
@@ -79,3 +81,46 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Conflict builds a ConflictError.
 func Conflict(field, reason string) error { return &ConflictError{Field: field, Reason: reason} }
+
+// HTTPStatus is the one table from a domain error to the HTTP status that
+// answers it (pkgsite's derrors is the model). Every HTTP layer (the admin
+// API, the console pages, the OAuth pages) takes the status from here and
+// only chooses how to write the answer: problem JSON, an HTML page or an
+// OAuth error. realm imports nothing of HTTP, so the statuses are numbers:
+//
+//	*ValidationError       400 Bad Request
+//	ErrUnauthenticated     401 Unauthorized
+//	ErrForbidden           403 Forbidden
+//	ErrNotFound            404 Not Found
+//	ErrMethodNotAllowed    405 Method Not Allowed
+//	ErrConflict            409 Conflict (and *ConflictError)
+//	ErrUnavailable         503 Service Unavailable
+//	context.Canceled       499 (the client went away; nobody reads it)
+//	anything else          500 Internal Server Error
+//
+// The order decides for an error that wraps two of them: what the caller
+// sent is named before what Ward could not do.
+func HTTPStatus(err error) int {
+	var verr *ValidationError
+	switch {
+	case err == nil:
+		return 200
+	case errors.As(err, &verr):
+		return 400
+	case errors.Is(err, ErrConflict):
+		return 409
+	case errors.Is(err, ErrUnauthenticated):
+		return 401
+	case errors.Is(err, ErrForbidden):
+		return 403
+	case errors.Is(err, ErrNotFound):
+		return 404
+	case errors.Is(err, ErrMethodNotAllowed):
+		return 405
+	case errors.Is(err, ErrUnavailable):
+		return 503
+	case errors.Is(err, context.Canceled):
+		return 499
+	}
+	return 500
+}

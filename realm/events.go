@@ -8,7 +8,7 @@ import (
 
 // event builds an audit record of a change made by a. details must never
 // carry a secret, a hash or a token: only IDs, names and field names.
-func (s *Service) event(a access, orgID, realmID, typ, targetType, targetID string, details map[string]any) *Event {
+func (s *Service) event(a access, orgID, realmID string, typ EventType, targetType, targetID string, details map[string]any) *Event {
 	if details == nil {
 		details = map[string]any{}
 	}

@@ -1,21 +1,71 @@
 package realm
 
-// EventTypes is every event type Ward records, in realm (the service's
-// changes) and in oauth (sign-in failures, lockouts, key rotation). The
-// console offers them as suggestions in its type filter. TestEventTypes
-// reads the recording calls in the sources and fails when this list and
-// what the code records differ, so a new event type must be added here.
-var EventTypes = []string{
-	"attribute.created", "attribute.deleted", "attribute.updated",
-	"client.created", "client.deactivated", "client.group_added", "client.group_removed",
-	"client.reactivated", "client.secret_rotated", "client.updated",
-	"group.created", "group.deleted", "group.updated",
-	"mail.failed",
-	"member.created", "member.deleted", "member.updated",
-	"org.created",
-	"policy.created", "policy.deleted", "policy.updated",
-	"realm.created", "realm.deleted", "realm.key_rotated", "realm.updated",
-	"user.created", "user.deactivated", "user.group_added", "user.group_removed",
-	"user.locked_out", "user.login_failed", "user.password_reset_requested", "user.password_set",
-	"user.reactivated", "user.set_password_link_issued", "user.updated",
+// EventType names what an audit event records. Every type Ward records is
+// a constant here and in EventTypes; recording calls take an EventType, so
+// a type that is not declared here does not compile.
+type EventType string
+
+// The event types, by the object they are about.
+const (
+	EventAttributeCreated EventType = "attribute.created"
+	EventAttributeDeleted EventType = "attribute.deleted"
+	EventAttributeUpdated EventType = "attribute.updated"
+
+	EventClientCreated       EventType = "client.created"
+	EventClientDeactivated   EventType = "client.deactivated"
+	EventClientGroupAdded    EventType = "client.group_added"
+	EventClientGroupRemoved  EventType = "client.group_removed"
+	EventClientReactivated   EventType = "client.reactivated"
+	EventClientSecretRotated EventType = "client.secret_rotated"
+	EventClientUpdated       EventType = "client.updated"
+
+	EventGroupCreated EventType = "group.created"
+	EventGroupDeleted EventType = "group.deleted"
+	EventGroupUpdated EventType = "group.updated"
+
+	EventMailFailed EventType = "mail.failed"
+
+	EventMemberCreated EventType = "member.created"
+	EventMemberDeleted EventType = "member.deleted"
+	EventMemberUpdated EventType = "member.updated"
+
+	EventOrgCreated EventType = "org.created"
+
+	EventPolicyCreated EventType = "policy.created"
+	EventPolicyDeleted EventType = "policy.deleted"
+	EventPolicyUpdated EventType = "policy.updated"
+
+	EventRealmCreated    EventType = "realm.created"
+	EventRealmDeleted    EventType = "realm.deleted"
+	EventRealmKeyRotated EventType = "realm.key_rotated"
+	EventRealmUpdated    EventType = "realm.updated"
+
+	EventUserCreated                EventType = "user.created"
+	EventUserDeactivated            EventType = "user.deactivated"
+	EventUserGroupAdded             EventType = "user.group_added"
+	EventUserGroupRemoved           EventType = "user.group_removed"
+	EventUserLockedOut              EventType = "user.locked_out"
+	EventUserLoginFailed            EventType = "user.login_failed"
+	EventUserPasswordResetRequested EventType = "user.password_reset_requested"
+	EventUserPasswordSet            EventType = "user.password_set"
+	EventUserReactivated            EventType = "user.reactivated"
+	EventUserSetPasswordLinkIssued  EventType = "user.set_password_link_issued"
+	EventUserUpdated                EventType = "user.updated"
+)
+
+// EventTypes is every event type Ward records, sorted; the console offers
+// them in its type filter.
+var EventTypes = []EventType{
+	EventAttributeCreated, EventAttributeDeleted, EventAttributeUpdated,
+	EventClientCreated, EventClientDeactivated, EventClientGroupAdded, EventClientGroupRemoved,
+	EventClientReactivated, EventClientSecretRotated, EventClientUpdated,
+	EventGroupCreated, EventGroupDeleted, EventGroupUpdated,
+	EventMailFailed,
+	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
+	EventOrgCreated,
+	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
+	EventRealmCreated, EventRealmDeleted, EventRealmKeyRotated, EventRealmUpdated,
+	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,
+	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,
+	EventUserReactivated, EventUserSetPasswordLinkIssued, EventUserUpdated,
 }

@@ -53,7 +53,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 		if err := tx.CreateGroup(ctx, g); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", name))
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.created", "group", g.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupCreated, "group", g.ID,
 			map[string]any{"name": g.Name, "attributes": sortedKeys(values)}))
 	})
 	if err != nil {
@@ -132,7 +132,7 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 		}
 		d := ch.details()
 		d["name"] = g.Name
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.updated", "group", g.ID, d))
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupUpdated, "group", g.ID, d))
 	})
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
 		if err := tx.DeleteGroup(ctx, r.ID, id); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "group.deleted", "group", g.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupDeleted, "group", g.ID,
 			map[string]any{"name": g.Name}))
 	})
 }

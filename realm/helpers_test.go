@@ -87,6 +87,12 @@ func newService(t *testing.T, open opener) *env {
 	return e
 }
 
+// mailFailures is the failure recorder cmd/ward gives the mail queue, on
+// the test's store and clock.
+func (e *env) mailFailures() realm.MailFailures {
+	return realm.MailFailures{Store: e.store, Clock: func() time.Time { return e.now }}
+}
+
 // recordingMailer stands in for delivery (realm/mail, tested against a real
 // SMTP server there and in cmd/ward): it records what the service hands
 // over, or refuses when fail is set.

@@ -72,7 +72,7 @@ func testLinkMails(t *testing.T, open opener) {
 		t.Fatalf("member mail: %+v", sent)
 	}
 	// A failed invitation shows in the inviting org's log.
-	e.svc.MailFailed(t.Context(), sent[2].OrgID, sent[2].RealmID, sent[2].UserID, realm.PurposeSetPassword, "550 mailbox unavailable")
+	e.mailFailures().Record(t.Context(), sent[2].OrgID, sent[2].RealmID, sent[2].UserID, realm.PurposeSetPassword, "550 mailbox unavailable")
 	if orgEv, _ := e.svc.ListEvents(e.owner, "", realm.EventFilter{Type: "mail.failed"}); len(orgEv.Items) != 1 {
 		t.Fatalf("org-level mail.failed events: %+v", orgEv.Items)
 	}
@@ -91,10 +91,10 @@ func testLinkMails(t *testing.T, open opener) {
 		t.Fatalf("mail.failed events %+v, %v", ev.Items, err)
 	}
 	// And the delivery callback records final failures the same way.
-	e.svc.MailFailed(t.Context(), "", bo.RealmID, bo.ID, realm.PurposeSetPassword, "550 no such user")
+	e.mailFailures().Record(t.Context(), "", bo.RealmID, bo.ID, realm.PurposeSetPassword, "550 no such user")
 	ev, _ = e.svc.ListEvents(e.owner, "shop", realm.EventFilter{Type: "mail.failed"})
 	// (The test clock stands still, so both events have the same time.)
 	if len(ev.Items) != 2 || (ev.Items[0].Details["reason"] != "550 no such user" && ev.Items[1].Details["reason"] != "550 no such user") {
-		t.Fatalf("mail.failed events after MailFailed: %+v", ev.Items)
+		t.Fatalf("mail.failed events after Record: %+v", ev.Items)
 	}
 }

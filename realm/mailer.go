@@ -2,6 +2,8 @@ package realm
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/url"
 	"time"
 )
@@ -50,7 +52,7 @@ func (s *Service) issueSetPasswordLink(ctx context.Context, tx Store, a access, 
 	if err := tx.CreateActionToken(ctx, t); err != nil {
 		return "", err
 	}
-	if err := appendEvents(ctx, tx, s.event(a, orgID, eventRealm, "user.set_password_link_issued", "user", u.ID,
+	if err := appendEvents(ctx, tx, s.event(a, orgID, eventRealm, EventUserSetPasswordLinkIssued, "user", u.ID,
 		map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)})); err != nil {
 		return "", err
 	}
@@ -80,28 +82,56 @@ func (s *Service) mailLink(ctx context.Context, orgID string, r *Realm, u *User,
 	s.recordMailFailure(ctx, orgID, r, u.ID, purpose, "could not be queued: "+err.Error())
 }
 
-// MailFailed records that a link mail was finally not delivered (the
-// mailer's failure callback), in orgID's audit log. It acts as System.
-func (s *Service) MailFailed(ctx context.Context, orgID, realmID, userID, purpose, reason string) {
-	r, err := s.store.GetRealm(ctx, realmID)
+func (s *Service) recordMailFailure(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {
+	MailFailures{Store: s.store, Clock: s.clock, Random: s.random, Logger: s.log}.record(ctx, orgID, r, userID, purpose, reason)
+}
+
+// MailFailures records link mails that were finally not delivered as
+// mail.failed events, acting as System. It needs only the store, so the
+// mail queue, whose failure callback Record is, can be built before the
+// Service that enqueues into it.
+type MailFailures struct {
+	Store  Store
+	Clock  func() time.Time // default time.Now
+	Random io.Reader        // default crypto/rand.Reader
+	Logger *slog.Logger     // default slog.Default()
+}
+
+// Record records the final failure of a link mail to a user of realmID in
+// orgID's audit log (the realm's org when orgID is empty).
+func (m MailFailures) Record(ctx context.Context, orgID, realmID, userID, purpose, reason string) {
+	r, err := m.Store.GetRealm(ctx, realmID)
 	if err != nil {
-		s.log.Error("recording a mail failure: realm lookup", "realm_id", realmID, "err", err)
+		m.logger().Error("recording a mail failure: realm lookup", "realm_id", realmID, "err", err)
 		return
 	}
 	if orgID == "" {
 		orgID = r.OrgID
 	}
-	s.recordMailFailure(ctx, orgID, r, userID, purpose, reason)
+	m.record(ctx, orgID, r, userID, purpose, reason)
 }
 
-func (s *Service) recordMailFailure(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {
+func (m MailFailures) record(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {
 	eventRealm := r.ID
 	if r.Name == ConsoleRealm {
-		eventRealm = ""
+		eventRealm = "" // console accounts are org-level business
 	}
-	e := s.event(access{p: System}, orgID, eventRealm, "mail.failed", "user", userID,
-		map[string]any{"purpose": purpose, "reason": reason})
-	if err := appendEvents(context.WithoutCancel(ctx), s.store, e); err != nil {
-		s.log.Error("recording a mail failure event", "user_id", userID, "err", err)
+	clock := m.Clock
+	if clock == nil {
+		clock = time.Now
 	}
+	now := clock().UTC().Truncate(time.Microsecond)
+	e := &Event{ID: NewID(now, m.Random), OrgID: orgID, RealmID: eventRealm, Type: EventMailFailed,
+		ActorType: System.ActorType, ActorID: System.ActorID, TargetType: "user", TargetID: userID,
+		Details: map[string]any{"purpose": purpose, "reason": reason}, Time: now}
+	if err := appendEvents(context.WithoutCancel(ctx), m.Store, e); err != nil {
+		m.logger().Error("recording a mail failure event", "user_id", userID, "err", err)
+	}
+}
+
+func (m MailFailures) logger() *slog.Logger {
+	if m.Logger == nil {
+		return slog.Default()
+	}
+	return m.Logger
 }

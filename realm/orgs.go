@@ -96,7 +96,7 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 		if err := tx.CreateMember(ctx, m); err != nil {
 			return asConflict(err, "email", "this account is already a member of the organization")
 		}
-		if err := appendEvents(ctx, tx, s.event(a, orgID, "", "member.created", "member", m.ID,
+		if err := appendEvents(ctx, tx, s.event(a, orgID, "", EventMemberCreated, "member", m.ID,
 			map[string]any{"user_id": user.ID, "email": user.Email, "role": string(m.Role), "user_created": created})); err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (s *Service) UpdateMember(ctx context.Context, id string, p MemberPatch) (*
 		if err := tx.UpdateMember(ctx, m); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "member.updated", "member", m.ID,
+		return appendEvents(ctx, tx, s.event(a, orgID, "", EventMemberUpdated, "member", m.ID,
 			map[string]any{"user_id": m.UserID, "old_role": string(old), "role": string(m.Role)}))
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) DeleteMember(ctx context.Context, id string) error {
 		if err := tx.DeleteMember(ctx, orgID, id); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "member.deleted", "member", m.ID,
+		return appendEvents(ctx, tx, s.event(a, orgID, "", EventMemberDeleted, "member", m.ID,
 			map[string]any{"user_id": m.UserID, "role": string(m.Role)}))
 	})
 }
@@ -223,6 +223,26 @@ func (s *Service) DeleteMember(ctx context.Context, id string) error {
 // ---- Org admin clients: console-realm service accounts acting for the
 // caller's org with a role. Owners only; another org's are not found. ----
 
+
+// MembershipOf returns a console user's current membership of orgID;
+// ErrNotFound when there is none. It takes no principal: the admin API's
+// authentication calls it to check that the org and role a console token
+// names still hold.
+func (s *Service) MembershipOf(ctx context.Context, userID, orgID string) (*Member, error) {
+	if userID == "" || orgID == "" {
+		return nil, ErrNotFound
+	}
+	ms, err := s.store.ListMembershipsOfUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		if ms[i].OrgID == orgID {
+			return &ms[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
 // consoleRealm returns the console realm (made by EnsureSystem).
 func (s *Service) consoleRealm(ctx context.Context, a access) (*Realm, error) {
 	return s.ensureSystem(ctx, a)
@@ -304,7 +324,7 @@ func (s *Service) CreateOrgClient(ctx context.Context, in OrgClientInput) (*Clie
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return asConflict(err, "client_id", "client_id already taken")
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "client.created", "client", c.ClientID,
+		return appendEvents(ctx, tx, s.event(a, orgID, "", EventClientCreated, "client", c.ClientID,
 			map[string]any{"name": c.Name, "kind": string(c.Kind), "role": string(c.OrgRole)}))
 	})
 	if err != nil {
@@ -386,7 +406,7 @@ func (s *Service) UpdateOrgClient(ctx context.Context, clientID string, p OrgCli
 		if len(ch) > 0 {
 			d := ch.details()
 			d["role"] = string(c.OrgRole)
-			events = append(events, s.event(a, orgID, "", "client.updated", "client", c.ClientID, d))
+			events = append(events, s.event(a, orgID, "", EventClientUpdated, "client", c.ClientID, d))
 		}
 		if p.Active != nil && *p.Active != c.Active {
 			c.Active = *p.Active
@@ -438,7 +458,7 @@ func (s *Service) RotateOrgClientSecret(ctx context.Context, clientID string, gr
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "client.secret_rotated", "client", c.ClientID,
+		return appendEvents(ctx, tx, s.event(a, orgID, "", EventClientSecretRotated, "client", c.ClientID,
 			map[string]any{"grace_seconds": graceSeconds}))
 	})
 	if err != nil {
@@ -468,11 +488,30 @@ func (s *Service) rotate(c *Client, graceSeconds int) (string, error) {
 }
 
 // activeEvent names the event of switching a user or client on or off.
-func activeEvent(kind string, active bool) string {
-	if active {
-		return kind + ".reactivated"
+func activeEvent(kind string, active bool) EventType {
+	switch {
+	case kind == "user" && active:
+		return EventUserReactivated
+	case kind == "user":
+		return EventUserDeactivated
+	case active:
+		return EventClientReactivated
 	}
-	return kind + ".deactivated"
+	return EventClientDeactivated
+}
+
+// groupEvent names the event of a user or client joining or leaving a
+// group.
+func groupEvent(kind string, joined bool) EventType {
+	switch {
+	case kind == "user" && joined:
+		return EventUserGroupAdded
+	case kind == "user":
+		return EventUserGroupRemoved
+	case joined:
+		return EventClientGroupAdded
+	}
+	return EventClientGroupRemoved
 }
 
 // OrgMembership is one org a console member belongs to and the role held

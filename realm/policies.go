@@ -206,7 +206,7 @@ func (s *Service) CreatePolicy(ctx context.Context, realmName string, in PolicyI
 		if err := tx.CreatePolicy(ctx, p); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a policy named %q already exists", p.Name))
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "policy.created", "policy", p.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventPolicyCreated, "policy", p.ID,
 			map[string]any{"name": p.Name, "resource_type": p.ResourceType, "actions": p.Actions}))
 	})
 	if err != nil {
@@ -289,7 +289,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, realmName, id string, patch 
 		}
 		d := ch.details()
 		d["name"] = p.Name
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "policy.updated", "policy", p.ID, d))
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventPolicyUpdated, "policy", p.ID, d))
 	})
 	if err != nil {
 		return nil, err
@@ -315,7 +315,7 @@ func (s *Service) DeletePolicy(ctx context.Context, realmName, id string) error 
 		if err := tx.DeletePolicy(ctx, r.ID, id); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "policy.deleted", "policy", p.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventPolicyDeleted, "policy", p.ID,
 			map[string]any{"name": p.Name}))
 	})
 }
@@ -471,7 +471,7 @@ func (s *Service) testSubject(ctx context.Context, realmID string, in PolicyTest
 		if err != nil {
 			return nil, err
 		}
-		groups, attrs, err := s.SubjectClaims(ctx, realmID, u.Groups, u.PrimaryGroup)
+		groups, attrs, err := subjectClaims(ctx, s.store, realmID, u.Groups, u.PrimaryGroup)
 		if err != nil {
 			return nil, err
 		}
@@ -485,7 +485,7 @@ func (s *Service) testSubject(ctx context.Context, realmID string, in PolicyTest
 		if err != nil {
 			return nil, err
 		}
-		groups, attrs, err := s.SubjectClaims(ctx, realmID, c.Groups, c.PrimaryGroup)
+		groups, attrs, err := subjectClaims(ctx, s.store, realmID, c.Groups, c.PrimaryGroup)
 		if err != nil {
 			return nil, err
 		}

@@ -110,8 +110,8 @@ func TestPolicyCRUDAndEvents(t *testing.T) {
 		}
 		var types []string
 		for _, x := range ev.Items {
-			if strings.HasPrefix(x.Type, "policy.") {
-				types = append(types, x.Type)
+			if strings.HasPrefix(string(x.Type), "policy.") {
+				types = append(types, string(x.Type))
 				if x.TargetID != p.ID {
 					t.Errorf("%s targets %s", x.Type, x.TargetID)
 				}

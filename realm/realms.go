@@ -58,7 +58,7 @@ func (s *Service) CreateRealm(ctx context.Context, in RealmInput) (*Realm, error
 	}
 	// Key generation needs no database; doing it first keeps the write
 	// transaction short.
-	key, err := s.keys.NewSigningKey(ctx, r.ID, "ES256")
+	key, err := s.keys.NewSigningKey(ctx, r.ID, AlgES256)
 	if err != nil {
 		return nil, fmt.Errorf("realm: signing key: %w", err)
 	}
@@ -69,7 +69,7 @@ func (s *Service) CreateRealm(ctx context.Context, in RealmInput) (*Realm, error
 		if err := tx.CreateSigningKey(ctx, key); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, orgID, "", "realm.created", "realm", r.ID,
+		return appendEvents(ctx, tx, s.event(a, orgID, "", EventRealmCreated, "realm", r.ID,
 			map[string]any{"name": r.Name, "display_name": r.DisplayName}))
 	})
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Service) UpdateRealm(ctx context.Context, name string, p RealmPatch) (*
 		if err := tx.UpdateRealm(ctx, r); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", "realm.updated", "realm", r.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", EventRealmUpdated, "realm", r.ID,
 			map[string]any{"name": r.Name, "display_name": r.DisplayName}))
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Service) DeleteRealm(ctx context.Context, name, confirm string) error {
 		if err := tx.DeleteRealm(ctx, r.ID); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", "realm.deleted", "realm", r.ID,
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", EventRealmDeleted, "realm", r.ID,
 			map[string]any{"name": r.Name}))
 	})
 }

@@ -76,7 +76,7 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 		if r.Name == ConsoleRealm {
 			eventRealm = ""
 		}
-		return appendEvents(ctx, tx, s.event(self, orgID, eventRealm, "user.password_set", "user", u.ID,
+		return appendEvents(ctx, tx, s.event(self, orgID, eventRealm, EventUserPasswordSet, "user", u.ID,
 			map[string]any{"via": t.Purpose}))
 	})
 }
@@ -117,7 +117,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, realmName, email str
 			eventRealm = ""
 		}
 		self := access{p: Principal{ActorType: "user", ActorID: u.ID}}
-		if err := appendEvents(ctx, tx, s.event(self, r.OrgID, eventRealm, "user.password_reset_requested", "user", u.ID,
+		if err := appendEvents(ctx, tx, s.event(self, r.OrgID, eventRealm, EventUserPasswordResetRequested, "user", u.ID,
 			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)})); err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package realm
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,12 +9,6 @@ import (
 
 	"github.com/wardiam/ward/attributes"
 )
-
-// KeyMaker makes new signing keys for a realm (private part encrypted with
-// the master key). The oauth package implements it; realm only stores keys.
-type KeyMaker interface {
-	NewSigningKey(ctx context.Context, realmID, alg string) (*SigningKey, error)
-}
 
 // ServiceConfig holds what Service needs.
 type ServiceConfig struct {

@@ -177,6 +177,11 @@ type Store interface {
 	ActionTokenStore
 	PolicyStore
 	ConsoleSessionStore
+	ClaimsStore
+	AuthCodeStore
+	SessionStore
+	RefreshTokenStore
+	LoginFailureStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).
@@ -185,7 +190,7 @@ type Store interface {
 }
 
 // ClientClaims is a client with what its token claims are computed from,
-// read together in one query.
+// read together in one query (ClaimsStore).
 type ClientClaims struct {
 	Client *Client
 	// Groups are the client's groups ordered by ID, with ID, RealmID, Name
@@ -194,26 +199,6 @@ type ClientClaims struct {
 	// SchemaVersion is the realm's attribute schema version as of the same
 	// read (see ClientClaimsStore).
 	SchemaVersion int64
-}
-
-// ClientClaimsStore is an optional fast path for the token endpoint: one
-// round trip for everything a client_credentials grant reads. Backends that
-// do not implement it are served by GetClient, GetGroups and ListAttributes.
-type ClientClaimsStore interface {
-	// GetClientClaims finds a client of the realm by OAuth2 client_id as
-	// GetClient does, together with its groups and the realm's attribute
-	// schema version: a number that changes in the same transaction as
-	// every creation, update or deletion of one of the realm's attribute
-	// definitions, so definitions read after seeing version v are at least
-	// as new as v.
-	//
-	// It is the hot path, so it may leave the fields token issuing does not
-	// read zero (Name, Description, DisplayName, Communication, CreatedAt,
-	// UpdatedAt), and the groups' Attributes maps may be shared between
-	// calls: callers only read them.
-	GetClientClaims(ctx context.Context, realmID, clientID string) (*ClientClaims, error)
-	// AttributeSchemaVersion returns the realm's attribute schema version.
-	AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error)
 }
 
 // UserClaims is a user with what their token claims are computed from,
@@ -228,11 +213,24 @@ type UserClaims struct {
 	SchemaVersion int64
 }
 
-// UserClaimsStore is the same fast path for grants that issue a user's
-// tokens (authorization code and refresh): one round trip instead of
-// GetUser, GetGroups and ListAttributes.
-type UserClaimsStore interface {
+// ClaimsStore is what token grants read: everything a grant needs about
+// its subject in one round trip (the hot path of every grant).
+type ClaimsStore interface {
+	// GetClientClaims finds a client of the realm by OAuth2 client_id as
+	// GetClient does, together with its groups and the realm's attribute
+	// schema version: a number that changes in the same transaction as
+	// every creation, update or deletion of one of the realm's attribute
+	// definitions, so definitions read after seeing version v are at least
+	// as new as v.
+	//
+	// It is the hot path, so it may leave the fields token issuing does not
+	// read zero (Name, Description, DisplayName, Communication, CreatedAt,
+	// UpdatedAt), and the groups' Attributes maps may be shared between
+	// calls: callers only read them.
+	GetClientClaims(ctx context.Context, realmID, clientID string) (*ClientClaims, error)
 	// GetUserClaims finds a user of the realm by ID with their groups and
-	// the realm's attribute schema version.
+	// the realm's attribute schema version (as GetClientClaims).
 	GetUserClaims(ctx context.Context, realmID, userID string) (*UserClaims, error)
+	// AttributeSchemaVersion returns the realm's attribute schema version.
+	AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error)
 }

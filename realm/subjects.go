@@ -19,9 +19,9 @@ var errLeavePrimary = Conflict("primary_group", "this is the primary group; set 
 
 // checkGroups validates group IDs for a subject of realmID: each must be a
 // group of that realm (an ID of another realm is simply unknown), naming
-// "groups[i]" otherwise. Duplicates are folded. It returns the groups found
-// and their sorted IDs.
-func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID string, ids []string) ([]Group, []string, error) {
+// "groups[i]" otherwise. Duplicates are folded. It returns the sorted IDs
+// of the groups found.
+func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID string, ids []string) ([]string, error) {
 	unique := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if id != "" && !slices.Contains(unique, id) {
@@ -32,7 +32,7 @@ func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID stri
 	if len(unique) > 0 {
 		var err error
 		if found, err = st.GetGroups(ctx, realmID, unique); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	known := make(map[string]bool, len(found))
@@ -49,7 +49,7 @@ func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID stri
 		sorted = append(sorted, g.ID)
 	}
 	slices.Sort(sorted)
-	return found, sorted, nil
+	return sorted, nil
 }
 
 // checkPrimary: the primary group must be one of the subject's groups.
@@ -67,7 +67,7 @@ func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID stri
 	curGroups []string, curPrimary string, newGroups *[]string, newPrimary *string) ([]string, string, error) {
 	groups, primary := curGroups, curPrimary
 	if newGroups != nil {
-		_, ids, err := checkGroups(ctx, st, v, realmID, *newGroups)
+		ids, err := checkGroups(ctx, st, v, realmID, *newGroups)
 		if err != nil {
 			return nil, "", err
 		}
@@ -82,34 +82,35 @@ func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID stri
 	return groups, primary, nil
 }
 
-// effective computes effective attributes for groups already loaded.
-func effective(ctx context.Context, st Store, realmID string, groups []Group, primary string) (map[string]any, error) {
-	if len(groups) == 0 {
-		return map[string]any{}, nil
-	}
-	defs, err := st.ListAttributes(ctx, realmID)
-	if err != nil {
-		return nil, err
-	}
-	_, eff := mergeGroups(defs, groups, primary)
-	return eff, nil
-}
-
-// effectiveOf loads groupIDs and computes their effective attributes.
-func effectiveOf(ctx context.Context, st Store, realmID string, groupIDs []string, primary string) (map[string]any, error) {
+// subjectClaims loads a subject's groups and the realm's attribute
+// definitions from st (the transaction's store inside one) and merges them
+// (ClaimsOf): one round trip for the groups, one for the definitions, none
+// when the subject has no groups.
+func subjectClaims(ctx context.Context, st Store, realmID string, groupIDs []string, primary string) ([]string, map[string]any, error) {
 	if len(groupIDs) == 0 {
-		return map[string]any{}, nil
+		return []string{}, map[string]any{}, nil
 	}
 	groups, err := st.GetGroups(ctx, realmID, groupIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return effective(ctx, st, realmID, groups, primary)
+	defs, err := st.ListAttributes(ctx, realmID)
+	if err != nil {
+		return nil, nil, err
+	}
+	names, effective := ClaimsOf(defs, groups, primary)
+	return names, effective, nil
 }
 
-// mergeGroups is the merge of CONTRACT §3 over stored groups: group names
-// sorted, values re-normalized against the current definitions, then merged.
-func mergeGroups(defs []Attribute, groups []Group, primary string) ([]string, map[string]any) {
+// ClaimsOf is the merge of CONTRACT §3 over stored groups: a subject's group
+// names (sorted) and effective attributes, from its groups and the realm's
+// attribute definitions, values re-normalized against the current
+// definitions. It reads nothing: the token endpoint gets groups and
+// definitions in its one query, the services through subjectClaims.
+func ClaimsOf(defs []Attribute, groups []Group, primaryGroup string) (groupNames []string, effective map[string]any) {
+	if len(groups) == 0 {
+		return []string{}, map[string]any{}
+	}
 	ds := make([]attributes.Definition, len(defs))
 	for i, d := range defs {
 		ds[i] = d.Definition()
@@ -121,35 +122,5 @@ func mergeGroups(defs []Attribute, groups []Group, primary string) ([]string, ma
 		gv[i] = attributes.GroupValues{GroupID: g.ID, Values: attributes.Canonical(ds, g.Attributes)}
 	}
 	slices.Sort(names)
-	return names, attributes.Merge(ds, gv, primary)
-}
-
-// SubjectClaims computes a subject's group names and effective attributes
-// (no principal needed; used by token issuing). One store round trip for the
-// groups, one for the definitions, none when the subject has no groups.
-func (s *Service) SubjectClaims(ctx context.Context, realmID string, groupIDs []string, primaryGroup string) (groupNames []string, effective map[string]any, err error) {
-	if len(groupIDs) == 0 {
-		return []string{}, map[string]any{}, nil
-	}
-	groups, err := s.store.GetGroups(ctx, realmID, groupIDs)
-	if err != nil {
-		return nil, nil, err
-	}
-	defs, err := s.store.ListAttributes(ctx, realmID)
-	if err != nil {
-		return nil, nil, err
-	}
-	groupNames, effective = mergeGroups(defs, groups, primaryGroup)
-	return groupNames, effective, nil
-}
-
-// ClaimsOf computes a subject's group names (sorted) and effective
-// attributes from its groups, already loaded, and the realm's attribute
-// definitions: what SubjectClaims returns, for callers that read both
-// themselves (the token endpoint's one-query path).
-func ClaimsOf(defs []Attribute, groups []Group, primaryGroup string) (groupNames []string, effective map[string]any) {
-	if len(groups) == 0 {
-		return []string{}, map[string]any{}
-	}
-	return mergeGroups(defs, groups, primaryGroup)
+	return names, attributes.Merge(ds, gv, primaryGroup)
 }

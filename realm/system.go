@@ -80,7 +80,7 @@ func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
 	r = &Realm{ID: s.newID(), Name: ConsoleRealm, DisplayName: "Ward console", CreatedAt: now, UpdatedAt: now}
 	// The key is made before the transaction: key generation needs no
 	// database, and keeping it out keeps the write transaction short.
-	key, err := s.keys.NewSigningKey(ctx, r.ID, "ES256")
+	key, err := s.keys.NewSigningKey(ctx, r.ID, AlgES256)
 	if err != nil {
 		return nil, fmt.Errorf("realm: console signing key: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
 		if err := tx.CreateClient(ctx, console); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, "", "", "realm.created", "realm", r.ID, map[string]any{"name": r.Name}))
+		return appendEvents(ctx, tx, s.event(a, "", "", EventRealmCreated, "realm", r.ID, map[string]any{"name": r.Name}))
 	})
 	if errors.Is(err, ErrConflict) {
 		// Another node created it at the same moment: use theirs.
@@ -204,10 +204,10 @@ func (s *Service) bootstrap(ctx context.Context, in BootstrapInput, setupToken s
 			return err
 		}
 		return appendEvents(ctx, tx,
-			s.event(a, org.ID, "", "org.created", "org", org.ID, map[string]any{"slug": org.Slug, "name": org.Name}),
-			s.event(a, org.ID, "", "member.created", "member", member.ID,
+			s.event(a, org.ID, "", EventOrgCreated, "org", org.ID, map[string]any{"slug": org.Slug, "name": org.Name}),
+			s.event(a, org.ID, "", EventMemberCreated, "member", member.ID,
 				map[string]any{"user_id": user.ID, "email": user.Email, "role": string(member.Role), "user_created": created}),
-			s.event(a, org.ID, "", "client.created", "client", client.ClientID,
+			s.event(a, org.ID, "", EventClientCreated, "client", client.ClientID,
 				map[string]any{"name": client.Name, "kind": string(client.Kind), "role": string(client.OrgRole)}),
 		)
 	})

@@ -180,7 +180,7 @@ type Event struct {
 	ID         string
 	OrgID      string
 	RealmID    string // empty for org-level events
-	Type       string // e.g. "user.created"
+	Type       EventType
 	ActorType  string // "member", "client", "system"
 	ActorID    string
 	TargetType string
@@ -211,7 +211,7 @@ type Page[T any] struct {
 
 // EventFilter filters the audit log.
 type EventFilter struct {
-	Type   string
+	Type   EventType
 	Since  *time.Time
 	Limit  int
 	Cursor string

@@ -62,7 +62,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err != nil {
 			return err
 		}
-		groups, ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
+		ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
 		if err != nil {
 			return err
 		}
@@ -81,12 +81,12 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return asConflict(err, "email", emailTaken)
 		}
-		eff, err := effective(ctx, tx, r.ID, groups, u.PrimaryGroup)
+		_, eff, err := subjectClaims(ctx, tx, r.ID, u.Groups, u.PrimaryGroup)
 		if err != nil {
 			return err
 		}
 		view = &UserView{User: *userView(u), EffectiveAttributes: eff}
-		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, "user.created", "user", u.ID,
+		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventUserCreated, "user", u.ID,
 			map[string]any{"email": u.Email, "groups": u.Groups, "primary_group": u.PrimaryGroup})); err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func (s *Service) GetUser(ctx context.Context, realmName, id string) (*UserView,
 }
 
 func (s *Service) userView(ctx context.Context, st Store, u *User) (*UserView, error) {
-	eff, err := effectiveOf(ctx, st, u.RealmID, u.Groups, u.PrimaryGroup)
+	_, eff, err := subjectClaims(ctx, st, u.RealmID, u.Groups, u.PrimaryGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 		if len(ch) > 0 {
 			d := ch.details()
 			d["email"] = u.Email
-			events = append(events, s.event(a, r.OrgID, r.ID, "user.updated", "user", u.ID, d))
+			events = append(events, s.event(a, r.OrgID, r.ID, EventUserUpdated, "user", u.ID, d))
 		}
 		if p.Active != nil && *p.Active != u.Active {
 			u.Active = *p.Active
@@ -299,7 +299,7 @@ func (s *Service) changeUserGroup(ctx context.Context, realmName, id, groupID st
 // member is a user or client joining or leaving a group: what changeGroup
 // needs to know of it, whichever kind it is.
 type member struct {
-	kind      string // event prefix and target type: "user" or "client"
+	kind      string // target type: "user" or "client"
 	id        string // event target
 	groups    *[]string
 	primary   string
@@ -338,11 +338,7 @@ func (s *Service) changeGroup(ctx context.Context, realmName, groupID string, ad
 			if err := m.save(); err != nil {
 				return err
 			}
-			typ := m.kind + ".group_removed"
-			if add {
-				typ = m.kind + ".group_added"
-			}
-			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, typ, m.kind, m.id,
+			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, groupEvent(m.kind, add), m.kind, m.id,
 				map[string]any{"group_id": groupID})); err != nil {
 				return err
 			}

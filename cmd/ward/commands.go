@@ -20,47 +20,71 @@ import (
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/realm/mail"
 	"github.com/wardiam/ward/storage/sql"
 )
 
-// app is everything built from settings.
+// appConfig says what a command needs built.
+type appConfig struct {
+	settings *settings
+	log      *slog.Logger
+	// migrate applies pending migrations first.
+	migrate bool
+	// publicURL prefixes issuers and the links the service mails.
+	publicURL string
+	// mail builds the mail queue; without it the service sends no mail.
+	mail bool
+}
+
+// app is everything a command uses, built from settings.
 type app struct {
 	log     *slog.Logger
 	store   *sql.Store
+	master  []byte // the master key
 	keys    *oauth.Keys
+	mailer  *mail.Mailer // nil without appConfig.mail
 	service *realm.Service
 }
 
-// open connects to the database (migrating unless told not to) and builds
-// the domain service. mailer may be nil (commands that send no mail);
-// publicURL prefixes the links the service issues.
-func open(ctx context.Context, s *settings, log *slog.Logger, migrate bool, mailer realm.Mailer, publicURL string) (*app, error) {
-	store, err := sql.Open(ctx, sql.Config{DSN: s.DB, Logger: log})
-	if err != nil {
+// build connects to the database and builds the rest in the order each
+// part needs the one before: store, signing keys, mail queue (whose final
+// failures become events through the store), domain service. On error
+// nothing is left open.
+func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
+	a := &app{log: cfg.log}
+	if a.store, err = sql.Open(ctx, sql.Config{DSN: cfg.settings.DB, Logger: cfg.log}); err != nil {
 		return nil, err
 	}
-	if migrate {
-		if err := store.Migrate(ctx); err != nil {
-			store.Close()
+	defer func() {
+		if err != nil {
+			a.store.Close()
+		}
+	}()
+	if cfg.migrate {
+		if err := a.store.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("migrating: %w", err)
 		}
 	}
-	key, err := s.masterKey()
-	if err != nil {
-		store.Close()
+	if a.master, err = cfg.settings.masterKey(); err != nil {
 		return nil, err
 	}
-	keys, err := oauth.NewKeys(key, nil, time.Now)
-	if err != nil {
-		store.Close()
+	if a.keys, err = oauth.NewKeys(a.master, nil, time.Now); err != nil {
 		return nil, err
 	}
-	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log, Mailer: mailer, PublicURL: publicURL})
+	var mailer realm.Mailer
+	if cfg.mail {
+		failures := realm.MailFailures{Store: a.store, Logger: cfg.log}
+		if a.mailer, err = newMailer(cfg.settings, cfg.log, failures); err != nil {
+			return nil, err
+		}
+		mailer = linkMailer{a.mailer}
+	}
+	a.service, err = realm.NewService(realm.ServiceConfig{Store: a.store, Keys: a.keys, Logger: cfg.log,
+		Mailer: mailer, PublicURL: cfg.publicURL})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	return &app{log: log, store: store, keys: keys, service: svc}, nil
+	return a, nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -109,7 +133,7 @@ func cmdBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
-	a, err := open(ctx, &s, log, true, nil, s.publicURL(s.Addr))
+	a, err := build(ctx, appConfig{settings: &s, log: log, migrate: true, publicURL: s.publicURL(s.Addr)})
 	if err != nil {
 		return err
 	}
@@ -165,23 +189,19 @@ func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
-	a, err := open(ctx, &s, log, true, nil, s.publicURL(s.Addr))
+	a, err := build(ctx, appConfig{settings: &s, log: log, migrate: true, publicURL: s.publicURL(s.Addr)})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	r, err := a.store.GetRealmByName(ctx, realmName)
-	if err != nil {
-		if errors.Is(err, realm.ErrNotFound) {
-			return fmt.Errorf("no realm named %q", realmName)
-		}
-		return err
-	}
-	srv, err := oauth.New(oauth.Config{Store: a.store, Service: a.service, Keys: a.keys, PublicURL: s.publicURL(s.Addr), Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := srv.RotateKey(ctx, r.ID, alg); err != nil {
+	_, err = a.service.RotateSigningKey(realm.WithPrincipal(ctx, realm.System), realmName, alg)
+	var verr *realm.ValidationError
+	switch {
+	case errors.Is(err, realm.ErrNotFound):
+		return fmt.Errorf("no realm named %q", realmName)
+	case errors.As(err, &verr):
+		return fmt.Errorf("--alg %s: %s", alg, verr.Fields[0].Message)
+	case err != nil:
 		return err
 	}
 	fmt.Fprintf(stdout, "realm %q has a new %s signing key; running servers start signing with it within a minute, and the old key stays in the JWKS until its tokens have expired\n", realmName, alg)
@@ -219,23 +239,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer ln.Close()
 	publicURL := s.publicURL(ln.Addr().String())
 
-	var svc *realm.Service
-	mailer, err := newMailer(&s, log, &svc)
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, &s, log, !s.NoMigrate, linkMailer{mailer}, publicURL)
+	a, err := build(ctx, appConfig{settings: &s, log: log, migrate: !s.NoMigrate, publicURL: publicURL, mail: true})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
-	svc = a.service
 	// Runs before the store closes (defers run last-in first-out): mail
 	// still queued gets its chance, and failures can still be recorded.
 	defer func() {
 		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := mailer.Close(drain); err != nil {
+		if err := a.mailer.Close(drain); err != nil {
 			log.Warn("mail queue not drained at shutdown", "err", err)
 		}
 	}()
@@ -259,14 +273,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	master, err := s.masterKey()
-	if err != nil {
-		return err
-	}
 	// Its own key, derived from the master key: every node opens what
 	// another sealed, and the signing keys' encryption key is never used
 	// for anything else.
-	consoleKey, err := hkdf.Key(sha256.New, master, nil, "ward console sessions v1", 32)
+	consoleKey, err := hkdf.Key(sha256.New, a.master, nil, "ward console sessions v1", 32)
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,8 @@ import (
 
 // newMailer builds the mail queue from settings: SMTP when WARD_SMTP_URL is
 // set, else .eml files in the outbox. Final delivery failures are recorded
-// as events through the service, which exists only after the mailer: hence
-// the pointer filled in later.
-func newMailer(s *settings, log *slog.Logger, svc **realm.Service) (*mail.Mailer, error) {
+// as events by failures.
+func newMailer(s *settings, log *slog.Logger, failures realm.MailFailures) (*mail.Mailer, error) {
 	sender, err := mail.NewSender(mail.SenderConfig{SMTPURL: s.SMTPURL, OutboxDir: s.OutboxDir, Logger: log})
 	if err != nil {
 		return nil, err
@@ -20,9 +19,7 @@ func newMailer(s *settings, log *slog.Logger, svc **realm.Service) (*mail.Mailer
 	return mail.New(mail.Config{
 		Sender: sender, From: s.MailFrom, Logger: log,
 		OnFailure: func(r mail.Result) {
-			if *svc != nil {
-				(*svc).MailFailed(context.Background(), r.OrgID, r.RealmID, r.UserID, string(r.Kind), r.Err.Error())
-			}
+			failures.Record(context.Background(), r.OrgID, r.RealmID, r.UserID, string(r.Kind), r.Err.Error())
 		},
 	})
 }

@@ -25,7 +25,7 @@ func (u *UI) registerEvents(e *echo.Echo) {
 type eventsView struct {
 	base
 	Events       []eventRow
-	Types        []string
+	Types        []realm.EventType
 	Path         string
 	Filter       url.Values
 	FilterErrors fieldErrors
@@ -82,9 +82,9 @@ func (u *UI) eventsPage(r *req) error {
 	q := r.c.QueryParams()
 	v := &eventsView{base: b, Types: realm.EventTypes, Path: path, FilterErrors: fieldErrors{},
 		Filter: url.Values{"type": {strings.TrimSpace(q.Get("type"))}, "since": {strings.TrimSpace(q.Get("since"))}}}
-	f := realm.EventFilter{Type: v.Filter.Get("type")}
+	f := realm.EventFilter{Type: realm.EventType(v.Filter.Get("type"))}
 	f.Cursor, v.CursorError = listCursor(r)
-	if f.Type != "" && (len(f.Type) > 64 || !eventTypePattern.MatchString(f.Type)) {
+	if f.Type != "" && (len(f.Type) > 64 || !eventTypePattern.MatchString(string(f.Type))) {
 		v.FilterErrors["type"] = "must be an event type such as user.created"
 	}
 	if s := v.Filter.Get("since"); s != "" {
@@ -290,7 +290,7 @@ func (n *eventNames) actor(realmName string, ev realm.Event) eventRef {
 }
 
 func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
-	id, gone := ev.TargetID, strings.HasSuffix(ev.Type, ".deleted")
+	id, gone := ev.TargetID, strings.HasSuffix(string(ev.Type), ".deleted")
 	link := func(p string) string {
 		if gone {
 			return "" // its page is gone with it

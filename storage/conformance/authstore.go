@@ -10,19 +10,11 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// AuthStore is what RunAuth needs: a store that also keeps sign-in state.
-type AuthStore interface {
-	realm.Store
-	realm.AuthCodeStore
-	realm.SessionStore
-}
-
-// RunAuth runs the suite of realm.AuthCodeStore and realm.SessionStore;
-// newStore must return a fresh, empty, migrated store per subtest.
-func RunAuth(t *testing.T, newStore func(t *testing.T) AuthStore) {
+// runAuth runs the cases of realm.AuthCodeStore and realm.SessionStore.
+func runAuth(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, f *fixture, s AuthStore)
+		fn   func(t *testing.T, f *fixture, s realm.Store)
 	}{
 		{"AuthRequests", testAuthRequests},
 		{"AuthRequestSingleUse", testAuthRequestSingleUse},
@@ -33,7 +25,7 @@ func RunAuth(t *testing.T, newStore func(t *testing.T) AuthStore) {
 	}
 }
 
-func testAuthRequests(t *testing.T, f *fixture, s AuthStore) {
+func testAuthRequests(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
 	in := &realm.AuthRequest{Kind: realm.AuthRequestCode, Signature: "sig-1", RealmID: r.ID, RequestID: "req-1",
@@ -92,7 +84,7 @@ func testAuthRequests(t *testing.T, f *fixture, s AuthStore) {
 
 // testAuthRequestSingleUse: of many concurrent uses of one code, exactly one
 // succeeds.
-func testAuthRequestSingleUse(t *testing.T, f *fixture, s AuthStore) {
+func testAuthRequestSingleUse(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	must(t, s.CreateAuthRequest(f.ctx, &realm.AuthRequest{Kind: realm.AuthRequestCode, Signature: "sig", RealmID: r.ID,
@@ -128,7 +120,7 @@ func testAuthRequestSingleUse(t *testing.T, f *fixture, s AuthStore) {
 	}
 }
 
-func testBrowserSessions(t *testing.T, f *fixture, s AuthStore) {
+func testBrowserSessions(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
 	u, v := f.user(r.ID, "u@example.com"), f.user(r.ID, "v@example.com")

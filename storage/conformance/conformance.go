@@ -51,11 +51,14 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { tc.fn(t, f) })
 	}
+	runAuth(t, newStore)
+	runRefresh(t, newStore)
+	runLoginFailures(t, newStore)
 }
 
 // runCase runs one subtest on a fresh store, with the fixture every suite
 // of this package uses.
-func runCase[S realm.Store](t *testing.T, name string, newStore func(t *testing.T) S, fn func(t *testing.T, f *fixture, s S)) {
+func runCase(t *testing.T, name string, newStore func(t *testing.T) realm.Store, fn func(t *testing.T, f *fixture, s realm.Store)) {
 	t.Run(name, func(t *testing.T) {
 		s := newStore(t)
 		fn(t, &fixture{t: t, s: s, ctx: context.Background(),
@@ -965,9 +968,9 @@ func testEvents(t *testing.T, f *fixture) {
 	start := f.clock
 	var realmEvents []realm.Event
 	for i := range 6 {
-		typ := "user.created"
+		typ := realm.EventUserCreated
 		if i%2 == 1 {
-			typ = "group.updated"
+			typ = realm.EventGroupUpdated
 		}
 		e := realm.Event{ID: f.id(), OrgID: acme.ID, RealmID: r.ID, Type: typ, ActorType: "member", ActorID: "m1",
 			TargetType: "user", TargetID: fmt.Sprint(i), Details: map[string]any{"n": json.Number(fmt.Sprint(i)), "s": "x"}, Time: f.clock}
@@ -1234,16 +1237,11 @@ func claimsView(c *realm.Client) *realm.Client {
 	return &v
 }
 
-// testClientClaims covers realm.ClientClaimsStore when the backend offers
-// it: the client as GetClient returns it (the fields claimsView keeps), its
+// testClientClaims covers GetClientClaims and AttributeSchemaVersion: the client as GetClient returns it (the fields claimsView keeps), its
 // groups with names and values, and a schema version that moves with every definition change (and only
 // with those), inside a transaction too.
 func testClientClaims(t *testing.T, f *fixture) {
-	cs, ok := f.s.(realm.ClientClaimsStore)
-	if !ok {
-		t.Log("backend has no ClientClaimsStore fast path: the token endpoint falls back to GetClient, GetGroups and ListAttributes")
-		return
-	}
+	cs := f.s
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
 	version := func(realmID string) int64 {
@@ -1364,7 +1362,7 @@ func testClientClaims(t *testing.T, f *fixture) {
 		if err := tx.DeleteAttribute(f.ctx, r.ID, "desks"); err != nil {
 			return err
 		}
-		got, err := tx.(realm.ClientClaimsStore).GetClientClaims(f.ctx, r.ID, "svc")
+		got, err := tx.GetClientClaims(f.ctx, r.ID, "svc")
 		if err != nil {
 			return err
 		}
@@ -1375,16 +1373,10 @@ func testClientClaims(t *testing.T, f *fixture) {
 	}))
 }
 
-// testUserClaims covers realm.UserClaimsStore when the backend offers it:
-// the user as GetUser returns it (less the password hash and timestamps),
+// testUserClaims covers GetUserClaims: the user as GetUser returns it (less the password hash and timestamps),
 // their groups with names and values, and the realm's schema version.
 func testUserClaims(t *testing.T, f *fixture) {
-	us, ok := f.s.(realm.UserClaimsStore)
-	if !ok {
-		t.Log("backend has no UserClaimsStore fast path: user grants fall back to GetUser, GetGroups and ListAttributes")
-		return
-	}
-	cs, _ := f.s.(realm.ClientClaimsStore)
+	us, cs := f.s, f.s
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
 	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu", "desks": []any{"news", "sport"}})

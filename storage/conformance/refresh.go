@@ -11,19 +11,11 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// RefreshStore is what RunRefresh needs.
-type RefreshStore interface {
-	realm.Store
-	realm.SessionStore
-	realm.RefreshTokenStore
-}
-
-// RunRefresh runs the suite of realm.RefreshTokenStore; newStore must return
-// a fresh, empty, migrated store per subtest.
-func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
+// runRefresh runs the cases of realm.RefreshTokenStore.
+func runRefresh(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, f *fixture, s RefreshStore)
+		fn   func(t *testing.T, f *fixture, s realm.Store)
 	}{
 		{"RefreshTokens", testRefreshTokens},
 		{"RefreshSingleUse", testRefreshSingleUse},
@@ -36,7 +28,7 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) RefreshStore) {
 	}
 }
 
-func (f *fixture) refresh(s RefreshStore, realmID, id, family, userID string, created time.Time) *realm.RefreshToken {
+func (f *fixture) refresh(s realm.Store, realmID, id, family, userID string, created time.Time) *realm.RefreshToken {
 	rt := &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: family, SessionID: "sid-" + family, UserID: userID,
 		ClientID: "app", AccessJTI: "at-" + id, Data: []byte(`{"id":"` + id + `"}`),
 		ExpiresAt: created.Add(10 * time.Hour), CreatedAt: created}
@@ -44,7 +36,7 @@ func (f *fixture) refresh(s RefreshStore, realmID, id, family, userID string, cr
 	return rt
 }
 
-func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
+func testRefreshTokens(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
 	u := f.user(r.ID, "u@example.com")
@@ -165,7 +157,7 @@ func testRefreshTokens(t *testing.T, f *fixture, s RefreshStore) {
 
 // testRefreshSingleUse: of many concurrent uses of one refresh token,
 // exactly one succeeds.
-func testRefreshSingleUse(t *testing.T, f *fixture, s RefreshStore) {
+func testRefreshSingleUse(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	f.refresh(s, r.ID, "rt", "fam", "u", f.clock)
@@ -240,7 +232,7 @@ func testRefreshSingleUse(t *testing.T, f *fixture, s RefreshStore) {
 // testRefreshInTx: the store handed to InTx keeps sign-in state too, so
 // Service can revoke a user's sessions and tokens in the transaction that
 // deactivates the user.
-func testRefreshInTx(t *testing.T, f *fixture, s RefreshStore) {
+func testRefreshInTx(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	u := f.user(r.ID, "u@example.com")
@@ -249,13 +241,8 @@ func testRefreshInTx(t *testing.T, f *fixture, s RefreshStore) {
 		TokenHash: []byte("t"), AuthTime: f.clock, ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock}))
 	boom := errors.New("rolled back")
 	err := s.InTx(f.ctx, func(tx realm.Store) error {
-		rs, ok := tx.(realm.RefreshTokenStore)
-		ss, ok2 := tx.(realm.SessionStore)
-		if !ok || !ok2 {
-			t.Fatal("the transaction's store keeps no refresh tokens or sessions")
-		}
-		must(t, rs.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
-		must(t, ss.RevokeUserSessions(f.ctx, r.ID, u.ID))
+		must(t, tx.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
+		must(t, tx.RevokeUserSessions(f.ctx, r.ID, u.ID))
 		return boom
 	})
 	if !errors.Is(err, boom) {
@@ -269,17 +256,11 @@ func testRefreshInTx(t *testing.T, f *fixture, s RefreshStore) {
 	}
 }
 
-// testRefreshGrant covers realm.RefreshGrantStore when the backend offers
-// it: the token as GetRefreshToken returns it, its session as
+// testRefreshGrant covers GetRefreshGrant: the token as GetRefreshToken returns it, its session as
 // GetBrowserSession does (the fields it promises) and its user's claims as
 // GetUserClaims does.
-func testRefreshGrant(t *testing.T, f *fixture, s RefreshStore) {
-	gs, ok := s.(realm.RefreshGrantStore)
-	if !ok {
-		t.Log("backend has no RefreshGrantStore fast path: refresh grants read token, user and session apart")
-		return
-	}
-	us, _ := s.(realm.UserClaimsStore)
+func testRefreshGrant(t *testing.T, f *fixture, s realm.Store) {
+	gs, us := s, s
 	o := f.org("acme")
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
 	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu"})
@@ -333,7 +314,7 @@ func testRefreshGrant(t *testing.T, f *fixture, s RefreshStore) {
 // testRefreshRevokeRacesRotation: a family or user revocation running at
 // the same moment as a rotation never leaves a live token behind, whichever
 // wins.
-func testRefreshRevokeRacesRotation(t *testing.T, f *fixture, s RefreshStore) {
+func testRefreshRevokeRacesRotation(t *testing.T, f *fixture, s realm.Store) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	u := f.user(r.ID, "u@example.com")

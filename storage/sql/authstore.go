@@ -7,11 +7,6 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-var (
-	_ realm.AuthCodeStore = (*Store)(nil)
-	_ realm.SessionStore  = (*Store)(nil)
-)
-
 type authRequestModel struct {
 	Kind      string `gorm:"primaryKey"`
 	Signature string `gorm:"primaryKey"`

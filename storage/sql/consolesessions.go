@@ -15,8 +15,6 @@ import (
 // token endpoint's hot path, and one indexed lookup per request does not
 // need a prepared statement.
 
-var _ realm.ConsoleSessionStore = (*Store)(nil)
-
 type consoleSessionModel struct {
 	IDHash    []byte `gorm:"primaryKey"`
 	Owner     string

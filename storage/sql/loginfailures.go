@@ -29,8 +29,6 @@ func (m *loginFailureModel) toRealm() *realm.LoginFailure {
 		LockedUntil: fromDBTimePtr(m.LockedUntil), UpdatedAt: fromDBTime(m.UpdatedAt)}
 }
 
-var _ realm.LoginFailureStore = (*Store)(nil)
-
 // GetLoginFailure returns the key's state.
 func (s *Store) GetLoginFailure(ctx context.Context, realmID, key string) (*realm.LoginFailure, error) {
 	var m loginFailureModel

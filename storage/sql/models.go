@@ -318,7 +318,7 @@ func toEvent(e *realm.Event) (eventModel, error) {
 	if err != nil {
 		return eventModel{}, fmt.Errorf("storage/sql: encode event details: %w", err)
 	}
-	return eventModel{ID: e.ID, OrgID: e.OrgID, RealmID: e.RealmID, Type: e.Type, ActorType: e.ActorType,
+	return eventModel{ID: e.ID, OrgID: e.OrgID, RealmID: e.RealmID, Type: string(e.Type), ActorType: e.ActorType,
 		ActorID: e.ActorID, TargetType: e.TargetType, TargetID: e.TargetID, Details: details,
 		Time: dbTime(e.Time)}, nil
 }
@@ -331,7 +331,7 @@ func fromEvent(m eventModel) (realm.Event, error) {
 	if len(details) == 0 {
 		details = nil
 	}
-	return realm.Event{ID: m.ID, OrgID: m.OrgID, RealmID: m.RealmID, Type: m.Type, ActorType: m.ActorType,
+	return realm.Event{ID: m.ID, OrgID: m.OrgID, RealmID: m.RealmID, Type: realm.EventType(m.Type), ActorType: m.ActorType,
 		ActorID: m.ActorID, TargetType: m.TargetType, TargetID: m.TargetID, Details: details,
 		Time: fromDBTime(m.Time)}, nil
 }

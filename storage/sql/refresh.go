@@ -11,8 +11,6 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-var _ realm.RefreshTokenStore = (*Store)(nil)
-
 type refreshTokenModel struct {
 	ID        string `gorm:"primaryKey"`
 	RealmID   string `gorm:"primaryKey"`
@@ -262,8 +260,6 @@ func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (
 	res := s.q(ctx).Where("expires_at < ?", dbTime(now)).Delete(&refreshTokenModel{})
 	return res.RowsAffected, mapErr(res.Error)
 }
-
-var _ realm.RefreshGrantStore = (*Store)(nil)
 
 // getRefreshGrantSQL reads a refresh token, its browser session, its user
 // and the user's groups with the realm's schema version in one statement:

@@ -68,10 +68,7 @@ type Store struct {
 	attrs *attrCache
 }
 
-var (
-	_ realm.Store             = (*Store)(nil)
-	_ realm.ClientClaimsStore = (*Store)(nil)
-)
+var _ realm.Store = (*Store)(nil)
 
 // sqliteTimeFormat is fixed-width UTC text: it sorts as it compares, which
 // RFC 3339 with trimmed fractions does not, and SQLite's date functions

@@ -170,8 +170,6 @@ func emptyNilSlice(s []string) []string {
 	return s
 }
 
-var _ realm.UserClaimsStore = (*Store)(nil)
-
 // getUserClaimsSQL reads a user, their groups (name and attribute values)
 // and the realm's attribute schema version in one statement: one row per
 // group, or one row with NULL group columns. The password hash and the

@@ -1,35 +1,24 @@
-package sql_test
+package conformance
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wardiam/ward/realm"
-	"github.com/wardiam/ward/storage/sql"
-	"github.com/wardiam/ward/storage/sqltest"
 )
 
-func TestLoginFailuresSQLite(t *testing.T) { testLoginFailures(t, sqltest.Open(t)) }
-
-func TestLoginFailuresPostgres(t *testing.T) {
-	sqltest.PostgresDSN(t)
-	testLoginFailures(t, sqltest.OpenPostgres(t))
+// runLoginFailures runs the cases of realm.LoginFailureStore.
+func runLoginFailures(t *testing.T, newStore func(t *testing.T) realm.Store) {
+	runCase(t, "LoginFailures", newStore, testLoginFailures)
 }
 
-func testLoginFailures(t *testing.T, s *sql.Store) {
-	ctx := context.Background()
-	now := time.Now().UTC()
-	org := &realm.Org{ID: realm.NewID(now, nil), Slug: "lf", Name: "lf", CreatedAt: now}
-	if err := s.CreateOrg(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	r := &realm.Realm{ID: realm.NewID(now, nil), OrgID: org.ID, Name: "lf", CreatedAt: now, UpdatedAt: now}
-	if err := s.CreateRealm(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+// testLoginFailures: counts are atomic under concurrency, one of concurrent
+// lockers locks, attempts during a lock are not counted, and stale rows go.
+func testLoginFailures(t *testing.T, f *fixture, s realm.Store) {
+	ctx, now := f.ctx, f.clock
+	r := f.realm(f.org("lf").ID, "lf")
 	if _, err := s.GetLoginFailure(ctx, r.ID, "k"); !errors.Is(err, realm.ErrNotFound) {
 		t.Fatalf("GetLoginFailure of nothing: %v, want ErrNotFound", err)
 	}
