@@ -220,9 +220,6 @@ func (s *Service) DeleteMember(ctx context.Context, id string) error {
 	})
 }
 
-// ---- Org admin clients: console-realm service accounts acting for the
-// caller's org with a role. Owners only; another org's are not found. ----
-
 // MembershipOf returns a console user's current membership of orgID;
 // ErrNotFound when there is none. It takes no principal: the admin API's
 // authentication calls it to check that the org and role a console token
@@ -242,6 +239,9 @@ func (s *Service) MembershipOf(ctx context.Context, userID, orgID string) (*Memb
 	}
 	return nil, ErrNotFound
 }
+
+// ---- Org admin clients: console-realm service accounts acting for the
+// caller's org with a role. Owners only; another org's are not found. ----
 
 // consoleRealm returns the console realm (made by EnsureSystem).
 func (s *Service) consoleRealm(ctx context.Context, a access) (*Realm, error) {
