@@ -3,9 +3,11 @@ package oauth
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -28,6 +30,13 @@ import (
 // kept for ProviderTTL, so a change to web_origins takes up to that long
 // to apply on every node.
 
+// origins keeps each realm's allowed origins.
+type origins struct {
+	s      *Server
+	sets   sync.Map // realm ID → *originSet
+	builds singleflight.Group
+}
+
 // originSet is a realm's allowed origins as of a moment.
 type originSet struct {
 	set     map[string]struct{}
@@ -35,7 +44,7 @@ type originSet struct {
 }
 
 // withCORS wraps an endpoint's handler.
-func (s *Server) withCORS(next echo.HandlerFunc) echo.HandlerFunc {
+func (o *origins) withCORS(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		origin := c.Request().Header.Get("Origin")
 		if origin == "" {
@@ -43,7 +52,7 @@ func (s *Server) withCORS(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h := c.Response().Header()
 		h.Add("Vary", "Origin")
-		if s.originAllowed(c.Request().Context(), c.Param("realm"), origin) {
+		if o.allowed(c.Request().Context(), c.Param("realm"), origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
@@ -52,14 +61,14 @@ func (s *Server) withCORS(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// corsPreflight answers the OPTIONS preflight of an endpoint that accepts
+// preflight answers the OPTIONS preflight of an endpoint that accepts
 // methods.
-func (s *Server) corsPreflight(methods string) echo.HandlerFunc {
+func (o *origins) preflight(methods string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		origin := c.Request().Header.Get("Origin")
 		h := c.Response().Header()
 		h.Add("Vary", "Origin")
-		if origin != "" && s.originAllowed(c.Request().Context(), c.Param("realm"), origin) {
+		if origin != "" && o.allowed(c.Request().Context(), c.Param("realm"), origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Allow-Methods", methods)
@@ -70,28 +79,29 @@ func (s *Server) corsPreflight(methods string) echo.HandlerFunc {
 	}
 }
 
-// originAllowed says whether origin is in web_origins of a client of the
-// realm. Failures (unknown realm, database down) allow nothing.
-func (s *Server) originAllowed(ctx context.Context, realmName, origin string) bool {
-	p, err := s.provider(ctx, realmName)
+// allowed says whether origin is in web_origins of a client of the realm.
+// Failures (unknown realm, database down) allow nothing.
+func (o *origins) allowed(ctx context.Context, realmName, origin string) bool {
+	s := o.s
+	p, err := s.providers.get(ctx, realmName)
 	if err != nil {
 		return false
 	}
 	now := s.clock()
-	if v, ok := s.origins.Load(p.realm.ID); ok {
-		if o := v.(*originSet); now.Before(o.expires) {
-			_, ok := o.set[origin]
+	if v, ok := o.sets.Load(p.realm.ID); ok {
+		if set := v.(*originSet); now.Before(set.expires) {
+			_, ok := set.set[origin]
 			return ok
 		}
 	}
-	v, err, _ := s.builds.Do("origins\x00"+p.realm.ID, func() (any, error) {
-		set, err := s.loadOrigins(context.WithoutCancel(ctx), p.realm.ID)
+	v, err, _ := o.builds.Do(p.realm.ID, func() (any, error) {
+		set, err := o.load(context.WithoutCancel(ctx), p.realm.ID)
 		if err != nil {
 			return nil, err
 		}
-		o := &originSet{set: set, expires: s.clock().Add(s.ttl)}
-		s.origins.Store(p.realm.ID, o)
-		return o, nil
+		loaded := &originSet{set: set, expires: s.clock().Add(s.ttl)}
+		o.sets.Store(p.realm.ID, loaded)
+		return loaded, nil
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "oauth: CORS origins unavailable", "realm", realmName, "err", err)
@@ -101,12 +111,12 @@ func (s *Server) originAllowed(ctx context.Context, realmName, origin string) bo
 	return ok
 }
 
-// loadOrigins reads web_origins of every active client of the realm.
-func (s *Server) loadOrigins(ctx context.Context, realmID string) (map[string]struct{}, error) {
+// load reads web_origins of every active client of the realm.
+func (o *origins) load(ctx context.Context, realmID string) (map[string]struct{}, error) {
 	set := map[string]struct{}{}
 	opts := realm.ListOptions{Limit: 200}
 	for {
-		page, err := s.store.ListClients(ctx, realmID, "", opts)
+		page, err := o.s.store.ListClients(ctx, realmID, "", opts)
 		if err != nil {
 			return nil, err
 		}

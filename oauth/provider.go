@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	fjwt "github.com/ory/fosite/token/jwt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -27,6 +27,7 @@ import (
 // provider composed for it. It is immutable once built; a change (new key)
 // replaces it in the cache.
 type provider struct {
+	s         *Server
 	realm     *realm.Realm
 	issuer    string
 	fosite    *fosite.Fosite
@@ -47,17 +48,6 @@ type provider struct {
 	defs atomic.Pointer[attributeDefs]
 }
 
-type attributeDefs struct {
-	version int64
-	defs    []realm.Attribute
-}
-
-type cachedClaims struct {
-	groups  []string
-	attrs   map[string]any
-	expires time.Time
-}
-
 type signingKey struct {
 	kid  string
 	alg  string
@@ -69,15 +59,24 @@ type verifyKey struct {
 	pub crypto.PublicKey
 }
 
-// errRealmNotFound is an unknown realm: 404 in OAuth error style.
-var errRealmNotFound = errors.New("realm not found")
+// ErrRealmNotFound is an unknown realm (or a name no realm can have).
+var ErrRealmNotFound = errors.New("realm not found")
 
 var realmNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
-// provider returns the realm's cached provider, building it on first use or
+// providers caches each realm's provider by realm name.
+type providers struct {
+	s          *Server
+	cache      sync.Map // realm name → *provider
+	builds     singleflight.Group
+	buildCount atomic.Uint64
+}
+
+// get returns the realm's cached provider, building it on first use or
 // after its TTL. Concurrent first requests for one realm build it once.
-func (s *Server) provider(ctx context.Context, name string) (*provider, error) {
-	if v, ok := s.cache.Load(name); ok {
+func (ps *providers) get(ctx context.Context, name string) (*provider, error) {
+	s := ps.s
+	if v, ok := ps.cache.Load(name); ok {
 		p := v.(*provider)
 		if s.clock().Before(p.expires) {
 			return p, nil
@@ -85,22 +84,22 @@ func (s *Server) provider(ctx context.Context, name string) (*provider, error) {
 	}
 	if !realmNamePattern.MatchString(name) {
 		// Not a name a realm can have: no database round trip.
-		return nil, errRealmNotFound
+		return nil, ErrRealmNotFound
 	}
-	v, err, _ := s.builds.Do(name, func() (any, error) {
-		if v, ok := s.cache.Load(name); ok {
+	v, err, _ := ps.builds.Do(name, func() (any, error) {
+		if v, ok := ps.cache.Load(name); ok {
 			if p := v.(*provider); s.clock().Before(p.expires) {
 				return p, nil
 			}
 		}
 		// The build outlives a cancelled request so the waiters that share
 		// it are not failed by the first caller hanging up.
-		p, err := s.build(context.WithoutCancel(ctx), name)
+		p, err := ps.build(context.WithoutCancel(ctx), name)
 		if err != nil {
 			return nil, err
 		}
-		s.cache.Store(name, p)
-		s.sweep()
+		ps.cache.Store(name, p)
+		ps.sweep()
 		return p, nil
 	})
 	if err != nil {
@@ -109,50 +108,50 @@ func (s *Server) provider(ctx context.Context, name string) (*provider, error) {
 	return v.(*provider), nil
 }
 
-// currentProvider is provider for the endpoints that are not the token
+// current is get for the endpoints that are not the token
 // endpoint's hot path (discovery, JWKS, introspection, revocation): a cached
 // provider is used only after the database confirms the realm of that name
 // is still the one it was built for (one indexed lookup), so a realm deleted
 // and re-created under the same name, by this org or another, is never
 // served from the old realm's keys.
-func (s *Server) currentProvider(ctx context.Context, name string) (*provider, error) {
-	if v, ok := s.cache.Load(name); ok {
-		if p := v.(*provider); s.clock().Before(p.expires) {
-			return s.revalidate(ctx, name, p)
+func (ps *providers) current(ctx context.Context, name string) (*provider, error) {
+	if v, ok := ps.cache.Load(name); ok {
+		if p := v.(*provider); ps.s.clock().Before(p.expires) {
+			return ps.revalidate(ctx, name, p)
 		}
 	}
-	return s.provider(ctx, name)
+	return ps.get(ctx, name)
 }
 
 // revalidate checks cached provider p of realm name against the database:
 // p itself when the realm is unchanged; a provider built afresh when the
-// name now belongs to another realm; errRealmNotFound when it is gone. A
+// name now belongs to another realm; ErrRealmNotFound when it is gone. A
 // stale p is dropped from the cache either way.
-func (s *Server) revalidate(ctx context.Context, name string, p *provider) (*provider, error) {
-	r, err := s.store.GetRealmByName(ctx, name)
+func (ps *providers) revalidate(ctx context.Context, name string, p *provider) (*provider, error) {
+	r, err := ps.s.store.GetRealmByName(ctx, name)
 	switch {
 	case errors.Is(err, realm.ErrNotFound):
-		s.cache.CompareAndDelete(name, p)
-		return nil, errRealmNotFound
+		ps.cache.CompareAndDelete(name, p)
+		return nil, ErrRealmNotFound
 	case err != nil:
 		return nil, fmt.Errorf("oauth: load realm: %w", err)
 	case r.ID == p.realm.ID:
 		return p, nil
 	}
-	s.cache.CompareAndDelete(name, p)
-	return s.provider(ctx, name)
+	ps.cache.CompareAndDelete(name, p)
+	return ps.get(ctx, name)
 }
 
 // sweep drops expired providers now and then, so realms used once do not
 // hold memory forever.
-func (s *Server) sweep() {
-	if s.buildCount.Add(1)%256 != 0 {
+func (ps *providers) sweep() {
+	if ps.buildCount.Add(1)%256 != 0 {
 		return
 	}
-	now := s.clock()
-	s.cache.Range(func(k, v any) bool {
+	now := ps.s.clock()
+	ps.cache.Range(func(k, v any) bool {
 		if !now.Before(v.(*provider).expires) {
-			s.cache.CompareAndDelete(k, v)
+			ps.cache.CompareAndDelete(k, v)
 		}
 		return true
 	})
@@ -160,20 +159,21 @@ func (s *Server) sweep() {
 
 // forget drops the cached provider of a realm (by ID), so the next request
 // rebuilds it with the current keys.
-func (s *Server) forget(realmID string) {
-	s.cache.Range(func(k, v any) bool {
+func (ps *providers) forget(realmID string) {
+	ps.cache.Range(func(k, v any) bool {
 		if v.(*provider).realm.ID == realmID {
-			s.cache.Delete(k)
+			ps.cache.Delete(k)
 		}
 		return true
 	})
 }
 
 // build loads the realm and its keys and composes its fosite provider.
-func (s *Server) build(ctx context.Context, name string) (*provider, error) {
+func (ps *providers) build(ctx context.Context, name string) (*provider, error) {
+	s := ps.s
 	r, err := s.store.GetRealmByName(ctx, name)
 	if errors.Is(err, realm.ErrNotFound) {
-		return nil, errRealmNotFound
+		return nil, ErrRealmNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("oauth: load realm: %w", err)
@@ -193,6 +193,7 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 	}
 	now := s.clock()
 	p := &provider{
+		s:         s,
 		realm:     r,
 		issuer:    s.publicURL + "/realms/" + r.Name,
 		signers:   make(map[string]*signingKey, 2),
@@ -216,7 +217,7 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 		set.Keys = append(set.Keys, *jwk)
 	}
 	for _, alg := range []string{AlgES256, AlgRS256} {
-		k, until := s.pickSigner(keys, alg, now)
+		k, until := pickSigner(keys, alg, now, s.ttl)
 		if k == nil {
 			continue
 		}
@@ -238,7 +239,7 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 	if p.discovery, err = discoveryDocument(p.issuer); err != nil {
 		return nil, err
 	}
-	p.compose(s)
+	p.compose()
 	return p, nil
 }
 
@@ -248,8 +249,8 @@ func (s *Server) build(ctx context.Context, name string) (*provider, error) {
 // published for a full TTL (the active one, or one retired less than a TTL
 // ago), and report when the newer key becomes usable. With no such key
 // (a new realm), the newest active key signs at once.
-func (s *Server) pickSigner(keys []realm.SigningKey, alg string, now time.Time) (*realm.SigningKey, time.Time) {
-	publishedBy := now.Add(-s.ttl)
+func pickSigner(keys []realm.SigningKey, alg string, now time.Time, ttl time.Duration) (*realm.SigningKey, time.Time) {
+	publishedBy := now.Add(-ttl)
 	var newest, published *realm.SigningKey
 	for i := range keys { // newest first
 		k := &keys[i]
@@ -273,7 +274,7 @@ func (s *Server) pickSigner(keys []realm.SigningKey, alg string, now time.Time) 
 	case published == nil || published == newest || published.CreatedAt.After(newest.CreatedAt):
 		return newest, time.Time{}
 	default:
-		return published, newest.CreatedAt.Add(s.ttl)
+		return published, newest.CreatedAt.Add(ttl)
 	}
 }
 
@@ -289,11 +290,12 @@ func hasActive(keys []realm.SigningKey, alg string) bool {
 // ensureKey returns the realm's active key for alg, making one if there is
 // none (RS256 is made on first need: RSA generation is slow, and most realms
 // never issue an ID token).
-func (s *Server) ensureKey(ctx context.Context, p *provider, alg string) (*signingKey, error) {
+func (p *provider) ensureKey(ctx context.Context, alg string) (*signingKey, error) {
 	if k := p.signers[alg]; k != nil {
 		return k, nil
 	}
-	v, err, _ := s.builds.Do("key\x00"+p.realm.ID+"\x00"+alg, func() (any, error) {
+	s := p.s
+	v, err, _ := s.providers.builds.Do("key\x00"+p.realm.ID+"\x00"+alg, func() (any, error) {
 		// Another node may have made it meanwhile: EnsureSigningKey reads
 		// before it makes one.
 		k, err := s.service.EnsureSigningKey(context.WithoutCancel(ctx), p.realm.ID, alg)
@@ -304,7 +306,7 @@ func (s *Server) ensureKey(ctx context.Context, p *provider, alg string) (*signi
 		if err != nil {
 			return nil, err
 		}
-		s.forget(p.realm.ID) // the JWKS must list the new key
+		s.providers.forget(p.realm.ID) // the JWKS must list the new key
 		return &signingKey{kid: k.ID, alg: alg, priv: priv}, nil
 	})
 	if err != nil {
@@ -315,12 +317,13 @@ func (s *Server) ensureKey(ctx context.Context, p *provider, alg string) (*signi
 
 // compose builds the realm's fosite provider: one *fosite.Config per realm,
 // handlers registered by explicit factories.
-func (p *provider) compose(s *Server) {
+func (p *provider) compose() {
+	s := p.s
 	cfg := &fosite.Config{
 		AccessTokenLifespan:        s.accessTokenLifespan,
 		AccessTokenIssuer:          p.issuer,
 		IDTokenIssuer:              p.issuer,
-		TokenURL:                   p.issuer + pathToken,
+		TokenURL:                   p.issuer + PathToken,
 		ScopeStrategy:              fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:   audienceStrategy,
 		JWTScopeClaimKey:           fjwt.JWTScopeFieldString,
@@ -344,13 +347,13 @@ func (p *provider) compose(s *Server) {
 	cfg.RefreshTokenScopes = []string{}
 	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
 	cfg.FormPostHTMLTemplate = formPostTemplate(p.issuer)
-	cfg.ResponseModeHandlerExtension = &webMessageHandler{issuer: p.issuer} // webmessage.go
+	cfg.ResponseModeHandlerExtension = &webMessageHandler{issuer: p.issuer, page: s.webMessage} // response_mode_web_message.go
 	es := p.signers[AlgES256]
-	store := s.fositeStore(p)
+	store := newFositeStore(p)
 	p.es256 = newSigner(es.priv)
 	strategy := &oauth2.DefaultJWTStrategy{Signer: p.es256, Config: cfg}
 	codes := codeStrategy{DefaultJWTStrategy: strategy, p: p, clock: s.clock}
-	ids := newIDTokenStrategy(s, p, cfg)
+	ids := newIDTokenStrategy(p, cfg)
 	p.config = cfg
 	p.fosite = compose.Compose(cfg, store, strategy,
 		compose.OAuth2ClientCredentialsGrantFactory,
@@ -363,8 +366,8 @@ func (p *provider) compose(s *Server) {
 			return compose.OAuth2RefreshTokenGrantFactory(c, st, codes)
 		},
 		func(c fosite.Configurator, st, _ any) any { return compose.OpenIDConnectRefreshFactory(c, st, ids) },
-		func(fosite.Configurator, any, any) any { return &jwtIntrospector{s: s, p: p} },
-		func(fosite.Configurator, any, any) any { return &jwtRevoker{s: s, p: p} },
+		func(fosite.Configurator, any, any) any { return &jwtIntrospector{p: p} },
+		func(fosite.Configurator, any, any) any { return &jwtRevoker{p: p} },
 	).(*fosite.Fosite)
 }
 
@@ -382,85 +385,4 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	ErrorField:       "invalid_target",
 	DescriptionField: "The requested resource is invalid, unknown, or malformed.",
 	CodeField:        400,
-}
-
-// claimsSubject is what a subject's token claims come from, read with the
-// subject in one query: its group IDs and primary group, the groups
-// themselves and the realm's attribute schema version.
-type claimsSubject struct {
-	groupIDs []string
-	primary  string
-	groups   []realm.Group
-	version  int64
-}
-
-// clientSubject is client fc as a claims subject.
-func clientSubject(fc *fositeClient) claimsSubject {
-	return claimsSubject{groupIDs: fc.c.Groups, primary: fc.c.PrimaryGroup, groups: fc.groups, version: fc.schemaVersion}
-}
-
-// userSubject is the user of uc as a claims subject.
-func userSubject(uc *realm.UserClaims) claimsSubject {
-	return claimsSubject{groupIDs: uc.User.Groups, primary: uc.User.PrimaryGroup, groups: uc.Groups, version: uc.SchemaVersion}
-}
-
-// subjectClaims returns the groups and effective attributes of sub,
-// through the claims cache when enabled. The values returned are shared
-// and must only be read.
-func (s *Server) subjectClaims(ctx context.Context, p *provider, sub claimsSubject) ([]string, map[string]any, error) {
-	groupIDs, primary := sub.groupIDs, sub.primary
-	if len(groupIDs) == 0 {
-		return []string{}, map[string]any{}, nil
-	}
-	var key string
-	if s.claimsTTL > 0 {
-		key = primary + "\x00" + strings.Join(groupIDs, ",")
-		if v, ok := p.claims.Load(key); ok {
-			if c := v.(*cachedClaims); s.clock().Before(c.expires) {
-				return c.groups, c.attrs, nil
-			}
-		}
-	}
-	// The groups came with the subject; only the definitions are needed,
-	// and they are in memory unless the schema version moved.
-	defs, err := s.attributeDefs(ctx, p, sub.version)
-	if err != nil {
-		return nil, nil, err
-	}
-	groups, attrs := realm.ClaimsOf(defs, sub.groups, primary)
-	if groups == nil {
-		groups = []string{}
-	}
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	if s.claimsTTL > 0 {
-		p.claims.Store(key, &cachedClaims{groups: groups, attrs: attrs, expires: s.clock().Add(s.claimsTTL)})
-	}
-	return groups, attrs, nil
-}
-
-// attributeDefs returns the realm's attribute definitions at least as new
-// as schema version (read with the client in the same query). Definitions
-// read after seeing a version are never older than it, so keeping them
-// under that version is safe; a newer version replaces them.
-func (s *Server) attributeDefs(ctx context.Context, p *provider, version int64) ([]realm.Attribute, error) {
-	if d := p.defs.Load(); d != nil && d.version == version {
-		return d.defs, nil
-	}
-	defs, err := s.store.ListAttributes(ctx, p.realm.ID)
-	if err != nil {
-		return nil, err
-	}
-	next := &attributeDefs{version: version, defs: defs}
-	for {
-		old := p.defs.Load()
-		if old != nil && old.version >= version {
-			break // a request that saw a newer version got there first
-		}
-		if p.defs.CompareAndSwap(old, next) {
-			break
-		}
-	}
-	return defs, nil
 }

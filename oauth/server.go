@@ -3,30 +3,33 @@ package oauth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/wardiam/ward/realm"
 )
 
 // Config holds what the Server needs.
 type Config struct {
-	Store   realm.Store
-	Service *realm.Service // SubjectClaims: groups and attributes claims
+	Store realm.Store
+	// Service makes a realm's first keys (EnsureSigningKey) and serves the
+	// realm's policies to resource servers (DistributedPolicies).
+	Service *realm.Service
 	Keys    *Keys
 	// PublicURL is the external base URL; realm R's issuer is
 	// PublicURL + "/realms/" + R.
 	PublicURL string
-	Clock     func() time.Time // default time.Now
-	Logger    *slog.Logger     // default slog.Default()
+	// WebMessage writes the page of the web_message response mode
+	// (oauth/login's WriteWebMessage). Required.
+	WebMessage WebMessageWriter
+	Clock      func() time.Time // default time.Now
+	Logger     *slog.Logger     // default slog.Default()
 	// AccessTokenLifespan defaults to 5 minutes (CONTRACT §4).
 	AccessTokenLifespan time.Duration
 	// ProviderTTL is how long a realm's cached provider (realm row, keys,
@@ -48,24 +51,22 @@ type Config struct {
 	// RetiredKeyTTL is how long a retired key stays in the JWKS and verifies
 	// tokens; default 24 h, far beyond any access token's life.
 	RetiredKeyTTL time.Duration
-	// SessionLifespan is how long a browser session lets a user skip the
-	// password; default 10 h.
-	SessionLifespan time.Duration
-	// LoginRateLimit and TokenRateLimit are the per-IP limits of the login
-	// form's POSTs and of refused token requests; zero values take the
-	// defaults (1/s burst 20, 20/s burst 200).
-	LoginRateLimit RateLimit
+	// TokenRateLimit is the per-address limit of refused token requests;
+	// zero takes the default (20/s, bursts of 200).
 	TokenRateLimit RateLimit
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
-	// the per-IP limits; without them the socket address is the client's.
+	// the per-address limit; without them the socket address is the
+	// client's.
 	TrustedProxies []netip.Prefix
 }
 
-// Server is the per-realm OAuth2 / OIDC provider.
+// Server is the per-realm OAuth2 / OIDC provider. Its HTTP handlers are in
+// the handler_*.go files, the grants' own parts in flow_*.go.
 type Server struct {
 	store               realm.Store
 	service             *realm.Service
 	keys                *Keys
+	webMessage          WebMessageWriter
 	publicURL           string
 	clock               func() time.Time
 	log                 *slog.Logger
@@ -73,16 +74,11 @@ type Server struct {
 	ttl                 time.Duration
 	retiredKeyTTL       time.Duration
 	claimsTTL           time.Duration
-	sessionLifespan     time.Duration
+	tokenIPs            *IPLimiter
+	proxies             TrustedProxies
+	providers           *providers
+	origins             *origins
 	codesIssued         atomic.Uint64
-	loginFailureCount   atomic.Uint64
-	loginIPs, tokenIPs  *ipLimiter
-	trustedProxies      []netip.Prefix
-
-	cache      sync.Map // realm name → *provider
-	origins    sync.Map // realm ID → *originSet (cors.go)
-	builds     singleflight.Group
-	buildCount atomic.Uint64
 }
 
 // New builds a Server. It does no per-realm work: providers are built on
@@ -97,11 +93,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("oauth: Config.Keys is required")
 	case cfg.PublicURL == "":
 		return nil, errors.New("oauth: Config.PublicURL is required")
+	case cfg.WebMessage == nil:
+		return nil, errors.New("oauth: Config.WebMessage is required")
 	}
 	s := &Server{
 		store:               cfg.Store,
 		service:             cfg.Service,
 		keys:                cfg.Keys,
+		webMessage:          cfg.WebMessage,
 		publicURL:           strings.TrimRight(cfg.PublicURL, "/"),
 		clock:               cfg.Clock,
 		log:                 cfg.Logger,
@@ -109,19 +108,12 @@ func New(cfg Config) (*Server, error) {
 		ttl:                 cfg.ProviderTTL,
 		retiredKeyTTL:       cfg.RetiredKeyTTL,
 		claimsTTL:           cfg.ClaimsTTL,
-		sessionLifespan:     cfg.SessionLifespan,
-	}
-	if cfg.LoginRateLimit.Rate <= 0 || cfg.LoginRateLimit.Burst <= 0 {
-		cfg.LoginRateLimit = defaultLoginRate
+		proxies:             cfg.TrustedProxies,
 	}
 	if cfg.TokenRateLimit.Rate <= 0 || cfg.TokenRateLimit.Burst <= 0 {
 		cfg.TokenRateLimit = defaultTokenRate
 	}
-	s.loginIPs, s.tokenIPs = newIPLimiter(cfg.LoginRateLimit), newIPLimiter(cfg.TokenRateLimit)
-	s.trustedProxies = cfg.TrustedProxies
-	if s.sessionLifespan <= 0 {
-		s.sessionLifespan = 10 * time.Hour
-	}
+	s.tokenIPs = NewIPLimiter(cfg.TokenRateLimit)
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -137,114 +129,98 @@ func New(cfg Config) (*Server, error) {
 	if s.retiredKeyTTL <= 0 {
 		s.retiredKeyTTL = 24 * time.Hour
 	}
+	s.providers = &providers{s: s}
+	s.origins = &origins{s: s}
 	return s, nil
 }
 
 // Issuer returns realm name's issuer URL.
 func (s *Server) Issuer(realmName string) string { return s.publicURL + "/realms/" + realmName }
 
-// Register mounts the OAuth2 / OIDC endpoints under /realms/:realm. Token,
-// revoke, userinfo and logout answer CORS for the realm's web_origins
-// (cors.go).
+// Register mounts the OAuth2 / OIDC endpoints under /realms/:realm, all but
+// the authorization and logout endpoints, which oauth/login serves. Token,
+// revoke and userinfo answer CORS for the realm's web_origins (cors.go).
 func (s *Server) Register(e *echo.Echo) {
 	g := e.Group("/realms/:realm")
-	s.registerPages(g)
-	g.GET(pathDiscovery, s.handleDiscovery)
-	g.OPTIONS(pathDiscovery, handlePublicPreflight)
-	g.GET(pathCerts, s.handleCerts)
-	g.OPTIONS(pathCerts, handlePublicPreflight)
+	g.GET(PathDiscovery, s.handleDiscovery)
+	g.OPTIONS(PathDiscovery, handlePublicPreflight)
+	g.GET(PathCerts, s.handleCerts)
+	g.OPTIONS(PathCerts, handlePublicPreflight)
 	g.GET(pathWardJS, s.handleWardJS)
 	g.OPTIONS(pathWardJS, handlePublicPreflight)
-	g.GET(pathThirdPartyCookies, s.handleThirdPartyCookies)
-	g.GET(pathAuth, s.handleAuthorize)
-	g.POST(pathAuth, s.handleAuthorize)
-	g.POST(pathToken, s.withCORS(s.withTokenLimit(s.handleToken)))
-	g.POST(pathIntrospect, s.handleIntrospect)
-	g.POST(pathRevoke, s.withCORS(s.handleRevoke))
-	g.GET(pathUserinfo, s.withCORS(s.handleUserinfo))
-	g.POST(pathUserinfo, s.withCORS(s.handleUserinfo))
-	g.GET(pathLogout, s.withCORS(s.handleLogout))
-	g.POST(pathLogout, s.withCORS(s.handleLogout))
+	g.GET(pathThirdPartyCookies, handleThirdPartyCookies)
+	g.POST(PathToken, s.origins.withCORS(s.withTokenLimit(s.handleToken)))
+	g.POST(PathIntrospect, s.handleIntrospect)
+	g.POST(PathRevoke, s.origins.withCORS(s.handleRevoke))
+	g.GET(PathUserinfo, s.origins.withCORS(s.handleUserinfo))
+	g.POST(PathUserinfo, s.origins.withCORS(s.handleUserinfo))
 	g.GET(pathPolicies, s.handlePolicies)
-	g.OPTIONS(pathToken, s.corsPreflight("POST, OPTIONS"))
-	g.OPTIONS(pathRevoke, s.corsPreflight("POST, OPTIONS"))
-	g.OPTIONS(pathUserinfo, s.corsPreflight("GET, POST, OPTIONS"))
-	g.OPTIONS(pathLogout, s.corsPreflight("GET, POST, OPTIONS"))
+	g.OPTIONS(PathToken, s.origins.preflight("POST, OPTIONS"))
+	g.OPTIONS(PathRevoke, s.origins.preflight("POST, OPTIONS"))
+	g.OPTIONS(PathUserinfo, s.origins.preflight("GET, POST, OPTIONS"))
 }
+
+// WithCORS wraps a handler of another package on a realm path (oauth/login's
+// logout endpoint) in the realm's CORS answer.
+func (s *Server) WithCORS(next echo.HandlerFunc) echo.HandlerFunc { return s.origins.withCORS(next) }
+
+// CORSPreflight answers the CORS preflight of such a path, which accepts
+// methods.
+func (s *Server) CORSPreflight(methods string) echo.HandlerFunc { return s.origins.preflight(methods) }
 
 // Forget drops the realm's cached provider (by realm ID), so this node's
 // next request for it loads the realm and its keys again: after a key
 // rotation, for one.
-func (s *Server) Forget(realmID string) { s.forget(realmID) }
+func (s *Server) Forget(realmID string) { s.providers.forget(realmID) }
 
-// ErrUnavailable is what AuthenticateAdmin wraps when the token could not be
-// checked because storage failed (not because the token is bad): the admin
-// API answers 503, not 401. It is realm.ErrUnavailable itself, so either
-// sentinel matches with errors.Is.
-var ErrUnavailable = realm.ErrUnavailable
+// Sweep deletes the expired rows of the token state once: revocations,
+// authorization codes and refresh tokens (codes and refresh tokens are also
+// swept now and then as codes are issued; this makes sure they are on a
+// server whose traffic never issues any). Failures are logged; the next
+// sweep tries again.
+func (s *Server) Sweep(ctx context.Context) {
+	now := s.clock()
+	SweepRows(ctx, s.log, "revoked_tokens", s.store.DeleteExpiredRevokedTokens, now)
+	SweepRows(ctx, s.log, "auth_requests", s.store.DeleteExpiredAuthRequests, now)
+	SweepRows(ctx, s.log, "refresh_tokens", s.store.DeleteExpiredRefreshTokens, now)
+}
 
-// AuthenticateAdmin turns an admin API bearer token into the principal it
-// acts as. The token must be a live access token of the console realm whose
-// aud names the console issuer, issued to an org admin client that is still
-// active and still holds the org and role the token names, or to a console
-// member (through ward-console) who is still active and still holds that
-// org and role. A token that is not good wraps
-// realm.ErrUnauthenticated; a failure to check it (the database is down)
-// wraps ErrUnavailable instead, and never ErrUnauthenticated.
-func (s *Server) AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error) {
-	fail := func(why error) (realm.Principal, error) {
-		return realm.Principal{}, fmt.Errorf("%w: %w", realm.ErrUnauthenticated, why)
-	}
-	unavailable := func(err error) (realm.Principal, error) {
-		return realm.Principal{}, fmt.Errorf("oauth: admin token cannot be checked: %w: %w", ErrUnavailable, err)
-	}
-	if bearer == "" {
-		return fail(errTokenInvalid)
-	}
-	// The console realm cannot be deleted (realm.Service refuses), so the
-	// admin API's hot path skips the re-check currentProvider makes.
-	p, err := s.provider(ctx, realm.ConsoleRealm)
-	if errors.Is(err, errRealmNotFound) {
-		return fail(err)
-	}
+// SweepRows deletes one kind of expired row (those before before), logging
+// the outcome: the janitors of this package and of oauth/login share it.
+func SweepRows(ctx context.Context, log *slog.Logger, what string, del func(context.Context, time.Time) (int64, error), before time.Time) {
+	n, err := del(ctx, before)
 	if err != nil {
-		return unavailable(err)
+		log.WarnContext(ctx, "janitor: deleting expired rows", "rows", what, "err", err)
+		return
 	}
-	cl, c, err := s.verifyActive(ctx, p, bearer)
-	if err != nil && !isTokenRejection(err) {
-		return unavailable(err)
+	if n > 0 {
+		log.DebugContext(ctx, "janitor: deleted expired rows", "rows", what, "count", n)
 	}
-	if err != nil {
-		return fail(err)
+}
+
+// oauthError is the RFC 6749 §5.2 error body.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// writeError answers an OAuth-style JSON error. Error responses are never
+// cached.
+func writeError(c echo.Context, status int, code, description string) error {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(status, oauthError{Error: code, Description: description})
+}
+
+// realmError maps a failure to get a realm's provider: unknown realm → 404,
+// anything else → 503 (the database or a key is unavailable; we fail closed
+// and say nothing more).
+func (s *Server) realmError(c echo.Context, err error) error {
+	if errors.Is(err, ErrRealmNotFound) {
+		return writeError(c, http.StatusNotFound, "not_found", "Realm not found.")
 	}
-	// A console token meant for another audience (one the client asked for
-	// or is configured with) is not for the admin API.
-	if !cl.Audience.Contains(p.issuer) {
-		return fail(errors.New("token's audience is not the admin API"))
-	}
-	if cl.Kind == "user" {
-		// A console member signed in through ward-console: verifyActive
-		// found the user active; the membership must still be the one the
-		// token names, with the same role.
-		if c.ClientID != realm.ConsoleClientID {
-			return fail(errors.New("person token not issued to the console"))
-		}
-		m, err := s.consoleMembership(ctx, cl.Subject, cl.OrgID)
-		if err != nil {
-			return unavailable(err)
-		}
-		if m == nil || cl.Role == "" || string(m.Role) != cl.Role || !m.Role.Valid() {
-			return fail(errors.New("token does not carry the member's current org and role"))
-		}
-		return realm.Principal{OrgID: m.OrgID, Role: m.Role, ActorType: "member", ActorID: cl.Subject}, nil
-	}
-	if cl.OrgID == "" || c.OrgID == "" || cl.OrgID != c.OrgID || cl.Role != string(c.OrgRole) || !c.OrgRole.Valid() {
-		return fail(errors.New("token does not carry the client's current org and role"))
-	}
-	return realm.Principal{
-		OrgID:     c.OrgID,
-		Role:      c.OrgRole,
-		ActorType: "client",
-		ActorID:   c.ClientID,
-	}, nil
+	s.log.ErrorContext(c.Request().Context(), "oauth: realm provider unavailable",
+		"realm", c.Param("realm"), "err", err)
+	return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The server cannot serve this realm right now.")
 }

@@ -613,91 +613,6 @@ func TestEnsureRS256Key(t *testing.T) {
 	}
 }
 
-func TestConsoleAdminTokens(t *testing.T) { testConsoleAdminTokens(t, newEnv(t)) }
-
-func testConsoleAdminTokens(t *testing.T, env *testEnv) {
-	org := env.newOrg("acme")
-	console := env.newRealm("", realm.ConsoleRealm, true)
-	admin, secret := env.newClient(console.ID, "acme-ci", func(c *realm.Client) {
-		c.OrgID, c.OrgRole = org.ID, realm.RoleAdmin
-	})
-	tok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
-	_, claims := verifyWithJWKS(t, env, realm.ConsoleRealm, tok)
-	if claims["org"] != "acme" || claims["org_id"] != org.ID || claims["role"] != "admin" {
-		t.Errorf("org claims = %v %v %v", claims["org"], claims["org_id"], claims["role"])
-	}
-
-	p, err := env.srv.AuthenticateAdmin(env.ctx, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := realm.Principal{OrgID: org.ID, Role: realm.RoleAdmin, ActorType: "client", ActorID: "acme-ci"}
-	if p != want {
-		t.Errorf("principal = %+v, want %+v", p, want)
-	}
-
-	// Tokens of other realms, garbage and nothing are refused.
-	other := env.newRealm(org.ID, "apps", true)
-	svc, svcSecret := env.newClient(other.ID, "acme-ci", func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, realm.RoleOwner })
-	otherTok := env.mustToken(other.Name, svc.ClientID, svcSecret, nil)
-	for name, bad := range map[string]string{"other realm": otherTok, "garbage": "x.y.z", "empty": ""} {
-		if _, err := env.srv.AuthenticateAdmin(env.ctx, bad); !errors.Is(err, realm.ErrUnauthenticated) {
-			t.Errorf("%s: err = %v", name, err)
-		}
-	}
-
-	// Admin tokens name the console issuer as audience, and the admin API
-	// refuses a console token meant for another audience.
-	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{console.issuer}) {
-		t.Errorf("admin token aud = %v, want [%s]", aud, console.issuer)
-	}
-	scoped, scopedSecret := env.newClient(console.ID, "acme-reports", func(c *realm.Client) {
-		c.OrgID, c.OrgRole, c.Audience = org.ID, realm.RoleAdmin, []string{"reports"}
-	})
-	for _, extra := range []url.Values{nil, {"audience": {"reports"}}} {
-		reportsTok := env.mustToken(realm.ConsoleRealm, scoped.ClientID, scopedSecret, extra)
-		if _, err := env.srv.AuthenticateAdmin(env.ctx, reportsTok); !errors.Is(err, realm.ErrUnauthenticated) {
-			t.Errorf("console token for audience reports accepted by the admin API: %v", err)
-		}
-	}
-
-	// A demoted client's older token no longer carries its role.
-	admin.OrgRole = realm.RoleViewer
-	if err := env.store.UpdateClient(env.ctx, admin); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.srv.AuthenticateAdmin(env.ctx, tok); !errors.Is(err, realm.ErrUnauthenticated) {
-		t.Errorf("stale role accepted: %v", err)
-	}
-	viewerTok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
-	if p, err := env.srv.AuthenticateAdmin(env.ctx, viewerTok); err != nil || p.Role != realm.RoleViewer {
-		t.Errorf("viewer token: %+v %v", p, err)
-	}
-
-	// Revoked and disabled: refused.
-	if r := env.post("/realms/console"+pathRevoke, url.Values{"token": {viewerTok}}, admin.ClientID, secret); r.Status != http.StatusOK {
-		t.Fatalf("revoke: %d", r.Status)
-	}
-	if _, err := env.srv.AuthenticateAdmin(env.ctx, viewerTok); !errors.Is(err, realm.ErrUnauthenticated) {
-		t.Errorf("revoked token accepted: %v", err)
-	}
-	fresh := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
-	admin.Active = false
-	if err := env.store.UpdateClient(env.ctx, admin); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.srv.AuthenticateAdmin(env.ctx, fresh); !errors.Is(err, realm.ErrUnauthenticated) {
-		t.Errorf("disabled client's token accepted: %v", err)
-	}
-	// Expired: refused.
-	env.advance(10 * time.Minute)
-	admin.Active = true
-	_ = env.store.UpdateClient(env.ctx, admin)
-	if _, err := env.srv.AuthenticateAdmin(env.ctx, fresh); !errors.Is(err, realm.ErrUnauthenticated) {
-		t.Errorf("expired token accepted: %v", err)
-	}
-}
-
 // TestClaimsFollowEveryChange: without ClaimsTTL, the token after any change
 // of a group, a membership or an attribute definition carries the change,
 // although the definitions are kept in memory between grants.
@@ -839,7 +754,6 @@ func TestPostgres(t *testing.T) {
 		"Revocation":                       testRevocation,
 		"RealmIsolation":                   testRealmIsolation,
 		"RotateKeyKeepsOldKeyInJWKS":       testRotateKeyKeepsOldKeyInJWKS,
-		"ConsoleAdminTokens":               testConsoleAdminTokens,
 		"ConsoleTokensStayInTheirOrg":      testConsoleTokensStayInTheirOrg,
 		"RecreatedRealmIsNotServedStale":   testRecreatedRealmIsNotServedStale,
 		"ConcurrentFirstRequestsBuildOnce": testConcurrentFirstRequestsBuildOnce,
@@ -921,36 +835,6 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 	revoke(evilTok, ownerID, ownerSecret)
 	if !live(evilTok) {
 		t.Error("acme's owner revoked evil's token")
-	}
-}
-
-// TestAdminAuthStoreDownIsUnavailable: a database outage while checking an
-// admin token is ErrUnavailable (the admin API answers 503), never
-// ErrUnauthenticated (401 would tell the caller its credential is bad).
-func TestAdminAuthStoreDownIsUnavailable(t *testing.T) {
-	for _, cached := range []bool{true, false} {
-		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
-			env := newEnv(t)
-			org := env.newOrg("acme")
-			console := env.newRealm("", realm.ConsoleRealm, true)
-			admin, secret := env.newClient(console.ID, "acme-ci", func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, realm.RoleAdmin })
-			tok := env.mustToken(realm.ConsoleRealm, admin.ClientID, secret, nil)
-			if !cached {
-				env.srv.forget(console.ID)
-			}
-			if err := env.store.Close(); err != nil {
-				t.Fatal(err)
-			}
-			_, err := env.srv.AuthenticateAdmin(env.ctx, tok)
-			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, realm.ErrUnavailable) || errors.Is(err, realm.ErrUnauthenticated) {
-				t.Errorf("store down: err = %v, want ErrUnavailable and not ErrUnauthenticated", err)
-			}
-			// With the console realm's keys in memory, a token that is not
-			// one is still a bad credential.
-			if _, err := env.srv.AuthenticateAdmin(env.ctx, "x.y.z"); cached && !errors.Is(err, realm.ErrUnauthenticated) {
-				t.Errorf("garbage token with the store down: %v", err)
-			}
-		})
 	}
 }
 

@@ -123,9 +123,10 @@ type fositeStore struct {
 	accessLifespan time.Duration
 }
 
-// fositeStore is the storage adapter of realm p.
-func (s *Server) fositeStore(p *provider) *fositeStore {
-	return &fositeStore{store: s.store, realmID: p.realm.ID, clock: s.clock, accessLifespan: s.accessTokenLifespan}
+// newFositeStore is the storage adapter of realm p: the one its fosite
+// provider is composed with, and the one the token endpoint revokes with.
+func newFositeStore(p *provider) *fositeStore {
+	return &fositeStore{store: p.s.store, realmID: p.realm.ID, clock: p.s.clock, accessLifespan: p.s.accessTokenLifespan}
 }
 
 // GetClient returns the realm's active client. A disabled or unknown client
@@ -148,20 +149,20 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 }
 
 // fullClient reads the realm's active client with every field, for the
-// pages (GetClient reads what token grants need); a disabled or unknown
-// client is realm.ErrNotFound.
-func (s *Server) fullClient(ctx context.Context, p *provider, id string) (*fositeClient, error) {
+// authorization endpoint's pages (GetClient reads what token grants need);
+// a disabled or unknown client is realm.ErrNotFound.
+func (p *provider) fullClient(ctx context.Context, id string) (*fositeClient, error) {
 	if id == "" {
 		return nil, realm.ErrNotFound
 	}
-	c, err := s.store.GetClient(ctx, p.realm.ID, id)
+	c, err := p.s.store.GetClient(ctx, p.realm.ID, id)
 	if err != nil {
 		return nil, err
 	}
 	if !c.Active || c.RealmID != p.realm.ID {
 		return nil, realm.ErrNotFound
 	}
-	return &fositeClient{c: c, now: s.clock()}, nil
+	return &fositeClient{c: c, now: p.s.clock()}, nil
 }
 
 // Client assertions (private_key_jwt) are not offered, so no jti is ever

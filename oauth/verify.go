@@ -13,9 +13,9 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// accessClaims are the claims of a Ward access token that introspection,
-// revocation and the admin API read.
-type accessClaims struct {
+// AccessClaims are the claims of a Ward access token that introspection,
+// revocation, userinfo, policy distribution and the admin API read.
+type AccessClaims struct {
 	Issuer     string           `json:"iss"`
 	Subject    string           `json:"sub"`
 	Audience   jwt.Audience     `json:"aud"`
@@ -32,11 +32,16 @@ type accessClaims struct {
 	Role       string           `json:"role"`
 }
 
+// ErrInvalidToken is what every refusal of a token wraps: it is not an
+// access token of the realm, or no longer a live one. Any other error of
+// VerifyAccessToken is a failure to check it (the database is down).
+var ErrInvalidToken = errors.New("invalid access token")
+
 var (
-	errTokenInvalid  = errors.New("token is not a valid access token of this realm")
-	errTokenExpired  = errors.New("token has expired")
-	errTokenRevoked  = errors.New("token has been revoked")
-	errTokenInactive = errors.New("token's client is disabled or gone")
+	errTokenInvalid  = fmt.Errorf("%w: not an access token of this realm", ErrInvalidToken)
+	errTokenExpired  = fmt.Errorf("%w: expired", ErrInvalidToken)
+	errTokenRevoked  = fmt.Errorf("%w: revoked", ErrInvalidToken)
+	errTokenInactive = fmt.Errorf("%w: its client or user is disabled or gone", ErrInvalidToken)
 )
 
 var tokenAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
@@ -45,7 +50,7 @@ var tokenAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
 // one of the realm's keys (kid and alg matching the key), typ at+jwt, the
 // realm's issuer, and the claims an access token must have. It does not check
 // expiry or state.
-func (p *provider) verifySigned(token string) (*accessClaims, error) {
+func (p *provider) verifySigned(token string) (*AccessClaims, error) {
 	if token == "" || len(token) > 16<<10 {
 		return nil, errTokenInvalid
 	}
@@ -61,7 +66,7 @@ func (p *provider) verifySigned(token string) (*accessClaims, error) {
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
 		return nil, errTokenInvalid
 	}
-	var cl accessClaims
+	var cl AccessClaims
 	if err := tok.Claims(key.pub, &cl); err != nil {
 		return nil, errTokenInvalid
 	}
@@ -76,10 +81,29 @@ func isAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, accessTokenType) || strings.EqualFold(typ, "application/"+accessTokenType)
 }
 
+// VerifyAccessToken checks token as introspection does: a live access
+// token of realm realmName (signature, issuer, expiry, revocation, its
+// client and, for a user's token, its user still active), and returns its
+// claims and its client. A refused token wraps ErrInvalidToken (an unknown
+// realm is ErrRealmNotFound); anything else is a failure to check it.
+//
+// It uses the realm's cached provider without checking the realm's name
+// against the database first (the console realm, for which the admin API
+// calls it, cannot be deleted): a token of a deleted realm still fails,
+// since its client is read by the cached realm's ID.
+func (s *Server) VerifyAccessToken(ctx context.Context, realmName, token string) (*AccessClaims, *realm.Client, error) {
+	p, err := s.providers.get(ctx, realmName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.verifyActive(ctx, token)
+}
+
 // verifyActive is verifySigned plus everything that can end a token early:
 // expiry, revocation, and its client being disabled or gone. It returns the
 // client row too.
-func (s *Server) verifyActive(ctx context.Context, p *provider, token string) (*accessClaims, *realm.Client, error) {
+func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaims, *realm.Client, error) {
+	s := p.s
 	cl, err := p.verifySigned(token)
 	if err != nil {
 		return nil, nil, err
@@ -124,7 +148,42 @@ func (s *Server) verifyActive(ctx context.Context, p *provider, token string) (*
 
 // isTokenRejection tells a token that is simply not good (answer inactive or
 // 401) from a failure of ours (storage down: answer 5xx, never "active").
-func isTokenRejection(err error) bool {
-	return errors.Is(err, errTokenInvalid) || errors.Is(err, errTokenExpired) ||
-		errors.Is(err, errTokenRevoked) || errors.Is(err, errTokenInactive)
+func isTokenRejection(err error) bool { return errors.Is(err, ErrInvalidToken) }
+
+// IDTokenHint is what RP-initiated logout reads from an ID token.
+type IDTokenHint struct {
+	Issuer   string       `json:"iss"`
+	Subject  string       `json:"sub"`
+	Audience jwt.Audience `json:"aud"`
+	AZP      string       `json:"azp"`
+	// Type is set on our refresh tokens ("Refresh"), never on ID tokens.
+	Type string `json:"typ"`
+}
+
+// VerifyIDTokenHint checks that raw is an ID token signed by one of the
+// realm's keys for its issuer (logout's id_token_hint). Expiry is not
+// checked: the spec allows an expired hint.
+func (a *Authorizer) VerifyIDTokenHint(raw string) (*IDTokenHint, bool) {
+	p := a.p
+	if raw == "" || len(raw) > 16<<10 {
+		return nil, false
+	}
+	tok, err := jwt.ParseSigned(raw, tokenAlgs)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, false
+	}
+	h := tok.Headers[0]
+	key, ok := p.verifiers[h.KeyID]
+	if !ok || key.alg != h.Algorithm {
+		return nil, false
+	}
+	// An access token (typ at+jwt) is not an ID token.
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); isAccessTokenType(typ) {
+		return nil, false
+	}
+	var cl IDTokenHint
+	if err := tok.Claims(key.pub, &cl); err != nil || cl.Issuer != p.issuer || cl.Subject == "" || len(cl.Audience) == 0 || cl.Type != "" {
+		return nil, false
+	}
+	return &cl, true
 }

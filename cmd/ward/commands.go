@@ -19,6 +19,7 @@ import (
 	"github.com/wardiam/ward/console"
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/login"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/realm/mail"
 	"github.com/wardiam/ward/storage/sql"
@@ -264,12 +265,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	oauthServer, err := oauth.New(oauth.Config{
 		Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL, Logger: log,
-		TrustedProxies: proxies,
+		WebMessage: login.WriteWebMessage, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err
 	}
-	api, err := console.New(console.Config{Service: a.service, Auth: oauthServer, Logger: log})
+	loginPages, err := login.New(login.Config{OAuth: oauthServer, Store: a.store, Service: a.service,
+		PublicURL: publicURL, Logger: log, TrustedProxies: proxies})
+	if err != nil {
+		return err
+	}
+	adminAuth, err := console.NewAdminAuth(oauthServer, a.service)
+	if err != nil {
+		return err
+	}
+	api, err := console.New(console.Config{Service: a.service, Auth: adminAuth, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -280,12 +290,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: oauthServer, PublicURL: publicURL,
+	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: adminAuth, PublicURL: publicURL,
 		Sessions: a.store, Key: consoleKey, Client: &http.Client{Timeout: 10 * time.Second}, Logger: log})
 	if err != nil {
 		return err
 	}
-	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, API: api, UI: consoleUI})
+	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, Login: loginPages, API: api, UI: consoleUI})
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -297,9 +307,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	// Expired revocations, links, codes, refresh tokens and console
-	// sessions go away.
-	go runJanitor(ctx, janitorInterval, oauthServer.Sweep, consoleUI.Sweep)
+	// Expired revocations, codes, refresh tokens, links, login failures and
+	// console sessions go away.
+	go runJanitor(ctx, janitorInterval, oauthServer.Sweep, loginPages.Sweep, consoleUI.Sweep)
 	if token, err := a.service.NewSetupToken(sys); err != nil {
 		log.Error("creating the console setup link", "err", err)
 	} else if token != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/wardiam/ward/console"
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/login"
 )
 
 type pinger interface {
@@ -27,6 +28,7 @@ type routerConfig struct {
 	Log   *slog.Logger
 	Store pinger
 	OAuth *oauth.Server
+	Login *login.Handler // the authorization endpoint's pages, logout, login-actions
 	API   *console.API
 	UI    *ui.UI // the console pages under /console
 }
@@ -78,6 +80,7 @@ func newRouter(cfg routerConfig) *echo.Echo {
 
 	cfg.API.Register(e)
 	cfg.OAuth.Register(e)
+	cfg.Login.Register(e)
 	cfg.UI.Register(e)
 	return e
 }

@@ -1,0 +1,204 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// jwtIntrospector is the realm's fosite TokenIntrospector for its
+// self-contained access tokens: it checks signature, issuer, expiry,
+// revocation and the client, and fills the access request from the token.
+type jwtIntrospector struct {
+	p *provider
+}
+
+var _ fosite.TokenIntrospector = (*jwtIntrospector)(nil)
+
+func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, _ fosite.TokenUse, ar fosite.AccessRequester, _ []string) (fosite.TokenUse, error) {
+	// token_type_hint is only a hint (RFC 7662 §2.1): every token is tried
+	// as an access token, the only kind that exists so far.
+	cl, c, err := i.p.verifyActive(ctx, token)
+	if err != nil {
+		if isTokenRejection(err) {
+			return "", fosite.ErrInactiveToken.WithWrap(err)
+		}
+		return "", fosite.ErrServerError.WithWrap(err)
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return "", fosite.ErrServerError.WithHint("unexpected access request type")
+	}
+	req.Client = &fositeClient{c: c}
+	req.RequestedAt = cl.IssuedAt.Time()
+	for _, sc := range strings.Fields(cl.Scope) {
+		req.GrantScope(sc)
+	}
+	for _, a := range cl.Audience {
+		req.GrantAudience(a)
+	}
+	sess, ok := req.GetSession().(*oauth2.JWTSession)
+	if !ok {
+		return "", fosite.ErrServerError.WithHint("unexpected session type")
+	}
+	sess.Subject = cl.Subject
+	sess.SetExpiresAt(fosite.AccessToken, cl.Expiry.Time())
+	sess.JWTClaims = &fjwt.JWTClaims{
+		Subject:   cl.Subject,
+		Issuer:    cl.Issuer,
+		JTI:       cl.ID,
+		Audience:  cl.Audience,
+		ExpiresAt: cl.Expiry.Time(),
+		Extra:     map[string]any{"kind": cl.Kind, "org_id": cl.OrgID},
+	}
+	if cl.IssuedAt != nil {
+		sess.JWTClaims.IssuedAt = cl.IssuedAt.Time()
+	}
+	return fosite.AccessToken, nil
+}
+
+// introspection is the RFC 7662 answer for an active token.
+type introspection struct {
+	Active    bool     `json:"active"`
+	ClientID  string   `json:"client_id"`
+	Subject   string   `json:"sub"`
+	Scope     string   `json:"scope"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Audience  []string `json:"aud"`
+	Issuer    string   `json:"iss"`
+	JTI       string   `json:"jti"`
+	TokenType string   `json:"token_type"`
+	Kind      string   `json:"kind,omitempty"`
+}
+
+// handleIntrospect (RFC 7662). The caller must be an active confidential
+// client of the realm, by client_secret_basic or client_secret_post —
+// fosite's own introspection endpoint would also accept any bearer token as
+// the caller's credential, which CONTRACT §4 does not allow.
+func (s *Server) handleIntrospect(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	p, err := s.providers.current(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	if ok, err := parseBody(c); !ok {
+		return err
+	}
+	caller, err := s.authenticateCaller(ctx, p, req)
+	if err != nil {
+		return s.writeFositeError(c, p, err)
+	}
+	token := req.PostForm.Get("token")
+	if token == "" {
+		return writeError(c, http.StatusBadRequest, "invalid_request", "The token parameter is missing.")
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Pragma", "no-cache")
+
+	use, ar, err := p.fosite.IntrospectToken(ctx, token, fosite.TokenUse(req.PostForm.Get("token_type_hint")), &oauth2.JWTSession{})
+	if errors.Is(err, fosite.ErrServerError) {
+		s.logServerError(ctx, p, "introspection", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
+	}
+	inactive := func() error {
+		return c.JSON(http.StatusOK, struct {
+			Active bool `json:"active"`
+		}{false})
+	}
+	if err != nil || use != fosite.AccessToken {
+		return inactive()
+	}
+	sess := ar.GetSession().(*oauth2.JWTSession)
+	claims := sess.JWTClaims
+	orgID, _ := claims.Extra["org_id"].(string)
+	if !mayAccess(p, caller, ar.GetClient().GetID(), orgID, false) {
+		// Another org's token is, to this caller, no token at all.
+		return inactive()
+	}
+	out := introspection{
+		Active:    true,
+		ClientID:  ar.GetClient().GetID(),
+		Subject:   claims.Subject,
+		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
+		Expiry:    claims.ExpiresAt.Unix(),
+		Audience:  ar.GetGrantedAudience(),
+		Issuer:    claims.Issuer,
+		JTI:       claims.JTI,
+		TokenType: "Bearer",
+	}
+	if out.Audience == nil {
+		out.Audience = []string{}
+	}
+	if !claims.IssuedAt.IsZero() {
+		out.IssuedAt = claims.IssuedAt.Unix()
+	}
+	out.Kind, _ = claims.Extra["kind"].(string)
+	return c.JSON(http.StatusOK, out)
+}
+
+// authenticateCaller runs fosite's client authentication (basic or post)
+// and refuses public clients: only confidential clients may introspect and
+// revoke.
+func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.Request) (*fositeClient, error) {
+	client, err := p.fosite.AuthenticateClient(ctx, req, req.PostForm)
+	if err != nil {
+		return nil, err
+	}
+	fc, ok := client.(*fositeClient)
+	if !ok || client.IsPublic() {
+		return nil, fosite.ErrInvalidClient.WithHint("Public clients may not call this endpoint.")
+	}
+	return fc, nil
+}
+
+// mayAccess says whether caller may introspect (or, with revoke, revoke) a
+// token issued to tokenClientID, whose org_id claim is tokenOrgID.
+//
+// In an ordinary realm any confidential client of the realm may (CONTRACT
+// §4): the realm belongs to one org. The console realm holds every org's
+// admin clients, so there the org is the boundary: a caller sees its own
+// tokens and those of its own org, and only an owner or admin client may
+// revoke tokens other than its own (a viewer cannot change anything in its
+// org, and cutting another client's access is a change). A caller without
+// an org sees only its own tokens.
+func mayAccess(p *provider, caller *fositeClient, tokenClientID, tokenOrgID string, revoke bool) bool {
+	if p.realm.Name != realm.ConsoleRealm {
+		return true
+	}
+	c := caller.c
+	if tokenClientID == c.ClientID {
+		return true
+	}
+	if c.OrgID == "" || tokenOrgID != c.OrgID {
+		return false
+	}
+	return !revoke || c.OrgRole.CanWrite()
+}
+
+// writeFositeError answers a fosite error in RFC 6749 form.
+func (s *Server) writeFositeError(c echo.Context, p *provider, err error) error {
+	s.logServerError(c.Request().Context(), p, "client authentication", err)
+	if errors.Is(err, fosite.ErrServerError) {
+		// A storage failure, not bad credentials: say so, and fail closed.
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The request cannot be served right now.")
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status := rfc.CodeField
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		c.Response().Header().Set("WWW-Authenticate", basicChallenge(p))
+	}
+	return writeError(c, status, rfc.ErrorField, rfc.DescriptionField)
+}

@@ -1,0 +1,110 @@
+package oauth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Policy distribution (CONTRACT §5): GET /realms/{realm}/policies serves the
+// realm's policies to its resource servers, which evaluate them offline
+// with the attributes Guard and poll this endpoint with If-None-Match.
+//
+// The caller presents an access token of an active client of the realm,
+// obtained with client_credentials: the rules are the realm's, and a
+// resource server asks as itself. A user's token (issued to an application
+// on a person's behalf, often held by a browser) is refused with 403
+// insufficient_scope: it is valid, but not for this. Nothing is cached
+// across requests; one read of the policies and definitions per poll is
+// cheap, and a cache would have to be invalidated on every node.
+
+const pathPolicies = "/policies"
+
+// distributedPolicy is one policy as served. Every field is always present,
+// so a resource server needs no defaults.
+type distributedPolicy struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description"`
+	ResourceType string   `json:"resource_type"`
+	Actions      []string `json:"actions"`
+	Condition    string   `json:"condition"`
+}
+
+type policiesDocument struct {
+	Policies []distributedPolicy `json:"policies"`
+}
+
+func (s *Server) handlePolicies(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	p, err := s.providers.current(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	token := bearerToken(c.Response(), req)
+	if token == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+p.realm.Name+`"`)
+		return writeError(c, http.StatusUnauthorized, "invalid_token", "An access token is required.")
+	}
+	cl, _, err := p.verifyActive(ctx, token)
+	if err != nil {
+		if !isTokenRejection(err) {
+			s.logServerError(ctx, p, "policies", err)
+			return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
+		}
+		return bearerError(c, http.StatusUnauthorized, "invalid_token", "The access token is invalid or has expired.")
+	}
+	if cl.Kind == "user" || cl.Subject != cl.ClientID {
+		return bearerError(c, http.StatusForbidden, "insufficient_scope", "The realm's policies are served to its clients' own tokens (client_credentials), not to users' tokens.")
+	}
+	policies, err := s.service.DistributedPolicies(ctx, p.realm.ID)
+	if err != nil {
+		s.logServerError(ctx, p, "policies", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
+	}
+	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies))}
+	for i, pol := range policies {
+		actions := pol.Actions
+		if actions == nil {
+			actions = []string{}
+		}
+		doc.Policies[i] = distributedPolicy{Name: pol.Name, Description: pol.Description,
+			ResourceType: pol.ResourceType, Actions: actions, Condition: pol.Condition}
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	// A strong validator from the exact bytes served: equal tags mean equal
+	// bodies, on every node.
+	sum := sha256.Sum256(body)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:]) + `"`
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	// Resource servers must revalidate each time (cheap with the ETag), so
+	// a changed policy reaches them at their next poll.
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Vary", "Authorization")
+	if etagMatches(req.Header.Values("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// etagMatches implements If-None-Match's weak comparison (RFC 9110
+// §13.1.2): "*" or any listed tag whose opaque part equals ours.
+func etagMatches(headers []string, etag string) bool {
+	for _, h := range headers {
+		for _, t := range strings.Split(h, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,172 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+)
+
+// maxFormBytes bounds token, introspection and revocation bodies; real ones
+// are well under 4 KiB.
+const maxFormBytes = 64 << 10
+
+// parseBody reads the form (urlencoded or multipart) of a token,
+// introspection or revocation request, at most maxFormBytes of it, before
+// fosite sees the request: fosite would call an over-long body "empty" or
+// "malformed", and the caller deserves to know it was too large (413).
+// fosite's own parsing then finds the form already parsed. When ok is false
+// the answer has been written and err is what the handler returns.
+func parseBody(c echo.Context) (ok bool, err error) {
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
+	// ParseMultipartForm alone would hide a urlencoded body's read error
+	// behind ErrNotMultipart.
+	if err = req.ParseForm(); err == nil {
+		if err = req.ParseMultipartForm(maxFormBytes); err == nil || errors.Is(err, http.ErrNotMultipart) {
+			return true, nil
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return false, writeError(c, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+	}
+	return false, writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+}
+
+// accessTokenType is RFC 9068's JWT "typ" for access tokens; resource
+// servers and our introspection refuse other JWTs (ID or refresh tokens)
+// presented as access tokens.
+const accessTokenType = "at+jwt"
+
+// handleToken is the token endpoint: fosite authenticates the client and
+// runs the grant handler; we only decide what the token says.
+func (s *Server) handleToken(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	p, err := s.providers.get(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	if ok, err := parseBody(c); !ok {
+		return err
+	}
+	rw := c.Response()
+
+	// fosite would call an unknown grant type invalid_request; RFC 6749
+	// §5.2 has a precise code for it.
+	if gt := req.PostFormValue("grant_type"); gt != "" && !slices.Contains(supportedGrantTypes, gt) {
+		p.fosite.WriteAccessError(ctx, rw, nil, fosite.ErrUnsupportedGrantType)
+		return nil
+	}
+	// A user's grant (authorization code) restores the session stored
+	// with the code; a client's starts empty.
+	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
+	if gt := req.PostFormValue("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+		newSession = func() fosite.Session { return &userSession{} }
+	}
+	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
+	if errors.Is(err, fosite.ErrNotFound) {
+		// No such client in the cached realm. The client query is by the
+		// cached realm's ID, so a deleted realm's clients never get a
+		// token; but the name may belong to a new realm by now, whose
+		// clients deserve an answer from it. Only this failing path pays
+		// the extra lookup; the form is parsed already, so the request can
+		// run again.
+		fresh, rerr := s.providers.revalidate(ctx, p.realm.Name, p)
+		if rerr != nil {
+			return s.realmError(c, rerr)
+		}
+		if fresh != p {
+			p = fresh
+			ar, err = p.fosite.NewAccessRequest(ctx, req, newSession())
+		}
+	}
+	if err != nil {
+		return s.writeTokenError(c, p, ar, "token request", err)
+	}
+	fc, ok := ar.GetClient().(*fositeClient)
+	if !ok {
+		p.fosite.WriteAccessError(ctx, rw, ar, fosite.ErrInvalidClient)
+		return nil
+	}
+	switch session := ar.GetSession().(type) {
+	case *userSession:
+		err = p.userTokenSession(ctx, ar, fc, session) // flow_authorize_code.go
+	case *oauth2.JWTSession:
+		err = p.clientSession(ctx, ar, fc, session) // flow_client_credentials.go
+	default:
+		err = fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	if err != nil {
+		return s.writeTokenError(c, p, ar, "token claims", err)
+	}
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return s.writeTokenError(c, p, ar, "token response", err)
+	}
+	// fosite says "bearer"; RFC 6750 and CONTRACT §4 spell it "Bearer".
+	resp.SetTokenType("Bearer")
+	p.fosite.WriteAccessResponse(ctx, rw, ar, resp)
+	return nil
+}
+
+// writeTokenError answers a failed token request: the client's mistakes as
+// fosite words them, our own failures (storage down) as 503 so clients and
+// load balancers retry, with the cause logged and never shown.
+func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRequester, what string, err error) error {
+	ctx := c.Request().Context()
+	if (causedBy(err, errCodeReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)) && ar != nil {
+		// Another redemption of the same code got there first: it won the
+		// conditional update, or had already marked the code used when
+		// fosite read it a second time (which fosite calls a server
+		// error). Treated as reuse, so the tokens issued to it are revoked
+		// too.
+		st := newFositeStore(p)
+		if rerr := st.RevokeAccessToken(ctx, ar.GetID()); rerr != nil {
+			s.logServerError(ctx, p, "revoke tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
+		}
+		if rerr := st.RevokeRefreshToken(ctx, ar.GetID()); rerr != nil {
+			s.logServerError(ctx, p, "revoke refresh tokens of a reused code", fosite.ErrServerError.WithWrap(rerr))
+		}
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
+	}
+	if causedBy(err, errRefreshReused) {
+		// Lost the rotation to a concurrent use of the same refresh
+		// token: its family was revoked (RotateRefreshToken).
+		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
+	}
+	if errors.Is(err, fosite.ErrServerError) {
+		s.logServerError(ctx, p, what, err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
+	}
+	if errors.Is(err, fosite.ErrInvalidClient) {
+		// RFC 6749 §5.2: a 401 for failed client authentication carries a
+		// challenge (introspection and revocation do the same).
+		c.Response().Header().Set("WWW-Authenticate", basicChallenge(p))
+	}
+	p.fosite.WriteAccessError(ctx, c.Response(), ar, err)
+	return nil
+}
+
+// basicChallenge is the WWW-Authenticate value of a failed client
+// authentication at realm p.
+func basicChallenge(p *provider) string {
+	return `Basic realm="` + p.realm.Name + `"`
+}
+
+// logServerError logs failures that are ours (storage, keys), not the
+// client's; client mistakes are answered, not logged.
+func (s *Server) logServerError(ctx context.Context, p *provider, what string, err error) {
+	// fosite wraps storage failures in client errors (invalid_client
+	// wrapping server_error), so look through the chain.
+	var rfc *fosite.RFC6749Error
+	if !errors.Is(err, fosite.ErrServerError) && errors.As(err, &rfc) && rfc.CodeField < 500 {
+		return
+	}
+	s.log.ErrorContext(ctx, "oauth: "+what+" failed", "realm", p.realm.Name, "err", err)
+}

@@ -1,0 +1,153 @@
+package login
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/realm"
+)
+
+// Brute-force protection of the sign-in form.
+//
+// Per account: loginLockThreshold consecutive failed sign-ins for one email
+// lock sign-in with it for loginLockBase, doubling with each further
+// lockout up to loginLockMax; a successful sign-in forgets the count. The
+// state is in the database (realm.LoginFailureStore), keyed by a hash of
+// the lower-cased email, so all nodes agree, unknown addresses are counted
+// (and locked) exactly like known ones, and no address is stored. A locked
+// account, an unknown address and a wrong password get the same page, and
+// each still verifies a password hash, so neither words nor timing tell
+// them apart.
+//
+// Per address: a token bucket per client address, in memory on each node
+// (oauth.IPLimiter, which also limits the token endpoint's refused
+// requests). The login form's POST spends a token per request (each costs
+// an argon2id verification). Over the limit is 429 with Retry-After.
+
+const (
+	loginLockThreshold = 10
+	loginLockBase      = time.Minute
+	loginLockMax       = 15 * time.Minute
+	// loginFailureTTL is how long the state of an address that is no
+	// longer tried is kept (the lockout count included).
+	loginFailureTTL = 24 * time.Hour
+)
+
+// lockDuration is the lock after the n-th lockout (n from 0).
+func lockDuration(n int) time.Duration {
+	if n > 4 {
+		return loginLockMax
+	}
+	return min(loginLockBase<<n, loginLockMax)
+}
+
+func accountKey(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return hex.EncodeToString(sum[:])
+}
+
+// attemptLogin is checkPassword with the per-account lock around it. The
+// attempt is counted before the password is looked at, so each of many
+// concurrent guesses takes its own number: no more than
+// loginLockThreshold of them are ever verified before the lock lands.
+// Attempts beyond that, and any while locked, get the locked answer
+// without a verification of the real hash (a dummy one keeps the timing).
+func (h *Handler) attemptLogin(ctx context.Context, r *realm.Realm, email, password string) (*realm.User, error) {
+	now := h.clock()
+	key := accountKey(email)
+	state, err := h.store.AddLoginFailure(ctx, r.ID, key, now)
+	if err != nil {
+		return nil, err
+	}
+	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
+	if locked || state.Failures > loginLockThreshold {
+		h.service.Passwords().Verify(dummyHash(), password)
+		h.loginEvent(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "locked"})
+		if !locked {
+			h.lockLogin(ctx, r, email, key, state, now)
+		}
+		return nil, nil
+	}
+	u, err := h.checkPassword(ctx, r.ID, email, password)
+	if err != nil {
+		return nil, err
+	}
+	if u != nil {
+		if err := h.store.ClearLoginFailures(ctx, r.ID, key); err != nil {
+			h.log.WarnContext(ctx, "login: clearing login failures", "realm", r.Name, "err", err)
+		}
+		return u, nil
+	}
+	h.loginEvent(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
+	if state.Failures >= loginLockThreshold {
+		h.lockLogin(ctx, r, email, key, state, now)
+	}
+	h.sweepLoginFailures(ctx)
+	return nil, nil
+}
+
+// lockLogin locks key after its threshold-th failure; of concurrent
+// callers one locks and writes the lockout event.
+func (h *Handler) lockLogin(ctx context.Context, r *realm.Realm, email, key string, state *realm.LoginFailure, now time.Time) {
+	d := lockDuration(state.Lockouts)
+	locked, err := h.store.LockLogin(ctx, r.ID, key, loginLockThreshold, now.Add(d), now)
+	if err != nil {
+		// The failures stay counted, so the next attempt locks.
+		h.log.WarnContext(ctx, "login: locking sign-in", "realm", r.Name, "err", err)
+		return
+	}
+	if locked {
+		h.loginEvent(ctx, r, email, realm.EventUserLockedOut, map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
+	}
+}
+
+// loginEvent writes an audit event about sign-in with email: for an
+// account of the realm it names the user; an unknown address is only
+// logged, without the address, so guessing cannot fill the audit log.
+// Passwords never appear.
+func (h *Handler) loginEvent(ctx context.Context, r *realm.Realm, email string, typ realm.EventType, details map[string]any) {
+	u, err := h.store.GetUserByEmail(ctx, r.ID, email)
+	if err != nil || u == nil || u.RealmID != r.ID {
+		h.log.InfoContext(ctx, "login: sign-in refused for an unknown address", "realm", r.Name, "event", typ)
+		return
+	}
+	e := &realm.Event{ID: realm.NewID(h.clock(), nil), OrgID: r.OrgID, RealmID: r.ID, Type: typ,
+		ActorType: "system", TargetType: "user", TargetID: u.ID, Details: details, Time: h.clock().UTC()}
+	if err := h.store.AppendEvent(ctx, e); err != nil {
+		h.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", typ, "err", err)
+	}
+}
+
+// sweepLoginFailures deletes stale rows now and then (every 256th failure
+// on this node), in the background.
+func (h *Handler) sweepLoginFailures(ctx context.Context) {
+	if h.failures.Add(1)%256 != 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	before := h.clock().Add(-loginFailureTTL)
+	go func() {
+		if _, err := h.store.DeleteStaleLoginFailures(ctx, before); err != nil {
+			h.log.WarnContext(ctx, "login: deleting stale login failures", "err", err)
+		}
+	}()
+}
+
+// loginRateLimited answers the login form's POST when its address is over
+// its limit; it returns false when the POST may go on.
+func (h *Handler) loginRateLimited(c echo.Context, page loginPage) (bool, error) {
+	d := h.loginIPs.Wait(h.proxies.ClientIP(c.Request()), h.clock())
+	if d <= 0 {
+		return false, nil
+	}
+	c.Response().Header().Set("Retry-After", oauth.RetryAfter(d))
+	page.Error = "Too many sign-in attempts from your network. Try again in " + oauth.RetryAfter(d) + " seconds."
+	return true, h.renderLoginForm(c, http.StatusTooManyRequests, page)
+}
