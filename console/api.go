@@ -17,7 +17,7 @@ import (
 const Prefix = "/admin/v1"
 
 // Authenticator turns an admin API bearer token into the acting principal.
-// The oauth package implements it over console-realm access tokens.
+// AdminAuth implements it over console-realm access tokens.
 type Authenticator interface {
 	AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error)
 }

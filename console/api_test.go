@@ -36,8 +36,9 @@ const (
 
 // tokenAuth maps fixed bearer strings to principals. These handler tests use
 // it instead of real console-realm access tokens so that they exercise the
-// admin API alone; the real token path (oauth.Server.AuthenticateAdmin) is
-// covered by the black-box tests in cmd/ward, which start the whole server.
+// admin API alone; the real token path (AdminAuth, auth_test.go) is
+// covered over a real OAuth server, and end to end by the black-box tests in
+// cmd/ward, which start the whole server.
 type tokenAuth map[string]realm.Principal
 
 func (m tokenAuth) AuthenticateAdmin(_ context.Context, bearer string) (realm.Principal, error) {

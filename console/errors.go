@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -84,7 +83,7 @@ func (e *methodNotAllowedError) Error() string { return "method not allowed: " +
 func (e *methodNotAllowedError) Unwrap() error { return realm.ErrMethodNotAllowed }
 
 // HandleError is the one place where an error becomes an HTTP answer for the
-// admin API. The server's echo HTTPErrorHandler calls it for /admin/ paths.
+// admin API; its status comes from realm.HTTPStatus. The server's echo HTTPErrorHandler calls it for /admin/ paths.
 // Unknown errors answer 500 with a generic detail and are logged, never
 // shown: they may carry SQL or internal state.
 func (a *API) HandleError(err error, c echo.Context) {
@@ -115,71 +114,78 @@ func (a *API) HandleError(err error, c echo.Context) {
 	}
 }
 
+// problemFor is the problem that answers err. The admin API's own request
+// errors (a body it cannot read, a bad Authorization header, echo's routing
+// answers) carry their problem or status; a domain error takes its status
+// from realm.HTTPStatus, the one table, and this only words it.
 func (a *API) problemFor(err error, c echo.Context) Problem {
 	var (
-		reqErr   *requestError
-		valErr   *realm.ValidationError
-		confErr  *realm.ConflictError
-		authErr  *authError
-		mnaErr   *methodNotAllowedError
-		maxErr   *http.MaxBytesError
-		echoErr  *echo.HTTPError
-		h        = c.Response().Header()
-		bearerRe = `Bearer realm="ward"`
+		reqErr  *requestError
+		maxErr  *http.MaxBytesError
+		echoErr *echo.HTTPError
 	)
 	switch {
 	case errors.As(err, &reqErr):
 		return reqErr.p
 	case errors.As(err, &maxErr):
 		return (tooLarge().(*requestError)).p
-	case errors.As(err, &valErr):
-		return Problem{Type: typeValidation, Title: "Bad Request", Status: http.StatusBadRequest,
-			Detail: "the request has invalid fields", Errors: valErr.Fields}
-	case errors.As(err, &confErr):
-		p := Problem{Type: typeConflict, Title: "Conflict", Status: http.StatusConflict, Detail: confErr.Reason}
-		if confErr.Field != "" {
-			p.Errors = []realm.FieldError{{Field: confErr.Field, Message: confErr.Reason}}
-		}
-		return p
-	case errors.Is(err, realm.ErrConflict):
-		return Problem{Type: typeConflict, Title: "Conflict", Status: http.StatusConflict,
-			Detail: "the change conflicts with the current state"}
-	case errors.As(err, &authErr):
-		challenge := bearerRe
-		if authErr.challenge != "" {
-			challenge += `, error="` + authErr.challenge + `"`
-		}
-		h.Set(echo.HeaderWWWAuthenticate, challenge)
-		return Problem{Type: typeUnauthenticated, Title: "Unauthorized", Status: http.StatusUnauthorized, Detail: authErr.detail}
-	case errors.Is(err, realm.ErrUnauthenticated):
-		h.Set(echo.HeaderWWWAuthenticate, bearerRe)
-		return Problem{Type: typeUnauthenticated, Title: "Unauthorized", Status: http.StatusUnauthorized,
-			Detail: "a bearer access token is required"}
-	case errors.Is(err, realm.ErrForbidden):
-		return Problem{Type: typeForbidden, Title: "Forbidden", Status: http.StatusForbidden,
-			Detail: "your role does not allow this action"}
-	case errors.Is(err, realm.ErrNotFound):
-		return Problem{Type: typeNotFound, Title: "Not Found", Status: http.StatusNotFound,
-			Detail: "no such object, or not visible to you"}
-	case errors.As(err, &mnaErr):
-		if mnaErr.allow != "" {
-			h.Set(echo.HeaderAllow, mnaErr.allow)
-		}
-		return Problem{Type: typeMethodNotAllowed, Title: "Method Not Allowed", Status: http.StatusMethodNotAllowed, Detail: mnaErr.detail}
-	case errors.Is(err, realm.ErrMethodNotAllowed):
-		return Problem{Type: typeMethodNotAllowed, Title: "Method Not Allowed", Status: http.StatusMethodNotAllowed,
-			Detail: "this operation is not allowed on this resource"}
 	case errors.As(err, &echoErr):
 		return a.echoProblem(echoErr, c)
-	case errors.Is(err, realm.ErrUnavailable):
+	}
+	h := c.Response().Header()
+	switch status := realm.HTTPStatus(err); status {
+	case http.StatusBadRequest:
+		var valErr *realm.ValidationError
+		errors.As(err, &valErr)
+		return Problem{Type: typeValidation, Title: "Bad Request", Status: status,
+			Detail: "the request has invalid fields", Errors: valErr.Fields}
+	case http.StatusConflict:
+		p := Problem{Type: typeConflict, Title: "Conflict", Status: status, Detail: "the change conflicts with the current state"}
+		var confErr *realm.ConflictError
+		if errors.As(err, &confErr) {
+			p.Detail = confErr.Reason
+			if confErr.Field != "" {
+				p.Errors = []realm.FieldError{{Field: confErr.Field, Message: confErr.Reason}}
+			}
+		}
+		return p
+	case http.StatusUnauthorized:
+		challenge, detail := `Bearer realm="ward"`, "a bearer access token is required"
+		var authErr *authError
+		if errors.As(err, &authErr) {
+			detail = authErr.detail
+			if authErr.challenge != "" {
+				challenge += `, error="` + authErr.challenge + `"`
+			}
+		}
+		h.Set(echo.HeaderWWWAuthenticate, challenge)
+		return Problem{Type: typeUnauthenticated, Title: "Unauthorized", Status: status, Detail: detail}
+	case http.StatusForbidden:
+		return Problem{Type: typeForbidden, Title: "Forbidden", Status: status,
+			Detail: "your role does not allow this action"}
+	case http.StatusNotFound:
+		return Problem{Type: typeNotFound, Title: "Not Found", Status: status,
+			Detail: "no such object, or not visible to you"}
+	case http.StatusMethodNotAllowed:
+		p := Problem{Type: typeMethodNotAllowed, Title: "Method Not Allowed", Status: status,
+			Detail: "this operation is not allowed on this resource"}
+		var mnaErr *methodNotAllowedError
+		if errors.As(err, &mnaErr) {
+			p.Detail = mnaErr.detail
+			if mnaErr.allow != "" {
+				h.Set(echo.HeaderAllow, mnaErr.allow)
+			}
+		}
+		return p
+	case http.StatusServiceUnavailable:
 		a.log.Warn("admin api: database unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 		h.Set(echo.HeaderRetryAfter, "1")
-		return Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+		return Problem{Type: typeUnavailable, Title: "Service Unavailable", Status: status,
 			Detail: "the database is unavailable; try again shortly"}
-	case errors.Is(err, context.Canceled):
+	case 499:
 		// The client went away; nobody reads the answer, but say something
 		// true for the access log.
-		return Problem{Type: typeHTTP, Title: "Client Closed Request", Status: 499, Detail: "the request was canceled"}
+		return Problem{Type: typeHTTP, Title: "Client Closed Request", Status: status, Detail: "the request was canceled"}
 	}
 	a.log.Error("admin api: internal error", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	return internalProblem()

@@ -1,4 +1,4 @@
-package oauth
+package oauth_test
 
 import (
 	"encoding/json"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/storage/sqltest"
 )
@@ -25,24 +27,24 @@ import (
 // runs in the same process; the server's share is below that figure), with
 // subject claims read on every grant ("exact") and with Config.ClaimsTTL.
 func BenchmarkClientCredentials(b *testing.B) {
-	b.Run("sqlite/exact", func(b *testing.B) { benchmarkClientCredentials(b, openStore, 0) })
-	b.Run("sqlite/claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, openStore, 5*time.Second) })
+	b.Run("sqlite/exact", func(b *testing.B) { benchmarkClientCredentials(b, oauthtest.OpenSQLite, 0) })
+	b.Run("sqlite/claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, oauthtest.OpenSQLite, 5*time.Second) })
 	// Postgres when a server is named (as in CI and make bench).
 	if os.Getenv(sqltest.EnvPostgres) != "" {
-		pg := func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }
+		pg := oauthtest.OpenPostgres
 		b.Run("postgres/exact", func(b *testing.B) { benchmarkClientCredentials(b, pg, 0) })
 		b.Run("postgres/claims-cache", func(b *testing.B) { benchmarkClientCredentials(b, pg, 5*time.Second) })
 	}
 }
 
 func benchmarkClientCredentials(b *testing.B, open func(testing.TB) realm.Store, claimsTTL time.Duration) {
-	env := newEnvOn(b, open, func(c *Config) { c.ClaimsTTL = claimsTTL })
-	rf := env.newRealm(env.newOrg("bench").ID, "bench", true)
-	env.newAttribute(rf.ID, "departments", attributes.String, true)
-	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)
-	g1 := env.newGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news"}, "admin": false})
-	g2 := env.newGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
-	c, secret := env.newClient(rf.ID, "bench-svc", func(c *realm.Client) {
+	env := oauthtest.NewOn(b, open, func(c oauthtest.Configs) { c.OAuth.ClaimsTTL = claimsTTL })
+	rf := env.NewRealm(env.NewOrg("bench").ID, "bench", true)
+	env.NewAttribute(rf.ID, "departments", attributes.String, true)
+	env.NewAttribute(rf.ID, "admin", attributes.Boolean, false)
+	g1 := env.NewGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news"}, "admin": false})
+	g2 := env.NewGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
+	c, secret := env.NewClient(rf.ID, "bench-svc", func(c *realm.Client) {
 		c.Groups = []string{g1.ID, g2.ID}
 		if c.Groups[0] > c.Groups[1] {
 			c.Groups[0], c.Groups[1] = c.Groups[1], c.Groups[0]
@@ -50,7 +52,7 @@ func benchmarkClientCredentials(b *testing.B, open func(testing.TB) realm.Store,
 		c.PrimaryGroup = g2.ID
 		c.Audience = []string{"assets"}
 	})
-	tokenURL := rf.issuer + pathToken
+	tokenURL := rf.Issuer + oauth.PathToken
 	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
 	grant := func() error {
@@ -108,9 +110,9 @@ func cpuTime() time.Duration {
 // "openid" every grant also signs a new ID token (RS256 unless the client
 // chose ES256); "plain" issues the access and refresh token only.
 func BenchmarkRefreshGrant(b *testing.B) {
-	backends := map[string]func(testing.TB) realm.Store{"sqlite": openStore}
+	backends := map[string]func(testing.TB) realm.Store{"sqlite": oauthtest.OpenSQLite}
 	if os.Getenv(sqltest.EnvPostgres) != "" {
-		backends["postgres"] = func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }
+		backends["postgres"] = oauthtest.OpenPostgres
 	}
 	for _, name := range []string{"sqlite", "postgres"} {
 		open := backends[name]
@@ -128,19 +130,19 @@ func BenchmarkRefreshGrant(b *testing.B) {
 }
 
 func benchmarkRefreshGrant(b *testing.B, open func(testing.TB) realm.Store, scope, alg string) {
-	f := newLoginFixture(b, open)
+	f := oauthtest.NewLoginFixture(b, open)
 	if alg != "" {
-		f.client.IDTokenAlg = alg
-		if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+		f.Client.IDTokenAlg = alg
+		if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
 			b.Fatal(err)
 		}
 	}
-	conf := *f.conf
+	conf := *f.Conf
 	conf.Scopes = strings.Fields(scope)
 	workers := 4 * runtime.GOMAXPROCS(0)
 	families := make(chan string, workers)
 	for range workers {
-		families <- f.signInRefresh(b, &conf).RefreshToken
+		families <- signInRefresh(b, f, &conf).RefreshToken
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	grant := func(rt string) (string, error) {

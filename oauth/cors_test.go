@@ -1,32 +1,38 @@
-package oauth
+package oauth_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/login"
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
 
 func TestCORS(t *testing.T) {
-	f := newLoginFixture(t, openStore)
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
 	const app = "https://app.example"
-	f.client.WebOrigins = []string{app}
-	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+	f.Client.WebOrigins = []string{app}
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
 		t.Fatal(err)
 	}
 	// An inactive client's origins do not count.
-	f.env.newClient(f.realm.ID, "old", func(c *realm.Client) {
+	f.Env.NewClient(f.Realm.ID, "old", func(c *realm.Client) {
 		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
 		c.WebOrigins = []string{"https://old.example"}
 		c.Active = false
 	})
-	_, secret := f.env.newClient(f.realm.ID, "svc", nil)
-	b := browser(t)
-	tok := f.signIn(t, b, "openid")
+	_, secret := f.Env.NewClient(f.Realm.ID, "svc", nil)
+	b := oauthtest.Browser(t)
+	tok := f.SignIn(t, b, "openid")
 
-	call := func(method, path, origin string, form url.Values, header map[string]string) *tokenResponse {
+	call := func(method, path, origin string, form url.Values, header map[string]string) *oauthtest.Response {
 		t.Helper()
 		var body *strings.Reader
 		if form != nil {
@@ -34,7 +40,7 @@ func TestCORS(t *testing.T) {
 		} else {
 			body = strings.NewReader("")
 		}
-		req, err := http.NewRequest(method, f.realm.issuer+path, body)
+		req, err := http.NewRequest(method, f.Realm.Issuer+path, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,16 +53,16 @@ func TestCORS(t *testing.T) {
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
-		return f.env.do(req)
+		return f.Env.Do(req)
 	}
-	allowed := func(what string, r *tokenResponse, origin string) {
+	allowed := func(what string, r *oauthtest.Response, origin string) {
 		t.Helper()
 		if r.Header.Get("Access-Control-Allow-Origin") != origin || r.Header.Get("Access-Control-Allow-Credentials") != "true" ||
 			!strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Origin") {
 			t.Errorf("%s: CORS headers %v, want %s echoed with credentials and Vary: Origin", what, r.Header, origin)
 		}
 	}
-	denied := func(what string, r *tokenResponse) {
+	denied := func(what string, r *oauthtest.Response) {
 		t.Helper()
 		for k := range r.Header {
 			if strings.HasPrefix(k, "Access-Control-") {
@@ -67,31 +73,31 @@ func TestCORS(t *testing.T) {
 	ccForm := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {secret}}
 	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
 
-	r := call(http.MethodPost, pathToken, app, ccForm, nil)
+	r := call(http.MethodPost, oauth.PathToken, app, ccForm, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("token: %d %s", r.Status, r.RawBody)
 	}
 	allowed("token", r, app)
-	allowed("userinfo", call(http.MethodGet, pathUserinfo, app, nil, bearer), app)
-	allowed("revoke", call(http.MethodPost, pathRevoke, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil), app)
-	allowed("logout", call(http.MethodGet, pathLogout, app, nil, nil), app)
+	allowed("userinfo", call(http.MethodGet, oauth.PathUserinfo, app, nil, bearer), app)
+	allowed("revoke", call(http.MethodPost, oauth.PathRevoke, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil), app)
+	allowed("logout", call(http.MethodGet, oauth.PathLogout, app, nil, nil), app)
 
 	for _, origin := range []string{"https://evil.example", "https://app.example:8443", "http://app.example", "null", "https://old.example"} {
-		denied("token from "+origin, call(http.MethodPost, pathToken, origin, ccForm, nil))
-		denied("userinfo from "+origin, call(http.MethodGet, pathUserinfo, origin, nil, bearer))
-		denied("preflight from "+origin, call(http.MethodOptions, pathUserinfo, origin, nil,
+		denied("token from "+origin, call(http.MethodPost, oauth.PathToken, origin, ccForm, nil))
+		denied("userinfo from "+origin, call(http.MethodGet, oauth.PathUserinfo, origin, nil, bearer))
+		denied("preflight from "+origin, call(http.MethodOptions, oauth.PathUserinfo, origin, nil,
 			map[string]string{"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}))
 	}
 	// No Origin: no CORS work, no Vary.
-	r = call(http.MethodPost, pathToken, "", ccForm, nil)
+	r = call(http.MethodPost, oauth.PathToken, "", ccForm, nil)
 	denied("token without Origin", r)
 	if len(r.Header.Values("Vary")) != 0 {
 		t.Errorf("token without Origin: Vary %v", r.Header.Values("Vary"))
 	}
 	// Introspection is for servers: never CORS.
-	denied("introspection", call(http.MethodPost, pathIntrospect, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil))
+	denied("introspection", call(http.MethodPost, oauth.PathIntrospect, app, url.Values{"token": {"x"}, "client_id": {"svc"}, "client_secret": {secret}}, nil))
 
-	for _, path := range []string{pathToken, pathUserinfo, pathRevoke, pathLogout} {
+	for _, path := range []string{oauth.PathToken, oauth.PathUserinfo, oauth.PathRevoke, oauth.PathLogout} {
 		r := call(http.MethodOptions, path, app, nil, map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"})
 		if r.Status != http.StatusNoContent {
 			t.Errorf("preflight %s: %d", path, r.Status)
@@ -103,10 +109,10 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	// Another realm does not share the origins.
-	f.env.newRealm(f.env.newOrg("other").ID, "other", true)
-	req, _ := http.NewRequest(http.MethodOptions, f.env.base+"/realms/other"+pathToken, nil)
+	f.Env.NewRealm(f.Env.NewOrg("other").ID, "other", true)
+	req, _ := http.NewRequest(http.MethodOptions, f.Env.Base+"/realms/other"+oauth.PathToken, nil)
 	req.Header.Set("Origin", app)
-	denied("another realm's preflight", f.env.do(req))
+	denied("another realm's preflight", f.Env.Do(req))
 }
 
 // TestCORSOriginSerialized: origins are compared as browsers serialize
@@ -115,33 +121,31 @@ func TestCORS(t *testing.T) {
 // still lets its app's token request through, and the page that delivers
 // the code and the token endpoint that redeems it agree.
 func TestCORSOriginSerialized(t *testing.T) {
-	f := newLoginFixture(t, openStore)
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
 	const redirect = "https://app.example.com/popup-cb"
-	popupClient(f, "popup", redirect, []string{"HTTPS://App.Example.COM:443"})
+	f.NewPopupClient("popup", redirect, []string{"HTTPS://App.Example.COM:443"})
 	const origin = "https://app.example.com"
-	req, _ := http.NewRequest(http.MethodOptions, f.realm.issuer+pathToken, nil)
+	req, _ := http.NewRequest(http.MethodOptions, f.Realm.Issuer+oauth.PathToken, nil)
 	req.Header.Set("Origin", origin)
 	req.Header.Set("Access-Control-Request-Method", "POST")
-	if r := f.env.do(req); r.Header.Get("Access-Control-Allow-Origin") != origin {
+	if r := f.Env.Do(req); r.Header.Get("Access-Control-Allow-Origin") != origin {
 		t.Errorf("preflight from %s: CORS headers %v", origin, r.Header)
 	}
 	// The stored spelling itself is not what a browser sends; it matches
 	// nothing.
-	req, _ = http.NewRequest(http.MethodOptions, f.realm.issuer+pathToken, nil)
+	req, _ = http.NewRequest(http.MethodOptions, f.Realm.Issuer+oauth.PathToken, nil)
 	req.Header.Set("Origin", "HTTPS://App.Example.COM:443")
-	if r := f.env.do(req); r.Header.Get("Access-Control-Allow-Origin") != "" {
+	if r := f.Env.Do(req); r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("unserialized Origin header allowed: %v", r.Header)
 	}
-	if got, ok := webMessageOrigin(mustClient(t, f, "popup"), redirect); !ok || got != origin {
+	// The web_message origin (oauth/login's webMessageOrigin), read from the
+	// page its writer makes.
+	rec := httptest.NewRecorder()
+	login.WriteWebMessage(rec, mustClient(t, f, "popup"), redirect, map[string]any{})
+	var got string
+	m := regexp.MustCompile(`var origin = ("[^"\n]*");`).FindStringSubmatch(rec.Body.String())
+	ok := rec.Code == http.StatusOK && m != nil && json.Unmarshal([]byte(m[1]), &got) == nil
+	if !ok || got != origin {
 		t.Errorf("web_message origin %q %v", got, ok)
 	}
-}
-
-func mustClient(t *testing.T, f *loginFixture, clientID string) *realm.Client {
-	t.Helper()
-	c, err := f.env.store.GetClient(f.env.ctx, f.realm.ID, clientID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -1,60 +1,18 @@
-package oauth
+package oauth_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
-	"github.com/wardiam/ward/storage/sqltest"
 )
-
-// signInRefresh runs a sign-in with conf in a new browser and redeems the code.
-func (f *loginFixture) signInRefresh(t testing.TB, conf *oauth2.Config) *oauth2.Token {
-	t.Helper()
-	verifier := oauth2.GenerateVerifier()
-	loc := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString(t))))
-	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange: %v", err)
-	}
-	if tok.RefreshToken == "" {
-		t.Fatal("no refresh token")
-	}
-	return tok
-}
-
-// refresh uses refresh token rt once through x/oauth2's TokenSource.
-func refresh(conf *oauth2.Config, rt string) (*oauth2.Token, error) {
-	return conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
-}
-
-func idClaims(t *testing.T, f *loginFixture, tok *oauth2.Token) map[string]any {
-	t.Helper()
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, f.realm.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatalf("verify ID token: %v", err)
-	}
-	var m map[string]any
-	if err := idt.Claims(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // TestRefreshRotationAndReuse: a refresh rotates the refresh token and keeps
 // the ID token's sub, auth_time, azp and sid; using a refresh token twice
@@ -63,13 +21,13 @@ func idClaims(t *testing.T, f *loginFixture, tok *oauth2.Token) map[string]any {
 func TestRefreshRotationAndReuse(t *testing.T) {
 	for name, open := range storeBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newLoginFixture(t, open)
-			tok := f.signInRefresh(t, f.conf)
+			f := oauthtest.NewLoginFixture(t, open)
+			tok := signInRefresh(t, f, f.Conf)
 
 			// The refresh token is a Keycloak-shaped JWT.
-			rc := jwtPayload(t, tok.RefreshToken)
-			for k, want := range map[string]any{"typ": "Refresh", "sub": f.user.ID, "azp": "web", "iss": f.realm.issuer,
-				"aud": f.realm.issuer, "scope": "openid email profile"} {
+			rc := oauthtest.JWTPayload(t, tok.RefreshToken)
+			for k, want := range map[string]any{"typ": "Refresh", "sub": f.User.ID, "azp": "web", "iss": f.Realm.Issuer,
+				"aud": f.Realm.Issuer, "scope": "openid email profile"} {
 				if rc[k] != want {
 					t.Errorf("refresh token %s = %v, want %v", k, rc[k], want)
 				}
@@ -81,7 +39,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 			}
 			first := idClaims(t, f, tok)
 
-			tok2, err := refresh(f.conf, tok.RefreshToken)
+			tok2, err := refresh(f.Conf, tok.RefreshToken)
 			if err != nil {
 				t.Fatalf("refresh: %v", err)
 			}
@@ -94,39 +52,39 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 					t.Errorf("refreshed ID token %s = %v, want %v", k, second[k], first[k])
 				}
 			}
-			at := jwtPayload(t, tok2.AccessToken)
-			if at["sub"] != f.user.ID || at["kind"] != "user" || at["jti"] == jwtPayload(t, tok.AccessToken)["jti"] {
+			at := oauthtest.JWTPayload(t, tok2.AccessToken)
+			if at["sub"] != f.User.ID || at["kind"] != "user" || at["jti"] == oauthtest.JWTPayload(t, tok.AccessToken)["jti"] {
 				t.Errorf("refreshed access token claims %v", at)
 			}
-			_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
-			if r := f.env.introspect("shop", tok2.AccessToken, "rs", introSecret); r.Body["active"] != true {
+			_, introSecret := f.Env.NewClient(f.Realm.ID, "rs", nil)
+			if r := f.Env.Introspect("shop", tok2.AccessToken, "rs", introSecret); r.Body["active"] != true {
 				t.Errorf("refreshed access token: %d %s, want active", r.Status, r.RawBody)
 			}
-			tok3, err := refresh(f.conf, tok2.RefreshToken)
+			tok3, err := refresh(f.Conf, tok2.RefreshToken)
 			if err != nil {
 				t.Fatalf("second refresh: %v", err)
 			}
 
 			// The used token again: refused, and the family is revoked.
-			_, err = refresh(f.conf, tok.RefreshToken)
-			wantRetrieveError(t, "reused refresh token", err, "invalid_grant")
-			_, err = refresh(f.conf, tok3.RefreshToken)
-			wantRetrieveError(t, "newest refresh token after a reuse", err, "invalid_grant")
+			_, err = refresh(f.Conf, tok.RefreshToken)
+			oauthtest.WantRetrieveError(t, "reused refresh token", err, "invalid_grant")
+			_, err = refresh(f.Conf, tok3.RefreshToken)
+			oauthtest.WantRetrieveError(t, "newest refresh token after a reuse", err, "invalid_grant")
 			for i, at := range []string{tok.AccessToken, tok2.AccessToken, tok3.AccessToken} {
-				if r := f.env.introspect("shop", at, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+				if r := f.Env.Introspect("shop", at, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
 					t.Errorf("access token %d of a revoked family: %d %s, want inactive", i, r.Status, r.RawBody)
 				}
 			}
 
 			// Another sign-in is another family, untouched.
-			other := f.signInRefresh(t, f.conf)
-			if _, err := refresh(f.conf, other.RefreshToken); err != nil {
+			other := signInRefresh(t, f, f.Conf)
+			if _, err := refresh(f.Conf, other.RefreshToken); err != nil {
 				t.Errorf("refresh of another family: %v", err)
 			}
 			// A forged token with a known jti is not the token.
 			parts := strings.Split(other.RefreshToken, ".")
-			_, err = refresh(f.conf, parts[0]+"."+parts[1]+".AAAA")
-			wantRetrieveError(t, "refresh token with a wrong signature", err, "invalid_grant")
+			_, err = refresh(f.Conf, parts[0]+"."+parts[1]+".AAAA")
+			oauthtest.WantRetrieveError(t, "refresh token with a wrong signature", err, "invalid_grant")
 		})
 	}
 }
@@ -135,13 +93,13 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 // token ends with the browser session; offline_access is granted only to a
 // client allowed it, and its token outlives the session.
 func TestRefreshSessionBoundAndOffline(t *testing.T) {
-	f := newLoginFixture(t, openStore)
-	ss := f.env.store.(realm.SessionStore)
-	conf := *f.conf
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	ss := f.Env.Store.(realm.SessionStore)
+	conf := *f.Conf
 	conf.Scopes = []string{"openid", "offline_access"}
 
 	// Not allowed: offline_access is dropped; the token is session-bound.
-	tok := f.signInRefresh(t, &conf)
+	tok := signInRefresh(t, f, &conf)
 	if s, _ := tok.Extra("scope").(string); strings.Contains(s, "offline_access") {
 		t.Errorf("scope %q granted offline_access to a client not allowed it", s)
 	}
@@ -150,26 +108,26 @@ func TestRefreshSessionBoundAndOffline(t *testing.T) {
 	}
 	tok2, _ := refresh(&conf, tok.RefreshToken) // reuse: revokes, ignore
 	_ = tok2
-	tok = f.signInRefresh(t, &conf)
-	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+	tok = signInRefresh(t, f, &conf)
+	if err := ss.RevokeUserSessions(f.Env.Ctx, f.Realm.ID, f.User.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := refresh(&conf, tok.RefreshToken)
-	wantRetrieveError(t, "session-bound refresh after the session ended", err, "invalid_grant")
+	oauthtest.WantRetrieveError(t, "session-bound refresh after the session ended", err, "invalid_grant")
 
 	// Allowed: granted, and the token outlives the session.
-	f.client.AllowOfflineAccess = true
-	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+	f.Client.AllowOfflineAccess = true
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
 		t.Fatal(err)
 	}
-	tok = f.signInRefresh(t, &conf)
+	tok = signInRefresh(t, f, &conf)
 	if s, _ := tok.Extra("scope").(string); !strings.Contains(s, "offline_access") {
 		t.Errorf("scope %q lacks offline_access for a client allowed it", s)
 	}
-	if exp, _ := jwtPayload(t, tok.RefreshToken)["exp"].(float64); time.Until(time.Unix(int64(exp), 0)) < 29*24*time.Hour {
+	if exp, _ := oauthtest.JWTPayload(t, tok.RefreshToken)["exp"].(float64); time.Until(time.Unix(int64(exp), 0)) < 29*24*time.Hour {
 		t.Errorf("offline refresh token expires at %v, want in 30 days", exp)
 	}
-	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+	if err := ss.RevokeUserSessions(f.Env.Ctx, f.Realm.ID, f.User.ID); err != nil {
 		t.Fatal(err)
 	}
 	tok3, err := refresh(&conf, tok.RefreshToken)
@@ -178,38 +136,38 @@ func TestRefreshSessionBoundAndOffline(t *testing.T) {
 	}
 	// An offline code redeemed after sign-out gets nothing.
 	verifier := oauth2.GenerateVerifier()
-	code := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier))).Query().Get("code")
-	if err := ss.RevokeUserSessions(f.env.ctx, f.realm.ID, f.user.ID); err != nil {
+	code := f.Authorize(t, oauthtest.Browser(t), conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier))).Query().Get("code")
+	if err := ss.RevokeUserSessions(f.Env.Ctx, f.Realm.ID, f.User.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
-	wantRetrieveError(t, "offline code after the session ended", err, "invalid_grant")
+	oauthtest.WantRetrieveError(t, "offline code after the session ended", err, "invalid_grant")
 
 	// Offline access withdrawn from the client: its tokens stop.
-	f.client.AllowOfflineAccess = false
-	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+	f.Client.AllowOfflineAccess = false
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
 		t.Fatal(err)
 	}
 	_, err = refresh(&conf, tok3.RefreshToken)
-	wantRetrieveError(t, "offline refresh of a client no longer allowed it", err, "invalid_grant")
+	oauthtest.WantRetrieveError(t, "offline refresh of a client no longer allowed it", err, "invalid_grant")
 }
 
 // TestRefreshDeactivatedUser: a user deactivated mid-session refreshes no
 // more, and introspection calls their access tokens inactive.
 func TestRefreshDeactivatedUser(t *testing.T) {
-	f := newLoginFixture(t, openStore)
-	tok := f.signInRefresh(t, f.conf)
-	_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
-	if r := f.env.introspect("shop", tok.AccessToken, "rs", introSecret); r.Body["active"] != true {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	tok := signInRefresh(t, f, f.Conf)
+	_, introSecret := f.Env.NewClient(f.Realm.ID, "rs", nil)
+	if r := f.Env.Introspect("shop", tok.AccessToken, "rs", introSecret); r.Body["active"] != true {
 		t.Fatalf("access token before deactivation: %s", r.RawBody)
 	}
-	f.user.Active = false
-	if err := f.env.store.UpdateUser(f.env.ctx, f.user); err != nil {
+	f.User.Active = false
+	if err := f.Env.Store.UpdateUser(f.Env.Ctx, f.User); err != nil {
 		t.Fatal(err)
 	}
-	_, err := refresh(f.conf, tok.RefreshToken)
-	wantRetrieveError(t, "refresh of a deactivated user", err, "invalid_grant")
-	if r := f.env.introspect("shop", tok.AccessToken, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+	_, err := refresh(f.Conf, tok.RefreshToken)
+	oauthtest.WantRetrieveError(t, "refresh of a deactivated user", err, "invalid_grant")
+	if r := f.Env.Introspect("shop", tok.AccessToken, "rs", introSecret); r.Status != http.StatusOK || r.Body["active"] != false {
 		t.Errorf("access token of a deactivated user: %d %s, want inactive", r.Status, r.RawBody)
 	}
 }
@@ -219,8 +177,8 @@ func TestRefreshDeactivatedUser(t *testing.T) {
 func TestRefreshConcurrentUse(t *testing.T) {
 	for name, open := range storeBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			f := newLoginFixture(t, open)
-			tok := f.signInRefresh(t, f.conf)
+			f := oauthtest.NewLoginFixture(t, open)
+			tok := signInRefresh(t, f, f.Conf)
 			const n = 10
 			errs := make(chan error, n)
 			toks := make(chan *oauth2.Token, n)
@@ -228,7 +186,7 @@ func TestRefreshConcurrentUse(t *testing.T) {
 			for range n {
 				go func() {
 					<-start
-					t2, err := refresh(f.conf, tok.RefreshToken)
+					t2, err := refresh(f.Conf, tok.RefreshToken)
 					errs <- err
 					toks <- t2
 				}()
@@ -253,8 +211,8 @@ func TestRefreshConcurrentUse(t *testing.T) {
 				t.Errorf("%d concurrent refreshes with one token succeeded, want at most 1", ok)
 			}
 			if winner != nil {
-				_, err := refresh(f.conf, winner.RefreshToken)
-				wantRetrieveError(t, "winner's refresh token after concurrent reuse", err, "invalid_grant")
+				_, err := refresh(f.Conf, winner.RefreshToken)
+				oauthtest.WantRetrieveError(t, "winner's refresh token after concurrent reuse", err, "invalid_grant")
 			}
 		})
 	}
@@ -264,20 +222,8 @@ func TestRefreshConcurrentUse(t *testing.T) {
 // Postgres (sqltest fails without WARD_TEST_POSTGRES unless told to skip).
 func storeBackends(*testing.T) map[string]func(testing.TB) realm.Store {
 	return map[string]func(testing.TB) realm.Store{
-		"SQLite":   openStore,
-		"Postgres": func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) },
-	}
-}
-
-// TestCausedBy: fosite hides a storage error behind Cause; the token
-// endpoint must still see a lost rotation for what it is.
-func TestCausedBy(t *testing.T) {
-	err := fmt.Errorf("outer: %w", fosite.ErrServerError.WithWrap(errRefreshReused).WithDebug("x"))
-	if !causedBy(err, errRefreshReused) {
-		t.Error("causedBy misses an error behind RFC6749Error.Cause")
-	}
-	if causedBy(err, errCodeReused) || causedBy(nil, errRefreshReused) {
-		t.Error("causedBy finds what is not there")
+		"SQLite":   oauthtest.OpenSQLite,
+		"Postgres": oauthtest.OpenPostgres,
 	}
 }
 
@@ -285,14 +231,14 @@ func TestCausedBy(t *testing.T) {
 // (prompt=login) ends the old session, so its session-bound refresh tokens
 // stop; the new session's work.
 func TestSignInOverSessionEndsIt(t *testing.T) {
-	f := newLoginFixture(t, openStore)
-	b := browser(t)
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	b := oauthtest.Browser(t)
 	exchange := func(extra ...oauth2.AuthCodeOption) *oauth2.Token {
 		t.Helper()
 		verifier := oauth2.GenerateVerifier()
 		opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, extra...)
-		loc := f.authorize(t, b, f.conf.AuthCodeURL(randomString(t), opts...))
-		tok, err := f.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		loc := f.Authorize(t, b, f.Conf.AuthCodeURL(oauthtest.RandomString(t), opts...))
+		tok, err := f.Conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 		if err != nil || tok.RefreshToken == "" {
 			t.Fatalf("exchange: %v", err)
 		}
@@ -300,12 +246,12 @@ func TestSignInOverSessionEndsIt(t *testing.T) {
 	}
 	first := exchange()
 	second := exchange(oauth2.SetAuthURLParam("prompt", "login"))
-	if jwtPayload(t, first.RefreshToken)["sid"] == jwtPayload(t, second.RefreshToken)["sid"] {
+	if oauthtest.JWTPayload(t, first.RefreshToken)["sid"] == oauthtest.JWTPayload(t, second.RefreshToken)["sid"] {
 		t.Fatal("prompt=login kept the old session")
 	}
-	_, err := refresh(f.conf, first.RefreshToken)
-	wantRetrieveError(t, "refresh token of the replaced session", err, "invalid_grant")
-	if _, err := refresh(f.conf, second.RefreshToken); err != nil {
+	_, err := refresh(f.Conf, first.RefreshToken)
+	oauthtest.WantRetrieveError(t, "refresh token of the replaced session", err, "invalid_grant")
+	if _, err := refresh(f.Conf, second.RefreshToken); err != nil {
 		t.Fatalf("refresh in the new session: %v", err)
 	}
 }

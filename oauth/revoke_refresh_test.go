@@ -1,4 +1,4 @@
-package oauth
+package oauth_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
 
@@ -16,21 +17,21 @@ import (
 // to can revoke it, which ends its family; another client's attempt is
 // answered 200 and changes nothing.
 func TestRevokeRefreshToken(t *testing.T) {
-	f := newLoginFixture(t, openStore)
-	_, secret := f.env.newClient(f.realm.ID, "backend", func(c *realm.Client) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	_, secret := f.Env.NewClient(f.Realm.ID, "backend", func(c *realm.Client) {
 		c.Kind = realm.KindApplication
-		c.RedirectURIs = []string{f.redirect}
+		c.RedirectURIs = []string{f.Redirect}
 	})
-	_, otherSecret := f.env.newClient(f.realm.ID, "other-app", func(c *realm.Client) {
+	_, otherSecret := f.Env.NewClient(f.Realm.ID, "other-app", func(c *realm.Client) {
 		c.Kind = realm.KindApplication
-		c.RedirectURIs = []string{f.redirect}
+		c.RedirectURIs = []string{f.Redirect}
 	})
-	conf := *f.conf
+	conf := *f.Conf
 	conf.ClientID, conf.ClientSecret = "backend", secret
 	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	signIn := func() *oauth2.Token {
 		verifier := oauth2.GenerateVerifier()
-		loc := f.authorize(t, browser(t), conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString(t))))
+		loc := f.Authorize(t, oauthtest.Browser(t), conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(oauthtest.RandomString(t))))
 		tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 		if err != nil || tok.RefreshToken == "" {
 			t.Fatalf("exchange: %v (refresh token %q)", err, tok.RefreshToken)
@@ -39,7 +40,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 	}
 	revoke := func(token, id, secret string) {
 		t.Helper()
-		r := f.env.post("/realms/shop/protocol/openid-connect/revoke",
+		r := f.Env.Post("/realms/shop/protocol/openid-connect/revoke",
 			url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}, id, secret)
 		if r.Status != http.StatusOK {
 			t.Fatalf("revoke by %s = %d %s", id, r.Status, r.RawBody)
@@ -56,9 +57,9 @@ func TestRevokeRefreshToken(t *testing.T) {
 	// Its own client can; the family ends.
 	revoke(tok2.RefreshToken, "backend", secret)
 	_, err = refresh(&conf, tok2.RefreshToken)
-	wantRetrieveError(t, "revoked refresh token", err, "invalid_grant")
-	_, introSecret := f.env.newClient(f.realm.ID, "rs", nil)
-	if r := f.env.introspect("shop", tok2.AccessToken, "rs", introSecret); r.Body["active"] != false {
+	oauthtest.WantRetrieveError(t, "revoked refresh token", err, "invalid_grant")
+	_, introSecret := f.Env.NewClient(f.Realm.ID, "rs", nil)
+	if r := f.Env.Introspect("shop", tok2.AccessToken, "rs", introSecret); r.Body["active"] != false {
 		t.Errorf("access token of a revoked family: %s, want inactive", r.RawBody)
 	}
 	// Another family is untouched.

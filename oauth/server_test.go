@@ -1,9 +1,8 @@
-package oauth
+package oauth_test
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -21,60 +20,25 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
-	"github.com/wardiam/ward/storage/sqltest"
 )
 
-// verifyWithJWKS checks token against the realm's published JWKS the way a
-// resource server would, with go-jose v4, and returns header and claims.
-func verifyWithJWKS(t *testing.T, env *testEnv, realmName, token string) (jose.Header, map[string]any) {
-	t.Helper()
-	r := env.get("/realms/" + realmName + pathCerts)
-	if r.Status != http.StatusOK {
-		t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := tok.Headers[0]
-	keys := set.Key(h.KeyID)
-	if len(keys) != 1 {
-		t.Fatalf("kid %q not in JWKS (%d keys)", h.KeyID, len(set.Keys))
-	}
-	var claims map[string]any
-	if err := tok.Claims(keys[0].Key, &claims); err != nil {
-		t.Fatalf("signature does not verify against JWKS: %v", err)
-	}
-	return h, claims
+func TestClientCredentialsTokenClaims(t *testing.T) {
+	testClientCredentialsTokenClaims(t, oauthtest.New(t))
 }
 
-func anyStrings(v any) []string {
-	list, _ := v.([]any)
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		s, _ := x.(string)
-		out = append(out, s)
-	}
-	return out
-}
-
-func TestClientCredentialsTokenClaims(t *testing.T) { testClientCredentialsTokenClaims(t, newEnv(t)) }
-
-func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
-	org := env.newOrg("acme")
-	rf := env.newRealm(org.ID, "acme-prod", true)
-	env.newAttribute(rf.ID, "departments", attributes.String, true)
-	env.newAttribute(rf.ID, "admin", attributes.Boolean, false)
-	editors := env.newGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news", "sport"}, "admin": false})
-	admins := env.newGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
+func testClientCredentialsTokenClaims(t *testing.T, env *oauthtest.Env) {
+	org := env.NewOrg("acme")
+	rf := env.NewRealm(org.ID, "acme-prod", true)
+	env.NewAttribute(rf.ID, "departments", attributes.String, true)
+	env.NewAttribute(rf.ID, "admin", attributes.Boolean, false)
+	editors := env.NewGroup(rf.ID, "Editors", map[string]any{"departments": []any{"news", "sport"}, "admin": false})
+	admins := env.NewGroup(rf.ID, "Admins", map[string]any{"departments": []any{"finance"}, "admin": true})
 	groups := []string{editors.ID, admins.ID}
 	sort.Strings(groups)
-	c, secret := env.newClient(rf.ID, "reporter", func(c *realm.Client) {
+	c, secret := env.NewClient(rf.ID, "reporter", func(c *realm.Client) {
 		c.Groups = groups
 		c.PrimaryGroup = admins.ID
 		c.Audience = []string{"assets", "billing"}
@@ -83,7 +47,7 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	// A real client library, secret in the Authorization header.
 	cc := clientcredentials.Config{
 		ClientID: c.ClientID, ClientSecret: secret,
-		TokenURL:  rf.issuer + pathToken,
+		TokenURL:  rf.Issuer + oauth.PathToken,
 		AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	tok, err := cc.Token(context.Background())
@@ -96,20 +60,20 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	if d := time.Until(tok.Expiry); d < 4*time.Minute || d > 5*time.Minute+5*time.Second {
 		t.Errorf("expires in %v, want 5 min", d)
 	}
-	h, claims := verifyWithJWKS(t, env, rf.Name, tok.AccessToken)
+	h, claims := env.VerifyWithJWKS(t, rf.Name, tok.AccessToken)
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != "at+jwt" {
 		t.Errorf("typ = %q, want at+jwt", typ)
 	}
 	if h.Algorithm != "ES256" || h.KeyID == "" {
 		t.Errorf("alg %q kid %q", h.Algorithm, h.KeyID)
 	}
-	if claims["iss"] != rf.issuer || claims["sub"] != "reporter" || claims["client_id"] != "reporter" {
+	if claims["iss"] != rf.Issuer || claims["sub"] != "reporter" || claims["client_id"] != "reporter" {
 		t.Errorf("iss/sub/client_id: %v %v %v", claims["iss"], claims["sub"], claims["client_id"])
 	}
 	if claims["kind"] != "service_account" {
 		t.Errorf("kind = %v", claims["kind"])
 	}
-	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets", "billing"}) {
+	if aud := oauthtest.AnyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets", "billing"}) {
 		t.Errorf("aud = %v, want all of the client's audience", aud)
 	}
 	exp, _ := claims["exp"].(float64)
@@ -123,13 +87,13 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 	if _, ok := claims["scope"]; !ok {
 		t.Error("no scope claim")
 	}
-	gotGroups := anyStrings(claims["groups"])
+	gotGroups := oauthtest.AnyStrings(claims["groups"])
 	sort.Strings(gotGroups)
 	if !slices.Equal(gotGroups, []string{"Admins", "Editors"}) {
 		t.Errorf("groups = %v", gotGroups)
 	}
 	attrs, _ := claims["attributes"].(map[string]any)
-	if deps := anyStrings(attrs["departments"]); !slices.Equal(deps, []string{"finance", "news", "sport"}) {
+	if deps := oauthtest.AnyStrings(attrs["departments"]); !slices.Equal(deps, []string{"finance", "news", "sport"}) {
 		t.Errorf("attributes.departments = %v, want the sorted union", deps)
 	}
 	if attrs["admin"] != true {
@@ -141,7 +105,7 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 
 	// client_secret_post works too, and the raw answer has the headers
 	// CONTRACT §4 promises.
-	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
+	r := env.Post("/realms/"+rf.Name+oauth.PathToken, url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {secret},
 	}, "", "")
 	if r.Status != http.StatusOK {
@@ -159,10 +123,10 @@ func testClientCredentialsTokenClaims(t *testing.T, env *testEnv) {
 }
 
 func TestClientWithoutGroupsHasEmptyClaims(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "plain", true)
-	c, secret := env.newClient(rf.ID, "bare", nil)
-	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "plain", true)
+	c, secret := env.NewClient(rf.ID, "bare", nil)
+	_, claims := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
 	if g, ok := claims["groups"].([]any); !ok || len(g) != 0 {
 		t.Errorf("groups = %#v, want []", claims["groups"])
 	}
@@ -171,101 +135,94 @@ func TestClientWithoutGroupsHasEmptyClaims(t *testing.T) {
 	}
 	// RFC 9068 requires aud: without a configured or requested audience it
 	// is the realm's issuer.
-	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{rf.issuer}) {
+	if aud := oauthtest.AnyStrings(claims["aud"]); !slices.Equal(aud, []string{rf.Issuer}) {
 		t.Errorf("aud = %#v, want [issuer] for a client without audience", claims["aud"])
 	}
 }
 
-func wantOAuthError(t *testing.T, r *tokenResponse, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.Body["error"] != code {
-		t.Fatalf("got %d %s, want %d %s", r.Status, r.RawBody, status, code)
-	}
-}
-
 func TestWrongSecretIsInvalidClient(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "r1", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	for _, r := range []*tokenResponse{env.grant(rf.Name, c.ClientID, secret+"x", nil), env.grant(rf.Name, "nobody", secret, nil)} {
-		wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "r1", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	for _, r := range []*oauthtest.Response{env.Grant(rf.Name, c.ClientID, secret+"x", nil), env.Grant(rf.Name, "nobody", secret, nil)} {
+		oauthtest.WantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
 		// RFC 6749 §5.2: a failed Basic authentication is challenged.
 		if got, want := r.Header.Get("WWW-Authenticate"), `Basic realm="r1"`; got != want {
 			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 		}
 	}
-	r := env.post("/realms/"+rf.Name+pathToken, url.Values{
+	r := env.Post("/realms/"+rf.Name+oauth.PathToken, url.Values{
 		"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {"nope"},
 	}, "", "")
-	wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
-	if strings.Contains(r.RawBody, secret) || strings.Contains(env.logs.String(), secret) {
+	oauthtest.WantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+	if strings.Contains(r.RawBody, secret) || strings.Contains(env.Logs.String(), secret) {
 		t.Error("error response or log shows the secret")
 	}
 }
 
-func TestRotatedSecretGrace(t *testing.T) { testRotatedSecretGrace(t, newEnv(t)) }
+func TestRotatedSecretGrace(t *testing.T) { testRotatedSecretGrace(t, oauthtest.New(t)) }
 
-func testRotatedSecretGrace(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "rot", true)
+func testRotatedSecretGrace(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "rot", true)
 	oldSecret, oldHash := realm.NewSecret(nil)
-	until := env.now().Add(time.Hour)
-	c, newSecret := env.newClient(rf.ID, "svc", func(c *realm.Client) {
+	until := env.Now().Add(time.Hour)
+	c, newSecret := env.NewClient(rf.ID, "svc", func(c *realm.Client) {
 		c.PreviousSecretHash = oldHash
 		c.PreviousSecretExpiresAt = &until
 	})
-	env.mustToken(rf.Name, c.ClientID, oldSecret, nil)
-	env.mustToken(rf.Name, c.ClientID, newSecret, nil)
+	env.MustToken(rf.Name, c.ClientID, oldSecret, nil)
+	env.MustToken(rf.Name, c.ClientID, newSecret, nil)
 
-	env.advance(2 * time.Hour)
-	wantOAuthError(t, env.grant(rf.Name, c.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
-	env.mustToken(rf.Name, c.ClientID, newSecret, nil)
+	env.Advance(2 * time.Hour)
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
+	env.MustToken(rf.Name, c.ClientID, newSecret, nil)
 }
 
-func TestDisabledClient(t *testing.T) { testDisabledClient(t, newEnv(t)) }
+func TestDisabledClient(t *testing.T) { testDisabledClient(t, oauthtest.New(t)) }
 
-func testDisabledClient(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "dis", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
-	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
+func testDisabledClient(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "dis", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.NewClient(rf.ID, "checker", nil)
+	tok := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	if r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Fatalf("fresh token inactive: %s", r.RawBody)
 	}
 
 	c.Active = false
-	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+	if err := env.Store.UpdateClient(env.Ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, nil), http.StatusUnauthorized, "invalid_client")
-	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, nil), http.StatusUnauthorized, "invalid_client")
+	r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret)
 	if r.Status != http.StatusOK || r.RawBody != `{"active":false}`+"\n" {
 		t.Fatalf("disabled client's token: %d %q, want {\"active\":false}", r.Status, r.RawBody)
 	}
 	// A disabled client may not introspect either.
-	wantOAuthError(t, env.introspect(rf.Name, tok, c.ClientID, secret), http.StatusUnauthorized, "invalid_client")
+	oauthtest.WantOAuthError(t, env.Introspect(rf.Name, tok, c.ClientID, secret), http.StatusUnauthorized, "invalid_client")
 }
 
-func TestIntrospection(t *testing.T) { testIntrospection(t, newEnv(t)) }
+func TestIntrospection(t *testing.T) { testIntrospection(t, oauthtest.New(t)) }
 
-func testIntrospection(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "intro", true)
-	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets"} })
-	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
-	pub, _ := env.newClient(rf.ID, "spa", func(c *realm.Client) {
+func testIntrospection(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "intro", true)
+	c, secret := env.NewClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets"} })
+	checker, checkerSecret := env.NewClient(rf.ID, "checker", nil)
+	pub, _ := env.NewClient(rf.ID, "spa", func(c *realm.Client) {
 		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
 	})
-	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
+	tok := env.MustToken(rf.Name, c.ClientID, secret, nil)
 
-	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret)
 	if r.Status != http.StatusOK {
 		t.Fatalf("%d %s", r.Status, r.RawBody)
 	}
 	b := r.Body
 	if b["active"] != true || b["client_id"] != "svc" || b["sub"] != "svc" || b["token_type"] != "Bearer" ||
-		b["iss"] != rf.issuer || b["kind"] != "service_account" || b["scope"] != "" {
+		b["iss"] != rf.Issuer || b["kind"] != "service_account" || b["scope"] != "" {
 		t.Errorf("introspection = %s", r.RawBody)
 	}
-	if aud := anyStrings(b["aud"]); !slices.Equal(aud, []string{"assets"}) {
+	if aud := oauthtest.AnyStrings(b["aud"]); !slices.Equal(aud, []string{"assets"}) {
 		t.Errorf("aud = %v", aud)
 	}
 	exp, _ := b["exp"].(float64)
@@ -278,25 +235,25 @@ func testIntrospection(t *testing.T, env *testEnv) {
 	}
 
 	// client_secret_post for the caller works too.
-	r = env.post("/realms/"+rf.Name+pathIntrospect, url.Values{
+	r = env.Post("/realms/"+rf.Name+oauth.PathIntrospect, url.Values{
 		"token": {tok}, "client_id": {checker.ClientID}, "client_secret": {checkerSecret},
 	}, "", "")
 	if r.Body["active"] != true {
 		t.Errorf("post auth: %s", r.RawBody)
 	}
 	// token_type_hint is only a hint.
-	r = env.post("/realms/"+rf.Name+pathIntrospect, url.Values{"token": {tok}, "token_type_hint": {"refresh_token"}}, checker.ClientID, checkerSecret)
+	r = env.Post("/realms/"+rf.Name+oauth.PathIntrospect, url.Values{"token": {tok}, "token_type_hint": {"refresh_token"}}, checker.ClientID, checkerSecret)
 	if r.Body["active"] != true {
 		t.Errorf("hint refresh_token: %s", r.RawBody)
 	}
 	// Callers must be confidential clients that authenticate.
-	wantOAuthError(t, env.introspect(rf.Name, tok, checker.ClientID, "wrong"), http.StatusUnauthorized, "invalid_client")
-	wantOAuthError(t, env.introspect(rf.Name, tok, "", ""), http.StatusBadRequest, "invalid_request")
-	wantOAuthError(t, env.introspect(rf.Name, tok, pub.ClientID, ""), http.StatusUnauthorized, "invalid_client")
-	req, _ := http.NewRequest(http.MethodPost, rf.issuer+pathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	oauthtest.WantOAuthError(t, env.Introspect(rf.Name, tok, checker.ClientID, "wrong"), http.StatusUnauthorized, "invalid_client")
+	oauthtest.WantOAuthError(t, env.Introspect(rf.Name, tok, "", ""), http.StatusBadRequest, "invalid_request")
+	oauthtest.WantOAuthError(t, env.Introspect(rf.Name, tok, pub.ClientID, ""), http.StatusUnauthorized, "invalid_client")
+	req, _ := http.NewRequest(http.MethodPost, rf.Issuer+oauth.PathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+tok)
-	if r := env.do(req); r.Status == http.StatusOK {
+	if r := env.Do(req); r.Status == http.StatusOK {
 		t.Errorf("a bearer token was accepted as the caller's credential: %s", r.RawBody)
 	}
 
@@ -305,41 +262,41 @@ func testIntrospection(t *testing.T, env *testEnv) {
 		"garbage":  "not-a-token",
 		"tampered": tok[:len(tok)-4] + "AAAA",
 	} {
-		if r := env.introspect(rf.Name, bad, checker.ClientID, checkerSecret); r.Body["active"] != false {
+		if r := env.Introspect(rf.Name, bad, checker.ClientID, checkerSecret); r.Body["active"] != false {
 			t.Errorf("%s token: %s", name, r.RawBody)
 		}
 	}
-	env.advance(6 * time.Minute)
-	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+	env.Advance(6 * time.Minute)
+	if r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
 		t.Errorf("expired token: %s", r.RawBody)
 	}
 }
 
-func TestRevocation(t *testing.T) { testRevocation(t, newEnv(t)) }
+func TestRevocation(t *testing.T) { testRevocation(t, oauthtest.New(t)) }
 
-func testRevocation(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "rev", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
-	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	other := env.mustToken(rf.Name, c.ClientID, secret, nil)
+func testRevocation(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "rev", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.NewClient(rf.ID, "checker", nil)
+	tok := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	other := env.MustToken(rf.Name, c.ClientID, secret, nil)
 
-	revoke := func(token, id, sec string) *tokenResponse {
-		return env.post("/realms/"+rf.Name+pathRevoke, url.Values{"token": {token}, "token_type_hint": {"access_token"}}, id, sec)
+	revoke := func(token, id, sec string) *oauthtest.Response {
+		return env.Post("/realms/"+rf.Name+oauth.PathRevoke, url.Values{"token": {token}, "token_type_hint": {"access_token"}}, id, sec)
 	}
 	if r := revoke(tok, c.ClientID, "wrong"); r.Status != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated revoke: %d %s", r.Status, r.RawBody)
 	}
-	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
+	if r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Fatalf("token revoked by an unauthenticated call: %s", r.RawBody)
 	}
 	if r := revoke(tok, c.ClientID, secret); r.Status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.Status, r.RawBody)
 	}
-	if r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+	if r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
 		t.Errorf("revoked token introspects %s", r.RawBody)
 	}
-	if r := env.introspect(rf.Name, other, checker.ClientID, checkerSecret); r.Body["active"] != true {
+	if r := env.Introspect(rf.Name, other, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Errorf("revoking one token affected another: %s", r.RawBody)
 	}
 	// Unknown tokens: 200 per RFC 7009 §2.2; revoking twice is fine.
@@ -348,90 +305,75 @@ func testRevocation(t *testing.T, env *testEnv) {
 			t.Errorf("revoke %q: %d %s", bad[:7], r.Status, r.RawBody)
 		}
 	}
-	revoked, err := env.store.IsTokenRevoked(env.ctx, rf.ID, jtiOf(t, tok))
+	revoked, err := env.Store.IsTokenRevoked(env.Ctx, rf.ID, jtiOf(t, tok))
 	if err != nil || !revoked {
 		t.Errorf("store says revoked=%v err=%v", revoked, err)
 	}
 }
 
-func jtiOf(t *testing.T, token string) string {
-	t.Helper()
-	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cl struct {
-		JTI string `json:"jti"`
-	}
-	if err := tok.UnsafeClaimsWithoutVerification(&cl); err != nil {
-		t.Fatal(err)
-	}
-	return cl.JTI
-}
+func TestRealmIsolation(t *testing.T) { testRealmIsolation(t, oauthtest.New(t)) }
 
-func TestRealmIsolation(t *testing.T) { testRealmIsolation(t, newEnv(t)) }
+func testRealmIsolation(t *testing.T, env *oauthtest.Env) {
+	org := env.NewOrg("o")
+	a := env.NewRealm(org.ID, "realm-a", true)
+	b := env.NewRealm(org.ID, "realm-b", true)
+	ca, secretA := env.NewClient(a.ID, "shared-name", nil)
+	cb, secretB := env.NewClient(b.ID, "checker", nil)
+	_, _ = env.NewClient(b.ID, "shared-name", nil) // same client_id, other secret
 
-func testRealmIsolation(t *testing.T, env *testEnv) {
-	org := env.newOrg("o")
-	a := env.newRealm(org.ID, "realm-a", true)
-	b := env.newRealm(org.ID, "realm-b", true)
-	ca, secretA := env.newClient(a.ID, "shared-name", nil)
-	cb, secretB := env.newClient(b.ID, "checker", nil)
-	_, _ = env.newClient(b.ID, "shared-name", nil) // same client_id, other secret
-
-	wantOAuthError(t, env.grant(b.Name, ca.ClientID, secretA, nil), http.StatusUnauthorized, "invalid_client")
-	tokA := env.mustToken(a.Name, ca.ClientID, secretA, nil)
-	if r := env.introspect(b.Name, tokA, cb.ClientID, secretB); r.Body["active"] != false {
+	oauthtest.WantOAuthError(t, env.Grant(b.Name, ca.ClientID, secretA, nil), http.StatusUnauthorized, "invalid_client")
+	tokA := env.MustToken(a.Name, ca.ClientID, secretA, nil)
+	if r := env.Introspect(b.Name, tokA, cb.ClientID, secretB); r.Body["active"] != false {
 		t.Errorf("realm A's token is active at realm B: %s", r.RawBody)
 	}
 	// Realm A's client cannot introspect at B either.
-	wantOAuthError(t, env.introspect(b.Name, tokA, ca.ClientID, secretA), http.StatusUnauthorized, "invalid_client")
+	oauthtest.WantOAuthError(t, env.Introspect(b.Name, tokA, ca.ClientID, secretA), http.StatusUnauthorized, "invalid_client")
 }
 
 func TestAudienceSelection(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "aud", true)
-	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets", "billing", "reports"} })
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "aud", true)
+	c, secret := env.NewClient(rf.ID, "svc", func(c *realm.Client) { c.Audience = []string{"assets", "billing", "reports"} })
 
-	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets"}}))
-	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets"}) {
+	_, claims := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets"}}))
+	if aud := oauthtest.AnyStrings(claims["aud"]); !slices.Equal(aud, []string{"assets"}) {
 		t.Errorf("aud = %v, want [assets]", aud)
 	}
-	_, claims = verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"reports", "assets"}}))
-	if aud := anyStrings(claims["aud"]); !slices.Equal(aud, []string{"reports", "assets"}) {
+	_, claims = env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, url.Values{"audience": {"reports", "assets"}}))
+	if aud := oauthtest.AnyStrings(claims["aud"]); !slices.Equal(aud, []string{"reports", "assets"}) {
 		t.Errorf("aud = %v, want [reports assets]", aud)
 	}
-	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets payroll"}}), http.StatusBadRequest, "invalid_target")
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, url.Values{"audience": {"assets payroll"}}), http.StatusBadRequest, "invalid_target")
 }
 
 func TestGrantRules(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "rules", true)
-	svc, secret := env.newClient(rf.ID, "svc", nil)
-	pub, _ := env.newClient(rf.ID, "spa", func(c *realm.Client) {
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "rules", true)
+	svc, secret := env.NewClient(rf.ID, "svc", nil)
+	pub, _ := env.NewClient(rf.ID, "spa", func(c *realm.Client) {
 		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
 	})
-	app, appSecret := env.newClient(rf.ID, "webapp", func(c *realm.Client) { c.Kind = realm.KindApplication })
+	app, appSecret := env.NewClient(rf.ID, "webapp", func(c *realm.Client) { c.Kind = realm.KindApplication })
 
-	r := env.post("/realms/"+rf.Name+pathToken, url.Values{"grant_type": {"client_credentials"}, "client_id": {pub.ClientID}}, "", "")
+	r := env.Post("/realms/"+rf.Name+oauth.PathToken, url.Values{"grant_type": {"client_credentials"}, "client_id": {pub.ClientID}}, "", "")
 	if r.Status < 400 || r.Body["access_token"] != nil {
 		t.Errorf("public client got a client_credentials token: %d %s", r.Status, r.RawBody)
 	}
-	if r := env.grant(rf.Name, app.ClientID, appSecret, nil); r.Status < 400 || r.Body["access_token"] != nil {
+	if r := env.Grant(rf.Name, app.ClientID, appSecret, nil); r.Status < 400 || r.Body["access_token"] != nil {
 		t.Errorf("application client got a client_credentials token: %d %s", r.Status, r.RawBody)
 	}
-	r = env.post("/realms/"+rf.Name+pathToken, url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, svc.ClientID, secret)
-	wantOAuthError(t, r, http.StatusBadRequest, "unsupported_grant_type")
-	wantOAuthError(t, env.grant(rf.Name, svc.ClientID, secret, url.Values{"scope": {"admin:everything"}}), http.StatusBadRequest, "invalid_scope")
-	if r := env.get("/realms/" + rf.Name + pathToken); r.Status != http.StatusMethodNotAllowed {
+	r = env.Post("/realms/"+rf.Name+oauth.PathToken, url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, svc.ClientID, secret)
+	oauthtest.WantOAuthError(t, r, http.StatusBadRequest, "unsupported_grant_type")
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, svc.ClientID, secret, url.Values{"scope": {"admin:everything"}}), http.StatusBadRequest, "invalid_scope")
+	if r := env.Get("/realms/" + rf.Name + oauth.PathToken); r.Status != http.StatusMethodNotAllowed {
 		t.Errorf("GET token endpoint: %d", r.Status)
 	}
 }
 
 func TestDiscovery(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "disc", true)
-	r := env.get("/realms/" + rf.Name + pathDiscovery)
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "disc", true)
+	r := env.Get("/realms/" + rf.Name + oauth.PathDiscovery)
 	if r.Status != http.StatusOK {
 		t.Fatalf("%d %s", r.Status, r.RawBody)
 	}
@@ -440,14 +382,14 @@ func TestDiscovery(t *testing.T) {
 	}
 	b := r.Body
 	want := map[string]string{
-		"issuer":                 rf.issuer,
-		"jwks_uri":               rf.issuer + "/protocol/openid-connect/certs",
-		"token_endpoint":         rf.issuer + "/protocol/openid-connect/token",
-		"introspection_endpoint": rf.issuer + "/protocol/openid-connect/token/introspect",
-		"revocation_endpoint":    rf.issuer + "/protocol/openid-connect/revoke",
-		"authorization_endpoint": rf.issuer + "/protocol/openid-connect/auth",
-		"userinfo_endpoint":      rf.issuer + "/protocol/openid-connect/userinfo",
-		"end_session_endpoint":   rf.issuer + "/protocol/openid-connect/logout",
+		"issuer":                 rf.Issuer,
+		"jwks_uri":               rf.Issuer + "/protocol/openid-connect/certs",
+		"token_endpoint":         rf.Issuer + "/protocol/openid-connect/token",
+		"introspection_endpoint": rf.Issuer + "/protocol/openid-connect/token/introspect",
+		"revocation_endpoint":    rf.Issuer + "/protocol/openid-connect/revoke",
+		"authorization_endpoint": rf.Issuer + "/protocol/openid-connect/auth",
+		"userinfo_endpoint":      rf.Issuer + "/protocol/openid-connect/userinfo",
+		"end_session_endpoint":   rf.Issuer + "/protocol/openid-connect/logout",
 	}
 	for k, v := range want {
 		if b[k] != v {
@@ -462,18 +404,18 @@ func TestDiscovery(t *testing.T) {
 		"id_token_signing_alg_values_supported": {"RS256", "ES256"},
 	}
 	for k, v := range lists {
-		if got := anyStrings(b[k]); !slices.Equal(got, v) {
+		if got := oauthtest.AnyStrings(b[k]); !slices.Equal(got, v) {
 			t.Errorf("%s = %v, want %v", k, got, v)
 		}
 	}
 	if b["authorization_response_iss_parameter_supported"] != true {
 		t.Error("authorization_response_iss_parameter_supported is not true")
 	}
-	if !slices.Contains(anyStrings(b["scopes_supported"]), "openid") {
+	if !slices.Contains(oauthtest.AnyStrings(b["scopes_supported"]), "openid") {
 		t.Errorf("scopes_supported = %v", b["scopes_supported"])
 	}
 
-	r = env.get("/realms/" + rf.Name + pathCerts)
+	r = env.Get("/realms/" + rf.Name + oauth.PathCerts)
 	if r.Status != http.StatusOK || r.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("jwks: %d, CORS %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
 	}
@@ -486,38 +428,38 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("jwk = %v", k)
 	}
 
-	for _, path := range []string{"/realms/nope" + pathDiscovery, "/realms/nope" + pathCerts, "/realms/UPPER" + pathDiscovery} {
-		r := env.get(path)
-		wantOAuthError(t, r, http.StatusNotFound, "not_found")
+	for _, path := range []string{"/realms/nope" + oauth.PathDiscovery, "/realms/nope" + oauth.PathCerts, "/realms/UPPER" + oauth.PathDiscovery} {
+		r := env.Get(path)
+		oauthtest.WantOAuthError(t, r, http.StatusNotFound, "not_found")
 	}
-	wantOAuthError(t, env.grant("nope", "a", "b", nil), http.StatusNotFound, "not_found")
+	oauthtest.WantOAuthError(t, env.Grant("nope", "a", "b", nil), http.StatusNotFound, "not_found")
 }
 
 func TestRealmWithoutKeyGetsOne(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "keyless", false)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	h, _ := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
-	keys, err := env.store.ListSigningKeys(env.ctx, rf.ID)
-	if err != nil || len(keys) != 1 || keys[0].ID != h.KeyID || keys[0].Algorithm != AlgES256 || !keys[0].Active {
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "keyless", false)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	h, _ := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
+	keys, err := env.Store.ListSigningKeys(env.Ctx, rf.ID)
+	if err != nil || len(keys) != 1 || keys[0].ID != h.KeyID || keys[0].Algorithm != oauth.AlgES256 || !keys[0].Active {
 		t.Fatalf("keys = %+v, err %v", keys, err)
 	}
 }
 
 func TestConcurrentFirstRequestsBuildOnce(t *testing.T) {
-	testConcurrentFirstRequestsBuildOnce(t, newEnv(t))
+	testConcurrentFirstRequestsBuildOnce(t, oauthtest.New(t))
 }
 
-func testConcurrentFirstRequestsBuildOnce(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "busy", false)
-	c, secret := env.newClient(rf.ID, "svc", nil)
+func testConcurrentFirstRequestsBuildOnce(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "busy", false)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
 	var wg sync.WaitGroup
 	errs := make(chan string, 16)
 	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := env.grant(rf.Name, c.ClientID, secret, nil); r.Status != http.StatusOK {
+			if r := env.Grant(rf.Name, c.ClientID, secret, nil); r.Status != http.StatusOK {
 				errs <- r.RawBody
 			}
 		}()
@@ -527,88 +469,90 @@ func testConcurrentFirstRequestsBuildOnce(t *testing.T, env *testEnv) {
 	for e := range errs {
 		t.Error(e)
 	}
-	keys, err := env.store.ListSigningKeys(env.ctx, rf.ID)
+	keys, err := env.Store.ListSigningKeys(env.Ctx, rf.ID)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("%d keys after concurrent first use (err %v), want 1", len(keys), err)
 	}
 }
 
-func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) { testRotateKeyKeepsOldKeyInJWKS(t, newEnv(t)) }
+func TestRotateKeyKeepsOldKeyInJWKS(t *testing.T) {
+	testRotateKeyKeepsOldKeyInJWKS(t, oauthtest.New(t))
+}
 
-func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "rotk", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
-	before := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	oldHeader, _ := verifyWithJWKS(t, env, rf.Name, before)
+func testRotateKeyKeepsOldKeyInJWKS(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "rotk", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.NewClient(rf.ID, "checker", nil)
+	before := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	oldHeader, _ := env.VerifyWithJWKS(t, rf.Name, before)
 
-	env.advance(time.Minute) // the first key is well established
-	if _, err := env.svc.RotateSigningKey(realm.WithPrincipal(env.ctx, realm.System), rf.Name, AlgES256); err != nil {
+	env.Advance(time.Minute) // the first key is well established
+	if _, err := env.Service.RotateSigningKey(env.System(), rf.Name, oauth.AlgES256); err != nil {
 		t.Fatal(err)
 	}
-	env.srv.Forget(rf.ID)
-	evs, err := env.store.ListEvents(env.ctx, rf.OrgID, rf.ID, realm.EventFilter{Type: "realm.key_rotated"})
-	if err != nil || len(evs.Items) != 1 || evs.Items[0].TargetID != rf.ID || evs.Items[0].Details["alg"] != AlgES256 ||
+	env.OAuth.Forget(rf.ID)
+	evs, err := env.Store.ListEvents(env.Ctx, rf.OrgID, rf.ID, realm.EventFilter{Type: "realm.key_rotated"})
+	if err != nil || len(evs.Items) != 1 || evs.Items[0].TargetID != rf.ID || evs.Items[0].Details["alg"] != oauth.AlgES256 ||
 		evs.Items[0].Details["kid"] == nil || evs.Items[0].Details["kid"] == oldHeader.KeyID {
 		t.Errorf("key rotation events = %+v, %v; want one naming the new key", evs.Items, err)
 	}
 	// The new key is published at once but signs only once every node's
 	// cached JWKS can have it (ProviderTTL, 30 s by default).
-	r := env.get("/realms/" + rf.Name + pathCerts)
+	r := env.Get("/realms/" + rf.Name + oauth.PathCerts)
 	if keys, _ := r.Body["keys"].([]any); len(keys) != 2 {
 		t.Errorf("jwks has %d keys right after rotation, want 2", len(keys))
 	}
-	during := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	if h, _ := verifyWithJWKS(t, env, rf.Name, during); h.KeyID != oldHeader.KeyID {
+	during := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	if h, _ := env.VerifyWithJWKS(t, rf.Name, during); h.KeyID != oldHeader.KeyID {
 		t.Error("the new key signs before other nodes can have published it")
 	}
-	env.advance(31 * time.Second)
-	after := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	newHeader, _ := verifyWithJWKS(t, env, rf.Name, after)
+	env.Advance(31 * time.Second)
+	after := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	newHeader, _ := env.VerifyWithJWKS(t, rf.Name, after)
 	if newHeader.KeyID == oldHeader.KeyID {
 		t.Fatal("new tokens are still signed with the retired key")
 	}
 	// The old token still verifies against the JWKS and introspects active.
-	verifyWithJWKS(t, env, rf.Name, before)
-	if r := env.introspect(rf.Name, before, checker.ClientID, checkerSecret); r.Body["active"] != true {
+	env.VerifyWithJWKS(t, rf.Name, before)
+	if r := env.Introspect(rf.Name, before, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Errorf("token of the retired key: %s", r.RawBody)
 	}
-	r = env.get("/realms/" + rf.Name + pathCerts)
+	r = env.Get("/realms/" + rf.Name + oauth.PathCerts)
 	if keys, _ := r.Body["keys"].([]any); len(keys) != 2 {
 		t.Errorf("jwks has %d keys, want active + retired", len(keys))
 	}
 	// Once the retired key has outlived its tokens, it leaves the JWKS.
-	env.advance(25 * time.Hour)
-	r = env.get("/realms/" + rf.Name + pathCerts)
+	env.Advance(25 * time.Hour)
+	r = env.Get("/realms/" + rf.Name + oauth.PathCerts)
 	if keys, _ := r.Body["keys"].([]any); len(keys) != 1 {
 		t.Errorf("jwks has %d keys a day after rotation, want 1", len(keys))
 	}
-	if _, err := env.svc.RotateSigningKey(realm.WithPrincipal(env.ctx, realm.System), rf.Name, "HS256"); err == nil {
+	if _, err := env.Service.RotateSigningKey(env.System(), rf.Name, "HS256"); err == nil {
 		t.Error("RotateSigningKey accepted HS256")
 	}
 }
 
 func TestEnsureRS256Key(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "rsa", true)
-	p, err := env.srv.provider(env.ctx, rf.Name)
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "rsa", true)
+	p, err := oauth.Provider(env.Ctx, env.OAuth, rf.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := env.srv.ensureKey(env.ctx, p, AlgRS256)
+	kid, err := oauth.EnsureKey(env.Ctx, p, oauth.AlgRS256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := env.srv.ensureKey(env.ctx, p, AlgRS256)
-	if err != nil || again.kid != k.kid {
+	again, err := oauth.EnsureKey(env.Ctx, p, oauth.AlgRS256)
+	if err != nil || again != kid {
 		t.Fatalf("second ensureKey made another key: %v %v", again, err)
 	}
-	r := env.get("/realms/" + rf.Name + pathCerts)
+	r := env.Get("/realms/" + rf.Name + oauth.PathCerts)
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
 		t.Fatal(err)
 	}
-	if keys := set.Key(k.kid); len(keys) != 1 || keys[0].Algorithm != AlgRS256 {
+	if keys := set.Key(kid); len(keys) != 1 || keys[0].Algorithm != oauth.AlgRS256 {
 		t.Fatalf("RS256 key not in JWKS: %s", r.RawBody)
 	}
 }
@@ -616,18 +560,18 @@ func TestEnsureRS256Key(t *testing.T) {
 // TestClaimsFollowEveryChange: without ClaimsTTL, the token after any change
 // of a group, a membership or an attribute definition carries the change,
 // although the definitions are kept in memory between grants.
-func TestClaimsFollowEveryChange(t *testing.T) { testClaimsFollowEveryChange(t, newEnv(t)) }
+func TestClaimsFollowEveryChange(t *testing.T) { testClaimsFollowEveryChange(t, oauthtest.New(t)) }
 
-func testClaimsFollowEveryChange(t *testing.T, env *testEnv) {
-	rf := env.newRealm(env.newOrg("o").ID, "exact", true)
-	env.newAttribute(rf.ID, "level", attributes.Integer, false)
-	g1 := env.newGroup(rf.ID, "One", map[string]any{"level": int64(1)})
-	g2 := env.newGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
-	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
+func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
+	rf := env.NewRealm(env.NewOrg("o").ID, "exact", true)
+	env.NewAttribute(rf.ID, "level", attributes.Integer, false)
+	g1 := env.NewGroup(rf.ID, "One", map[string]any{"level": int64(1)})
+	g2 := env.NewGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
+	c, secret := env.NewClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
 	claims := func() (any, []string) {
 		t.Helper()
-		_, cl := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
-		return cl["attributes"].(map[string]any)["level"], anyStrings(cl["groups"])
+		_, cl := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
+		return cl["attributes"].(map[string]any)["level"], oauthtest.AnyStrings(cl["groups"])
 	}
 	check := func(what string, wantLevel any, wantGroups ...string) {
 		t.Helper()
@@ -640,52 +584,52 @@ func testClaimsFollowEveryChange(t *testing.T, env *testEnv) {
 	check("second token (definitions from memory)", float64(1), "One")
 
 	g1.Name, g1.Attributes = "Uno", map[string]any{"level": int64(5)}
-	if err := env.store.UpdateGroup(env.ctx, g1); err != nil {
+	if err := env.Store.UpdateGroup(env.Ctx, g1); err != nil {
 		t.Fatal(err)
 	}
 	check("after a group edit", float64(5), "Uno")
 
 	c.Groups, c.PrimaryGroup = []string{g2.ID}, g2.ID
-	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+	if err := env.Store.UpdateClient(env.Ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	check("after moving groups", float64(2), "Two")
 
 	// A definition change: level becomes multi-valued, so the stored
 	// single value no longer matches and is dropped; and back.
-	a, err := env.store.GetAttribute(env.ctx, rf.ID, "level")
+	a, err := env.Store.GetAttribute(env.Ctx, rf.ID, "level")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Multi = true
-	if err := env.store.UpdateAttribute(env.ctx, a); err != nil {
+	if err := env.Store.UpdateAttribute(env.Ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	check("after a definition update", nil, "Two")
 	a.Multi = false
-	if err := env.store.UpdateAttribute(env.ctx, a); err != nil {
+	if err := env.Store.UpdateAttribute(env.Ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	check("after the update is undone", float64(2), "Two")
 
 	// A deleted definition drops the values it typed.
-	if err := env.store.DeleteAttribute(env.ctx, rf.ID, "level"); err != nil {
+	if err := env.Store.DeleteAttribute(env.Ctx, rf.ID, "level"); err != nil {
 		t.Fatal(err)
 	}
 	check("after a definition delete", nil, "Two")
-	env.newAttribute(rf.ID, "level", attributes.Integer, false)
+	env.NewAttribute(rf.ID, "level", attributes.Integer, false)
 	check("after the definition is back", float64(2), "Two")
 }
 
 func TestClaimsCache(t *testing.T) {
-	env := newEnv(t, func(c *Config) { c.ClaimsTTL = time.Minute })
-	rf := env.newRealm(env.newOrg("o").ID, "cached", true)
-	env.newAttribute(rf.ID, "level", attributes.Integer, false)
-	g1 := env.newGroup(rf.ID, "One", map[string]any{"level": int64(1)})
-	g2 := env.newGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
-	c, secret := env.newClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
+	env := oauthtest.New(t, func(c oauthtest.Configs) { c.OAuth.ClaimsTTL = time.Minute })
+	rf := env.NewRealm(env.NewOrg("o").ID, "cached", true)
+	env.NewAttribute(rf.ID, "level", attributes.Integer, false)
+	g1 := env.NewGroup(rf.ID, "One", map[string]any{"level": int64(1)})
+	g2 := env.NewGroup(rf.ID, "Two", map[string]any{"level": int64(2)})
+	c, secret := env.NewClient(rf.ID, "svc", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g1.ID}, g1.ID })
 	level := func() any {
-		_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+		_, claims := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
 		return claims["attributes"].(map[string]any)["level"]
 	}
 	if l := level(); l != float64(1) {
@@ -693,19 +637,19 @@ func TestClaimsCache(t *testing.T) {
 	}
 	// An attribute value edit shows after ClaimsTTL...
 	g1.Attributes = map[string]any{"level": int64(5)}
-	if err := env.store.UpdateGroup(env.ctx, g1); err != nil {
+	if err := env.Store.UpdateGroup(env.Ctx, g1); err != nil {
 		t.Fatal(err)
 	}
 	if l := level(); l != float64(1) {
 		t.Errorf("level = %v inside the TTL, want the cached 1", l)
 	}
-	env.advance(2 * time.Minute)
+	env.Advance(2 * time.Minute)
 	if l := level(); l != float64(5) {
 		t.Errorf("level = %v after the TTL, want 5", l)
 	}
 	// ...but a membership change applies at once.
 	c.Groups, c.PrimaryGroup = []string{g2.ID}, g2.ID
-	if err := env.store.UpdateClient(env.ctx, c); err != nil {
+	if err := env.Store.UpdateClient(env.Ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if l := level(); l != float64(2) {
@@ -714,23 +658,23 @@ func TestClaimsCache(t *testing.T) {
 }
 
 func TestStoreDownAnswers503AndLogsNoSecrets(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "down", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	checker, checkerSecret := env.newClient(rf.ID, "checker", nil)
-	tok := env.mustToken(rf.Name, c.ClientID, secret, nil) // realm now cached
-	if err := env.store.Close(); err != nil {
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "down", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	checker, checkerSecret := env.NewClient(rf.ID, "checker", nil)
+	tok := env.MustToken(rf.Name, c.ClientID, secret, nil) // realm now cached
+	if err := env.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, nil), http.StatusServiceUnavailable, "temporarily_unavailable")
-	r := env.introspect(rf.Name, tok, checker.ClientID, checkerSecret)
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, nil), http.StatusServiceUnavailable, "temporarily_unavailable")
+	r := env.Introspect(rf.Name, tok, checker.ClientID, checkerSecret)
 	if r.Status < 500 || r.Body["active"] == true {
 		t.Errorf("introspection with the store down: %d %s", r.Status, r.RawBody)
 	}
-	if _, err := env.srv.AuthenticateAdmin(env.ctx, tok); err == nil {
-		t.Error("AuthenticateAdmin succeeded with the store down")
+	if _, _, err := env.OAuth.VerifyAccessToken(env.Ctx, rf.Name, tok); err == nil {
+		t.Error("VerifyAccessToken succeeded with the store down")
 	}
-	logs := env.logs.String()
+	logs := env.Logs.String()
 	if !strings.Contains(logs, "level=ERROR") {
 		t.Errorf("store failure not logged: %q", logs)
 	}
@@ -746,7 +690,7 @@ func TestStoreDownAnswers503AndLogsNoSecrets(t *testing.T) {
 // WARD_TEST_POSTGRES (CI sets it) and fails without it unless
 // WARD_SKIP_POSTGRES=1.
 func TestPostgres(t *testing.T) {
-	scenarios := map[string]func(*testing.T, *testEnv){
+	scenarios := map[string]func(*testing.T, *oauthtest.Env){
 		"ClientCredentialsTokenClaims":     testClientCredentialsTokenClaims,
 		"RotatedSecretGrace":               testRotatedSecretGrace,
 		"DisabledClient":                   testDisabledClient,
@@ -761,7 +705,7 @@ func TestPostgres(t *testing.T) {
 	}
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
-			run(t, newEnvOn(t, func(t testing.TB) realm.Store { return sqltest.OpenPostgres(t) }))
+			run(t, oauthtest.NewOn(t, oauthtest.OpenPostgres))
 		})
 	}
 }
@@ -770,13 +714,15 @@ func TestPostgres(t *testing.T) {
 // the one console realm, yet one org's client may not introspect or revoke
 // another org's admin tokens; within an org, only owner and admin clients
 // may revoke tokens other than their own.
-func TestConsoleTokensStayInTheirOrg(t *testing.T) { testConsoleTokensStayInTheirOrg(t, newEnv(t)) }
+func TestConsoleTokensStayInTheirOrg(t *testing.T) {
+	testConsoleTokensStayInTheirOrg(t, oauthtest.New(t))
+}
 
-func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
-	acme, evil := env.newOrg("acme"), env.newOrg("evil")
-	console := env.newRealm("", realm.ConsoleRealm, true)
+func testConsoleTokensStayInTheirOrg(t *testing.T, env *oauthtest.Env) {
+	acme, evil := env.NewOrg("acme"), env.NewOrg("evil")
+	console := env.NewRealm("", realm.ConsoleRealm, true)
 	admin := func(clientID string, org *realm.Org, role realm.Role) (string, string) {
-		c, secret := env.newClient(console.ID, clientID, func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, role })
+		c, secret := env.NewClient(console.ID, clientID, func(c *realm.Client) { c.OrgID, c.OrgRole = org.ID, role })
 		return c.ClientID, secret
 	}
 	ciID, ciSecret := admin("acme-ci", acme, realm.RoleAdmin)
@@ -785,19 +731,19 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 	evilID, evilSecret := admin("evil-ci", evil, realm.RoleOwner)
 	revoke := func(token, id, secret string) {
 		t.Helper()
-		r := env.post("/realms/"+realm.ConsoleRealm+pathRevoke, url.Values{"token": {token}}, id, secret)
+		r := env.Post("/realms/"+realm.ConsoleRealm+oauth.PathRevoke, url.Values{"token": {token}}, id, secret)
 		if r.Status != http.StatusOK {
 			t.Fatalf("revoke by %s: %d %s", id, r.Status, r.RawBody)
 		}
 	}
 	live := func(token string) bool {
 		t.Helper()
-		_, err := env.srv.AuthenticateAdmin(env.ctx, token)
+		_, _, err := env.OAuth.VerifyAccessToken(env.Ctx, realm.ConsoleRealm, token)
 		return err == nil
 	}
 
-	tok := env.mustToken(realm.ConsoleRealm, ciID, ciSecret, nil)
-	if r := env.introspect(realm.ConsoleRealm, tok, evilID, evilSecret); r.Status != http.StatusOK || r.RawBody != `{"active":false}`+"\n" {
+	tok := env.MustToken(realm.ConsoleRealm, ciID, ciSecret, nil)
+	if r := env.Introspect(realm.ConsoleRealm, tok, evilID, evilSecret); r.Status != http.StatusOK || r.RawBody != `{"active":false}`+"\n" {
 		t.Errorf("another org's client introspected an admin token: %d %s", r.Status, r.RawBody)
 	}
 	revoke(tok, evilID, evilSecret)
@@ -805,7 +751,7 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 		t.Fatal("another org's client revoked an admin token")
 	}
 	for _, caller := range [][2]string{{ownerID, ownerSecret}, {viewerID, viewerSecret}, {ciID, ciSecret}} {
-		if r := env.introspect(realm.ConsoleRealm, tok, caller[0], caller[1]); r.Body["active"] != true || r.Body["client_id"] != ciID {
+		if r := env.Introspect(realm.ConsoleRealm, tok, caller[0], caller[1]); r.Body["active"] != true || r.Body["client_id"] != ciID {
 			t.Errorf("%s cannot introspect its own org's token: %s", caller[0], r.RawBody)
 		}
 	}
@@ -815,7 +761,7 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 		t.Fatal("a viewer revoked another client's token")
 	}
 	// ...but may revoke its own; an owner may revoke any of its org's.
-	viewerTok := env.mustToken(realm.ConsoleRealm, viewerID, viewerSecret, nil)
+	viewerTok := env.MustToken(realm.ConsoleRealm, viewerID, viewerSecret, nil)
 	revoke(viewerTok, viewerID, viewerSecret)
 	if live(viewerTok) {
 		t.Error("a viewer could not revoke its own token")
@@ -825,11 +771,11 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 		t.Error("the org owner could not revoke its org's token")
 	}
 	// The other org's client still sees and revokes its own tokens.
-	evilTok := env.mustToken(realm.ConsoleRealm, evilID, evilSecret, nil)
-	if r := env.introspect(realm.ConsoleRealm, evilTok, evilID, evilSecret); r.Body["active"] != true {
+	evilTok := env.MustToken(realm.ConsoleRealm, evilID, evilSecret, nil)
+	if r := env.Introspect(realm.ConsoleRealm, evilTok, evilID, evilSecret); r.Body["active"] != true {
 		t.Errorf("own token: %s", r.RawBody)
 	}
-	if r := env.introspect(realm.ConsoleRealm, evilTok, ownerID, ownerSecret); r.Body["active"] != false {
+	if r := env.Introspect(realm.ConsoleRealm, evilTok, ownerID, ownerSecret); r.Body["active"] != false {
 		t.Errorf("acme's owner introspected evil's token: %s", r.RawBody)
 	}
 	revoke(evilTok, ownerID, ownerSecret)
@@ -842,14 +788,14 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *testEnv) {
 // and revocation endpoints is 413 with an OAuth error saying so, whether it
 // is a form or multipart; a body just under it is served.
 func TestOversizedBodyIs413(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "big", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
-	tok := env.mustToken(rf.Name, c.ClientID, secret, nil)
-	pad := strings.Repeat("a", maxFormBytes)
-	for _, path := range []string{pathToken, pathIntrospect, pathRevoke} {
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "big", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	tok := env.MustToken(rf.Name, c.ClientID, secret, nil)
+	pad := strings.Repeat("a", oauth.MaxFormBytes)
+	for _, path := range []string{oauth.PathToken, oauth.PathIntrospect, oauth.PathRevoke} {
 		form := url.Values{"grant_type": {"client_credentials"}, "token": {tok}, "pad": {pad}}
-		r := env.post("/realms/"+rf.Name+path, form, c.ClientID, secret)
+		r := env.Post("/realms/"+rf.Name+path, form, c.ClientID, secret)
 		if r.Status != http.StatusRequestEntityTooLarge || r.Body["error"] != "invalid_request" ||
 			r.Body["error_description"] != "request body too large" {
 			t.Errorf("%s form: %d %s", path, r.Status, r.RawBody)
@@ -864,15 +810,15 @@ func TestOversizedBodyIs413(t *testing.T) {
 			_ = mw.WriteField(k, v[0])
 		}
 		_ = mw.Close()
-		req, _ := http.NewRequest(http.MethodPost, rf.issuer+path, strings.NewReader(body.String()))
+		req, _ := http.NewRequest(http.MethodPost, rf.Issuer+path, strings.NewReader(body.String()))
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		req.SetBasicAuth(c.ClientID, secret)
-		if r := env.do(req); r.Status != http.StatusRequestEntityTooLarge || r.Body["error_description"] != "request body too large" {
+		if r := env.Do(req); r.Status != http.StatusRequestEntityTooLarge || r.Body["error_description"] != "request body too large" {
 			t.Errorf("%s multipart: %d %s", path, r.Status, r.RawBody)
 		}
 
-		form["pad"] = []string{pad[:maxFormBytes-4096]}
-		if r := env.post("/realms/"+rf.Name+path, form, c.ClientID, secret); r.Status != http.StatusOK {
+		form["pad"] = []string{pad[:oauth.MaxFormBytes-4096]}
+		if r := env.Post("/realms/"+rf.Name+path, form, c.ClientID, secret); r.Status != http.StatusOK {
 			t.Errorf("%s under the limit: %d %s", path, r.Status, r.RawBody)
 		}
 	}
@@ -883,19 +829,19 @@ func TestOversizedBodyIs413(t *testing.T) {
 // with invalid_scope, and its tokens carry an empty scope. Application
 // clients keep them.
 func TestServiceAccountsGetNoOIDCScopes(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("o").ID, "scopes", true)
-	c, secret := env.newClient(rf.ID, "svc", nil)
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("o").ID, "scopes", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
 	for _, scope := range []string{"openid", "profile", "email", "offline_access", "openid offline_access"} {
-		wantOAuthError(t, env.grant(rf.Name, c.ClientID, secret, url.Values{"scope": {scope}}), http.StatusBadRequest, "invalid_scope")
+		oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, url.Values{"scope": {scope}}), http.StatusBadRequest, "invalid_scope")
 	}
-	_, claims := verifyWithJWKS(t, env, rf.Name, env.mustToken(rf.Name, c.ClientID, secret, nil))
+	_, claims := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
 	if sc, ok := claims["scope"]; !ok || sc != "" {
 		t.Errorf("scope claim = %v (present %v), want empty", sc, ok)
 	}
-	app := &fositeClient{c: &realm.Client{Kind: realm.KindApplication}}
-	if got := app.GetScopes(); !slices.Equal(got, supportedScopes) {
-		t.Errorf("application scopes = %v, want %v", got, supportedScopes)
+	app := oauth.NewFositeClient(&realm.Client{Kind: realm.KindApplication})
+	if got := app.GetScopes(); !slices.Equal(got, oauth.SupportedScopes) {
+		t.Errorf("application scopes = %v, want %v", got, oauth.SupportedScopes)
 	}
 }
 
@@ -904,14 +850,14 @@ func TestServiceAccountsGetNoOIDCScopes(t *testing.T) {
 // realm's cached provider — not its keys, not its clients, not its tokens —
 // even within ProviderTTL; and a deleted realm is 404 at once.
 func TestRecreatedRealmIsNotServedStale(t *testing.T) {
-	testRecreatedRealmIsNotServedStale(t, newEnv(t))
+	testRecreatedRealmIsNotServedStale(t, oauthtest.New(t))
 }
 
-func testRecreatedRealmIsNotServedStale(t *testing.T, env *testEnv) {
-	orgA, orgB := env.newOrg("a"), env.newOrg("b")
+func testRecreatedRealmIsNotServedStale(t *testing.T, env *oauthtest.Env) {
+	orgA, orgB := env.NewOrg("a"), env.NewOrg("b")
 	kids := func(realmName string) []string {
 		t.Helper()
-		r := env.get("/realms/" + realmName + pathCerts)
+		r := env.Get("/realms/" + realmName + oauth.PathCerts)
 		if r.Status != http.StatusOK {
 			t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
 		}
@@ -938,23 +884,23 @@ func testRecreatedRealmIsNotServedStale(t *testing.T, env *testEnv) {
 	for _, first := range []string{"token", "jwks", "discovery", "introspect", "revoke"} {
 		func() {
 			name := "shared-" + first
-			old := env.newRealm(orgA.ID, name, true)
-			oldSvc, oldSecret := env.newClient(old.ID, "svc", nil)
-			oldTok := env.mustToken(name, oldSvc.ClientID, oldSecret, nil) // cached now
+			old := env.NewRealm(orgA.ID, name, true)
+			oldSvc, oldSecret := env.NewClient(old.ID, "svc", nil)
+			oldTok := env.MustToken(name, oldSvc.ClientID, oldSecret, nil) // cached now
 			if !slices.Contains(kids(name), kidOf(oldTok)) {
 				t.Fatal(first + ": old key not published")
 			}
-			if err := env.store.DeleteRealm(env.ctx, old.ID); err != nil {
+			if err := env.Store.DeleteRealm(env.Ctx, old.ID); err != nil {
 				t.Fatal(err)
 			}
-			fresh := env.newRealm(orgB.ID, name, true)
-			svc, secret := env.newClient(fresh.ID, "svc", nil)
-			checker, checkerSecret := env.newClient(fresh.ID, "checker", nil)
+			fresh := env.NewRealm(orgB.ID, name, true)
+			svc, secret := env.NewClient(fresh.ID, "svc", nil)
+			checker, checkerSecret := env.NewClient(fresh.ID, "checker", nil)
 
 			switch first {
 			case "token":
-				tok := env.mustToken(name, svc.ClientID, secret, nil)
-				if _, claims := verifyWithJWKS(t, env, name, tok); claims["client_id"] != "svc" {
+				tok := env.MustToken(name, svc.ClientID, secret, nil)
+				if _, claims := env.VerifyWithJWKS(t, name, tok); claims["client_id"] != "svc" {
 					t.Errorf(first+": claims = %v", claims)
 				}
 			case "jwks":
@@ -962,23 +908,23 @@ func testRecreatedRealmIsNotServedStale(t *testing.T, env *testEnv) {
 					t.Errorf(first+": JWKS of the new realm = %v, still has the old key %s", got, kidOf(oldTok))
 				}
 			case "discovery":
-				if r := env.get("/realms/" + name + pathDiscovery); r.Status != http.StatusOK || r.Body["issuer"] != fresh.issuer {
+				if r := env.Get("/realms/" + name + oauth.PathDiscovery); r.Status != http.StatusOK || r.Body["issuer"] != fresh.Issuer {
 					t.Errorf(first+": discovery: %d %s", r.Status, r.RawBody)
 				}
 				if slices.Contains(kids(name), kidOf(oldTok)) {
 					t.Error(first + ": the old key is still published")
 				}
 			case "introspect":
-				if r := env.introspect(name, oldTok, checker.ClientID, checkerSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+				if r := env.Introspect(name, oldTok, checker.ClientID, checkerSecret); r.Status != http.StatusOK || r.Body["active"] != false {
 					t.Errorf(first+": the old realm's token introspects %d %s at the new realm", r.Status, r.RawBody)
 				}
 			case "revoke":
-				tok := env.mustToken(name, svc.ClientID, secret, nil)
-				r := env.post("/realms/"+name+pathRevoke, url.Values{"token": {tok}}, checker.ClientID, checkerSecret)
+				tok := env.MustToken(name, svc.ClientID, secret, nil)
+				r := env.Post("/realms/"+name+oauth.PathRevoke, url.Values{"token": {tok}}, checker.ClientID, checkerSecret)
 				if r.Status != http.StatusOK {
 					t.Fatalf(first+": revoke: %d %s", r.Status, r.RawBody)
 				}
-				if r := env.introspect(name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+				if r := env.Introspect(name, tok, checker.ClientID, checkerSecret); r.Body["active"] != false {
 					t.Errorf(first+": revoked token: %s", r.RawBody)
 				}
 			}
@@ -986,27 +932,27 @@ func testRecreatedRealmIsNotServedStale(t *testing.T, env *testEnv) {
 			if slices.Contains(kids(name), kidOf(oldTok)) {
 				t.Error(first + ": the old key is published")
 			}
-			if r := env.introspect(name, oldTok, checker.ClientID, checkerSecret); r.Body["active"] != false {
+			if r := env.Introspect(name, oldTok, checker.ClientID, checkerSecret); r.Body["active"] != false {
 				t.Errorf(first+": old token at the new realm: %s", r.RawBody)
 			}
-			wantOAuthError(t, env.grant(name, oldSvc.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
-			env.mustToken(name, svc.ClientID, secret, nil)
+			oauthtest.WantOAuthError(t, env.Grant(name, oldSvc.ClientID, oldSecret, nil), http.StatusUnauthorized, "invalid_client")
+			env.MustToken(name, svc.ClientID, secret, nil)
 		}()
 	}
 
 	// Deleted and not re-created: 404 at once, wherever asked first.
-	for _, path := range []string{pathToken, pathCerts, pathDiscovery, pathIntrospect, pathRevoke} {
-		gone := env.newRealm(orgA.ID, "gone", true)
-		c, secret := env.newClient(gone.ID, "svc", nil)
-		env.mustToken("gone", c.ClientID, secret, nil)
-		if err := env.store.DeleteRealm(env.ctx, gone.ID); err != nil {
+	for _, path := range []string{oauth.PathToken, oauth.PathCerts, oauth.PathDiscovery, oauth.PathIntrospect, oauth.PathRevoke} {
+		gone := env.NewRealm(orgA.ID, "gone", true)
+		c, secret := env.NewClient(gone.ID, "svc", nil)
+		env.MustToken("gone", c.ClientID, secret, nil)
+		if err := env.Store.DeleteRealm(env.Ctx, gone.ID); err != nil {
 			t.Fatal(err)
 		}
-		var r *tokenResponse
-		if path == pathCerts || path == pathDiscovery {
-			r = env.get("/realms/gone" + path)
+		var r *oauthtest.Response
+		if path == oauth.PathCerts || path == oauth.PathDiscovery {
+			r = env.Get("/realms/gone" + path)
 		} else {
-			r = env.post("/realms/gone"+path, url.Values{"grant_type": {"client_credentials"}, "token": {"x"}}, c.ClientID, secret)
+			r = env.Post("/realms/gone"+path, url.Values{"grant_type": {"client_credentials"}, "token": {"x"}}, c.ClientID, secret)
 		}
 		if r.Status != http.StatusNotFound {
 			t.Errorf("%s of a deleted realm: %d %s", path, r.Status, r.RawBody)

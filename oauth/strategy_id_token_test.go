@@ -1,4 +1,4 @@
-package oauth
+package oauth_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
 
@@ -33,7 +34,7 @@ func jwtHeader(t *testing.T, tok string) map[string]any {
 // refresh) verify with go-oidc against the realm's JWKS, and serve as
 // id_token_hint for a silent sign-in.
 func TestIDTokenAlgorithmPerClient(t *testing.T) {
-	f := newLoginFixture(t, openStore)
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
 	ctx := context.Background()
 	wantAlg := func(what string, tok *oauth2.Token, alg string) string {
 		t.Helper()
@@ -47,21 +48,21 @@ func TestIDTokenAlgorithmPerClient(t *testing.T) {
 		idClaims(t, f, tok) // verified by go-oidc
 		return raw
 	}
-	wantAlg("default client", f.signInRefresh(t, f.conf), "RS256")
+	wantAlg("default client", signInRefresh(t, f, f.Conf), "RS256")
 
-	f.client.IDTokenAlg = realm.IDTokenES256
-	if err := f.env.store.UpdateClient(f.env.ctx, f.client); err != nil {
+	f.Client.IDTokenAlg = realm.IDTokenES256
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
 		t.Fatal(err)
 	}
-	b := browser(t)
+	b := oauthtest.Browser(t)
 	verifier := oauth2.GenerateVerifier()
-	loc := f.authorize(t, b, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(randomString(t))))
-	tok, err := f.conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	loc := f.Authorize(t, b, f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier), oidc.Nonce(oauthtest.RandomString(t))))
+	tok, err := f.Conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
 	}
 	hint := wantAlg("ES256 client, code", tok, "ES256")
-	refreshed, err := refresh(f.conf, tok.RefreshToken)
+	refreshed, err := refresh(f.Conf, tok.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,17 +70,17 @@ func TestIDTokenAlgorithmPerClient(t *testing.T) {
 
 	// prompt=none with the ES256 ID token as hint: the session is live and
 	// the hint's subject is its user, so a code comes back at once.
-	silent := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier),
+	silent := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint)), nil)
-	if silent.location == nil || silent.location.Query().Get("code") == "" {
-		t.Fatalf("prompt=none with an ES256 hint: %d %v %s", silent.status, silent.location, silent.body)
+	if silent.Location == nil || silent.Location.Query().Get("code") == "" {
+		t.Fatalf("prompt=none with an ES256 hint: %d %v %s", silent.Status, silent.Location, silent.Body)
 	}
 	// A hint whose signature is broken is refused.
 	parts := strings.Split(hint, ".")
 	forged := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 64))
-	bad := fetch(t, b, http.MethodGet, f.conf.AuthCodeURL(randomString(t), oauth2.S256ChallengeOption(verifier),
+	bad := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", forged)), nil)
-	if bad.location == nil || bad.location.Query().Get("code") != "" || bad.location.Query().Get("error") == "" {
-		t.Fatalf("prompt=none with a forged hint: %d %v, want an error redirect", bad.status, bad.location)
+	if bad.Location == nil || bad.Location.Query().Get("code") != "" || bad.Location.Query().Get("error") == "" {
+		t.Fatalf("prompt=none with a forged hint: %d %v, want an error redirect", bad.Status, bad.Location)
 	}
 }

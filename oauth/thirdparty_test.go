@@ -1,4 +1,4 @@
-package oauth
+package oauth_test
 
 import (
 	"io"
@@ -6,15 +6,18 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/oauthtest"
 )
 
 // TestThirdPartyCookiesPage: keycloak-js's third-party-cookie check gets
 // "unsupported" at once, from a page any site may frame, whose only script
 // is its own (nonce).
 func TestThirdPartyCookiesPage(t *testing.T) {
-	env := newEnv(t)
-	rf := env.newRealm(env.newOrg("acme").ID, "shop", true)
-	resp, err := http.Get(rf.issuer + pathThirdPartyCookies)
+	env := oauthtest.New(t)
+	rf := env.NewRealm(env.NewOrg("acme").ID, "shop", true)
+	resp, err := http.Get(rf.Issuer + oauth.PathThirdPartyCookies)
 	if err != nil {
 		t.Fatal(err)
 	}

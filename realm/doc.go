@@ -1,7 +1,9 @@
 // Package realm is Ward's domain: organizations, console members, realms,
 // attribute definitions, groups, users, clients, signing keys and audit
-// events; their validation rules; the sentinel errors the HTTP layers map to
-// statuses; the Store interfaces that storage backends implement; and Service,
+// events (EventType); their validation rules; the sentinel errors and
+// HTTPStatus, the one table from error to HTTP status that every HTTP layer
+// uses; the Store interfaces that storage backends implement (all required
+// parts of Store, checked by storage/conformance); and Service,
 // which enforces the rules (users are deactivated, never deleted; nothing
 // crosses realms or organizations; every change leaves an audit event).
 //
@@ -13,7 +15,9 @@
 // bootstrap, set-password and setup links), orgs.go (members, org admin
 // clients), realms.go, attributes.go, groups.go, users.go, clients.go,
 // subjects.go (group membership rules and the effective-attribute merge,
-// also used for token claims), events.go, views.go.
+// ClaimsOf, also used for token claims), keys.go (key rotation and a
+// realm's first keys), policies.go, selfservice.go (set-password and reset
+// links), mailer.go (link mail, MailFailures), events.go, views.go.
 //
 // Decisions worth knowing:
 //   - Every multi-row change runs in one Store.InTx together with its audit

@@ -58,6 +58,9 @@ func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	}
 	defer func() {
 		if err != nil {
+			if a.mailer != nil {
+				_ = a.mailer.Close(context.Background()) // nothing was queued yet
+			}
 			a.store.Close()
 		}
 	}()

@@ -97,7 +97,7 @@ func (u *UI) createClient(r *req) error {
 		// that do not fit the kind.
 		in.Communication, in.IDTokenAlg = f.Get("communication"), f.Get("id_token_signed_response_alg")
 		if len(f["groups"]) > 0 || f.Get("primary_group") != "" {
-			return u.showClients(r, http.StatusUnprocessableEntity, f, fieldErrors{
+			return u.showClients(r, http.StatusBadRequest, f, fieldErrors{
 				"groups": "only service accounts are members of groups; an application signs users in, who have their own groups"})
 		}
 	}
@@ -270,7 +270,7 @@ func (u *UI) rotateSecret(r *req) error {
 	// refuses it.
 	grace, err := strconv.Atoi(strings.TrimSpace(f.Get("grace_seconds")))
 	if err != nil {
-		return u.showConfirm(r, http.StatusUnprocessableEntity, "client_rotate.html", "Rotate secret", f,
+		return u.showConfirm(r, http.StatusBadRequest, "client_rotate.html", "Rotate secret", f,
 			fieldErrors{"grace_seconds": "must be a whole number of seconds"})
 	}
 	c, secret, err := u.svc.RotateClientSecret(r.ctx, r.realm, id, grace)

@@ -10,8 +10,8 @@
 // browser and any node serves any request (store.go, session.go).
 //
 // Authority. Every page acts with the principal that the admin API would
-// derive from the same access token (the Authenticator is oauth's
-// AuthenticateAdmin) and calls the same realm.Service methods, so the UI can
+// derive from the same access token (the Authenticator is
+// console.AdminAuth) and calls the same realm.Service methods, so the UI can
 // never allow or show what the API would refuse. Role checks and validation
 // stay in realm; templates only hide what the role may not do (CanWrite,
 // IsOwner).

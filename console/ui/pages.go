@@ -308,30 +308,38 @@ func (r *req) render(status int, name string, data nonced) error {
 	return r.u.render(r.c, status, name, data)
 }
 
-// fail answers a service error on a page: another org's or realm's object
-// is "not found" (never "forbidden"), a refused role "not allowed".
+// fail answers a service error on a page, with the status realm.HTTPStatus
+// gives it: another org's or realm's object is "not found" (never
+// "forbidden"), a refused role "not allowed", a lost session a new sign-in.
 func (r *req) fail(err error) error {
-	switch {
-	case errors.Is(err, realm.ErrNotFound):
-		return r.u.message(r.c, http.StatusNotFound, "Not found",
+	switch status := realm.HTTPStatus(err); status {
+	case http.StatusNotFound:
+		return r.u.message(r.c, status, "Not found",
 			"There is no such page in this organization. It may have been deleted, or belong to another organization.")
-	case errors.Is(err, realm.ErrForbidden):
-		return r.u.message(r.c, http.StatusForbidden, "Not allowed", "Your role in this organization does not allow this.")
-	case errors.Is(err, realm.ErrUnauthenticated):
+	case http.StatusForbidden:
+		return r.u.message(r.c, status, "Not allowed", "Your role in this organization does not allow this.")
+	case http.StatusUnauthorized:
 		return r.u.startSignIn(r.c, "", "")
-	}
-	var ve *realm.ValidationError
-	if errors.As(err, &ve) {
+	case http.StatusBadRequest:
+		var ve *realm.ValidationError
+		errors.As(err, &ve)
 		for _, f := range ve.Fields {
 			if f.Field == "cursor" {
 				// A list's ?cursor= that Ward did not make: a link cut
 				// short or edited.
-				return r.u.render(r.c, http.StatusBadRequest, "message.html", &messagePage{Title: "Broken page link",
+				return r.u.render(r.c, status, "message.html", &messagePage{Title: "Broken page link",
 					Detail: "This page link is broken (its position in the list is not one Ward made).",
 					Back:   r.c.Request().URL.Path, BackLabel: "Go to the first page"})
 			}
 		}
-		return r.u.message(r.c, http.StatusBadRequest, "Bad request", ve.Error())
+		return r.u.message(r.c, status, "Bad request", ve.Error())
+	case http.StatusConflict:
+		fe, _, _ := refused(err)
+		detail := "It clashes with the current state."
+		for _, reason := range fe {
+			detail = "It clashes with the current state: " + reason + "."
+		}
+		return r.u.message(r.c, status, "Not done", detail)
 	}
 	return r.u.unavailable(r.c, err)
 }
@@ -464,27 +472,30 @@ func formKeyShape(s string) bool {
 	return true
 }
 
-// refused turns a service error on a form into field errors, or returns
-// ok=false when the error is not about the input (the caller fails the
-// request then). The field names are the service's; forms name their
-// inputs the same, so an error lands next to its input.
+// refused turns a service error on a form into field errors and the
+// status realm.HTTPStatus gives it (400 for bad input, 409 for a
+// conflict), or returns ok=false when the error is not about the input
+// (the caller fails the request then). The field names are the service's;
+// forms name their inputs the same, so an error lands next to its input.
 func refused(err error) (fieldErrors, int, bool) {
-	var ve *realm.ValidationError
-	if errors.As(err, &ve) {
+	status := realm.HTTPStatus(err)
+	switch status {
+	case http.StatusBadRequest:
+		var ve *realm.ValidationError
+		errors.As(err, &ve)
 		fe := fieldErrors{}
 		for _, f := range ve.Fields {
 			if _, dup := fe[f.Field]; !dup {
 				fe[f.Field] = f.Message
 			}
 		}
-		return fe, http.StatusUnprocessableEntity, true
-	}
-	var ce *realm.ConflictError
-	if errors.As(err, &ce) {
-		return fieldErrors{ce.Field: ce.Reason}, http.StatusConflict, true
-	}
-	if errors.Is(err, realm.ErrConflict) {
-		return fieldErrors{"": "This clashes with something that already exists."}, http.StatusConflict, true
+		return fe, status, true
+	case http.StatusConflict:
+		var ce *realm.ConflictError
+		if errors.As(err, &ce) {
+			return fieldErrors{ce.Field: ce.Reason}, status, true
+		}
+		return fieldErrors{"": "This clashes with something that already exists."}, status, true
 	}
 	return nil, 0, false
 }

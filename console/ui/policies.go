@@ -289,7 +289,7 @@ func (u *UI) testPolicies(r *req) error {
 			}
 		}
 	} else {
-		status = http.StatusUnprocessableEntity
+		status = http.StatusBadRequest
 	}
 	for k, msg := range fe {
 		switch {

@@ -34,7 +34,7 @@ const (
 )
 
 // Authenticator turns a console access token into the principal the admin
-// API would act as (oauth's AuthenticateAdmin).
+// API would act as (console.AdminAuth).
 type Authenticator interface {
 	AuthenticateAdmin(ctx context.Context, bearer string) (realm.Principal, error)
 }
@@ -425,12 +425,18 @@ func (u *UI) signOut(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, u.logout+"?"+q.Encode())
 }
 
+// unavailable answers a failure of Ward's own: 503 while the database is
+// unavailable (realm.HTTPStatus), 500 for anything else. The cause is
+// logged, never shown.
 func (u *UI) unavailable(c echo.Context, err error) error {
 	if c.Request().Context().Err() != nil {
 		return err
 	}
 	u.log.Error("console: request failed", "path", c.Path(), "err", err)
-	return u.message(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Ward could not complete this request; try again shortly.")
+	if realm.HTTPStatus(err) == http.StatusServiceUnavailable {
+		return u.message(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Ward could not complete this request; try again shortly.")
+	}
+	return u.message(c, http.StatusInternalServerError, "Something went wrong", "Ward could not complete this request; the error has been logged.")
 }
 
 // messagePage is the data of console/message.html.

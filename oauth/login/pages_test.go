@@ -7,17 +7,22 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wardiam/ward/oauth/oauthtest"
 )
 
 // Under an https public URL the CSRF cookie carries the __Host- prefix
 // (Secure, Path=/), so a sibling subdomain or a plain-http answer cannot
 // plant one; the form's token must match that cookie, not a plain one.
 func TestCSRFCookieUnderHTTPS(t *testing.T) {
-	env := newEnv(t, func(c *Config) { c.PublicURL = "https://iam.example.test" })
-	o := env.newOrg("acme")
-	env.newRealm(o.ID, "shop", true)
+	env := oauthtest.New(t, func(c oauthtest.Configs) {
+		c.OAuth.PublicURL = "https://iam.example.test"
+		c.Login.PublicURL = "https://iam.example.test"
+	})
+	o := env.NewOrg("acme")
+	env.NewRealm(o.ID, "shop", true)
 
-	resp, err := http.Get(env.base + "/realms/shop/login-actions/reset-password")
+	resp, err := http.Get(env.Base + "/realms/shop/login-actions/reset-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestCSRFCookieUnderHTTPS(t *testing.T) {
 
 	// A plain-named cookie with the same value is not accepted.
 	form := url.Values{"csrf_token": {m[1]}, "email": {"a@example.test"}}
-	req, _ := http.NewRequest("POST", env.base+"/realms/shop/login-actions/reset-password", strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest("POST", env.Base+"/realms/shop/login-actions/reset-password", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "ward_csrf", Value: m[1]})
 	planted, err := http.DefaultClient.Do(req)
@@ -53,7 +58,7 @@ func TestCSRFCookieUnderHTTPS(t *testing.T) {
 	if planted.StatusCode != http.StatusForbidden {
 		t.Fatalf("planted plain cookie = %d, want 403", planted.StatusCode)
 	}
-	req, _ = http.NewRequest("POST", env.base+"/realms/shop/login-actions/reset-password", strings.NewReader(form.Encode()))
+	req, _ = http.NewRequest("POST", env.Base+"/realms/shop/login-actions/reset-password", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "__Host-ward_csrf", Value: m[1]})
 	ok, err := http.DefaultClient.Do(req)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -128,14 +129,15 @@ func Fetch(t testing.TB, b *http.Client, method, target string, form url.Values)
 
 var (
 	// CSRFField finds a form's CSRF token.
-	CSRFField  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	CSRFField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	// FormAction finds where a page's form posts.
+	FormAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 )
 
 // SubmitLogin posts credentials to the login form on p.
 func (f *LoginFixture) SubmitLogin(t testing.TB, b *http.Client, p *Page, email, password string) *Page {
 	t.Helper()
-	cm, am := CSRFField.FindStringSubmatch(p.Body), formAction.FindStringSubmatch(p.Body)
+	cm, am := CSRFField.FindStringSubmatch(p.Body), FormAction.FindStringSubmatch(p.Body)
 	if cm == nil || am == nil {
 		t.Fatalf("no login form in page (%d): %s", p.Status, p.Body)
 	}
@@ -216,4 +218,27 @@ func JWTPayload(t testing.TB, tok string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// NewPopupClient registers a public application of f's realm that signs in
+// by popup (communication post_message) with one redirect URI and web
+// origins.
+func (f *LoginFixture) NewPopupClient(clientID, redirect string, origins []string) {
+	f.Env.NewClient(f.Realm.ID, clientID, func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.DisplayName = "Popup App"
+		c.Communication = realm.CommPostMessage
+		c.RedirectURIs = []string{redirect}
+		c.WebOrigins = origins
+	})
+}
+
+// WantRetrieveError fails the test unless err is an OAuth error answer
+// (from golang.org/x/oauth2) with code.
+func WantRetrieveError(t testing.TB, what string, err error, code string) {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != code {
+		t.Errorf("%s: error %v, want %s", what, err, code)
+	}
 }
