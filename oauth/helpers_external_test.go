@@ -44,16 +44,7 @@ func refresh(conf *oauth2.Config, rt string) (*oauth2.Token, error) {
 // returns its claims.
 func idClaims(t *testing.T, f *oauthtest.LoginFixture, tok *oauth2.Token) map[string]any {
 	t.Helper()
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, f.Realm.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatalf("verify ID token: %v", err)
-	}
+	idt := f.VerifyIDToken(t, tok)
 	var m map[string]any
 	if err := idt.Claims(&m); err != nil {
 		t.Fatal(err)

@@ -857,14 +857,7 @@ func testRecreatedRealmIsNotServedStale(t *testing.T, env *oauthtest.Env) {
 	orgA, orgB := env.NewOrg("a"), env.NewOrg("b")
 	kids := func(realmName string) []string {
 		t.Helper()
-		r := env.Get("/realms/" + realmName + oauth.PathCerts)
-		if r.Status != http.StatusOK {
-			t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
-		}
-		var set jose.JSONWebKeySet
-		if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
-			t.Fatal(err)
-		}
+		set := env.JWKS(t, realmName)
 		var out []string
 		for _, k := range set.Keys {
 			out = append(out, k.KeyID)

@@ -78,15 +78,8 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 
 	// The ID token, verified by a certified RP library against discovery.
-	provider, err := oidc.NewProvider(ctx, f.Realm.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatalf("verify ID token: %v", err)
-	}
+	idt := f.VerifyIDToken(t, tok)
 	if idt.Nonce != nonce || idt.Subject != f.User.ID {
 		t.Errorf("ID token nonce %q sub %q, want %q %q", idt.Nonce, idt.Subject, nonce, f.User.ID)
 	}
@@ -135,10 +128,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idt2, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, tok2.Extra("id_token").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idt2 := f.VerifyIDToken(t, tok2)
 	var idc2 map[string]any
 	_ = idt2.Claims(&idc2)
 	if idc2["sid"] != idc["sid"] || idc2["auth_time"] != idc["auth_time"] {

@@ -311,14 +311,7 @@ func (env *Env) Introspect(realmName, token, id, secret string) *Response {
 // resource server would, with go-jose v4, and returns header and claims.
 func (env *Env) VerifyWithJWKS(t testing.TB, realmName, token string) (jose.Header, map[string]any) {
 	t.Helper()
-	r := env.Get("/realms/" + realmName + oauth.PathCerts)
-	if r.Status != http.StatusOK {
-		t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
-		t.Fatal(err)
-	}
+	set := env.JWKS(t, realmName)
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +326,20 @@ func (env *Env) VerifyWithJWKS(t testing.TB, realmName, token string) (jose.Head
 		t.Fatalf("signature does not verify against JWKS: %v", err)
 	}
 	return h, claims
+}
+
+// JWKS is the realm's published key set.
+func (env *Env) JWKS(t testing.TB, realmName string) jose.JSONWebKeySet {
+	t.Helper()
+	r := env.Get("/realms/" + realmName + oauth.PathCerts)
+	if r.Status != http.StatusOK {
+		t.Fatalf("jwks: %d %s", r.Status, r.RawBody)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(r.RawBody), &set); err != nil {
+		t.Fatalf("jwks: %v: %s", err, r.RawBody)
+	}
+	return set
 }
 
 // WantOAuthError fails the test unless r is status with OAuth error code.

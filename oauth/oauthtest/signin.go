@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
@@ -241,4 +242,21 @@ func WantRetrieveError(t testing.TB, what string, err error, code string) {
 	if !errors.As(err, &re) || re.ErrorCode != code {
 		t.Errorf("%s: error %v, want %s", what, err, code)
 	}
+}
+
+// VerifyIDToken verifies tok's ID token with go-oidc, a certified relying
+// party library, against the realm's discovery document, for client "web".
+func (f *LoginFixture) VerifyIDToken(t testing.TB, tok *oauth2.Token) *oidc.IDToken {
+	t.Helper()
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, f.Realm.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("verify ID token: %v", err)
+	}
+	return idt
 }
