@@ -62,6 +62,9 @@ func (a *Authorizer) Client(ctx context.Context, clientID string) (*realm.Client
 // popup's opener by web message, errors included. A nil request means
 // there is no request an error could be answered at.
 func (a *Authorizer) NewAuthorizeRequest(ctx context.Context, req *http.Request, client *realm.Client, webMessage bool) (fosite.AuthorizeRequester, error) {
+	if client == nil || client.RealmID != a.p.realm.ID {
+		return nil, fosite.ErrInvalidClient
+	}
 	return newAuthorizeRequest(ctx, a.p.fosite, req, webMessage, &fositeClient{c: client, now: a.p.s.clock()})
 }
 
@@ -268,7 +271,7 @@ func (p *provider) userTokenSession(ctx context.Context, ar fosite.AccessRequest
 	}
 	if p.realm.Name == realm.ConsoleRealm {
 		// A console person token acts for one org with the role held
-		// there now (console.go).
+		// there now (flow_console.go).
 		org, err := p.consoleOrgClaims(ctx, u.ID, us.OrgID)
 		if err != nil {
 			return err

@@ -94,7 +94,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 // client allowed it, and its token outlives the session.
 func TestRefreshSessionBoundAndOffline(t *testing.T) {
 	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
-	ss := f.Env.Store.(realm.SessionStore)
+	ss := f.Env.Store
 	conf := *f.Conf
 	conf.Scopes = []string{"openid", "offline_access"}
 

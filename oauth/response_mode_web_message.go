@@ -108,7 +108,7 @@ func newAuthorizeRequest(ctx context.Context, f *fosite.Fosite, req *http.Reques
 	if !ok {
 		return nil, err
 	}
-	if a.Client != nil && a.Client.GetID() == full.GetID() {
+	if a.Client != nil && a.Client.GetID() == full.GetID() && full.c.Active {
 		a.Client = full
 	}
 	if webMessage {

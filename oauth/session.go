@@ -31,7 +31,7 @@ type userSession struct {
 	// browser session (set at the authorization endpoint: the code grant
 	// copies granted scopes only after the claims are decided).
 	Offline bool `json:"offline,omitempty"`
-	// OrgID is the org a console sign-in acts for (console.go); empty in
+	// OrgID is the org a console sign-in acts for (flow_console.go); empty in
 	// other realms.
 	OrgID string `json:"org_id,omitempty"`
 

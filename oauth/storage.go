@@ -65,7 +65,7 @@ func (f *fositeClient) GetGrantTypes() fosite.Arguments {
 // applicationResponseModes are the response modes fosite checks an
 // application's request against. web_message is offered too, but never
 // reaches that check: the authorization endpoint takes it out of the
-// request before fosite parses it and sets it afterwards (webmessage.go).
+// request before fosite parses it and sets it afterwards (response_mode_web_message.go).
 var applicationResponseModes = []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery,
 	fosite.ResponseModeFragment, fosite.ResponseModeFormPost}
 

@@ -40,6 +40,11 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
 	}
 	if us.grant == nil {
+		if req.GetRequestForm().Get("grant_type") == "refresh_token" {
+			// Fail closed: a refresh that did not read the token it
+			// presents would leave that token usable.
+			return fosite.ErrServerError.WithDebug("refresh grant without the presented token")
+		}
 		return s.store.CreateRefreshToken(ctx, t) // a family's first token
 	}
 	t.ParentID = us.grant.Token.ID

@@ -48,7 +48,7 @@ func (c codeStrategy) ValidateAuthorizeCode(_ context.Context, req fosite.Reques
 	return nil
 }
 
-// Refresh tokens: see refresh.go.
+// Refresh tokens: see strategy_refresh.go.
 func (codeStrategy) RefreshTokenSignature(_ context.Context, token string) string {
 	return refreshSignature(token)
 }

@@ -31,5 +31,7 @@
 //   - Values returned by Service never carry password or secret hashes;
 //     plain secrets appear only in the results of create and rotate calls.
 //   - Signing keys are made by the KeyMaker before the transaction (no
-//     database work) and stored by the Service inside it.
+//     database work) and stored by the Service inside it. A realm's first
+//     key for an algorithm, made on first use (EnsureSigningKey), is not a
+//     change anyone asked for and leaves no event; a rotation does.
 package realm

@@ -1,8 +1,8 @@
 package realm
 
 // EventType names what an audit event records. Every type Ward records is
-// a constant here and in EventTypes; recording calls take an EventType, so
-// a type that is not declared here does not compile.
+// a constant here and listed in EventTypes; recording calls take an
+// EventType and are written with these constants, never with a literal.
 type EventType string
 
 // The event types, by the object they are about.

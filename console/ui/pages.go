@@ -333,6 +333,8 @@ func (r *req) fail(err error) error {
 			}
 		}
 		return r.u.message(r.c, status, "Bad request", ve.Error())
+	case http.StatusMethodNotAllowed:
+		return r.u.message(r.c, status, "Not allowed", "This cannot be done here.")
 	case http.StatusConflict:
 		fe, _, _ := refused(err)
 		detail := "It clashes with the current state."

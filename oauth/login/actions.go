@@ -105,7 +105,7 @@ func (h *Handler) setPasswordSubmit(c echo.Context) error {
 	}
 	h.log.ErrorContext(c.Request().Context(), "login-actions: set password", "realm", r.Name, "err", err)
 	page.Error = unavailableText
-	return h.renderForm(c, realm.HTTPStatus(err), page)
+	return h.renderForm(c, failureStatus(err), page)
 }
 
 func (h *Handler) resetForm(c echo.Context) error {
@@ -135,7 +135,7 @@ func (h *Handler) resetSubmit(c echo.Context) error {
 	if err := h.service.RequestPasswordReset(c.Request().Context(), r.Name, form.Get("email")); err != nil {
 		h.log.ErrorContext(c.Request().Context(), "login-actions: reset request", "realm", r.Name, "err", err)
 		page.Error, page.Email = unavailableText, form.Get("email")
-		return h.renderForm(c, realm.HTTPStatus(err), page)
+		return h.renderForm(c, failureStatus(err), page)
 	}
 	page.Done = "If an account uses that email, we have sent it a link to set a new password. The link works for 30 minutes."
 	return h.renderPage(c, http.StatusOK, page)

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -183,7 +182,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 			page.Error, page.Email = formExpired, email
 			return h.renderLoginForm(c, http.StatusForbidden, page)
 		}
-		u, err := h.attemptLogin(ctx, az.Realm(), email, password)
+		u, err := h.lockout.attempt(ctx, az.Realm(), email, password)
 		if err == nil && u == nil {
 			page.Error, page.Email = loginFailed, email
 			return h.renderLoginForm(c, http.StatusUnauthorized, page)
@@ -194,7 +193,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		if err != nil {
 			h.log.ErrorContext(ctx, "login: sign-in", "realm", az.Realm().Name, "err", err)
 			page.Error = unavailableText
-			return h.renderLoginForm(c, realm.HTTPStatus(err), page)
+			return h.renderLoginForm(c, failureStatus(err), page)
 		}
 		user = u
 	case user == nil && slices.Contains(prompt, "none"):
@@ -204,28 +203,6 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	}
 	az.Authorize(ctx, c.Response(), ar, oauth.SignIn{User: user, SessionID: bs.ID, AuthTime: bs.AuthTime, RequestedAt: requestedAt})
 	return nil
-}
-
-// checkPassword returns the active user of the realm with that email and
-// password, or nil. Every path that finds no usable account still verifies
-// a password hash, so timing does not tell them apart.
-func (h *Handler) checkPassword(ctx context.Context, realmID, email, password string) (*realm.User, error) {
-	u, err := h.store.GetUserByEmail(ctx, realmID, email)
-	if errors.Is(err, realm.ErrNotFound) || email == "" {
-		h.service.Passwords().Verify(dummyHash(), password)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !u.Active || u.PasswordHash == "" || u.RealmID != realmID {
-		h.service.Passwords().Verify(dummyHash(), password)
-		return nil, nil
-	}
-	if !h.service.Passwords().Verify(u.PasswordHash, password) {
-		return nil, nil
-	}
-	return u, nil
 }
 
 func hashSessionToken(token string) []byte {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -53,91 +56,123 @@ func accountKey(email string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// attemptLogin is checkPassword with the per-account lock around it. The
+// lockout is the per-account lock of the login form: it checks a password
+// and counts failures, in the database.
+type lockout struct {
+	store     realm.Store
+	passwords *realm.Passwords
+	clock     func() time.Time
+	log       *slog.Logger
+	failures  atomic.Uint64 // failed sign-ins on this node, for the sweep
+}
+
+// attempt is checkPassword with the per-account lock around it. The
 // attempt is counted before the password is looked at, so each of many
 // concurrent guesses takes its own number: no more than
 // loginLockThreshold of them are ever verified before the lock lands.
 // Attempts beyond that, and any while locked, get the locked answer
 // without a verification of the real hash (a dummy one keeps the timing).
-func (h *Handler) attemptLogin(ctx context.Context, r *realm.Realm, email, password string) (*realm.User, error) {
-	now := h.clock()
+func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password string) (*realm.User, error) {
+	now := l.clock()
 	key := accountKey(email)
-	state, err := h.store.AddLoginFailure(ctx, r.ID, key, now)
+	state, err := l.store.AddLoginFailure(ctx, r.ID, key, now)
 	if err != nil {
 		return nil, err
 	}
 	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
 	if locked || state.Failures > loginLockThreshold {
-		h.service.Passwords().Verify(dummyHash(), password)
-		h.loginEvent(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "locked"})
+		l.passwords.Verify(dummyHash(), password)
+		l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "locked"})
 		if !locked {
-			h.lockLogin(ctx, r, email, key, state, now)
+			l.lock(ctx, r, email, key, state, now)
 		}
 		return nil, nil
 	}
-	u, err := h.checkPassword(ctx, r.ID, email, password)
+	u, err := l.checkPassword(ctx, r.ID, email, password)
 	if err != nil {
 		return nil, err
 	}
 	if u != nil {
-		if err := h.store.ClearLoginFailures(ctx, r.ID, key); err != nil {
-			h.log.WarnContext(ctx, "login: clearing login failures", "realm", r.Name, "err", err)
+		if err := l.store.ClearLoginFailures(ctx, r.ID, key); err != nil {
+			l.log.WarnContext(ctx, "login: clearing login failures", "realm", r.Name, "err", err)
 		}
 		return u, nil
 	}
-	h.loginEvent(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
+	l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
 	if state.Failures >= loginLockThreshold {
-		h.lockLogin(ctx, r, email, key, state, now)
+		l.lock(ctx, r, email, key, state, now)
 	}
-	h.sweepLoginFailures(ctx)
+	l.sweep(ctx)
 	return nil, nil
 }
 
-// lockLogin locks key after its threshold-th failure; of concurrent
+// lock locks key after its threshold-th failure; of concurrent
 // callers one locks and writes the lockout event.
-func (h *Handler) lockLogin(ctx context.Context, r *realm.Realm, email, key string, state *realm.LoginFailure, now time.Time) {
+func (l *lockout) lock(ctx context.Context, r *realm.Realm, email, key string, state *realm.LoginFailure, now time.Time) {
 	d := lockDuration(state.Lockouts)
-	locked, err := h.store.LockLogin(ctx, r.ID, key, loginLockThreshold, now.Add(d), now)
+	locked, err := l.store.LockLogin(ctx, r.ID, key, loginLockThreshold, now.Add(d), now)
 	if err != nil {
 		// The failures stay counted, so the next attempt locks.
-		h.log.WarnContext(ctx, "login: locking sign-in", "realm", r.Name, "err", err)
+		l.log.WarnContext(ctx, "login: locking sign-in", "realm", r.Name, "err", err)
 		return
 	}
 	if locked {
-		h.loginEvent(ctx, r, email, realm.EventUserLockedOut, map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
+		l.event(ctx, r, email, realm.EventUserLockedOut, map[string]any{"lockout": state.Lockouts + 1, "seconds": int(d / time.Second)})
 	}
 }
 
-// loginEvent writes an audit event about sign-in with email: for an
+// event writes an audit event about sign-in with email: for an
 // account of the realm it names the user; an unknown address is only
 // logged, without the address, so guessing cannot fill the audit log.
 // Passwords never appear.
-func (h *Handler) loginEvent(ctx context.Context, r *realm.Realm, email string, typ realm.EventType, details map[string]any) {
-	u, err := h.store.GetUserByEmail(ctx, r.ID, email)
+func (l *lockout) event(ctx context.Context, r *realm.Realm, email string, typ realm.EventType, details map[string]any) {
+	u, err := l.store.GetUserByEmail(ctx, r.ID, email)
 	if err != nil || u == nil || u.RealmID != r.ID {
-		h.log.InfoContext(ctx, "login: sign-in refused for an unknown address", "realm", r.Name, "event", typ)
+		l.log.InfoContext(ctx, "login: sign-in refused for an unknown address", "realm", r.Name, "event", typ)
 		return
 	}
-	e := &realm.Event{ID: realm.NewID(h.clock(), nil), OrgID: r.OrgID, RealmID: r.ID, Type: typ,
-		ActorType: "system", TargetType: "user", TargetID: u.ID, Details: details, Time: h.clock().UTC()}
-	if err := h.store.AppendEvent(ctx, e); err != nil {
-		h.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", typ, "err", err)
+	e := &realm.Event{ID: realm.NewID(l.clock(), nil), OrgID: r.OrgID, RealmID: r.ID, Type: typ,
+		ActorType: "system", TargetType: "user", TargetID: u.ID, Details: details, Time: l.clock().UTC()}
+	if err := l.store.AppendEvent(ctx, e); err != nil {
+		l.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", typ, "err", err)
 	}
 }
 
-// sweepLoginFailures deletes stale rows now and then (every 256th failure
+// sweep deletes stale rows now and then (every 256th failure
 // on this node), in the background.
-func (h *Handler) sweepLoginFailures(ctx context.Context) {
-	if h.failures.Add(1)%256 != 0 {
+func (l *lockout) sweep(ctx context.Context) {
+	if l.failures.Add(1)%256 != 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	before := h.clock().Add(-loginFailureTTL)
+	before := l.clock().Add(-loginFailureTTL)
 	go func() {
-		if _, err := h.store.DeleteStaleLoginFailures(ctx, before); err != nil {
-			h.log.WarnContext(ctx, "login: deleting stale login failures", "err", err)
+		if _, err := l.store.DeleteStaleLoginFailures(ctx, before); err != nil {
+			l.log.WarnContext(ctx, "login: deleting stale login failures", "err", err)
 		}
 	}()
+}
+
+// checkPassword returns the active user of the realm with that email and
+// password, or nil. Every path that finds no usable account still verifies
+// a password hash, so timing does not tell them apart.
+func (l *lockout) checkPassword(ctx context.Context, realmID, email, password string) (*realm.User, error) {
+	u, err := l.store.GetUserByEmail(ctx, realmID, email)
+	if errors.Is(err, realm.ErrNotFound) || email == "" {
+		l.passwords.Verify(dummyHash(), password)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active || u.PasswordHash == "" || u.RealmID != realmID {
+		l.passwords.Verify(dummyHash(), password)
+		return nil, nil
+	}
+	if !l.passwords.Verify(u.PasswordHash, password) {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // loginRateLimited answers the login form's POST when its address is over

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -50,13 +49,13 @@ type Handler struct {
 	oauth           *oauth.Server
 	store           realm.Store
 	service         *realm.Service
-	secure          bool // an https public URL: Secure cookies, __Host- names
+	secure          bool // an https public URL: Secure cookies (and the __Host- CSRF cookie of login-actions)
 	clock           func() time.Time
 	log             *slog.Logger
 	sessionLifespan time.Duration
 	loginIPs        *oauth.IPLimiter
 	proxies         oauth.TrustedProxies
-	failures        atomic.Uint64 // failed sign-ins on this node, for the sweep
+	lockout         *lockout
 }
 
 // defaultLoginRate lets a person (or a school behind one NAT) sign in
@@ -89,6 +88,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.sessionLifespan <= 0 {
 		h.sessionLifespan = 10 * time.Hour
 	}
+	h.lockout = &lockout{store: h.store, passwords: h.service.Passwords(), clock: h.clock, log: h.log}
 	return h, nil
 }
 
@@ -156,16 +156,25 @@ func (h *Handler) errorPage(c echo.Context, page loginPage, status int, title, t
 }
 
 // failPage answers a failure to read what a page needs (its realm, a
-// client, a session): an unknown realm is "not found"; anything else takes
-// its status from realm.HTTPStatus (503 while the database is down), is
-// logged as what failed, and the page says only that the service is
-// unavailable.
+// client, a session): an unknown realm is "not found"; anything else is
+// Ward's own failure (failureStatus), logged as what failed, and the page
+// says only that the service is unavailable.
 func (h *Handler) failPage(c echo.Context, page loginPage, what string, err error) error {
 	if errors.Is(err, oauth.ErrRealmNotFound) || errors.Is(err, realm.ErrNotFound) {
 		return h.errorPage(c, page, http.StatusNotFound, "Not found", "There is no such realm.")
 	}
 	h.log.ErrorContext(c.Request().Context(), "login: "+what, "realm", c.Param("realm"), "err", err)
-	return h.errorPage(c, page, realm.HTTPStatus(err), "Try again shortly", unavailableText)
+	return h.errorPage(c, page, failureStatus(err), "Try again shortly", unavailableText)
+}
+
+// failureStatus is the status of an error a page does not interpret: 503
+// when realm.HTTPStatus says the database is unavailable, else 500. A page
+// that says "unavailable" never answers 4xx.
+func failureStatus(err error) int {
+	if realm.HTTPStatus(err) == http.StatusServiceUnavailable {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // authorizer returns the realm's authorization endpoint; when there is

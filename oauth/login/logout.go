@@ -65,7 +65,7 @@ func (h *Handler) handleLogout(c echo.Context) error {
 	// user asked to be signed out.
 	if err := h.endSession(c, r); err != nil {
 		h.log.ErrorContext(req.Context(), "login: logout: revoke session", "realm", r.Name, "err", err)
-		return h.errorPage(c, page, realm.HTTPStatus(err), "Try again shortly", unavailableText+" You may still be signed in.")
+		return h.errorPage(c, page, failureStatus(err), "Try again shortly", unavailableText+" You may still be signed in.")
 	}
 
 	if target := h.logoutRedirect(c, az); target != "" {
