@@ -41,14 +41,9 @@ type policiesDocument struct {
 func (s *Server) handlePolicies(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.providers.current(ctx, c.Param("realm"))
-	if err != nil {
-		return s.realmError(c, err)
-	}
-	token := bearerToken(c.Response(), req)
-	if token == "" {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+p.realm.Name+`"`)
-		return writeError(c, http.StatusUnauthorized, "invalid_token", "An access token is required.")
+	p, token, err := s.bearerCall(c)
+	if p == nil {
+		return err
 	}
 	cl, _, err := p.verifyActive(ctx, token)
 	if err != nil {

@@ -46,6 +46,22 @@ func bearerToken(w http.ResponseWriter, req *http.Request) string {
 	return ""
 }
 
+// bearerCall starts an endpoint called with an access token (userinfo,
+// policies): the realm's provider and the token. When either is missing it
+// has answered and p is nil: an unknown realm is 404, a request with no
+// token gets a bare challenge (RFC 6750 §3.1).
+func (s *Server) bearerCall(c echo.Context) (p *provider, token string, err error) {
+	p, err = s.providers.current(c.Request().Context(), c.Param("realm"))
+	if err != nil {
+		return nil, "", s.realmError(c, err)
+	}
+	if token = bearerToken(c.Response(), c.Request()); token == "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+p.realm.Name+`"`)
+		return nil, "", writeError(c, http.StatusUnauthorized, "invalid_token", "An access token is required.")
+	}
+	return p, token, nil
+}
+
 // bearerError answers RFC 6750 §3: the error is in WWW-Authenticate and,
 // for the benefit of simple clients, in a JSON body.
 func bearerError(c echo.Context, status int, code, description string) error {
@@ -54,17 +70,10 @@ func bearerError(c echo.Context, status int, code, description string) error {
 }
 
 func (s *Server) handleUserinfo(c echo.Context) error {
-	req := c.Request()
-	ctx := req.Context()
-	p, err := s.providers.current(ctx, c.Param("realm"))
-	if err != nil {
-		return s.realmError(c, err)
-	}
-	token := bearerToken(c.Response(), req)
-	if token == "" {
-		// RFC 6750 §3.1: a request with no token gets a bare challenge.
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+p.realm.Name+`"`)
-		return writeError(c, http.StatusUnauthorized, "invalid_token", "An access token is required.")
+	ctx := c.Request().Context()
+	p, token, err := s.bearerCall(c)
+	if p == nil {
+		return err
 	}
 	invalid := func() error {
 		return bearerError(c, http.StatusUnauthorized, "invalid_token", "The access token is invalid or has expired.")
