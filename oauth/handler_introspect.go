@@ -87,11 +87,8 @@ type introspection struct {
 func (s *Server) handleIntrospect(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.providers.current(ctx, c.Param("realm"))
-	if err != nil {
-		return s.realmError(c, err)
-	}
-	if ok, err := parseBody(c); !ok {
+	p, err := s.formCall(c)
+	if p == nil {
 		return err
 	}
 	caller, err := s.authenticateCaller(ctx, p, req)
@@ -144,6 +141,20 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	}
 	out.Kind, _ = claims.Extra["kind"].(string)
 	return c.JSON(http.StatusOK, out)
+}
+
+// formCall starts an endpoint that a client calls with a form and its
+// credentials (introspection, revocation): the realm's provider, checked
+// against the database, with the form read. When either fails it has
+// answered and p is nil.
+func (s *Server) formCall(c echo.Context) (p *provider, err error) {
+	if p, err = s.providers.current(c.Request().Context(), c.Param("realm")); err != nil {
+		return nil, s.realmError(c, err)
+	}
+	if ok, err := parseBody(c); !ok {
+		return nil, err
+	}
+	return p, nil
 }
 
 // authenticateCaller runs fosite's client authentication (basic or post)

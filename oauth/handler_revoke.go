@@ -78,11 +78,8 @@ func (r *jwtRevoker) revokeRefresh(ctx context.Context, token string, caller *fo
 func (s *Server) handleRevoke(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.providers.current(ctx, c.Param("realm"))
-	if err != nil {
-		return s.realmError(c, err)
-	}
-	if ok, err := parseBody(c); !ok {
+	p, err := s.formCall(c)
+	if p == nil {
 		return err
 	}
 	err = p.fosite.NewRevocationRequest(ctx, req)

@@ -119,7 +119,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err != nil {
 			return err
 		}
-		ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
+		groups, ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return asConflict(err, "client_id", clientIDTaken)
 		}
-		_, eff, err := subjectClaims(ctx, tx, r.ID, c.Groups, c.PrimaryGroup)
+		_, eff, err := groupClaims(ctx, tx, r.ID, groups, c.PrimaryGroup)
 		if err != nil {
 			return err
 		}

@@ -79,11 +79,7 @@ func (s *Service) mailLink(ctx context.Context, orgID string, r *Realm, u *User,
 		return
 	}
 	s.log.Error("link mail could not be queued", "realm", r.Name, "user_id", u.ID, "purpose", purpose, "err", err)
-	s.recordMailFailure(ctx, orgID, r, u.ID, purpose, "could not be queued: "+err.Error())
-}
-
-func (s *Service) recordMailFailure(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {
-	MailFailures{Store: s.store, Clock: s.clock, Random: s.random, Logger: s.log}.record(ctx, orgID, r, userID, purpose, reason)
+	s.mailFailures.record(ctx, orgID, r, u.ID, purpose, "could not be queued: "+err.Error())
 }
 
 // MailFailures records link mails that were finally not delivered as

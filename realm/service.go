@@ -40,6 +40,8 @@ type Service struct {
 	mailer    Mailer
 	publicURL string
 	passwords *Passwords
+	// mailFailures records link mails that could not be queued.
+	mailFailures MailFailures
 	// policyCache keeps compiled policy conditions: every poll of a
 	// realm's policies and every policies:test would compile them again.
 	policyCache *attributes.PolicyCache
@@ -65,6 +67,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.mailFailures = MailFailures{Store: s.store, Clock: s.clock, Random: s.random, Logger: s.log}
 	return s, nil
 }
 

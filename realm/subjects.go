@@ -19,9 +19,9 @@ var errLeavePrimary = Conflict("primary_group", "this is the primary group; set 
 
 // checkGroups validates group IDs for a subject of realmID: each must be a
 // group of that realm (an ID of another realm is simply unknown), naming
-// "groups[i]" otherwise. Duplicates are folded. It returns the sorted IDs
-// of the groups found.
-func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID string, ids []string) ([]string, error) {
+// "groups[i]" otherwise. Duplicates are folded. It returns the groups found
+// and their sorted IDs.
+func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID string, ids []string) ([]Group, []string, error) {
 	unique := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if id != "" && !slices.Contains(unique, id) {
@@ -32,7 +32,7 @@ func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID stri
 	if len(unique) > 0 {
 		var err error
 		if found, err = st.GetGroups(ctx, realmID, unique); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	known := make(map[string]bool, len(found))
@@ -49,7 +49,7 @@ func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID stri
 		sorted = append(sorted, g.ID)
 	}
 	slices.Sort(sorted)
-	return sorted, nil
+	return found, sorted, nil
 }
 
 // checkPrimary: the primary group must be one of the subject's groups.
@@ -67,7 +67,7 @@ func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID stri
 	curGroups []string, curPrimary string, newGroups *[]string, newPrimary *string) ([]string, string, error) {
 	groups, primary := curGroups, curPrimary
 	if newGroups != nil {
-		ids, err := checkGroups(ctx, st, v, realmID, *newGroups)
+		_, ids, err := checkGroups(ctx, st, v, realmID, *newGroups)
 		if err != nil {
 			return nil, "", err
 		}
@@ -82,10 +82,9 @@ func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID stri
 	return groups, primary, nil
 }
 
-// subjectClaims loads a subject's groups and the realm's attribute
-// definitions from st (the transaction's store inside one) and merges them
-// (ClaimsOf): one round trip for the groups, one for the definitions, none
-// when the subject has no groups.
+// subjectClaims loads a subject's groups from st (the transaction's store
+// inside one) and merges them (groupClaims): one round trip for the groups,
+// one for the definitions, none when the subject has no groups.
 func subjectClaims(ctx context.Context, st Store, realmID string, groupIDs []string, primary string) ([]string, map[string]any, error) {
 	if len(groupIDs) == 0 {
 		return []string{}, map[string]any{}, nil
@@ -93,6 +92,15 @@ func subjectClaims(ctx context.Context, st Store, realmID string, groupIDs []str
 	groups, err := st.GetGroups(ctx, realmID, groupIDs)
 	if err != nil {
 		return nil, nil, err
+	}
+	return groupClaims(ctx, st, realmID, groups, primary)
+}
+
+// groupClaims merges groups already loaded (by checkGroups, on creation)
+// with the realm's attribute definitions read from st (ClaimsOf).
+func groupClaims(ctx context.Context, st Store, realmID string, groups []Group, primary string) ([]string, map[string]any, error) {
+	if len(groups) == 0 {
+		return []string{}, map[string]any{}, nil
 	}
 	defs, err := st.ListAttributes(ctx, realmID)
 	if err != nil {

@@ -62,7 +62,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err != nil {
 			return err
 		}
-		ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
+		groups, ids, err := checkGroups(ctx, tx, v, r.ID, in.Groups)
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return asConflict(err, "email", emailTaken)
 		}
-		_, eff, err := subjectClaims(ctx, tx, r.ID, u.Groups, u.PrimaryGroup)
+		_, eff, err := groupClaims(ctx, tx, r.ID, groups, u.PrimaryGroup)
 		if err != nil {
 			return err
 		}
