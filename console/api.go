@@ -128,17 +128,34 @@ func (a *API) Register(e *echo.Echo) {
 	g.GET(r+"/events", a.listRealmEvents)
 }
 
-// routes registers handlers on the admin group, each behind authentication.
+// routes registers handlers on the admin group, each behind authentication
+// and then the check of its query and path parameters.
 type routes struct {
 	g    *echo.Group
 	auth echo.MiddlewareFunc
 }
 
-func (r *routes) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.auth) }
-func (r *routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.auth) }
-func (r *routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.auth) }
-func (r *routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.auth) }
-func (r *routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.auth) }
+func (r *routes) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.auth, checkParams) }
+func (r *routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.auth, checkParams) }
+func (r *routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.auth, checkParams) }
+func (r *routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.auth, checkParams) }
+func (r *routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.auth, checkParams) }
+
+// checkParams refuses a query or path parameter that is not acceptable
+// text (realm.CheckValues: UTF-8, no control characters) with a 400 naming
+// it, before a handler passes it on (PostgreSQL answers a NUL with an
+// error, SQLite would store it).
+func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := realm.CheckPath(c.ParamNames(), c.ParamValues()); err != nil {
+			return err
+		}
+		if err := realm.CheckValues(c.QueryParams()); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
 
 // authenticate resolves the bearer token to a principal and puts it on the
 // request context, where realm.Service looks for it. Without one, nothing

@@ -22,7 +22,9 @@ import (
 const maxBodyBytes = 1 << 20
 
 // decodeJSON reads the request body into dst strictly: JSON content type,
-// at most 1 MiB, no unknown fields, exactly one JSON value. Numbers inside
+// at most 1 MiB, no unknown fields, no key twice in an object, every
+// string valid UTF-8 without control characters (tab and line breaks only
+// in descriptions and policy conditions), exactly one JSON value. Numbers inside
 // untyped values (attribute values) stay json.Number so integers keep their
 // precision until the attribute schema decides what they are.
 func decodeJSON(c echo.Context, dst any) error {
@@ -60,6 +62,11 @@ func decode(c echo.Context, dst any, optional bool) error {
 			return nil
 		}
 		return badRequest("the request body is empty; a JSON object is expected")
+	}
+	// Strings and keys are checked on the raw body: decoding would hide
+	// invalid UTF-8 and duplicate keys (jsontext.go).
+	if err := checkJSONText(data); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -138,7 +138,7 @@ func (a *API) problemFor(err error, c echo.Context) Problem {
 		var valErr *realm.ValidationError
 		errors.As(err, &valErr)
 		return Problem{Type: typeValidation, Title: "Bad Request", Status: status,
-			Detail: "the request has invalid fields", Errors: valErr.Fields}
+			Detail: "the request has invalid fields", Errors: valErr.Listed()}
 	case http.StatusConflict:
 		p := Problem{Type: typeConflict, Title: "Conflict", Status: status, Detail: "the change conflicts with the current state"}
 		var confErr *realm.ConflictError

@@ -41,6 +41,9 @@ func (a *API) registerSetup(e *echo.Echo) {
 }
 
 func (a *API) setupForm(c echo.Context) error {
+	if err := realm.CheckValues(c.QueryParams()); err != nil {
+		return a.renderSetup(c, http.StatusBadRequest, setupPage{Error: setupMessage(err.(*realm.ValidationError))})
+	}
 	token := c.QueryParam("token")
 	if token == "" {
 		return a.renderSetup(c, http.StatusBadRequest, setupPage{Error: "This page needs the setup link printed by `ward serve`."})
@@ -53,6 +56,9 @@ func (a *API) setupSubmit(c echo.Context) error {
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, 64<<10)
 	if err := req.ParseForm(); err != nil {
 		return a.renderSetup(c, http.StatusBadRequest, setupPage{Error: "The form could not be read."})
+	}
+	if err := realm.CheckValues(req.Form); err != nil {
+		return a.renderSetup(c, http.StatusBadRequest, setupPage{Error: setupMessage(err.(*realm.ValidationError))})
 	}
 	page := setupPage{
 		Token:     req.PostForm.Get("token"),
@@ -93,8 +99,13 @@ func (a *API) setupSubmit(c echo.Context) error {
 // setupMessage turns field errors into one sentence for the page.
 func setupMessage(v *realm.ValidationError) string {
 	names := map[string]string{"org": "Organization", "owner_email": "Owner email", "first_name": "First name", "last_name": "Last name", "token": "Setup link"}
-	parts := make([]string, 0, len(v.Fields))
-	for _, f := range v.Fields {
+	listed := v.Listed()
+	parts := make([]string, 0, len(listed))
+	for _, f := range listed {
+		if f.Field == "" { // "and N more errors"
+			parts = append(parts, f.Message)
+			continue
+		}
 		n := names[f.Field]
 		if n == "" {
 			n = f.Field

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/wardiam/ward/realm"
 )
 
 // maxFormBytes bounds token, introspection and revocation bodies; real ones
@@ -28,6 +31,14 @@ func parseBody(c echo.Context) (ok bool, err error) {
 	// behind ErrNotMultipart.
 	if err = req.ParseForm(); err == nil {
 		if err = req.ParseMultipartForm(maxFormBytes); err == nil || errors.Is(err, http.ErrNotMultipart) {
+			// Form holds the query and every body field, multipart
+			// ones included.
+			if err := realm.CheckValues(req.Form); err != nil {
+				return false, badText(c, err)
+			}
+			if err := checkBasicAuth(req); err != nil {
+				return false, badText(c, err)
+			}
 			return true, nil
 		}
 	}
@@ -36,6 +47,27 @@ func parseBody(c echo.Context) (ok bool, err error) {
 		return false, writeError(c, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
 	}
 	return false, writeError(c, http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+}
+
+// checkBasicAuth checks the client credentials of client_secret_basic as
+// realm.CheckValues checks a form: both as sent and, since RFC 6749 §2.3.1
+// form-encodes them before base64, as fosite decodes them ("%00" is a NUL
+// too).
+func checkBasicAuth(req *http.Request) error {
+	id, secret, ok := req.BasicAuth()
+	if !ok {
+		return nil
+	}
+	creds := url.Values{"client_id": {id}, "client_secret": {secret}}
+	if err := realm.CheckValues(creds); err != nil {
+		return err
+	}
+	for name, v := range creds {
+		if dec, err := url.QueryUnescape(v[0]); err == nil {
+			creds.Set(name, dec)
+		}
+	}
+	return realm.CheckValues(creds)
 }
 
 // accessTokenType is RFC 9068's JWT "typ" for access tokens; resource

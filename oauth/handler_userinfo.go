@@ -55,7 +55,12 @@ func (s *Server) bearerCall(c echo.Context) (p *provider, token string, err erro
 	if err != nil {
 		return nil, "", s.realmError(c, err)
 	}
-	if token = bearerToken(c.Response(), c.Request()); token == "" {
+	token = bearerToken(c.Response(), c.Request())
+	// A form body bearerToken parsed (PostForm stays nil otherwise).
+	if err := realm.CheckValues(c.Request().PostForm); err != nil {
+		return nil, "", badText(c, err)
+	}
+	if token == "" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+p.realm.Name+`"`)
 		return nil, "", writeError(c, http.StatusUnauthorized, "invalid_token", "An access token is required.")
 	}

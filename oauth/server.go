@@ -142,19 +142,22 @@ func (s *Server) Issuer(realmName string) string { return s.publicURL + "/realms
 // revoke and userinfo answer CORS for the realm's web_origins (cors.go).
 func (s *Server) Register(e *echo.Echo) {
 	g := e.Group("/realms/:realm")
-	g.GET(PathDiscovery, s.handleDiscovery)
+	// Every endpoint first checks its query and path parameters
+	// (CheckParams); those that answer CORS check inside it, so that a
+	// browser can read the 400.
+	g.GET(PathDiscovery, s.handleDiscovery, CheckParams)
 	g.OPTIONS(PathDiscovery, handlePublicPreflight)
-	g.GET(PathCerts, s.handleCerts)
+	g.GET(PathCerts, s.handleCerts, CheckParams)
 	g.OPTIONS(PathCerts, handlePublicPreflight)
-	g.GET(pathWardJS, s.handleWardJS)
+	g.GET(pathWardJS, s.handleWardJS, CheckParams)
 	g.OPTIONS(pathWardJS, handlePublicPreflight)
-	g.GET(pathThirdPartyCookies, handleThirdPartyCookies)
-	g.POST(PathToken, s.origins.withCORS(s.withTokenLimit(s.handleToken)))
-	g.POST(PathIntrospect, s.handleIntrospect)
-	g.POST(PathRevoke, s.origins.withCORS(s.handleRevoke))
-	g.GET(PathUserinfo, s.origins.withCORS(s.handleUserinfo))
-	g.POST(PathUserinfo, s.origins.withCORS(s.handleUserinfo))
-	g.GET(pathPolicies, s.handlePolicies)
+	g.GET(pathThirdPartyCookies, handleThirdPartyCookies, CheckParams)
+	g.POST(PathToken, s.origins.withCORS(s.withTokenLimit(CheckParams(s.handleToken))))
+	g.POST(PathIntrospect, s.handleIntrospect, CheckParams)
+	g.POST(PathRevoke, s.origins.withCORS(CheckParams(s.handleRevoke)))
+	g.GET(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
+	g.POST(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
+	g.GET(pathPolicies, s.handlePolicies, CheckParams)
 	g.OPTIONS(PathToken, s.origins.preflight("POST, OPTIONS"))
 	g.OPTIONS(PathRevoke, s.origins.preflight("POST, OPTIONS"))
 	g.OPTIONS(PathUserinfo, s.origins.preflight("GET, POST, OPTIONS"))
@@ -196,6 +199,39 @@ func SweepRows(ctx context.Context, log *slog.Logger, what string, del func(cont
 	if n > 0 {
 		log.DebugContext(ctx, "janitor: deleted expired rows", "rows", what, "count", n)
 	}
+}
+
+// CheckParams answers a request whose query or path parameters are not
+// acceptable text (realm.CheckValues: UTF-8 without control characters)
+// with 400 invalid_request, before the endpoint reads them. The form
+// bodies are checked where they are parsed (parseBody, bearerToken).
+func CheckParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := realm.CheckPath(c.ParamNames(), c.ParamValues()); err != nil {
+			return badText(c, err)
+		}
+		if err := realm.CheckValues(c.QueryParams()); err != nil {
+			return badText(c, err)
+		}
+		return next(c)
+	}
+}
+
+// badText answers parameters that are not acceptable text, naming the
+// first one.
+func badText(c echo.Context, err error) error {
+	return writeError(c, http.StatusBadRequest, "invalid_request", BadTextDescription(err))
+}
+
+// BadTextDescription words a realm.CheckValues error for an OAuth error
+// description or an error page: the first bad parameter and what is wrong.
+func BadTextDescription(err error) string {
+	var v *realm.ValidationError
+	if !errors.As(err, &v) || len(v.Fields) == 0 {
+		return "The request has a parameter that is not valid text."
+	}
+	f := v.Fields[0]
+	return "The parameter " + f.Field + " " + f.Message + "."
 }
 
 // oauthError is the RFC 6749 §5.2 error body.

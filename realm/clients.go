@@ -146,7 +146,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return asConflict(err, "client_id", clientIDTaken)
 		}
-		_, eff, err := groupClaims(ctx, tx, r.ID, groups, c.PrimaryGroup)
+		names, eff, err := groupClaims(ctx, tx, r.ID, groups, c.PrimaryGroup)
 		if err != nil {
 			return err
 		}
@@ -162,6 +162,9 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 }
 
 // GetClient returns a realm client with its effective attributes.
+		if err := checkClaimsFit("groups", names, eff); err != nil {
+			return err // rolls the client back
+		}
 func (s *Service) GetClient(ctx context.Context, realmName, clientID string) (*ClientView, error) {
 	a, err := canRead(ctx)
 	if err != nil {

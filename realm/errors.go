@@ -3,6 +3,8 @@ package realm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -35,22 +37,60 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
-// ValidationError is bad input; it lists every bad field found.
+// MaxFieldErrors is how many bad fields a ValidationError keeps and an
+// answer lists; the rest are only counted. Without a bound a body of
+// 120,000 bad list entries (1 MiB is allowed) answered 6.6 MB of errors.
+const MaxFieldErrors = 20
+
+// ValidationError is bad input; it lists the bad fields found, the first
+// MaxFieldErrors of them when Add builds it.
 type ValidationError struct {
 	Fields []FieldError
+	// omitted counts the fields Add left out past MaxFieldErrors.
+	omitted int
 }
 
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
+	listed := e.Listed()
+	parts := make([]string, len(listed))
+	for i, f := range listed {
+		if f.Field == "" {
+			parts[i] = f.Message
+			continue
+		}
 		parts[i] = f.Field + ": " + f.Message
 	}
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
-// Add records a bad field.
+// Add records a bad field; past MaxFieldErrors it only counts it.
 func (e *ValidationError) Add(field, message string) {
+	if len(e.Fields) >= MaxFieldErrors {
+		e.omitted++
+		return
+	}
 	e.Fields = append(e.Fields, FieldError{Field: field, Message: message})
+}
+
+// Listed is what an answer shows (the admin API's errors[], the console's
+// pages): at most MaxFieldErrors fields and, when there were more, one
+// last entry with an empty field saying how many more ("and 119980 more
+// errors"). Every answer goes through it, so however an error was built,
+// no answer grows with the input.
+func (e *ValidationError) Listed() []FieldError {
+	fields, more := e.Fields, e.omitted
+	if len(fields) > MaxFieldErrors {
+		more += len(fields) - MaxFieldErrors
+		fields = fields[:MaxFieldErrors]
+	}
+	if more == 0 {
+		return fields
+	}
+	msg := fmt.Sprintf("and %d more errors", more)
+	if more == 1 {
+		msg = "and 1 more error"
+	}
+	return append(slices.Clip(fields), FieldError{Message: msg})
 }
 
 // OrNil returns e if any field was added, else nil, so callers can collect

@@ -77,6 +77,21 @@ type GroupStore interface {
 	ListGroupMembers(ctx context.Context, realmID, groupID string, opts ListOptions) (Page[GroupMember], error)
 	// CountPrimaryUses counts users and clients whose primary group is id.
 	CountPrimaryUses(ctx context.Context, realmID, id string) (int64, error)
+	// ListMemberGroupings returns what the token claims of the group's
+	// users and clients are made of: for each distinct combination of
+	// groups and primary group among them, one subject that has it (users
+	// before clients, each the one with the smallest ID). Members sharing
+	// their groups share their claims, so checking a change of the group
+	// costs one merge per combination, not per member.
+	ListMemberGroupings(ctx context.Context, realmID, groupID string) ([]SubjectGroups, error)
+}
+
+// SubjectGroups is a subject's groups (sorted IDs) and primary group.
+type SubjectGroups struct {
+	Kind         string // "user" or "client"
+	ID           string // user ID or OAuth2 client_id
+	Groups       []string
+	PrimaryGroup string
 }
 
 // GroupMember is one subject in a group.

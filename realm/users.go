@@ -81,9 +81,12 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return asConflict(err, "email", emailTaken)
 		}
-		_, eff, err := groupClaims(ctx, tx, r.ID, groups, u.PrimaryGroup)
+		names, eff, err := groupClaims(ctx, tx, r.ID, groups, u.PrimaryGroup)
 		if err != nil {
 			return err
+		if err := checkClaimsFit("groups", names, eff); err != nil {
+			return err // rolls the user back
+		}
 		}
 		view = &UserView{User: *userView(u), EffectiveAttributes: eff}
 		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventUserCreated, "user", u.ID,
@@ -336,6 +339,9 @@ func (s *Service) changeGroup(ctx context.Context, realmName, groupID string, ad
 			*m.groups = groups
 			*m.updatedAt = s.now()
 			if err := m.save(); err != nil {
+				return err
+			}
+			if err := checkMemberClaims(ctx, tx, r.ID, groups, m.primary); err != nil {
 				return err
 			}
 			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, groupEvent(m.kind, add), m.kind, m.id,

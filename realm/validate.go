@@ -108,7 +108,10 @@ func pageLimit(limit int) (int, error) {
 func pageOptions(o ListOptions) (ListOptions, error) {
 	l, err := pageLimit(o.Limit)
 	o.Limit = l
-	return o, err
+	if err != nil {
+		return o, err
+	}
+	return o, checkQuery(o.Query)
 }
 
 // checkGraceSeconds bounds the rotation grace.

@@ -238,6 +238,9 @@ type handler func(r *req) error
 // when it changed (a flash shown, a secret taken, a token refreshed).
 func (u *UI) page(h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := checkParams(c); err != nil {
+			return u.badInput(c, err)
+		}
 		var cookie string
 		if ck, err := c.Cookie(u.cookieName(sessionCookie)); err == nil {
 			cookie = ck.Value
@@ -357,6 +360,9 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		return nil, true, r.u.message(r.c, http.StatusBadRequest, "Bad request", "The form could not be read.")
 	}
 	f = req.PostForm
+	if err := realm.CheckValues(f, multilineFields...); err != nil {
+		return nil, true, r.u.badInput(r.c, err)
+	}
 	if !r.s.checkCSRF(f.Get("csrf_token")) {
 		return nil, true, r.u.message(r.c, http.StatusForbidden, "Form expired",
 			"This form was not sent from your current console session. Reload the page and try again.")
@@ -371,6 +377,26 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		}
 	}
 	return f, false, nil
+}
+
+// multilineFields are the form fields typed in a textarea (descriptions,
+// conditions and the one-per-line lists): tab and line breaks are allowed
+// there and nowhere else (realm.TextProblem).
+var multilineFields = []string{"description", "condition", "resource", "actions", "audience", "redirect_uris", "web_origins"}
+
+// checkParams checks a page's query and path parameters: they must be
+// acceptable text (realm.CheckValues) before anything reads them.
+func checkParams(c echo.Context) error {
+	if err := realm.CheckPath(c.ParamNames(), c.ParamValues()); err != nil {
+		return err
+	}
+	return realm.CheckValues(c.QueryParams())
+}
+
+// badInput answers a request whose parameters or form fields are not
+// acceptable text: a 400 page naming them.
+func (u *UI) badInput(c echo.Context, err error) error {
+	return u.message(c, http.StatusBadRequest, "Bad request", err.Error())
 }
 
 // cursorPattern is what the store's next-page cursors look like: an ID,

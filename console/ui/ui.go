@@ -208,6 +208,9 @@ func (u *UI) dropOldSignIns(c echo.Context, now time.Time) {
 // started with (its sealed cookie), and the code is exchanged with its
 // PKCE verifier.
 func (u *UI) callback(c echo.Context) error {
+	if err := checkParams(c); err != nil {
+		return u.badInput(c, err)
+	}
 	q := c.QueryParams()
 	if !q.Has("code") && !q.Has("error") && !q.Has("state") {
 		// The realm's logout sends the browser here (ward-console's only
@@ -392,6 +395,9 @@ func (u *UI) signOut(c echo.Context) error {
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, 16<<10)
 	if err := req.ParseForm(); err != nil {
 		return u.message(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	}
+	if err := realm.CheckValues(req.Form); err != nil {
+		return u.badInput(c, err)
 	}
 	ck, err := c.Cookie(u.cookieName(sessionCookie))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/templates"
 )
@@ -77,10 +78,10 @@ func (h *Handler) setPasswordSubmit(c echo.Context) error {
 		return err
 	}
 	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), MinLength: realm.MinPasswordLength, Action: c.Request().URL.Path}
-	form, status := h.readForm(c)
+	form, status, problem := h.readForm(c)
 	page.Token = form.Get("token") // kept on a refused form, so the user need not click the mail again
 	if status != 0 {
-		page.Error = formProblem(status)
+		page.Error = problem
 		return h.renderForm(c, status, page)
 	}
 	err = h.service.SetPasswordWithLink(c.Request().Context(), r.Name, page.Token, form.Get("password"), form.Get("password_confirm"))
@@ -126,9 +127,9 @@ func (h *Handler) resetSubmit(c echo.Context) error {
 	// no sooner than resetAnswerTime keeps the response time from telling
 	// which addresses have accounts.
 	defer sleepUntil(time.Now().Add(resetAnswerTime))
-	form, status := h.readForm(c)
+	form, status, problem := h.readForm(c)
 	if status != 0 {
-		page.Error = formProblem(status)
+		page.Error = problem
 		return h.renderForm(c, status, page)
 	}
 	// The same answer whether or not the account exists.
@@ -141,25 +142,28 @@ func (h *Handler) resetSubmit(c echo.Context) error {
 	return h.renderPage(c, http.StatusOK, page)
 }
 
-// readForm parses a bounded urlencoded form and checks the CSRF token
-// against its cookie. It answers a non-zero status when the form is not
-// acceptable.
-func (h *Handler) readForm(c echo.Context) (url.Values, int) {
+// readForm parses a bounded urlencoded form, checks that its fields are
+// acceptable text and its CSRF token matches its cookie. When the form is
+// not acceptable it answers a non-zero status and what the page says.
+func (h *Handler) readForm(c echo.Context) (url.Values, int, string) {
 	req := c.Request()
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
 	if err := req.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, http.StatusRequestEntityTooLarge
+			return nil, http.StatusRequestEntityTooLarge, formProblem(http.StatusRequestEntityTooLarge)
 		}
-		return nil, http.StatusBadRequest
+		return nil, http.StatusBadRequest, formProblem(http.StatusBadRequest)
+	}
+	if err := realm.CheckValues(req.Form); err != nil {
+		return nil, http.StatusBadRequest, oauth.BadTextDescription(err)
 	}
 	cookie, err := req.Cookie(h.csrfCookieName())
 	sent := req.PostForm.Get("csrf_token")
 	if err != nil || cookie.Value == "" || sent == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(sent)) != 1 {
-		return req.PostForm, http.StatusForbidden
+		return req.PostForm, http.StatusForbidden, formProblem(http.StatusForbidden)
 	}
-	return req.PostForm, 0
+	return req.PostForm, 0, ""
 }
 
 // csrfCookieName: under https the __Host- prefix makes browsers refuse the

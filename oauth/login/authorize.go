@@ -72,6 +72,9 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		}
 		return refuse(http.StatusBadRequest, "The request could not be read.")
 	}
+	if err := realm.CheckValues(req.Form); err != nil {
+		return h.badText(c, page, err)
+	}
 	// A login form submission carries csrf_token; its fields are taken out
 	// of the form before fosite sees it, so no password can end up in a
 	// stored request.

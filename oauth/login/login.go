@@ -97,15 +97,41 @@ func New(cfg Config) (*Handler, error) {
 // realm's web_origins, as oauth's other endpoints that applications call.
 func (h *Handler) Register(e *echo.Echo) {
 	g := e.Group("/realms/:realm")
-	g.GET(oauth.PathAuth, h.handleAuthorize)
-	g.POST(oauth.PathAuth, h.handleAuthorize)
-	g.GET(oauth.PathLogout, h.oauth.WithCORS(h.handleLogout))
-	g.POST(oauth.PathLogout, h.oauth.WithCORS(h.handleLogout))
+	// Every page first checks its query and path parameters (checkParams);
+	// logout, which answers CORS, checks inside it.
+	g.GET(oauth.PathAuth, h.handleAuthorize, h.checkParams)
+	g.POST(oauth.PathAuth, h.handleAuthorize, h.checkParams)
+	g.GET(oauth.PathLogout, h.oauth.WithCORS(h.checkParams(h.handleLogout)))
+	g.POST(oauth.PathLogout, h.oauth.WithCORS(h.checkParams(h.handleLogout)))
 	g.OPTIONS(oauth.PathLogout, h.oauth.CORSPreflight("GET, POST, OPTIONS"))
-	g.GET(pathSetPassword, h.setPasswordForm)
-	g.POST(pathSetPassword, h.setPasswordSubmit)
-	g.GET(pathResetPassword, h.resetForm)
-	g.POST(pathResetPassword, h.resetSubmit)
+	g.GET(pathSetPassword, h.setPasswordForm, h.checkParams)
+	g.POST(pathSetPassword, h.setPasswordSubmit, h.checkParams)
+	g.GET(pathResetPassword, h.resetForm, h.checkParams)
+	g.POST(pathResetPassword, h.resetSubmit, h.checkParams)
+}
+
+// checkParams answers a request whose query or path parameters are not
+// acceptable text (realm.CheckValues: UTF-8 without control characters)
+// with the error page, 400, before anything reads them: nothing is looked
+// up with them, and nobody is sent to a redirect_uri that was never
+// checked. Form bodies are checked where they are parsed.
+func (h *Handler) checkParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := realm.CheckPath(c.ParamNames(), c.ParamValues())
+		if err == nil {
+			err = realm.CheckValues(c.QueryParams())
+		}
+		if err != nil {
+			return h.badText(c, loginPage{}, err)
+		}
+		return next(c)
+	}
+}
+
+// badText answers parameters or form fields that are not acceptable text
+// with the error page, naming the first.
+func (h *Handler) badText(c echo.Context, page loginPage, err error) error {
+	return h.errorPage(c, page, http.StatusBadRequest, "Bad request", oauth.BadTextDescription(err))
 }
 
 // Sweep deletes what the pages leave behind once it has expired: stale

@@ -41,6 +41,9 @@ func (h *Handler) handleLogout(c echo.Context) error {
 	if err := req.ParseForm(); err != nil {
 		return h.errorPage(c, page, http.StatusBadRequest, "Sign-out failed", "The request could not be read.")
 	}
+	if err := realm.CheckValues(req.Form); err != nil {
+		return h.badText(c, page, err)
+	}
 
 	if req.Method == http.MethodPost && req.PostForm.Get("confirm") == "yes" {
 		ck, cerr := req.Cookie(logoutCSRFCookie)

@@ -84,20 +84,27 @@ func unavailable(err error) bool {
 	var connErr *pgconn.ConnectError
 	var se *sqlite3.Error
 	switch {
+	case errors.As(err, &se):
+		// Decided by its code alone, and before net.Error: *sqlite3.Error
+		// has Timeout and Temporary methods, so it is a net.Error, and
+		// every SQLite error (a LIKE pattern too long for it, say) was
+		// taken for an outage. What the request sent is not an outage.
+		switch se.Code() {
+		case sqlite3.BUSY, sqlite3.LOCKED, sqlite3.IOERR, sqlite3.CANTOPEN, sqlite3.FULL, sqlite3.INTERRUPT:
+			return true
+		}
+		return false
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, dbsql.ErrConnDone),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.As(err, &netErr), errors.As(err, &connErr), pgconn.Timeout(err):
 		return true
-	case errors.As(err, &se):
-		switch se.Code() {
-		case sqlite3.BUSY, sqlite3.LOCKED, sqlite3.IOERR, sqlite3.CANTOPEN, sqlite3.FULL:
-			return true
-		}
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		// Class 08: connection exception; 53: insufficient resources;
 		// 57P: operator intervention (admin shutdown, cannot connect now).
+		// Not class 22 (data exception: a NUL in text, say): that is
+		// the request's fault.
 		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53") || strings.HasPrefix(pg.Code, "57P")
 	}
 	return false
