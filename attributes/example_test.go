@@ -11,6 +11,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -21,21 +22,36 @@ import (
 
 // A resource server trusting a Ward realm. NewGuard reads the realm's
 // discovery document and keys and fetches its policies; it then polls the
-// policies every 30 s until ctx is done.
+// policies every 30 s until Close. (A local stand-in for the realm serves
+// here what Ward serves at https://iam.example.com/realms/acme.)
 func ExampleNewGuard() {
-	ctx := context.Background()
-	g, err := attributes.NewGuard(ctx, attributes.Config{
-		Issuer:   "https://iam.example.com/realms/acme",
+	issuer, sign, stop := startExampleIssuer(`resource.department in subject.attributes.departments`)
+	defer stop()
+	g, err := attributes.NewGuard(context.Background(), attributes.Config{
+		Issuer:   issuer,
 		Audience: "assets",
-		Client:   attributes.ClientCredentials{ID: "assets-server", Secret: "…"},
+		Client:   attributes.ClientCredentials{ID: "assets-server", Secret: "secret"},
 		DecisionLog: func(_ context.Context, r attributes.DecisionRecord) {
-			log.Printf("%s %s %s: allowed=%v by %v", r.Subject, r.Action, r.ResourceType, r.Allowed, r.Policies)
+			fmt.Printf("decision: %s %s %s allowed=%v by %v\n", r.Subject, r.Action, r.ResourceType, r.Allowed, r.Policies)
 		},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer g.Close()
+	for _, p := range g.Policies() {
+		fmt.Println("policy:", p.Name, p.ResourceType, p.Actions)
+	}
+	subject, err := g.Verify(context.Background(), sign(map[string]any{"sub": "reporter", "attributes": map[string]any{"departments": []string{"news"}}}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := g.Decide(context.Background(), subject, "asset", "read", map[string]any{"department": "news"}); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// policy: readers asset [read]
+	// decision: reporter read asset allowed=true by [readers]
 }
 
 // Protecting a net/http route: the loader turns the request into the
@@ -92,27 +108,50 @@ func ExampleGuard_HTTP() {
 // Protecting an echo route: the same, with a loader reading the echo
 // context's path parameters.
 func ExampleGuard_Echo() {
-	ctx := context.Background()
-	g, err := attributes.NewGuard(ctx, attributes.Config{
-		Issuer:   "https://iam.example.com/realms/acme",
-		Audience: "assets",
-		Client:   attributes.ClientCredentials{ID: "assets-server", Secret: "…"},
-	})
+	issuer, sign, stop := startExampleIssuer(`resource.department in subject.attributes.departments`)
+	defer stop()
+	g, err := attributes.NewGuard(context.Background(), attributes.Config{Issuer: issuer, Audience: "assets",
+		Client: attributes.ClientCredentials{ID: "assets-server", Secret: "secret"}})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer g.Close()
+	departments := map[string]string{"a1": "news", "a2": "finance"}
 	loadAsset := func(c echo.Context) (map[string]any, error) {
-		if c.Param("id") != "a1" {
+		dept, ok := departments[c.Param("id")]
+		if !ok {
 			return nil, attributes.ErrNotFound
 		}
-		return map[string]any{"id": "a1", "department": "news"}, nil
+		return map[string]any{"id": c.Param("id"), "department": dept}, nil
 	}
 	e := echo.New()
 	e.GET("/assets/:id", func(c echo.Context) error {
 		d, _ := attributes.DecisionFrom(c.Request().Context())
 		return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "allowed_by": d.Policies})
 	}, g.Echo("asset", "read", loadAsset))
-	log.Fatal(e.Start("127.0.0.1:8090"))
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+
+	token := sign(map[string]any{"sub": "reporter", "attributes": map[string]any{"departments": []string{"news"}}})
+	for _, path := range []string{"/assets/a1", "/assets/a2", "/assets/a3"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			fmt.Println(resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	// Output:
+	// 200 {"allowed_by":["readers"],"id":"a1"}
+	// 403 application/problem+json
+	// 404 application/problem+json
 }
 
 // Deciding inside a handler, for checks the middleware cannot make: here,

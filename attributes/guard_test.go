@@ -678,16 +678,12 @@ func TestGuardCostLimit(t *testing.T) {
 	for i := range items {
 		items[i] = i
 	}
-	start := time.Now()
 	d, err := g.Decide(context.Background(), map[string]any{"sub": "x"}, "asset", "read", map[string]any{"items": items})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Allowed || len(d.Errors) != 1 || !strings.Contains(d.Errors[0].Err.Error(), "cost") {
 		t.Errorf("loop-heavy policy: %+v", d)
-	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("the cost limit took %v to stop the policy", el)
 	}
 	// Small inputs stay under the limit and allow.
 	d, _ = g.Decide(context.Background(), map[string]any{"sub": "x"}, "asset", "read", map[string]any{"items": []any{1, 2}})

@@ -118,7 +118,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	sess := ar.GetSession().(*oauth2.JWTSession)
 	claims := sess.JWTClaims
 	orgID, _ := claims.Extra["org_id"].(string)
-	if !mayAccess(p, caller, ar.GetClient().GetID(), orgID, false) {
+	if !mayAccess(p, caller, ar.GetClient().GetID(), orgID) {
 		// Another org's token is, to this caller, no token at all.
 		return inactive()
 	}
@@ -172,17 +172,15 @@ func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.
 	return fc, nil
 }
 
-// mayAccess says whether caller may introspect (or, with revoke, revoke) a
-// token issued to tokenClientID, whose org_id claim is tokenOrgID.
+// mayAccess says whether caller may introspect a token issued to
+// tokenClientID, whose org_id claim is tokenOrgID.
 //
 // In an ordinary realm any confidential client of the realm may (CONTRACT
 // §4): the realm belongs to one org. The console realm holds every org's
 // admin clients, so there the org is the boundary: a caller sees its own
-// tokens and those of its own org, and only an owner or admin client may
-// revoke tokens other than its own (a viewer cannot change anything in its
-// org, and cutting another client's access is a change). A caller without
-// an org sees only its own tokens.
-func mayAccess(p *provider, caller *fositeClient, tokenClientID, tokenOrgID string, revoke bool) bool {
+// tokens and those of its own org. A caller without an org sees only its
+// own tokens. (Revocation is narrower still: only the token's own client.)
+func mayAccess(p *provider, caller *fositeClient, tokenClientID, tokenOrgID string) bool {
 	if p.realm.Name != realm.ConsoleRealm {
 		return true
 	}
@@ -190,10 +188,7 @@ func mayAccess(p *provider, caller *fositeClient, tokenClientID, tokenOrgID stri
 	if tokenClientID == c.ClientID {
 		return true
 	}
-	if c.OrgID == "" || tokenOrgID != c.OrgID {
-		return false
-	}
-	return !revoke || c.OrgRole.CanWrite()
+	return c.OrgID != "" && tokenOrgID == c.OrgID
 }
 
 // writeFositeError answers a fosite error in RFC 6749 form.

@@ -33,9 +33,10 @@ func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.
 	if err != nil {
 		return nil
 	}
-	if !mayAccess(r.p, caller, cl.ClientID, cl.OrgID, true) {
-		// RFC 7009 §2.2 answers 200 for a token the server will not
-		// revoke, so the caller learns nothing about another org's token.
+	if cl.ClientID != caller.GetID() {
+		// CONTRACT §4: a client revokes only the tokens issued to it; a
+		// token of another client answers 200 (RFC 7009 §2.2) and stays
+		// valid, so the caller learns nothing about it either.
 		return nil
 	}
 	exp := cl.Expiry.Time()

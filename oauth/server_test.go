@@ -298,6 +298,14 @@ func testRevocation(t *testing.T, env *oauthtest.Env) {
 	if r := env.Introspect(rf.Name, other, checker.ClientID, checkerSecret); r.Body["active"] != true {
 		t.Errorf("revoking one token affected another: %s", r.RawBody)
 	}
+	// Another client's live token: 200 (RFC 7009 §2.1 does not let the
+	// answer tell whether the token exists), and it stays valid.
+	if r := revoke(other, checker.ClientID, checkerSecret); r.Status != http.StatusOK {
+		t.Errorf("revoking another client's token: %d %s, want 200", r.Status, r.RawBody)
+	}
+	if r := env.Introspect(rf.Name, other, checker.ClientID, checkerSecret); r.Body["active"] != true {
+		t.Errorf("another client revoked a token not issued to it: %s", r.RawBody)
+	}
 	// Unknown tokens: 200 per RFC 7009 §2.2; revoking twice is fine.
 	for _, bad := range []string{"garbage", tok} {
 		if r := revoke(bad, checker.ClientID, checkerSecret); r.Status != http.StatusOK {
@@ -769,15 +777,21 @@ func testConsoleTokensStayInTheirOrg(t *testing.T, env *oauthtest.Env) {
 	if !live(tok) {
 		t.Fatal("a viewer revoked another client's token")
 	}
-	// ...but may revoke its own; an owner may revoke any of its org's.
+	// ...nor may the org's owner (CONTRACT §4: a client revokes the tokens
+	// issued to it; another client's token answers 200 and stays valid).
+	// Each revokes its own.
+	revoke(tok, ownerID, ownerSecret)
+	if !live(tok) {
+		t.Error("the org owner revoked another client's token")
+	}
 	viewerTok := env.MustToken(realm.ConsoleRealm, viewerID, viewerSecret, nil)
 	revoke(viewerTok, viewerID, viewerSecret)
 	if live(viewerTok) {
 		t.Error("a viewer could not revoke its own token")
 	}
-	revoke(tok, ownerID, ownerSecret)
+	revoke(tok, ciID, ciSecret)
 	if live(tok) {
-		t.Error("the org owner could not revoke its org's token")
+		t.Error("a client could not revoke its own token")
 	}
 	// The other org's client still sees and revokes its own tokens.
 	evilTok := env.MustToken(realm.ConsoleRealm, evilID, evilSecret, nil)
@@ -922,7 +936,7 @@ func testRecreatedRealmIsNotServedStale(t *testing.T, env *oauthtest.Env) {
 				}
 			case "revoke":
 				tok := env.MustToken(name, svc.ClientID, secret, nil)
-				r := env.Post("/realms/"+name+oauth.PathRevoke, url.Values{"token": {tok}}, checker.ClientID, checkerSecret)
+				r := env.Post("/realms/"+name+oauth.PathRevoke, url.Values{"token": {tok}}, svc.ClientID, secret)
 				if r.Status != http.StatusOK {
 					t.Fatalf(first+": revoke: %d %s", r.Status, r.RawBody)
 				}

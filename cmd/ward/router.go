@@ -49,19 +49,7 @@ func newRouter(cfg routerConfig) *echo.Echo {
 	}, []string{"route", "method", "status"})
 	reg.MustRegister(requests)
 
-	// The admin API answers problem+json; everything else (OAuth2 endpoints
-	// included) answers in the OAuth2 error style or plain status text.
-	e.HTTPErrorHandler = func(err error, c echo.Context) {
-		if strings.HasPrefix(c.Request().URL.Path, "/admin/") {
-			cfg.API.HandleError(err, c)
-			return
-		}
-		if p := c.Request().URL.Path; (p == "/console" || strings.HasPrefix(p, "/console/")) && cfg.UI != nil {
-			cfg.UI.HandleError(err, c)
-			return
-		}
-		plainError(cfg.Log, err, c)
-	}
+	e.HTTPErrorHandler = errorHandler(cfg)
 	e.Use(recoverer(cfg.Log), observe(cfg.Log, requests))
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -83,6 +71,23 @@ func newRouter(cfg routerConfig) *echo.Echo {
 	cfg.Login.Register(e)
 	cfg.UI.Register(e)
 	return e
+}
+
+// errorHandler picks each area's error format: the admin API answers
+// problem+json, the console pages an HTML page, everything else (OAuth2
+// endpoints included) the OAuth2 error style or plain status text.
+func errorHandler(cfg routerConfig) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if strings.HasPrefix(c.Request().URL.Path, "/admin/") {
+			cfg.API.HandleError(err, c)
+			return
+		}
+		if p := c.Request().URL.Path; (p == "/console" || strings.HasPrefix(p, "/console/")) && cfg.UI != nil {
+			cfg.UI.HandleError(err, c)
+			return
+		}
+		plainError(cfg.Log, err, c)
+	}
 }
 
 // plainError answers errors outside the admin API without revealing

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -147,6 +148,16 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	if r.Status != http.StatusOK || r.Body["active"] != true {
 		t.Errorf("introspection of another code's token: %d %s, want active", r.Status, r.RawBody)
 	}
+	// The first redemption's refresh token is revoked too (RFC 9700 §4.5:
+	// everything the code issued); the other code's refresh token is not.
+	refresh := func(rt string) (*oauth2.Token, error) {
+		return f.Conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token() // expired: x/oauth2 refreshes
+	}
+	_, err = refresh(tok.RefreshToken)
+	oauthtest.WantRetrieveError(t, "the reused code's refresh token", err, "invalid_grant")
+	if _, err := refresh(tok2.RefreshToken); err != nil {
+		t.Errorf("another code's refresh token after the reuse: %v", err)
+	}
 }
 
 func TestAuthorizationCodeBadPKCE(t *testing.T) {
@@ -232,15 +243,30 @@ func TestLoginRefusals(t *testing.T) {
 	if err := f.Env.Store.UpdateUser(f.Env.Ctx, other); err != nil {
 		t.Fatal(err)
 	}
+	invited := &realm.User{ID: f.Env.ID(), RealmID: f.Realm.ID, Email: "invited@example.com", Active: true,
+		CreatedAt: f.Env.Now().UTC(), UpdatedAt: f.Env.Now().UTC()} // no password set yet
+	if err := f.Env.Store.CreateUser(f.Env.Ctx, invited); err != nil {
+		t.Fatal(err)
+	}
+	// CONTRACT §4: the same answer and the same work for an unknown email
+	// and a wrong password. The work is one argon2id verification on every
+	// path (counted, not timed: timing flakes on a loaded machine); the
+	// dummy hash's parameters are TestDummyHashMatchesPasswordParameters'.
+	passwords := f.Env.Service.Passwords()
 	for name, cred := range map[string][2]string{
 		"wrong password":   {f.User.Email, "not the password"},
 		"unknown email":    {"nobody@example.com", oauthtest.Password},
 		"deactivated user": {other.Email, oauthtest.Password},
+		"no password yet":  {invited.Email, oauthtest.Password},
 		"empty":            {"", ""},
 	} {
+		before := passwords.Verifications()
 		p := f.SubmitLogin(t, b, login, cred[0], cred[1])
 		if p.Status != http.StatusUnauthorized || p.Location != nil || !strings.Contains(p.Body, loginFailed) {
 			t.Errorf("%s: %d %v, want the login page again with %q", name, p.Status, p.Location, loginFailed)
+		}
+		if n := passwords.Verifications() - before; n != 1 {
+			t.Errorf("%s: %d password verifications, want exactly 1 (as for a wrong password)", name, n)
 		}
 		login = p
 	}
@@ -250,6 +276,9 @@ func TestLoginRefusals(t *testing.T) {
 		url.Values{"csrf_token": {"forged"}, "email": {f.User.Email}, "password": {oauthtest.Password}})
 	if p.Status != http.StatusForbidden || p.Location != nil {
 		t.Errorf("forged CSRF token: %d %v, want 403", p.Status, p.Location)
+	}
+	if n := passwords.Verifications(); n != 5 {
+		t.Errorf("%d verifications after five refusals and a forged form, want 5 (the forged one costs none)", n)
 	}
 	// The password never reaches a stored request or a log.
 	if strings.Contains(f.Env.Logs.String(), oauthtest.Password) {
