@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wardiam/ward/attributes"
 )
@@ -212,6 +213,9 @@ func checkGroupValues(v *ValidationError, defs []Attribute, raw map[string]any) 
 			v.Add(field, "undefined attribute")
 			continue
 		}
+		if !checkValueBounds(v, field, def, val) {
+			continue
+		}
 		n, err := attributes.Normalize(def, val)
 		if err != nil {
 			v.Add(field, strings.TrimPrefix(err.Error(), attributes.ErrInvalidValue.Error()+": "))
@@ -220,4 +224,40 @@ func checkGroupValues(v *ValidationError, defs []Attribute, raw map[string]any) 
 		out[key] = n
 	}
 	return out
+}
+
+// Bounds on one group's values, checked before anything else looks at
+// them. Each value ends up in the tokens of the group's members, whose
+// merged claims MaxClaimsBytes bounds; these keep a single value or list
+// from being the whole budget, and the work on a hostile list small.
+const (
+	maxAttributeValues   = 200 // values of one multi-valued attribute
+	maxAttributeValueLen = 256 // characters of one string value
+)
+
+// checkValueBounds names a list of more than maxAttributeValues values
+// ("attributes.NAME") and each string value longer than
+// maxAttributeValueLen ("attributes.NAME" or "attributes.NAME[i]"); it
+// reports whether raw is within them.
+func checkValueBounds(v *ValidationError, field string, def attributes.Definition, raw any) bool {
+	ok := true
+	checkLen := func(f string, x any) {
+		if s, isString := x.(string); isString && def.Type == attributes.String && utf8.RuneCountInString(s) > maxAttributeValueLen {
+			v.Add(f, fmt.Sprintf("must be at most %d characters", maxAttributeValueLen))
+			ok = false
+		}
+	}
+	list, isList := raw.([]any)
+	if !isList || !def.Multi {
+		checkLen(field, raw)
+		return ok
+	}
+	if len(list) > maxAttributeValues {
+		v.Add(field, fmt.Sprintf("must have at most %d values", maxAttributeValues))
+		return false
+	}
+	for i, x := range list {
+		checkLen(fmt.Sprintf("%s[%d]", field, i), x)
+	}
+	return ok
 }

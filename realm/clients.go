@@ -150,6 +150,9 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err != nil {
 			return err
 		}
+		if err := checkClaimsFit("groups", names, eff); err != nil {
+			return err // rolls the client back
+		}
 		view = &ClientView{Client: *clientView(c), EffectiveAttributes: eff}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventClientCreated, "client", c.ClientID,
 			map[string]any{"name": c.Name, "kind": string(c.Kind), "public": c.Public,
@@ -162,9 +165,6 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 }
 
 // GetClient returns a realm client with its effective attributes.
-		if err := checkClaimsFit("groups", names, eff); err != nil {
-			return err // rolls the client back
-		}
 func (s *Service) GetClient(ctx context.Context, realmName, clientID string) (*ClientView, error) {
 	a, err := canRead(ctx)
 	if err != nil {

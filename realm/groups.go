@@ -53,6 +53,9 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 		if err := tx.CreateGroup(ctx, g); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", name))
 		}
+		if err := checkGroupClaims(ctx, tx, g, "attributes"); err != nil {
+			return err
+		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupCreated, "group", g.ID,
 			map[string]any{"name": g.Name, "attributes": sortedKeys(values)}))
 	})
@@ -130,6 +133,15 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 		if err := tx.UpdateGroup(ctx, g); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", g.Name))
 		}
+		// Its members' tokens carry its name and values.
+		if ch.has("attributes") {
+			err = checkGroupClaims(ctx, tx, g, "attributes")
+		} else if ch.has("name") {
+			err = checkGroupClaims(ctx, tx, g, "name")
+		}
+		if err != nil {
+			return err
+		}
 		d := ch.details()
 		d["name"] = g.Name
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupUpdated, "group", g.ID, d))
@@ -164,8 +176,24 @@ func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
 		if n > 0 {
 			return Conflict("id", fmt.Sprintf("the group is the primary group of %d user(s) or client(s); set another primary group first", n))
 		}
+		// Leaving a group can grow a member's claims (a single-valued
+		// attribute the groups disagreed on may be settled): the members,
+		// read before the memberships go, must still fit after.
+		groupings, err := tx.ListMemberGroupings(ctx, r.ID, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteGroup(ctx, r.ID, id); err != nil {
 			return err
+		}
+		if len(groupings) > 0 {
+			defs, err := tx.ListAttributes(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			if err := checkGroupings(ctx, tx, defs, r.ID, groupings, "id"); err != nil {
+				return err
+			}
 		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupDeleted, "group", g.ID,
 			map[string]any{"name": g.Name}))

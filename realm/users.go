@@ -84,9 +84,9 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		names, eff, err := groupClaims(ctx, tx, r.ID, groups, u.PrimaryGroup)
 		if err != nil {
 			return err
+		}
 		if err := checkClaimsFit("groups", names, eff); err != nil {
 			return err // rolls the user back
-		}
 		}
 		view = &UserView{User: *userView(u), EffectiveAttributes: eff}
 		if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventUserCreated, "user", u.ID,
@@ -336,12 +336,12 @@ func (s *Service) changeGroup(ctx context.Context, realmName, groupID string, ad
 			return err
 		}
 		if changedNow {
+			if err := checkMemberClaims(ctx, tx, r.ID, groups, m.primary); err != nil {
+				return err
+			}
 			*m.groups = groups
 			*m.updatedAt = s.now()
 			if err := m.save(); err != nil {
-				return err
-			}
-			if err := checkMemberClaims(ctx, tx, r.ID, groups, m.primary); err != nil {
 				return err
 			}
 			if err := appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, groupEvent(m.kind, add), m.kind, m.id,

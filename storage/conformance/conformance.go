@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"Groups", testGroups},
 		{"GroupAttributesJSON", testGroupAttributesJSON},
 		{"GroupMembers", testGroupMembers},
+		{"MemberGroupings", testMemberGroupings},
 		{"DeleteGroupRemovesMemberships", testDeleteGroup},
 		{"Users", testUsers},
 		{"UserPagination", testUserPagination},
@@ -599,6 +601,46 @@ func testGroupMembers(t *testing.T, f *fixture) {
 	_, err = f.s.ListGroupMembers(f.ctx, r.ID, f.id(), realm.ListOptions{})
 	if err != nil && !errors.Is(err, realm.ErrNotFound) {
 		t.Errorf("ListGroupMembers of a missing group: %v", err)
+	}
+}
+
+// testMemberGroupings: one subject per distinct combination of groups and
+// primary group among the group's users and clients (users first, then
+// by ID), each with all of its groups; other groups' members and other
+// realms' rows do not count.
+func testMemberGroupings(t *testing.T, f *fixture) {
+	o := f.org("acme")
+	r := f.realm(o.ID, "prod")
+	g, a, b := f.group(r.ID, "g", nil), f.group(r.ID, "a", nil), f.group(r.ID, "b", nil)
+	u1 := f.user(r.ID, "u1@example.com", g.ID, a.ID) // primary g
+	f.user(r.ID, "u2@example.com", g.ID, a.ID)       // same as u1
+	u3 := f.user(r.ID, "u3@example.com", a.ID, g.ID) // primary a
+	u4 := f.user(r.ID, "u4@example.com", g.ID)
+	f.user(r.ID, "outside@example.com", a.ID, b.ID)
+	f.client(r.ID, "svc-same", g.ID) // same as u4
+	c2 := f.client(r.ID, "svc-2", g.ID, b.ID, a.ID)
+	other := f.realm(o.ID, "dev")
+	f.user(other.ID, "u1@example.com", f.group(other.ID, "g", nil).ID)
+
+	got, err := f.s.ListMemberGroupings(f.ctx, r.ID, g.ID)
+	must(t, err)
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	want := []realm.SubjectGroups{
+		{Kind: "user", ID: u1.ID, Groups: sorted(g.ID, a.ID), PrimaryGroup: g.ID},
+		{Kind: "user", ID: u3.ID, Groups: sorted(g.ID, a.ID), PrimaryGroup: a.ID},
+		{Kind: "user", ID: u4.ID, Groups: []string{g.ID}, PrimaryGroup: g.ID},
+		{Kind: "client", ID: c2.ClientID, Groups: sorted(g.ID, a.ID, b.ID), PrimaryGroup: g.ID},
+	}
+	same(t, "ListMemberGroupings", got, want)
+	got, err = f.s.ListMemberGroupings(f.ctx, r.ID, f.group(r.ID, "empty", nil).ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("ListMemberGroupings of an empty group = %v", got)
+	}
+	got, err = f.s.ListMemberGroupings(f.ctx, other.ID, g.ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("ListMemberGroupings of another realm's group = %v", got)
 	}
 }
 

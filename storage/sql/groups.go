@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/wardiam/ward/realm"
@@ -295,4 +296,63 @@ func (s *Store) CountPrimaryUses(ctx context.Context, realmID, id string) (int64
 		return 0, mapErr(err)
 	}
 	return users + clients, nil
+}
+
+// Member groupings: every membership row of the group's members, ordered
+// by member so that each member's groups arrive together.
+const (
+	userGroupingsSQL = `SELECT m.user_id, m.group_id, u.primary_group
+FROM user_groups m JOIN users u ON u.realm_id = m.realm_id AND u.id = m.user_id
+WHERE m.realm_id = ? AND m.user_id IN (SELECT user_id FROM user_groups WHERE realm_id = ? AND group_id = ?)
+ORDER BY m.user_id`
+	clientGroupingsSQL = `SELECT c.client_id, m.group_id, c.primary_group
+FROM client_groups m JOIN clients c ON c.realm_id = m.realm_id AND c.id = m.client_pk
+WHERE m.realm_id = ? AND m.client_pk IN (SELECT client_pk FROM client_groups WHERE realm_id = ? AND group_id = ?)
+ORDER BY m.client_pk`
+)
+
+// ListMemberGroupings streams the membership rows of the group's users,
+// then its clients, and keeps the first member of each distinct
+// combination of groups and primary group: memory grows with the
+// combinations, not with the members.
+func (s *Store) ListMemberGroupings(ctx context.Context, realmID, groupID string) ([]realm.SubjectGroups, error) {
+	out := []realm.SubjectGroups{}
+	seen := map[string]bool{}
+	for _, q := range []struct{ kind, sql string }{{"user", userGroupingsSQL}, {"client", clientGroupingsSQL}} {
+		rows, err := s.q(ctx).Raw(q.sql, realmID, realmID, groupID).Rows()
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		var cur *realm.SubjectGroups
+		keep := func() {
+			if cur == nil {
+				return
+			}
+			slices.Sort(cur.Groups)
+			key := cur.PrimaryGroup + "\x00" + strings.Join(cur.Groups, ",")
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, *cur)
+			}
+		}
+		for rows.Next() {
+			var id, gid, primary string
+			if err := rows.Scan(&id, &gid, &primary); err != nil {
+				rows.Close()
+				return nil, mapErr(err)
+			}
+			if cur == nil || cur.ID != id {
+				keep()
+				cur = &realm.SubjectGroups{Kind: q.kind, ID: id, PrimaryGroup: primary}
+			}
+			cur.Groups = append(cur.Groups, gid)
+		}
+		keep()
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	return out, nil
 }
