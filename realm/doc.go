@@ -17,7 +17,7 @@
 // subjects.go (group membership rules and the effective-attribute merge,
 // ClaimsOf, also used for token claims), keys.go (key rotation and a
 // realm's first keys), policies.go, selfservice.go (set-password and reset
-// links), mailer.go (link mail, MailFailures), events.go, views.go.
+// links), mailer.go (link mails: the outbox and MailQueue), events.go, views.go.
 //
 // Decisions worth knowing:
 //   - Every multi-row change runs in one Store.InTx together with its audit

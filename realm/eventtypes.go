@@ -24,6 +24,7 @@ const (
 	EventGroupUpdated EventType = "group.updated"
 
 	EventMailFailed EventType = "mail.failed"
+	EventMailSent   EventType = "mail.sent"
 
 	EventMemberCreated EventType = "member.created"
 	EventMemberDeleted EventType = "member.deleted"
@@ -60,7 +61,7 @@ var EventTypes = []EventType{
 	EventClientCreated, EventClientDeactivated, EventClientGroupAdded, EventClientGroupRemoved,
 	EventClientReactivated, EventClientSecretRotated, EventClientUpdated,
 	EventGroupCreated, EventGroupDeleted, EventGroupUpdated,
-	EventMailFailed,
+	EventMailFailed, EventMailSent,
 	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
 	EventOrgCreated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,

@@ -60,7 +60,7 @@ type env struct {
 	owner  context.Context
 	admin  context.Context
 	viewer context.Context
-	mails  *recordingMailer
+	mails  *mailbox
 }
 
 // opener opens a fresh, migrated store.
@@ -76,9 +76,10 @@ func eachBackend(t *testing.T, f func(t *testing.T, open opener)) {
 
 func newService(t *testing.T, open opener) *env {
 	t.Helper()
-	e := &env{t: t, store: open(t), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), mails: &recordingMailer{}}
+	e := &env{t: t, store: open(t), now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	e.mails = &mailbox{t: t, q: e.mailQueue(testMailKey)}
 	svc, err := realm.NewService(realm.ServiceConfig{Store: e.store, Keys: testKeys{}, Clock: func() time.Time { return e.now },
-		Mailer: e.mails, PublicURL: "https://iam.example.test/"})
+		Mail: e.mails.q, PublicURL: "https://iam.example.test/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,35 +88,57 @@ func newService(t *testing.T, open opener) *env {
 	return e
 }
 
-// mailFailures is the failure recorder cmd/ward gives the mail queue, on
-// the test's store and clock.
-func (e *env) mailFailures() realm.MailFailures {
-	return realm.MailFailures{Store: e.store, Clock: func() time.Time { return e.now }}
-}
+// testMailKey seals the test outbox (cmd/ward derives its key from the
+// master key).
+var testMailKey = []byte("0123456789abcdef0123456789abcdef")
 
-// recordingMailer stands in for delivery (realm/mail, tested against a real
-// SMTP server there and in cmd/ward): it records what the service hands
-// over, or refuses when fail is set.
-type recordingMailer struct {
-	mu   sync.Mutex
-	sent []realm.LinkMail
-	fail error
-}
-
-func (m *recordingMailer) EnqueueLinkMail(l realm.LinkMail) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
+// mailQueue builds a MailQueue on the test's store and clock with key:
+// another node sharing the database, or this one after a restart.
+func (e *env) mailQueue(key []byte) *realm.MailQueue {
+	e.t.Helper()
+	q, err := realm.NewMailQueue(realm.MailQueueConfig{Store: e.store, Key: key, Clock: func() time.Time { return e.now }})
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	m.sent = append(m.sent, l)
-	return nil
+	return q
 }
 
-func (m *recordingMailer) all() []realm.LinkMail {
+// mailbox takes the link mails the service queued out of the real outbox
+// as the delivery worker does (claim, then record the delivery), and
+// keeps them in the order taken.
+type mailbox struct {
+	t    *testing.T
+	q    *realm.MailQueue
+	mu   sync.Mutex
+	sent []realm.QueuedMail
+}
+
+// take delivers everything due and returns every mail taken so far.
+func (m *mailbox) take() []realm.QueuedMail {
+	m.t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]realm.LinkMail(nil), m.sent...)
+	claimed, err := m.q.Claim(m.t.Context(), 100, time.Minute)
+	if err != nil {
+		m.t.Fatalf("claiming queued mail: %v", err)
+	}
+	for _, c := range claimed {
+		if err := m.q.Delivered(m.t.Context(), c, c.ID+"@test"); err != nil {
+			m.t.Fatalf("recording a delivery: %v", err)
+		}
+	}
+	m.sent = append(m.sent, claimed...)
+	return slices.Clone(m.sent)
+}
+
+// all is what every mail taken so far says.
+func (m *mailbox) all() []realm.LinkMail {
+	m.t.Helper()
+	var out []realm.LinkMail
+	for _, q := range m.take() {
+		out = append(out, q.Mail)
+	}
+	return out
 }
 
 func newEnv(t *testing.T, open opener) *env {

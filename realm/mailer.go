@@ -2,20 +2,18 @@ package realm
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"time"
 )
-
-// Mailer hands link mails to delivery. realm/mail implements it (cmd/ward
-// adapts it); EnqueueLinkMail must return at once, never waiting on the
-// network. The service calls it only after the transaction that stored the
-// link's token has committed, so a mail never carries a link that a
-// rollback voided.
-type Mailer interface {
-	EnqueueLinkMail(LinkMail) error
-}
 
 // Link mail purposes.
 const (
@@ -23,19 +21,65 @@ const (
 	PurposeResetPassword = "reset_password"
 )
 
-// LinkMail is one mail carrying a single-use link.
+// LinkMail is what one mail carrying a single-use link says. It travels
+// sealed in the mail outbox: the link is a credential whose only other
+// copy in the database is a hash.
 type LinkMail struct {
-	Purpose          string // PurposeSetPassword or PurposeResetPassword
-	To               string
-	FirstName        string
-	RealmDisplayName string
-	Link             string // absolute
-	ValidFor         time.Duration
-	// OrgID is whose audit log a delivery failure goes to: the realm's
-	// org, or for a console account the org that invited it.
+	Purpose          string        `json:"purpose"` // PurposeSetPassword or PurposeResetPassword
+	To               string        `json:"to"`
+	FirstName        string        `json:"first_name"`
+	RealmDisplayName string        `json:"realm_display_name"`
+	Link             string        `json:"link"` // absolute
+	ValidFor         time.Duration `json:"valid_for"`
+}
+
+// OutboxMail is one row of the mail outbox (MailOutboxStore): a link mail
+// queued in the transaction that made its link, until a node has
+// delivered it or given up on it.
+type OutboxMail struct {
+	// ID is time-sortable and fixed for the mail's life; the mail's
+	// Message-ID is made from it, so a mail sent twice (a crash between
+	// the SMTP server's acceptance and the row's deletion) is recognisable.
+	ID string
+	// OrgID, RealmID and UserID say whose audit log the outcome goes to and
+	// about whom; RealmID is the user's realm (the console realm for a
+	// console account). Purpose is the LinkMail's.
 	OrgID   string
 	RealmID string
 	UserID  string
+	Purpose string
+	// Sealed is the LinkMail, JSON, encrypted with a key derived from the
+	// master key (AES-256-GCM, nonce first, the ID as additional data).
+	Sealed []byte
+	// Attempts counts the claims so far (a claim is one delivery attempt).
+	Attempts int
+	// DueAt is when the row may next be claimed: at once when queued, the
+	// end of a claim's lease while a node holds it, the next retry after a
+	// failed attempt.
+	DueAt time.Time
+	// Lease names the current (or last) claim; empty before the first.
+	Lease     string
+	CreatedAt time.Time
+}
+
+// MailOutboxStore keeps queued link mails. Several nodes share it: a
+// claim is a lease, so two nodes never hold the same mail at once, and a
+// node that dies holding one loses it to the next claim after the lease.
+type MailOutboxStore interface {
+	// EnqueueMail stores a new row (inside the caller's transaction).
+	EnqueueMail(ctx context.Context, m *OutboxMail) error
+	// ClaimMail leases up to limit rows due at now (DueAt <= now), those
+	// due longest first: each gets Lease lease (a name new for each call),
+	// DueAt until and one more attempt. A row another caller claims at the
+	// same moment is skipped, never returned to both.
+	ClaimMail(ctx context.Context, now, until time.Time, lease string, limit int) ([]OutboxMail, error)
+	// RescheduleMail sets DueAt of the row id if lease still holds it:
+	// later (a retry), the lease's new end (renewal) or now (release).
+	// ErrNotFound when the row is gone or another claim holds it.
+	RescheduleMail(ctx context.Context, id, lease string, dueAt time.Time) error
+	// DeleteMail removes the row id if lease still holds it; ErrNotFound
+	// otherwise.
+	DeleteMail(ctx context.Context, id, lease string) error
 }
 
 // issueSetPasswordLink stores a new set-password token for u inside tx
@@ -59,75 +103,235 @@ func (s *Service) issueSetPasswordLink(ctx context.Context, tx Store, a access, 
 	return "/realms/" + url.PathEscape(r.Name) + "/login-actions/set-password?token=" + url.QueryEscape(token), nil
 }
 
-// mailLink queues a link mail after commit. A mail that cannot be queued
-// does not undo the change that asked for it: it is logged and recorded as
-// an event, and the admin can send the link again.
-func (s *Service) mailLink(ctx context.Context, orgID string, r *Realm, u *User, purpose, path string, validFor time.Duration) {
-	if s.mailer == nil {
-		s.log.Warn("no mailer configured: link mail not sent", "realm", r.Name, "user_id", u.ID, "purpose", purpose)
-		return
+// queueLinkMail puts a link mail into the outbox inside tx, the
+// transaction that made the link: the mail is queued if and only if the
+// change that asked for it commits. After the commit, call mailQueued.
+func (s *Service) queueLinkMail(ctx context.Context, tx Store, orgID string, r *Realm, u *User, purpose, path string, validFor time.Duration) error {
+	if s.mail == nil {
+		s.log.Warn("no mail queue configured: link mail not sent", "realm", r.Name, "user_id", u.ID, "purpose", purpose)
+		return nil
 	}
 	display := r.DisplayName
 	if display == "" {
 		display = r.Name
 	}
-	err := s.mailer.EnqueueLinkMail(LinkMail{
+	return s.mail.enqueue(ctx, tx, orgID, r.ID, u.ID, LinkMail{
 		Purpose: purpose, To: u.Email, FirstName: u.FirstName, RealmDisplayName: display,
-		Link: s.publicURL + path, ValidFor: validFor, OrgID: orgID, RealmID: r.ID, UserID: u.ID,
+		Link: s.publicURL + path, ValidFor: validFor,
 	})
-	if err == nil {
-		return
-	}
-	s.log.Error("link mail could not be queued", "realm", r.Name, "user_id", u.ID, "purpose", purpose, "err", err)
-	s.mailFailures.record(ctx, orgID, r, u.ID, purpose, "could not be queued: "+err.Error())
 }
 
-// MailFailures records link mails that were finally not delivered as
-// mail.failed events, acting as System. It needs only the store, so the
-// mail queue, whose failure callback Record is, can be built before the
-// Service that enqueues into it.
-type MailFailures struct {
-	Store  Store
+// mailQueued wakes this node's mail worker after a commit that queued
+// mail, so it goes out at once rather than at the next poll.
+func (s *Service) mailQueued() {
+	if s.mail != nil {
+		s.mail.wakeUp()
+	}
+}
+
+// MailQueueConfig configures NewMailQueue.
+type MailQueueConfig struct {
+	Store Store
+	// Key seals the queued mails: 32 bytes, derived from the master key, so
+	// every node sharing the database opens what another sealed.
+	Key    []byte
 	Clock  func() time.Time // default time.Now
 	Random io.Reader        // default crypto/rand.Reader
 	Logger *slog.Logger     // default slog.Default()
 }
 
-// Record records the final failure of a link mail to a user of realmID in
-// orgID's audit log (the realm's org when orgID is empty).
-func (m MailFailures) Record(ctx context.Context, orgID, realmID, userID, purpose, reason string) {
-	r, err := m.Store.GetRealm(ctx, realmID)
+// MailQueue is the realm side of the mail outbox: the Service queues link
+// mails into it inside its transactions, and a delivery worker (realm/mail,
+// wired by cmd/ward) claims them, reports each attempt's outcome and gets
+// woken when this node queued something. Outcomes become mail.sent and
+// mail.failed events in the transaction that deletes the row, so a mail's
+// final event is recorded exactly once. Events carry no link and no body.
+type MailQueue struct {
+	store  Store
+	aead   cipher.AEAD
+	clock  func() time.Time
+	random io.Reader
+	log    *slog.Logger
+	wake   chan struct{}
+}
+
+// NewMailQueue builds a MailQueue.
+func NewMailQueue(cfg MailQueueConfig) (*MailQueue, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("realm: MailQueueConfig.Store is required")
+	}
+	if len(cfg.Key) != 32 {
+		return nil, fmt.Errorf("realm: mail queue key must be 32 bytes, got %d", len(cfg.Key))
+	}
+	block, err := aes.NewCipher(cfg.Key)
 	if err != nil {
-		m.logger().Error("recording a mail failure: realm lookup", "realm_id", realmID, "err", err)
-		return
+		return nil, fmt.Errorf("realm: mail queue key: %w", err)
 	}
-	if orgID == "" {
-		orgID = r.OrgID
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("realm: mail queue key: %w", err)
 	}
-	m.record(ctx, orgID, r, userID, purpose, reason)
+	q := &MailQueue{store: cfg.Store, aead: aead, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger,
+		wake: make(chan struct{}, 1)}
+	if q.clock == nil {
+		q.clock = time.Now
+	}
+	if q.random == nil {
+		q.random = rand.Reader
+	}
+	if q.log == nil {
+		q.log = slog.Default()
+	}
+	return q, nil
 }
 
-func (m MailFailures) record(ctx context.Context, orgID string, r *Realm, userID, purpose, reason string) {
-	eventRealm := r.ID
-	if r.Name == ConsoleRealm {
-		eventRealm = "" // console accounts are org-level business
-	}
-	clock := m.Clock
-	if clock == nil {
-		clock = time.Now
-	}
-	now := clock().UTC().Truncate(time.Microsecond)
-	e := &Event{ID: NewID(now, m.Random), OrgID: orgID, RealmID: eventRealm, Type: EventMailFailed,
-		ActorType: System.ActorType, ActorID: System.ActorID, TargetType: "user", TargetID: userID,
-		Details: map[string]any{"purpose": purpose, "reason": reason}, Time: now}
-	if err := appendEvents(context.WithoutCancel(ctx), m.Store, e); err != nil {
-		m.logger().Error("recording a mail failure event", "user_id", userID, "err", err)
+// QueuedMail is a claimed mail, opened, as the worker sees it.
+type QueuedMail struct {
+	ID       string // the outbox row; also the Message-ID's local part
+	Lease    string
+	Attempts int // this attempt included
+	OrgID    string
+	RealmID  string
+	UserID   string
+	Mail     LinkMail
+}
+
+// Wake receives a value after a commit on this node queued mail; the
+// worker polls for the rest (other nodes' mail, retries, lost leases).
+func (q *MailQueue) Wake() <-chan struct{} { return q.wake }
+
+func (q *MailQueue) wakeUp() {
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is already pending
 	}
 }
 
-func (m MailFailures) logger() *slog.Logger {
-	if m.Logger == nil {
-		return slog.Default()
+func (q *MailQueue) now() time.Time { return q.clock().UTC().Truncate(time.Microsecond) }
+
+func (q *MailQueue) enqueue(ctx context.Context, tx Store, orgID, realmID, userID string, m LinkMail) error {
+	now := q.now()
+	id := NewID(now, q.random)
+	sealed, err := q.seal(id, m)
+	if err != nil {
+		return err
 	}
-	return m.Logger
+	return tx.EnqueueMail(ctx, &OutboxMail{ID: id, OrgID: orgID, RealmID: realmID, UserID: userID,
+		Purpose: m.Purpose, Sealed: sealed, DueAt: now, CreatedAt: now})
+}
+
+// additionalData binds a sealed mail to its row: a payload copied into
+// another row does not open.
+func mailAdditionalData(id string) []byte { return []byte("ward mail outbox v1\x00" + id) }
+
+func (q *MailQueue) seal(id string, m LinkMail) ([]byte, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, q.aead.NonceSize(), q.aead.NonceSize()+len(plain)+q.aead.Overhead())
+	if _, err := io.ReadFull(q.random, nonce); err != nil {
+		return nil, fmt.Errorf("realm: sealing mail: %w", err)
+	}
+	return q.aead.Seal(nonce, nonce, plain, mailAdditionalData(id)), nil
+}
+
+// errMailUnsealed hides why a mail did not open: the wrong master key and
+// a damaged row look the same.
+var errMailUnsealed = errors.New("the queued mail does not decrypt (wrong master key or damaged row)")
+
+func (q *MailQueue) open(row *OutboxMail) (LinkMail, error) {
+	var m LinkMail
+	n := q.aead.NonceSize()
+	if len(row.Sealed) < n+q.aead.Overhead() {
+		return m, errMailUnsealed
+	}
+	plain, err := q.aead.Open(nil, row.Sealed[:n], row.Sealed[n:], mailAdditionalData(row.ID))
+	if err != nil || json.Unmarshal(plain, &m) != nil {
+		return m, errMailUnsealed
+	}
+	return m, nil
+}
+
+// Claim leases up to max due mails for lease and returns them opened. A
+// mail that does not open, or whose link expired before it could be sent,
+// fails here (mail.failed) and is not returned: sending it could not help.
+func (q *MailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]QueuedMail, error) {
+	var id [16]byte
+	if _, err := io.ReadFull(q.random, id[:]); err != nil {
+		return nil, fmt.Errorf("realm: mail lease: %w", err)
+	}
+	now := q.now()
+	rows, err := q.store.ClaimMail(ctx, now, now.Add(lease), hex.EncodeToString(id[:]), max)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueuedMail, 0, len(rows))
+	for i := range rows {
+		row := &rows[i]
+		qm := QueuedMail{ID: row.ID, Lease: row.Lease, Attempts: row.Attempts, OrgID: row.OrgID,
+			RealmID: row.RealmID, UserID: row.UserID, Mail: LinkMail{Purpose: row.Purpose}}
+		m, err := q.open(row)
+		if err == nil && m.ValidFor > 0 && !now.Before(row.CreatedAt.Add(m.ValidFor)) {
+			err = errors.New("the link expired before the mail could be delivered")
+		}
+		if err != nil {
+			if ferr := q.Failed(ctx, qm, err.Error()); ferr != nil {
+				return out, ferr
+			}
+			continue
+		}
+		qm.Mail = m
+		out = append(out, qm)
+	}
+	return out, nil
+}
+
+// Extend renews the lease on m while an attempt is in flight. ErrNotFound:
+// the lease was lost (the mail is gone or another node holds it).
+func (q *MailQueue) Extend(ctx context.Context, m QueuedMail, lease time.Duration) error {
+	return q.store.RescheduleMail(ctx, m.ID, m.Lease, q.now().Add(lease))
+}
+
+// Retry makes m due again after the given backoff (zero: at once, as
+// when a node stopping hands a mail back). ErrNotFound: the lease was lost.
+func (q *MailQueue) Retry(ctx context.Context, m QueuedMail, after time.Duration) error {
+	return q.store.RescheduleMail(ctx, m.ID, m.Lease, q.now().Add(after))
+}
+
+// Delivered deletes m and records mail.sent, in one transaction. If the
+// lease was lost (another node took the mail over), nothing is recorded
+// and ErrNotFound returned: the other node records its own outcome.
+func (q *MailQueue) Delivered(ctx context.Context, m QueuedMail, messageID string) error {
+	return q.finish(ctx, m, EventMailSent, map[string]any{"purpose": m.Mail.Purpose, "message_id": messageID,
+		"attempts": m.Attempts})
+}
+
+// Failed deletes m and records mail.failed with reason (no link, no body),
+// in one transaction; as Delivered when the lease was lost.
+func (q *MailQueue) Failed(ctx context.Context, m QueuedMail, reason string) error {
+	q.log.Error("link mail not delivered", "mail_id", m.ID, "realm_id", m.RealmID, "user_id", m.UserID,
+		"purpose", m.Mail.Purpose, "attempts", m.Attempts, "reason", reason)
+	return q.finish(ctx, m, EventMailFailed, map[string]any{"purpose": m.Mail.Purpose, "reason": reason,
+		"attempts": m.Attempts})
+}
+
+func (q *MailQueue) finish(ctx context.Context, m QueuedMail, typ EventType, details map[string]any) error {
+	return q.store.InTx(ctx, func(tx Store) error {
+		if err := tx.DeleteMail(ctx, m.ID, m.Lease); err != nil {
+			return err
+		}
+		r, err := tx.GetRealm(ctx, m.RealmID)
+		if err != nil {
+			return err
+		}
+		eventRealm := r.ID
+		if r.Name == ConsoleRealm {
+			eventRealm = "" // console accounts are org-level business
+		}
+		now := q.now()
+		return appendEvents(ctx, tx, &Event{ID: NewID(now, q.random), OrgID: m.OrgID, RealmID: eventRealm, Type: typ,
+			ActorType: System.ActorType, ActorID: System.ActorID, TargetType: "user", TargetID: m.UserID,
+			Details: details, Time: now})
+	})
 }

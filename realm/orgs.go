@@ -73,8 +73,8 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 	}
 	now := s.now()
 	var (
-		m    *Member
-		link string
+		m      *Member
+		mailed bool
 	)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		user, created, err := s.consoleUser(ctx, tx, console.ID, email, first, last)
@@ -102,16 +102,21 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 		}
 		// A console account that already has a password (a member of
 		// another org) signs in as it is; a new one gets a link.
-		if user.PasswordHash == "" && user.Active {
-			link, err = s.issueSetPasswordLink(ctx, tx, a, console, user, orgID)
+		if user.PasswordHash != "" || !user.Active {
+			return nil
 		}
-		return err
+		mailed = true
+		link, err := s.issueSetPasswordLink(ctx, tx, a, console, user, orgID)
+		if err != nil {
+			return err
+		}
+		return s.queueLinkMail(ctx, tx, orgID, console, user, PurposeSetPassword, link, setPasswordTTL)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if link != "" {
-		s.mailLink(ctx, orgID, console, m.User, PurposeSetPassword, link, setPasswordTTL)
+	if mailed {
+		s.mailQueued()
 	}
 	return memberView(m), nil
 }

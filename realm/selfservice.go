@@ -90,9 +90,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, realmName, email str
 		return nil
 	}
 	var (
-		r    *Realm
-		u    *User
-		path string
+		r *Realm
+		u *User
 	)
 	err := s.store.InTx(ctx, func(tx Store) error {
 		var err error
@@ -121,8 +120,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, realmName, email str
 			map[string]any{"expires_at": t.ExpiresAt.Format(time.RFC3339)})); err != nil {
 			return err
 		}
-		path = "/realms/" + r.Name + "/login-actions/set-password?token=" + token
-		return nil
+		path := "/realms/" + r.Name + "/login-actions/set-password?token=" + token
+		return s.queueLinkMail(ctx, tx, r.OrgID, r, u, PurposeResetPassword, path, resetPasswordTTL)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -130,6 +129,6 @@ func (s *Service) RequestPasswordReset(ctx context.Context, realmName, email str
 	if err != nil {
 		return err
 	}
-	s.mailLink(ctx, r.OrgID, r, u, PurposeResetPassword, path, resetPasswordTTL)
+	s.mailQueued()
 	return nil
 }

@@ -17,9 +17,10 @@ type ServiceConfig struct {
 	Clock  func() time.Time // default time.Now
 	Random io.Reader        // default crypto/rand.Reader
 	Logger *slog.Logger     // default slog.Default()
-	// Mailer delivers set-password mails; nil sends none (and says so in
-	// the log).
-	Mailer Mailer
+	// Mail is the outbox link mails are queued into, inside the
+	// transaction that makes the link; nil queues none (and says so in the
+	// log).
+	Mail *MailQueue
 	// PublicURL prefixes the links in mails ({public_url}/realms/…).
 	PublicURL string
 	// Passwords hashes and verifies passwords; default NewPasswords(0)
@@ -37,11 +38,9 @@ type Service struct {
 	clock     func() time.Time
 	random    io.Reader
 	log       *slog.Logger
-	mailer    Mailer
+	mail      *MailQueue
 	publicURL string
 	passwords *Passwords
-	// mailFailures records link mails that could not be queued.
-	mailFailures MailFailures
 	// policyCache keeps compiled policy conditions: every poll of a
 	// realm's policies and every policies:test would compile them again.
 	policyCache *attributes.PolicyCache
@@ -56,7 +55,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("realm: ServiceConfig.Keys is required")
 	}
 	s := &Service{store: cfg.Store, keys: cfg.Keys, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger,
-		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), passwords: cfg.Passwords}
+		mail: cfg.Mail, publicURL: strings.TrimRight(cfg.PublicURL, "/"), passwords: cfg.Passwords}
 	if s.passwords == nil {
 		s.passwords = NewPasswords(0)
 	}
@@ -67,7 +66,6 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.mailFailures = MailFailures{Store: s.store, Clock: s.clock, Random: s.random, Logger: s.log}
 	return s, nil
 }
 

@@ -197,6 +197,7 @@ type Store interface {
 	SessionStore
 	RefreshTokenStore
 	LoginFailureStore
+	MailOutboxStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).

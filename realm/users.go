@@ -39,7 +39,7 @@ func (s *Service) ListUsers(ctx context.Context, realmName string, o ListOptions
 // CreateUser creates an active user. Email, first and last name are
 // required; the email is unique in the realm case-insensitively. Unless
 // SendSetPasswordEmail is false, the same transaction issues a set-password
-// link, which is mailed once it has committed.
+// link and queues its mail (sent once it has committed).
 func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput) (*UserView, error) {
 	a, err := canWrite(ctx)
 	if err != nil {
@@ -55,7 +55,6 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		view *UserView
 		r    *Realm
 		u    *User
-		link string
 	)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		r, err = a.realm(ctx, tx, realmName)
@@ -93,16 +92,20 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 			map[string]any{"email": u.Email, "groups": u.Groups, "primary_group": u.PrimaryGroup})); err != nil {
 			return err
 		}
-		if send {
-			link, err = s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
+		if !send {
+			return nil
 		}
-		return err
+		link, err := s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
+		if err != nil {
+			return err
+		}
+		return s.queueLinkMail(ctx, tx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if send {
-		s.mailLink(ctx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
+		s.mailQueued()
 	}
 	return view, nil
 }
@@ -115,9 +118,8 @@ func (s *Service) SendSetPasswordEmail(ctx context.Context, realmName, id string
 		return err
 	}
 	var (
-		r    *Realm
-		u    *User
-		link string
+		r *Realm
+		u *User
 	)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if r, err = a.realm(ctx, tx, realmName); err != nil {
@@ -129,13 +131,16 @@ func (s *Service) SendSetPasswordEmail(ctx context.Context, realmName, id string
 		if !u.Active {
 			return Conflict("active", "the user is deactivated; reactivate it first")
 		}
-		link, err = s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
-		return err
+		link, err := s.issueSetPasswordLink(ctx, tx, a, r, u, r.OrgID)
+		if err != nil {
+			return err
+		}
+		return s.queueLinkMail(ctx, tx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
 	})
 	if err != nil {
 		return err
 	}
-	s.mailLink(ctx, r.OrgID, r, u, PurposeSetPassword, link, setPasswordTTL)
+	s.mailQueued()
 	return nil
 }
 

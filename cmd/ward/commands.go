@@ -33,7 +33,8 @@ type appConfig struct {
 	migrate bool
 	// publicURL prefixes issuers and the links the service mails.
 	publicURL string
-	// mail builds the mail queue; without it the service sends no mail.
+	// mail starts the delivery worker; without it mail is only queued
+	// (a running `ward serve` sends it).
 	mail bool
 }
 
@@ -43,14 +44,13 @@ type app struct {
 	store   *sql.Store
 	master  []byte // the master key
 	keys    *oauth.Keys
-	mailer  *mail.Mailer // nil without appConfig.mail
+	mailer  *mail.Mailer // the delivery worker; nil without appConfig.mail
 	service *realm.Service
 }
 
 // build connects to the database and builds the rest in the order each
-// part needs the one before: store, signing keys, mail queue (whose final
-// failures become events through the store), domain service. On error
-// nothing is left open.
+// part needs the one before: store, signing keys, mail outbox, domain
+// service, delivery worker. On error nothing is left open.
 func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	a := &app{log: cfg.log}
 	if a.store, err = sql.Open(ctx, sql.Config{DSN: cfg.settings.DB, Logger: cfg.log}); err != nil {
@@ -59,7 +59,7 @@ func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	defer func() {
 		if err != nil {
 			if a.mailer != nil {
-				_ = a.mailer.Close(context.Background()) // nothing was queued yet
+				_ = a.mailer.Close(context.Background())
 			}
 			a.store.Close()
 		}
@@ -75,18 +75,19 @@ func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	if a.keys, err = oauth.NewKeys(a.master, nil, time.Now); err != nil {
 		return nil, err
 	}
-	var mailer realm.Mailer
-	if cfg.mail {
-		failures := realm.MailFailures{Store: a.store, Logger: cfg.log}
-		if a.mailer, err = newMailer(cfg.settings, cfg.log, failures); err != nil {
-			return nil, err
-		}
-		mailer = linkMailer{a.mailer}
-	}
-	a.service, err = realm.NewService(realm.ServiceConfig{Store: a.store, Keys: a.keys, Logger: cfg.log,
-		Mailer: mailer, PublicURL: cfg.publicURL})
+	queue, err := newMailQueue(a.store, a.master, cfg.log)
 	if err != nil {
 		return nil, err
+	}
+	a.service, err = realm.NewService(realm.ServiceConfig{Store: a.store, Keys: a.keys, Logger: cfg.log,
+		Mail: queue, PublicURL: cfg.publicURL})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.mail {
+		if a.mailer, err = newMailer(cfg.settings, cfg.log, queue); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -248,13 +249,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.store.Close()
-	// Runs before the store closes (defers run last-in first-out): mail
-	// still queued gets its chance, and failures can still be recorded.
+	// Runs before the store closes (defers run last-in first-out): sends
+	// in flight finish and are recorded, or are handed back to the outbox
+	// for the next node; queued mail stays queued.
 	defer func() {
 		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := a.mailer.Close(drain); err != nil {
-			log.Warn("mail queue not drained at shutdown", "err", err)
+			log.Warn("mail in flight handed back to the outbox at shutdown", "err", err)
 		}
 	}()
 	sys := realm.WithPrincipal(ctx, realm.System)

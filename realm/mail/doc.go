@@ -12,16 +12,24 @@
 //     configured from a smtp:// or smtps:// URL, see ParseSMTPURL) and Outbox
 //     (RFC 5322 .eml files in a private directory, for running without a mail
 //     server);
-//   - the asynchronous queue: Mailer.Enqueue composes at once and returns; a few
-//     workers deliver with retries and exponential backoff, and report the
-//     final outcome through callbacks so the caller can record an event.
+//   - delivery from the outbox: Mailer is the worker. It claims due mail
+//     from a Queue (the outbox in the database, shared by every node:
+//     realm.MailQueue, adapted by cmd/ward), as many as it has idle
+//     workers, when woken after a local commit, when a worker finishes, or
+//     every PollInterval; composes each with the Message-ID {queue
+//     ID}@{sender domain}; sends it; renews the claim's lease while the
+//     send runs; and reports the outcome: Delivered, Failed (permanent
+//     refusal or MaxAttempts reached) or Retry after the backoff (2 s
+//     doubling to 5 min by default). Delivery is at least once: a node
+//     that dies between the server's acceptance and Delivered leaves the
+//     mail to be sent again, with the same Message-ID.
 //
 // It must not:
-//   - touch the database or know about realm.Store: the realm service decides
-//     who gets a mail and enqueues it after its transaction commits; this
-//     package only delivers, and tells the service how it went;
-//   - block an API call: Enqueue never waits for the network or for room in
-//     the queue (a full queue is an error the caller logs);
+//   - touch the database or know about realm.Store: the realm service
+//     queues mail in its own transaction and records outcomes; this
+//     package only composes, sends and decides when to try again;
+//   - lose mail at shutdown: Close stops claiming, waits for the sends in
+//     flight, and past its deadline hands them back to the queue;
 //   - log secrets: the SMTP password never appears in logs or errors
 //     (SMTP.String is redacted); a mail's link and body are never logged,
 //     with one deliberate exception: the Outbox logs the link at Info,
@@ -30,13 +38,9 @@
 //   - read the environment or keep package-level state: cmd/ward builds a
 //     Config and calls New.
 //
-// Use (cmd/ward builds it; the realm service holds the *Mailer):
+// Use (cmd/ward builds it over the realm's MailQueue):
 //
 //	sender, err := mail.NewSender(mail.SenderConfig{SMTPURL: smtpURL, OutboxDir: outbox, Logger: log})
-//	m, err := mail.New(mail.Config{Sender: sender, From: from, Logger: log,
-//		OnFailure: func(r mail.Result) { /* record an event for r.RealmID, r.UserID */ }})
+//	m, err := mail.New(mail.Config{Sender: sender, Queue: queue, Wake: wake, From: from, Logger: log})
 //	defer m.Close(shutdownCtx)
-//	// after the transaction that stored the link's token has committed:
-//	err = m.Enqueue(mail.Mail{Kind: mail.KindSetPassword, To: u.Email, FirstName: u.FirstName,
-//		RealmName: r.DisplayName, Link: link, RealmID: r.ID, UserID: u.ID})
 package mail

@@ -40,25 +40,6 @@ func (o *outcomes) wait(t *testing.T) (Result, bool) {
 	}
 }
 
-// sleeps records the backoff the Mailer asks for, without waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) got() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
 // logBuffer is a concurrency-safe sink for a JSON slog handler.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -80,24 +61,6 @@ func (l *logBuffer) String() string {
 func newLogger() (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{}
 	return slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
-
-func newMailer(t *testing.T, cfg Config, o *outcomes) *Mailer {
-	t.Helper()
-	if o != nil {
-		cfg.OnDelivered = func(r Result) { o.delivered <- r }
-		cfg.OnFailure = func(r Result) { o.failed <- r }
-	}
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		m.Close(ctx)
-	})
-	return m
 }
 
 func smtpSender(t *testing.T, rawURL string, cfg SMTPConfig) *SMTP {
@@ -132,9 +95,7 @@ func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
 
 	in := setPasswordMail()
 	in.FirstName = "Zoë <b>"
-	if err := m.Enqueue(in); err != nil {
-		t.Fatal(err)
-	}
+	id := m.Enqueue(in)
 	res, ok := o.wait(t)
 	if !ok {
 		t.Fatalf("delivery failed: %v", res.Err)
@@ -166,7 +127,9 @@ func TestSMTPStartTLSAuthDeliversSetPasswordMail(t *testing.T) {
 	if p.Subject != "Set your password for Acme Assets" {
 		t.Errorf("Subject = %q", p.Subject)
 	}
-	if p.MessageID != "<"+res.MessageID+">" || !strings.HasSuffix(res.MessageID, "@acme.example") {
+	// The Message-ID is the queue ID under the sender's domain: the same on
+	// every attempt and every node.
+	if p.MessageID != "<"+res.MessageID+">" || res.MessageID != id+"@acme.example" {
 		t.Errorf("Message-ID = %q, result %q", p.MessageID, res.MessageID)
 	}
 	if p.AutoSubmitted != "auto-generated" {
@@ -200,10 +163,7 @@ func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
 	o := newOutcomes()
 	m := newMailer(t, Config{Sender: smtpSender(t, "smtps://"+srv.Addr, SMTPConfig{RootCAs: pool})}, o)
 	resetLink := "https://iam.example.com/realms/acme/login-actions/set-password?token=reset_77"
-	err := m.Enqueue(Mail{Kind: KindResetPassword, To: "Bob <bob@example.com>", FirstName: "Bob", RealmName: "Acme", Link: resetLink})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(Mail{Kind: KindResetPassword, To: "Bob <bob@example.com>", FirstName: "Bob", RealmName: "Acme", Link: resetLink})
 	if res, ok := o.wait(t); !ok {
 		t.Fatalf("delivery failed: %v", res.Err)
 	}
@@ -228,15 +188,12 @@ func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
 func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{RefuseData: 2}, mailtest.Plain, nil)
 	o := newOutcomes()
-	sl := &sleeps{}
 	logger, logs := newLogger()
 	m := newMailer(t, Config{
 		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=none", SMTPConfig{}),
-		Logger: logger, Sleep: sl.sleep, InitialBackoff: time.Second, MaxBackoff: time.Minute,
+		Logger: logger, InitialBackoff: time.Second, MaxBackoff: time.Minute,
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if !ok {
 		t.Fatalf("delivery failed: %v", res.Err)
@@ -250,7 +207,7 @@ func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
 	if n := srv.DataCommands(); n != 3 {
 		t.Errorf("DATA commands = %d, want 3", n)
 	}
-	if got := sl.got(); fmt.Sprint(got) != fmt.Sprint([]time.Duration{time.Second, 2 * time.Second}) {
+	if got := m.q.retryWaits(); fmt.Sprint(got) != fmt.Sprint([]time.Duration{time.Second, 2 * time.Second}) {
 		t.Errorf("backoff = %v, want [1s 2s]", got)
 	}
 	l := logs.String()
@@ -265,15 +222,12 @@ func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
 func TestSMTPGivesUpAfterMaxAttempts(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{RefuseData: 1000}, mailtest.Plain, nil)
 	o := newOutcomes()
-	sl := &sleeps{}
 	logger, logs := newLogger()
 	m := newMailer(t, Config{
 		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=none", SMTPConfig{}),
-		Logger: logger, Sleep: sl.sleep, MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 3 * time.Second,
+		Logger: logger, MaxAttempts: 4, InitialBackoff: time.Second, MaxBackoff: 3 * time.Second,
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if ok {
 		t.Fatal("delivered, want failure")
@@ -281,7 +235,7 @@ func TestSMTPGivesUpAfterMaxAttempts(t *testing.T) {
 	if res.Attempts != 4 || IsPermanent(res.Err) || res.UserID != "usr_1" || res.RealmID != "rlm_1" {
 		t.Errorf("result = %+v (permanent=%v)", res, IsPermanent(res.Err))
 	}
-	if got := sl.got(); fmt.Sprint(got) != fmt.Sprint([]time.Duration{time.Second, 2 * time.Second, 3 * time.Second}) {
+	if got := m.q.retryWaits(); fmt.Sprint(got) != fmt.Sprint([]time.Duration{time.Second, 2 * time.Second, 3 * time.Second}) {
 		t.Errorf("backoff = %v, want [1s 2s 3s] (doubling, capped)", got)
 	}
 	if len(srv.Received()) != 0 {
@@ -299,14 +253,11 @@ func TestSMTPGivesUpAfterMaxAttempts(t *testing.T) {
 func TestSMTPPermanentRefusalFailsWithoutRetry(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{RefuseRcpt: 550}, mailtest.Plain, nil)
 	o := newOutcomes()
-	sl := &sleeps{}
 	m := newMailer(t, Config{
 		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=none", SMTPConfig{}),
-		Sleep:  sl.sleep, Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler),
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if ok {
 		t.Fatal("delivered, want failure")
@@ -314,8 +265,8 @@ func TestSMTPPermanentRefusalFailsWithoutRetry(t *testing.T) {
 	if res.Attempts != 1 || !IsPermanent(res.Err) || !strings.Contains(res.Err.Error(), "550") {
 		t.Errorf("result = %+v, want one permanent 550", res)
 	}
-	if len(sl.got()) != 0 {
-		t.Errorf("slept %v before a permanent failure", sl.got())
+	if len(m.q.retryWaits()) != 0 {
+		t.Errorf("slept %v before a permanent failure", m.q.retryWaits())
 	}
 }
 
@@ -326,11 +277,9 @@ func TestSMTPWrongPasswordIsPermanentAndNotLogged(t *testing.T) {
 	logger, logs := newLogger()
 	m := newMailer(t, Config{
 		Sender: smtpSender(t, "smtp://ward:wrong-password@"+srv.Addr, SMTPConfig{RootCAs: pool}),
-		Logger: logger, Sleep: (&sleeps{}).sleep,
+		Logger: logger,
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if ok {
 		t.Fatal("delivered with a wrong password")
@@ -353,12 +302,10 @@ func TestSMTPRefusesUntrustedCertificate(t *testing.T) {
 	// starttls=required without a pool that trusts the test CA: the system
 	// roots do not, so nothing may be sent.
 	m := newMailer(t, Config{
-		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=required", SMTPConfig{}),
-		Sleep:  (&sleeps{}).sleep, MaxAttempts: 2, Logger: slog.New(slog.DiscardHandler),
+		Sender:      smtpSender(t, "smtp://"+srv.Addr+"?starttls=required", SMTPConfig{}),
+		MaxAttempts: 2, Logger: slog.New(slog.DiscardHandler),
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if ok {
 		t.Fatal("delivered over an unverified TLS connection")
@@ -375,12 +322,10 @@ func TestSMTPStartTLSRequiredButNotOffered(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Plain, nil)
 	o := newOutcomes()
 	m := newMailer(t, Config{
-		Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=required", SMTPConfig{}),
-		Sleep:  (&sleeps{}).sleep, MaxAttempts: 2, Logger: slog.New(slog.DiscardHandler),
+		Sender:      smtpSender(t, "smtp://"+srv.Addr+"?starttls=required", SMTPConfig{}),
+		MaxAttempts: 2, Logger: slog.New(slog.DiscardHandler),
 	}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if ok {
 		t.Fatal("delivered in clear although STARTTLS was required")
@@ -394,9 +339,7 @@ func TestSMTPOpportunisticWithoutTLSDeliversInClear(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Plain, nil)
 	o := newOutcomes()
 	m := newMailer(t, Config{Sender: smtpSender(t, "smtp://"+srv.Addr, SMTPConfig{})}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(setPasswordMail())
 	if res, ok := o.wait(t); !ok {
 		t.Fatalf("opportunistic (default without credentials) failed: %v", res.Err)
 	}
@@ -426,92 +369,101 @@ func (b *blockingSender) Send(ctx context.Context, m *Message) error {
 	return nil
 }
 
-func TestEnqueueNeverBlocksAndReportsFullQueue(t *testing.T) {
+// TestLeaseRenewedWhileSending: an attempt that takes longer than a third
+// of the lease renews it (so no other node takes the mail over while it is
+// being sent), and the mail is delivered once. Asserted by order (renewals
+// seen before the send is released), not by speed.
+func TestLeaseRenewedWhileSending(t *testing.T) {
 	bs := &blockingSender{started: make(chan struct{}, 10), release: make(chan struct{})}
 	o := newOutcomes()
-	m := newMailer(t, Config{Sender: bs, QueueSize: 2, Workers: 1, Logger: slog.New(slog.DiscardHandler)}, o)
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
-	<-bs.started // the worker holds the first mail; the queue is empty again
-	for i := range 2 {
-		if err := m.Enqueue(setPasswordMail()); err != nil {
-			t.Fatalf("enqueue %d: %v", i+2, err)
+	m := newMailer(t, Config{Sender: bs, Lease: 30 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, o)
+	m.Enqueue(setPasswordMail())
+	<-bs.started
+	for deadline := time.Now().Add(20 * time.Second); m.q.extendCalls() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lease was not renewed while the send was held")
 		}
-	}
-	start := time.Now()
-	err := m.Enqueue(setPasswordMail())
-	if !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("fourth enqueue: %v, want ErrQueueFull", err)
-	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("Enqueue on a full queue took %v", d)
 	}
 	close(bs.release)
-	for range 3 {
-		if res, ok := o.wait(t); !ok {
-			t.Fatalf("failed: %v", res.Err)
-		}
+	if res, ok := o.wait(t); !ok || res.Attempts != 1 {
+		t.Fatalf("outcome %+v (delivered=%v), want one delivery on the first attempt", res, ok)
 	}
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if len(bs.sent) != 3 {
-		t.Errorf("sent %d, want 3", len(bs.sent))
-	}
-	if err := m.Enqueue(setPasswordMail()); !errors.Is(err, ErrClosed) {
-		t.Errorf("enqueue after Close: %v, want ErrClosed", err)
+	if len(bs.sent) != 1 {
+		t.Errorf("sent %d, want 1", len(bs.sent))
 	}
 }
 
+// TestLostLeaseAbandonsTheAttempt: when the queue says another claim holds
+// the mail now, the attempt in flight is cancelled and nothing is recorded
+// by this node (the other reports its own outcome).
+func TestLostLeaseAbandonsTheAttempt(t *testing.T) {
+	bs := &blockingSender{started: make(chan struct{}, 10), release: make(chan struct{})}
+	m := newMailer(t, Config{Sender: bs, Lease: 30 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, newOutcomes())
+	m.q.mu.Lock()
+	m.q.lose = true
+	m.q.mu.Unlock()
+	m.Enqueue(setPasswordMail())
+	<-bs.started
+	// The blocked send returns only when its context is cancelled.
+	for deadline := time.Now().Add(20 * time.Second); len(m.q.retryWaits()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the attempt was not abandoned after its lease was lost")
+		}
+	}
+	if len(bs.sent) != 0 || len(m.q.out.delivered) != 0 || len(m.q.out.failed) != 0 {
+		t.Errorf("sent %d, delivered %d, failed %d; want nothing", len(bs.sent), len(m.q.out.delivered), len(m.q.out.failed))
+	}
+}
+
+// TestCloseDrainsQueue: Close waits for the attempts in flight.
 func TestCloseDrainsQueue(t *testing.T) {
 	bs := &blockingSender{started: make(chan struct{}, 10), release: make(chan struct{})}
 	o := newOutcomes()
 	m := newMailer(t, Config{Sender: bs, Logger: slog.New(slog.DiscardHandler)}, o)
 	for range 3 {
-		if err := m.Enqueue(setPasswordMail()); err != nil {
-			t.Fatal(err)
-		}
+		m.Enqueue(setPasswordMail())
+	}
+	for range 3 {
+		<-bs.started
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- m.Close(context.Background()) }()
 	select {
 	case err := <-closed:
-		t.Fatalf("Close returned %v before the queue drained", err)
+		t.Fatalf("Close returned %v before the sends in flight ended", err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(bs.release)
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	if len(bs.sent) != 3 || len(o.delivered) != 3 {
-		t.Errorf("sent %d, delivered callbacks %d; want 3 and 3", len(bs.sent), len(o.delivered))
+	if len(bs.sent) != 3 || len(o.delivered) != 3 || m.q.pending() != 0 {
+		t.Errorf("sent %d, delivered %d, still queued %d; want 3, 3, 0", len(bs.sent), len(o.delivered), m.q.pending())
 	}
 }
 
-func TestCloseDeadlineReportsUndeliveredMail(t *testing.T) {
+// TestCloseDeadlineHandsMailBack: past Close's deadline the sends in
+// flight are aborted and their mails handed back to the queue (due at
+// once, no failure recorded): stopping a node loses no mail.
+func TestCloseDeadlineHandsMailBack(t *testing.T) {
 	bs := &blockingSender{started: make(chan struct{}, 10), release: make(chan struct{})}
 	o := newOutcomes()
-	m := newMailer(t, Config{Sender: bs, Logger: slog.New(slog.DiscardHandler)}, o)
+	m := newMailer(t, Config{Sender: bs, Workers: 2, Logger: slog.New(slog.DiscardHandler)}, o)
 	for range 3 {
-		if err := m.Enqueue(setPasswordMail()); err != nil {
-			t.Fatal(err)
-		}
+		m.Enqueue(setPasswordMail())
 	}
+	<-bs.started
 	<-bs.started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := m.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close = %v, want deadline exceeded", err)
 	}
-	if len(o.failed) != 3 {
-		t.Fatalf("failure callbacks = %d, want 3 (one in flight, two waiting)", len(o.failed))
+	if len(o.failed) != 0 || len(o.delivered) != 0 {
+		t.Fatalf("outcomes recorded at shutdown: %d failed, %d delivered", len(o.failed), len(o.delivered))
 	}
-	for range 3 {
-		r := <-o.failed
-		if r.Err == nil || r.UserID != "usr_1" {
-			t.Errorf("failure = %+v", r)
-		}
+	if w := m.q.retryWaits(); fmt.Sprint(w) != "[0s 0s]" || m.q.pending() != 3 {
+		t.Fatalf("handed back with waits %v, %d still queued; want [0s 0s] and 3", w, m.q.pending())
 	}
 }
 
@@ -528,7 +480,7 @@ func TestComposeRejectsBadInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := setPasswordMail()
 			mutate(&in)
-			err := m.Enqueue(in)
+			_, err := m.Compose(in)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -577,11 +529,29 @@ func TestComposeValidForOverridesDefault(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
+	q := newMemQueue(nil)
+	if _, err := New(Config{Queue: q}); err == nil {
 		t.Error("New without Sender succeeded")
 	}
-	if _, err := New(Config{Sender: &blockingSender{}, From: "not an address"}); err == nil {
+	if _, err := New(Config{Sender: &blockingSender{}}); err == nil {
+		t.Error("New without Queue succeeded")
+	}
+	if _, err := New(Config{Sender: &blockingSender{}, Queue: q, From: "not an address"}); err == nil {
 		t.Error("New with bad From succeeded")
+	}
+}
+
+// TestBackoffPolicy: 2 s doubling up to 5 min by default (10 attempts
+// span about 13 minutes).
+func TestBackoffPolicy(t *testing.T) {
+	m := newMailer(t, Config{Sender: &blockingSender{}}, nil)
+	var got []time.Duration
+	for n := 1; n <= 9; n++ {
+		got = append(got, m.Backoff(n))
+	}
+	want := "[2s 4s 8s 16s 32s 1m4s 2m8s 4m16s 5m0s]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("backoff after 1..9 failures = %v, want %s", got, want)
 	}
 }
 
@@ -602,36 +572,25 @@ func (f *flakySender) Send(_ context.Context, m *Message) error {
 	return nil
 }
 
+// TestMailInBackoffDoesNotHoldUpOthers: a mail waiting out its backoff
+// does not occupy a worker; the next mail is delivered meanwhile.
 func TestMailInBackoffDoesNotHoldUpOthers(t *testing.T) {
 	fs := &flakySender{bad: "grey@example.com"}
-	release := make(chan struct{})
 	o := newOutcomes()
-	m := newMailer(t, Config{
-		Sender: fs, Workers: 2, Logger: slog.New(slog.DiscardHandler),
-		// The backoff of the failing mail lasts until the test releases it.
-		Sleep: func(ctx context.Context, _ time.Duration) error {
-			select {
-			case <-release:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
-		MaxAttempts: 2,
-	}, o)
+	m := newMailer(t, Config{Sender: fs, Workers: 1, MaxAttempts: 2, Logger: slog.New(slog.DiscardHandler)}, o)
+	hold := make(chan struct{}) // the backoff lasts until the test ends it
+	m.q.mu.Lock()
+	m.q.holdRetries = hold
+	m.q.mu.Unlock()
 	grey := setPasswordMail()
 	grey.To = "grey@example.com"
-	if err := m.Enqueue(grey); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Enqueue(setPasswordMail()); err != nil {
-		t.Fatal(err)
-	}
+	m.Enqueue(grey)
+	m.Enqueue(setPasswordMail())
 	res, ok := o.wait(t)
 	if !ok || res.To != "ada@example.com" {
 		t.Fatalf("first outcome = %+v (delivered=%v), want ada delivered while grey waits", res, ok)
 	}
-	close(release)
+	close(hold)
 	res, ok = o.wait(t)
 	if ok || res.To != "grey@example.com" || res.Attempts != 2 {
 		t.Errorf("second outcome = %+v (delivered=%v)", res, ok)

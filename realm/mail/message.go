@@ -55,16 +55,17 @@ type Mail struct {
 	// ValidFor is how long the link works, as told to the reader; zero means
 	// the default of the kind.
 	ValidFor time.Duration
-	// OrgID, RealmID and UserID are not shown; they come back in Result so
-	// the caller can record an event against the right org, realm and user.
+	// OrgID, RealmID and UserID are not shown; they identify the mail in
+	// logs.
 	OrgID   string
 	RealmID string
 	UserID  string
 }
 
-// Message is a composed mail, ready for a Sender. Its ID and Date are fixed
-// at composition, so every retry sends the same Message-ID and a receiving
-// server can recognise a duplicate.
+// Message is a composed mail, ready for a Sender. Its ID comes from the
+// queued mail's ID, so every retry (and a mail sent again after a crash)
+// carries the same Message-ID and a receiving server can recognise a
+// duplicate.
 type Message struct {
 	ID      string // Message-ID without angle brackets
 	Date    time.Time
@@ -151,9 +152,10 @@ func newComposer(fsys fs.FS, from netmail.Address, now func() time.Time) (*compo
 // defaultTemplates is the embedded template tree.
 func defaultTemplates() fs.FS { return templates.FS }
 
-// compose validates the Mail and renders it. Errors name the bad field and
-// never contain the link.
-func (c *composer) compose(in Mail) (*Message, error) {
+// compose validates the Mail and renders it with the Message-ID id@the
+// sender's domain (a random one when id is empty). Errors name the bad
+// field and never contain the link.
+func (c *composer) compose(in Mail, id string) (*Message, error) {
 	t, ok := c.kinds[in.Kind]
 	if !ok {
 		return nil, fmt.Errorf("mail: unknown kind %q", in.Kind)
@@ -188,12 +190,12 @@ func (c *composer) compose(in Mail) (*Message, error) {
 	if err := t.html.ExecuteTemplate(&html, "layout", data); err != nil {
 		return nil, fmt.Errorf("mail: render %s html: %w", in.Kind, err)
 	}
-	id, err := messageID(c.from.Address)
+	msgID, err := messageID(id, c.from.Address)
 	if err != nil {
 		return nil, err
 	}
 	return &Message{
-		ID:      id,
+		ID:      msgID,
 		Date:    c.now().UTC(),
 		From:    c.from,
 		To:      *to,
@@ -247,16 +249,27 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// messageID makes a unique Message-ID under the sender's domain (RFC 5322
-// §3.6.4), so it does not reveal the host name of the node that composed it.
-func messageID(fromAddr string) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("mail: message id: %w", err)
+// messageID makes the Message-ID id@the sender's domain (RFC 5322
+// §3.6.4), so it does not reveal the host name of the node that composed
+// it; an empty id is replaced by a random one. A queued mail's id is its
+// queue ID, so every attempt, on any node, sends the same Message-ID.
+func messageID(id, fromAddr string) (string, error) {
+	if id == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("mail: message id: %w", err)
+		}
+		id = hex.EncodeToString(b[:])
+	}
+	for _, r := range id {
+		// Letters, digits and '-': a dot-atom that cannot break the header.
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return "", errors.New("mail: message id: queue ID has characters a Message-ID cannot carry")
+		}
 	}
 	domain := "localhost"
 	if at := strings.LastIndexByte(fromAddr, '@'); at >= 0 && at < len(fromAddr)-1 {
 		domain = fromAddr[at+1:]
 	}
-	return hex.EncodeToString(b[:]) + "@" + domain, nil
+	return id + "@" + domain, nil
 }

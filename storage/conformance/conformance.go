@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	runAuth(t, newStore)
 	runRefresh(t, newStore)
 	runLoginFailures(t, newStore)
+	runMailOutbox(t, newStore)
 }
 
 // runCase runs one subtest on a fresh store, with the fixture every suite
