@@ -23,6 +23,7 @@ import (
 
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
@@ -62,7 +63,12 @@ type env struct {
 // "acme" (owner, admin and viewer tokens) and "globex" (owner token).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store := sqltest.Open(t)
+	return newEnvOn(t, sqltest.Open(t))
+}
+
+// newEnvOn is newEnv over store (sqltest.OpenPostgres for PostgreSQL).
+func newEnvOn(t *testing.T, store *sql.Store) *env {
+	t.Helper()
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)
