@@ -182,6 +182,8 @@ type clientDTO struct {
 	DisplayName         string         `json:"display_name"`
 	OfflineAccess       bool           `json:"offline_access"`
 	IDTokenAlg          *string        `json:"id_token_signed_response_alg"`
+	DefaultScopes       []string       `json:"default_scopes"`
+	OptionalScopes      []string       `json:"optional_scopes"`
 	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
 	CreatedAt           time.Time      `json:"created_at"`
 	UpdatedAt           time.Time      `json:"updated_at"`
@@ -194,7 +196,9 @@ func toClient(c *realm.Client) clientDTO {
 		Active: c.Active, Public: c.Public, Audience: nonNil(c.Audience), Groups: nonNil(c.Groups),
 		PrimaryGroup: nullable(c.PrimaryGroup), RedirectURIs: nonNil(c.RedirectURIs), WebOrigins: nonNil(c.WebOrigins),
 		Communication: nullable(string(c.Communication)), DisplayName: c.DisplayName,
-		OfflineAccess: c.AllowOfflineAccess, IDTokenAlg: nullable(c.IDTokenAlg), CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
+		OfflineAccess: c.AllowOfflineAccess, IDTokenAlg: nullable(c.IDTokenAlg),
+		DefaultScopes: nonNil(c.DefaultScopes), OptionalScopes: nonNil(c.OptionalScopes),
+		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt)}
 }
 
 func toClientView(v *realm.ClientView) clientDTO {
@@ -326,21 +330,26 @@ type clientCreateRequest struct {
 	DisplayName   string   `json:"display_name"`
 	OfflineAccess bool     `json:"offline_access"`
 	IDTokenAlg    string   `json:"id_token_signed_response_alg"`
+	// DefaultScopes absent (or null): ["profile","email"] for applications.
+	DefaultScopes  *[]string `json:"default_scopes"`
+	OptionalScopes []string  `json:"optional_scopes"`
 }
 
 type clientPatchRequest struct {
-	Name          Optional[string]   `json:"name"`
-	Description   Optional[string]   `json:"description"`
-	Active        Optional[bool]     `json:"active"`
-	Groups        Optional[[]string] `json:"groups"`
-	PrimaryGroup  Optional[string]   `json:"primary_group"`
-	Audience      Optional[[]string] `json:"audience"`
-	RedirectURIs  Optional[[]string] `json:"redirect_uris"`
-	WebOrigins    Optional[[]string] `json:"web_origins"`
-	Communication Optional[string]   `json:"communication"`
-	DisplayName   Optional[string]   `json:"display_name"`
-	OfflineAccess Optional[bool]     `json:"offline_access"`
-	IDTokenAlg    Optional[string]   `json:"id_token_signed_response_alg"`
+	Name           Optional[string]   `json:"name"`
+	Description    Optional[string]   `json:"description"`
+	Active         Optional[bool]     `json:"active"`
+	Groups         Optional[[]string] `json:"groups"`
+	PrimaryGroup   Optional[string]   `json:"primary_group"`
+	Audience       Optional[[]string] `json:"audience"`
+	RedirectURIs   Optional[[]string] `json:"redirect_uris"`
+	WebOrigins     Optional[[]string] `json:"web_origins"`
+	Communication  Optional[string]   `json:"communication"`
+	DisplayName    Optional[string]   `json:"display_name"`
+	OfflineAccess  Optional[bool]     `json:"offline_access"`
+	IDTokenAlg     Optional[string]   `json:"id_token_signed_response_alg"`
+	DefaultScopes  Optional[[]string] `json:"default_scopes"`
+	OptionalScopes Optional[[]string] `json:"optional_scopes"`
 }
 
 // ---- policies ----

@@ -292,6 +292,7 @@ func (a *API) createClient(c echo.Context) error {
 		Groups: req.Groups, PrimaryGroup: req.PrimaryGroup, Audience: req.Audience, Public: req.Public,
 		RedirectURIs: req.RedirectURIs, WebOrigins: req.WebOrigins, Communication: req.Communication,
 		DisplayName: req.DisplayName, OfflineAccess: req.OfflineAccess, IDTokenAlg: req.IDTokenAlg,
+		DefaultScopes: req.DefaultScopes, OptionalScopes: req.OptionalScopes,
 	})
 	if err != nil {
 		return err
@@ -317,18 +318,20 @@ func (a *API) updateClient(c echo.Context) error {
 	}
 	var pf patchFields
 	patch := realm.ClientPatch{
-		Name:          patchValue(&pf, "name", req.Name),
-		Description:   clearable(req.Description),
-		Active:        patchValue(&pf, "active", req.Active),
-		Groups:        clearable(req.Groups),
-		PrimaryGroup:  clearable(req.PrimaryGroup),
-		Audience:      clearable(req.Audience),
-		RedirectURIs:  clearable(req.RedirectURIs),
-		WebOrigins:    clearable(req.WebOrigins),
-		Communication: clearable(req.Communication),
-		DisplayName:   clearable(req.DisplayName),
-		OfflineAccess: patchValue(&pf, "offline_access", req.OfflineAccess),
-		IDTokenAlg:    clearable(req.IDTokenAlg),
+		Name:           patchValue(&pf, "name", req.Name),
+		Description:    clearable(req.Description),
+		Active:         patchValue(&pf, "active", req.Active),
+		Groups:         clearable(req.Groups),
+		PrimaryGroup:   clearable(req.PrimaryGroup),
+		Audience:       clearable(req.Audience),
+		RedirectURIs:   clearable(req.RedirectURIs),
+		WebOrigins:     clearable(req.WebOrigins),
+		Communication:  clearable(req.Communication),
+		DisplayName:    clearable(req.DisplayName),
+		OfflineAccess:  patchValue(&pf, "offline_access", req.OfflineAccess),
+		IDTokenAlg:     clearable(req.IDTokenAlg),
+		DefaultScopes:  patchValue(&pf, "default_scopes", req.DefaultScopes),
+		OptionalScopes: patchValue(&pf, "optional_scopes", req.OptionalScopes),
 	}
 	if err := pf.err(); err != nil {
 		return err

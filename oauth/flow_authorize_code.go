@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,13 +90,7 @@ func (a *Authorizer) Authorize(ctx context.Context, rw http.ResponseWriter, ar f
 		a.WriteError(ctx, rw, ar, fosite.ErrServerError.WithDebug("unexpected client type"))
 		return
 	}
-	for _, scope := range ar.GetRequestedScopes() {
-		// offline_access is dropped, not refused, for a client that may
-		// not have it: the sign-in works, with a session-bound refresh
-		// token (Keycloak ignores a scope the client does not offer).
-		if scope == scopeOffline && !fc.c.AllowOfflineAccess {
-			continue
-		}
+	for _, scope := range grantedScopes(fc.c, ar.GetRequestedScopes()) {
 		ar.GrantScope(scope)
 	}
 	for _, a := range ar.GetRequestedAudience() {
@@ -120,8 +115,12 @@ func (a *Authorizer) Authorize(ctx context.Context, rw http.ResponseWriter, ar f
 	id.RequestedAt = in.RequestedAt
 	id.Extra = map[string]any{"azp": fc.c.ClientID, "sid": in.SessionID}
 	granted := ar.GetGrantedScopes()
-	if granted.Has("email") {
+	if granted.Has(realm.ScopeEmail) {
+		// A user can only sign in after proving the mailbox through an
+		// emailed link (CONTRACT §4), and relying parties such as
+		// oauth2-proxy refuse an address not said to be verified.
 		id.Extra["email"] = u.Email
+		id.Extra["email_verified"] = true
 	}
 	if granted.Has("profile") {
 		id.Extra["name"] = strings.TrimSpace(u.FirstName + " " + u.LastName)
@@ -142,6 +141,42 @@ func (a *Authorizer) Authorize(ctx context.Context, rw http.ResponseWriter, ar f
 	resp.GetParameters().Del("scope")
 	p.fosite.WriteAuthorizeResponse(ctx, rw, ar, resp)
 	s.sweepAuthRequests(ctx)
+}
+
+// grantedScopes are the scopes a sign-in of application c is granted when
+// it asks for requested (fosite has checked they are scopes Ward knows):
+// openid and the console's org:SLUG when asked, the client's default scopes
+// always, its optional scopes when asked (offline_access among them only
+// when the client allows it). Anything else asked for is dropped, not
+// refused, as Keycloak ignores a scope a client does not offer: the
+// sign-in works without it, and the token response's scope tells.
+func grantedScopes(c *realm.Client, requested fosite.Arguments) []string {
+	var out []string
+	add := func(sc string) {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	for _, sc := range requested {
+		var offered bool
+		switch {
+		case sc == scopeOffline:
+			// The client's offline access flag decides (the Service keeps
+			// it and optional_scopes in step).
+			offered = c.AllowOfflineAccess
+		case sc == "openid", strings.HasPrefix(sc, orgScopePrefix):
+			offered = true
+		default:
+			offered = slices.Contains(c.OptionalScopes, sc) || slices.Contains(c.DefaultScopes, sc)
+		}
+		if offered {
+			add(sc)
+		}
+	}
+	for _, sc := range c.DefaultScopes {
+		add(sc)
+	}
+	return out
 }
 
 // sweepAuthRequests deletes expired code, PKCE and OIDC rows (and refresh

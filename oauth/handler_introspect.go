@@ -112,6 +112,10 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 			Active bool `json:"active"`
 		}{false})
 	}
+	if err != nil && causedBy(err, errTokenInvalid) {
+		// Not an access token of the realm: perhaps a refresh token.
+		return s.introspectRefresh(c, p, caller, token)
+	}
 	if err != nil || use != fosite.AccessToken {
 		return inactive()
 	}

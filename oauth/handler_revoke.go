@@ -20,9 +20,12 @@ type jwtRevoker struct {
 var _ fosite.RevocationHandler = (*jwtRevoker)(nil)
 
 func (r *jwtRevoker) RevokeToken(ctx context.Context, token string, hint fosite.TokenType, client fosite.Client) error {
+	// A public client names itself with client_id alone (RFC 7009 §2.1,
+	// fosite's client authentication with method none): it has no secret,
+	// and it may revoke only the tokens issued to it, like any client.
 	caller, ok := client.(*fositeClient)
-	if !ok || client.IsPublic() {
-		return fosite.ErrInvalidClient.WithHint("Public clients may not revoke tokens.")
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected client type")
 	}
 	// RFC 7009 §2.1: token_type_hint is only a hint; every token is tried.
 	_ = hint

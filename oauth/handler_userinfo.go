@@ -116,11 +116,11 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 		return invalid()
 	}
 	out := userinfo{Subject: u.ID}
-	if has("email") {
-		// Ward does not track whether an address was confirmed, so it
-		// never claims it was.
-		f := false
-		out.Email, out.EmailVerified = u.Email, &f
+	if has(realm.ScopeEmail) {
+		// Verified: a user signs in only after proving the mailbox through
+		// an emailed link (CONTRACT §4).
+		verified := true
+		out.Email, out.EmailVerified = u.Email, &verified
 	}
 	if has("profile") {
 		out.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
 )
 
 func TestUserinfoScopes(t *testing.T) {
@@ -24,7 +26,9 @@ func TestUserinfoScopes(t *testing.T) {
 		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || r.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("userinfo headers: %v", r.Header)
 		}
-		want := map[string]any{"sub": f.User.ID, "email": "ada@example.com", "email_verified": false,
+		// email_verified is true (CONTRACT §4): a user signs in only after
+		// proving the mailbox through an emailed link.
+		want := map[string]any{"sub": f.User.ID, "email": "ada@example.com", "email_verified": true,
 			"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace"}
 		for k, v := range want {
 			if r.Body[k] != v {
@@ -38,17 +42,31 @@ func TestUserinfoScopes(t *testing.T) {
 		t.Errorf("userinfo with access_token in the body: %d %s", r.Status, r.RawBody)
 	}
 
-	// Only openid: only sub.
+	// Only openid: the client's default scopes (profile and email unless
+	// it says otherwise) are granted all the same (CONTRACT §4).
 	bare := f.SignIn(t, b, "openid")
 	r = userinfoCall(t, f, http.MethodGet, bare.AccessToken)
-	if r.Status != http.StatusOK || r.Body["sub"] != f.User.ID || len(r.Body) != 1 {
-		t.Errorf("userinfo with scope openid: %d %s, want only sub", r.Status, r.RawBody)
+	if r.Status != http.StatusOK || r.Body["email"] != "ada@example.com" || r.Body["email_verified"] != true ||
+		r.Body["given_name"] != "Ada" || r.Body["family_name"] != "Lovelace" {
+		t.Errorf("userinfo with scope openid: %d %s, want email and names (default scopes)", r.Status, r.RawBody)
 	}
-	// email without profile.
-	mail := f.SignIn(t, b, "openid", "email")
-	r = userinfoCall(t, f, http.MethodGet, mail.AccessToken)
-	if r.Body["email"] != "ada@example.com" || r.Body["name"] != nil || r.Body["given_name"] != nil {
-		t.Errorf("userinfo with scope openid email: %s", r.RawBody)
+	// A client with no default scopes and email as an optional one: openid
+	// alone is only sub; email without profile is email only.
+	f.Env.NewClient(f.Realm.ID, "lean", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash, c.RedirectURIs = realm.KindApplication, true, nil, []string{f.Redirect}
+		c.DefaultScopes, c.OptionalScopes = []string{}, []string{"email"}
+	})
+	lean := *f.Conf
+	lean.ClientID = "lean"
+	lean.Scopes = []string{"openid"}
+	r = userinfoCall(t, f, http.MethodGet, signInRefresh(t, f, &lean).AccessToken)
+	if r.Status != http.StatusOK || r.Body["sub"] != f.User.ID || len(r.Body) != 1 {
+		t.Errorf("userinfo with scope openid, no default scopes: %d %s, want only sub", r.Status, r.RawBody)
+	}
+	lean.Scopes = []string{"openid", "email", "profile"}
+	r = userinfoCall(t, f, http.MethodGet, signInRefresh(t, f, &lean).AccessToken)
+	if r.Body["email"] != "ada@example.com" || r.Body["email_verified"] != true || r.Body["name"] != nil || r.Body["given_name"] != nil {
+		t.Errorf("userinfo with scope openid email profile, profile not offered: %s", r.RawBody)
 	}
 	// No openid scope: not an OpenID request.
 	plain := f.SignIn(t, b, "email")
@@ -84,28 +102,6 @@ func TestUserinfoBadTokens(t *testing.T) {
 	}
 	wantInvalid("revoked token", userinfoCall(t, f, http.MethodGet, tok.AccessToken))
 
-	// The user deactivated after the token was issued.
-	tok = f.SignIn(t, b, "openid")
-	if r := userinfoCall(t, f, http.MethodGet, tok.AccessToken); r.Status != http.StatusOK {
-		t.Fatalf("live token: %d %s", r.Status, r.RawBody)
-	}
-	f.User.Active = false
-	if err := f.Env.Store.UpdateUser(f.Env.Ctx, f.User); err != nil {
-		t.Fatal(err)
-	}
-	wantInvalid("deactivated user", userinfoCall(t, f, http.MethodGet, tok.AccessToken))
-	f.User.Active = true
-	if err := f.Env.Store.UpdateUser(f.Env.Ctx, f.User); err != nil {
-		t.Fatal(err)
-	}
-	if r := userinfoCall(t, f, http.MethodGet, tok.AccessToken); r.Status != http.StatusOK {
-		t.Fatalf("reactivated user: %d %s", r.Status, r.RawBody)
-	}
-
-	// Expired.
-	f.Env.Advance(6 * time.Minute)
-	wantInvalid("expired token", userinfoCall(t, f, http.MethodGet, tok.AccessToken))
-
 	// Another realm's token.
 	other := f.Env.NewRealm(f.Env.NewOrg("other").ID, "other", true)
 	_ = other
@@ -113,4 +109,29 @@ func TestUserinfoBadTokens(t *testing.T) {
 	tok2 := f.SignIn(t, b, "openid")
 	req.Header.Set("Authorization", "Bearer "+tok2.AccessToken)
 	wantInvalid("another realm's token", f.Env.Do(req))
+
+	// The user deactivated after the token was issued (through the
+	// Service, as the admin API does it); reactivating does not bring the
+	// token back (CONTRACT §3, issue 13).
+	tok = f.SignIn(t, b, "openid")
+	if r := userinfoCall(t, f, http.MethodGet, tok.AccessToken); r.Status != http.StatusOK {
+		t.Fatalf("live token: %d %s", r.Status, r.RawBody)
+	}
+	for _, on := range []bool{false, true} {
+		if _, err := f.Env.Service.UpdateUser(f.Env.System(), "shop", f.User.ID, realm.UserPatch{Active: &on}); err != nil {
+			t.Fatal(err)
+		}
+		wantInvalid(fmt.Sprintf("user's token after active=%v", on), userinfoCall(t, f, http.MethodGet, tok.AccessToken))
+	}
+
+	// Expired: a token that works until then. (Signed in the next second
+	// of the wall clock, fosite's, from which iat comes: a token of the
+	// deactivation's own second counts as older.)
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	tok2 = f.SignIn(t, b, "openid")
+	if r := userinfoCall(t, f, http.MethodGet, tok2.AccessToken); r.Status != http.StatusOK {
+		t.Fatalf("live token: %d %s", r.Status, r.RawBody)
+	}
+	f.Env.Advance(6 * time.Minute)
+	wantInvalid("expired token", userinfoCall(t, f, http.MethodGet, tok2.AccessToken))
 }

@@ -130,13 +130,19 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 	if err != nil {
 		return nil, nil, fmt.Errorf("oauth: client check: %w", err)
 	}
-	if !c.Active || c.RealmID != p.realm.ID {
+	// A token issued before its client's (or user's) last deactivation
+	// stays dead after a reactivation.
+	iat := time.Time{}
+	if cl.IssuedAt != nil {
+		iat = cl.IssuedAt.Time()
+	}
+	if !c.Active || c.RealmID != p.realm.ID || realm.IssuedBeforeCutoff(c.TokensValidAfter, iat) {
 		return nil, nil, errTokenInactive
 	}
 	if cl.Kind == "user" {
 		// A user deactivated or deleted since: the token ends with them.
 		u, err := s.store.GetUser(ctx, p.realm.ID, cl.Subject)
-		if errors.Is(err, realm.ErrNotFound) || (err == nil && !u.Active) {
+		if errors.Is(err, realm.ErrNotFound) || (err == nil && (!u.Active || realm.IssuedBeforeCutoff(u.TokensValidAfter, iat))) {
 			return nil, nil, errTokenInactive
 		}
 		if err != nil {

@@ -160,6 +160,9 @@ type RefreshTokenStore interface {
 	RevokeRefreshFamily(ctx context.Context, realmID, familyID string, now time.Time, accessTTL time.Duration) ([]RevokedAccess, error)
 	// RevokeUserRefreshTokens revokes every refresh token of a user.
 	RevokeUserRefreshTokens(ctx context.Context, realmID, userID string) error
+	// RevokeClientRefreshTokens revokes every refresh token issued to a
+	// client (by its client_id).
+	RevokeClientRefreshTokens(ctx context.Context, realmID, clientID string) error
 	// GetBrowserSession returns a session by its ID (the sid); ErrNotFound
 	// when there is none.
 	GetBrowserSession(ctx context.Context, realmID, id string) (*BrowserSession, error)
@@ -168,7 +171,8 @@ type RefreshTokenStore interface {
 }
 
 // endSignIns revokes a user's browser sessions and refresh tokens, in the
-// transaction that deactivates the user.
+// transaction that deactivates the user. Its access tokens are not listed
+// one by one: the user's TokensValidAfter ends them.
 func endSignIns(ctx context.Context, tx Store, realmID, userID string) error {
 	if err := tx.RevokeUserSessions(ctx, realmID, userID); err != nil {
 		return err

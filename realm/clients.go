@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Realm clients: service accounts (confidential, client_credentials only)
@@ -110,7 +111,17 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 	shape := clientShape{kind: ClientKind(in.Kind), public: in.Public, redirectURIs: in.RedirectURIs,
 		webOrigins: in.WebOrigins, communication: in.Communication}
 	comm := shape.check(v)
-	checkOfflineAccess(v, shape.kind, in.OfflineAccess)
+	scopes := scopesInput{defaults: in.DefaultScopes, offline: &in.OfflineAccess}
+	if in.DefaultScopes == nil && shape.kind == KindApplication {
+		defs := DefaultClientScopes()
+		scopes.defaults = &defs
+	}
+	if in.OptionalScopes != nil {
+		scopes.optional = &in.OptionalScopes
+		// offline_access listed or flagged: either asks for it.
+		in.OfflineAccess = in.OfflineAccess || slices.Contains(in.OptionalScopes, ScopeOfflineAccess)
+	}
+	defaultScopes, optionalScopes, offline := clientScopes(v, shape.kind, Client{}, scopes)
 	idAlg := checkIDTokenAlg(v, shape.kind, in.IDTokenAlg)
 	var view *ClientView
 	var secret string
@@ -138,7 +149,8 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 			Kind: shape.kind, Active: true, Public: in.Public, Audience: nonNil(in.Audience),
 			Groups: ids, PrimaryGroup: in.PrimaryGroup, RedirectURIs: nonNil(in.RedirectURIs),
 			WebOrigins: nonNil(shape.webOrigins), Communication: comm, DisplayName: display,
-			AllowOfflineAccess: in.OfflineAccess, IDTokenAlg: idAlg, CreatedAt: now, UpdatedAt: now,
+			AllowOfflineAccess: offline, IDTokenAlg: idAlg, CreatedAt: now, UpdatedAt: now,
+			DefaultScopes: defaultScopes, OptionalScopes: optionalScopes,
 		}
 		if !c.Public {
 			secret, c.SecretHash = NewSecret(s.random)
@@ -243,9 +255,8 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 				v.Fields = append(v.Fields, f)
 			}
 		}
-		if p.OfflineAccess != nil {
-			checkOfflineAccess(v, c.Kind, *p.OfflineAccess)
-		}
+		defaultScopes, optionalScopes, offline := clientScopes(v, c.Kind, *c,
+			scopesInput{defaults: p.DefaultScopes, optional: p.OptionalScopes, offline: p.OfflineAccess})
 		idAlg := c.IDTokenAlg
 		if p.IDTokenAlg != nil {
 			idAlg = checkIDTokenAlg(v, c.Kind, *p.IDTokenAlg)
@@ -272,15 +283,19 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		set("redirect_uris", p.RedirectURIs != nil && !slices.Equal(*p.RedirectURIs, c.RedirectURIs), func() { c.RedirectURIs = nonNil(*p.RedirectURIs) })
 		set("web_origins", p.WebOrigins != nil && !slices.Equal(shape.webOrigins, c.WebOrigins), func() { c.WebOrigins = nonNil(shape.webOrigins) })
 		set("communication", p.Communication != nil && comm != c.Communication, func() { c.Communication = comm })
-		set("offline_access", p.OfflineAccess != nil && *p.OfflineAccess != c.AllowOfflineAccess, func() { c.AllowOfflineAccess = *p.OfflineAccess })
+		set("offline_access", offline != c.AllowOfflineAccess, func() { c.AllowOfflineAccess = offline })
+		set("default_scopes", !slices.Equal(defaultScopes, nonNil(c.DefaultScopes)), func() { c.DefaultScopes = defaultScopes })
+		set("optional_scopes", !slices.Equal(optionalScopes, nonNil(c.OptionalScopes)), func() { c.OptionalScopes = optionalScopes })
 		set("id_token_signed_response_alg", idAlg != c.IDTokenAlg, func() { c.IDTokenAlg = idAlg })
 		set("groups", !slices.Equal(groups, c.Groups), func() { c.Groups = groups })
 		set("primary_group", primary != c.PrimaryGroup, func() { c.PrimaryGroup = primary })
 		if len(ch) > 0 {
 			events = append(events, s.event(a, r.OrgID, r.ID, EventClientUpdated, "client", c.ClientID, ch.details()))
 		}
+		deactivated := false
 		if p.Active != nil && *p.Active != c.Active {
-			c.Active = *p.Active
+			s.setActive(&c.Active, &c.TokensValidAfter, *p.Active)
+			deactivated = !c.Active
 			events = append(events, s.event(a, r.OrgID, r.ID, activeEvent("client", c.Active), "client", c.ClientID, nil))
 		}
 		if len(events) > 0 {
@@ -289,6 +304,13 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 				return err
 			}
 			if err := appendEvents(ctx, tx, events...); err != nil {
+				return err
+			}
+		}
+		if deactivated {
+			// Its refresh tokens end here, so a reactivation does not
+			// bring them back (its access tokens end by TokensValidAfter).
+			if err := tx.RevokeClientRefreshTokens(ctx, r.ID, c.ClientID); err != nil {
 				return err
 			}
 		}
@@ -369,6 +391,18 @@ func (s *Service) changeClientGroup(ctx context.Context, realmName, clientID, gr
 		return nil, err
 	}
 	return view, nil
+}
+
+// setActive sets the active flag of a client or user. Deactivating also
+// stamps validAfter (TokensValidAfter) with now: every token issued until
+// now stays dead, even after a reactivation, as CONTRACT §3 wants of a
+// disabled client's and a deactivated user's tokens.
+func (s *Service) setActive(active *bool, validAfter **time.Time, to bool) {
+	*active = to
+	if !to {
+		now := s.now()
+		*validAfter = &now
+	}
 }
 
 // checkOfflineAccess: offline_access (refresh tokens that outlive the

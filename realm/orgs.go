@@ -414,7 +414,9 @@ func (s *Service) UpdateOrgClient(ctx context.Context, clientID string, p OrgCli
 			events = append(events, s.event(a, orgID, "", EventClientUpdated, "client", c.ClientID, d))
 		}
 		if p.Active != nil && *p.Active != c.Active {
-			c.Active = *p.Active
+			// An org admin client has client_credentials tokens only:
+			// TokensValidAfter is all it takes to keep them dead.
+			s.setActive(&c.Active, &c.TokensValidAfter, *p.Active)
 			events = append(events, s.event(a, orgID, "", activeEvent("client", c.Active), "client", c.ClientID, nil))
 		}
 		if len(events) == 0 {

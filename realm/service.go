@@ -202,26 +202,33 @@ type ClientInput struct {
 	WebOrigins    []string
 	Communication string
 	DisplayName   string
-	// OfflineAccess lets an application be granted offline_access.
+	// OfflineAccess lets an application be granted offline_access (the
+	// same as offline_access among OptionalScopes).
 	OfflineAccess bool
 	// IDTokenAlg is RS256 (default when empty) or ES256; applications only.
 	IDTokenAlg string
+	// DefaultScopes (nil: DefaultClientScopes) and OptionalScopes of an
+	// application.
+	DefaultScopes  *[]string
+	OptionalScopes []string
 }
 
 // ClientPatch changes a realm client.
 type ClientPatch struct {
-	Name          *string
-	Description   *string
-	Active        *bool
-	Groups        *[]string
-	PrimaryGroup  *string
-	Audience      *[]string
-	RedirectURIs  *[]string
-	WebOrigins    *[]string
-	Communication *string
-	DisplayName   *string
-	OfflineAccess *bool
-	IDTokenAlg    *string
+	Name           *string
+	Description    *string
+	Active         *bool
+	Groups         *[]string
+	PrimaryGroup   *string
+	Audience       *[]string
+	RedirectURIs   *[]string
+	WebOrigins     *[]string
+	Communication  *string
+	DisplayName    *string
+	OfflineAccess  *bool
+	IDTokenAlg     *string
+	DefaultScopes  *[]string
+	OptionalScopes *[]string
 }
 
 // UserView is a user with its effective attributes.

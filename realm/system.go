@@ -87,7 +87,7 @@ func (s *Service) ensureSystem(ctx context.Context, a access) (*Realm, error) {
 	console := &Client{
 		ID: s.newID(), RealmID: r.ID, ClientID: ConsoleClientID, Name: "Ward console",
 		Kind: KindApplication, Active: true, Public: true, Communication: CommRedirect,
-		DisplayName: "Ward console", CreatedAt: now, UpdatedAt: now,
+		DisplayName: "Ward console", DefaultScopes: DefaultClientScopes(), CreatedAt: now, UpdatedAt: now,
 	}
 	console.RedirectURIs, console.WebOrigins = s.consoleClientURLs()
 	err = s.store.InTx(ctx, func(tx Store) error {

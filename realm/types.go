@@ -102,8 +102,11 @@ type User struct {
 	PrimaryGroup string   // a group ID in Groups, or empty
 	// PasswordHash is the argon2id hash (PHC string); empty until set.
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TokensValidAfter is when the user was last deactivated: a token
+	// issued at or before it stays dead after a reactivation.
+	TokensValidAfter *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // ClientKind tells service accounts from applications.
@@ -143,8 +146,15 @@ type Client struct {
 	Communication Communication
 	DisplayName   string
 	// AllowOfflineAccess lets an application be granted offline_access:
-	// refresh tokens that outlive the browser session.
+	// refresh tokens that outlive the browser session. It is true exactly
+	// when OptionalScopes holds ScopeOfflineAccess (the Service keeps the
+	// two in step).
 	AllowOfflineAccess bool
+	// DefaultScopes are granted on every sign-in of an application whether
+	// asked for or not; OptionalScopes only when asked for (CONTRACT §4).
+	// Both are empty for service accounts.
+	DefaultScopes  []string
+	OptionalScopes []string
 	// IDTokenAlg is the algorithm an application's ID tokens are signed
 	// with: IDTokenRS256 (the default, also when empty) or IDTokenES256.
 	IDTokenAlg string
@@ -156,8 +166,20 @@ type Client struct {
 	SecretHash              []byte
 	PreviousSecretHash      []byte
 	PreviousSecretExpiresAt *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// TokensValidAfter is when the client was last deactivated: a token
+	// issued at or before it stays dead after a reactivation.
+	TokensValidAfter *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// IssuedBeforeCutoff reports whether a token issued at iat is dead
+// because its client or user was deactivated at or after that moment
+// (cutoff is TokensValidAfter; nil: never deactivated). JWT iat has whole
+// seconds, so the comparison is in whole seconds and a token of the
+// deactivation's own second counts as older: fail closed.
+func IssuedBeforeCutoff(cutoff *time.Time, iat time.Time) bool {
+	return cutoff != nil && iat.Unix() <= cutoff.Unix()
 }
 
 // SigningKey is one of a realm's token signing keys. The private key is

@@ -239,7 +239,7 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 			events = append(events, s.event(a, r.OrgID, r.ID, EventUserUpdated, "user", u.ID, d))
 		}
 		if p.Active != nil && *p.Active != u.Active {
-			u.Active = *p.Active
+			s.setActive(&u.Active, &u.TokensValidAfter, *p.Active)
 			events = append(events, s.event(a, r.OrgID, r.ID, activeEvent("user", u.Active), "user", u.ID,
 				map[string]any{"email": u.Email}))
 		}

@@ -1,5 +1,7 @@
 package realm
 
+import "slices"
+
 // Reads and writes of the Service hand back copies with the stored hashes
 // cleared: the admin API must never show a password or secret hash, and
 // clearing them here means no handler can leak one by accident. Code that
@@ -37,6 +39,13 @@ func clientView(c *Client) *Client {
 	}
 	if v.WebOrigins == nil {
 		v.WebOrigins = []string{}
+	}
+	v.DefaultScopes = nonNil(slices.Clone(v.DefaultScopes))
+	// offline_access is listed exactly when the flag allows it, whatever
+	// a row written outside the Service holds.
+	v.OptionalScopes = slices.DeleteFunc(slices.Clone(nonNil(v.OptionalScopes)), func(s string) bool { return s == ScopeOfflineAccess })
+	if v.AllowOfflineAccess {
+		v.OptionalScopes = append(v.OptionalScopes, ScopeOfflineAccess)
 	}
 	return &v
 }

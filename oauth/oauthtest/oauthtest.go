@@ -203,7 +203,8 @@ func (env *Env) NewGroup(realmID, name string, attrs map[string]any) *realm.Grou
 }
 
 // NewClient creates an active confidential service account and returns it
-// with its secret; mutate adjusts it before it is stored.
+// with its secret; mutate adjusts it before it is stored. An application
+// left without DefaultScopes gets the Service's default ones.
 func (env *Env) NewClient(realmID, clientID string, mutate func(*realm.Client)) (*realm.Client, string) {
 	env.T.Helper()
 	secret, hash := realm.NewSecret(nil)
@@ -216,6 +217,11 @@ func (env *Env) NewClient(realmID, clientID string, mutate func(*realm.Client)) 
 	}
 	if mutate != nil {
 		mutate(c)
+	}
+	if c.Kind == realm.KindApplication && c.DefaultScopes == nil {
+		// What the Service gives an application unless told otherwise
+		// (set []string{} for none).
+		c.DefaultScopes = realm.DefaultClientScopes()
 	}
 	if err := env.Store.CreateClient(env.Ctx, c); err != nil {
 		env.T.Fatal(err)

@@ -699,6 +699,8 @@ func testUsers(t *testing.T, f *fixture) {
 
 	u.Email, u.FirstName, u.LastName, u.Active = "alice@example.com", "Al", "Smyth", false
 	u.Groups, u.PrimaryGroup, u.PasswordHash, u.UpdatedAt = []string{g2.ID}, g2.ID, "", f.tick()
+	deactivated := f.tick()
+	u.TokensValidAfter = &deactivated
 	must(t, f.s.UpdateUser(f.ctx, u))
 	got, err = f.s.GetUser(f.ctx, r.ID, u.ID)
 	must(t, err)
@@ -791,7 +793,8 @@ func testClients(t *testing.T, f *fixture) {
 		Groups: []string{g2.ID, g1.ID}, PrimaryGroup: g2.ID, RedirectURIs: []string{"https://app.example.com/cb"},
 		WebOrigins: []string{"https://app.example.com"}, Communication: realm.CommPostMessage, DisplayName: "Web",
 		SecretHash: []byte{0, 1, 2, 255}, PreviousSecretHash: []byte{9, 9}, PreviousSecretExpiresAt: &exp,
-		AllowOfflineAccess: true, IDTokenAlg: "ES256", CreatedAt: f.clock, UpdatedAt: f.clock}
+		AllowOfflineAccess: true, IDTokenAlg: "ES256", CreatedAt: f.clock, UpdatedAt: f.clock,
+		DefaultScopes: []string{"profile", "email"}, OptionalScopes: []string{"offline_access"}}
 	must(t, f.s.CreateClient(f.ctx, c))
 	want := *c
 	want.Groups = []string{g1.ID, g2.ID}
@@ -851,6 +854,8 @@ func testClients(t *testing.T, f *fixture) {
 	c.Name, c.Description, c.Active, c.Public = "Renamed", "", false, false
 	c.Audience, c.Groups, c.PrimaryGroup = nil, []string{g1.ID}, g1.ID
 	c.AllowOfflineAccess, c.IDTokenAlg = false, "RS256"
+	disabled := f.tick()
+	c.TokensValidAfter, c.DefaultScopes, c.OptionalScopes = &disabled, nil, []string{"email", "profile"}
 	c.RedirectURIs, c.WebOrigins, c.Communication, c.DisplayName = []string{"https://x.example/cb"}, nil, realm.CommRedirect, ""
 	c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt, c.UpdatedAt = []byte("new"), nil, nil, f.tick()
 	must(t, f.s.UpdateClient(f.ctx, c))

@@ -120,6 +120,22 @@ func testRefreshTokens(t *testing.T, f *fixture, s realm.Store) {
 	}
 	wantNotFound(t, "rotation of an unknown token", rotate("rt-y", "fam-9", "nope"))
 
+	// A client's tokens, of every user, and only that client's.
+	f.refresh(s, r.ID, "rt-other-client", "fam-4", u.ID, f.clock)
+	must(t, s.CreateRefreshToken(f.ctx, &realm.RefreshToken{ID: "rt-app2", RealmID: r.ID, FamilyID: "fam-5",
+		SessionID: "s", UserID: u.ID, ClientID: "app2", Data: []byte("d"), ExpiresAt: f.clock.Add(time.Hour), CreatedAt: f.clock}))
+	must(t, s.RevokeClientRefreshTokens(f.ctx, other.ID, "app2"))
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-app2"); got.Revoked {
+		t.Error("RevokeClientRefreshTokens of another realm revoked a token")
+	}
+	must(t, s.RevokeClientRefreshTokens(f.ctx, r.ID, "app2"))
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-app2"); !got.Revoked {
+		t.Error("rt-app2 not revoked with its client's tokens")
+	}
+	if got, _ := s.GetRefreshToken(f.ctx, r.ID, "rt-other-client"); got.Revoked {
+		t.Error("RevokeClientRefreshTokens revoked another client's token")
+	}
+
 	must(t, s.RevokeUserRefreshTokens(f.ctx, r.ID, u.ID))
 	for _, id := range []string{"rt-x", "rt-x2", "rt-off"} {
 		if got, _ := s.GetRefreshToken(f.ctx, r.ID, id); !got.Revoked {
@@ -129,8 +145,8 @@ func testRefreshTokens(t *testing.T, f *fixture, s realm.Store) {
 
 	n, err := s.DeleteExpiredRefreshTokens(f.ctx, f.clock.Add(11*time.Hour))
 	must(t, err)
-	if n != 6 {
-		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 6", n)
+	if n != 8 {
+		t.Errorf("DeleteExpiredRefreshTokens removed %d, want 8", n)
 	}
 	if _, err := s.GetRefreshToken(f.ctx, r.ID, "rt-off"); err != nil {
 		t.Errorf("offline token deleted before expiry: %v", err)

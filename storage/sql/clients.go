@@ -51,7 +51,7 @@ func (s *Store) setClientGroups(ctx context.Context, realmID, clientPK string, g
 const clientColumns = `c.id, c.realm_id, c.client_id, c.name, c.description, c.kind, c.active, c.public,
  c.audience, c.primary_group, c.redirect_uris, c.web_origins, c.communication, c.display_name, c.org_id,
  c.org_role, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at, c.created_at, c.updated_at,
- c.allow_offline_access, c.id_token_alg`
+ c.allow_offline_access, c.id_token_alg, c.tokens_valid_after, c.default_scopes, c.optional_scopes`
 
 // getClientSQL reads a client and its group IDs in one query: one row per
 // group, or one row with a NULL group.
@@ -85,10 +85,11 @@ ORDER BY cg.group_id`
 
 // clientRow is one row of the hot-path client queries.
 type clientRow struct {
-	orgID   dbsql.NullString
-	prevExp dbsql.NullTime
-	secret  []byte
-	prev    []byte
+	orgID      dbsql.NullString
+	prevExp    dbsql.NullTime
+	validAfter dbsql.NullTime
+	secret     []byte
+	prev       []byte
 }
 
 // dest returns scan destinations for clientColumns into m.
@@ -96,7 +97,7 @@ func (r *clientRow) dest(m *clientModel) []any {
 	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Name, &m.Description, &m.Kind, &m.Active, &m.Public,
 		&m.Audience, &m.PrimaryGroup, &m.RedirectURIs, &m.WebOrigins, &m.Communication, &m.DisplayName, &r.orgID,
 		&m.OrgRole, &r.secret, &r.prev, &r.prevExp, &m.CreatedAt, &m.UpdatedAt,
-		&m.AllowOfflineAccess, &m.IDTokenAlg}
+		&m.AllowOfflineAccess, &m.IDTokenAlg, &r.validAfter, &m.DefaultScopes, &m.OptionalScopes}
 }
 
 // fill moves the nullable columns of the first row into m.
@@ -109,6 +110,10 @@ func (r *clientRow) fill(m *clientModel) {
 	if r.prevExp.Valid {
 		exp := r.prevExp.Time
 		m.PreviousSecretExpiresAt = &exp
+	}
+	if r.validAfter.Valid {
+		after := r.validAfter.Time
+		m.TokensValidAfter = &after
 	}
 }
 
@@ -283,6 +288,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *realm.Client) error {
 			"updated_at":                 m.UpdatedAt,
 			"allow_offline_access":       m.AllowOfflineAccess,
 			"id_token_alg":               m.IDTokenAlg,
+			"tokens_valid_after":         m.TokensValidAfter,
+			"default_scopes":             m.DefaultScopes,
+			"optional_scopes":            m.OptionalScopes,
 		})
 		if foreignKeyViolation(res.Error) {
 			return realm.ErrNotFound // no such org

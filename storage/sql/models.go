@@ -83,6 +83,8 @@ type userModel struct {
 	PasswordHash string
 	CreatedAt    time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt    time.Time `gorm:"autoUpdateTime:false"`
+	// TokensValidAfter: migration 0011.
+	TokensValidAfter *time.Time
 }
 
 func (userModel) TableName() string { return "users" }
@@ -119,6 +121,10 @@ type clientModel struct {
 	UpdatedAt               time.Time `gorm:"autoUpdateTime:false"`
 	AllowOfflineAccess      bool
 	IDTokenAlg              string
+	// Migration 0011.
+	TokensValidAfter *time.Time
+	DefaultScopes    string
+	OptionalScopes   string
 }
 
 func (clientModel) TableName() string { return "clients" }
@@ -249,20 +255,24 @@ func fromGroup(m groupModel) (realm.Group, error) {
 func toUser(u *realm.User) userModel {
 	return userModel{ID: u.ID, RealmID: u.RealmID, Email: u.Email, EmailLower: strings.ToLower(u.Email),
 		FirstName: u.FirstName, LastName: u.LastName, Active: u.Active, PrimaryGroup: u.PrimaryGroup,
-		PasswordHash: u.PasswordHash, CreatedAt: dbTime(u.CreatedAt), UpdatedAt: dbTime(u.UpdatedAt)}
+		PasswordHash: u.PasswordHash, CreatedAt: dbTime(u.CreatedAt), UpdatedAt: dbTime(u.UpdatedAt),
+		TokensValidAfter: dbTimePtr(u.TokensValidAfter)}
 }
 
 func fromUser(m userModel, groups []string) realm.User {
 	return realm.User{ID: m.ID, RealmID: m.RealmID, Email: m.Email, FirstName: m.FirstName, LastName: m.LastName,
 		Active: m.Active, Groups: groups, PrimaryGroup: m.PrimaryGroup, PasswordHash: m.PasswordHash,
-		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}
+		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt),
+		TokensValidAfter: fromDBTimePtr(m.TokensValidAfter)}
 }
 
 func toClient(c *realm.Client) (clientModel, error) {
 	aud, err1 := encodeJSON(c.Audience, "[]")
 	redirects, err2 := encodeJSON(c.RedirectURIs, "[]")
 	origins, err3 := encodeJSON(c.WebOrigins, "[]")
-	for _, err := range []error{err1, err2, err3} {
+	defaults, err4 := encodeJSON(c.DefaultScopes, "[]")
+	optional, err5 := encodeJSON(c.OptionalScopes, "[]")
+	for _, err := range []error{err1, err2, err3, err4, err5} {
 		if err != nil {
 			return clientModel{}, fmt.Errorf("storage/sql: encode client: %w", err)
 		}
@@ -275,7 +285,8 @@ func toClient(c *realm.Client) (clientModel, error) {
 		SecretHash: c.SecretHash, PreviousSecretHash: c.PreviousSecretHash,
 		PreviousSecretExpiresAt: dbTimePtr(c.PreviousSecretExpiresAt),
 		CreatedAt:               dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
-		AllowOfflineAccess: c.AllowOfflineAccess, IDTokenAlg: c.IDTokenAlg}, nil
+		AllowOfflineAccess: c.AllowOfflineAccess, IDTokenAlg: c.IDTokenAlg,
+		TokensValidAfter: dbTimePtr(c.TokensValidAfter), DefaultScopes: defaults, OptionalScopes: optional}, nil
 }
 
 func fromClient(m clientModel, groups []string) (realm.Client, error) {
@@ -286,11 +297,13 @@ func fromClient(m clientModel, groups []string) (realm.Client, error) {
 		SecretHash: emptyNil(m.SecretHash), PreviousSecretHash: emptyNil(m.PreviousSecretHash),
 		PreviousSecretExpiresAt: fromDBTimePtr(m.PreviousSecretExpiresAt),
 		CreatedAt:               fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt),
-		AllowOfflineAccess: m.AllowOfflineAccess, IDTokenAlg: m.IDTokenAlg}
+		AllowOfflineAccess: m.AllowOfflineAccess, IDTokenAlg: m.IDTokenAlg,
+		TokensValidAfter: fromDBTimePtr(m.TokensValidAfter)}
 	for _, f := range []struct {
 		src string
 		dst *[]string
-	}{{m.Audience, &c.Audience}, {m.RedirectURIs, &c.RedirectURIs}, {m.WebOrigins, &c.WebOrigins}} {
+	}{{m.Audience, &c.Audience}, {m.RedirectURIs, &c.RedirectURIs}, {m.WebOrigins, &c.WebOrigins},
+		{m.DefaultScopes, &c.DefaultScopes}, {m.OptionalScopes, &c.OptionalScopes}} {
 		if err := decodeJSON(f.src, f.dst); err != nil {
 			return realm.Client{}, fmt.Errorf("storage/sql: decode client %s: %w", m.ID, err)
 		}

@@ -191,6 +191,12 @@ func (s *Store) RevokeUserRefreshTokens(ctx context.Context, realmID, userID str
 	return s.revokeRefreshTokens(ctx, "realm_id = ? AND user_id = ? AND revoked = ?", realmID, userID, false)
 }
 
+// RevokeClientRefreshTokens revokes every refresh token issued to the
+// client (deactivation: they must not come back with a reactivation).
+func (s *Store) RevokeClientRefreshTokens(ctx context.Context, realmID, clientID string) error {
+	return s.revokeRefreshTokens(ctx, "realm_id = ? AND client_id = ? AND revoked = ?", realmID, clientID, false)
+}
+
 // maxRevokePasses bounds revokeRefreshTokens' passes; each pass after the
 // first needs a rotation that was already waiting, so two or three do.
 const maxRevokePasses = 10

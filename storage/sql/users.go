@@ -138,14 +138,15 @@ func (s *Store) UpdateUser(ctx context.Context, u *realm.User) error {
 	m := toUser(u)
 	return s.tx(ctx, func(tx *Store) error {
 		res := tx.q(ctx).Model(&userModel{}).Where("realm_id = ? AND id = ?", u.RealmID, u.ID).Updates(map[string]any{
-			"email":         m.Email,
-			"email_lower":   m.EmailLower,
-			"first_name":    m.FirstName,
-			"last_name":     m.LastName,
-			"active":        m.Active,
-			"primary_group": m.PrimaryGroup,
-			"password_hash": m.PasswordHash,
-			"updated_at":    m.UpdatedAt,
+			"email":              m.Email,
+			"email_lower":        m.EmailLower,
+			"first_name":         m.FirstName,
+			"last_name":          m.LastName,
+			"active":             m.Active,
+			"primary_group":      m.PrimaryGroup,
+			"password_hash":      m.PasswordHash,
+			"updated_at":         m.UpdatedAt,
+			"tokens_valid_after": m.TokensValidAfter,
 		})
 		if res.Error != nil {
 			return mapErr(res.Error)

@@ -1,0 +1,16 @@
+-- 0011_client_scopes_token_cutoff: two things issue 13 needs on clients.
+--
+-- tokens_valid_after (clients and users): when the row was last
+-- deactivated. A token issued at or before it stays dead after a
+-- reactivation (NULL: never deactivated).
+--
+-- default_scopes / optional_scopes (CONTRACT §4): an application's scopes
+-- granted on every sign-in, and those granted only when asked for. Existing
+-- applications get Keycloak's defaults, profile and email, and keep offline
+-- access as an optional scope when they had it; service accounts have none.
+ALTER TABLE clients ADD COLUMN tokens_valid_after TIMESTAMP;
+ALTER TABLE users ADD COLUMN tokens_valid_after TIMESTAMP;
+ALTER TABLE clients ADD COLUMN default_scopes TEXT NOT NULL DEFAULT '["profile","email"]';
+ALTER TABLE clients ADD COLUMN optional_scopes TEXT NOT NULL DEFAULT '[]';
+UPDATE clients SET default_scopes = '[]' WHERE kind <> 'application';
+UPDATE clients SET optional_scopes = '["offline_access"]' WHERE kind = 'application' AND allow_offline_access;
