@@ -161,6 +161,29 @@ func TestConsoleUISignIn(t *testing.T) {
 		t.Fatalf("no CSRF field in the sign-out form:\n%s", body)
 	}
 
+	// Bad text (issue 13): a parameter or form field that is not UTF-8 or
+	// has a control character, or a search past 200 characters, answers a
+	// 400 page naming it, before anything reads it.
+	for target, field := range map[string]string{
+		"/console?q=a%00b":                                          "q",
+		"/console/realms/shop/users?q=%FF":                          "q",
+		"/console/realms/shop/groups?q=" + strings.Repeat("a", 201): "q",
+		"/console/realms/sh%00op":                                   "realm",
+		"/console/callback?code=%00&state=x":                        "code",
+	} {
+		resp, body := get(s.URL + target)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Bad request") || !strings.Contains(body, field+":") {
+			t.Errorf("GET %.60s = %d, want a 400 page naming %s:\n%s", target, resp.StatusCode, field, body)
+		}
+	}
+	resp, err = ua.PostForm(s.URL+"/console", url.Values{"csrf_token": {logoutCSRF[1]}, "name": {"vault"}, "display_name": {"Va\x00ult"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "display_name:") {
+		t.Errorf("a display name with a NUL = %d:\n%s", resp.StatusCode, body)
+	}
+
 	// Sign-out without the CSRF token is refused and the session stays.
 	resp, err = ua.PostForm(s.URL+"/console/logout", url.Values{"csrf_token": {"forged"}})
 	if err != nil {
