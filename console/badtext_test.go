@@ -141,3 +141,17 @@ func TestErrorsListIsBounded(t *testing.T) {
 		t.Fatalf("duplicate keys: %d entries, last %+v", len(p.Errors), p.Errors[len(p.Errors)-1])
 	}
 }
+
+// The first-run page checks its link and form the same way.
+func TestSetupPageBadText(t *testing.T) {
+	e := newEnv(t)
+	r := e.raw("", "GET", "/console/setup?token=%00", "", nil)
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Setup link must not contain NUL") {
+		t.Errorf("setup link with a NUL: %d %s", r.status, r.body)
+	}
+	form := url.Values{"token": {"t"}, "org": {"acme2"}, "email": {"a@example.com"}, "first_name": {"A\x00"}, "last_name": {"B"}}
+	r = e.raw("", "POST", "/console/setup", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "First name must not contain NUL") {
+		t.Errorf("setup form with a NUL: %d %s", r.status, r.body)
+	}
+}
