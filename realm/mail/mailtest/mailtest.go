@@ -44,6 +44,11 @@ type Server struct {
 	RefuseCode int
 	// RefuseRcpt answers every RCPT with this code (0 = accept).
 	RefuseRcpt int
+	// Hold, when set, keeps every DATA after the first HoldAfter waiting
+	// (its mail read but neither accepted nor recorded) until Hold is
+	// closed: mail stays in flight, for tests that kill the sender then.
+	Hold      chan struct{}
+	HoldAfter int
 
 	mu       sync.Mutex
 	msgs     []Received
@@ -155,8 +160,13 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	s := ss.srv
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.dataCmds++
+	if s.Hold != nil && s.dataCmds > s.HoldAfter {
+		s.mu.Unlock()
+		<-s.Hold
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
 	if s.dataCmds <= s.RefuseData {
 		code := s.RefuseCode
 		if code == 0 {
