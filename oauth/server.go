@@ -210,8 +210,11 @@ func CheckParams(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := realm.CheckPath(c.ParamNames(), c.ParamValues()); err != nil {
 			return badText(c, err)
 		}
-		if err := realm.CheckValues(c.QueryParams()); err != nil {
-			return badText(c, err)
+		// QueryParams would parse (and allocate) even an empty query.
+		if c.Request().URL.RawQuery != "" {
+			if err := realm.CheckValues(c.QueryParams()); err != nil {
+				return badText(c, err)
+			}
 		}
 		return next(c)
 	}
