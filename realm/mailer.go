@@ -276,6 +276,9 @@ func (q *MailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]
 			err = errors.New("the link expired before the mail could be delivered")
 		}
 		if err != nil {
+			// The worker never sees this mail, so the failure is logged here.
+			q.log.Error("queued link mail not sent", "mail_id", qm.ID, "realm_id", qm.RealmID, "user_id", qm.UserID,
+				"purpose", qm.Mail.Purpose, "reason", err.Error())
 			if ferr := q.Failed(ctx, qm, err.Error()); ferr != nil {
 				return out, ferr
 			}
@@ -310,8 +313,6 @@ func (q *MailQueue) Delivered(ctx context.Context, m QueuedMail, messageID strin
 // Failed deletes m and records mail.failed with reason (no link, no body),
 // in one transaction; as Delivered when the lease was lost.
 func (q *MailQueue) Failed(ctx context.Context, m QueuedMail, reason string) error {
-	q.log.Error("link mail not delivered", "mail_id", m.ID, "realm_id", m.RealmID, "user_id", m.UserID,
-		"purpose", m.Mail.Purpose, "attempts", m.Attempts, "reason", reason)
 	return q.finish(ctx, m, EventMailFailed, map[string]any{"purpose": m.Mail.Purpose, "reason": reason,
 		"attempts": m.Attempts})
 }
