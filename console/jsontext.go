@@ -77,6 +77,9 @@ func (w *textWalker) token(tok json.Token, raw []byte) {
 		}
 		return
 	case string:
+		if top == nil {
+			break // not an object at all: decoding says so
+		}
 		if p := stringProblem(t, raw, len(w.stack) == 1 && top.object && multilineFields[top.key]); p != "" {
 			w.errs.Add(path, p)
 		}
