@@ -200,7 +200,8 @@ func TestConsoleBrowserClients(t *testing.T) {
 	appSecret := shownSecret("")
 	appID := strings.TrimSpace(text(t, tab, "#client-id-value"))
 	app := e.owner.must(200, "GET", base+"/clients/"+appID, nil)
-	if app["kind"] != "application" || app["communication"] != "post_message" || app["display_name"] != "The Shop" {
+	if app["kind"] != "application" || app["communication"] != "post_message" || app["display_name"] != "The Shop" ||
+		fmt.Sprint(app["default_scopes"], app["optional_scopes"]) != "[profile email] []" {
 		t.Errorf("created application = %v", app)
 	}
 
@@ -216,13 +217,18 @@ func TestConsoleBrowserClients(t *testing.T) {
 		t.Errorf("edit: redirect URIs after the refused form = %q", v)
 	}
 	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb\nhttps://shop.example/cb2", "#client-origins": "https://shop.example"})
+	click("#client-scope-profile-optional") // names only when asked for
 	submit(t, tab, editForm+"button[type=submit]")
 	if !strings.Contains(text(t, tab, ".flash"), "saved") || count(t, tab, "dialog") != 0 {
 		t.Fatalf("edit: flash %q, page:\n%s", text(t, tab, ".flash"), text(t, tab, "main"))
 	}
 	app = e.owner.must(200, "GET", base+"/clients/"+appID, nil)
-	if uris, _ := app["redirect_uris"].([]any); len(uris) != 2 || len(app["web_origins"].([]any)) != 1 {
+	if uris, _ := app["redirect_uris"].([]any); len(uris) != 2 || len(app["web_origins"].([]any)) != 1 ||
+		fmt.Sprint(app["default_scopes"], app["optional_scopes"]) != "[email] [profile]" {
 		t.Errorf("edited application = %v", app)
+	}
+	if !evalJS[bool](t, tab, `document.querySelector("#client-scope-profile-optional").checked && document.querySelector("#client-scope-email-default").checked`) {
+		t.Error("edit form does not show the saved scopes")
 	}
 
 	// A public application: no secret, and the page says so.

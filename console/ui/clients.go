@@ -71,6 +71,9 @@ func (u *UI) showClients(r *req, status int, f url.Values, fe fieldErrors) error
 		b.Form.Set("kind", string(realm.KindServiceAccount))
 		b.Form.Set("communication", string(realm.CommRedirect))
 		b.Form.Set("id_token_signed_response_alg", realm.IDTokenRS256)
+		for _, sc := range realm.DefaultClientScopes() {
+			b.Form.Set(scopeField(sc), scopeDefault)
+		}
 	}
 	return r.render(status, "clients.html", &clientsView{base: b, Clients: page.Items, Next: page.NextCursor, Paged: cursor != "",
 		Q: q, Groups: groups})
@@ -96,6 +99,9 @@ func (u *UI) createClient(r *req) error {
 		// they belong to; typed fields go to the service, which names any
 		// that do not fit the kind.
 		in.Communication, in.IDTokenAlg = f.Get("communication"), f.Get("id_token_signed_response_alg")
+		if defaults, optional, ok := formScopes(f, in.OfflineAccess); ok {
+			in.DefaultScopes, in.OptionalScopes = &defaults, optional
+		}
 		if len(f["groups"]) > 0 || f.Get("primary_group") != "" {
 			return u.showClients(r, http.StatusBadRequest, f, fieldErrors{
 				"groups": "only service accounts are members of groups; an application signs users in, who have their own groups"})
@@ -188,7 +194,56 @@ func clientForm(c *realm.ClientView) url.Values {
 		alg = realm.IDTokenRS256
 	}
 	f.Set("id_token_signed_response_alg", alg)
+	for _, sc := range c.DefaultScopes {
+		f.Set(scopeField(sc), scopeDefault)
+	}
+	for _, sc := range c.OptionalScopes {
+		if sc != realm.ScopeOfflineAccess {
+			f.Set(scopeField(sc), scopeOptional)
+		}
+	}
+	for _, sc := range formScopeNames {
+		if f.Get(scopeField(sc)) == "" {
+			f.Set(scopeField(sc), scopeNever)
+		}
+	}
 	return f
+}
+
+// The scope choices of the application form: for profile and email, a
+// radio group "scope_NAME" granting it always (a default scope), when asked
+// (an optional scope) or never; offline_access is the offline access
+// checkbox.
+const (
+	scopeDefault  = "default"
+	scopeOptional = "optional"
+	scopeNever    = "never"
+)
+
+var formScopeNames = []string{realm.ScopeProfile, realm.ScopeEmail}
+
+func scopeField(scope string) string { return "scope_" + scope }
+
+// formScopes reads the scope radio groups into default and optional scopes
+// (offline_access among the optional ones when offline is checked); ok is
+// false when the form has none of them (nothing to change).
+func formScopes(f url.Values, offline bool) (defaults, optional []string, ok bool) {
+	defaults, optional = []string{}, []string{}
+	for _, sc := range formScopeNames {
+		switch v := f.Get(scopeField(sc)); v {
+		case scopeDefault:
+			defaults = append(defaults, sc)
+		case scopeOptional:
+			optional = append(optional, sc)
+		case "":
+			continue
+		}
+		ok = true
+	}
+	if offline {
+		optional = append(optional, realm.ScopeOfflineAccess)
+	}
+	return defaults, optional, ok
 }
 
 func (u *UI) updateClient(r *req) error {
@@ -212,6 +267,9 @@ func (u *UI) updateClient(r *req) error {
 		offline := f.Get("offline_access") == "on"
 		p.RedirectURIs, p.WebOrigins, p.Communication, p.DisplayName, p.IDTokenAlg, p.OfflineAccess =
 			&redirects, &origins, &comm, &display, &alg, &offline
+		if defaults, optional, ok := formScopes(f, offline); ok {
+			p.DefaultScopes, p.OptionalScopes = &defaults, &optional
+		}
 	} else {
 		groups, primary := append([]string{}, f["groups"]...), f.Get("primary_group")
 		p.Groups, p.PrimaryGroup = &groups, &primary
