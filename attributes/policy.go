@@ -115,6 +115,106 @@ func CompilePolicy(p Policy, defs []Definition) (*CompiledPolicy, error) {
 	return &CompiledPolicy{Policy: p, program: prg}, nil
 }
 
+// CheckPolicy is what a policy must pass to be written (Ward's admin API
+// calls it on create, and on update when the condition changes). On top
+// of CompilePolicy's checks it
+//
+//   - type-checks references written subject.attributes.NAME against the
+//     definitions' types (a multi-valued attribute is a list), so that
+//     comparing a string attribute with a number, or an integer one with a
+//     string, is an error at its position instead of a policy that never
+//     matches; and
+//   - refuses a condition whose estimated cost is at least PolicyCostLimit
+//     whatever the input (its minimum), since every evaluation would fail.
+//
+// Evaluation (the Guard, policies:test, distribution) keeps CompilePolicy,
+// which is unchanged: a policy written before these checks, or left
+// behind by a change of an attribute's type, still loads and behaves as
+// before (a comparison of mismatched types is false or an error at run
+// time, and an error allows nothing). The error is a *CompileError.
+func CheckPolicy(p Policy, defs []Definition) error {
+	if _, err := CompilePolicy(p, defs); err != nil {
+		return err
+	}
+	env, err := typedEnv(defs)
+	if err != nil {
+		return fmt.Errorf("attributes: typed policy environment: %w", err)
+	}
+	ast, iss := env.Compile(p.Condition)
+	if iss != nil && iss.Err() != nil {
+		return firstIssue(iss)
+	}
+	if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
+		return &CompileError{Line: 1, Column: 1, Message: fmt.Sprintf("the condition must be a boolean, not %s", t)}
+	}
+	est, err := env.EstimateCost(ast, noSizeHints{})
+	if err != nil {
+		return &CompileError{Message: "the condition's cost cannot be estimated: " + err.Error()}
+	}
+	if est.Min > PolicyCostLimit {
+		return &CompileError{Message: fmt.Sprintf("the condition costs at least %d to evaluate, over the limit of %d: "+
+			"every evaluation would fail and allow nothing (loop over fewer values)", est.Min, PolicyCostLimit)}
+	}
+	return nil
+}
+
+// typedEnv is the policy environment with each attribute's type declared
+// as a variable named subject.attributes.NAME. CEL's checker resolves a
+// select chain to a declared qualified name before it looks at the
+// operand, so subject.attributes.region is checked as a string while
+// subject stays a map of dyn: every other claim, the index form
+// subject.attributes["region"], has(subject.attributes.region) (a test,
+// never resolved as a name) and the absent-attribute error at run time
+// are as in the evaluation environment. Integer and number attributes may
+// be compared with each other's literals (2 < 2.5), as at run time, where
+// JSON numbers are doubles; equality needs the literal of the declared
+// type, as CEL's checker wants.
+func typedEnv(defs []Definition) (*cel.Env, error) {
+	base, err := policyEnv()
+	if err != nil {
+		return nil, err
+	}
+	opts := []cel.EnvOption{cel.CrossTypeNumericComparisons(true)}
+	for _, d := range defs {
+		if !ValidName(d.Name) {
+			continue
+		}
+		t := celType(d.Type)
+		if d.Multi {
+			t = cel.ListType(t)
+		}
+		opts = append(opts, cel.Variable(VarSubject+".attributes."+d.Name, t))
+	}
+	return base.Extend(opts...)
+}
+
+// celType is how a value of type t looks to a policy: dates are the
+// token's YYYY-MM-DD strings.
+func celType(t Type) *cel.Type {
+	switch t {
+	case String, Date:
+		return cel.StringType
+	case Integer:
+		return cel.IntType
+	case Number:
+		return cel.DoubleType
+	case Boolean:
+		return cel.BoolType
+	}
+	return cel.DynType
+}
+
+// noSizeHints leaves every size unknown: the minimum estimate then counts
+// only what is certain (literal lists), which is what CheckPolicy refuses
+// on; the maximum, unbounded for any input list, is not used.
+type noSizeHints struct{}
+
+func (noSizeHints) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+func (noSizeHints) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+
 // concatCosts charges a concatenation by the size of what it builds. The
 // variables are maps of dyn, so "+" is dispatched at run time and CEL's
 // own model (which prices add_string by length) does not see it: it would

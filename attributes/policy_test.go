@@ -2,6 +2,7 @@ package attributes
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,87 @@ func TestCompilePolicyErrors(t *testing.T) {
 	}
 }
 
+// TestCheckPolicy: writing a policy type-checks subject.attributes.NAME
+// against the definitions' types (with the position of the mistake) and
+// refuses a condition that always costs more than the limit; what passes
+// still evaluates as CompilePolicy has it, with the token's JSON numbers.
+func TestCheckPolicy(t *testing.T) {
+	defs := []Definition{{Name: "region", Type: String}, {Name: "clearance", Type: Integer},
+		{Name: "score", Type: Number}, {Name: "since", Type: Date}, {Name: "admin", Type: Boolean},
+		{Name: "departments", Type: String, Multi: true}}
+	literal := "[" + strings.TrimSuffix(strings.Repeat("1,", 25), ",") + "]"
+	for _, c := range []struct {
+		cond       string
+		line, col  int
+		msgContain string
+	}{
+		{`subject.attributes.region > 5`, 1, 27, "'_>_' applied to '(string, int)'"},
+		{`subject.attributes.clearance == "high"`, 1, 30, "'_==_' applied to '(int, string)'"},
+		{"resource.public ||\n  subject.attributes.admin == \"yes\"", 2, 28, "(bool, string)"},
+		{`subject.attributes.departments == "news"`, 1, 32, "(list(string), string)"},
+		{`subject.attributes.region`, 1, 1, "must be a boolean, not string"},
+		{`subject.attributes.regoin == "eu"`, 1, 19, `no attribute "regoin"`},
+		{literal + ".map(x, " + literal + ".map(y, " + literal + ".map(z, x + y + z))).size() > 0", 0, 0,
+			"over the limit of 10000: every evaluation would fail"},
+	} {
+		p := Policy{Name: "p", ResourceType: "asset", Actions: []string{"read"}, Condition: c.cond}
+		err := CheckPolicy(p, defs)
+		var ce *CompileError
+		if !errors.As(err, &ce) {
+			t.Errorf("%q: error %v, want a CompileError", c.cond, err)
+			continue
+		}
+		if ce.Line != c.line || ce.Column != c.col || !strings.Contains(ce.Message, c.msgContain) {
+			t.Errorf("%q: %+v, want line %d column %d containing %q", c.cond, ce, c.line, c.col, c.msgContain)
+		}
+		if c.line > 0 && !strings.HasPrefix(ce.Error(), fmt.Sprintf("line %d, column %d: ", c.line, c.col)) {
+			t.Errorf("%q: message %q does not start with the position", c.cond, ce.Error())
+		}
+	}
+	// The Guard compiles what an older Ward stored: the same conditions
+	// (but the undefined name, checked only with definitions) still load.
+	if _, err := CompilePolicy(Policy{Condition: `subject.attributes.region > 5`}, nil); err != nil {
+		t.Errorf("the evaluation path refused an old condition: %v", err)
+	}
+	if _, err := CompilePolicy(Policy{Condition: `subject.attributes.region > 5`}, defs); err != nil {
+		t.Errorf("the evaluation path with definitions refused an old condition: %v", err)
+	}
+
+	ok := []string{
+		`subject.attributes.clearance >= 3 && subject.attributes.clearance == 3`,
+		`subject.attributes.clearance > 2.5 && subject.attributes.score > 1 && subject.attributes.score == 1.5 + 0.5`,
+		`has(subject.attributes.region) && subject.attributes.region == "eu"`,
+		`subject.attributes["region"] == "eu" || "news" in subject.attributes.departments`,
+		`subject.attributes.since <= "2026-01-01" && subject.attributes.admin`,
+		`subject.sub == resource.owner || resource.items.all(x, resource.items.all(y, x != y))`,
+		literal + ".all(x, x > 0)",
+	}
+	subject := map[string]any{"sub": "u1", "attributes": map[string]any{"region": "eu", "clearance": float64(3),
+		"score": float64(2), "since": "2025-06-01", "admin": true, "departments": []any{"news"}}}
+	for _, cond := range ok {
+		p := Policy{Name: "p", ResourceType: "asset", Actions: []string{"read"}, Condition: cond}
+		if err := CheckPolicy(p, defs); err != nil {
+			t.Errorf("%q: %v", cond, err)
+			continue
+		}
+		cp, err := CompilePolicy(p, defs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Evaluate([]*CompiledPolicy{cp}, Request{Subject: subject, ResourceType: "asset", Action: "read",
+			Resource: map[string]any{"owner": "u2", "items": []any{}}})
+		if !d.Allowed {
+			t.Errorf("%q with the token's JSON values: %+v, want allowed", cond, d)
+		}
+	}
+	// An absent attribute still fails closed at run time.
+	absent := mustCompile(t, Policy{Name: "p", ResourceType: "asset", Actions: []string{"read"}, Condition: `subject.attributes.admin == true`})
+	if d := Evaluate([]*CompiledPolicy{absent}, Request{Subject: map[string]any{"attributes": map[string]any{}},
+		ResourceType: "asset", Action: "read"}); d.Allowed || len(d.Errors) != 1 {
+		t.Errorf("absent attribute: %+v, want an error and no permission", d)
+	}
+}
+
 // TestPolicyCostLimit: a condition that loops too much fails and allows
 // nothing.
 func TestPolicyCostLimit(t *testing.T) {
@@ -105,7 +187,12 @@ func FuzzCompilePolicy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cond string) {
-		p, err := CompilePolicy(Policy{Name: "f", ResourceType: "asset", Actions: []string{"read"}, Condition: cond}, testDefs)
+		pol := Policy{Name: "f", ResourceType: "asset", Actions: []string{"read"}, Condition: cond}
+		var ce *CompileError
+		if err := CheckPolicy(pol, testDefs); err != nil && !errors.As(err, &ce) {
+			t.Fatalf("%q: CheckPolicy error %v is not a CompileError", cond, err)
+		}
+		p, err := CompilePolicy(pol, testDefs)
 		if err != nil {
 			var ce *CompileError
 			if !errors.As(err, &ce) {

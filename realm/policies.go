@@ -126,13 +126,22 @@ func definitionsOf(defs []Attribute) []attributes.Definition {
 
 // checkCondition compiles the condition against the realm's definitions and
 // names the field with the error's line and column ("line L, column C:
-// ..."), so that admins find the mistake at once.
-func checkCondition(v *ValidationError, p attributes.Policy, defs []attributes.Definition) {
+// ..."), so that admins find the mistake at once. A new condition (strict)
+// must also pass attributes.CheckPolicy: attribute types and the cost
+// limit. A condition stored before those checks, or left behind by a
+// change of an attribute's type, is only compiled when another field of
+// its policy changes, so that it can still be renamed; evaluation keeps
+// its old behaviour either way.
+func checkCondition(v *ValidationError, p attributes.Policy, defs []attributes.Definition, strict bool) {
 	if strings.TrimSpace(p.Condition) == "" {
 		v.Add("condition", "is required")
 		return
 	}
-	if _, err := attributes.CompilePolicy(p, defs); err != nil {
+	check := func() error { _, err := attributes.CompilePolicy(p, defs); return err }
+	if strict {
+		check = func() error { return attributes.CheckPolicy(p, defs) }
+	}
+	if err := check(); err != nil {
 		var ce *attributes.CompileError
 		if errors.As(err, &ce) {
 			v.Add("condition", ce.Error())
@@ -197,7 +206,7 @@ func (s *Service) CreatePolicy(ctx context.Context, realmName string, in PolicyI
 		if err != nil {
 			return err
 		}
-		checkCondition(v, p.Rule(), definitionsOf(defs))
+		checkCondition(v, p.Rule(), definitionsOf(defs), true)
 		if err := v.OrNil(); err != nil {
 			return err
 		}
@@ -279,7 +288,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, realmName, id string, patch 
 		if err != nil {
 			return err
 		}
-		checkCondition(v, p.Rule(), definitionsOf(defs))
+		checkCondition(v, p.Rule(), definitionsOf(defs), ch.has("condition"))
 		if err := v.OrNil(); err != nil {
 			return err
 		}

@@ -309,3 +309,71 @@ func TestDistributedPolicies(t *testing.T) {
 		t.Fatalf("DistributedPolicies = %+v", got)
 	}
 }
+
+// TestPolicyTypesAndCost: a new condition is type-checked against the
+// realm's attribute types (400 naming condition, with the position) and
+// refused when it always costs more than the evaluation limit; a stored
+// condition that no longer type-checks still evaluates as before and its
+// policy can still be renamed, but not given another such condition.
+func TestPolicyTypesAndCost(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		e := newPolicyEnv(t, open)
+		e.attr("prod", "region", "string", false)
+		e.attr("prod", "clearance", "integer", false)
+		cleared := e.group("prod", "Cleared", map[string]any{"clearance": 3, "region": "eu"})
+		if _, err := e.svc.AddUserToGroup(e.admin, "prod", e.user.ID, cleared.ID); err != nil {
+			t.Fatal(err)
+		}
+		before := e.rows()
+		literal := "[" + strings.TrimSuffix(strings.Repeat("1,", 25), ",") + "]"
+		for _, c := range []struct{ cond, want string }{
+			{`subject.attributes.region > 5`, "line 1, column 27: found no matching overload for '_>_' applied to '(string, int)'"},
+			{`subject.attributes.clearance == "high"`, "line 1, column 30: found no matching overload for '_==_' applied to '(int, string)'"},
+			{literal + ".map(x, " + literal + ".map(y, " + literal + ".map(z, x + y + z))).size() > 0",
+				"the condition costs at least "},
+		} {
+			_, err := e.svc.CreatePolicy(e.admin, "prod", realm.PolicyInput{Name: "p", ResourceType: "asset",
+				Actions: []string{"read"}, Condition: c.cond})
+			wantInvalid(t, err, "condition")
+			if msg := fieldMessage(t, err, "condition"); !strings.HasPrefix(msg, c.want) {
+				t.Errorf("%q: condition message %q, want prefix %q", c.cond, msg, c.want)
+			}
+		}
+		e.sameRows(before)
+
+		ok := e.policy(e.admin, realm.PolicyInput{Name: "cleared", ResourceType: "asset", Actions: []string{"read"},
+			Condition: `has(subject.attributes.clearance) && subject.attributes.clearance >= 3 && subject.attributes.region == "eu"`})
+		_, err := e.svc.UpdatePolicy(e.admin, "prod", ok.ID, realm.PolicyPatch{Condition: ptr(`subject.attributes.region > 5`)})
+		if msg := fieldMessage(t, err, "condition"); !strings.HasPrefix(msg, "line 1, column 27: ") {
+			t.Errorf("PATCH condition message %q", msg)
+		}
+		res, err := e.svc.TestPolicies(e.viewer, "prod", realm.PolicyTestInput{UserID: e.user.ID, ResourceType: "asset", Action: "read"})
+		if err != nil || !res.Allowed || !slices.Equal(res.Policies, []string{"cleared"}) {
+			t.Fatalf("typed policy through policies:test = %+v, %v", res, err)
+		}
+
+		// A policy stored before type checking, straight in the store.
+		r, err := e.store.GetRealmByName(context.Background(), "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := &realm.Policy{ID: realm.NewID(e.now, nil), RealmID: r.ID, Name: "old", ResourceType: "asset",
+			Actions: []string{"write"}, Condition: `subject.attributes.clearance == "3" || subject.attributes.region == "eu"`,
+			CreatedAt: e.now, UpdatedAt: e.now}
+		if err := e.store.CreatePolicy(context.Background(), old); err != nil {
+			t.Fatal(err)
+		}
+		res, err = e.svc.TestPolicies(e.viewer, "prod", realm.PolicyTestInput{UserID: e.user.ID, ResourceType: "asset", Action: "write"})
+		if err != nil || !res.Allowed || !slices.Equal(res.Policies, []string{"old"}) {
+			t.Fatalf("old policy evaluation = %+v, %v", res, err)
+		}
+		if _, err := e.svc.UpdatePolicy(e.admin, "prod", old.ID, realm.PolicyPatch{Name: ptr("older")}); err != nil {
+			t.Errorf("renaming a stored policy: %v", err)
+		}
+		_, err = e.svc.UpdatePolicy(e.admin, "prod", old.ID, realm.PolicyPatch{Condition: ptr(`subject.attributes.clearance == "4"`)})
+		wantInvalid(t, err, "condition")
+		if got, err := e.svc.DistributedPolicies(context.Background(), r.ID); err != nil || len(got) != 2 {
+			t.Errorf("distributed = %+v, %v; want both policies", got, err)
+		}
+	})
+}
