@@ -264,6 +264,11 @@ func (p *provider) userTokenSession(ctx context.Context, ar fosite.AccessRequest
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
+	if ar.GetGrantTypes().ExactOne("authorization_code") && !us.IDTokenClaims().RequestedAt.After(timeOrZero(fc.c.TokensValidAfter)) {
+		// A code asked for before the client was last disabled stays dead
+		// after a reactivation, as the client's tokens do.
+		return fosite.ErrInvalidGrant.WithHint("The client was disabled after this code was requested.")
+	}
 	if err := p.refreshBounds(ctx, ar, fc, us); err != nil {
 		return err
 	}
@@ -318,6 +323,14 @@ func (p *provider) userTokenSession(ctx context.Context, ar fosite.AccessRequest
 		"kid": p.signers[AlgES256].kid,
 	}}
 	return nil
+}
+
+// timeOrZero is *t, or the zero time for nil.
+func timeOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // userClaims reads the user of us with what their claims come from: as

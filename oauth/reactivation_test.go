@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -52,6 +53,9 @@ func TestReactivationKeepsTokensDead(t *testing.T) {
 			conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 			svcTok := env.MustToken("shop", "svc", secret, nil)
 			appTok := signInRefresh(t, f, &conf)
+			verifier := oauth2.GenerateVerifier()
+			pendingCode := f.Authorize(t, oauthtest.Browser(t), conf.AuthCodeURL(oauthtest.RandomString(t),
+				oauth2.S256ChallengeOption(verifier))).Query().Get("code")
 			userTok := f.SignIn(t, oauthtest.Browser(t), "openid")
 			for what, tok := range map[string]string{"service account": svcTok, "application": appTok.AccessToken,
 				"application refresh": appTok.RefreshToken, "user": userTok.AccessToken} {
@@ -67,6 +71,9 @@ func TestReactivationKeepsTokensDead(t *testing.T) {
 			setClient("svc", true)
 			setClient("backend", false)
 			setClient("backend", true)
+			// A code issued before is no way around it.
+			_, err = conf.Exchange(context.Background(), pendingCode, oauth2.VerifierOption(verifier))
+			oauthtest.WantRetrieveError(t, "code issued before the client was disabled", err, "invalid_grant")
 			// Checked before the user's deactivation below, which ends
 			// the user's refresh tokens on its own.
 			if active("application refresh", appTok.RefreshToken) {

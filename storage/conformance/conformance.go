@@ -1282,6 +1282,7 @@ func claimsView(c *realm.Client) *realm.Client {
 	v := *c
 	v.Name, v.Description, v.DisplayName, v.Communication = "", "", "", ""
 	v.CreatedAt, v.UpdatedAt = time.Time{}, time.Time{}
+	v.DefaultScopes, v.OptionalScopes = nil, nil
 	return &v
 }
 
@@ -1313,6 +1314,8 @@ func testClientClaims(t *testing.T, f *fixture) {
 	c.OrgID, c.OrgRole, c.Public = o.ID, realm.RoleAdmin, true
 	c.PreviousSecretHash, c.PreviousSecretExpiresAt = []byte("old-hash"), &grace
 	c.Description, c.DisplayName, c.Communication, c.UpdatedAt = "d", "Svc", realm.CommRedirect, f.tick()
+	disabled := f.tick()
+	c.TokensValidAfter, c.DefaultScopes, c.OptionalScopes = &disabled, []string{"email"}, []string{"profile"}
 	must(t, f.s.UpdateClient(f.ctx, c))
 	bare := f.client(r.ID, "bare")
 

@@ -62,13 +62,15 @@ ORDER BY cg.group_id`
 
 // claimsColumns are the clients columns GetClientClaims reads, in the order
 // claimsRow scans them: what authenticating a client and issuing its token
-// use. Name, description, display name, communication and the timestamps
-// are left out (they cost row conversion, timestamp parsing included, on
-// every grant); redirect URIs and web origins stay, since application
-// clients authenticate through the same path.
+// use. Name, description, display name, communication, the scopes (read
+// with the full client by the authorization endpoint) and the timestamps
+// other than tokens_valid_after are left out (they cost row conversion,
+// timestamp parsing included, on every grant); redirect URIs and web
+// origins stay, since application clients authenticate through the same
+// path.
 const claimsColumns = `c.id, c.realm_id, c.client_id, c.kind, c.active, c.public, c.audience, c.primary_group,
  c.redirect_uris, c.web_origins, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
- c.previous_secret_expires_at, c.allow_offline_access, c.id_token_alg`
+ c.previous_secret_expires_at, c.allow_offline_access, c.id_token_alg, c.tokens_valid_after`
 
 // getClientClaimsSQL reads a client, its groups (name and attribute values)
 // and the realm's attribute schema version in one statement, hence from one
@@ -121,7 +123,7 @@ func (r *clientRow) fill(m *clientModel) {
 func (r *clientRow) claimsDest(m *clientModel) []any {
 	return []any{&m.ID, &m.RealmID, &m.ClientID, &m.Kind, &m.Active, &m.Public, &m.Audience, &m.PrimaryGroup,
 		&m.RedirectURIs, &m.WebOrigins, &r.orgID, &m.OrgRole, &r.secret, &r.prev, &r.prevExp,
-		&m.AllowOfflineAccess, &m.IDTokenAlg}
+		&m.AllowOfflineAccess, &m.IDTokenAlg, &r.validAfter}
 }
 
 // GetClient finds a client of the realm by OAuth2 client_id. It is on the
@@ -169,8 +171,8 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 // GetClientClaims finds a client with its groups and the realm's attribute
 // schema version: the token endpoint's one query per grant. The client
 // carries only what authenticating it and issuing its tokens use (see
-// claimsColumns): Name, Description, DisplayName, Communication, CreatedAt
-// and UpdatedAt are left zero. The groups carry ID, RealmID, Name and
+// claimsColumns): Name, Description, DisplayName, Communication,
+// DefaultScopes, OptionalScopes, CreatedAt and UpdatedAt are left zero. The groups carry ID, RealmID, Name and
 // Attributes; their Attributes maps are shared between calls (see
 // attrCache) and must only be read.
 func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
