@@ -54,10 +54,11 @@ func (p *provider) refreshIntrospection(ctx context.Context, token string) (*int
 		return nil, "", err
 	}
 	us, ok := req.GetSession().(*userSession)
-	if !ok || us.grant == nil {
-		return nil, "", errors.New("oauth: refresh token read without its grant")
+	fc, cok := req.GetClient().(*fositeClient)
+	if !ok || !cok || us.grant == nil {
+		return nil, "", errors.New("oauth: refresh token read without its grant or client")
 	}
-	g, fc := us.grant, req.GetClient().(*fositeClient)
+	g := us.grant
 	now := p.s.clock()
 	if !now.Before(g.Token.ExpiresAt) || g.User == nil || !g.User.User.Active {
 		return nil, "", nil
