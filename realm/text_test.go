@@ -31,8 +31,8 @@ func TestTextProblem(t *testing.T) {
 		{"line one\nline two\r\n\tindented", true, true},
 		{"a\x0bb", true, false}, // vertical tab is not a line break here
 		{"a\xffb", false, false},
-		{"a\xc3", true, false},              // truncated sequence
-		{"\xed\xa0\x80", false, false},      // an encoded surrogate
+		{"a\xc3", true, false},             // truncated sequence
+		{"\xed\xa0\x80", false, false},     // an encoded surrogate
 		{"\u0085 and \u00a0", false, true}, // C1 and NBSP: valid, printable enough
 	} {
 		got := realm.TextProblem(tc.s, tc.multiline)
@@ -118,12 +118,24 @@ func testListQueryBounds(t *testing.T, open opener) {
 	e := newEnv(t, open)
 	e.realm("shop")
 	lists := map[string]func(q string) error{
-		"realms":   func(q string) error { _, err := e.svc.ListRealms(e.viewer, realm.ListOptions{Query: q}); return err },
-		"users":    func(q string) error { _, err := e.svc.ListUsers(e.viewer, "shop", realm.ListOptions{Query: q}); return err },
-		"groups":   func(q string) error { _, err := e.svc.ListGroups(e.viewer, "shop", realm.ListOptions{Query: q}); return err },
-		"clients":  func(q string) error { _, err := e.svc.ListClients(e.viewer, "shop", realm.ListOptions{Query: q}); return err },
-		"policies": func(q string) error { _, err := e.svc.ListPolicies(e.viewer, "shop", realm.ListOptions{Query: q}); return err },
-		"members":  func(q string) error { _, err := e.svc.ListMembers(e.viewer, realm.ListOptions{Query: q}); return err },
+		"realms": func(q string) error { _, err := e.svc.ListRealms(e.viewer, realm.ListOptions{Query: q}); return err },
+		"users": func(q string) error {
+			_, err := e.svc.ListUsers(e.viewer, "shop", realm.ListOptions{Query: q})
+			return err
+		},
+		"groups": func(q string) error {
+			_, err := e.svc.ListGroups(e.viewer, "shop", realm.ListOptions{Query: q})
+			return err
+		},
+		"clients": func(q string) error {
+			_, err := e.svc.ListClients(e.viewer, "shop", realm.ListOptions{Query: q})
+			return err
+		},
+		"policies": func(q string) error {
+			_, err := e.svc.ListPolicies(e.viewer, "shop", realm.ListOptions{Query: q})
+			return err
+		},
+		"members": func(q string) error { _, err := e.svc.ListMembers(e.viewer, realm.ListOptions{Query: q}); return err },
 	}
 	for name, list := range lists {
 		if err := list(strings.Repeat("é", realm.MaxQueryLen)); err != nil {
