@@ -42,7 +42,7 @@ func (codeStrategy) GenerateAuthorizeCode(context.Context, fosite.Requester) (st
 
 func (c codeStrategy) ValidateAuthorizeCode(_ context.Context, req fosite.Requester, _ string) error {
 	exp := req.GetSession().GetExpiresAt(fosite.AuthorizeCode)
-	if exp.IsZero() || !time.Now().Before(exp) {
+	if exp.IsZero() || !c.clock().Before(exp) {
 		return fosite.ErrTokenExpired.WithHint("The authorization code has expired.")
 	}
 	return nil
@@ -57,8 +57,8 @@ func (c codeStrategy) GenerateRefreshToken(ctx context.Context, req fosite.Reque
 	return c.p.makeRefreshToken(ctx, req, c.clock())
 }
 
-func (codeStrategy) ValidateRefreshToken(_ context.Context, req fosite.Requester, _ string) error {
-	return validateRefreshToken(req)
+func (c codeStrategy) ValidateRefreshToken(_ context.Context, req fosite.Requester, _ string) error {
+	return validateRefreshToken(req, c.clock())
 }
 
 // randomToken is 256 random bits, base64url: codes, CSRF tokens, nonces.

@@ -114,10 +114,10 @@ func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, n
 }
 
 // validateRefreshToken checks the refresh token's own lifetime; the row
-// and hash were checked when it was read.
-func validateRefreshToken(req fosite.Requester) error {
+// and hash were checked when it was read. now is the server's clock.
+func validateRefreshToken(req fosite.Requester, now time.Time) error {
 	exp := req.GetSession().GetExpiresAt(fosite.RefreshToken)
-	if exp.IsZero() || !time.Now().Before(exp) {
+	if exp.IsZero() || !now.Before(exp) {
 		return fosite.ErrTokenExpired.WithHint("The refresh token has expired.")
 	}
 	return nil

@@ -574,3 +574,14 @@ func TestLoginCancelWebMessage(t *testing.T) {
 		t.Errorf("cancel message %v", wm.response)
 	}
 }
+
+// TestAuthorizationCodeExpires: a code lives one minute on the server's
+// clock (Keycloak's default); after that it is invalid_grant.
+func TestAuthorizationCodeExpires(t *testing.T) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	verifier := oauth2.GenerateVerifier()
+	loc := f.Authorize(t, oauthtest.Browser(t), f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier)))
+	f.Env.Advance(time.Minute + time.Second)
+	_, err := f.Conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	oauthtest.WantRetrieveError(t, "a code past its minute", err, "invalid_grant")
+}
