@@ -48,6 +48,14 @@ func testClientScopes(t *testing.T, e *env) {
 	if lean["offline_access"] != true {
 		t.Errorf("offline_access in optional_scopes: offline_access = %v, want true", lean["offline_access"])
 	}
+	// On create the flag alone asks for offline access too, also beside a
+	// list that leaves it out (docs/openapi.yaml: either turns it on).
+	both := e.must(201, ownerToken, "POST", base, app("both", map[string]any{"offline_access": true,
+		"default_scopes": []string{"profile"}, "optional_scopes": []string{"email"}}))
+	wantScopes("offline_access flag beside a list", both, "[profile]", "[email offline_access]")
+	if both["offline_access"] != true {
+		t.Errorf("offline_access flag beside a list: offline_access = %v, want true", both["offline_access"])
+	}
 	svc := e.must(201, ownerToken, "POST", base, map[string]any{"name": "svc", "kind": "service_account"})
 	wantScopes("service account", svc, "[]", "[]")
 

@@ -117,9 +117,14 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		scopes.defaults = &defs
 	}
 	if in.OptionalScopes != nil {
-		scopes.optional = &in.OptionalScopes
-		// offline_access listed or flagged: either asks for it.
-		in.OfflineAccess = in.OfflineAccess || slices.Contains(in.OptionalScopes, ScopeOfflineAccess)
+		// offline_access listed or flagged: on create either asks for it
+		// (a PATCH must keep the two in agreement).
+		optional := slices.Clone(in.OptionalScopes)
+		if in.OfflineAccess && !slices.Contains(optional, ScopeOfflineAccess) {
+			optional = append(optional, ScopeOfflineAccess)
+		}
+		scopes.optional = &optional
+		in.OfflineAccess = slices.Contains(optional, ScopeOfflineAccess)
 	}
 	defaultScopes, optionalScopes, offline := clientScopes(v, shape.kind, Client{}, scopes)
 	idAlg := checkIDTokenAlg(v, shape.kind, in.IDTokenAlg)
