@@ -14,3 +14,11 @@ ALTER TABLE clients ADD COLUMN default_scopes TEXT NOT NULL DEFAULT '["profile",
 ALTER TABLE clients ADD COLUMN optional_scopes TEXT NOT NULL DEFAULT '[]';
 UPDATE clients SET default_scopes = '[]' WHERE kind <> 'application';
 UPDATE clients SET optional_scopes = '["offline_access"]' WHERE kind = 'application' AND allow_offline_access;
+-- Before 0011 a deactivated client's refresh tokens were kept out only by
+-- its active flag; deactivating now revokes them, so a client already
+-- inactive at the upgrade has them revoked here, lest a reactivation bring
+-- them back (its access tokens and codes are short-lived and long gone by
+-- any reactivation that matters).
+UPDATE refresh_tokens SET revoked = TRUE
+ WHERE NOT revoked AND EXISTS (SELECT 1 FROM clients c
+   WHERE c.realm_id = refresh_tokens.realm_id AND c.client_id = refresh_tokens.client_id AND NOT c.active);
