@@ -253,9 +253,17 @@ func (q *MailQueue) open(row *OutboxMail) (LinkMail, error) {
 	return m, nil
 }
 
+// unsealedRetry is how long a mail that does not decrypt waits before
+// this or another node tries again. One node started with the wrong master
+// key must not destroy what the others can send, so such a mail fails
+// only once any link it could carry has expired (setPasswordTTL, the
+// longest).
+const unsealedRetry = 5 * time.Minute
+
 // Claim leases up to max due mails for lease and returns them opened. A
-// mail that does not open, or whose link expired before it could be sent,
-// fails here (mail.failed) and is not returned: sending it could not help.
+// mail whose link expired before it could be sent fails here (mail.failed)
+// and is not returned: sending it could not help. One that does not
+// decrypt is handed back for later (unsealedRetry) until then.
 func (q *MailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]QueuedMail, error) {
 	var id [16]byte
 	if _, err := io.ReadFull(q.random, id[:]); err != nil {
@@ -272,6 +280,14 @@ func (q *MailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]
 		qm := QueuedMail{ID: row.ID, Lease: row.Lease, Attempts: row.Attempts, OrgID: row.OrgID,
 			RealmID: row.RealmID, UserID: row.UserID, Mail: LinkMail{Purpose: row.Purpose}}
 		m, err := q.open(row)
+		if err != nil && now.Before(row.CreatedAt.Add(setPasswordTTL)) {
+			q.log.Error("queued link mail does not decrypt here; handed back for later", "mail_id", qm.ID,
+				"realm_id", qm.RealmID, "user_id", qm.UserID, "purpose", qm.Mail.Purpose, "reason", err.Error())
+			if rerr := q.Retry(ctx, qm, unsealedRetry); rerr != nil {
+				q.log.Warn("handing back a queued mail", "mail_id", qm.ID, "err", rerr)
+			}
+			continue
+		}
 		if err == nil && m.ValidFor > 0 && !now.Before(row.CreatedAt.Add(m.ValidFor)) {
 			err = errors.New("the link expired before the mail could be delivered")
 		}
@@ -280,7 +296,9 @@ func (q *MailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]
 			q.log.Error("queued link mail not sent", "mail_id", qm.ID, "realm_id", qm.RealmID, "user_id", qm.UserID,
 				"purpose", qm.Mail.Purpose, "reason", err.Error())
 			if ferr := q.Failed(ctx, qm, err.Error()); ferr != nil {
-				return out, ferr
+				// The rest of the batch still goes out; this row's lease
+				// runs out and it is claimed again.
+				q.log.Warn("recording a failed queued mail", "mail_id", qm.ID, "err", ferr)
 			}
 			continue
 		}
