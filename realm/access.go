@@ -104,6 +104,20 @@ func (a access) realm(ctx context.Context, st Store, name string) (*Realm, error
 	return r, nil
 }
 
+// realmForMembership is realm for a change to group values or memberships
+// inside tx: it also takes the realm's membership lock, before anything of
+// the change is read, so the claims bound holds between concurrent changes.
+func (a access) realmForMembership(ctx context.Context, tx Store, name string) (*Realm, error) {
+	r, err := a.realm(ctx, tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.LockRealmMembership(ctx, r.ID); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // now is the service clock in UTC, cut to microseconds so that values read
 // back from any database compare equal to the ones written.
 func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }

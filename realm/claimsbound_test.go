@@ -2,6 +2,7 @@ package realm_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,6 +199,59 @@ func TestClaimsBound(t *testing.T) {
 		}
 		if err := e.svc.DeleteGroup(e.admin, "prod", p2.ID); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestClaimsBoundConcurrentChanges: two changes at once, each fine on its
+// own but too much together for a member of both groups (values for A and
+// for B), never both pass: one is a conflict, and the member's claims stay
+// within the bound. On PostgreSQL each would otherwise check against the
+// other's old state (READ COMMITTED); the realm's membership lock orders
+// them.
+func TestClaimsBoundConcurrentChanges(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		e := newEnv(t, open)
+		e.realm("prod")
+		e.attr("prod", "tags", "string", true)
+		a, b := e.group("prod", "A", nil), e.group("prod", "B", nil)
+		u := e.user("prod", "both@example.com", []string{a.ID, b.ID}, a.ID)
+		for round := range 10 {
+			for _, g := range []*realm.Group{a, b} {
+				if _, err := e.svc.UpdateGroup(e.admin, "prod", g.ID, realm.GroupPatch{Attributes: map[string]any{}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errs := make(chan error, 2)
+			start := make(chan struct{})
+			for _, g := range []*realm.Group{a, b} {
+				go func() {
+					<-start
+					_, err := e.svc.UpdateGroup(e.admin, "prod", g.ID, realm.GroupPatch{Attributes: map[string]any{
+						"tags": values(g.Name, 20, 250)}})
+					errs <- err
+				}()
+			}
+			close(start)
+			var ok, conflicts int
+			for range 2 {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case errors.Is(err, realm.ErrConflict):
+					conflicts++
+				default:
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			got, err := e.svc.GetUser(e.admin, "prod", u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := tokenClaimsBytes(t, []string{"A", "B"}, got.EffectiveAttributes); ok != 1 || conflicts != 1 || n > realm.MaxClaimsBytes {
+				t.Fatalf("round %d: %d changes passed, %d conflicts; the member has %d bytes of claims (limit %d)",
+					round, ok, conflicts, n, realm.MaxClaimsBytes)
+			}
 		}
 	})
 }

@@ -131,7 +131,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 	var view *ClientView
 	var secret string
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 	}
 	var view *ClientView
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}

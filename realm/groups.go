@@ -95,7 +95,7 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 	}
 	var g *Group
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
 		return err
 	}
 	return s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,11 @@ type RealmStore interface {
 	UpdateRealm(ctx context.Context, r *Realm) error
 	// DeleteRealm removes a realm and everything in it.
 	DeleteRealm(ctx context.Context, id string) error
+	// LockRealmMembership holds, until the enclosing transaction ends, the
+	// realm's lock for changes to group values and memberships: the claims
+	// bound (MaxClaimsBytes) checked inside one such change then holds
+	// against another running at once. Inside InTx only.
+	LockRealmMembership(ctx context.Context, realmID string) error
 }
 
 // AttributeStore keeps attribute definitions.

@@ -57,7 +57,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		u    *User
 	)
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err = a.realm(ctx, tx, realmName)
+		r, err = a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 	}
 	var view *UserView
 	err = s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func (s *Service) changeGroup(ctx context.Context, realmName, groupID string, ad
 		return err
 	}
 	return s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}

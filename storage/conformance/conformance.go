@@ -309,6 +309,12 @@ func testRealms(t *testing.T, f *fixture) {
 	wantNotFound(t, "GetRealm missing", err)
 	_, err = f.s.GetRealmByName(f.ctx, "nope")
 	wantNotFound(t, "GetRealmByName missing", err)
+	// The membership lock is taken inside a transaction, on a realm that
+	// exists (the realm tests show that it orders concurrent changes).
+	must(t, f.s.InTx(f.ctx, func(tx realm.Store) error { return tx.LockRealmMembership(f.ctx, r.ID) }))
+	wantNotFound(t, "LockRealmMembership missing", f.s.InTx(f.ctx, func(tx realm.Store) error {
+		return tx.LockRealmMembership(f.ctx, f.id())
+	}))
 
 	// Realm names are unique across the server, not per org.
 	dup := &realm.Realm{ID: f.id(), OrgID: globex.ID, Name: "prod", DisplayName: "x", CreatedAt: f.clock, UpdatedAt: f.clock}

@@ -115,3 +115,25 @@ func (s *Store) bumpSchemaVersion(ctx context.Context, realmID string) error {
 	}
 	return nil
 }
+
+// LockRealmMembership takes the realm row's lock for the rest of the
+// transaction. On PostgreSQL (READ COMMITTED) a change that then reads
+// groups sees every change that held the lock before it, committed; without
+// it two changes (values of group A, values of group B, for a member of
+// both) could each pass the claims bound on the other's old state. SQLite
+// needs no lock (its one writer connection runs transactions one at a
+// time); both say ErrNotFound for an unknown realm.
+func (s *Store) LockRealmMembership(ctx context.Context, realmID string) error {
+	query := "SELECT id FROM realms WHERE id = ?"
+	if s.dialect == Postgres {
+		query += " FOR UPDATE"
+	}
+	var ids []string
+	if err := s.q(ctx).Raw(query, realmID).Scan(&ids).Error; err != nil {
+		return mapErr(err)
+	}
+	if len(ids) == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
