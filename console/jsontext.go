@@ -24,7 +24,7 @@ var multilineFields = map[string]bool{"description": true, "condition": true}
 func checkJSONText(data []byte) error {
 	w := textWalker{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
 	w.dec.UseNumber()
-	for {
+	for !w.tooDeep {
 		start := w.dec.InputOffset()
 		tok, err := w.dec.Token()
 		if err != nil {
@@ -34,6 +34,12 @@ func checkJSONText(data []byte) error {
 	}
 	return w.errs.OrNil()
 }
+
+// maxJSONDepth bounds how deeply a body's objects and arrays nest. The
+// deepest the admin API takes is an attribute list inside a group's
+// attributes (3 levels); without a bound a 1 MiB body of "[" would make
+// the walk build ever longer paths (quadratic time and memory).
+const maxJSONDepth = 32
 
 // jsonFrame is an object or array being walked.
 type jsonFrame struct {
@@ -50,6 +56,8 @@ type textWalker struct {
 	dec   *json.Decoder
 	stack []*jsonFrame
 	errs  realm.ValidationError
+	// tooDeep ends the walk at the first object or array past maxJSONDepth.
+	tooDeep bool
 }
 
 // token handles one token; raw is the input it was read from (its string
@@ -67,6 +75,11 @@ func (w *textWalker) token(tok json.Token, raw []byte) {
 	path := w.valuePath(top)
 	switch t := tok.(type) {
 	case json.Delim:
+		if (t == '{' || t == '[') && len(w.stack) >= maxJSONDepth {
+			w.errs.Add(path, "is nested too deeply: objects and arrays may nest at most "+strconv.Itoa(maxJSONDepth)+" levels")
+			w.tooDeep = true
+			return
+		}
 		switch t {
 		case '{':
 			w.stack = append(w.stack, &jsonFrame{path: path, object: true, keys: map[string]bool{}, wantKey: true})

@@ -51,4 +51,20 @@ func TestCheckJSONText(t *testing.T) {
 	if !errors.As(checkJSONText([]byte(body)), &v) || len(v.Listed()) != 21 || v.Listed()[20].Message != "and 80 more errors" {
 		t.Errorf("100 bad entries: %v", v)
 	}
+	// Nesting is bounded: 32 levels are fine, the 33rd is named and ends
+	// the walk, so a 1 MiB body of "[" costs no more than a short one.
+	nested := func(arrays int) string {
+		return `{"a":` + strings.Repeat("[", arrays) + strings.Repeat("]", arrays) + `}`
+	}
+	if err := checkJSONText([]byte(nested(maxJSONDepth - 1))); err != nil {
+		t.Errorf("%d levels: %v", maxJSONDepth, err)
+	}
+	deep := "a" + strings.Repeat("[0]", maxJSONDepth-1)
+	for _, body := range []string{nested(maxJSONDepth), `{"a":` + strings.Repeat("[", 1<<20)} {
+		v = nil
+		if !errors.As(checkJSONText([]byte(body)), &v) || len(v.Fields) != 1 || v.Fields[0].Field != deep ||
+			!strings.Contains(v.Fields[0].Message, "nested too deeply") {
+			t.Errorf("%d bytes nested: %v, want one error naming %s", len(body), v, deep)
+		}
+	}
 }
