@@ -53,8 +53,9 @@ func parseBody(c echo.Context) (ok bool, err error) {
 // checkBasicAuth checks the client credentials of client_secret_basic as
 // realm.CheckValues checks a form: both as sent and, since RFC 6749 §2.3.1
 // form-encodes them before base64, as fosite decodes them ("%00" is a NUL
-// too). It allocates nothing for acceptable credentials (the token
-// endpoint's hot path).
+// too). For acceptable credentials it costs what req.BasicAuth does (two
+// small allocations for the decoded header, as fosite's own parse), and
+// nothing more.
 func checkBasicAuth(req *http.Request) error {
 	id, secret, ok := req.BasicAuth()
 	if !ok {

@@ -123,13 +123,19 @@ func checkQuery(q string) error {
 // CheckPath is CheckValues for a route's path parameters, given as the
 // router has them: names and values in the same order.
 func CheckPath(names, values []string) error {
-	v := &ValidationError{}
+	var v *ValidationError // made only when something is wrong: every OAuth request comes here
 	for i, name := range names {
 		if i < len(values) {
 			if p := TextProblem(values[i], false); p != "" {
+				if v == nil {
+					v = &ValidationError{}
+				}
 				v.Add(name, p)
 			}
 		}
 	}
-	return v.OrNil()
+	if v == nil {
+		return nil
+	}
+	return v
 }

@@ -70,6 +70,17 @@ func TestCheckValuesNamesEachBadParameter(t *testing.T) {
 	if err := realm.CheckPath([]string{"realm", "id"}, []string{"vault", "a\x00"}); err == nil || !strings.Contains(err.Error(), "id:") {
 		t.Errorf("CheckPath = %v, want id named", err)
 	}
+	// Every OAuth request passes these checks: good input costs no
+	// allocation.
+	names, values := []string{"realm"}, []string{"vault"}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"openid profile"}}
+	if n := testing.AllocsPerRun(100, func() {
+		if realm.CheckPath(names, values) != nil || realm.CheckValues(form) != nil {
+			t.Fatal("good input refused")
+		}
+	}); n != 0 {
+		t.Errorf("checking good parameters allocates %v times", n)
+	}
 }
 
 // Error amplification (issue 13 item 4): however many fields are bad, an
