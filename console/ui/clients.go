@@ -99,7 +99,11 @@ func (u *UI) createClient(r *req) error {
 		// they belong to; typed fields go to the service, which names any
 		// that do not fit the kind.
 		in.Communication, in.IDTokenAlg = f.Get("communication"), f.Get("id_token_signed_response_alg")
-		if defaults, optional, ok := formScopes(f, in.OfflineAccess); ok {
+		defaults, optional, ok, bad := formScopes(f, in.OfflineAccess)
+		if bad != nil {
+			return u.showClients(r, http.StatusBadRequest, f, bad)
+		}
+		if ok {
 			in.DefaultScopes, in.OptionalScopes = &defaults, optional
 		}
 		if len(f["groups"]) > 0 || f.Get("primary_group") != "" {
@@ -226,8 +230,9 @@ func scopeField(scope string) string { return "scope_" + scope }
 
 // formScopes reads the scope radio groups into default and optional scopes
 // (offline_access among the optional ones when offline is checked); ok is
-// false when the form has none of them (nothing to change).
-func formScopes(f url.Values, offline bool) (defaults, optional []string, ok bool) {
+// false when the form has none of them (nothing to change). A choice other
+// than the three the form offers is bad (a tampered form), not "never".
+func formScopes(f url.Values, offline bool) (defaults, optional []string, ok bool, bad fieldErrors) {
 	defaults, optional = []string{}, []string{}
 	for _, sc := range formScopeNames {
 		switch v := f.Get(scopeField(sc)); v {
@@ -235,15 +240,21 @@ func formScopes(f url.Values, offline bool) (defaults, optional []string, ok boo
 			defaults = append(defaults, sc)
 		case scopeOptional:
 			optional = append(optional, sc)
+		case scopeNever:
 		case "":
 			continue
+		default:
+			if bad == nil {
+				bad = fieldErrors{}
+			}
+			bad[scopeField(sc)] = "choose always, when asked or never"
 		}
 		ok = true
 	}
 	if offline {
 		optional = append(optional, realm.ScopeOfflineAccess)
 	}
-	return defaults, optional, ok
+	return defaults, optional, ok, bad
 }
 
 func (u *UI) updateClient(r *req) error {
@@ -267,7 +278,11 @@ func (u *UI) updateClient(r *req) error {
 		offline := f.Get("offline_access") == "on"
 		p.RedirectURIs, p.WebOrigins, p.Communication, p.DisplayName, p.IDTokenAlg, p.OfflineAccess =
 			&redirects, &origins, &comm, &display, &alg, &offline
-		if defaults, optional, ok := formScopes(f, offline); ok {
+		defaults, optional, ok, bad := formScopes(f, offline)
+		if bad != nil {
+			return u.showClient(r, http.StatusBadRequest, f, bad)
+		}
+		if ok {
 			p.DefaultScopes, p.OptionalScopes = &defaults, &optional
 		}
 	} else {
