@@ -1,13 +1,11 @@
 package oauth_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/oauth/oauthtest"
@@ -94,18 +92,8 @@ func TestDefaultScopes(t *testing.T) {
 // against f's realm's discovery document and returns its claims.
 func verifiedIDClaims(t *testing.T, f *oauthtest.LoginFixture, clientID string, tok *oauth2.Token) map[string]any {
 	t.Helper()
-	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, f.Realm.Issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatalf("verify ID token of %s: %v", clientID, err)
-	}
 	var m map[string]any
-	if err := idt.Claims(&m); err != nil {
+	if err := f.VerifyIDTokenFor(t, clientID, tok).Claims(&m); err != nil {
 		t.Fatal(err)
 	}
 	return m

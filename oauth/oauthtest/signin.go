@@ -248,15 +248,21 @@ func WantRetrieveError(t testing.TB, what string, err error, code string) {
 // party library, against the realm's discovery document, for client "web".
 func (f *LoginFixture) VerifyIDToken(t testing.TB, tok *oauth2.Token) *oidc.IDToken {
 	t.Helper()
+	return f.VerifyIDTokenFor(t, "web", tok)
+}
+
+// VerifyIDTokenFor is VerifyIDToken for the realm's client clientID.
+func (f *LoginFixture) VerifyIDTokenFor(t testing.TB, clientID string, tok *oauth2.Token) *oidc.IDToken {
+	t.Helper()
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, f.Realm.Issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&oidc.Config{ClientID: "web"}).Verify(ctx, raw)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, raw)
 	if err != nil {
-		t.Fatalf("verify ID token: %v", err)
+		t.Fatalf("verify ID token of %s: %v", clientID, err)
 	}
 	return idt
 }
