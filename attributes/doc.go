@@ -17,8 +17,24 @@
 // client's repeated calls cost microseconds. Decide evaluates the policies
 // deny by default; the net/http (HTTP, Authenticate) and echo (Echo,
 // EchoAuthenticate) middleware answer 401, 403 and 404 as problem JSON and
-// put the claims and decision in the request context. The Guard imports
-// nothing but go-jose, cel-go and echo: it talks to Ward over HTTP only.
+// put the claims and decision in the request context.
+//
+// The Guard also accepts the realm's API keys (CONTRACT §6), sent as
+// X-API-Key or Authorization: Bearer ward_…. A string that is not shaped
+// like a Ward key is refused without asking Ward. A well-shaped key is
+// exchanged at the realm's token endpoint (RFC 8693 token exchange, as the
+// guard's own client) for a short at+jwt, which is verified like any access
+// token and must be of kind "api_key". The guard keeps that token per key
+// (by the key's SHA-256, never the key; bounded; one exchange in flight per
+// key) until a quarter of its life (at least 10 s) remains, so decisions
+// stay offline and a deactivated key is refused within a minute. A refused
+// key is a 401 saying why, repeated from the cache for 3 s; Ward giving no
+// verdict is a 503. A key's subject is allowed exactly what its
+// permissions claim names (resource_type:action): policies are not
+// consulted (IsAPIKey, KeyAllows).
+//
+// The Guard imports nothing but go-jose, cel-go and echo: it talks to Ward
+// over HTTP only.
 //
 // It must import nothing from the server side (realm, oauth, console,
 // storage): resource servers outside this repository import it.

@@ -17,9 +17,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// ClientCredentials are the resource server's own client of the realm: the
-// guard signs in with them (client_credentials grant) to fetch the realm's
-// policies, and to introspect tokens when Config.Introspect is set.
+// ClientCredentials are the resource server's own client of the realm, a
+// confidential one: the guard signs in with them (client_credentials
+// grant) to fetch the realm's policies, exchanges API keys with them
+// (token exchange), and introspects tokens with them when
+// Config.Introspect is set.
 type ClientCredentials struct {
 	ID     string
 	Secret string
@@ -77,6 +79,10 @@ type Config struct {
 	OnError func(error)
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
+	// APIKeyCacheSize bounds how many API keys the guard remembers (their
+	// exchanged tokens, or a recent refusal). Default 10,000; beyond it
+	// the guard forgets keys, which costs them one more exchange.
+	APIKeyCacheSize int
 }
 
 // ErrNotFound is what a loader returns for a resource that does not exist;
@@ -90,7 +96,11 @@ var ErrNoSubject = errors.New("attributes: no subject")
 var ErrClosed = errors.New("attributes: guard closed")
 
 // Guard verifies a realm's access tokens offline and decides requests with
-// the realm's policies, deny by default. It is safe for concurrent use.
+// the realm's policies, deny by default. It also accepts the realm's API
+// keys: it exchanges each key once for a short access token, keeps that
+// token per key until shortly before it expires (so decisions stay
+// offline), and allows a key exactly what its permissions name. It is
+// safe for concurrent use.
 type Guard struct {
 	cfg       Config
 	client    *http.Client
@@ -101,6 +111,7 @@ type Guard struct {
 	discovery discovery
 	keys      *keySet
 	verified  *verifiedCache
+	apiKeys   *keyCache
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -174,6 +185,7 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 		refetch = 10 * time.Second
 	}
 	g.verified = newVerifiedCache(g.now)
+	g.apiKeys = newKeyCache(cfg.APIKeyCacheSize, g.now)
 	g.keys = newKeySet(g.client, g.discovery.JWKSURI, g.algs, refetch, g.now)
 	if err := g.keys.load(ctx); err != nil {
 		return nil, err
@@ -391,13 +403,17 @@ func (g *Guard) clientAuth(req *http.Request) {
 	req.SetBasicAuth(url.QueryEscape(g.cfg.Client.ID), url.QueryEscape(g.cfg.Client.Secret))
 }
 
-// Decide decides whether subject (verified token claims, as Verify or
-// SubjectFrom return them) may perform action on a resource of
-// resourceType described by resource. request.ip comes from the HTTP
-// request when ctx is the request's context inside the guard's middleware;
-// request.time is now. Deny by default; the decision log hook sees it. The
-// error is only for misuse (no subject, a closed guard): a denial is a
-// Decision with Allowed false.
+// Decide decides whether subject (verified token claims, as Verify,
+// VerifyAPIKey or SubjectFrom return them) may perform action on a
+// resource of resourceType described by resource. An API key's subject
+// (kind "api_key") is allowed exactly when its permissions contain
+// "resourceType:action" (KeyAllows); policies are not consulted and the
+// decision names none. Any other subject is decided by the realm's
+// policies: request.ip comes from the HTTP request when ctx is the
+// request's context inside the guard's middleware; request.time is now.
+// Deny by default; the decision log hook sees it. The error is only for
+// misuse (no subject, a closed guard): a denial is a Decision with Allowed
+// false.
 func (g *Guard) Decide(ctx context.Context, subject map[string]any, resourceType, action string, resource map[string]any) (Decision, error) {
 	if g.closed.Load() {
 		return Decision{}, ErrClosed
@@ -406,11 +422,16 @@ func (g *Guard) Decide(ctx context.Context, subject map[string]any, resourceType
 		return Decision{}, ErrNoSubject
 	}
 	now := g.now()
-	reqVars := map[string]any{"time": now.UTC().Format(time.RFC3339)}
-	if ip, ok := ctx.Value(ipKey{}).(string); ok {
-		reqVars["ip"] = ip
+	var d Decision
+	if IsAPIKey(subject) {
+		d = Decision{Allowed: KeyAllows(subject, resourceType, action)}
+	} else {
+		reqVars := map[string]any{"time": now.UTC().Format(time.RFC3339)}
+		if ip, ok := ctx.Value(ipKey{}).(string); ok {
+			reqVars["ip"] = ip
+		}
+		d = g.evaluate(Request{Subject: subject, ResourceType: resourceType, Action: action, Resource: resource, Context: reqVars})
 	}
-	d := g.evaluate(Request{Subject: subject, ResourceType: resourceType, Action: action, Resource: resource, Context: reqVars})
 	if g.cfg.DecisionLog != nil {
 		sub, _ := subject["sub"].(string)
 		g.cfg.DecisionLog(ctx, DecisionRecord{Subject: sub, ResourceType: resourceType, Action: action,
@@ -437,7 +458,8 @@ type (
 )
 
 // SubjectFrom returns the verified token claims the guard's middleware put
-// in the request context.
+// in the request context. For an API key they are the claims of the token
+// Ward issued for it: kind "api_key", sub the key's id, permissions.
 func SubjectFrom(ctx context.Context) (map[string]any, bool) {
 	s, ok := ctx.Value(subjectKey{}).(map[string]any)
 	return s, ok

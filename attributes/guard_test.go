@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,9 @@ import (
 )
 
 // testIssuer plays a Ward realm over real HTTP: discovery, JWKS, the token
-// endpoint (client_credentials), introspection and the policies endpoint
-// with ETag and 304, as CONTRACT §4 and §5 describe them.
+// endpoint (client_credentials, and the API key token exchange of CONTRACT
+// §6), introspection and the policies endpoint with ETag and 304, as
+// CONTRACT §4 and §5 describe them.
 type testIssuer struct {
 	t      testing.TB
 	srv    *httptest.Server
@@ -44,6 +46,32 @@ type testIssuer struct {
 	policyFetches atomic.Int64
 	notModified   atomic.Int64
 	introspected  atomic.Int64
+
+	// The API keys the realm knows, by key string, and how the token
+	// exchange answers (see exchange).
+	apiKeys      map[string]*testAPIKey
+	keySigner    *signer
+	keyLife      time.Duration
+	keyKind      string
+	exchangeFail *oauthFailure
+	exchangeGate chan struct{}
+	lastExchange url.Values
+	clock        func() time.Time
+	exchanges    atomic.Int64
+}
+
+// testAPIKey is one API key of the test realm.
+type testAPIKey struct {
+	id          string
+	permissions []string
+	active      bool
+	expired     bool
+}
+
+// oauthFailure makes the token exchange answer an OAuth error.
+type oauthFailure struct {
+	status int
+	code   string
 }
 
 const (
@@ -54,7 +82,8 @@ const (
 
 func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 	t.Helper()
-	ti := &testIssuer{t: t, policies: policies, version: 1, active: true}
+	ti := &testIssuer{t: t, policies: policies, version: 1, active: true,
+		apiKeys: map[string]*testAPIKey{}, keyLife: time.Minute, keyKind: "api_key", clock: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /realms/acme/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{
@@ -71,9 +100,18 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 		writeJSON(w, jose.JSONWebKeySet{Keys: ti.jwks})
 	})
 	mux.HandleFunc("POST /realms/acme/protocol/openid-connect/token", func(w http.ResponseWriter, r *http.Request) {
-		if !ti.clientOK(r) || r.PostFormValue("grant_type") != "client_credentials" {
+		if !ti.clientOK(r) {
 			w.WriteHeader(http.StatusUnauthorized)
 			writeJSON(w, map[string]any{"error": "invalid_client"})
+			return
+		}
+		switch r.PostFormValue("grant_type") {
+		case "client_credentials":
+		case "urn:ietf:params:oauth:grant-type:token-exchange":
+			ti.exchange(w, r)
+			return
+		default:
+			oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "")
 			return
 		}
 		ti.mu.Lock()
@@ -115,6 +153,64 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 	t.Cleanup(ti.srv.Close)
 	ti.issuer = ti.srv.URL + "/realms/acme"
 	return ti
+}
+
+// exchange is the API key token exchange (RFC 8693) as CONTRACT §6 has
+// it: an at+jwt for the key (kind api_key, sub the key's id, its
+// permissions, the audience asked), or invalid_grant saying why.
+func (ti *testIssuer) exchange(w http.ResponseWriter, r *http.Request) {
+	ti.exchanges.Add(1)
+	ti.mu.Lock()
+	gate := ti.exchangeGate
+	ti.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	ti.lastExchange = r.PostForm
+	if f := ti.exchangeFail; f != nil {
+		oauthError(w, f.status, f.code, "")
+		return
+	}
+	if r.PostFormValue("subject_token_type") != "urn:ward:params:oauth:token-type:api-key" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "subject_token_type")
+		return
+	}
+	k := ti.apiKeys[r.PostFormValue("subject_token")]
+	switch {
+	case k == nil:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "API key is unknown")
+		return
+	case !k.active:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "API key is deactivated")
+		return
+	case k.expired:
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "API key has expired")
+		return
+	}
+	now := ti.clock()
+	perms := make([]any, len(k.permissions))
+	for i, p := range k.permissions {
+		perms[i] = p
+	}
+	tok := ti.keySigner.sign(ti.t, "at+jwt", map[string]any{
+		"iss": ti.issuer, "sub": k.id, "aud": r.PostFormValue("audience"), "client_id": testClientID,
+		"exp": now.Add(ti.keyLife).Unix(), "iat": now.Unix(), "jti": fmt.Sprintf("k-%d", ti.exchanges.Load()),
+		"kind": ti.keyKind, "permissions": perms,
+	})
+	writeJSON(w, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int64(ti.keyLife / time.Second),
+		"issued_token_type": "urn:ietf:params:oauth:token-type:access_token"})
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body := map[string]any{"error": code}
+	if desc != "" {
+		body["error_description"] = desc
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func (ti *testIssuer) clientOK(r *http.Request) bool {

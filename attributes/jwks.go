@@ -2,6 +2,7 @@ package attributes
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -89,6 +90,7 @@ func (ks *keySet) fetchLocked(ctx context.Context) error {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&raw); err != nil {
 		return fmt.Errorf("attributes: JWKS: %w", err)
 	}
+	prev := *ks.keys.Load()
 	keys := make(map[string]*verificationKey, len(raw.Keys))
 	for _, r := range raw.Keys {
 		var k jose.JSONWebKey
@@ -101,6 +103,13 @@ func (ks *keySet) fetchLocked(ctx context.Context) error {
 			continue
 		}
 		if vk, ok := ks.usable(k); ok {
+			// An unchanged key keeps its identity: the caches remember
+			// tokens by the key that verified them, and a refetch (every
+			// keyMaxAge, or forced by unknown kids) must not make them
+			// check every signature and exchange every API key again.
+			if old := prev[k.KeyID]; old != nil && old.alg == vk.alg && sameKey(old.key, vk.key) {
+				vk = old
+			}
 			keys[k.KeyID] = vk
 		}
 	}
@@ -145,6 +154,12 @@ func (ks *keySet) usable(k jose.JSONWebKey) (*verificationKey, bool) {
 		return nil, false
 	}
 	return &verificationKey{alg: alg, key: pub.Key}, true
+}
+
+// sameKey reports whether two public keys are the same key.
+func sameKey(a, b any) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 // jwksFetchTimeout bounds a JWKS fetch started by a request.

@@ -119,3 +119,30 @@ func TestKeySetReviewFixes(t *testing.T) {
 		t.Error("an RSA key with alg R was taken, or the good key lost")
 	}
 }
+
+// TestKeySetKeepsUnchangedKeys: a refetch keeps the identity of keys that
+// did not change (the caches remember tokens by key identity), and gives
+// a kid whose key material or alg changed a new one.
+func TestKeySetKeepsUnchangedKeys(t *testing.T) {
+	srv := &jwksServer{}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	ks := newKeySet(hs.Client(), hs.URL, map[string]bool{"ES256": true, "RS256": true}, 10*time.Second, time.Now)
+	a, b := ecJWK(t, "a"), ecJWK(t, "b")
+	srv.set(a, b)
+	if err := ks.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ka, kb := ks.current("a"), ks.current("b")
+	replaced := ecJWK(t, "b") // same kid, another key
+	srv.set(a, replaced)
+	if err := ks.load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ks.current("a") != ka {
+		t.Error("an unchanged key got a new identity on refetch")
+	}
+	if k := ks.current("b"); k == nil || k == kb {
+		t.Error("a kid whose key changed kept the old key")
+	}
+}

@@ -67,36 +67,96 @@ func (g *Guard) authorize(r *http.Request, resourceType, action string, decide b
 		return nil, &problem{Type: "urn:ward:problem:unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable}
 	}
 	if !d.Allowed {
-		return nil, &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: http.StatusForbidden,
-			Detail: "no policy allows " + action + " on this " + resourceType}
+		detail := "no policy allows " + action + " on this " + resourceType
+		if IsAPIKey(subject) {
+			detail = "the API key lacks the permission " + resourceType + ":" + action
+		}
+		return nil, &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: http.StatusForbidden, Detail: detail}
 	}
 	return context.WithValue(ctx, decisionKey{}, d), nil
 }
 
+// apiKeyHeader is X-API-Key in canonical form, so that reading it does not
+// canonicalize (allocate) on every request.
+const apiKeyHeader = "X-Api-Key"
+
+// authenticate finds the caller's one credential and checks it according
+// to its shape: an access token offline, an API key through the key cache.
 func (g *Guard) authenticate(ctx context.Context, r *http.Request) (map[string]any, *problem) {
-	realm := strconv.Quote(g.cfg.Audience)
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	cred, viaAPIKeyHeader, p := g.credential(r)
+	if p != nil {
+		return nil, p
+	}
+	switch classify(cred, viaAPIKeyHeader) {
+	case credAPIKey:
+		return g.authenticateKey(ctx, cred)
+	case credAccessToken:
+		claims, err := g.Verify(ctx, cred)
+		if errors.Is(err, ErrIntrospection) {
+			return nil, unavailable("the token issuer could not be asked about the token")
+		}
+		if err != nil {
+			return nil, g.invalidCredential("the access token is missing, malformed, expired or not for this server")
+		}
+		return claims, nil
+	default:
+		// Not worth a round trip to the issuer.
+		return nil, g.invalidCredential("the API key is not a Ward API key")
+	}
+}
+
+// credential is the caller's credential: X-API-Key, or the token of an
+// Authorization: Bearer header. Exactly one must be sent (RFC 6750 §2: one
+// method per request), so that what is checked is what a handler sees.
+func (g *Guard) credential(r *http.Request) (cred string, viaAPIKeyHeader bool, p *problem) {
+	keys := r.Header[apiKeyHeader]
+	auth := r.Header.Get("Authorization")
+	switch {
+	case len(keys) == 0 && auth == "":
 		// RFC 6750 §3.1: no credentials, no error code.
-		return nil, &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
-			Detail: "a bearer access token is required", wwwAuthenticate: "Bearer realm=" + realm}
+		return "", false, &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
+			Detail:          "an access token (Authorization: Bearer) or an API key (X-API-Key) is required",
+			wwwAuthenticate: "Bearer realm=" + strconv.Quote(g.cfg.Audience)}
+	case len(keys) > 1 || len(keys) == 1 && auth != "":
+		return "", false, g.invalidCredential("send one credential: X-API-Key or Authorization, not both")
+	case len(keys) == 1:
+		return strings.TrimSpace(keys[0]), true, nil
 	}
-	unauthorized := &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
-		Detail:          "the access token is missing, malformed, expired or not for this server",
-		wwwAuthenticate: "Bearer realm=" + realm + `, error="invalid_token"`}
-	scheme, token, ok := strings.Cut(h, " ")
+	scheme, token, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, unauthorized
+		return "", false, g.invalidCredential("the access token is missing, malformed, expired or not for this server")
 	}
-	claims, err := g.Verify(ctx, strings.TrimSpace(token))
-	if errors.Is(err, ErrIntrospection) {
-		return nil, &problem{Type: "urn:ward:problem:unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "the token issuer could not be asked about the token"}
+	return strings.TrimSpace(token), false, nil
+}
+
+// authenticateKey maps VerifyAPIKey's outcome: a refusal is the caller's
+// (401, saying why, as Ward said it); no verdict is the issuer's (503,
+// fail closed).
+func (g *Guard) authenticateKey(ctx context.Context, key string) (map[string]any, *problem) {
+	claims, err := g.VerifyAPIKey(ctx, key)
+	var refused *KeyRefusedError
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.As(err, &refused):
+		return nil, g.invalidCredential("the API key was refused: " + refused.Reason)
+	case errors.Is(err, ErrKeyExchange):
+		return nil, unavailable("the API key could not be checked with the issuer")
+	default:
+		return nil, g.invalidCredential("the API key is not a Ward API key")
 	}
-	if err != nil {
-		return nil, unauthorized
-	}
-	return claims, nil
+}
+
+// invalidCredential is a 401 for a credential that was sent but is no good.
+func (g *Guard) invalidCredential(detail string) *problem {
+	return &problem{Type: "urn:ward:problem:unauthenticated", Title: "Unauthorized", Status: http.StatusUnauthorized,
+		Detail:          detail,
+		wwwAuthenticate: "Bearer realm=" + strconv.Quote(g.cfg.Audience) + `, error="invalid_token"`}
+}
+
+func unavailable(detail string) *problem {
+	return &problem{Type: "urn:ward:problem:unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+		Detail: detail}
 }
 
 // clientIP is request.ip: the peer address, or, when the peer is one of
@@ -135,12 +195,17 @@ func (g *Guard) trusted(a netip.Addr) bool {
 	return false
 }
 
-// HTTP protects next: the request needs a valid access token, and a realm
-// policy must allow action on the resourceType that load returns (load may
-// be nil for actions on no particular resource, e.g. create). Missing or
-// invalid token: 401 with WWW-Authenticate; load returning ErrNotFound:
-// 404; any other load error: 500; denied: 403; all as problem JSON. next
-// finds the claims and decision with SubjectFrom and DecisionFrom.
+// HTTP protects next: the request needs a valid access token
+// (Authorization: Bearer) or API key (X-API-Key, or Authorization: Bearer
+// ward_…), and a realm policy must allow action on the resourceType that
+// load returns (load may be nil for actions on no particular resource,
+// e.g. create); for an API key, its permissions must contain
+// "resourceType:action" instead. Missing or invalid token, malformed or
+// refused key: 401 with WWW-Authenticate (a refused key's detail says why,
+// e.g. "API key is deactivated"); the issuer unable to judge a key: 503;
+// load returning ErrNotFound: 404; any other load error: 500; denied: 403;
+// all as problem JSON. next finds the claims and decision with
+// SubjectFrom and DecisionFrom.
 func (g *Guard) HTTP(resourceType, action string, load func(*http.Request) (map[string]any, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var loader func(context.Context) (map[string]any, error)
@@ -156,9 +221,9 @@ func (g *Guard) HTTP(resourceType, action string, load func(*http.Request) (map[
 	})
 }
 
-// Authenticate protects next with a valid access token only, for handlers
-// that decide themselves with Decide (a list filtered per item, a check
-// combined with the resource's own ACL).
+// Authenticate protects next with a valid access token or API key only,
+// for handlers that decide themselves with Decide or KeyAllows (a list
+// filtered per item, a check combined with the resource's own ACL).
 func (g *Guard) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, p := g.authorize(r, "", "", false, nil)

@@ -58,76 +58,116 @@ func (g *Guard) Verify(ctx context.Context, token string) (map[string]any, error
 }
 
 func (g *Guard) verifyOffline(ctx context.Context, token string) (map[string]any, error) {
-	if token == "" {
-		return nil, invalid("empty token")
-	}
-	if len(token) > maxTokenLength {
-		return nil, invalid("token longer than %d bytes", maxTokenLength)
-	}
-	// Compact serialization only: the JSON serialization can carry several
-	// signatures and unprotected headers, which access tokens never need.
-	if strings.Count(token, ".") != 2 {
-		return nil, invalid("not a compact JWS")
+	if err := checkShape(token); err != nil {
+		return nil, err
 	}
 	// A token seen before with a good signature under a key still
 	// published skips the signature check (most of a decision's cost); the
 	// claims are checked against the clock every time.
 	sum := sha256.Sum256([]byte(token))
-	if e, ok := g.verified.get(sum); ok && g.keys.current(e.kid) == e.key {
-		claims := cloneJSON(e.claims).(map[string]any)
-		if err := g.checkClaims(claims); err != nil {
-			return nil, err
+	if e, ok := g.verified.get(sum); ok {
+		if claims, err := g.reverify(e); !errors.Is(err, errKeyWithdrawn) {
+			return claims, err
 		}
-		return claims, nil
+	}
+	e, claims, err := g.verifySignature(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	g.verified.put(sum, e)
+	return claims, nil
+}
+
+// checkShape refuses what is not worth parsing.
+func checkShape(token string) error {
+	if token == "" {
+		return invalid("empty token")
+	}
+	if len(token) > maxTokenLength {
+		return invalid("token longer than %d bytes", maxTokenLength)
+	}
+	// Compact serialization only: the JSON serialization can carry several
+	// signatures and unprotected headers, which access tokens never need.
+	if strings.Count(token, ".") != 2 {
+		return invalid("not a compact JWS")
+	}
+	return nil
+}
+
+// errKeyWithdrawn is a remembered token whose signing key the issuer no
+// longer publishes: its signature has to be checked again (and fails
+// unless the key comes back).
+var errKeyWithdrawn = fmt.Errorf("%w: the signing key is no longer published", ErrInvalidToken)
+
+// reverify is the check of a token whose signature checked out before: the
+// key must still be published and the claims must still hold now. The
+// claims returned are a copy the caller may change.
+func (g *Guard) reverify(e verifiedEntry) (map[string]any, error) {
+	if g.keys.current(e.kid) != e.key {
+		return nil, errKeyWithdrawn
+	}
+	claims := cloneJSON(e.claims).(map[string]any)
+	if err := g.checkClaims(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// verifySignature is the full check of a token: shape, header, signature
+// against the JWKS, claims. It returns what reverify needs to check the
+// token again without its signature, and the claims.
+func (g *Guard) verifySignature(ctx context.Context, token string) (verifiedEntry, map[string]any, error) {
+	if err := checkShape(token); err != nil {
+		return verifiedEntry{}, nil, err
 	}
 	jws, err := jose.ParseSignedCompact(token, g.algList)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return verifiedEntry{}, nil, invalid("%v", err)
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, invalid("not exactly one signature")
+		return verifiedEntry{}, nil, invalid("not exactly one signature")
 	}
 	h := jws.Signatures[0].Protected
 	if !g.algs[h.Algorithm] {
-		return nil, invalid("algorithm %q not allowed", h.Algorithm)
+		return verifiedEntry{}, nil, invalid("algorithm %q not allowed", h.Algorithm)
 	}
 	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, invalid("critical header extensions are not supported")
+		return verifiedEntry{}, nil, invalid("critical header extensions are not supported")
 	}
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
 	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
-		return nil, invalid("typ %q is not at+jwt", typ)
+		return verifiedEntry{}, nil, invalid("typ %q is not at+jwt", typ)
 	}
 	if h.KeyID == "" {
-		return nil, invalid("no kid")
+		return verifiedEntry{}, nil, invalid("no kid")
 	}
 	key, ok := g.keys.get(ctx, h.KeyID)
 	if !ok {
-		return nil, invalid("unknown kid %q", h.KeyID)
+		return verifiedEntry{}, nil, invalid("unknown kid %q", h.KeyID)
 	}
 	// The key decides the algorithm, not the token: a header may not make
 	// an RSA key verify PS256 when the key is for RS256.
 	if key.alg != h.Algorithm {
-		return nil, invalid("algorithm %q does not match the key's %q", h.Algorithm, key.alg)
+		return verifiedEntry{}, nil, invalid("algorithm %q does not match the key's %q", h.Algorithm, key.alg)
 	}
 	payload, err := jws.Verify(key.key)
 	if err != nil {
-		return nil, invalid("signature: %v", err)
+		return verifiedEntry{}, nil, invalid("signature: %v", err)
 	}
 	var claims map[string]any
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&claims); err != nil || claims == nil {
-		return nil, invalid("claims are not a JSON object")
+		return verifiedEntry{}, nil, invalid("claims are not a JSON object")
 	}
 	if dec.More() {
-		return nil, invalid("trailing data after the claims")
+		return verifiedEntry{}, nil, invalid("trailing data after the claims")
 	}
 	if err := g.checkClaims(claims); err != nil {
-		return nil, err
+		return verifiedEntry{}, nil, err
 	}
 	exp, _ := numericDate(claims["exp"])
-	g.verified.put(sum, verifiedEntry{kid: h.KeyID, key: key, claims: cloneJSON(claims).(map[string]any), until: exp.Add(g.leeway)})
-	return claims, nil
+	e := verifiedEntry{kid: h.KeyID, key: key, claims: cloneJSON(claims).(map[string]any), until: exp.Add(g.leeway)}
+	return e, claims, nil
 }
 
 // verifiedCacheSize bounds the verified-token cache: a few MiB at most.
