@@ -164,8 +164,14 @@ func (a *API) problemFor(err error, c echo.Context) Problem {
 		return Problem{Type: typeForbidden, Title: "Forbidden", Status: status,
 			Detail: "your role does not allow this action"}
 	case http.StatusNotFound:
-		return Problem{Type: typeNotFound, Title: "Not Found", Status: status,
+		p := Problem{Type: typeNotFound, Title: "Not Found", Status: status,
 			Detail: "no such object, or not visible to you"}
+		var nfErr *realm.NotFoundError
+		if errors.As(err, &nfErr) {
+			p.Detail = nfErr.Reason
+			p.Errors = []realm.FieldError{{Field: nfErr.Field, Message: nfErr.Reason}}
+		}
+		return p
 	case http.StatusMethodNotAllowed:
 		p := Problem{Type: typeMethodNotAllowed, Title: "Method Not Allowed", Status: status,
 			Detail: "this operation is not allowed on this resource"}

@@ -122,6 +122,19 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // Conflict builds a ConflictError.
 func Conflict(field, reason string) error { return &ConflictError{Field: field, Reason: reason} }
 
+// NotFoundError is ErrNotFound naming what was missing, for requests that
+// name several objects (a bulk change) where "not found" alone would not
+// say which.
+type NotFoundError struct {
+	Field  string
+	Reason string
+}
+
+func (e *NotFoundError) Error() string { return "not found: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
 // HTTPStatus is the one table from a domain error to the HTTP status that
 // answers it (pkgsite's derrors is the model). Every HTTP layer (the admin
 // API, the console pages, the OAuth pages) takes the status from here and

@@ -7,6 +7,11 @@ type EventType string
 
 // The event types, by the object they are about.
 const (
+	EventAPIKeyCreated     EventType = "api_key.created"
+	EventAPIKeyDeactivated EventType = "api_key.deactivated"
+	EventAPIKeyReactivated EventType = "api_key.reactivated"
+	EventAPIKeyUpdated     EventType = "api_key.updated"
+
 	EventAttributeCreated EventType = "attribute.created"
 	EventAttributeDeleted EventType = "attribute.deleted"
 	EventAttributeUpdated EventType = "attribute.updated"
@@ -31,6 +36,10 @@ const (
 	EventMemberUpdated EventType = "member.updated"
 
 	EventOrgCreated EventType = "org.created"
+
+	EventPermissionCreated EventType = "permission.created"
+	EventPermissionDeleted EventType = "permission.deleted"
+	EventPermissionUpdated EventType = "permission.updated"
 
 	EventPolicyCreated EventType = "policy.created"
 	EventPolicyDeleted EventType = "policy.deleted"
@@ -57,6 +66,7 @@ const (
 // EventTypes is every event type Ward records, sorted; the console offers
 // them in its type filter.
 var EventTypes = []EventType{
+	EventAPIKeyCreated, EventAPIKeyDeactivated, EventAPIKeyReactivated, EventAPIKeyUpdated,
 	EventAttributeCreated, EventAttributeDeleted, EventAttributeUpdated,
 	EventClientCreated, EventClientDeactivated, EventClientGroupAdded, EventClientGroupRemoved,
 	EventClientReactivated, EventClientSecretRotated, EventClientUpdated,
@@ -64,6 +74,7 @@ var EventTypes = []EventType{
 	EventMailFailed, EventMailSent,
 	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
 	EventOrgCreated,
+	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
 	EventRealmCreated, EventRealmDeleted, EventRealmKeyRotated, EventRealmUpdated,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,

@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"ActionTokens", testActionTokens},
 		{"InTx", testInTx},
 		{"Policies", testPolicies},
+		{"Permissions", testPermissions},
+		{"APIKeys", testAPIKeys},
 		{"ConsoleSessions", testConsoleSessions},
 		{"ConsoleSessionData", testConsoleSessionData},
 		{"ConsoleSessionExpiry", testConsoleSessionExpiry},
