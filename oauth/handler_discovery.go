@@ -64,7 +64,7 @@ func discoveryDocument(issuer string) ([]byte, error) {
 		CodeChallengeMethodsSupported:          []string{"S256"},
 		AuthorizationResponseIssParamSupported: true,
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope",
-			"groups", "attributes", "kind", "email", "given_name", "family_name", "name"},
+			"groups", "attributes", "kind", "permissions", "email", "given_name", "family_name", "name"},
 	}
 	return json.Marshal(doc)
 }
@@ -72,7 +72,7 @@ func discoveryDocument(issuer string) ([]byte, error) {
 var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
 
 // supportedGrantTypes are the grants of CONTRACT §4.
-var supportedGrantTypes = []string{"client_credentials", "authorization_code", "refresh_token"}
+var supportedGrantTypes = []string{"client_credentials", "authorization_code", "refresh_token", GrantTypeTokenExchange}
 
 // publicJSON answers a document any origin may read (discovery, JWKS).
 func publicJSON(c echo.Context, body []byte) error {

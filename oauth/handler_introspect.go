@@ -57,7 +57,7 @@ func (i *jwtIntrospector) IntrospectToken(ctx context.Context, token string, _ f
 		JTI:       cl.ID,
 		Audience:  cl.Audience,
 		ExpiresAt: cl.Expiry.Time(),
-		Extra:     map[string]any{"kind": cl.Kind, "org_id": cl.OrgID},
+		Extra:     map[string]any{"kind": cl.Kind, "org_id": cl.OrgID, "permissions": cl.Permissions},
 	}
 	if cl.IssuedAt != nil {
 		sess.JWTClaims.IssuedAt = cl.IssuedAt.Time()
@@ -78,6 +78,8 @@ type introspection struct {
 	JTI       string   `json:"jti"`
 	TokenType string   `json:"token_type"`
 	Kind      string   `json:"kind,omitempty"`
+	// Permissions are an API key's (kind api_key).
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // handleIntrospect (RFC 7662). The caller must be an active confidential
@@ -144,6 +146,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 		out.IssuedAt = claims.IssuedAt.Unix()
 	}
 	out.Kind, _ = claims.Extra["kind"].(string)
+	out.Permissions, _ = claims.Extra["permissions"].([]string)
 	return c.JSON(http.StatusOK, out)
 }
 

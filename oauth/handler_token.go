@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
@@ -110,8 +111,11 @@ func (s *Server) handleToken(c echo.Context) error {
 	// A user's grant (authorization code) restores the session stored
 	// with the code; a client's starts empty.
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
-	if gt := req.PostFormValue("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+	switch req.PostFormValue("grant_type") {
+	case "authorization_code", "refresh_token":
 		newSession = func() fosite.Session { return &userSession{} }
+	case GrantTypeTokenExchange:
+		newSession = func() fosite.Session { return &apiKeySession{} }
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {
@@ -143,6 +147,8 @@ func (s *Server) handleToken(c echo.Context) error {
 		err = p.userTokenSession(ctx, ar, fc, session) // flow_authorize_code.go
 	case *oauth2.JWTSession:
 		err = p.clientSession(ctx, ar, fc, session) // flow_client_credentials.go
+	case *apiKeySession:
+		// Its claims were set by the exchange handler (flow_token_exchange.go).
 	default:
 		err = fosite.ErrServerError.WithDebug("unexpected session type")
 	}
@@ -187,6 +193,10 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, what, err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
+	}
+	var wait retryAfterError
+	if errors.As(err, &wait) {
+		c.Response().Header().Set("Retry-After", RetryAfter(time.Duration(wait)))
 	}
 	if errors.Is(err, fosite.ErrInvalidClient) {
 		// RFC 6749 §5.2: a 401 for failed client authentication carries a

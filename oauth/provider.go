@@ -366,6 +366,10 @@ func (p *provider) compose() {
 			return compose.OAuth2RefreshTokenGrantFactory(c, st, codes)
 		},
 		func(c fosite.Configurator, st, _ any) any { return compose.OpenIDConnectRefreshFactory(c, st, ids) },
+		func(c fosite.Configurator, st, _ any) any {
+			return &tokenExchangeHandler{p: p, HandleHelper: &oauth2.HandleHelper{
+				AccessTokenStrategy: strategy, AccessTokenStorage: store, Config: cfg}}
+		},
 		func(fosite.Configurator, any, any) any { return &jwtIntrospector{p: p} },
 		func(fosite.Configurator, any, any) any { return &jwtRevoker{p: p} },
 	).(*fosite.Fosite)

@@ -75,6 +75,7 @@ type Server struct {
 	retiredKeyTTL       time.Duration
 	claimsTTL           time.Duration
 	tokenIPs            *IPLimiter
+	exchangeClients     *IPLimiter // refused API-key exchanges per realm and client
 	proxies             TrustedProxies
 	providers           *providers
 	origins             *origins
@@ -114,6 +115,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.TokenRateLimit = defaultTokenRate
 	}
 	s.tokenIPs = NewIPLimiter(cfg.TokenRateLimit)
+	// The same limit per client: a resource server passes on whatever keys
+	// its callers send, so one that relays a guesser is slowed down like
+	// an address that guesses itself.
+	s.exchangeClients = NewIPLimiter(cfg.TokenRateLimit)
 	if s.clock == nil {
 		s.clock = time.Now
 	}

@@ -28,8 +28,12 @@ var (
 // Grant types per kind (CONTRACT §3): service accounts use client_credentials
 // only; applications sign users in.
 var (
-	serviceAccountGrants = fosite.Arguments{"client_credentials"}
+	serviceAccountGrants = fosite.Arguments{"client_credentials", GrantTypeTokenExchange}
 	applicationGrants    = fosite.Arguments{"authorization_code", "refresh_token"}
+	// A confidential application may also exchange API keys (CONTRACT §6):
+	// it is how a web backend that signs users in also serves headless
+	// callers.
+	confidentialApplicationGrants = fosite.Arguments{"authorization_code", "refresh_token", GrantTypeTokenExchange}
 	applicationResponses = fosite.Arguments{"code"}
 	// supportedScopes is what an application client may ask for; it is also
 	// the discovery document's scopes_supported.
@@ -58,6 +62,9 @@ func (f *fositeClient) GetScopes() fosite.Arguments {
 func (f *fositeClient) GetGrantTypes() fosite.Arguments {
 	if f.c.Kind == realm.KindServiceAccount {
 		return serviceAccountGrants
+	}
+	if !f.c.Public {
+		return confidentialApplicationGrants
 	}
 	return applicationGrants
 }

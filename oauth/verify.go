@@ -30,6 +30,8 @@ type AccessClaims struct {
 	Org        string           `json:"org"`
 	OrgID      string           `json:"org_id"`
 	Role       string           `json:"role"`
+	// Permissions are an API key's (kind api_key).
+	Permissions []string `json:"permissions"`
 }
 
 // ErrInvalidToken is what every refusal of a token wraps: it is not an
@@ -41,7 +43,7 @@ var (
 	errTokenInvalid  = fmt.Errorf("%w: not an access token of this realm", ErrInvalidToken)
 	errTokenExpired  = fmt.Errorf("%w: expired", ErrInvalidToken)
 	errTokenRevoked  = fmt.Errorf("%w: revoked", ErrInvalidToken)
-	errTokenInactive = fmt.Errorf("%w: its client or user is disabled or gone", ErrInvalidToken)
+	errTokenInactive = fmt.Errorf("%w: its client, user or API key is disabled or gone", ErrInvalidToken)
 )
 
 var tokenAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
@@ -138,6 +140,17 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 	}
 	if !c.Active || c.RealmID != p.realm.ID || realm.IssuedBeforeCutoff(c.TokensValidAfter, iat) {
 		return nil, nil, errTokenInactive
+	}
+	if cl.Kind == KindAPIKey {
+		// Ward refuses a deactivated or expired key's token at once
+		// (CONTRACT §6); only offline resource servers wait out its minute.
+		k, err := s.store.GetAPIKey(ctx, p.realm.ID, cl.Subject)
+		if errors.Is(err, realm.ErrNotFound) || (err == nil && k.Usable(now) != "") {
+			return nil, nil, errTokenInactive
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("oauth: API key check: %w", err)
+		}
 	}
 	if cl.Kind == "user" {
 		// A user deactivated or deleted since: the token ends with them.

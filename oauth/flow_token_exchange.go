@@ -1,0 +1,205 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// The API-key exchange (CONTRACT §6, RFC 8693): a resource server,
+// authenticated as its own confidential client, trades the API key a caller
+// sent it for a short access token that names the key and its permissions.
+// It is a fosite TokenEndpointHandler beside fosite's own grants, so client
+// authentication, the error answers and the token's signing are fosite's.
+
+const (
+	// GrantTypeTokenExchange is RFC 8693's grant type.
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// TokenTypeAPIKey is the subject_token_type of a Ward API key.
+	TokenTypeAPIKey = "urn:ward:params:oauth:token-type:api-key"
+	// tokenTypeAccessToken is the issued_token_type of the answer (RFC 8693 §3).
+	tokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	// KindAPIKey is the kind claim of a token obtained for an API key.
+	KindAPIKey = "api_key"
+	// maxAPIKeyTokenLife bounds the exchanged token: a deactivated key is
+	// refused by resource servers within this time (CONTRACT §6).
+	maxAPIKeyTokenLife = 60 * time.Second
+)
+
+// apiKeySession is the session of an exchange. Its own type keeps the
+// token endpoint from treating it as a client_credentials session: the
+// exchange handler has set its claims already.
+type apiKeySession struct {
+	oauth2.JWTSession
+}
+
+// tokenExchangeHandler is the exchange grant of one realm's provider.
+type tokenExchangeHandler struct {
+	p *provider
+	*oauth2.HandleHelper
+}
+
+var _ fosite.TokenEndpointHandler = (*tokenExchangeHandler)(nil)
+
+func (h *tokenExchangeHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *tokenExchangeHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne(GrantTypeTokenExchange)
+}
+
+// HandleTokenEndpointRequest runs after fosite has authenticated the client:
+// it checks the client may exchange, finds the key by its hash and sets the
+// token's claims.
+func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	p := h.p
+	client := r.GetClient()
+	if client.IsPublic() || !client.GetGrantTypes().Has(GrantTypeTokenExchange) {
+		// A public client proves nothing about who it is, so it may not
+		// turn keys into tokens.
+		return fosite.ErrUnauthorizedClient.WithHint("Only a confidential client of the realm may exchange API keys.")
+	}
+	if len(r.GetRequestedScopes()) > 0 {
+		return fosite.ErrInvalidScope.WithHint("An API key's token carries its permissions, not scopes; send no scope.")
+	}
+	if err := p.config.GetAudienceStrategy(ctx)(client.GetAudience(), r.GetRequestedAudience()); err != nil {
+		return err
+	}
+	form := r.GetRequestForm()
+	for _, unsupported := range []string{"actor_token", "actor_token_type", "requested_token_type", "resource"} {
+		if form.Get(unsupported) != "" {
+			return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not supported by this exchange.", unsupported)
+		}
+	}
+	switch form.Get("subject_token_type") {
+	case TokenTypeAPIKey:
+	case "":
+		return fosite.ErrInvalidRequest.WithHint("subject_token_type is required: " + TokenTypeAPIKey + ".")
+	default:
+		return fosite.ErrInvalidRequest.WithHint("subject_token_type must be " + TokenTypeAPIKey + ".")
+	}
+	secret := form.Get("subject_token")
+	if secret == "" {
+		return fosite.ErrInvalidRequest.WithHint("subject_token is required: the API key.")
+	}
+
+	now := p.s.clock()
+	limitKey := p.realm.ID + "\x00" + client.GetID()
+	if d := p.s.exchangeClients.Over(limitKey, now); d > 0 {
+		return errTooManyRefusals.WithWrap(retryAfterError(d))
+	}
+	key, refusal, err := h.findKey(ctx, secret, now)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if refusal != "" {
+		p.s.exchangeClients.Spend(limitKey, now)
+		return refusedKey(refusal)
+	}
+	if err := p.s.store.TouchAPIKey(ctx, p.realm.ID, key.ID, now.UTC().Truncate(time.Minute)); err != nil {
+		// last_used_at is bookkeeping: a failed write must not refuse an
+		// otherwise good key, but it is worth knowing about.
+		p.s.log.WarnContext(ctx, "oauth: could not record an API key's use", "realm", p.realm.Name, "key", key.ID, "err", err)
+	}
+
+	aud := r.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = client.GetAudience()
+	}
+	if len(aud) == 0 {
+		aud = []string{p.issuer}
+	}
+	for _, a := range aud {
+		r.GrantAudience(a)
+	}
+	expires := now.Add(h.lifespan())
+	if key.ExpiresAt != nil && key.ExpiresAt.Before(expires) {
+		expires = *key.ExpiresAt // never outlives the key
+	}
+	session := r.GetSession().(*apiKeySession)
+	session.Subject = key.ID
+	session.SetExpiresAt(fosite.AccessToken, expires.UTC())
+	session.JWTClaims = &fjwt.JWTClaims{
+		Subject: key.ID,
+		Issuer:  p.issuer,
+		Extra: map[string]any{
+			"client_id":   client.GetID(),
+			"kind":        KindAPIKey,
+			"permissions": key.Permissions,
+		},
+	}
+	session.JWTHeader = &fjwt.Headers{Extra: map[string]any{
+		"typ": accessTokenType,
+		"kid": p.signers[AlgES256].kid,
+	}}
+	return nil
+}
+
+// findKey finds the realm's key whose secret is secret. A refusal is one of
+// realm.APIKeyUnknown, APIKeyDeactivated or APIKeyExpired.
+func (h *tokenExchangeHandler) findKey(ctx context.Context, secret string, now time.Time) (*realm.APIKey, string, error) {
+	if !realm.LooksLikeAPIKey(secret) {
+		return nil, realm.APIKeyUnknown, nil
+	}
+	// The lookup is by the SHA-256 of the key: the database compares
+	// hashes, never secrets, so its timing says nothing about the key.
+	key, err := h.p.s.store.GetAPIKeyByHash(ctx, h.p.realm.ID, realm.HashSecret(secret))
+	if errors.Is(err, realm.ErrNotFound) {
+		return nil, realm.APIKeyUnknown, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if why := key.Usable(now); why != "" {
+		return nil, why, nil
+	}
+	return key, "", nil
+}
+
+func (h *tokenExchangeHandler) lifespan() time.Duration {
+	return min(h.p.s.accessTokenLifespan, maxAPIKeyTokenLife)
+}
+
+// refusedKey is the invalid_grant of a key that may not be exchanged, its
+// description saying why (CONTRACT §6).
+func refusedKey(why string) error {
+	e := *fosite.ErrInvalidGrant
+	e.DescriptionField = why
+	return &e
+}
+
+// errTooManyRefusals answers a client whose exchanges were refused too often
+// lately (someone guessing keys through it): 429 with Retry-After, like the
+// token endpoint's per-address limit.
+var errTooManyRefusals = &fosite.RFC6749Error{
+	ErrorField:       "too_many_requests",
+	DescriptionField: "Too many refused API key exchanges by this client; try again later.",
+	CodeField:        429,
+}
+
+// retryAfterError carries how long a limited caller must wait to the answer's
+// Retry-After header (writeTokenError).
+type retryAfterError time.Duration
+
+func (e retryAfterError) Error() string { return "retry after " + time.Duration(e).String() }
+
+func (h *tokenExchangeHandler) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	if _, err := h.IssueAccessToken(ctx, h.lifespan(), r, resp); err != nil {
+		return err
+	}
+	resp.SetExtra("issued_token_type", tokenTypeAccessToken)
+	return nil
+}
