@@ -329,6 +329,16 @@ func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
 		if inRealm {
 			return ref("policy", id, name, link(policyPath(realmName, id)))
 		}
+	case "permission":
+		// Its name is its ID and the address of its page.
+		if inRealm {
+			return ref("permission", id, "", link(permissionPath(realmName, id)))
+		}
+	case "api_key":
+		// Keys are never deleted: the page stays. Named by prefix.
+		if inRealm {
+			return ref("api_key", id, detailString(ev.Details, "prefix"), apiKeyPath(realmName, id))
+		}
 	case "member":
 		if m, ok := n.memberByID[id]; ok && m.User != nil {
 			name = m.User.Email

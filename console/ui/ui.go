@@ -138,6 +138,8 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerUsers(e)
 	u.registerClients(e)
 	u.registerPolicies(e)
+	u.registerPermissions(e)
+	u.registerAPIKeys(e)
 	u.registerEvents(e)
 	u.registerMembers(e)
 }

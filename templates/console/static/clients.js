@@ -2,7 +2,9 @@
 // works: the new-client form shows every field (each labelled with the
 // kind it applies to, the server names any filled field that does not fit
 // the kind), and a new secret is shown in the page for the admin to copy
-// by hand (the Copy button is hidden: it could do nothing).
+// by hand (the Copy button is hidden: it could do nothing). The secret
+// dialog part also serves a new API key's page (apikey.html), which shows
+// its key once in the same dialog.
 (function () {
   "use strict";
 
