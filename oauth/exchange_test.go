@@ -1,13 +1,16 @@
 package oauth_test
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,5 +323,100 @@ func TestDiscoveryListsTokenExchange(t *testing.T) {
 	r := env.Get("/realms/" + rf.Name + "/.well-known/openid-configuration")
 	if !slices.Contains(oauthtest.AnyStrings(r.Body["grant_types_supported"]), oauth.GrantTypeTokenExchange) {
 		t.Fatalf("grant_types_supported %v lacks %s", r.Body["grant_types_supported"], oauth.GrantTypeTokenExchange)
+	}
+}
+
+// countingStore counts the store reads and writes an exchange could make.
+type countingStore struct {
+	realm.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *countingStore) count(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[name]++
+}
+
+func (s *countingStore) reset() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.calls
+	s.calls = map[string]int{}
+	return old
+}
+
+func (s *countingStore) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
+	s.count("GetClientClaims")
+	return s.Store.GetClientClaims(ctx, realmID, clientID)
+}
+
+func (s *countingStore) GetClient(ctx context.Context, realmID, clientID string) (*realm.Client, error) {
+	s.count("GetClient")
+	return s.Store.GetClient(ctx, realmID, clientID)
+}
+
+func (s *countingStore) GetClientWithAPIKey(ctx context.Context, realmID, clientID string, hash []byte) (*realm.ClientClaims, *realm.APIKey, error) {
+	s.count("GetClientWithAPIKey")
+	return s.Store.GetClientWithAPIKey(ctx, realmID, clientID, hash)
+}
+
+func (s *countingStore) GetAPIKeyByHash(ctx context.Context, realmID string, hash []byte) (*realm.APIKey, error) {
+	s.count("GetAPIKeyByHash")
+	return s.Store.GetAPIKeyByHash(ctx, realmID, hash)
+}
+
+func (s *countingStore) GetAPIKey(ctx context.Context, realmID, id string) (*realm.APIKey, error) {
+	s.count("GetAPIKey")
+	return s.Store.GetAPIKey(ctx, realmID, id)
+}
+
+func (s *countingStore) TouchAPIKey(ctx context.Context, realmID, id string, minute time.Time) error {
+	s.count("TouchAPIKey")
+	return s.Store.TouchAPIKey(ctx, realmID, id, minute)
+}
+
+func (s *countingStore) GetRealmByName(ctx context.Context, name string) (*realm.Realm, error) {
+	s.count("GetRealmByName")
+	return s.Store.GetRealmByName(ctx, name)
+}
+
+// TestTokenExchangeOneQuery: an exchange reads its client and its key in
+// one query, and writes last_used_at once a minute.
+func TestTokenExchangeOneQuery(t *testing.T) {
+	var cs *countingStore
+	env := oauthtest.NewOn(t, func(t testing.TB) realm.Store {
+		cs = &countingStore{Store: oauthtest.OpenSQLite(t), calls: map[string]int{}}
+		return cs
+	}, func(c oauthtest.Configs) {
+		// The realm's cached provider outlives the test's minute, so that
+		// only the exchange's own reads are counted.
+		c.OAuth.ProviderTTL = time.Hour
+	})
+	f := newExchangeFixture(t, env, "one")
+	exchange := func() {
+		t.Helper()
+		if r := f.exchange(exchangeForm(f.key.Key), f.svc.ClientID, f.svcSecret); r.Status != http.StatusOK {
+			t.Fatalf("exchange: %d %s", r.Status, r.RawBody)
+		}
+	}
+	exchange() // builds the realm's provider and records the first use
+	cs.reset()
+	for range 3 {
+		exchange()
+	}
+	if got := cs.reset(); !maps.Equal(got, map[string]int{"GetClientWithAPIKey": 3}) {
+		t.Fatalf("three exchanges within the minute made %v, want exactly 3 GetClientWithAPIKey", got)
+	}
+	env.Advance(time.Minute)
+	exchange()
+	if got := cs.reset(); !maps.Equal(got, map[string]int{"GetClientWithAPIKey": 1, "TouchAPIKey": 1}) {
+		t.Fatalf("the first exchange of a new minute made %v, want one read and one TouchAPIKey", got)
+	}
+	// A string that is not shaped like a key costs the client's read only.
+	wantRefusedKey(t, f.exchange(exchangeForm("ward_short"), f.svc.ClientID, f.svcSecret), "API key is unknown")
+	if got := cs.reset(); !maps.Equal(got, map[string]int{"GetClientClaims": 1}) {
+		t.Fatalf("a malformed key made %v, want only the client's read", got)
 	}
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -106,10 +107,15 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 		p.s.exchangeClients.Spend(limitKey, now)
 		return refusedKey(refusal)
 	}
-	if err := p.s.store.TouchAPIKey(ctx, p.realm.ID, key.ID, now.UTC().Truncate(time.Minute)); err != nil {
-		// last_used_at is bookkeeping: a failed write must not refuse an
-		// otherwise good key, but it is worth knowing about.
-		p.s.log.WarnContext(ctx, "oauth: could not record an API key's use", "realm", p.realm.Name, "key", key.ID, "err", err)
+	// last_used_at is kept to the minute: one write a minute for a busy
+	// key, none for the other exchanges of that minute.
+	minute := now.UTC().Truncate(time.Minute)
+	if key.LastUsedAt == nil || key.LastUsedAt.Before(minute) {
+		if err := p.s.store.TouchAPIKey(ctx, p.realm.ID, key.ID, minute); err != nil {
+			// last_used_at is bookkeeping: a failed write must not refuse
+			// an otherwise good key, but it is worth knowing about.
+			p.s.log.WarnContext(ctx, "oauth: could not record an API key's use", "realm", p.realm.Name, "key", key.ID, "err", err)
+		}
 	}
 
 	aud := r.GetRequestedAudience()
@@ -153,17 +159,45 @@ func (h *tokenExchangeHandler) findKey(ctx context.Context, secret string, now t
 	}
 	// The lookup is by the SHA-256 of the key: the database compares
 	// hashes, never secrets, so its timing says nothing about the key.
-	key, err := h.p.s.store.GetAPIKeyByHash(ctx, h.p.realm.ID, realm.HashSecret(secret))
-	if errors.Is(err, realm.ErrNotFound) {
-		return nil, realm.APIKeyUnknown, nil
+	hash := realm.HashSecret(secret)
+	var key *realm.APIKey
+	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok && l.done && bytes.Equal(l.hash, hash) {
+		key = l.key // read with the client (fositeStore.GetClient)
+	} else {
+		k, err := h.p.s.store.GetAPIKeyByHash(ctx, h.p.realm.ID, hash)
+		if err != nil && !errors.Is(err, realm.ErrNotFound) {
+			return nil, "", err
+		}
+		key = k
 	}
-	if err != nil {
-		return nil, "", err
+	if key == nil {
+		return nil, realm.APIKeyUnknown, nil
 	}
 	if why := key.Usable(now); why != "" {
 		return nil, why, nil
 	}
 	return key, "", nil
+}
+
+// exchangeLookup lets the exchange read its client and its key in one
+// query: the token endpoint puts it on the context with the key's hash,
+// fositeStore.GetClient reads both and leaves the key here, and findKey
+// takes it. Without it (or for another hash) findKey reads the key itself.
+type exchangeLookup struct {
+	hash []byte
+	done bool
+	key  *realm.APIKey // nil: no key of the realm has this hash
+}
+
+type exchangeLookupKey struct{}
+
+// withExchangeLookup prepares the one-query read of an exchange of secret;
+// anything that is not shaped like a key is refused without a read.
+func withExchangeLookup(ctx context.Context, secret string) context.Context {
+	if !realm.LooksLikeAPIKey(secret) {
+		return ctx
+	}
+	return context.WithValue(ctx, exchangeLookupKey{}, &exchangeLookup{hash: realm.HashSecret(secret)})
 }
 
 func (h *tokenExchangeHandler) lifespan() time.Duration {

@@ -116,6 +116,7 @@ func (s *Server) handleToken(c echo.Context) error {
 		newSession = func() fosite.Session { return &userSession{} }
 	case GrantTypeTokenExchange:
 		newSession = func() fosite.Session { return &apiKeySession{} }
+		ctx = withExchangeLookup(ctx, req.PostFormValue("subject_token"))
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {

@@ -34,7 +34,7 @@ var (
 	// it is how a web backend that signs users in also serves headless
 	// callers.
 	confidentialApplicationGrants = fosite.Arguments{"authorization_code", "refresh_token", GrantTypeTokenExchange}
-	applicationResponses = fosite.Arguments{"code"}
+	applicationResponses          = fosite.Arguments{"code"}
 	// supportedScopes is what an application client may ask for; it is also
 	// the discovery document's scopes_supported.
 	supportedScopes = fosite.Arguments{"openid", "profile", "email", "offline_access"}
@@ -142,7 +142,19 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if id == "" {
 		return nil, fosite.ErrNotFound
 	}
-	cc, err := s.store.GetClientClaims(ctx, s.realmID, id)
+	var (
+		cc  *realm.ClientClaims
+		err error
+	)
+	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok {
+		// An API-key exchange: the key comes with the client.
+		var key *realm.APIKey
+		if cc, key, err = s.store.GetClientWithAPIKey(ctx, s.realmID, id, l.hash); err == nil {
+			l.key, l.done = key, true
+		}
+	} else {
+		cc, err = s.store.GetClientClaims(ctx, s.realmID, id)
+	}
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, fosite.ErrNotFound
 	}

@@ -54,6 +54,11 @@ type AccessKeyStore interface {
 	// GetAPIKeyByHash finds the realm's key whose secret hashes to hash
 	// (the exchange's one query).
 	GetAPIKeyByHash(ctx context.Context, realmID string, hash []byte) (*APIKey, error)
+	// GetClientWithAPIKey reads the realm's client as GetClientClaims does
+	// but without groups (an API key's token carries none), together with
+	// the realm's key whose secret hashes to keyHash, nil when there is
+	// none: an exchange's one query. An unknown client is ErrNotFound.
+	GetClientWithAPIKey(ctx context.Context, realmID, clientID string, keyHash []byte) (*ClientClaims, *APIKey, error)
 	// ListAPIKeys orders by ID; Query matches description and prefix.
 	ListAPIKeys(ctx context.Context, realmID string, f APIKeyFilter) (Page[APIKey], error)
 	// UpdateAPIKey saves description, permissions, active, tokens cutoff

@@ -206,8 +206,13 @@ func (p *proc) rssMiB() float64 {
 }
 
 func token(client *http.Client, base, realm, id, secret string) (string, error) {
+	return grant(client, base, realm, id, secret, "grant_type=client_credentials")
+}
+
+// grant posts form to the realm's token endpoint as client id.
+func grant(client *http.Client, base, realm, id, secret, form string) (string, error) {
 	req, _ := http.NewRequest("POST", base+"/realms/"+realm+"/protocol/openid-connect/token",
-		strings.NewReader("grant_type=client_credentials"))
+		strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(id, secret)
 	resp, err := client.Do(req)
@@ -310,7 +315,7 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 	}
 	id, secret := sa["client_id"].(string), sa["client_secret"].(string)
 
-	grants, cpu, errs := load(p, duration, concurrency, id, secret)
+	grants, cpu, errs := load(p, duration, concurrency, id, secret, "grant_type=client_credentials")
 	rate := float64(grants) / duration.Seconds()
 	perGrant := time.Duration(0)
 	if grants > 0 {
@@ -318,6 +323,10 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 	}
 	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
 		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
+	if err := benchExchange(p, backend, adminTok, duration, concurrency, id, secret); err != nil {
+		p.stop()
+		return err
+	}
 	if signIn {
 		if err := benchSignIn(p, backend, adminTok, duration, loginC, refreshC, raw); err != nil {
 			p.stop()
@@ -388,12 +397,12 @@ func createRealms(base, tok string, n int) error {
 
 // load runs client_credentials grants from concurrency workers for d and
 // returns the grants served and the server CPU time they cost.
-func load(p *proc, d time.Duration, concurrency int, id, secret string) (int64, time.Duration, int64) {
+func load(p *proc, d time.Duration, concurrency int, id, secret, form string) (int64, time.Duration, int64) {
 	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}
 	client := &http.Client{Transport: tr}
 	// Warm up: connections, provider cache, keys.
 	for range concurrency {
-		_, _ = token(client, p.url, "load", id, secret)
+		_, _ = grant(client, p.url, "load", id, secret, form)
 	}
 	var ok, failed atomic.Int64
 	cpuBefore := p.cpuTime()
@@ -404,7 +413,7 @@ func load(p *proc, d time.Duration, concurrency int, id, secret string) (int64, 
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				if _, err := token(client, p.url, "load", id, secret); err != nil {
+				if _, err := grant(client, p.url, "load", id, secret, form); err != nil {
 					failed.Add(1)
 				} else {
 					ok.Add(1)
@@ -414,4 +423,34 @@ func load(p *proc, d time.Duration, concurrency int, id, secret string) (int64, 
 	}
 	wg.Wait()
 	return ok.Load(), p.cpuTime() - cpuBefore, failed.Load()
+}
+
+// benchExchange measures API-key exchanges (RFC 8693) by the load service
+// account: one key with three permissions, exchanged over and over, as the
+// Guards of many resource servers would.
+func benchExchange(p *proc, backend, adminTok string, d time.Duration, concurrency int, id, secret string) error {
+	perms := []string{"asset:read", "asset:write", "asset:delete"}
+	for _, name := range perms {
+		if _, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/permissions", map[string]any{"name": name, "description": name}); err != nil {
+			return err
+		}
+	}
+	k, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/api-keys", map[string]any{"description": "bench", "permissions": perms})
+	if err != nil {
+		return err
+	}
+	form := url.Values{
+		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token":      {k["key"].(string)},
+		"subject_token_type": {"urn:ward:params:oauth:token-type:api-key"},
+		"audience":           {"assets"},
+	}.Encode()
+	n, cpu, errs := load(p, d, concurrency, id, secret, form)
+	per := time.Duration(0)
+	if n > 0 {
+		per = cpu / time.Duration(n)
+	}
+	fmt.Printf("%s: API-key exchange %.0f/s (c=%d, %s), server CPU %.3f ms/exchange, %d errors\n",
+		backend, float64(n)/d.Seconds(), concurrency, d, float64(per.Microseconds())/1000, errs)
+	return nil
 }

@@ -115,6 +115,24 @@ func testAPIKeys(t *testing.T, f *fixture) {
 	_, err = f.s.GetAPIKeyByHash(f.ctx, r.ID, realm.HashSecret("ward_nope"))
 	wantNotFound(t, "GetAPIKeyByHash unknown", err)
 
+	// The exchange's one query: the client, and the key beside it.
+	g := f.group(r.ID, "Ops", nil)
+	svc := f.client(r.ID, "resource-server", g.ID)
+	cc, key, err := f.s.GetClientWithAPIKey(f.ctx, r.ID, "resource-server", realm.HashSecret(aSecret))
+	must(t, err)
+	same(t, "GetClientWithAPIKey key", key, a)
+	same(t, "GetClientWithAPIKey client ID", cc.Client.ID, svc.ID)
+	same(t, "GetClientWithAPIKey secret hash", cc.Client.SecretHash, svc.SecretHash)
+	same(t, "GetClientWithAPIKey active", cc.Client.Active, true)
+	same(t, "GetClientWithAPIKey groups (none read)", len(cc.Groups), 0)
+	cc, key, err = f.s.GetClientWithAPIKey(f.ctx, r.ID, "resource-server", realm.HashSecret(theirSecret))
+	must(t, err)
+	if key != nil || cc.Client.ID != svc.ID {
+		t.Fatalf("GetClientWithAPIKey with another realm's key: key %v, client %v; want no key and the client", key, cc.Client.ID)
+	}
+	_, _, err = f.s.GetClientWithAPIKey(f.ctx, other.ID, "resource-server", realm.HashSecret(theirSecret))
+	wantNotFound(t, "GetClientWithAPIKey of a client of another realm", err)
+
 	keys, err := f.s.GetAPIKeys(f.ctx, r.ID, []string{c.ID, theirs.ID, a.ID, f.id()})
 	must(t, err)
 	same(t, "GetAPIKeys (only the realm's, by ID)", ids(keys, apiKeyID), []string{a.ID, c.ID})

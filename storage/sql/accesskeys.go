@@ -337,3 +337,64 @@ func (s *Store) TouchAPIKey(ctx context.Context, realmID, id string, minute time
 	_, err := s.exec(ctx, touchAPIKeySQL, m, realmID, id, m)
 	return mapErr(err)
 }
+
+// getClientWithAPIKeySQL reads a client and, beside it, the realm's key
+// with the given hash (NULL columns when there is none).
+const getClientWithAPIKeySQL = `SELECT ` + claimsColumns + `, k.id, k.prefix, k.description, k.permissions,
+ k.active, k.created_at, k.updated_at, k.expires_at, k.last_used_at
+FROM clients c
+LEFT JOIN api_keys k ON k.realm_id = c.realm_id AND k.hash = ?
+WHERE c.realm_id = ? AND c.client_id = ?`
+
+// GetClientWithAPIKey reads a client and an API key in one statement,
+// prepared once: the token exchange's one query.
+func (s *Store) GetClientWithAPIKey(ctx context.Context, realmID, clientID string, keyHash []byte) (*realm.ClientClaims, *realm.APIKey, error) {
+	rows, err := s.query(ctx, getClientWithAPIKeySQL, keyHash, realmID, clientID)
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, mapErr(err)
+		}
+		return nil, nil, realm.ErrNotFound
+	}
+	var (
+		m                         clientModel
+		r                         clientRow
+		id, prefix, desc, perms   dbsql.NullString
+		active                    dbsql.NullBool
+		created, updated, expires dbsql.NullTime
+		used                      dbsql.NullTime
+	)
+	dest := append(r.claimsDest(&m), &id, &prefix, &desc, &perms, &active, &created, &updated, &expires, &used)
+	if err := rows.Scan(dest...); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	r.fill(&m)
+	c, err := fromClient(m, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := &realm.ClientClaims{Client: &c, Groups: []realm.Group{}}
+	if !id.Valid {
+		return cc, nil, nil
+	}
+	km := apiKeyModel{ID: id.String, RealmID: realmID, Prefix: prefix.String, Hash: keyHash, Description: desc.String,
+		Permissions: perms.String, Active: active.Bool, CreatedAt: created.Time, UpdatedAt: updated.Time}
+	if expires.Valid {
+		km.ExpiresAt = &expires.Time
+	}
+	if used.Valid {
+		km.LastUsedAt = &used.Time
+	}
+	k, err := fromAPIKey(km)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cc, &k, nil
+}
