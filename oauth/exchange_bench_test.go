@@ -1,0 +1,86 @@
+package oauth_test
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
+)
+
+// BenchmarkTokenExchange exchanges one API key over and over on loopback
+// HTTP, as the Guards of many resource servers would (issue 14's target:
+// at least 3,000/s with SQLite on the 2-core machine).
+func BenchmarkTokenExchange(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchmarkTokenExchange(b, oauthtest.OpenSQLite) })
+	if os.Getenv(sqltest.EnvPostgres) != "" {
+		b.Run("postgres", func(b *testing.B) { benchmarkTokenExchange(b, oauthtest.OpenPostgres) })
+	}
+}
+
+func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
+	env := oauthtest.NewOn(b, open)
+	rf := env.NewRealm(env.NewOrg("bench").ID, "bench", true)
+	c, secret := env.NewClient(rf.ID, "resource-server", func(c *realm.Client) { c.Audience = []string{"assets"} })
+	ctx := env.System()
+	perms := []string{"asset:delete", "asset:read", "asset:write"}
+	for _, p := range perms {
+		if _, err := env.Service.CreatePermission(ctx, rf.Name, realm.PermissionInput{Name: p, Description: p}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	key, err := env.Service.CreateAPIKey(ctx, rf.Name, realm.APIKeyInput{Description: "bench", Permissions: perms})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokenURL := rf.Issuer + oauth.PathToken
+	body := exchangeForm(key.Key, "audience", "assets").Encode()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	exchange := func() error {
+		req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.ClientID, secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return &httpStatusError{resp.StatusCode}
+		}
+		return nil
+	}
+	if err := exchange(); err != nil { // warm the realm's provider
+		b.Fatal(err)
+	}
+	cpu0 := cpuTime()
+	start := time.Now()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := exchange(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "exchanges/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/exchange")
+}
+
+type httpStatusError struct{ status int }
+
+func (e *httpStatusError) Error() string { return "exchange: HTTP " + http.StatusText(e.status) }
