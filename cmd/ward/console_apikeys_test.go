@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/storage/sql"
@@ -127,12 +130,15 @@ func TestConsoleBrowserAPIKeys(t *testing.T) {
 	}
 
 	// shownKey waits for the once-only dialog, checks it is a modal with
-	// the warning and a working copy button, closes it and returns the key
-	// and the key's ID.
+	// the warning and a working copy button, saves a screenshot named shot
+	// (if any), closes it and returns the key and the key's ID.
 	keyShape := regexp.MustCompile(`^ward_[0-9A-Za-z]{43}$`)
-	shownKey := func() (key, id string) {
+	shownKey := func(shot string) (key, id string) {
 		t.Helper()
 		waitPage(t, tab, "dialog#secret-dialog[open]")
+		if shot != "" {
+			screenshot(t, tab, shot)
+		}
 		if !evalJS[bool](t, tab, `document.querySelector("#secret-dialog").matches(":modal")`) {
 			t.Error("the key dialog is not modal")
 		}
@@ -166,7 +172,7 @@ func TestConsoleBrowserAPIKeys(t *testing.T) {
 	click(box("asset:read"))
 	setValue("#key-expires", "2099-01-31T18:00")
 	submit(t, tab, newKey)
-	key1, id1 := shownKey()
+	key1, id1 := shownKey("api-key-secret")
 	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "API key ward_") || strings.Contains(flash, key1) {
 		t.Errorf("flash after creating: %q", flash)
 	}
@@ -206,7 +212,7 @@ func TestConsoleBrowserAPIKeys(t *testing.T) {
 			click(box(p))
 		}
 		submit(t, tab, newKey)
-		return shownKey()
+		return shownKey("")
 	}
 	key2, id2 := create("Nightly export", "report:read", "asset:read")
 	key3, id3 := create("Keep me", "asset:write")
@@ -443,4 +449,95 @@ func TestConsoleBrowserAPIKeys(t *testing.T) {
 			t.Errorf("key %d is in Ward's logs", i+1)
 		}
 	}
+}
+
+// TestConsoleAPIKeysAccessibility: the permissions and API keys screens
+// pass axe-core's WCAG 2.x A and AA rules (as TestConsoleAccessibility
+// checks the other screens), on a desktop window and a phone-sized one
+// where nothing overflows sideways: the lists, a key's page, the
+// confirmations, the once-only dialog, a refused key form (the picker's
+// error) and a refused filter.
+func TestConsoleAPIKeysAccessibility(t *testing.T) {
+	axeFile := npmFile(t, "axe-core", axeVersion, "axe.min.js", "the console's accessibility test runs axe-core")
+	axe, err := os.ReadFile(axeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newConsoleEnv(t)
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
+	pw := e.member(t, "ada@acme.test", "admin")
+	tab := e.signedIn(t, "ada@acme.test", pw, 4*time.Minute)
+	audit := func(what string, narrow bool) {
+		t.Helper()
+		raw := evalJS[string](t, tab, string(axe)+`;
+			axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+			   .then(r => JSON.stringify(r.violations))`, awaitPromise)
+		var vs []axeViolation
+		if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+			t.Fatalf("%s: axe answered %s", what, raw)
+		}
+		for _, v := range vs {
+			var where []string
+			for _, n := range v.Nodes {
+				where = append(where, fmt.Sprint(n.Target...))
+			}
+			t.Errorf("%s (narrow=%v): %s [%s] %s at %s", what, narrow, v.ID, v.Impact, v.Help, strings.Join(where, ", "))
+		}
+		if narrow {
+			if w := evalJS[[]int](t, tab, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+				t.Errorf("%s: %d px wide on a %d px screen (scrolls sideways)", what, w[0], w[1])
+			}
+		}
+	}
+
+	// Set-up through the console itself.
+	e.visit(t, tab, "/console/realms/shop/permissions")
+	for _, name := range []string{"asset:read", "asset:write", "report:read"} {
+		fill(t, tab, map[string]string{"#perm-name": name, "#perm-description": "Allows " + name})
+		submit(t, tab, `form[aria-labelledby="new-permission"] button[type=submit]`)
+	}
+	e.visit(t, tab, "/console/realms/shop/api-keys")
+	fill(t, tab, map[string]string{"#key-description": "Billing backend"})
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`input[name=permissions][value="asset:read"]`))); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, tab, `form[aria-labelledby="new-key"] button[type=submit]`)
+	waitPage(t, tab, "dialog#secret-dialog[open]")
+	audit("the once-only key dialog", false)
+	id := strings.TrimSpace(text(t, tab, "#key-id"))
+
+	r := "/console/realms/shop"
+	pages := []string{r + "/permissions", r + "/permissions/asset:read", r + "/permissions/asset:read/delete",
+		r + "/api-keys", r + "/api-keys/" + id, r + "/api-keys/" + id + "/deactivate"}
+	for _, narrow := range []bool{false, true} {
+		if narrow {
+			if err := chromedp.Do(tab, chromedp.Emulate(device.IPhone8)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range pages {
+			e.visit(t, tab, p)
+			if h1 := text(t, tab, "h1"); h1 == "Not found" || h1 == "" {
+				t.Fatalf("%s: no such page (%q)", p, h1)
+			}
+			audit(p, narrow)
+		}
+	}
+	if err := chromedp.Do(tab, chromedp.EmulateReset()); err != nil {
+		t.Fatal(err)
+	}
+
+	// States only a sent form or a bad address shows.
+	e.visit(t, tab, r+"/api-keys")
+	fill(t, tab, map[string]string{"#key-description": "No permissions"})
+	submit(t, tab, `form[aria-labelledby="new-key"] button[type=submit]`)
+	if count(t, tab, "#new-permissions-error") != 1 {
+		t.Fatalf("the refused key form shows no picker error:\n%s", text(t, tab, "main"))
+	}
+	audit("a refused key form", false)
+	e.visit(t, tab, r+"/api-keys?active=maybe")
+	if count(t, tab, "#key-active-error") != 1 {
+		t.Fatalf("a bad state filter shows no error:\n%s", text(t, tab, "main"))
+	}
+	audit("a refused filter", false)
 }
