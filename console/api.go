@@ -125,6 +125,19 @@ func (a *API) Register(e *echo.Echo) {
 	// parameter.
 	g.POST(r+"/policies\\:test", a.testPolicies)
 
+	g.GET(r+"/permissions", a.listPermissions)
+	g.POST(r+"/permissions", a.createPermission)
+	g.GET(r+"/permissions/:name", a.getPermission)
+	g.PATCH(r+"/permissions/:name", a.updatePermission)
+	g.DELETE(r+"/permissions/:name", a.deletePermission)
+
+	g.GET(r+"/api-keys", a.listAPIKeys)
+	g.POST(r+"/api-keys", a.createAPIKey)
+	g.GET(r+"/api-keys/:id", a.getAPIKey)
+	g.PATCH(r+"/api-keys/:id", a.updateAPIKey)
+	g.DELETE(r+"/api-keys/:id", a.deleteAPIKey)
+	g.POST(r+"/api-keys\\:bulk", a.bulkAPIKeys)
+
 	g.GET(r+"/events", a.listRealmEvents)
 }
 

@@ -404,3 +404,69 @@ func toPolicyDecision(r *realm.PolicyTestResult) policyDecisionDTO {
 	}
 	return d
 }
+
+type permissionDTO struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func toPermission(p *realm.Permission) permissionDTO {
+	return permissionDTO{Name: p.Name, Description: p.Description, CreatedAt: utc(p.CreatedAt), UpdatedAt: utc(p.UpdatedAt)}
+}
+
+type permissionCreateRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+type permissionPatchRequest struct {
+	Description Optional[string] `json:"description"`
+}
+
+// apiKeyDTO is an API key as the admin API shows it. Key is set only in
+// the answer to its creation (CONTRACT §6); Ward cannot show it again.
+type apiKeyDTO struct {
+	ID          string     `json:"id"`
+	Key         string     `json:"key,omitempty"`
+	Prefix      string     `json:"prefix"`
+	Description string     `json:"description"`
+	Permissions []string   `json:"permissions"`
+	Active      bool       `json:"active"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func toAPIKey(k *realm.APIKey) apiKeyDTO {
+	return apiKeyDTO{ID: k.ID, Prefix: k.Prefix, Description: k.Description, Permissions: nonNil(k.Permissions),
+		Active: k.Active, CreatedAt: utc(k.CreatedAt), UpdatedAt: utc(k.UpdatedAt),
+		ExpiresAt: utcPtr(k.ExpiresAt), LastUsedAt: utcPtr(k.LastUsedAt)}
+}
+
+type apiKeyCreateRequest struct {
+	Description string   `json:"description"`
+	Permissions []string `json:"permissions"`
+	ExpiresAt   *string  `json:"expires_at"`
+}
+
+type apiKeyPatchRequest struct {
+	Description Optional[string]   `json:"description"`
+	Permissions Optional[[]string] `json:"permissions"`
+	Active      Optional[bool]     `json:"active"`
+}
+
+type apiKeyBulkRequest struct {
+	IDs    []string `json:"ids"`
+	Active *bool    `json:"active"`
+}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // APIKey is a long-lived credential of a headless caller (CONTRACT §6): a
@@ -182,7 +184,7 @@ func checkKeyPermissions(v *ValidationError, perms []string, catalog []Permissio
 		field := fmt.Sprintf("permissions[%d]", i)
 		switch {
 		case !known[p]:
-			v.Add(field, fmt.Sprintf("%q is not in the realm's permission catalog", p))
+			v.Add(field, fmt.Sprintf("%s is not in the realm's permission catalog", clipQuote(p)))
 		case slices.Contains(out, p):
 			v.Add(field, "is a duplicate")
 		default:
@@ -193,14 +195,23 @@ func checkKeyPermissions(v *ValidationError, perms []string, catalog []Permissio
 	return out
 }
 
-// checkExpiry: an expiry, when given, lies in the future.
+// maxExpiry bounds expires_at: RFC 3339 has four-digit years, so a later
+// time (9999-12-31T23:59:59-23:00 is one) could be stored but never shown:
+// every answer naming the key would fail to encode.
+var maxExpiry = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkExpiry: an expiry, when given, lies in the future and before the
+// year 10000 in UTC.
 func checkExpiry(v *ValidationError, at *time.Time, now time.Time) *time.Time {
 	if at == nil {
 		return nil
 	}
 	t := at.UTC().Truncate(time.Microsecond)
-	if !t.After(now) {
+	switch {
+	case !t.After(now):
 		v.Add("expires_at", "must be in the future")
+	case !t.Before(maxExpiry):
+		v.Add("expires_at", "must be before the year 10000 in UTC")
 	}
 	return &t
 }
@@ -390,8 +401,21 @@ func (s *Service) SetAPIKeysActive(ctx context.Context, realmName string, ids []
 func missingKeyError(ids []string, found []APIKey) error {
 	for i, id := range ids {
 		if !slices.ContainsFunc(found, func(k APIKey) bool { return k.ID == id }) {
-			return &NotFoundError{Field: fmt.Sprintf("ids[%d]", i), Reason: fmt.Sprintf("no API key %q in this realm", id)}
+			return &NotFoundError{Field: fmt.Sprintf("ids[%d]", i), Reason: fmt.Sprintf("no API key %s in this realm", clipQuote(id))}
 		}
 	}
 	return ErrNotFound
+}
+
+// maxQuoted bounds how much of a caller's value an error message repeats:
+// enough to recognise it, while a 1 MiB value does not come back whole.
+const maxQuoted = 64
+
+// clipQuote quotes s for an error message, cut to maxQuoted runes.
+func clipQuote(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	r := []rune(s)
+	return strconv.Quote(string(r[:maxQuoted])) + fmt.Sprintf(" (%d characters more)", len(r)-maxQuoted)
 }

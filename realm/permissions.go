@@ -61,7 +61,7 @@ type AccessKeyStore interface {
 	GetClientWithAPIKey(ctx context.Context, realmID, clientID string, keyHash []byte) (*ClientClaims, *APIKey, error)
 	// ListAPIKeys orders by ID; Query matches description and prefix.
 	ListAPIKeys(ctx context.Context, realmID string, f APIKeyFilter) (Page[APIKey], error)
-	// UpdateAPIKey saves description, permissions, active, tokens cutoff
+	// UpdateAPIKey saves description, permissions, active
 	// and update time.
 	UpdateAPIKey(ctx context.Context, k *APIKey) error
 	// TouchAPIKey sets last_used_at to minute unless it already is that
