@@ -15,8 +15,9 @@ type sessionState struct {
 	IDToken string `json:"i,omitempty"`
 	CSRF    string `json:"c"` // bound to the session; every form carries it
 	Flash   string `json:"f,omitempty"`
-	// Secrets are client secrets waiting to be shown once, each on the
-	// page of the client it belongs to (see takeSecret), newest last.
+	// Secrets are client secrets and API keys waiting to be shown once,
+	// each on the page of the client or key it belongs to (see
+	// takeSecret), newest last.
 	Secrets []*shownSecret `json:"s,omitempty"`
 	// Forms maps the idempotency keys of handled forms to where they led,
 	// oldest first in FormOrder, bounded by maxForms.
@@ -49,7 +50,8 @@ func (s *liveSession) change(op func(*sessionState)) {
 	s.ops = append(s.ops, op)
 }
 
-// shownSecret is a client secret just created or rotated.
+// shownSecret is a client secret just created or rotated, or a new API
+// key (ClientID then holds apiKeySlot(id)).
 type shownSecret struct {
 	Realm    string    `json:"r"`
 	ClientID string    `json:"c"`
