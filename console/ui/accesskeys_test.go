@@ -12,7 +12,7 @@ import (
 )
 
 // TestGroupPermissions: the picker groups the catalog by resource type,
-// in catalog order, each permission named by its action.
+// one group per type, each permission named by its action.
 func TestGroupPermissions(t *testing.T) {
 	got := groupPermissions([]realm.Permission{
 		{Name: "asset:delete"}, {Name: "asset:read", Description: "Read assets"}, {Name: "report:read"},
@@ -22,6 +22,12 @@ func TestGroupPermissions(t *testing.T) {
 	}
 	if len(got[0].Perms) != 2 || got[0].Perms[1] != (permissionItem{Name: "asset:read", Action: "read", Description: "Read assets"}) {
 		t.Errorf("asset group = %+v", got[0].Perms)
+	}
+	// The database's collation may interleave types: each still gets one
+	// group.
+	got = groupPermissions([]realm.Permission{{Name: "a:a"}, {Name: "a_b:c"}, {Name: "a:z"}})
+	if len(got) != 2 || got[0].Type != "a" || len(got[0].Perms) != 2 || got[0].Perms[1].Action != "z" || got[1].Type != "a_b" {
+		t.Errorf("interleaved catalog: %+v", got)
 	}
 	if len(groupPermissions(nil)) != 0 {
 		t.Error("an empty catalog has groups")

@@ -60,6 +60,12 @@ type apiKeyRow struct {
 	Expired bool // its expiry has passed (it may still be marked active)
 }
 
+// keyRow is k as shown at now: expired once its expiry has passed, whether
+// or not it is also deactivated.
+func keyRow(k realm.APIKey, now time.Time) apiKeyRow {
+	return apiKeyRow{APIKey: k, Expired: k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)}
+}
+
 // permissionGroup is the picker's fieldset of one resource type: its
 // permissions, named by action.
 type permissionGroup struct {
@@ -71,20 +77,34 @@ type permissionItem struct {
 	Name, Action, Description string
 }
 
-// groupPermissions groups the catalog (ordered by name, so by resource
-// type) by resource type, the part before the colon, for the picker.
+// groupPermissions groups the catalog by resource type, the part before
+// the colon, for the picker: types and their actions in byte order (the
+// store's order is the database's collation, which may set "a_b:c"
+// between "a:a" and "a:z").
 func groupPermissions(catalog []realm.Permission) []permissionGroup {
-	var out []permissionGroup
-	for _, p := range catalog {
+	items := make([]struct{ typ, action string }, len(catalog))
+	order := make([]int, len(catalog))
+	for i, p := range catalog {
 		typ, action, ok := strings.Cut(p.Name, ":")
 		if !ok {
 			typ, action = p.Name, p.Name
 		}
-		if len(out) == 0 || out[len(out)-1].Type != typ {
-			out = append(out, permissionGroup{Type: typ})
+		items[i].typ, items[i].action, order[i] = typ, action, i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if c := strings.Compare(items[a].typ, items[b].typ); c != 0 {
+			return c
+		}
+		return strings.Compare(items[a].action, items[b].action)
+	})
+	var out []permissionGroup
+	for _, i := range order {
+		p, it := catalog[i], items[i]
+		if len(out) == 0 || out[len(out)-1].Type != it.typ {
+			out = append(out, permissionGroup{Type: it.typ})
 		}
 		g := &out[len(out)-1]
-		g.Perms = append(g.Perms, permissionItem{Name: p.Name, Action: action, Description: p.Description})
+		g.Perms = append(g.Perms, permissionItem{Name: p.Name, Action: it.action, Description: p.Description})
 	}
 	return out
 }
@@ -199,7 +219,7 @@ func (u *UI) showAPIKeys(r *req, status int, ls listState, f url.Values, fe fiel
 		}
 		now := u.now()
 		for _, k := range page.Items {
-			v.Keys = append(v.Keys, apiKeyRow{APIKey: k, Expired: k.Usable(now) == realm.APIKeyExpired})
+			v.Keys = append(v.Keys, keyRow(k, now))
 		}
 		v.Cursor = ls.Cursor
 		if ls.Cursor != "" {
@@ -388,7 +408,7 @@ func (u *UI) showAPIKey(r *req, status int, f url.Values, fe fieldErrors) error 
 		b.Form.Set("description", k.Description)
 		b.Form["permissions"] = append([]string(nil), k.Permissions...)
 	}
-	v := &apiKeyView{base: b, K: apiKeyRow{APIKey: *k, Expired: k.Usable(u.now()) == realm.APIKeyExpired},
+	v := &apiKeyView{base: b, K: keyRow(*k, u.now()),
 		Picker: groupPermissions(catalog)}
 	if status == http.StatusOK {
 		// Taken only by a page that is shown as such, never by a refused
