@@ -44,6 +44,20 @@ func testPermissions(t *testing.T, f *fixture) {
 	all, err := f.s.ListPermissions(f.ctx, r.ID)
 	must(t, err)
 	same(t, "ListPermissions", all, []realm.Permission{*read, *write})
+
+	// Byte order on every backend, whatever the database's collation
+	// makes of '-', ':' and '_'.
+	ordered := f.realm(o.ID, "order")
+	for _, name := range []string{"asset_y:read", "asset:read", "asset-x:read", "assets:read"} {
+		f.permission(ordered.ID, name)
+	}
+	all, err = f.s.ListPermissions(f.ctx, ordered.ID)
+	must(t, err)
+	names := make([]string, len(all))
+	for i, p := range all {
+		names[i] = p.Name
+	}
+	same(t, "ListPermissions order", names, []string{"asset-x:read", "asset:read", "asset_y:read", "assets:read"})
 	n, err := f.s.CountPermissions(f.ctx, r.ID)
 	must(t, err)
 	same(t, "CountPermissions", n, int64(2))

@@ -4,6 +4,8 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wardiam/ward/realm"
@@ -89,6 +91,10 @@ func (s *Store) ListPermissions(ctx context.Context, realmID string) ([]realm.Pe
 	for i, m := range rows {
 		out[i] = fromPermission(m)
 	}
+	// Byte order on every backend: a PostgreSQL database with a
+	// linguistic collation would otherwise skip ':', '-' and '_' when
+	// sorting. The catalog is bounded (realm.MaxPermissions).
+	slices.SortFunc(out, func(a, b realm.Permission) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
