@@ -7,7 +7,7 @@ import (
 )
 
 // TestLoadConfig: the defaults of CONTRACT §5, the required variables named
-// in the error, and a bad policy refresh refused.
+// in the error, and a bad policy refresh or API key cache size refused.
 func TestLoadConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	_, err := loadConfig(env(nil))
@@ -30,5 +30,19 @@ func TestLoadConfig(t *testing.T) {
 	base["ASSETS_POLICY_REFRESH"] = "10ms"
 	if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_POLICY_REFRESH") {
 		t.Errorf("a 10ms refresh: %v", err)
+	}
+	base["ASSETS_POLICY_REFRESH"] = ""
+	if c.apiKeyCache != 0 {
+		t.Errorf("default API key cache = %d, want 0 (the guard's default)", c.apiKeyCache)
+	}
+	base["ASSETS_API_KEY_CACHE_SIZE"] = "1"
+	if c, err = loadConfig(env(base)); err != nil || c.apiKeyCache != 1 {
+		t.Errorf("API key cache of 1 = %d, %v", c.apiKeyCache, err)
+	}
+	for _, bad := range []string{"0", "-5", "many", "1e3", "10000001"} {
+		base["ASSETS_API_KEY_CACHE_SIZE"] = bad
+		if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_API_KEY_CACHE_SIZE") {
+			t.Errorf("API key cache %q: %v", bad, err)
+		}
 	}
 }

@@ -11,6 +11,14 @@
 // read access to one asset without a token, until they expire, reach their
 // use limit or are revoked.
 //
+// API keys (X-API-Key: ward_…, or Authorization: Bearer ward_…) are
+// accepted on every endpoint: the guard exchanges each key at Ward with
+// this server's client credentials and caches the short token. A key is
+// allowed an action exactly when its permissions contain "asset:action"
+// (the guard's Decide); ownership and ACLs do not apply to it, though an
+// asset it creates is owned by the key's id. GET /assets lists every asset
+// for a key holding asset:read and none for any other key.
+//
 // It keeps its data in SQLite through gorm. It must import nothing of Ward
 // but the attributes package.
 package main

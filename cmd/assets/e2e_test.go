@@ -149,11 +149,12 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-// api is a JSON client with an optional bearer token.
+// api is a JSON client with an optional bearer token or API key.
 type api struct {
-	t     *testing.T
-	base  string
-	token string
+	t      *testing.T
+	base   string
+	token  string // Authorization: Bearer
+	apiKey string // X-API-Key
 }
 
 func (a *api) do(method, path string, body any) (int, map[string]any, http.Header) {
@@ -172,6 +173,9 @@ func (a *api) do(method, path string, body any) (int, map[string]any, http.Heade
 	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	if a.apiKey != "" {
+		req.Header.Set("X-API-Key", a.apiKey)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -225,6 +229,9 @@ func (a *api) badField(field, method, path string, body any) {
 
 func (a *api) as(token string) *api { return &api{t: a.t, base: a.base, token: token} }
 
+// withKey is a client sending key as X-API-Key.
+func (a *api) withKey(key string) *api { return &api{t: a.t, base: a.base, apiKey: key} }
+
 func clientToken(t *testing.T, ward, realm, id, secret string) string {
 	t.Helper()
 	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret,
@@ -256,13 +263,11 @@ func sortedIDs(s ...string) []string {
 	return s
 }
 
-// TestAssetsEndToEnd: an admin scripts a realm in Ward (attributes, groups,
-// service accounts, a department policy); cmd/assets, trusting that realm,
-// lets a news service account read news assets but not finance ones, all
-// of them once it is in the admins group and has a new token; ACL grants
-// and share links (use limit, expiry, revocation by an admin, counter) behave as
-// CONTRACT §5 says; a token of another realm is refused.
-func TestAssetsEndToEnd(t *testing.T) {
+// startWard bootstraps organization acme in a fresh SQLite database, runs
+// ward serve on loopback and returns it with an admin API client (the
+// bootstrap's org admin client, role owner).
+func startWard(t *testing.T) (*proc, *api) {
+	t.Helper()
 	dataDir := t.TempDir()
 	wardEnv := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -286,7 +291,17 @@ func TestAssetsEndToEnd(t *testing.T) {
 		t.Fatalf("bootstrap printed %q: %v", boot, err)
 	}
 	ward := start(t, wardBin, wardEnv, "serve", "--addr", "127.0.0.1:0")
-	admin := &api{t: t, base: ward.URL, token: clientToken(t, ward.URL, "console", bootOut.ClientID, bootOut.ClientSecret)}
+	return ward, &api{t: t, base: ward.URL, token: clientToken(t, ward.URL, "console", bootOut.ClientID, bootOut.ClientSecret)}
+}
+
+// TestAssetsEndToEnd: an admin scripts a realm in Ward (attributes, groups,
+// service accounts, a department policy); cmd/assets, trusting that realm,
+// lets a news service account read news assets but not finance ones, all
+// of them once it is in the admins group and has a new token; ACL grants
+// and share links (use limit, expiry, revocation by an admin, counter) behave as
+// CONTRACT §5 says; a token of another realm is refused.
+func TestAssetsEndToEnd(t *testing.T) {
+	ward, admin := startWard(t)
 
 	// The realm, scripted over the admin API.
 	const r = "/admin/v1/realms/media"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type config struct {
 	db            string
 	publicURL     string        // "" means http:// + the listening address
 	policyRefresh time.Duration // 0: the guard's default (30 s)
+	apiKeyCache   int           // 0: the guard's default (10,000 keys)
 }
 
 // loadConfig reads the ASSETS_* variables through getenv.
@@ -63,6 +65,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.policyRefresh = d
 	}
+	if v := getenv("ASSETS_API_KEY_CACHE_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10_000_000 {
+			return c, fmt.Errorf("ASSETS_API_KEY_CACHE_SIZE must be a number of keys from 1 to 10000000, got %q", v)
+		}
+		c.apiKeyCache = n
+	}
 	return c, nil
 }
 
@@ -96,7 +105,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Audience:      cfg.audience,
 		Client:        attributes.ClientCredentials{ID: cfg.clientID, Secret: cfg.clientSecret},
 		PolicyRefresh: cfg.policyRefresh,
-		OnError:       func(err error) { log.Warn("guard", "err", err) },
+		// API keys (X-API-Key) are exchanged with the same client
+		// credentials and cached per key for at most a minute.
+		APIKeyCacheSize: cfg.apiKeyCache,
+		OnError:         func(err error) { log.Warn("guard", "err", err) },
 	})
 	if err != nil {
 		return fmt.Errorf("trusting %s: %w", cfg.issuer, err)

@@ -132,11 +132,16 @@ type caller struct {
 	claims map[string]any
 	sub    string
 	groups []string
+	// key: the caller is an API key (sub is the key's id). A key is
+	// decided by its permissions alone, through the guard's Decide:
+	// ownership and ACLs are for people and service accounts
+	// (CONTRACT §6).
+	key bool
 }
 
 func callerFrom(ctx context.Context) caller {
 	claims, _ := attributes.SubjectFrom(ctx)
-	c := caller{claims: claims}
+	c := caller{claims: claims, key: attributes.IsAPIKey(claims)}
 	c.sub, _ = claims["sub"].(string)
 	if list, ok := claims["groups"].([]any); ok {
 		for _, g := range list {
@@ -150,8 +155,13 @@ func callerFrom(ctx context.Context) caller {
 
 // allowed is the permission rule: the owner may do anything; the ACL grants
 // the permission matching the action to the subject or one of its groups;
-// otherwise a realm policy must allow it.
+// otherwise a realm policy must allow it. An API key skips the first two:
+// the guard allows it exactly what its permissions name, even on an asset
+// it created.
 func (s *server) allowed(ctx context.Context, c caller, a *Asset, action string) (bool, error) {
+	if c.key {
+		return s.decide(ctx, c, action, resourceMap(a))
+	}
 	if c.sub != "" && a.Owner == c.sub {
 		return true, nil
 	}
@@ -164,11 +174,26 @@ func (s *server) allowed(ctx context.Context, c caller, a *Asset, action string)
 			return true, nil
 		}
 	}
-	d, err := s.guard.Decide(ctx, c.claims, resourceType, action, resourceMap(a))
+	return s.decide(ctx, c, action, resourceMap(a))
+}
+
+// decide asks the guard: the realm's policies for people and service
+// accounts, the key's permissions for an API key.
+func (s *server) decide(ctx context.Context, c caller, action string, resource map[string]any) (bool, error) {
+	d, err := s.guard.Decide(ctx, c.claims, resourceType, action, resource)
 	if err != nil {
 		return false, err
 	}
 	return d.Allowed, nil
+}
+
+// denied answers 403 for action. A key is told which permission it lacks,
+// in the guard's own words; anyone else gets detail.
+func denied(w http.ResponseWriter, c caller, action, detail string) {
+	if c.key {
+		detail = "the API key lacks the permission " + resourceType + ":" + action
+	}
+	writeProblem(w, &problem{Status: http.StatusForbidden, Detail: detail})
 }
 
 // authorized loads the asset named in the path and checks action on it;
@@ -195,8 +220,7 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request, action strin
 		return nil, c
 	}
 	if !ok {
-		writeProblem(w, &problem{Status: http.StatusForbidden,
-			Detail: "neither ownership, the asset's ACL nor a realm policy allows " + action + " on this asset"})
+		denied(w, c, action, "neither ownership, the asset's ACL nor a realm policy allows "+action+" on this asset")
 		return nil, c
 	}
 	return a, c
@@ -235,16 +259,17 @@ func (s *server) createAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := callerFrom(r.Context())
-	// Creating is for the realm's policies alone: there is no owner or ACL
-	// yet. They see the asset to be.
-	d, err := s.guard.Decide(r.Context(), c.claims, resourceType, "create",
+	// Creating is for the realm's policies alone (or a key's permissions):
+	// there is no owner or ACL yet. They see the asset to be. The owner is
+	// the token's sub, for a key the key's id.
+	ok, err := s.decide(r.Context(), c, "create",
 		map[string]any{"name": *in.Name, "department": *in.Department, "owner": c.sub})
 	if err != nil {
 		s.unavailable(w, err)
 		return
 	}
-	if !d.Allowed {
-		writeProblem(w, &problem{Status: http.StatusForbidden, Detail: "no realm policy allows create on this asset"})
+	if !ok {
+		denied(w, c, "create", "no realm policy allows create on this asset")
 		return
 	}
 	a, err := s.store.CreateAsset(r.Context(), *in.Name, *in.Department, c.sub)
@@ -263,22 +288,37 @@ func (s *server) listAssets(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, "listing assets", err)
 		return
 	}
+	items := []assetJSON{}
+	if c.key {
+		// A key's permissions do not depend on the asset: one decision
+		// says whether it may read all of them or none (not even those it
+		// created).
+		ok, err := s.decide(r.Context(), c, "read", nil)
+		if err != nil {
+			s.unavailable(w, err)
+			return
+		}
+		if ok {
+			for i := range all {
+				items = append(items, toJSON(&all[i]))
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": items})
+		return
+	}
 	granted, err := s.store.GrantedAssets(r.Context(), c.sub, c.groups, PermRead)
 	if err != nil {
 		s.internal(w, "reading ACLs", err)
 		return
 	}
-	items := []assetJSON{}
 	for i := range all {
 		a := &all[i]
 		ok := a.Owner == c.sub || granted[a.ID]
 		if !ok {
-			d, err := s.guard.Decide(r.Context(), c.claims, resourceType, "read", resourceMap(a))
-			if err != nil {
+			if ok, err = s.decide(r.Context(), c, "read", resourceMap(a)); err != nil {
 				s.unavailable(w, err)
 				return
 			}
-			ok = d.Allowed
 		}
 		if ok {
 			items = append(items, toJSON(a))
@@ -328,14 +368,13 @@ func (s *server) patchAsset(w http.ResponseWriter, r *http.Request) {
 	if dept != "" && dept != a.Department {
 		moved := *a
 		moved.Department = dept
-		d, err := s.guard.Decide(r.Context(), c.claims, resourceType, "create", resourceMap(&moved))
+		ok, err := s.decide(r.Context(), c, "create", resourceMap(&moved))
 		if err != nil {
 			s.unavailable(w, err)
 			return
 		}
-		if !d.Allowed {
-			writeProblem(w, &problem{Status: http.StatusForbidden,
-				Detail: "moving the asset to department " + strconv.Quote(dept) + " needs the create permission there"})
+		if !ok {
+			denied(w, c, "create", "moving the asset to department "+strconv.Quote(dept)+" needs the create permission there")
 			return
 		}
 	}
