@@ -98,7 +98,7 @@ func TestTokenExchange(t *testing.T) {
 // §6 describes it, verified against the published JWKS.
 func testExchangeToken(t *testing.T, f *exchangeFixture) {
 	env := f.env
-	r := f.exchange(exchangeForm(f.key.Key, "audience", "assets"), f.svc.ClientID, f.svcSecret)
+	r := f.exchange(exchangeForm(f.key.Key, "audience", "assets", "requested_token_type", "urn:ietf:params:oauth:token-type:access_token"), f.svc.ClientID, f.svcSecret)
 	if r.Status != http.StatusOK {
 		t.Fatalf("exchange: %d %s", r.Status, r.RawBody)
 	}
@@ -225,6 +225,7 @@ func testExchangeRefusals(t *testing.T, f *exchangeFixture) {
 		{"access token type", exchangeForm(f.key.Key, "subject_token_type", "urn:ietf:params:oauth:token-type:access_token"), 400, "invalid_request"},
 		{"no subject_token", exchangeForm(""), 400, "invalid_request"},
 		{"actor_token", exchangeForm(f.key.Key, "actor_token", "x", "actor_token_type", oauth.TokenTypeAPIKey), 400, "invalid_request"},
+		{"requested_token_type other than an access token", exchangeForm(f.key.Key, "requested_token_type", "urn:ietf:params:oauth:token-type:id_token"), 400, "invalid_request"},
 		{"scope", exchangeForm(f.key.Key, "scope", "openid"), 400, "invalid_scope"},
 		{"audience the client may not name", exchangeForm(f.key.Key, "audience", "billing"), 400, "invalid_target"},
 	} {
@@ -274,11 +275,15 @@ func testExchangeClients(t *testing.T, f *exchangeFixture) {
 	oauthtest.WantOAuthError(t, f.exchange(form, off.ClientID, offSecret), http.StatusUnauthorized, "invalid_client")
 }
 
-// TestTokenExchangeLimits: refused exchanges are limited per client even
-// when every attempt comes from another address, and per address.
+// TestTokenExchangeLimits: exchanges refused for unknown keys are limited
+// per client (a resource server relays its callers' keys), and are not
+// charged to the address, so they cannot stop that server's other grants;
+// deactivated keys are not guesses and count for nothing. Bad client
+// credentials still count per address.
 func TestTokenExchangeLimits(t *testing.T) {
 	env := oauthtest.New(t, func(c oauthtest.Configs) {
-		c.OAuth.TokenRateLimit = oauth.RateLimit{Rate: 0.001, Burst: 5}
+		c.OAuth.TokenRateLimit = oauth.RateLimit{Rate: 0.001, Burst: 3}
+		c.OAuth.KeyExchangeRateLimit = oauth.RateLimit{Rate: 0.001, Burst: 5}
 		c.OAuth.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	f := newExchangeFixture(t, env, "lim")
@@ -292,26 +297,37 @@ func TestTokenExchangeLimits(t *testing.T) {
 		req.SetBasicAuth(id, secret)
 		return env.Do(req)
 	}
-	for i := range 5 {
-		guess, _, _ := realm.NewAPIKey(nil)
-		wantRefusedKey(t, post(exchangeForm(guess), f.svc.ClientID, f.svcSecret, "203.0.113."+strconv.Itoa(i+1)), "API key is unknown")
+	const server = "203.0.113.1" // the resource server's address
+	// A deactivated key, many times over: neither budget is spent.
+	old := f.newKey(t, nil, "asset:read")
+	if _, err := env.Service.SetAPIKeysActive(env.System(), "lim", []string{old.ID}, false); err != nil {
+		t.Fatal(err)
 	}
-	// From a fresh address, with a good key: the client is over its limit.
-	r := post(exchangeForm(f.key.Key), f.svc.ClientID, f.svcSecret, "203.0.113.100")
+	for range 10 {
+		wantRefusedKey(t, post(exchangeForm(old.Key), f.svc.ClientID, f.svcSecret, server), "API key is deactivated")
+	}
+	// Five unknown keys use up the client's budget, not the address's.
+	for range 5 {
+		guess, _, _ := realm.NewAPIKey(nil)
+		wantRefusedKey(t, post(exchangeForm(guess), f.svc.ClientID, f.svcSecret, server), "API key is unknown")
+	}
+	r := post(exchangeForm(f.key.Key), f.svc.ClientID, f.svcSecret, server)
 	oauthtest.WantOAuthError(t, r, http.StatusTooManyRequests, "too_many_requests")
 	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
 		t.Fatalf("Retry-After %q, want whole seconds", r.Header.Get("Retry-After"))
 	}
-	// Another client of the realm is not held back by it.
-	other, otherSecret := env.NewClient(f.realm.ID, "other", nil)
-	if r := post(exchangeForm(f.key.Key), other.ClientID, otherSecret, "203.0.113.101"); r.Status != http.StatusOK {
-		t.Fatalf("another client: %d %s", r.Status, r.RawBody)
+	// The same address's other grants go on (its budget of 3 is whole:
+	// neither the refusals nor the 429s above were charged to it).
+	if tok := post(url.Values{"grant_type": {"client_credentials"}}, f.svc.ClientID, f.svcSecret, server); tok.Status != http.StatusOK {
+		t.Fatalf("client_credentials from the same address: %d %s", tok.Status, tok.RawBody)
 	}
-	// One address guessing through several clients is stopped too.
-	for i := range 5 {
-		c, s := env.NewClient(f.realm.ID, "relay"+strconv.Itoa(i), nil)
-		guess, _, _ := realm.NewAPIKey(nil)
-		wantRefusedKey(t, post(exchangeForm(guess), c.ClientID, s, "198.51.100.7"), "API key is unknown")
+	other, otherSecret := env.NewClient(f.realm.ID, "other", nil)
+	if r := post(exchangeForm(f.key.Key), other.ClientID, otherSecret, server); r.Status != http.StatusOK {
+		t.Fatalf("another client from the same address: %d %s", r.Status, r.RawBody)
+	}
+	// Bad client credentials are the address's: three, then 429.
+	for range 3 {
+		oauthtest.WantOAuthError(t, post(exchangeForm(f.key.Key), other.ClientID, "wrong", "198.51.100.7"), http.StatusUnauthorized, "invalid_client")
 	}
 	oauthtest.WantOAuthError(t, post(exchangeForm(f.key.Key), other.ClientID, otherSecret, "198.51.100.7"),
 		http.StatusTooManyRequests, "too_many_requests")

@@ -77,10 +77,15 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 		return err
 	}
 	form := r.GetRequestForm()
-	for _, unsupported := range []string{"actor_token", "actor_token_type", "requested_token_type", "resource"} {
+	for _, unsupported := range []string{"actor_token", "actor_token_type", "resource"} {
 		if form.Get(unsupported) != "" {
 			return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not supported by this exchange.", unsupported)
 		}
+	}
+	// Some RFC 8693 clients always name the type they want; an access
+	// token is the only one issued.
+	if rt := form.Get("requested_token_type"); rt != "" && rt != tokenTypeAccessToken {
+		return fosite.ErrInvalidRequest.WithHint("requested_token_type may only be " + tokenTypeAccessToken + ".")
 	}
 	switch form.Get("subject_token_type") {
 	case TokenTypeAPIKey:
@@ -95,16 +100,26 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 	}
 
 	now := p.s.clock()
+	lookup, _ := ctx.Value(exchangeLookupKey{}).(*exchangeLookup)
 	limitKey := p.realm.ID + "\x00" + client.GetID()
 	if d := p.s.exchangeClients.Over(limitKey, now); d > 0 {
+		lookup.keepAddressBudget()
 		return errTooManyRefusals.WithWrap(retryAfterError(d))
 	}
-	key, refusal, err := h.findKey(ctx, secret, now)
+	key, refusal, err := h.findKey(ctx, lookup, secret, now)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	if refusal != "" {
-		p.s.exchangeClients.Spend(limitKey, now)
+		// The client authenticated: the key is its caller's, relayed by a
+		// resource server whose address says nothing about the guesser,
+		// so the refusal is not charged to that address (which would stop
+		// the server's own grants too). Only unknown keys are guesses;
+		// deactivated and expired ones are real keys still in use.
+		lookup.keepAddressBudget()
+		if refusal == realm.APIKeyUnknown {
+			p.s.exchangeClients.Spend(limitKey, now)
+		}
 		return refusedKey(refusal)
 	}
 	// last_used_at is kept to the minute: one write a minute for a busy
@@ -128,11 +143,17 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 	for _, a := range aud {
 		r.GrantAudience(a)
 	}
-	expires := now.Add(h.lifespan())
-	if key.ExpiresAt != nil && key.ExpiresAt.Before(expires) {
-		expires = *key.ExpiresAt // never outlives the key
+	// fosite stamps iat and expires_in from the wall clock, so exp does
+	// too; the key's remaining life is measured on the server's clock.
+	life := h.lifespan()
+	if key.ExpiresAt != nil {
+		life = min(life, key.ExpiresAt.Sub(now)) // never outlives the key
 	}
-	session := r.GetSession().(*apiKeySession)
+	expires := time.Now().Add(life)
+	session, ok := r.GetSession().(*apiKeySession)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected session type in an API-key exchange")
+	}
 	session.Subject = key.ID
 	session.SetExpiresAt(fosite.AccessToken, expires.UTC())
 	session.JWTClaims = &fjwt.JWTClaims{
@@ -153,7 +174,7 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 
 // findKey finds the realm's key whose secret is secret. A refusal is one of
 // realm.APIKeyUnknown, APIKeyDeactivated or APIKeyExpired.
-func (h *tokenExchangeHandler) findKey(ctx context.Context, secret string, now time.Time) (*realm.APIKey, string, error) {
+func (h *tokenExchangeHandler) findKey(ctx context.Context, l *exchangeLookup, secret string, now time.Time) (*realm.APIKey, string, error) {
 	if !realm.LooksLikeAPIKey(secret) {
 		return nil, realm.APIKeyUnknown, nil
 	}
@@ -161,7 +182,7 @@ func (h *tokenExchangeHandler) findKey(ctx context.Context, secret string, now t
 	// hashes, never secrets, so its timing says nothing about the key.
 	hash := realm.HashSecret(secret)
 	var key *realm.APIKey
-	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok && l.done && bytes.Equal(l.hash, hash) {
+	if l != nil && l.done && l.realmID == h.p.realm.ID && bytes.Equal(l.hash, hash) {
 		key = l.key // read with the client (fositeStore.GetClient)
 	} else {
 		k, err := h.p.s.store.GetAPIKeyByHash(ctx, h.p.realm.ID, hash)
@@ -184,20 +205,31 @@ func (h *tokenExchangeHandler) findKey(ctx context.Context, secret string, now t
 // fositeStore.GetClient reads both and leaves the key here, and findKey
 // takes it. Without it (or for another hash) findKey reads the key itself.
 type exchangeLookup struct {
-	hash []byte
-	done bool
-	key  *realm.APIKey // nil: no key of the realm has this hash
+	hash    []byte // nil: the subject token is not shaped like a key
+	done    bool
+	realmID string        // whose key was looked up
+	key     *realm.APIKey // nil: no key of the realm has this hash
+	// skipAddressLimit tells the token endpoint's per-address limit not
+	// to count this refusal (see HandleTokenEndpointRequest).
+	skipAddressLimit bool
+}
+
+func (l *exchangeLookup) keepAddressBudget() {
+	if l != nil {
+		l.skipAddressLimit = true
+	}
 }
 
 type exchangeLookupKey struct{}
 
 // withExchangeLookup prepares the one-query read of an exchange of secret;
 // anything that is not shaped like a key is refused without a read.
-func withExchangeLookup(ctx context.Context, secret string) context.Context {
-	if !realm.LooksLikeAPIKey(secret) {
-		return ctx
+func withExchangeLookup(ctx context.Context, secret string) (context.Context, *exchangeLookup) {
+	l := &exchangeLookup{}
+	if realm.LooksLikeAPIKey(secret) {
+		l.hash = realm.HashSecret(secret)
 	}
-	return context.WithValue(ctx, exchangeLookupKey{}, &exchangeLookup{hash: realm.HashSecret(secret)})
+	return context.WithValue(ctx, exchangeLookupKey{}, l), l
 }
 
 func (h *tokenExchangeHandler) lifespan() time.Duration {

@@ -116,7 +116,13 @@ func (s *Server) handleToken(c echo.Context) error {
 		newSession = func() fosite.Session { return &userSession{} }
 	case GrantTypeTokenExchange:
 		newSession = func() fosite.Session { return &apiKeySession{} }
-		ctx = withExchangeLookup(ctx, req.PostFormValue("subject_token"))
+		var lookup *exchangeLookup
+		ctx, lookup = withExchangeLookup(ctx, req.PostFormValue("subject_token"))
+		defer func() {
+			if lookup.skipAddressLimit {
+				c.Set(skipTokenLimit, true)
+			}
+		}()
 	}
 	ar, err := p.fosite.NewAccessRequest(ctx, req, newSession())
 	if errors.Is(err, fosite.ErrNotFound) {

@@ -33,6 +33,9 @@ type RateLimit struct {
 // misconfigured but honest client sends, and it still stops guessing.
 var defaultTokenRate = RateLimit{Rate: 20, Burst: 200}
 
+// defaultKeyExchangeRate bounds a client's exchanges of unknown API keys.
+var defaultKeyExchangeRate = RateLimit{Rate: 100, Burst: 1000}
+
 // IPLimiter is a token bucket per client address.
 type IPLimiter struct {
 	limit   rate.Limit
@@ -162,9 +165,14 @@ func (s *Server) withTokenLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return writeError(c, http.StatusTooManyRequests, "too_many_requests", "Too many refused requests from this address; try again later.")
 		}
 		err := next(c)
-		if c.Response().Status >= 400 || err != nil {
+		if (c.Response().Status >= 400 || err != nil) && c.Get(skipTokenLimit) != true {
 			s.tokenIPs.Spend(ip, s.clock())
 		}
 		return err
 	}
 }
+
+// skipTokenLimit marks a refused request that the per-address limit does
+// not count: an authenticated client's refused API-key exchange, limited per
+// client instead (flow_token_exchange.go).
+const skipTokenLimit = "ward.skipTokenLimit"

@@ -54,6 +54,10 @@ type Config struct {
 	// TokenRateLimit is the per-address limit of refused token requests;
 	// zero takes the default (20/s, bursts of 200).
 	TokenRateLimit RateLimit
+	// KeyExchangeRateLimit is the per-client limit of API-key exchanges
+	// refused for an unknown key; zero takes the default (100/s, bursts of
+	// 1,000: a resource server relays its callers' keys, typos included).
+	KeyExchangeRateLimit RateLimit
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the per-address limit; without them the socket address is the
 	// client's.
@@ -115,10 +119,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.TokenRateLimit = defaultTokenRate
 	}
 	s.tokenIPs = NewIPLimiter(cfg.TokenRateLimit)
-	// The same limit per client: a resource server passes on whatever keys
-	// its callers send, so one that relays a guesser is slowed down like
-	// an address that guesses itself.
-	s.exchangeClients = NewIPLimiter(cfg.TokenRateLimit)
+	// Per client: a resource server passes on whatever keys its callers
+	// send, so one that relays a guesser is slowed down.
+	if cfg.KeyExchangeRateLimit.Rate <= 0 || cfg.KeyExchangeRateLimit.Burst <= 0 {
+		cfg.KeyExchangeRateLimit = defaultKeyExchangeRate
+	}
+	s.exchangeClients = NewIPLimiter(cfg.KeyExchangeRateLimit)
 	if s.clock == nil {
 		s.clock = time.Now
 	}

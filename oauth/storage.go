@@ -146,11 +146,12 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 		cc  *realm.ClientClaims
 		err error
 	)
-	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok {
+	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok && l.hash != nil {
 		// An API-key exchange: the key comes with the client.
+		l.key, l.done, l.realmID = nil, false, ""
 		var key *realm.APIKey
 		if cc, key, err = s.store.GetClientWithAPIKey(ctx, s.realmID, id, l.hash); err == nil {
-			l.key, l.done = key, true
+			l.key, l.done, l.realmID = key, true, s.realmID
 		}
 	} else {
 		cc, err = s.store.GetClientClaims(ctx, s.realmID, id)
