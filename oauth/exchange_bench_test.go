@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
@@ -63,22 +62,7 @@ func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
 	if err := exchange(); err != nil { // warm the realm's provider
 		b.Fatal(err)
 	}
-	cpu0 := cpuTime()
-	start := time.Now()
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := exchange(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	elapsed := time.Since(start)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "exchanges/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/exchange")
+	runParallelRequests(b, exchange, "exchange")
 }
 
 type httpStatusError struct{ status int }
