@@ -229,5 +229,11 @@ func (s *Server) logServerError(ctx context.Context, p *provider, what string, e
 	if !errors.Is(err, fosite.ErrServerError) && errors.As(err, &rfc) && rfc.CodeField < 500 {
 		return
 	}
-	s.log.ErrorContext(ctx, "oauth: "+what+" failed", "realm", p.realm.Name, "err", err)
+	// fosite's errors print their code only; the cause (a database
+	// error, say) is what an operator needs.
+	cause := err
+	for cause != nil && errors.As(cause, &rfc) {
+		cause = rfc.Unwrap() // past each fosite error to what it wraps
+	}
+	s.log.ErrorContext(ctx, "oauth: "+what+" failed", "realm", p.realm.Name, "err", err, "cause", cause)
 }

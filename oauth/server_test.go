@@ -695,6 +695,20 @@ func TestStoreDownAnswers503AndLogsNoSecrets(t *testing.T) {
 	if !strings.Contains(logs, "level=ERROR") {
 		t.Errorf("store failure not logged: %q", logs)
 	}
+	// The grant's log line has the database's own error, not only
+	// fosite's code.
+	grantLogged := false
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `msg="oauth: token request failed"`) {
+			grantLogged = true
+			if !strings.Contains(line, "database is closed") {
+				t.Errorf("the grant's log line lacks the store's error: %q", line)
+			}
+		}
+	}
+	if !grantLogged {
+		t.Errorf("the failed grant is not logged: %q", logs)
+	}
 	for _, s := range []string{secret, checkerSecret, tok, strings.Split(tok, ".")[2]} {
 		if strings.Contains(logs, s) {
 			t.Fatalf("logs contain a secret or token: %q", logs)
