@@ -36,6 +36,10 @@ type distributedPolicy struct {
 
 type policiesDocument struct {
 	Policies []distributedPolicy `json:"policies"`
+	// DeactivatedAPIKeys are the API keys whose temporary keys resource
+	// servers must refuse (CONTRACT §6): those deactivated recently enough
+	// that a key they minted may still be alive.
+	DeactivatedAPIKeys []string `json:"deactivated_api_keys"`
 }
 
 func (s *Server) handlePolicies(c echo.Context) error {
@@ -61,7 +65,15 @@ func (s *Server) handlePolicies(c echo.Context) error {
 		s.logServerError(ctx, p, "policies", err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
 	}
-	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies))}
+	deactivated, err := s.service.DeactivatedAPIKeys(ctx, p.realm.ID)
+	if err != nil {
+		s.logServerError(ctx, p, "policies", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
+	}
+	if deactivated == nil {
+		deactivated = []string{}
+	}
+	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies)), DeactivatedAPIKeys: deactivated}
 	for i, pol := range policies {
 		actions := pol.Actions
 		if actions == nil {

@@ -58,6 +58,9 @@ type Config struct {
 	// refused for an unknown key; zero takes the default (100/s, bursts of
 	// 1,000: a resource server relays its callers' keys, typos included).
 	KeyExchangeRateLimit RateLimit
+	// MintRateLimit is the per-API-key limit of temporary keys minted;
+	// zero takes the default (500/s, bursts of 5,000).
+	MintRateLimit RateLimit
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the per-address limit; without them the socket address is the
 	// client's.
@@ -80,6 +83,7 @@ type Server struct {
 	claimsTTL           time.Duration
 	tokenIPs            *IPLimiter
 	exchangeClients     *IPLimiter // refused API-key exchanges per realm and client
+	mintKeys            *IPLimiter // temporary keys minted per realm and API key
 	proxies             TrustedProxies
 	providers           *providers
 	origins             *origins
@@ -125,6 +129,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.KeyExchangeRateLimit = defaultKeyExchangeRate
 	}
 	s.exchangeClients = NewIPLimiter(cfg.KeyExchangeRateLimit)
+	if cfg.MintRateLimit.Rate <= 0 || cfg.MintRateLimit.Burst <= 0 {
+		cfg.MintRateLimit = defaultMintRate
+	}
+	s.mintKeys = NewIPLimiter(cfg.MintRateLimit)
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -169,6 +177,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
 	g.POST(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
 	g.GET(pathPolicies, s.handlePolicies, CheckParams)
+	g.POST(pathTemporaryKeys, s.handleMintTemporaryKey, CheckParams)
 	g.OPTIONS(PathToken, s.origins.preflight("POST, OPTIONS"))
 	g.OPTIONS(PathRevoke, s.origins.preflight("POST, OPTIONS"))
 	g.OPTIONS(PathUserinfo, s.origins.preflight("GET, POST, OPTIONS"))

@@ -135,6 +135,17 @@ func (e *NotFoundError) Error() string { return "not found: " + e.Reason }
 // Unwrap makes errors.Is(err, ErrNotFound) true.
 func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
+// ForbiddenError is ErrForbidden saying what is missing, for callers that
+// are told (an API key minting beyond its permissions).
+type ForbiddenError struct {
+	Reason string
+}
+
+func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrForbidden) true.
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
 // HTTPStatus is the one table from a domain error to the HTTP status that
 // answers it (pkgsite's derrors is the model). Every HTTP layer (the admin
 // API, the console pages, the OAuth pages) takes the status from here and

@@ -41,6 +41,11 @@ const (
 	EventPermissionDeleted EventType = "permission.deleted"
 	EventPermissionUpdated EventType = "permission.updated"
 
+	EventSecurityTemplateCreated       EventType = "security_template.created"
+	EventSecurityTemplateDeleted       EventType = "security_template.deleted"
+	EventSecurityTemplateTestKeyMinted EventType = "security_template.test_key_minted"
+	EventSecurityTemplateUpdated       EventType = "security_template.updated"
+
 	EventPolicyCreated EventType = "policy.created"
 	EventPolicyDeleted EventType = "policy.deleted"
 	EventPolicyUpdated EventType = "policy.updated"
@@ -77,6 +82,7 @@ var EventTypes = []EventType{
 	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
 	EventRealmCreated, EventRealmDeleted, EventRealmKeyRotated, EventRealmUpdated,
+	EventSecurityTemplateCreated, EventSecurityTemplateDeleted, EventSecurityTemplateTestKeyMinted, EventSecurityTemplateUpdated,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,
 	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,
 	EventUserReactivated, EventUserSetPasswordLinkIssued, EventUserUpdated,

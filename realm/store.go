@@ -204,6 +204,7 @@ type Store interface {
 	LoginFailureStore
 	MailOutboxStore
 	AccessKeyStore
+	TemplateStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).
