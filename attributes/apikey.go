@@ -85,13 +85,14 @@ const (
 	credMalformed credentialKind = iota
 	credAccessToken
 	credAPIKey
+	credTemporaryKey
 )
 
 // classify tells credentials apart by shape: an API key is ward_ and base62
 // in either header; anything else sent as Bearer is taken for an access
-// token (its verification judges it); anything else in X-API-Key is
-// malformed. Temporary keys (JWS strings in X-API-Key, issue 15) get their
-// own kind here.
+// token (its verification judges it, and its typ keeps temporary keys
+// out); a compact JWS in X-API-Key is a temporary key; anything else in
+// X-API-Key is malformed.
 func classify(cred string, viaAPIKeyHeader bool) credentialKind {
 	if strings.HasPrefix(cred, apiKeyPrefix) {
 		if isAPIKeyShape(cred) {
@@ -99,10 +100,13 @@ func classify(cred string, viaAPIKeyHeader bool) credentialKind {
 		}
 		return credMalformed
 	}
-	if viaAPIKeyHeader {
-		return credMalformed
+	if !viaAPIKeyHeader {
+		return credAccessToken
 	}
-	return credAccessToken
+	if isTempKeyShape(cred) {
+		return credTemporaryKey
+	}
+	return credMalformed
 }
 
 // isAPIKeyShape reports whether s looks like a Ward API key: ward_ and
@@ -312,12 +316,13 @@ func IsAPIKey(subject map[string]any) bool {
 	return kind == KindAPIKey
 }
 
-// KeyAllows reports whether subject is an API key whose permissions
-// include "resourceType:action". It is false for any other subject (people
-// and service accounts are decided by policies: use Decide), so a handler
-// filtering a list for a key can ask it once instead of per item.
+// KeyAllows reports whether subject is an API key or a temporary key whose
+// permissions include "resourceType:action". It is false for any other
+// subject (people and service accounts are decided by policies: use
+// Decide), so a handler filtering a list for a key can ask it once instead
+// of per item (for a temporary key, with ScopeAllows per item).
 func KeyAllows(subject map[string]any, resourceType, action string) bool {
-	if !IsAPIKey(subject) || resourceType == "" || action == "" ||
+	if !IsAPIKey(subject) && !IsTemporaryKey(subject) || resourceType == "" || action == "" ||
 		strings.Contains(resourceType, ":") || strings.Contains(action, ":") {
 		return false
 	}

@@ -178,7 +178,15 @@ func TestAPIKeyShape(t *testing.T) {
 		{"ward_short", false, credMalformed},
 		{"ward_short", true, credMalformed},
 		{"eyJhbGciOiJFUzI1NiJ9.e30.sig", false, credAccessToken},
-		{"eyJhbGciOiJFUzI1NiJ9.e30.sig", true, credMalformed},
+		// A compact JWS in X-API-Key is a temporary key (issue 15); as
+		// Bearer it stays an access token, which its typ then fails.
+		{"eyJhbGciOiJFUzI1NiJ9.e30.sig", true, credTemporaryKey},
+		{"eyJhbGciOiJFUzI1NiJ9.e30.", true, credMalformed},
+		{"eyJhbGciOiJFUzI1NiJ9..sig", true, credMalformed},
+		{"eyJhbGciOiJFUzI1NiJ9.e30.sig.x", true, credMalformed},
+		{"eyJhbGciOiJFUzI1NiJ9.e30.s+g", true, credMalformed},
+		{"eyJhbGciOiJFUzI1NiJ9.e30.s=", true, credMalformed},
+		{"eyJhbGciOiJFUzI1NiJ9.e30." + strings.Repeat("A", 8<<10), true, credMalformed},
 		{"garbage", false, credAccessToken},
 		{"garbage", true, credMalformed},
 		{"", true, credMalformed},

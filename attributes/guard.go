@@ -15,6 +15,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // ClientCredentials are the resource server's own client of the realm, a
@@ -83,6 +84,19 @@ type Config struct {
 	// exchanged tokens, or a recent refusal). Default 10,000; beyond it
 	// the guard forgets keys, which costs them one more exchange.
 	APIKeyCacheSize int
+	// GeoIPDatabase is the path of a MaxMind-format database (.mmdb: a
+	// GeoIP2 or GeoLite2 Country or City database; the guard reads a
+	// record's country.iso_code) against which the countries of temporary
+	// keys are checked. NewGuard opens it, and fails if it cannot; Close
+	// closes it. Without a database (neither this nor GeoIP), a temporary
+	// key that names countries is refused with 403: the guard cannot tell
+	// where the caller is, so it fails closed. Keys without countries do
+	// not need one. The client address is request.ip (see TrustedProxies).
+	GeoIPDatabase string
+	// GeoIP is an already open database to use instead of GeoIPDatabase
+	// (not both). The guard does not close it; it must stay open while the
+	// guard is in use.
+	GeoIP *maxminddb.Reader
 }
 
 // ErrNotFound is what a loader returns for a resource that does not exist;
@@ -99,8 +113,9 @@ var ErrClosed = errors.New("attributes: guard closed")
 // the realm's policies, deny by default. It also accepts the realm's API
 // keys: it exchanges each key once for a short access token, keeps that
 // token per key until shortly before it expires (so decisions stay
-// offline), and allows a key exactly what its permissions name. It is
-// safe for concurrent use.
+// offline), and allows a key exactly what its permissions name. And it
+// accepts temporary keys minted from security templates, verified offline
+// and held to their template's rules. It is safe for concurrent use.
 type Guard struct {
 	cfg       Config
 	client    *http.Client
@@ -112,6 +127,13 @@ type Guard struct {
 	keys      *keySet
 	verified  *verifiedCache
 	apiKeys   *keyCache
+	tempKeys  *tempKeyCache
+	limits    *rateLimiter
+	geo       *geoIP
+
+	// deactivated holds the API key ids of the last policy document's
+	// deactivated_api_keys: their temporary keys are refused.
+	deactivated atomic.Pointer[map[string]struct{}]
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -142,8 +164,8 @@ const maxBody = 4 << 20
 // the client credentials, fetches the realm's policies, and starts polling
 // them every PolicyRefresh until ctx is done or Close is called. It fails
 // when any of these first steps fails: a guard without keys or policies
-// could only deny.
-func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
+// could only deny. It also opens Config.GeoIPDatabase, if set.
+func NewGuard(ctx context.Context, cfg Config) (_ *Guard, err error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("attributes: Config.Issuer and Config.Audience are required")
 	}
@@ -151,6 +173,14 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 		return nil, errors.New("attributes: Config.Client.ID is required to fetch the realm's policies")
 	}
 	g := &Guard{cfg: cfg, client: cfg.HTTPClient, now: cfg.Clock, leeway: cfg.Leeway}
+	if g.geo, err = openGeoIP(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			g.geo.close()
+		}
+	}()
 	if g.client == nil {
 		g.client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -186,6 +216,8 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	g.verified = newVerifiedCache(g.now)
 	g.apiKeys = newKeyCache(cfg.APIKeyCacheSize, g.now)
+	g.tempKeys = newTempKeyCache(tempKeyCacheSize, g.now)
+	g.limits = newRateLimiter(rateBuckets)
 	g.keys = newKeySet(g.client, g.discovery.JWKSURI, g.algs, refetch, g.now)
 	if err := g.keys.load(ctx); err != nil {
 		return nil, err
@@ -199,15 +231,17 @@ func NewGuard(ctx context.Context, cfg Config) (*Guard, error) {
 	return g, nil
 }
 
-// Close stops the policy polling. The guard keeps verifying tokens with the
-// keys and policies it has, but Decide answers ErrClosed.
+// Close stops the policy polling and closes the GeoIP database the guard
+// opened. The guard keeps verifying tokens with the keys and policies it
+// has, but Decide answers ErrClosed (and temporary keys limited to
+// countries are refused).
 func (g *Guard) Close() error {
 	if g.closed.Swap(true) {
 		return nil
 	}
 	g.cancel()
 	<-g.done
-	return nil
+	return g.geo.close()
 }
 
 func (g *Guard) discover(ctx context.Context) error {
@@ -326,6 +360,9 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	}
 	var body struct {
 		Policies []Policy `json:"policies"`
+		// DeactivatedAPIKeys are the ids of the realm's deactivated API
+		// keys, whose temporary keys are refused (CONTRACT §6).
+		DeactivatedAPIKeys []string `json:"deactivated_api_keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
 		return fmt.Errorf("fetch policies: %w", err)
@@ -342,6 +379,9 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		compiled = append(compiled, cp)
 	}
 	g.policies.Store(&compiled)
+	// The list replaces the last one: a reactivated key's temporary keys
+	// work again from this poll on.
+	g.setDeactivated(body.DeactivatedAPIKeys)
 	g.etag = resp.Header.Get("ETag")
 	return nil
 }
@@ -408,7 +448,10 @@ func (g *Guard) clientAuth(req *http.Request) {
 // resource of resourceType described by resource. An API key's subject
 // (kind "api_key") is allowed exactly when its permissions contain
 // "resourceType:action" (KeyAllows); policies are not consulted and the
-// decision names none. Any other subject is decided by the realm's
+// decision names none. A temporary key's subject (kind "temporary_key") is
+// allowed when its permissions contain "resourceType:action" and, if its
+// dir_scope is not empty, the resource's "path" (a string) lies within it
+// (ScopeAllows). Any other subject is decided by the realm's
 // policies: request.ip comes from the HTTP request when ctx is the
 // request's context inside the guard's middleware; request.time is now.
 // Deny by default; the decision log hook sees it. The error is only for
@@ -423,9 +466,12 @@ func (g *Guard) Decide(ctx context.Context, subject map[string]any, resourceType
 	}
 	now := g.now()
 	var d Decision
-	if IsAPIKey(subject) {
+	switch {
+	case IsAPIKey(subject):
 		d = Decision{Allowed: KeyAllows(subject, resourceType, action)}
-	} else {
+	case IsTemporaryKey(subject):
+		d = Decision{Allowed: decideTemporaryKey(subject, resourceType, action, resource)}
+	default:
 		reqVars := map[string]any{"time": now.UTC().Format(time.RFC3339)}
 		if ip, ok := ctx.Value(ipKey{}).(string); ok {
 			reqVars["ip"] = ip
@@ -459,7 +505,9 @@ type (
 
 // SubjectFrom returns the verified token claims the guard's middleware put
 // in the request context. For an API key they are the claims of the token
-// Ward issued for it: kind "api_key", sub the key's id, permissions.
+// Ward issued for it: kind "api_key", sub the key's id, permissions. For a
+// temporary key they are its own claims with kind "temporary_key" (sub is
+// the security template's id; see VerifyTemporaryKey).
 func SubjectFrom(ctx context.Context) (map[string]any, bool) {
 	s, ok := ctx.Value(subjectKey{}).(map[string]any)
 	return s, ok

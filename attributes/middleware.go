@@ -21,11 +21,15 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 
 	wwwAuthenticate string
+	retryAfter      int // seconds, for 429
 }
 
 func (p *problem) write(w http.ResponseWriter) {
 	if p.wwwAuthenticate != "" {
 		w.Header().Set("WWW-Authenticate", p.wwwAuthenticate)
+	}
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -68,8 +72,13 @@ func (g *Guard) authorize(r *http.Request, resourceType, action string, decide b
 	}
 	if !d.Allowed {
 		detail := "no policy allows " + action + " on this " + resourceType
-		if IsAPIKey(subject) {
+		switch {
+		case IsAPIKey(subject):
 			detail = "the API key lacks the permission " + resourceType + ":" + action
+		case IsTemporaryKey(subject) && !KeyAllows(subject, resourceType, action):
+			detail = "the temporary key lacks the permission " + resourceType + ":" + action
+		case IsTemporaryKey(subject):
+			detail = "the " + resourceType + "'s path is outside the temporary key's dir_scope"
 		}
 		return nil, &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: http.StatusForbidden, Detail: detail}
 	}
@@ -81,7 +90,9 @@ func (g *Guard) authorize(r *http.Request, resourceType, action string, decide b
 const apiKeyHeader = "X-Api-Key"
 
 // authenticate finds the caller's one credential and checks it according
-// to its shape: an access token offline, an API key through the key cache.
+// to its shape: an access token offline, an API key through the key cache,
+// a temporary key offline with its rules on where the caller is and how
+// often it calls (so those run once per request, before the loader).
 func (g *Guard) authenticate(ctx context.Context, r *http.Request) (map[string]any, *problem) {
 	cred, viaAPIKeyHeader, p := g.credential(r)
 	if p != nil {
@@ -90,6 +101,8 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request) (map[string]a
 	switch classify(cred, viaAPIKeyHeader) {
 	case credAPIKey:
 		return g.authenticateKey(ctx, cred)
+	case credTemporaryKey:
+		return g.authenticateTempKey(ctx, cred)
 	case credAccessToken:
 		claims, err := g.Verify(ctx, cred)
 		if errors.Is(err, ErrIntrospection) {
@@ -196,16 +209,20 @@ func (g *Guard) trusted(a netip.Addr) bool {
 }
 
 // HTTP protects next: the request needs a valid access token
-// (Authorization: Bearer) or API key (X-API-Key, or Authorization: Bearer
-// ward_…), and a realm policy must allow action on the resourceType that
-// load returns (load may be nil for actions on no particular resource,
-// e.g. create); for an API key, its permissions must contain
-// "resourceType:action" instead. Missing or invalid token, malformed or
-// refused key: 401 with WWW-Authenticate (a refused key's detail says why,
-// e.g. "API key is deactivated"); the issuer unable to judge a key: 503;
-// load returning ErrNotFound: 404; any other load error: 500; denied: 403;
-// all as problem JSON. next finds the claims and decision with
-// SubjectFrom and DecisionFrom.
+// (Authorization: Bearer), API key (X-API-Key, or Authorization: Bearer
+// ward_…) or temporary key (X-API-Key), and a realm policy must allow
+// action on the resourceType that load returns (load may be nil for
+// actions on no particular resource, e.g. create); for an API key, its
+// permissions must contain "resourceType:action" instead, and for a
+// temporary key the resource's "path" must also lie within its dir_scope.
+// Missing or invalid token, malformed or refused key, expired temporary
+// key or one whose minting API key is deactivated: 401 with
+// WWW-Authenticate (the detail says why, e.g. "API key is deactivated");
+// the issuer unable to judge a key: 503; a temporary key used from outside
+// its ip_ranges or countries: 403; over one of its per-minute limits: 429
+// with Retry-After; load returning ErrNotFound: 404; any other load error:
+// 500; denied: 403; all as problem JSON. next finds the claims and
+// decision with SubjectFrom and DecisionFrom.
 func (g *Guard) HTTP(resourceType, action string, load func(*http.Request) (map[string]any, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var loader func(context.Context) (map[string]any, error)
@@ -221,7 +238,9 @@ func (g *Guard) HTTP(resourceType, action string, load func(*http.Request) (map[
 	})
 }
 
-// Authenticate protects next with a valid access token or API key only,
+// Authenticate protects next with a valid access token, API key or
+// temporary key only (a temporary key's ip_ranges, countries and limits
+// included; its dir_scope is Decide's or ScopeAllows'),
 // for handlers that decide themselves with Decide or KeyAllows (a list
 // filtered per item, a check combined with the resource's own ACL).
 func (g *Guard) Authenticate(next http.Handler) http.Handler {

@@ -120,54 +120,69 @@ func (g *Guard) verifySignature(ctx context.Context, token string) (verifiedEntr
 	if err := checkShape(token); err != nil {
 		return verifiedEntry{}, nil, err
 	}
-	jws, err := jose.ParseSignedCompact(token, g.algList)
+	kid, key, claims, err := g.verifyJWS(ctx, token, "at+jwt")
 	if err != nil {
-		return verifiedEntry{}, nil, invalid("%v", err)
-	}
-	if len(jws.Signatures) != 1 {
-		return verifiedEntry{}, nil, invalid("not exactly one signature")
-	}
-	h := jws.Signatures[0].Protected
-	if !g.algs[h.Algorithm] {
-		return verifiedEntry{}, nil, invalid("algorithm %q not allowed", h.Algorithm)
-	}
-	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return verifiedEntry{}, nil, invalid("critical header extensions are not supported")
-	}
-	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
-	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
-		return verifiedEntry{}, nil, invalid("typ %q is not at+jwt", typ)
-	}
-	if h.KeyID == "" {
-		return verifiedEntry{}, nil, invalid("no kid")
-	}
-	key, ok := g.keys.get(ctx, h.KeyID)
-	if !ok {
-		return verifiedEntry{}, nil, invalid("unknown kid %q", h.KeyID)
-	}
-	// The key decides the algorithm, not the token: a header may not make
-	// an RSA key verify PS256 when the key is for RS256.
-	if key.alg != h.Algorithm {
-		return verifiedEntry{}, nil, invalid("algorithm %q does not match the key's %q", h.Algorithm, key.alg)
-	}
-	payload, err := jws.Verify(key.key)
-	if err != nil {
-		return verifiedEntry{}, nil, invalid("signature: %v", err)
-	}
-	var claims map[string]any
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&claims); err != nil || claims == nil {
-		return verifiedEntry{}, nil, invalid("claims are not a JSON object")
-	}
-	if dec.More() {
-		return verifiedEntry{}, nil, invalid("trailing data after the claims")
+		return verifiedEntry{}, nil, err
 	}
 	if err := g.checkClaims(claims); err != nil {
 		return verifiedEntry{}, nil, err
 	}
 	exp, _ := numericDate(claims["exp"])
-	e := verifiedEntry{kid: h.KeyID, key: key, claims: cloneJSON(claims).(map[string]any), until: exp.Add(g.leeway)}
+	e := verifiedEntry{kid: kid, key: key, claims: cloneJSON(claims).(map[string]any), until: exp.Add(g.leeway)}
 	return e, claims, nil
+}
+
+// verifyJWS checks a compact JWS signed by the realm: one signature, an
+// allowed algorithm equal to that of the JWKS key its kid names, no crit,
+// header typ equal to typ (or application/typ, any case), and a JSON
+// object as payload. It returns the key that verified it and the claims,
+// which the caller still has to check. Access tokens (at+jwt) and
+// temporary keys (ward-tk+jwt) share it; the typ keeps one from passing
+// for the other.
+func (g *Guard) verifyJWS(ctx context.Context, token, typ string) (string, *verificationKey, map[string]any, error) {
+	jws, err := jose.ParseSignedCompact(token, g.algList)
+	if err != nil {
+		return "", nil, nil, invalid("%v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return "", nil, nil, invalid("not exactly one signature")
+	}
+	h := jws.Signatures[0].Protected
+	if !g.algs[h.Algorithm] {
+		return "", nil, nil, invalid("algorithm %q not allowed", h.Algorithm)
+	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return "", nil, nil, invalid("critical header extensions are not supported")
+	}
+	got, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	if t := strings.ToLower(got); t != typ && t != "application/"+typ {
+		return "", nil, nil, invalid("typ %q is not %s", got, typ)
+	}
+	if h.KeyID == "" {
+		return "", nil, nil, invalid("no kid")
+	}
+	key, ok := g.keys.get(ctx, h.KeyID)
+	if !ok {
+		return "", nil, nil, invalid("unknown kid %q", h.KeyID)
+	}
+	// The key decides the algorithm, not the token: a header may not make
+	// an RSA key verify PS256 when the key is for RS256.
+	if key.alg != h.Algorithm {
+		return "", nil, nil, invalid("algorithm %q does not match the key's %q", h.Algorithm, key.alg)
+	}
+	payload, err := jws.Verify(key.key)
+	if err != nil {
+		return "", nil, nil, invalid("signature: %v", err)
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&claims); err != nil || claims == nil {
+		return "", nil, nil, invalid("claims are not a JSON object")
+	}
+	if dec.More() {
+		return "", nil, nil, invalid("trailing data after the claims")
+	}
+	return h.KeyID, key, claims, nil
 }
 
 // verifiedCacheSize bounds the verified-token cache: a few MiB at most.
@@ -249,13 +264,23 @@ func (g *Guard) checkClaims(c map[string]any) error {
 	if !hasAudience(c["aud"], g.cfg.Audience) {
 		return invalid("audience %q not in aud", g.cfg.Audience)
 	}
+	return g.checkTimes(c)
+}
+
+// errExpired is a credential past its exp (with the leeway): the one
+// refusal worth telling a caller apart, since the cure is a new one.
+var errExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+
+// checkTimes checks exp (required), nbf and iat against the guard's clock,
+// each with the leeway.
+func (g *Guard) checkTimes(c map[string]any) error {
 	now := g.now()
 	exp, ok := numericDate(c["exp"])
 	if !ok {
 		return invalid("exp missing or not a number")
 	}
 	if !now.Before(exp.Add(g.leeway)) {
-		return invalid("expired")
+		return errExpired
 	}
 	if v, present := c["nbf"]; present {
 		nbf, ok := numericDate(v)

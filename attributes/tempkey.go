@@ -1,0 +1,541 @@
+package attributes
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Temporary keys (CONTRACT §6, "Security templates"; issue 15): Ward mints
+// them from a security template for browsers and uploaders. A temporary
+// key is a compact JWS signed with the realm's key (typ ward-tk+jwt), sent
+// in X-API-Key, and checked here without asking Ward: signature and times,
+// then the template's rules (permissions, dir_scope, ip_ranges,
+// countries, per-minute limits). Only its minting API key's deactivation
+// needs news from Ward, and that comes with the polled policy document.
+
+const (
+	// KindTemporaryKey is the kind of the subject a temporary key yields
+	// (SubjectFrom, VerifyTemporaryKey).
+	KindTemporaryKey = "temporary_key"
+
+	// tempKeyType is the header typ Ward gives temporary keys; it keeps
+	// them from passing for access tokens (at+jwt) and the other way round.
+	tempKeyType = "ward-tk+jwt"
+	// maxTempKeyLength bounds what is parsed as a temporary key: Ward's
+	// are well under 2 KiB even with long scope lists.
+	maxTempKeyLength = 8 << 10
+	// maxPerMinute bounds the limits a key may carry, so the interval
+	// between two requests (a minute / N) stays at least 60 ns.
+	maxPerMinute = 1_000_000_000
+	// tempKeyCacheSize bounds the verified temporary keys remembered: an
+	// entry is a key's claims and parsed rules, one or two KiB.
+	tempKeyCacheSize = 10_000
+
+	reasonMinterDeactivated = "the API key that minted the temporary key is deactivated"
+)
+
+// IsTemporaryKey reports whether subject (from SubjectFrom or
+// VerifyTemporaryKey) is a temporary key's: kind "temporary_key". Like an
+// API key's, it is allowed what its permissions name (KeyAllows), and on
+// resources within its dir_scope (ScopeAllows) only.
+func IsTemporaryKey(subject map[string]any) bool {
+	kind, _ := subject["kind"].(string)
+	return kind == KindTemporaryKey
+}
+
+// isTempKeyShape reports whether s looks like a compact JWS worth
+// verifying as a temporary key: three non-empty base64url parts, bounded.
+func isTempKeyShape(s string) bool {
+	if len(s) > maxTempKeyLength {
+		return false
+	}
+	dots, partLen := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if partLen == 0 {
+				return false
+			}
+			dots, partLen = dots+1, 0
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			partLen++
+		default:
+			return false
+		}
+	}
+	return dots == 2 && partLen > 0
+}
+
+// tempKey is a verified temporary key: the claims as signed, and its rules
+// parsed once so that a key used again costs no parsing.
+type tempKey struct {
+	sum    [32]byte // SHA-256 of the key string: its cache and bucket key
+	kid    string
+	key    *verificationKey
+	claims map[string]any // never handed out; subject() copies
+
+	apiKey     string
+	expires    time.Time // exp plus the leeway: of no use after
+	ipRanges   []netip.Prefix
+	countries  []string
+	limit      int64 // requests per minute, 0 = none
+	limitPerIP int64 // requests per minute per source address, 0 = none
+}
+
+// subject is what handlers and Decide see: the claims and kind.
+func (k *tempKey) subject() map[string]any {
+	s := cloneJSON(k.claims).(map[string]any)
+	// Whatever the claims say, the kind is the credential's, so that a key
+	// is never decided as something else.
+	s["kind"] = KindTemporaryKey
+	return s
+}
+
+// VerifyTemporaryKey checks a temporary key offline and returns its
+// subject: the key's claims (iss, sub = the template's id, template, jti,
+// iat, exp, api_key, permissions, dir_scope, ip_ranges, countries,
+// limit_per_minute, limit_per_source_ip_per_minute) with kind
+// "temporary_key". The key must be a compact JWS with header typ
+// ward-tk+jwt, signed by a key of the realm's JWKS with an allowed
+// algorithm, iss the issuer, exp not past, nbf and iat not in the future
+// (with Config.Leeway), and well-formed rules; its minting API key must not
+// be among the deactivated keys of the last policy document. A key seen
+// before skips the signature check, not the times.
+//
+// The rules that depend on the request (ip_ranges, countries, the
+// per-minute limits) are the middleware's: a handler calling this itself
+// gets none of them. Errors wrap ErrInvalidToken; a deactivated minting
+// key is a *KeyRefusedError.
+func (g *Guard) VerifyTemporaryKey(ctx context.Context, key string) (map[string]any, error) {
+	k, err := g.temporaryKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return k.subject(), nil
+}
+
+func (g *Guard) temporaryKey(ctx context.Context, key string) (*tempKey, error) {
+	if !isTempKeyShape(key) {
+		return nil, invalid("not a temporary key")
+	}
+	sum := sha256.Sum256([]byte(key))
+	k, ok := g.tempKeys.get(sum)
+	// A key whose signing key the realm withdrew is checked afresh (and
+	// fails unless the key comes back).
+	if !ok || g.keys.current(k.kid) != k.key {
+		var err error
+		if k, err = g.verifyTempKey(ctx, key); err != nil {
+			return nil, err
+		}
+		k.sum = sum
+		g.tempKeys.put(sum, k)
+	}
+	if err := g.checkTimes(k.claims); err != nil {
+		return nil, err
+	}
+	if k.apiKey != "" && g.deactivatedKey(k.apiKey) {
+		return nil, &KeyRefusedError{Reason: reasonMinterDeactivated}
+	}
+	return k, nil
+}
+
+// verifyTempKey is the full check of a temporary key not seen before.
+func (g *Guard) verifyTempKey(ctx context.Context, key string) (*tempKey, error) {
+	kid, vk, claims, err := g.verifyJWS(ctx, key, tempKeyType)
+	if err != nil {
+		return nil, err
+	}
+	if iss, _ := claims["iss"].(string); iss != g.cfg.Issuer {
+		return nil, invalid("iss %q is not the issuer", iss)
+	}
+	if err := g.checkTimes(claims); err != nil {
+		return nil, err
+	}
+	k, err := parseTempKey(claims)
+	if err != nil {
+		return nil, err
+	}
+	exp, _ := numericDate(claims["exp"])
+	k.kid, k.key, k.claims, k.expires = kid, vk, claims, exp.Add(g.leeway)
+	return k, nil
+}
+
+// parseTempKey checks that the claims a temporary key must have are there
+// and well typed, and parses its rules. Anything malformed refuses the
+// key: a rule the guard cannot read is a rule it cannot enforce.
+func parseTempKey(c map[string]any) (*tempKey, error) {
+	for _, name := range []string{"sub", "jti"} {
+		if s, _ := c[name].(string); s == "" {
+			return nil, invalid("%s missing or not a string", name)
+		}
+	}
+	if _, ok := c["template"].(string); !ok {
+		return nil, invalid("template missing or not a string")
+	}
+	apiKey, ok := c["api_key"].(string)
+	if !ok {
+		return nil, invalid("api_key missing or not a string")
+	}
+	if _, ok := numericDate(c["iat"]); !ok {
+		return nil, invalid("iat missing or not a number")
+	}
+	k := &tempKey{apiKey: apiKey}
+	perms, err := stringList(c, "permissions")
+	if err != nil {
+		return nil, err
+	}
+	if len(perms) == 0 {
+		return nil, invalid("permissions missing or empty")
+	}
+	for _, p := range perms {
+		if rt, action, ok := strings.Cut(p, ":"); !ok || rt == "" || action == "" {
+			return nil, invalid("permission %.80q is not resource_type:action", p)
+		}
+	}
+	scope, err := stringList(c, "dir_scope")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range scope {
+		if !isScopePattern(p) {
+			return nil, invalid("dir_scope pattern %.80q is not an absolute path with * only at its end", p)
+		}
+	}
+	if k.ipRanges, err = parseIPRanges(c); err != nil {
+		return nil, err
+	}
+	if k.countries, err = stringList(c, "countries"); err != nil {
+		return nil, err
+	}
+	for _, cc := range k.countries {
+		if !isCountryCode(cc) {
+			return nil, invalid("country %.20q is not an upper-case ISO 3166-1 alpha-2 code", cc)
+		}
+	}
+	if k.limit, err = perMinute(c, "limit_per_minute"); err != nil {
+		return nil, err
+	}
+	if k.limitPerIP, err = perMinute(c, "limit_per_source_ip_per_minute"); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// stringList reads an optional array of strings: absent or null is empty
+// (Ward may leave empty rules out), anything else but strings is an error.
+func stringList(c map[string]any, name string) ([]string, error) {
+	switch v := c[name].(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		l := make([]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, invalid("%s[%d] is not a string", name, i)
+			}
+			l[i] = s
+		}
+		return l, nil
+	default:
+		return nil, invalid("%s is not an array", name)
+	}
+}
+
+func parseIPRanges(c map[string]any) ([]netip.Prefix, error) {
+	ranges, err := stringList(c, "ip_ranges")
+	if err != nil {
+		return nil, err
+	}
+	prefixes := make([]netip.Prefix, 0, len(ranges))
+	for i, r := range ranges {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			return nil, invalid("ip_ranges[%d] %.60q is not a CIDR range", i, r)
+		}
+		// Client addresses are compared unmapped, so an IPv4-mapped range
+		// is taken as the IPv4 range it means.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
+}
+
+func isCountryCode(s string) bool {
+	return len(s) == 2 && 'A' <= s[0] && s[0] <= 'Z' && 'A' <= s[1] && s[1] <= 'Z'
+}
+
+// perMinute reads an optional per-minute limit: absent or null is none; a
+// number must be a whole one from 1 to maxPerMinute.
+func perMinute(c map[string]any, name string) (int64, error) {
+	switch v := c[name].(type) {
+	case nil:
+		return 0, nil
+	case float64:
+		if v >= 1 && v <= maxPerMinute && v == math.Trunc(v) {
+			return int64(v), nil
+		}
+	}
+	return 0, invalid("%s is neither null nor a whole number from 1 to %d", name, maxPerMinute)
+}
+
+// isCleanPath reports whether p is an absolute path without empty, "." or
+// ".." segments: the only paths dir_scope is matched against, so that
+// "/marketing/../finance/x" cannot pass for a path under /marketing/. A
+// trailing "/" is allowed.
+func isCleanPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if s == "." || s == ".." || s == "" && i < len(segs)-1 {
+			return false
+		}
+	}
+	return true
+}
+
+// isScopePattern reports whether p is a dir_scope pattern: a clean
+// absolute path, or one followed by "*" (which matches any rest of a path,
+// "/" included, and appears nowhere else).
+func isScopePattern(p string) bool {
+	prefix, wild := strings.CutSuffix(p, "*")
+	if strings.Contains(prefix, "*") {
+		return false
+	}
+	if !wild {
+		return isCleanPath(p)
+	}
+	// The last segment of a wildcard's prefix is a name's beginning, so
+	// "/a/.*" (names starting with a dot) is fine; what comes before must
+	// be clean.
+	dir := prefix[:strings.LastIndex(prefix, "/")+1]
+	return strings.HasPrefix(prefix, "/") && isCleanPath(dir)
+}
+
+// scopeMatches: "/marketing/*" matches "/marketing/a/b.png" and
+// "/marketing/x", not "/marketing" nor "/marketingx"; a pattern without
+// "*" matches only itself.
+func scopeMatches(pattern, path string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(path, prefix)
+	}
+	return pattern == path
+}
+
+// ScopeAllows reports whether subject may reach a resource at path as far
+// as dir_scope goes: for a temporary key with a non-empty dir_scope, path
+// must be a clean absolute path (no "." or ".." segments, no "//")
+// matching one of its patterns; any other subject, or a key without
+// dir_scope, is not restricted by path. Decide checks it against the
+// resource's "path"; a handler filtering a list for a temporary key can
+// ask it per item, beside KeyAllows.
+func ScopeAllows(subject map[string]any, path string) bool {
+	if !IsTemporaryKey(subject) {
+		return true
+	}
+	switch scope := subject["dir_scope"].(type) {
+	case nil:
+		return true
+	case []any:
+		if len(scope) == 0 {
+			return true
+		}
+		if !isCleanPath(path) {
+			return false
+		}
+		for _, p := range scope {
+			if s, ok := p.(string); ok && scopeMatches(s, path) {
+				return true
+			}
+		}
+	case []string:
+		if len(scope) == 0 {
+			return true
+		}
+		if !isCleanPath(path) {
+			return false
+		}
+		for _, s := range scope {
+			if scopeMatches(s, path) {
+				return true
+			}
+		}
+	}
+	// A dir_scope of any other type (not from a verified key) allows
+	// nothing.
+	return false
+}
+
+// decideTemporaryKey is Decide for a temporary key: its permissions, then
+// the resource's path (a string from the loader; missing counts as
+// outside a non-empty dir_scope).
+func decideTemporaryKey(subject map[string]any, resourceType, action string, resource map[string]any) bool {
+	path, _ := resource["path"].(string)
+	return KeyAllows(subject, resourceType, action) && ScopeAllows(subject, path)
+}
+
+// deactivatedKey reports whether the last policy document listed the API
+// key id among the deactivated ones.
+func (g *Guard) deactivatedKey(id string) bool {
+	if m := g.deactivated.Load(); m != nil {
+		_, ok := (*m)[id]
+		return ok
+	}
+	return false
+}
+
+// setDeactivated replaces the deactivated API key ids (from a policy
+// document answered 200; absent means none).
+func (g *Guard) setDeactivated(ids []string) {
+	m := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			m[id] = struct{}{}
+		}
+	}
+	g.deactivated.Store(&m)
+}
+
+// authenticateTempKey is the middleware's check of a temporary key, once
+// per request, in the order of its answers: the key itself (401), where
+// the caller is (403), the per-minute limits (429). The resource and its
+// path are Decide's.
+func (g *Guard) authenticateTempKey(ctx context.Context, key string) (map[string]any, *problem) {
+	k, err := g.temporaryKey(ctx, key)
+	var refused *KeyRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return nil, g.invalidCredential(refused.Reason)
+	case errors.Is(err, errExpired):
+		return nil, g.invalidCredential("the temporary key has expired")
+	case err != nil:
+		return nil, g.invalidCredential("the temporary key is malformed, forged or not from this realm")
+	}
+	ip, _ := ctx.Value(ipKey{}).(string)
+	addr, _ := netip.ParseAddr(ip)
+	addr = addr.Unmap().WithZone("")
+	if p := g.checkWhere(k, addr); p != nil {
+		return nil, p
+	}
+	if wait, perAddr := g.limits.take(k, addr, g.now()); wait > 0 {
+		return nil, tooManyRequests(k, wait, perAddr)
+	}
+	return k.subject(), nil
+}
+
+// checkWhere enforces ip_ranges and countries against the client address
+// (request.ip: the peer, or what trusted proxies forwarded). An address the
+// guard cannot read is outside every range and country.
+func (g *Guard) checkWhere(k *tempKey, addr netip.Addr) *problem {
+	if len(k.ipRanges) > 0 && !inRanges(k.ipRanges, addr) {
+		return forbidden("the client address is outside the temporary key's ip_ranges")
+	}
+	if len(k.countries) == 0 {
+		return nil
+	}
+	country, err := g.geo.country(addr)
+	switch {
+	case errors.Is(err, errNoGeoIP):
+		return forbidden("the temporary key is limited to countries and this server cannot check countries (no GeoIP database)")
+	case err != nil || country == "":
+		return forbidden("the client's country could not be determined, and the temporary key is limited to countries")
+	}
+	for _, c := range k.countries {
+		if c == country {
+			return nil
+		}
+	}
+	return forbidden(fmt.Sprintf("the client's country (%s) is not among the temporary key's countries", country))
+}
+
+func inRanges(ranges []netip.Prefix, addr netip.Addr) bool {
+	if !addr.IsValid() {
+		return false
+	}
+	for _, p := range ranges {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func forbidden(detail string) *problem {
+	return &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: 403, Detail: detail}
+}
+
+func tooManyRequests(k *tempKey, wait time.Duration, perAddr bool) *problem {
+	detail := fmt.Sprintf("the temporary key's limit of %d requests per minute is used up", k.limit)
+	if perAddr {
+		detail = fmt.Sprintf("the temporary key's limit of %d requests per minute from one address is used up", k.limitPerIP)
+	}
+	return &problem{Type: "urn:ward:problem:too-many-requests", Title: "Too Many Requests", Status: 429,
+		Detail: detail, retryAfter: retryAfterSeconds(wait)}
+}
+
+// retryAfterSeconds is a wait as Retry-After: whole seconds, rounded up,
+// at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// tempKeyCache remembers verified temporary keys by the SHA-256 of the
+// key, so that a key used again costs no signature check. Entries leave
+// when their key expires or, when the cache is full, to make room (which
+// costs the key one more signature check).
+type tempKeyCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]*tempKey
+	max     int
+	now     func() time.Time
+}
+
+func newTempKeyCache(max int, now func() time.Time) *tempKeyCache {
+	return &tempKeyCache{entries: map[[32]byte]*tempKey{}, max: max, now: now}
+}
+
+func (c *tempKeyCache) get(sum [32]byte) (*tempKey, bool) {
+	c.mu.RLock()
+	k, ok := c.entries[sum]
+	c.mu.RUnlock()
+	return k, ok
+}
+
+// put stores k, sweeping when full: expired keys first, then arbitrary
+// ones down to three quarters, so a sweep runs once per max/4 new keys.
+func (c *tempKeyCache) put(sum [32]byte, k *tempKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[sum]; !ok && len(c.entries) >= c.max {
+		now := c.now()
+		for s, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, s)
+			}
+		}
+		for s := range c.entries {
+			if len(c.entries) <= c.max*3/4 {
+				break
+			}
+			delete(c.entries, s)
+		}
+	}
+	c.entries[sum] = k
+}
+
+func (c *tempKeyCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
