@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,33 @@ func TestLoadConfig(t *testing.T) {
 		base["ASSETS_API_KEY_CACHE_SIZE"] = bad
 		if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_API_KEY_CACHE_SIZE") {
 			t.Errorf("API key cache %q: %v", bad, err)
+		}
+	}
+	base["ASSETS_API_KEY_CACHE_SIZE"] = ""
+	base["ASSETS_TRUSTED_PROXIES"] = "127.0.0.1, 10.0.0.0/8,2001:db8::1"
+	base["ASSETS_GEOIP_DB"] = "/var/lib/geoip/country.mmdb"
+	c, err = loadConfig(env(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.trustedProxies); got != "[127.0.0.1/32 10.0.0.0/8 2001:db8::1/128]" || c.geoIPDB != "/var/lib/geoip/country.mmdb" {
+		t.Errorf("proxies %s, GeoIP %q", got, c.geoIPDB)
+	}
+	base["ASSETS_CLOCK_LEEWAY"] = "0s"
+	if c, err = loadConfig(env(base)); err != nil || c.leeway == nil || *c.leeway != 0 {
+		t.Errorf("leeway 0s = %v, %v", c.leeway, err)
+	}
+	for _, bad := range []string{"-1s", "1h", "soon"} {
+		base["ASSETS_CLOCK_LEEWAY"] = bad
+		if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_CLOCK_LEEWAY") {
+			t.Errorf("leeway %q: %v", bad, err)
+		}
+	}
+	base["ASSETS_CLOCK_LEEWAY"] = ""
+	for _, bad := range []string{"proxy.example.com", "10.0.0.0/33", "1.2.3"} {
+		base["ASSETS_TRUSTED_PROXIES"] = bad
+		if _, err := loadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "ASSETS_TRUSTED_PROXIES") {
+			t.Errorf("trusted proxies %q: %v", bad, err)
 		}
 	}
 }

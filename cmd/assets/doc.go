@@ -19,6 +19,15 @@
 // asset it creates is owned by the key's id. GET /assets lists every asset
 // for a key holding asset:read and none for any other key.
 //
+// Temporary keys (X-API-Key: a JWS minted by Ward from a security template)
+// are verified offline by the guard, which also enforces their ip_ranges,
+// countries (ASSETS_GEOIP_DB, a MaxMind-format database) and per-minute
+// limits, reading the client address through ASSETS_TRUSTED_PROXIES. Every
+// asset has a path (default "/"), which a temporary key's dir_scope must
+// cover; an asset a temporary key creates is owned by the API key that
+// minted it. Moving an asset (department or path) needs "create" where it
+// lands.
+//
 // It keeps its data in SQLite through gorm. It must import nothing of Ward
 // but the attributes package.
 package main

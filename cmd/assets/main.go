@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -29,6 +30,15 @@ type config struct {
 	publicURL     string        // "" means http:// + the listening address
 	policyRefresh time.Duration // 0: the guard's default (30 s)
 	apiKeyCache   int           // 0: the guard's default (10,000 keys)
+	// geoIPDB is a MaxMind-format country database for temporary keys'
+	// country rules; without it such keys are refused (fail closed).
+	geoIPDB string
+	// trustedProxies may set X-Forwarded-For: the client address that
+	// temporary keys' ip_ranges and per-address limits read.
+	trustedProxies []netip.Prefix
+	// leeway is the clock skew tolerated on token and key expiry; nil:
+	// the guard's default (30 s).
+	leeway *time.Duration
 }
 
 // loadConfig reads the ASSETS_* variables through getenv.
@@ -47,6 +57,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		clientSecret: getenv("ASSETS_CLIENT_SECRET"),
 		db:           or("ASSETS_DB", "sqlite:./data/assets.db"),
 		publicURL:    strings.TrimSuffix(getenv("ASSETS_PUBLIC_URL"), "/"),
+		geoIPDB:      getenv("ASSETS_GEOIP_DB"),
 	}
 	var missing []string
 	for name, v := range map[string]string{"ASSETS_ISSUER": c.issuer, "ASSETS_CLIENT_ID": c.clientID, "ASSETS_CLIENT_SECRET": c.clientSecret} {
@@ -72,7 +83,42 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.apiKeyCache = n
 	}
+	if v := getenv("ASSETS_CLOCK_LEEWAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 5*time.Minute {
+			return c, fmt.Errorf("ASSETS_CLOCK_LEEWAY must be a duration from 0s to 5m, got %q", v)
+		}
+		c.leeway = &d
+	}
+	if v := getenv("ASSETS_TRUSTED_PROXIES"); v != "" {
+		proxies, err := parseProxies(v)
+		if err != nil {
+			return c, fmt.Errorf("ASSETS_TRUSTED_PROXIES: %w", err)
+		}
+		c.trustedProxies = proxies
+	}
 	return c, nil
+}
+
+// parseProxies reads a comma-separated list of addresses and CIDR prefixes.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func main() {
@@ -100,7 +146,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	// The guard polls the realm's policies until ctx ends (a signal); each
 	// fetch is bounded by the guard's HTTP client timeout (10 s).
+	var leeway time.Duration // the guard's default
+	if cfg.leeway != nil {
+		leeway = *cfg.leeway
+		if leeway == 0 {
+			leeway = -1 // the guard's way of saying none
+		}
+	}
 	guard, err := attributes.NewGuard(ctx, attributes.Config{
+		Leeway:        leeway,
 		Issuer:        cfg.issuer,
 		Audience:      cfg.audience,
 		Client:        attributes.ClientCredentials{ID: cfg.clientID, Secret: cfg.clientSecret},
@@ -108,7 +162,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		// API keys (X-API-Key) are exchanged with the same client
 		// credentials and cached per key for at most a minute.
 		APIKeyCacheSize: cfg.apiKeyCache,
-		OnError:         func(err error) { log.Warn("guard", "err", err) },
+		// Temporary keys are verified offline; these serve their
+		// ip_ranges, countries and per-address limits.
+		TrustedProxies: cfg.trustedProxies,
+		GeoIPDatabase:  cfg.geoIPDB,
+		OnError:        func(err error) { log.Warn("guard", "err", err) },
 	})
 	if err != nil {
 		return fmt.Errorf("trusting %s: %w", cfg.issuer, err)

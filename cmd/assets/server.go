@@ -113,18 +113,20 @@ type assetJSON struct {
 	Name       string    `json:"name"`
 	Department string    `json:"department"`
 	Owner      string    `json:"owner"`
+	Path       string    `json:"path"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 func toJSON(a *Asset) assetJSON {
-	return assetJSON{ID: a.ID, Name: a.Name, Department: a.Department, Owner: a.Owner,
+	return assetJSON{ID: a.ID, Name: a.Name, Department: a.Department, Owner: a.Owner, Path: a.Path,
 		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 }
 
-// resourceMap is what a policy sees of an asset (CONTRACT §5).
+// resourceMap is what a policy sees of an asset (CONTRACT §5), and its
+// path, which a temporary key's dir_scope is matched against (§6).
 func resourceMap(a *Asset) map[string]any {
-	return map[string]any{"id": a.ID, "name": a.Name, "department": a.Department, "owner": a.Owner}
+	return map[string]any{"id": a.ID, "name": a.Name, "department": a.Department, "owner": a.Owner, "path": a.Path}
 }
 
 // caller is the authenticated subject of a request.
@@ -132,17 +134,30 @@ type caller struct {
 	claims map[string]any
 	sub    string
 	groups []string
-	// key: the caller is an API key (sub is the key's id). A key is
-	// decided by its permissions alone, through the guard's Decide:
-	// ownership and ACLs are for people and service accounts
+	// key: the caller is an API key (sub is the key's id) or a temporary
+	// key (sub is its template's id). A key is decided by its permissions
+	// (and a temporary key by its dir_scope) alone, through the guard's
+	// Decide: ownership and ACLs are for people and service accounts
 	// (CONTRACT §6).
 	key bool
+	// temporary: the caller is a temporary key.
+	temporary bool
+	// owner is whom an asset the caller creates belongs to: the token's
+	// sub, an API key's id, and for a temporary key the API key that
+	// minted it (the backend that handed it out), or its template's id for
+	// a console test key, which no API key minted.
+	owner string
 }
 
 func callerFrom(ctx context.Context) caller {
 	claims, _ := attributes.SubjectFrom(ctx)
-	c := caller{claims: claims, key: attributes.IsAPIKey(claims)}
+	c := caller{claims: claims, temporary: attributes.IsTemporaryKey(claims)}
+	c.key = c.temporary || attributes.IsAPIKey(claims)
 	c.sub, _ = claims["sub"].(string)
+	c.owner = c.sub
+	if minter, _ := claims["api_key"].(string); c.temporary && minter != "" {
+		c.owner = minter
+	}
 	if list, ok := claims["groups"].([]any); ok {
 		for _, g := range list {
 			if name, ok := g.(string); ok {
@@ -188,9 +203,14 @@ func (s *server) decide(ctx context.Context, c caller, action string, resource m
 }
 
 // denied answers 403 for action. A key is told which permission it lacks,
-// in the guard's own words; anyone else gets detail.
+// or that the asset is outside its dir_scope; anyone else gets detail.
 func denied(w http.ResponseWriter, c caller, action, detail string) {
-	if c.key {
+	switch {
+	case c.temporary && attributes.KeyAllows(c.claims, resourceType, action):
+		detail = "the asset's path is outside the temporary key's dir_scope"
+	case c.temporary:
+		detail = "the temporary key lacks the permission " + resourceType + ":" + action
+	case c.key:
 		detail = "the API key lacks the permission " + resourceType + ":" + action
 	}
 	writeProblem(w, &problem{Status: http.StatusForbidden, Detail: detail})
@@ -229,6 +249,40 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request, action strin
 type assetInput struct {
 	Name       *string `json:"name"`
 	Department *string `json:"department"`
+	Path       *string `json:"path"`
+}
+
+// maxPathLen bounds an asset's path.
+const maxPathLen = 1024
+
+// checkPath validates a path: absolute, of clean segments, bounded. A
+// dir_scope decision is only as good as the path it reads, so "." and ".."
+// segments, empty segments and a trailing slash are refused rather than
+// cleaned.
+func checkPath(v *string, errs *[]fieldError) {
+	if v == nil {
+		return
+	}
+	p := *v
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		*errs = append(*errs, fieldError{"path", "must be an absolute path starting with /"})
+		return
+	case len(p) > maxPathLen:
+		*errs = append(*errs, fieldError{"path", fmt.Sprintf("must be at most %d bytes", maxPathLen)})
+		return
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
+		*errs = append(*errs, fieldError{"path", "must not contain control characters or backslashes"})
+		return
+	case p == "/":
+		return
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			*errs = append(*errs, fieldError{"path", "must not contain empty, . or .. segments, nor end with /"})
+			return
+		}
+	}
 }
 
 // checkText validates a name or department: required on create, non-empty
@@ -254,16 +308,20 @@ func (s *server) createAsset(w http.ResponseWriter, r *http.Request) {
 	var errs []fieldError
 	checkText("name", in.Name, true, &errs)
 	checkText("department", in.Department, true, &errs)
+	checkPath(in.Path, &errs)
 	if len(errs) > 0 {
 		writeProblem(w, badRequest(errs...))
 		return
 	}
+	path := "/"
+	if in.Path != nil {
+		path = *in.Path
+	}
 	c := callerFrom(r.Context())
-	// Creating is for the realm's policies alone (or a key's permissions):
-	// there is no owner or ACL yet. They see the asset to be. The owner is
-	// the token's sub, for a key the key's id.
+	// Creating is for the realm's policies alone (or a key's permissions
+	// and scope): there is no owner or ACL yet. They see the asset to be.
 	ok, err := s.decide(r.Context(), c, "create",
-		map[string]any{"name": *in.Name, "department": *in.Department, "owner": c.sub})
+		map[string]any{"name": *in.Name, "department": *in.Department, "owner": c.owner, "path": path})
 	if err != nil {
 		s.unavailable(w, err)
 		return
@@ -272,7 +330,7 @@ func (s *server) createAsset(w http.ResponseWriter, r *http.Request) {
 		denied(w, c, "create", "no realm policy allows create on this asset")
 		return
 	}
-	a, err := s.store.CreateAsset(r.Context(), *in.Name, *in.Department, c.sub)
+	a, err := s.store.CreateAsset(r.Context(), *in.Name, *in.Department, path, c.owner)
 	if err != nil {
 		s.internal(w, "creating an asset", err)
 		return
@@ -289,10 +347,11 @@ func (s *server) listAssets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items := []assetJSON{}
-	if c.key {
-		// A key's permissions do not depend on the asset: one decision
-		// says whether it may read all of them or none (not even those it
-		// created).
+	if c.key && !c.temporary {
+		// An API key's permissions do not depend on the asset: one
+		// decision says whether it may read all of them or none (not even
+		// those it created). A temporary key's scope does, so it is
+		// decided per asset below.
 		ok, err := s.decide(r.Context(), c, "read", nil)
 		if err != nil {
 			s.unavailable(w, err)
@@ -313,7 +372,7 @@ func (s *server) listAssets(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range all {
 		a := &all[i]
-		ok := a.Owner == c.sub || granted[a.ID]
+		ok := !c.key && (a.Owner == c.sub || granted[a.ID])
 		if !ok {
 			if ok, err = s.decide(r.Context(), c, "read", resourceMap(a)); err != nil {
 				s.unavailable(w, err)
@@ -347,38 +406,49 @@ func (s *server) patchAsset(w http.ResponseWriter, r *http.Request) {
 	var errs []fieldError
 	checkText("name", in.Name, false, &errs)
 	checkText("department", in.Department, false, &errs)
-	if in.Name == nil && in.Department == nil {
-		errs = append(errs, fieldError{"name", "name or department is required"})
+	checkPath(in.Path, &errs)
+	if in.Name == nil && in.Department == nil && in.Path == nil {
+		errs = append(errs, fieldError{"name", "name, department or path is required"})
 	}
 	if len(errs) > 0 {
 		writeProblem(w, badRequest(errs...))
 		return
 	}
-	name, dept := "", ""
+	name, dept, path := "", "", ""
 	if in.Name != nil {
 		name = *in.Name
 	}
 	if in.Department != nil {
 		dept = *in.Department
 	}
-	// Moving an asset to another department is creating it there: the
-	// realm's policies must allow "create" for the asset as it would be,
-	// whoever asks (owner and ACL grantees included); otherwise creating
-	// in one's own department and moving would get round the create rule.
-	if dept != "" && dept != a.Department {
+	if in.Path != nil {
+		path = *in.Path
+	}
+	// Moving an asset to another department or path is creating it there:
+	// the realm's policies (a key's permissions and scope) must allow
+	// "create" for the asset as it would be, whoever asks (owner and ACL
+	// grantees included); otherwise creating where one may and moving
+	// would get round the create rule.
+	if dept != "" && dept != a.Department || path != "" && path != a.Path {
 		moved := *a
-		moved.Department = dept
+		if dept != "" {
+			moved.Department = dept
+		}
+		if path != "" {
+			moved.Path = path
+		}
 		ok, err := s.decide(r.Context(), c, "create", resourceMap(&moved))
 		if err != nil {
 			s.unavailable(w, err)
 			return
 		}
 		if !ok {
-			denied(w, c, "create", "moving the asset to department "+strconv.Quote(dept)+" needs the create permission there")
+			denied(w, c, "create", "moving the asset to department "+strconv.Quote(moved.Department)+
+				" and path "+strconv.Quote(moved.Path)+" needs the create permission there")
 			return
 		}
 	}
-	updated, err := s.store.UpdateAsset(r.Context(), a.ID, name, dept)
+	updated, err := s.store.UpdateAsset(r.Context(), a.ID, name, dept, path)
 	if errors.Is(err, errNotFound) {
 		writeProblem(w, &problem{Status: http.StatusNotFound, Detail: "no such asset"})
 		return

@@ -40,12 +40,16 @@ func permissionFor(action string) string {
 
 // Asset is the metadata of one asset.
 type Asset struct {
-	ID         string    `gorm:"primaryKey" json:"id"`
-	Name       string    `gorm:"not null" json:"name"`
-	Department string    `gorm:"not null;index" json:"department"`
-	Owner      string    `gorm:"not null;index" json:"owner"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         string `gorm:"primaryKey" json:"id"`
+	Name       string `gorm:"not null" json:"name"`
+	Department string `gorm:"not null;index" json:"department"`
+	Owner      string `gorm:"not null;index" json:"owner"`
+	// Path places the asset in a directory tree; temporary keys are
+	// scoped to parts of it (dir_scope, CONTRACT §6). Assets made before
+	// paths existed are at the root.
+	Path      string    `gorm:"not null;default:'/'" json:"path"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ACLEntry grants permissions on an asset to a user (by token sub) or to a
@@ -132,10 +136,10 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// CreateAsset stores a new asset owned by owner.
-func (s *Store) CreateAsset(ctx context.Context, name, department, owner string) (*Asset, error) {
+// CreateAsset stores a new asset at path owned by owner.
+func (s *Store) CreateAsset(ctx context.Context, name, department, path, owner string) (*Asset, error) {
 	now := s.clock().UTC()
-	a := &Asset{ID: newID(), Name: name, Department: department, Owner: owner, CreatedAt: now, UpdatedAt: now}
+	a := &Asset{ID: newID(), Name: name, Department: department, Path: path, Owner: owner, CreatedAt: now, UpdatedAt: now}
 	return a, s.db.WithContext(ctx).Create(a).Error
 }
 
@@ -155,8 +159,8 @@ func (s *Store) ListAssets(ctx context.Context) ([]Asset, error) {
 	return out, s.db.WithContext(ctx).Order("created_at, id").Find(&out).Error
 }
 
-// UpdateAsset changes name and department (empty: unchanged).
-func (s *Store) UpdateAsset(ctx context.Context, id, name, department string) (*Asset, error) {
+// UpdateAsset changes name, department and path (empty: unchanged).
+func (s *Store) UpdateAsset(ctx context.Context, id, name, department, path string) (*Asset, error) {
 	var out *Asset
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var a Asset
@@ -171,6 +175,9 @@ func (s *Store) UpdateAsset(ctx context.Context, id, name, department string) (*
 		}
 		if department != "" {
 			a.Department = department
+		}
+		if path != "" {
+			a.Path = path
 		}
 		a.UpdatedAt = s.clock().UTC()
 		out = &a

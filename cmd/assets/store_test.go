@@ -24,7 +24,7 @@ func openTestStore(t *testing.T, clock func() time.Time) *Store {
 func TestStoreACL(t *testing.T) {
 	ctx := context.Background()
 	s := openTestStore(t, nil)
-	a, err := s.CreateAsset(ctx, "Ledger", "finance", "owner-1")
+	a, err := s.CreateAsset(ctx, "Ledger", "finance", "/", "owner-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestStoreShares(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	s := openTestStore(t, clock)
-	a, _ := s.CreateAsset(ctx, "Deck", "news", "o")
+	a, _ := s.CreateAsset(ctx, "Deck", "news", "/", "o")
 
 	sh, token, err := s.CreateShare(ctx, a.ID, "o", time.Hour, 0)
 	if err != nil {
