@@ -248,7 +248,11 @@ func holdersConflict(name string, holders []PermissionHolder) error {
 	}
 	named := make([]string, len(holders))
 	for i, h := range holders {
-		named[i] = fmt.Sprintf("API key %s (%s)", h.Name, h.ID)
+		if h.Kind == "security_template" {
+			named[i] = fmt.Sprintf("security template %s (%s)", h.Name, h.ID)
+		} else {
+			named[i] = fmt.Sprintf("API key %s (%s)", h.Name, h.ID)
+		}
 	}
 	return Conflict("name", fmt.Sprintf("the permission %q is held by %s%s; take it from them first",
 		name, strings.Join(named, ", "), more))

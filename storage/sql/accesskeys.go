@@ -118,12 +118,13 @@ func (s *Store) UpdatePermission(ctx context.Context, p *realm.Permission) error
 	return nil
 }
 
-// DeletePermission removes a permission; the foreign key of
-// api_key_permissions refuses while a key holds it.
+// DeletePermission removes a permission; the foreign keys of
+// api_key_permissions and security_template_permissions refuse while a
+// key or template holds it.
 func (s *Store) DeletePermission(ctx context.Context, realmID, name string) error {
 	res := s.q(ctx).Where("realm_id = ? AND name = ?", realmID, name).Delete(&permissionModel{})
 	if foreignKeyViolation(res.Error) {
-		return realm.Conflict("name", fmt.Sprintf("the permission %q is held by an API key", name))
+		return realm.Conflict("name", fmt.Sprintf("the permission %q is held by an API key or a security template", name))
 	}
 	if res.Error != nil {
 		return mapErr(res.Error)
@@ -134,20 +135,36 @@ func (s *Store) DeletePermission(ctx context.Context, realmID, name string) erro
 	return nil
 }
 
-// PermissionHolders lists up to limit keys holding the permission, by ID.
+// PermissionHolders lists up to limit holders of the permission: the keys
+// by ID, then the security templates by ID.
 func (s *Store) PermissionHolders(ctx context.Context, realmID, name string, limit int) ([]realm.PermissionHolder, error) {
-	var rows []struct {
-		ID     string
-		Prefix string
+	out := []realm.PermissionHolder{}
+	if limit <= 0 {
+		return out, nil
 	}
-	err := s.q(ctx).Raw(`SELECT k.id, k.prefix FROM api_key_permissions p JOIN api_keys k ON k.id = p.api_key_id
+	var rows []struct {
+		ID   string
+		Name string
+	}
+	err := s.q(ctx).Raw(`SELECT k.id, k.prefix AS name FROM api_key_permissions p JOIN api_keys k ON k.id = p.api_key_id
 		WHERE p.realm_id = ? AND p.permission = ? ORDER BY k.id LIMIT ?`, realmID, name, limit).Scan(&rows).Error
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	out := make([]realm.PermissionHolder, len(rows))
-	for i, r := range rows {
-		out[i] = realm.PermissionHolder{Kind: "api_key", ID: r.ID, Name: r.Prefix}
+	for _, r := range rows {
+		out = append(out, realm.PermissionHolder{Kind: "api_key", ID: r.ID, Name: r.Name})
+	}
+	if len(out) >= limit {
+		return out, nil
+	}
+	rows = nil
+	err = s.q(ctx).Raw(`SELECT t.id, t.name FROM security_template_permissions p JOIN security_templates t ON t.id = p.template_id
+		WHERE p.realm_id = ? AND p.permission = ? ORDER BY t.id LIMIT ?`, realmID, name, limit-len(out)).Scan(&rows).Error
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	for _, r := range rows {
+		out = append(out, realm.PermissionHolder{Kind: "security_template", ID: r.ID, Name: r.Name})
 	}
 	return out, nil
 }
