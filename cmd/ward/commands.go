@@ -296,7 +296,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: adminAuth, PublicURL: publicURL,
-		Sessions: a.store, Key: consoleKey, Client: &http.Client{Timeout: 10 * time.Second}, Logger: log})
+		Sessions: a.store, Key: consoleKey, Client: &http.Client{Timeout: 10 * time.Second}, Logger: log,
+		MintTestKey: oauthServer.MintTestKey})
 	if err != nil {
 		return err
 	}

@@ -339,6 +339,11 @@ func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
 		if inRealm {
 			return ref("api_key", id, detailString(ev.Details, "prefix"), apiKeyPath(realmName, id))
 		}
+	case "security_template":
+		// Its page is at its name, which its events carry.
+		if inRealm && name != "" {
+			return ref("security_template", id, name, link(templatePath(realmName, name)))
+		}
 	case "member":
 		if m, ok := n.memberByID[id]; ok && m.User != nil {
 			name = m.User.Email

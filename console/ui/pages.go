@@ -210,8 +210,21 @@ func fieldLabel(field string) string {
 		}
 		name = attr
 	}
+	if l, ok := fieldLabels[name]; ok {
+		return l + line
+	}
 	name = strings.ReplaceAll(name, "_", " ")
 	return strings.ToUpper(name[:1]) + name[1:] + line
+}
+
+// fieldLabels are the labels of fields whose service names do not read
+// as words (the security template form's).
+var fieldLabels = map[string]string{
+	"ttl_seconds":                    "Lifetime (seconds)",
+	"limit_per_minute":               "Requests a minute",
+	"limit_per_source_ip_per_minute": "Requests a minute per address",
+	"dir_scope":                      "Paths",
+	"ip_ranges":                      "IP ranges",
 }
 
 // req is one signed-in console request: the session, the principal the
@@ -382,7 +395,8 @@ func (r *req) form() (f url.Values, done bool, err error) {
 // multilineFields are the form fields typed in a textarea (descriptions,
 // conditions and the one-per-line lists): tab and line breaks are allowed
 // there and nowhere else (realm.TextProblem).
-var multilineFields = []string{"description", "condition", "resource", "actions", "audience", "redirect_uris", "web_origins"}
+var multilineFields = []string{"description", "condition", "resource", "actions", "audience", "redirect_uris", "web_origins",
+	"dir_scope", "ip_ranges", "countries"}
 
 // checkParams checks a page's query and path parameters: they must be
 // acceptable text (realm.CheckValues) before anything reads them.

@@ -50,13 +50,17 @@ func (s *liveSession) change(op func(*sessionState)) {
 	s.ops = append(s.ops, op)
 }
 
-// shownSecret is a client secret just created or rotated, or a new API
-// key (ClientID then holds apiKeySlot(id)).
+// shownSecret is a client secret just created or rotated, a new API key
+// (ClientID then holds apiKeySlot(id)) or a test key minted from a
+// security template (testKeySlot(id)).
 type shownSecret struct {
 	Realm    string    `json:"r"`
 	ClientID string    `json:"c"`
 	Secret   string    `json:"s"`
-	Expires  time.Time `json:"e"`
+	Expires  time.Time `json:"e"` // when the slot is forgotten
+	// Until is when the secret itself expires (a test key), zero for one
+	// without an expiry of its own.
+	Until time.Time `json:"u,omitzero"`
 }
 
 // A secret not picked up within secretWait (the browser never loaded the

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	Client *http.Client // for the token endpoint; default http.DefaultClient
 	Logger *slog.Logger // default slog.Default()
 	Now    func() time.Time
+
+	// MintTestKey mints a test key of a realm's security template for the
+	// principal on ctx (oauth.Server.MintTestKey: it checks the principal
+	// may change the realm, caps the key at ten minutes and records the
+	// event). nil hides the "mint a test key" button.
+	MintTestKey func(ctx context.Context, realmName, template string) (*oauth.MintedKey, error)
 }
 
 // UI is the console web interface. Its sessions live in the database
@@ -71,6 +78,7 @@ type UI struct {
 	pages  map[string]*template.Template
 	seal   *sealer
 	sess   *sessions
+	mint   func(ctx context.Context, realmName, template string) (*oauth.MintedKey, error)
 }
 
 // New builds the console UI.
@@ -96,7 +104,7 @@ func New(cfg Config) (*UI, error) {
 	u := &UI{
 		svc: cfg.Service, auth: cfg.Auth, public: strings.TrimRight(cfg.PublicURL, "/"),
 		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages, seal: seal,
-		sess: &sessions{store: cfg.Sessions, seal: seal},
+		sess: &sessions{store: cfg.Sessions, seal: seal}, mint: cfg.MintTestKey,
 	}
 	if u.client == nil {
 		u.client = http.DefaultClient
@@ -140,6 +148,7 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerPolicies(e)
 	u.registerPermissions(e)
 	u.registerAPIKeys(e)
+	u.registerSecurityTemplates(e)
 	u.registerEvents(e)
 	u.registerMembers(e)
 }
