@@ -74,7 +74,10 @@ func writeProblem(c echo.Context, status int, kind, detail string, fields ...rea
 func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.providers.current(ctx, c.Param("realm"))
+	// The cached provider, as at the token endpoint: a mint signs only
+	// after finding an API key row of this realm's ID, which a deleted
+	// (or re-created) realm no longer has.
+	p, err := s.providers.get(ctx, c.Param("realm"))
 	if errors.Is(err, ErrRealmNotFound) {
 		return writeProblem(c, http.StatusNotFound, "not-found", "no such realm")
 	}
