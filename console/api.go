@@ -138,6 +138,12 @@ func (a *API) Register(e *echo.Echo) {
 	g.DELETE(r+"/api-keys/:id", a.deleteAPIKey)
 	g.POST(r+"/api-keys\\:bulk", a.bulkAPIKeys)
 
+	g.GET(r+"/security-templates", a.listSecurityTemplates)
+	g.POST(r+"/security-templates", a.createSecurityTemplate)
+	g.GET(r+"/security-templates/:name", a.getSecurityTemplate)
+	g.PATCH(r+"/security-templates/:name", a.updateSecurityTemplate)
+	g.DELETE(r+"/security-templates/:name", a.deleteSecurityTemplate)
+
 	g.GET(r+"/events", a.listRealmEvents)
 }
 
