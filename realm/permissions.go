@@ -19,12 +19,12 @@ type Permission struct {
 	UpdatedAt   time.Time
 }
 
-// PermissionHolder is an API key (or security template) that holds a
+// PermissionHolder is an API key or security template that holds a
 // permission: what a refused deletion names.
 type PermissionHolder struct {
-	Kind string // "api_key"
+	Kind string // "api_key" or "security_template"
 	ID   string
-	Name string // the key's prefix
+	Name string // the key's prefix, or the template's name
 }
 
 // AccessKeyStore keeps the permission catalog and API keys.
