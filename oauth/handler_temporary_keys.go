@@ -102,7 +102,7 @@ func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 	if perr != nil {
 		return writeProblem(c, perr.status, perr.kind, perr.detail, perr.fields...)
 	}
-	key, refusal, err := s.findMintingKey(ctx, p, secret, now)
+	key, t, refusal, err := s.findMintingKey(ctx, p, secret, in.Template, now)
 	if err != nil {
 		s.logServerError(ctx, p, "temporary-keys", err)
 		return writeProblem(c, http.StatusServiceUnavailable, "unavailable", "the key cannot be checked right now")
@@ -118,14 +118,9 @@ func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 	}
 	// Minting is a use of the key (last_used_at, to the minute).
 	s.touchAPIKey(ctx, p, key, now)
-	t, err := s.store.GetSecurityTemplate(ctx, p.realm.ID, in.Template)
-	if errors.Is(err, realm.ErrNotFound) {
+	if t == nil {
 		return writeProblem(c, http.StatusNotFound, "not-found", "the realm has no security template "+quoteName(in.Template),
 			realm.FieldError{Field: "template", Message: "is not a security template of the realm"})
-	}
-	if err != nil {
-		s.logServerError(ctx, p, "temporary-keys", err)
-		return writeProblem(c, http.StatusServiceUnavailable, "unavailable", "the template cannot be read right now")
 	}
 	grant, err := realm.CheckMint(key, t, in.TTLSeconds, now)
 	if err != nil {
@@ -198,24 +193,25 @@ func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
 	return &in, nil
 }
 
-// findMintingKey finds the realm's API key whose secret is secret, or says
-// why it may not mint (realm.APIKeyUnknown, APIKeyDeactivated,
+// findMintingKey finds, in one query, the realm's API key whose secret is
+// secret and the template named template (nil when there is none), or says
+// why the key may not mint (realm.APIKeyUnknown, APIKeyDeactivated,
 // APIKeyExpired).
-func (s *Server) findMintingKey(ctx context.Context, p *provider, secret string, now time.Time) (*realm.APIKey, string, error) {
+func (s *Server) findMintingKey(ctx context.Context, p *provider, secret, template string, now time.Time) (*realm.APIKey, *realm.SecurityTemplate, string, error) {
 	if !realm.LooksLikeAPIKey(secret) {
-		return nil, realm.APIKeyUnknown, nil
+		return nil, nil, realm.APIKeyUnknown, nil
 	}
-	key, err := s.store.GetAPIKeyByHash(ctx, p.realm.ID, realm.HashSecret(secret))
+	key, t, err := s.store.GetAPIKeyAndTemplate(ctx, p.realm.ID, realm.HashSecret(secret), template)
 	if errors.Is(err, realm.ErrNotFound) {
-		return nil, realm.APIKeyUnknown, nil
+		return nil, nil, realm.APIKeyUnknown, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if why := key.Usable(now); why != "" {
-		return nil, why, nil
+		return nil, nil, why, nil
 	}
-	return key, "", nil
+	return key, t, "", nil
 }
 
 // touchAPIKey keeps last_used_at to the minute: one write a minute for a

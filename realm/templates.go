@@ -50,6 +50,11 @@ type TemplateStore interface {
 	// CreatedAt.
 	UpdateSecurityTemplate(ctx context.Context, t *SecurityTemplate) error
 	DeleteSecurityTemplate(ctx context.Context, realmID, name string) error
+	// GetAPIKeyAndTemplate reads, in one query, the realm's API key whose
+	// secret hashes to keyHash and the realm's template named template:
+	// what a mint needs. No such key is ErrNotFound; no such template is a
+	// nil template beside the key.
+	GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHash []byte, template string) (*APIKey, *SecurityTemplate, error)
 	// DeactivatedAPIKeyIDs lists the realm's inactive API keys changed at
 	// or after since, ordered by ID, at most limit: the keys whose
 	// temporary keys may still be alive (see DeactivatedKeysWindow).

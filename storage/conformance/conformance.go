@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"SecurityTemplates", testSecurityTemplates},
 		{"TemplatePermissionHolders", testTemplatePermissionHolders},
 		{"DeactivatedAPIKeyIDs", testDeactivatedAPIKeyIDs},
+		{"GetAPIKeyAndTemplate", testGetAPIKeyAndTemplate},
 		{"ConsoleSessions", testConsoleSessions},
 		{"ConsoleSessionData", testConsoleSessionData},
 		{"ConsoleSessionExpiry", testConsoleSessionExpiry},

@@ -289,3 +289,47 @@ func testDeactivatedAPIKeyIDs(t *testing.T, f *fixture) {
 	must(t, err)
 	same(t, "DeactivatedAPIKeyIDs after a reactivation", got, []string{b.ID, c.ID})
 }
+
+// testGetAPIKeyAndTemplate: a mint's one query reads the key by its hash
+// with the named template of the key's realm: every field as written, a
+// nil template when the realm has none of that name (or only another realm
+// has), ErrNotFound for an unknown key or a key of another realm.
+func testGetAPIKeyAndTemplate(t *testing.T, f *fixture) {
+	o := f.org("acme")
+	r := f.realm(o.ID, "prod")
+	other := f.realm(o.ID, "dev")
+	f.permission(r.ID, "asset:read")
+	f.permission(other.ID, "asset:read")
+	key, secret := f.apiKey(r.ID, "backend", "asset:read")
+	_, otherSecret := f.apiKey(other.ID, "other", "asset:read")
+	up := &realm.SecurityTemplate{ID: f.id(), RealmID: r.ID, Name: "uploader", Description: "uploads",
+		Permissions: []string{"asset:read"}, TTLSeconds: 900, LimitPerMinute: intp(60),
+		DirScope: []string{"/marketing/*"}, IPRanges: []string{"203.0.113.0/24"}, Countries: []string{"DE"},
+		CreatedAt: f.clock, UpdatedAt: f.clock}
+	must(t, f.s.CreateSecurityTemplate(f.ctx, up))
+	f.template(other.ID, "elsewhere", "asset:read")
+
+	gotKey, gotT, err := f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, realm.HashSecret(secret), "uploader")
+	must(t, err)
+	want, err := f.s.GetAPIKeyByHash(f.ctx, r.ID, realm.HashSecret(secret))
+	must(t, err)
+	same(t, "the key", gotKey, want)
+	if gotKey.ID != key.ID {
+		t.Fatalf("key %s, want %s", gotKey.ID, key.ID)
+	}
+	same(t, "the template", gotT, up)
+
+	for _, name := range []string{"nope", "elsewhere"} {
+		gotKey, gotT, err = f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, realm.HashSecret(secret), name)
+		must(t, err)
+		if gotKey == nil || gotKey.ID != key.ID || gotT != nil {
+			t.Errorf("template %q: key %v, template %v; want the key and no template", name, gotKey, gotT)
+		}
+	}
+	for what, hash := range map[string][]byte{"an unknown key": realm.HashSecret("ward_unknown"),
+		"another realm's key": realm.HashSecret(otherSecret)} {
+		if _, _, err := f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, hash, "uploader"); !errors.Is(err, realm.ErrNotFound) {
+			t.Errorf("%s: %v, want ErrNotFound", what, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	dbsql "database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -233,4 +234,75 @@ func (s *Store) DeactivatedAPIKeyIDs(ctx context.Context, realmID string, since 
 		return nil, mapErr(err)
 	}
 	return out, nil
+}
+
+// getAPIKeyAndTemplateSQL reads a key by hash and, beside it, the realm's
+// template of the given name (NULL columns when there is none).
+const getAPIKeyAndTemplateSQL = `SELECT k.id, k.realm_id, k.prefix, k.hash, k.description, k.permissions, k.active,
+ k.created_at, k.updated_at, k.expires_at, k.last_used_at,
+ t.id, t.name, t.description, t.permissions, t.ttl_seconds, t.limit_per_minute, t.limit_per_source_ip_per_minute,
+ t.dir_scope, t.ip_ranges, t.countries, t.created_at, t.updated_at
+FROM api_keys k
+LEFT JOIN security_templates t ON t.realm_id = k.realm_id AND t.name = ?
+WHERE k.realm_id = ? AND k.hash = ?`
+
+// GetAPIKeyAndTemplate reads a key and a template in one statement,
+// prepared once: a mint's one query.
+func (s *Store) GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHash []byte, template string) (*realm.APIKey, *realm.SecurityTemplate, error) {
+	rows, err := s.query(ctx, getAPIKeyAndTemplateSQL, template, realmID, keyHash)
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, mapErr(err)
+		}
+		return nil, nil, realm.ErrNotFound
+	}
+	var (
+		k                           apiKeyModel
+		expires, used               dbsql.NullTime
+		tid, tname, tdesc, tperms   dbsql.NullString
+		tscope, tranges, tcountries dbsql.NullString
+		tttl, tlimit, tlimitIP      dbsql.NullInt64
+		tcreated, tupdated          dbsql.NullTime
+	)
+	if err := rows.Scan(&k.ID, &k.RealmID, &k.Prefix, &k.Hash, &k.Description, &k.Permissions, &k.Active,
+		&k.CreatedAt, &k.UpdatedAt, &expires, &used,
+		&tid, &tname, &tdesc, &tperms, &tttl, &tlimit, &tlimitIP, &tscope, &tranges, &tcountries, &tcreated, &tupdated); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	if expires.Valid {
+		k.ExpiresAt = &expires.Time
+	}
+	if used.Valid {
+		k.LastUsedAt = &used.Time
+	}
+	key, err := fromAPIKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !tid.Valid {
+		return &key, nil, nil
+	}
+	m := securityTemplateModel{ID: tid.String, RealmID: realmID, Name: tname.String, Description: tdesc.String,
+		Permissions: tperms.String, TTLSeconds: int(tttl.Int64), DirScope: tscope.String, IPRanges: tranges.String,
+		Countries: tcountries.String, CreatedAt: tcreated.Time, UpdatedAt: tupdated.Time}
+	if tlimit.Valid {
+		n := int(tlimit.Int64)
+		m.LimitPerMinute = &n
+	}
+	if tlimitIP.Valid {
+		n := int(tlimitIP.Int64)
+		m.LimitPerSourceIPPerMinute = &n
+	}
+	t, err := fromSecurityTemplate(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &key, &t, nil
 }
