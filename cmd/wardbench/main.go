@@ -395,25 +395,34 @@ func createRealms(base, tok string, n int) error {
 	}
 }
 
-// load runs client_credentials grants from concurrency workers for d and
-// returns the grants served and the server CPU time they cost.
+// load runs token requests (form, as client id) from concurrency workers
+// for d and returns the requests served and the server CPU time they cost.
 func load(p *proc, d time.Duration, concurrency int, id, secret, form string) (int64, time.Duration, int64) {
+	return loadWith(p, d, concurrency, func(client *http.Client, _ int) error {
+		_, err := grant(client, p.url, "load", id, secret, form)
+		return err
+	})
+}
+
+// loadWith runs do from concurrency workers (numbered from 0) for d and
+// returns the calls that succeeded, the server CPU time and the failures.
+func loadWith(p *proc, d time.Duration, concurrency int, do func(client *http.Client, worker int) error) (int64, time.Duration, int64) {
 	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}
 	client := &http.Client{Transport: tr}
 	// Warm up: connections, provider cache, keys.
-	for range concurrency {
-		_, _ = grant(client, p.url, "load", id, secret, form)
+	for i := range concurrency {
+		_ = do(client, i)
 	}
 	var ok, failed atomic.Int64
 	cpuBefore := p.cpuTime()
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
-	for range concurrency {
+	for i := range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				if _, err := grant(client, p.url, "load", id, secret, form); err != nil {
+				if err := do(client, i); err != nil {
 					failed.Add(1)
 				} else {
 					ok.Add(1)
@@ -451,6 +460,48 @@ func benchExchange(p *proc, backend, adminTok string, d time.Duration, concurren
 		per = cpu / time.Duration(n)
 	}
 	fmt.Printf("%s: API-key exchange %.0f/s (c=%d, %s), server CPU %.3f ms/exchange, %d errors\n",
+		backend, float64(n)/d.Seconds(), concurrency, d, float64(per.Microseconds())/1000, errs)
+	return benchMint(p, backend, adminTok, d, concurrency)
+}
+
+// benchMint measures minting temporary keys from a security template, as
+// backends handing keys to browser widgets would: one API key per worker
+// (Ward limits mints per key), all minting from one template.
+func benchMint(p *proc, backend, adminTok string, d time.Duration, concurrency int) error {
+	perms := []string{"asset:read", "asset:write"}
+	if _, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/security-templates", map[string]any{"name": "uploader",
+		"permissions": perms, "limit_per_minute": 60, "dir_scope": []string{"/marketing/*"}, "ip_ranges": []string{"203.0.113.0/24"}}); err != nil {
+		return err
+	}
+	keys := make([]string, concurrency)
+	for i := range keys {
+		k, err := adminPost(p.url, adminTok, "/admin/v1/realms/load/api-keys", map[string]any{"description": "backend", "permissions": perms})
+		if err != nil {
+			return err
+		}
+		keys[i] = k["key"].(string)
+	}
+	mintURL := p.url + "/realms/load/temporary-keys"
+	n, cpu, errs := loadWith(p, d, concurrency, func(client *http.Client, worker int) error {
+		req, _ := http.NewRequest("POST", mintURL, strings.NewReader(`{"template":"uploader"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", keys[worker])
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("mint: %d", resp.StatusCode)
+		}
+		return nil
+	})
+	per := time.Duration(0)
+	if n > 0 {
+		per = cpu / time.Duration(n)
+	}
+	fmt.Printf("%s: temporary-key minting %.0f/s (c=%d, %s), server CPU %.3f ms/mint, %d errors\n",
 		backend, float64(n)/d.Seconds(), concurrency, d, float64(per.Microseconds())/1000, errs)
 	return nil
 }
