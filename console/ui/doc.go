@@ -23,8 +23,11 @@
 // token and a per-form idempotency key: a form sent twice is done once and
 // both answers lead to the same page. A refused form comes back with the
 // service's field errors next to the inputs and what was typed. Successful
-// forms redirect with a one-time flash; a new client secret (or API key)
-// waits in the session until that client's (or key's) page shows it once.
+// forms redirect with a one-time flash; a new client secret (or API key,
+// or a test key minted from a security template) waits in the session
+// until that client's (or key's, or template's) page shows it once.
+// Minting a test key is the one thing the console asks of oauth
+// (Config.MintTestKey): it signs with the realm's key.
 //
 // Rules: every page works without JavaScript (static/*.js only enhances);
 // the CSP allows only Ward's own scripts and styles; nothing is loaded from
