@@ -58,6 +58,10 @@ type testIssuer struct {
 	lastExchange url.Values
 	clock        func() time.Time
 	exchanges    atomic.Int64
+
+	// deactivated is the policy document's deactivated_api_keys (issue
+	// 15): the ids of API keys whose temporary keys guards refuse.
+	deactivated []string
 }
 
 // testAPIKey is one API key of the test realm.
@@ -147,7 +151,7 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		writeJSON(w, map[string]any{"policies": ti.policies})
+		writeJSON(w, map[string]any{"policies": ti.policies, "deactivated_api_keys": ti.deactivated})
 	})
 	ti.srv = httptest.NewServer(mux)
 	t.Cleanup(ti.srv.Close)
