@@ -33,8 +33,25 @@
 // permissions claim names (resource_type:action): policies are not
 // consulted (IsAPIKey, KeyAllows).
 //
-// The Guard imports nothing but go-jose, cel-go and echo: it talks to Ward
-// over HTTP only.
+// Temporary keys (issue 15), minted by Ward from a security template for
+// browsers and uploaders, are compact JWS sent in X-API-Key (typ
+// ward-tk+jwt, the realm's keys; as Bearer they fail like any non-at+jwt).
+// The guard verifies them offline and remembers them by hash, so a key
+// used again costs no signature check; expiry is checked on every use.
+// Their subject has kind "temporary_key" (IsTemporaryKey): Decide allows
+// what the permissions claim names, on resources whose "path" lies within
+// dir_scope (ScopeAllows; "*" only at the end, matching any rest). Once per
+// request the middleware also checks the client address (request.ip)
+// against ip_ranges and, with a MaxMind database (Config.GeoIPDatabase),
+// its country against countries — failing closed without a database —
+// and spends from the per-minute token buckets (per key, and per key and
+// address, an IPv6 /64 counting as one; bounded in number), answering 429
+// with Retry-After. Keys minted by an API key that the realm's policy
+// document lists in deactivated_api_keys are refused from the poll that
+// brings the list.
+//
+// The Guard imports nothing but go-jose, cel-go, echo and maxminddb: it
+// talks to Ward over HTTP only.
 //
 // It must import nothing from the server side (realm, oauth, console,
 // storage): resource servers outside this repository import it.

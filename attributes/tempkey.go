@@ -50,6 +50,15 @@ func IsTemporaryKey(subject map[string]any) bool {
 	return kind == KindTemporaryKey
 }
 
+// base64URL marks the bytes of the base64url alphabet (a table: this runs
+// over every byte of every key sent).
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 // isTempKeyShape reports whether s looks like a compact JWS worth
 // verifying as a temporary key: three non-empty base64url parts, bounded.
 func isTempKeyShape(s string) bool {
@@ -58,17 +67,13 @@ func isTempKeyShape(s string) bool {
 	}
 	dots, partLen := 0, 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			if partLen == 0 {
-				return false
-			}
-			dots, partLen = dots+1, 0
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		if c := s[i]; base64URL[c] {
 			partLen++
-		default:
+			continue
+		} else if c != '.' || partLen == 0 {
 			return false
 		}
+		dots, partLen = dots+1, 0
 	}
 	return dots == 2 && partLen > 0
 }
@@ -122,14 +127,18 @@ func (g *Guard) VerifyTemporaryKey(ctx context.Context, key string) (map[string]
 }
 
 func (g *Guard) temporaryKey(ctx context.Context, key string) (*tempKey, error) {
-	if !isTempKeyShape(key) {
+	if len(key) > maxTempKeyLength {
 		return nil, invalid("not a temporary key")
 	}
 	sum := sha256.Sum256([]byte(key))
 	k, ok := g.tempKeys.get(sum)
 	// A key whose signing key the realm withdrew is checked afresh (and
-	// fails unless the key comes back).
+	// fails unless the key comes back). A cached key had its shape checked
+	// when it was verified; its hash stands for the very same string.
 	if !ok || g.keys.current(k.kid) != k.key {
+		if !isTempKeyShape(key) {
+			return nil, invalid("not a temporary key")
+		}
 		var err error
 		if k, err = g.verifyTempKey(ctx, key); err != nil {
 			return nil, err

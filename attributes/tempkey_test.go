@@ -433,7 +433,7 @@ func TestTemporaryKeyIPRanges(t *testing.T) {
 // writeCountryDB writes a MaxMind-format country database to dir:
 // 203.0.113.0/24 and 2001:db8::/32 in Germany, 198.51.100.0/24 in France,
 // 192.0.2.0/24 in a record without a country; nothing else.
-func writeCountryDB(t *testing.T, dir string) string {
+func writeCountryDB(t testing.TB, dir string) string {
 	t.Helper()
 	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "Ward-Test-Country", IncludeReservedNetworks: true, RecordSize: 24})
 	if err != nil {
