@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -481,7 +482,7 @@ func inRanges(ranges []netip.Prefix, addr netip.Addr) bool {
 }
 
 func forbidden(detail string) *problem {
-	return &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: 403, Detail: detail}
+	return &problem{Type: "urn:ward:problem:forbidden", Title: "Forbidden", Status: http.StatusForbidden, Detail: detail}
 }
 
 func tooManyRequests(k *tempKey, wait time.Duration, perAddr bool) *problem {
@@ -489,7 +490,7 @@ func tooManyRequests(k *tempKey, wait time.Duration, perAddr bool) *problem {
 	if perAddr {
 		detail = fmt.Sprintf("the temporary key's limit of %d requests per minute from one address is used up", k.limitPerIP)
 	}
-	return &problem{Type: "urn:ward:problem:too-many-requests", Title: "Too Many Requests", Status: 429,
+	return &problem{Type: "urn:ward:problem:too-many-requests", Title: "Too Many Requests", Status: http.StatusTooManyRequests,
 		Detail: detail, retryAfter: retryAfterSeconds(wait)}
 }
 
