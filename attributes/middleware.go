@@ -185,11 +185,18 @@ func (g *Guard) clientIP(r *http.Request) string {
 	if err != nil || !g.trusted(peer) {
 		return host
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	forwarded := r.Header.Values("X-Forwarded-For")
+	if len(forwarded) == 0 {
+		return peer.Unmap().String() // the proxy's own request
+	}
+	hops := strings.Split(strings.Join(forwarded, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			break
+			// Our proxy forwarded something that is not an address: the
+			// client is unknown, and an unknown address is inside no
+			// range or country (not the proxy's own, which may be).
+			return ""
 		}
 		a = a.Unmap()
 		if !g.trusted(a) {

@@ -56,13 +56,13 @@ func (l *rateLimiter) take(k *tempKey, addr netip.Addr, now time.Time) (wait tim
 		return 0, false
 	}
 	t := now.UnixNano()
-	ak := addrBucket{key: k.sum, addr: sourceOf(addr)}
+	ak := addrBucket{key: k.id, addr: sourceOf(addr)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var kb, ab bucket
 	var kWait, aWait time.Duration
 	if k.limit > 0 {
-		kb, kWait = spend(l.perKey[k.sum], t, k.limit)
+		kb, kWait = spend(l.perKey[k.id], t, k.limit)
 	}
 	if k.limitPerIP > 0 {
 		ab, aWait = spend(l.perAddr[ak], t, k.limitPerIP)
@@ -73,7 +73,7 @@ func (l *rateLimiter) take(k *tempKey, addr netip.Addr, now time.Time) (wait tim
 	exp := k.expires.UnixNano()
 	if k.limit > 0 {
 		kb.expires = exp
-		store(l.perKey, k.sum, kb, t, l.capacity)
+		store(l.perKey, k.id, kb, t, l.capacity)
 	}
 	if k.limitPerIP > 0 {
 		ab.expires = exp

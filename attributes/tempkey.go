@@ -82,7 +82,13 @@ func isTempKeyShape(s string) bool {
 // tempKey is a verified temporary key: the claims as signed, and its rules
 // parsed once so that a key used again costs no parsing.
 type tempKey struct {
-	sum    [32]byte // SHA-256 of the key string: its cache and bucket key
+	sum [32]byte // SHA-256 of the key string: its cache key
+	// id is the SHA-256 of its jti: the key its limits are counted by. Not
+	// the string's hash: one signed key can be written as several strings
+	// (an ECDSA signature's s or n-s, unused bits in base64url's last
+	// character), each of which verifies, and each would get its own
+	// budget.
+	id     [32]byte
 	kid    string
 	key    *verificationKey
 	claims map[string]any // never handed out; subject() copies
@@ -174,6 +180,8 @@ func (g *Guard) verifyTempKey(ctx context.Context, key string) (*tempKey, error)
 	}
 	exp, _ := numericDate(claims["exp"])
 	k.kid, k.key, k.claims, k.expires = kid, vk, claims, exp.Add(g.leeway)
+	jti, _ := claims["jti"].(string)
+	k.id = sha256.Sum256([]byte(jti))
 	return k, nil
 }
 

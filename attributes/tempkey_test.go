@@ -2,11 +2,14 @@ package attributes
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -690,7 +693,7 @@ func TestRateLimiterBounded(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	keyN := func(i int) *tempKey {
 		k := &tempKey{limit: 5, limitPerIP: 5, expires: now.Add(time.Hour)}
-		k.sum[0], k.sum[1] = byte(i), byte(i>>8)
+		k.id[0], k.id[1] = byte(i), byte(i>>8)
 		return k
 	}
 	// A key that keeps spending, and stays over its limit throughout.
@@ -819,4 +822,50 @@ func TestTemporaryKeySigningKeyWithdrawn(t *testing.T) {
 	// Keys signed with the new key work.
 	e.ti.set(func(ti *testIssuer) { ti.keySigner = &k2 })
 	wantStatus(t, "new key", e.get(t, e.mint(t, nil), "/x"), http.StatusOK, "")
+}
+
+// TestTemporaryKeyLimitsOneKeyManyStrings: one signed key written as other
+// strings that verify just the same (the ECDSA signature's s as n−s, the
+// unused bits of the signature's last base64url character set) shares the
+// key's budget: limits count the key (its jti), not the string.
+func TestTemporaryKeyLimitsOneKeyManyStrings(t *testing.T) {
+	e := newTKEnv(t, func(c *Config) { c.TrustedProxies = localProxy })
+	key := e.mint(t, func(c map[string]any) { c["limit_per_minute"] = 3; c["limit_per_source_ip_per_minute"] = 3 })
+	dot := strings.LastIndexByte(key, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(key[dot+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature %q: %v", key[dot+1:], err)
+	}
+	// s → n−s: the other signature of the same message.
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	flipped := append([]byte{}, sig...)
+	s.FillBytes(flipped[32:])
+	negated := key[:dot+1] + base64.RawURLEncoding.EncodeToString(flipped)
+	// 64 bytes are 86 base64url characters holding 516 bits: the last
+	// character's 4 low bits are unused.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, key[len(key)-1])
+	padded := key[:len(key)-1] + string(alphabet[last|1])
+	if padded == key || negated == key {
+		t.Fatal("the re-encodings are the key itself")
+	}
+	for _, k := range []string{key, negated, padded} {
+		wantStatus(t, "within the limit", e.get(t, k, "/x", from("203.0.113.1")...), http.StatusOK, "")
+	}
+	for i, k := range []string{key, negated, padded} {
+		wantStatus(t, fmt.Sprintf("form %d over the limit", i), e.get(t, k, "/x", from("203.0.113.2")...), http.StatusTooManyRequests, "")
+	}
+}
+
+// TestTemporaryKeyUnreadableForwardedAddress: when the trusted proxy
+// forwards something that is not an address, the client is unknown, and an
+// unknown client is inside no range, not even the proxy's own network.
+func TestTemporaryKeyUnreadableForwardedAddress(t *testing.T) {
+	e := newTKEnv(t, func(c *Config) { c.TrustedProxies = localProxy })
+	key := e.mint(t, func(c map[string]any) { c["ip_ranges"] = []string{"127.0.0.0/8"} })
+	wantStatus(t, "the proxy itself", e.get(t, key, "/x"), http.StatusOK, "")
+	for _, hop := range []string{"203.0.113.1:8080", "unknown", "203.0.113.1, [::1]:443"} {
+		wantStatus(t, "forwarded "+hop, e.get(t, key, "/x", from(hop)...), http.StatusForbidden, "ip_ranges")
+	}
 }

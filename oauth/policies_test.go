@@ -44,7 +44,8 @@ func TestPolicyDistribution(t *testing.T) {
 	}
 	want := `{"policies":[` +
 		`{"name":"a-owners","description":"","resource_type":"asset","actions":["read"],"condition":"resource.owner == subject.sub"},` +
-		`{"name":"b-admins","description":"","resource_type":"asset","actions":["read"],"condition":"subject.attributes.admin"}]}`
+		`{"name":"b-admins","description":"","resource_type":"asset","actions":["read"],"condition":"subject.attributes.admin"}],` +
+		`"deactivated_api_keys":[]}`
 	if r.RawBody != want {
 		t.Fatalf("body\n got  %s\n want %s", r.RawBody, want)
 	}
