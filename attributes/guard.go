@@ -131,9 +131,10 @@ type Guard struct {
 	limits    *rateLimiter
 	geo       *geoIP
 
-	// deactivated holds the API key ids of the last policy document's
-	// deactivated_api_keys: their temporary keys are refused.
-	deactivated atomic.Pointer[map[string]struct{}]
+	// deactivated holds what the last policy document said of deactivated
+	// API keys (deactivated_api_keys and its cut-off): their temporary
+	// keys are refused.
+	deactivated atomic.Pointer[deactivatedMinters]
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -363,6 +364,9 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		// DeactivatedAPIKeys are the ids of the realm's deactivated API
 		// keys, whose temporary keys are refused (CONTRACT §6).
 		DeactivatedAPIKeys []string `json:"deactivated_api_keys"`
+		// RefuseIssuedUntil is sent when there were too many to list:
+		// every temporary key issued at or before it is refused.
+		RefuseIssuedUntil int64 `json:"refuse_temporary_keys_issued_until"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
 		return fmt.Errorf("fetch policies: %w", err)
@@ -381,7 +385,7 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	g.policies.Store(&compiled)
 	// The list replaces the last one: a reactivated key's temporary keys
 	// work again from this poll on.
-	g.setDeactivated(body.DeactivatedAPIKeys)
+	g.setDeactivated(body.DeactivatedAPIKeys, body.RefuseIssuedUntil)
 	g.etag = resp.Header.Get("ETag")
 	return nil
 }

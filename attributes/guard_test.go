@@ -62,6 +62,8 @@ type testIssuer struct {
 	// deactivated is the policy document's deactivated_api_keys (issue
 	// 15): the ids of API keys whose temporary keys guards refuse.
 	deactivated []string
+	// issuedUntil is refuse_temporary_keys_issued_until (0: absent).
+	issuedUntil int64
 }
 
 // testAPIKey is one API key of the test realm.
@@ -151,7 +153,11 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		writeJSON(w, map[string]any{"policies": ti.policies, "deactivated_api_keys": ti.deactivated})
+		doc := map[string]any{"policies": ti.policies, "deactivated_api_keys": ti.deactivated}
+		if ti.issuedUntil != 0 {
+			doc["refuse_temporary_keys_issued_until"] = ti.issuedUntil
+		}
+		writeJSON(w, doc)
 	})
 	ti.srv = httptest.NewServer(mux)
 	t.Cleanup(ti.srv.Close)

@@ -94,6 +94,7 @@ type tempKey struct {
 	claims map[string]any // never handed out; subject() copies
 
 	apiKey     string
+	issuedAt   int64     // iat, seconds since the epoch
 	expires    time.Time // exp plus the leeway: of no use after
 	ipRanges   []netip.Prefix
 	countries  []string
@@ -156,7 +157,7 @@ func (g *Guard) temporaryKey(ctx context.Context, key string) (*tempKey, error) 
 	if err := g.checkTimes(k.claims); err != nil {
 		return nil, err
 	}
-	if k.apiKey != "" && g.deactivatedKey(k.apiKey) {
+	if g.deactivatedKey(k) {
 		return nil, &KeyRefusedError{Reason: reasonMinterDeactivated}
 	}
 	return k, nil
@@ -201,10 +202,11 @@ func parseTempKey(c map[string]any) (*tempKey, error) {
 	if !ok {
 		return nil, invalid("api_key missing or not a string")
 	}
-	if _, ok := numericDate(c["iat"]); !ok {
+	iat, ok := numericDate(c["iat"])
+	if !ok {
 		return nil, invalid("iat missing or not a number")
 	}
-	k := &tempKey{apiKey: apiKey}
+	k := &tempKey{apiKey: apiKey, issuedAt: iat.Unix()}
 	perms, err := stringList(c, "permissions")
 	if err != nil {
 		return nil, err
@@ -405,24 +407,37 @@ func decideTemporaryKey(subject map[string]any, resourceType, action string, res
 
 // deactivatedKey reports whether the last policy document listed the API
 // key id among the deactivated ones.
-func (g *Guard) deactivatedKey(id string) bool {
-	if m := g.deactivated.Load(); m != nil {
-		_, ok := (*m)[id]
-		return ok
+func (g *Guard) deactivatedKey(k *tempKey) bool {
+	d := g.deactivated.Load()
+	if d == nil {
+		return false
 	}
-	return false
+	if d.issuedUntil > 0 && k.issuedAt <= d.issuedUntil {
+		return true
+	}
+	_, ok := d.ids[k.apiKey]
+	return k.apiKey != "" && ok
 }
 
-// setDeactivated replaces the deactivated API key ids (from a policy
-// document answered 200; absent means none).
-func (g *Guard) setDeactivated(ids []string) {
-	m := make(map[string]struct{}, len(ids))
+// deactivatedMinters is what the last policy document said of deactivated
+// API keys: their ids, and, when Ward had more than it lists, a time up to
+// which every temporary key is refused (the keys left out were deactivated
+// no later than that, so what they minted was issued before it).
+type deactivatedMinters struct {
+	ids         map[string]struct{}
+	issuedUntil int64 // seconds since the epoch; 0: none
+}
+
+// setDeactivated replaces the deactivated API key ids and cut-off (from a
+// policy document answered 200; absent means none).
+func (g *Guard) setDeactivated(ids []string, issuedUntil int64) {
+	d := &deactivatedMinters{ids: make(map[string]struct{}, len(ids)), issuedUntil: issuedUntil}
 	for _, id := range ids {
 		if id != "" {
-			m[id] = struct{}{}
+			d.ids[id] = struct{}{}
 		}
 	}
-	g.deactivated.Store(&m)
+	g.deactivated.Store(d)
 }
 
 // authenticateTempKey is the middleware's check of a temporary key, once

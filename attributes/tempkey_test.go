@@ -869,3 +869,28 @@ func TestTemporaryKeyUnreadableForwardedAddress(t *testing.T) {
 		wantStatus(t, "forwarded "+hop, e.get(t, key, "/x", from(hop)...), http.StatusForbidden, "ip_ranges")
 	}
 }
+
+// TestTemporaryKeyIssuedUntil: when Ward has more deactivated keys than it
+// lists, its cut-off refuses every temporary key issued at or before it,
+// whichever key minted it (fail closed); later keys are judged by the list.
+func TestTemporaryKeyIssuedUntil(t *testing.T) {
+	e := newTKEnv(t, nil)
+	now := e.clock.now().Unix()
+	early := e.mint(t, func(c map[string]any) { c["api_key"] = "key-9"; c["iat"] = now - 10 })
+	edge := e.mint(t, func(c map[string]any) { c["api_key"] = ""; c["iat"] = now - 5 })
+	late := e.mint(t, func(c map[string]any) { c["api_key"] = "key-9"; c["iat"] = now - 4 })
+	listed := e.mint(t, func(c map[string]any) { c["api_key"] = "key-1"; c["iat"] = now - 1 })
+	e.ti.set(func(ti *testIssuer) { ti.deactivated = []string{"key-1"}; ti.issuedUntil = now - 5; ti.version++ })
+	if err := e.g.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "issued before the cut-off", e.get(t, early, "/x"), http.StatusUnauthorized, "deactivated")
+	wantStatus(t, "issued at the cut-off", e.get(t, edge, "/x"), http.StatusUnauthorized, "deactivated")
+	wantStatus(t, "issued after the cut-off", e.get(t, late, "/x"), http.StatusOK, "")
+	wantStatus(t, "listed", e.get(t, listed, "/x"), http.StatusUnauthorized, "deactivated")
+	e.ti.set(func(ti *testIssuer) { ti.deactivated = nil; ti.issuedUntil = 0; ti.version++ })
+	if err := e.g.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "no cut-off", e.get(t, early, "/x"), http.StatusOK, "")
+}

@@ -40,6 +40,10 @@ type policiesDocument struct {
 	// servers must refuse (CONTRACT §6): those deactivated recently enough
 	// that a key they minted may still be alive.
 	DeactivatedAPIKeys []string `json:"deactivated_api_keys"`
+	// RefuseMintedUntil is set only when there were too many to list: a
+	// Guard refuses every temporary key issued at or before it (seconds
+	// since the epoch), whichever API key minted it.
+	RefuseMintedUntil *int64 `json:"refuse_temporary_keys_issued_until,omitempty"`
 }
 
 func (s *Server) handlePolicies(c echo.Context) error {
@@ -70,10 +74,11 @@ func (s *Server) handlePolicies(c echo.Context) error {
 		s.logServerError(ctx, p, "policies", err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
 	}
-	if deactivated == nil {
-		deactivated = []string{}
+	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies)), DeactivatedAPIKeys: deactivated.IDs}
+	if deactivated.MintedUntil != nil {
+		until := deactivated.MintedUntil.Unix()
+		doc.RefuseMintedUntil = &until
 	}
-	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies)), DeactivatedAPIKeys: deactivated}
 	for i, pol := range policies {
 		actions := pol.Actions
 		if actions == nil {

@@ -283,11 +283,11 @@ func testDeactivatedKeysListed(t *testing.T, f *mintFixture) {
 	// of the service the endpoint serves: an access token issued now would
 	// carry fosite's wall-clock exp, already past on the advanced clock.)
 	env.Advance(realm.DeactivatedKeysWindow - time.Second)
-	if got, err := env.Service.DeactivatedAPIKeys(env.Ctx, f.realm.ID); err != nil || !slices.Equal(got, []string{b.ID}) {
+	if got, err := env.Service.DeactivatedAPIKeys(env.Ctx, f.realm.ID); err != nil || !slices.Equal(got.IDs, []string{b.ID}) || got.MintedUntil != nil {
 		t.Fatalf("a second before the window ends: %v, %v; want [%s]", got, err, b.ID)
 	}
 	env.Advance(2 * time.Second)
-	if got, err := env.Service.DeactivatedAPIKeys(env.Ctx, f.realm.ID); err != nil || len(got) != 0 {
+	if got, err := env.Service.DeactivatedAPIKeys(env.Ctx, f.realm.ID); err != nil || len(got.IDs) != 0 {
 		t.Fatalf("after the window: %v, %v; want none", got, err)
 	}
 }

@@ -40,6 +40,9 @@ type Service struct {
 	log       *slog.Logger
 	mail      *MailQueue
 	publicURL string
+	// deactivatedKeysListed bounds the policy document's list of
+	// deactivated API keys (MaxDeactivatedKeysListed; tests lower it).
+	deactivatedKeysListed int
 	passwords *Passwords
 	// policyCache keeps compiled policy conditions: every poll of a
 	// realm's policies and every policies:test would compile them again.
@@ -55,7 +58,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("realm: ServiceConfig.Keys is required")
 	}
 	s := &Service{store: cfg.Store, keys: cfg.Keys, clock: cfg.Clock, random: cfg.Random, log: cfg.Logger,
-		mail: cfg.Mail, publicURL: strings.TrimRight(cfg.PublicURL, "/"), passwords: cfg.Passwords}
+		mail: cfg.Mail, publicURL: strings.TrimRight(cfg.PublicURL, "/"), passwords: cfg.Passwords,
+		deactivatedKeysListed: MaxDeactivatedKeysListed}
 	if s.passwords == nil {
 		s.passwords = NewPasswords(0)
 	}

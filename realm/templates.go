@@ -55,10 +55,11 @@ type TemplateStore interface {
 	// what a mint needs. No such key is ErrNotFound; no such template is a
 	// nil template beside the key.
 	GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHash []byte, template string) (*APIKey, *SecurityTemplate, error)
-	// DeactivatedAPIKeyIDs lists the realm's inactive API keys changed at
-	// or after since, ordered by ID, at most limit: the keys whose
-	// temporary keys may still be alive (see DeactivatedKeysWindow).
-	DeactivatedAPIKeyIDs(ctx context.Context, realmID string, since time.Time, limit int) ([]string, error)
+	// DeactivatedAPIKeys lists the realm's inactive API keys changed at or
+	// after since, most recently changed first (then by ID), at most
+	// limit: the keys whose temporary keys may still be alive (see
+	// DeactivatedKeysWindow).
+	DeactivatedAPIKeys(ctx context.Context, realmID string, since time.Time, limit int) ([]DeactivatedKey, error)
 }
 
 // Bounds of templates and of what they put in a key. A temporary key
@@ -79,10 +80,28 @@ const (
 
 // DeactivatedKeysWindow is how long a deactivated API key stays in the
 // realm's policy document: a temporary key lives at most MaxTemplateTTL
-// and is minted only while its API key is active, so after this window no
-// key it minted can be alive. The window is counted from the key's last
-// change, which is at or after its deactivation.
-const DeactivatedKeysWindow = MaxTemplateTTL * time.Second
+// and is minted only while its API key is active, so after that no key it
+// minted can be alive — but a Guard tolerates clock skew past exp (its
+// leeway, up to minutes) and Ward's nodes' clocks differ too, hence an
+// hour more. The window is counted from the key's last change, which is
+// at or after its deactivation.
+const DeactivatedKeysWindow = MaxTemplateTTL*time.Second + time.Hour
+
+// DeactivatedKey is an inactive API key and its last change.
+type DeactivatedKey struct {
+	ID        string
+	UpdatedAt time.Time
+}
+
+// DeactivatedKeys is what the policy document says about deactivated API
+// keys: their IDs (sorted), and, when there were more than
+// MaxDeactivatedKeysListed, a time up to which every temporary key must be
+// refused (MintedUntil), since the keys left out were deactivated no
+// later than that.
+type DeactivatedKeys struct {
+	IDs         []string
+	MintedUntil *time.Time
+}
 
 // MaxDeactivatedKeysListed bounds the policy document's list.
 const MaxDeactivatedKeysListed = 10_000
@@ -351,8 +370,29 @@ func (s *Service) DeleteSecurityTemplate(ctx context.Context, realmName, name st
 // DeactivatedAPIKeys lists the realm's API keys whose temporary keys
 // resource servers must refuse: those deactivated within
 // DeactivatedKeysWindow (CONTRACT §6). It serves the policy document.
-func (s *Service) DeactivatedAPIKeys(ctx context.Context, realmID string) ([]string, error) {
-	return s.store.DeactivatedAPIKeyIDs(ctx, realmID, s.now().Add(-DeactivatedKeysWindow), MaxDeactivatedKeysListed)
+// Beyond MaxDeactivatedKeysListed the most recent are listed and the rest
+// are covered by MintedUntil, failing closed: every temporary key minted
+// by then is refused, whichever key minted it.
+func (s *Service) DeactivatedAPIKeys(ctx context.Context, realmID string) (DeactivatedKeys, error) {
+	max := s.deactivatedKeysListed
+	list, err := s.store.DeactivatedAPIKeys(ctx, realmID, s.now().Add(-DeactivatedKeysWindow), max+1)
+	if err != nil {
+		return DeactivatedKeys{}, err
+	}
+	var out DeactivatedKeys
+	if len(list) > max {
+		// The newest key left out was deactivated at or before its last
+		// change, and minted only before its deactivation.
+		until := list[max].UpdatedAt
+		out.MintedUntil = &until
+		list = list[:max]
+	}
+	out.IDs = make([]string, len(list))
+	for i, k := range list {
+		out.IDs[i] = k.ID
+	}
+	slices.Sort(out.IDs)
+	return out, nil
 }
 
 func checkTTL(v *ValidationError, ttl int) int {

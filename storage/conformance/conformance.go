@@ -49,7 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"APIKeys", testAPIKeys},
 		{"SecurityTemplates", testSecurityTemplates},
 		{"TemplatePermissionHolders", testTemplatePermissionHolders},
-		{"DeactivatedAPIKeyIDs", testDeactivatedAPIKeyIDs},
+		{"DeactivatedAPIKeys", testDeactivatedAPIKeys},
 		{"GetAPIKeyAndTemplate", testGetAPIKeyAndTemplate},
 		{"ConsoleSessions", testConsoleSessions},
 		{"ConsoleSessionData", testConsoleSessionData},

@@ -234,16 +234,16 @@ func testTemplatePermissionHolders(t *testing.T, f *fixture) {
 	}
 }
 
-// testDeactivatedAPIKeyIDs: the realm's inactive keys changed at or after
-// since, by ID, at most limit.
-func testDeactivatedAPIKeyIDs(t *testing.T, f *fixture) {
+// testDeactivatedAPIKeys: the realm's inactive keys changed at or after
+// since, most recently changed first, at most limit.
+func testDeactivatedAPIKeys(t *testing.T, f *fixture) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	other := f.realm(o.ID, "dev")
-	empty, err := f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, f.clock.Add(-time.Hour), 10)
+	empty, err := f.s.DeactivatedAPIKeys(f.ctx, r.ID, f.clock.Add(-time.Hour), 10)
 	must(t, err)
 	if empty == nil || len(empty) != 0 {
-		t.Errorf("DeactivatedAPIKeyIDs of a realm without keys = %#v, want an empty list", empty)
+		t.Errorf("DeactivatedAPIKeys of a realm without keys = %#v, want an empty list", empty)
 	}
 
 	active, _ := f.apiKey(r.ID, "live")
@@ -266,28 +266,24 @@ func testDeactivatedAPIKeyIDs(t *testing.T, f *fixture) {
 	active.Description, active.UpdatedAt = "still live", since.Add(time.Hour) // changed, but active
 	must(t, f.s.UpdateAPIKey(f.ctx, active))
 
-	got, err := f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, since, 10)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs (by ID, not by time)", got, []string{b.ID, c.ID, d.ID})
-	got, err = f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, since, 2)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs limit 2", got, []string{b.ID, c.ID})
-	got, err = f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, since.Add(-time.Hour), 10)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs wider window", got, []string{old.ID, b.ID, c.ID, d.ID})
-	got, err = f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, since.Add(time.Hour+time.Microsecond), 10)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs past the last change", got, []string{})
-	got, err = f.s.DeactivatedAPIKeyIDs(f.ctx, other.ID, since, 10)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs of the other realm", got, []string{theirs.ID})
+	list := func(realmID string, since time.Time, limit int) []realm.DeactivatedKey {
+		t.Helper()
+		got, err := f.s.DeactivatedAPIKeys(f.ctx, realmID, since, limit)
+		must(t, err)
+		return got
+	}
+	entry := func(k *realm.APIKey) realm.DeactivatedKey { return realm.DeactivatedKey{ID: k.ID, UpdatedAt: k.UpdatedAt} }
+	same(t, "DeactivatedAPIKeys (newest change first)", list(r.ID, since, 10), []realm.DeactivatedKey{entry(b), entry(d), entry(c)})
+	same(t, "DeactivatedAPIKeys limit 2", list(r.ID, since, 2), []realm.DeactivatedKey{entry(b), entry(d)})
+	same(t, "DeactivatedAPIKeys wider window", list(r.ID, since.Add(-time.Hour), 10),
+		[]realm.DeactivatedKey{entry(b), entry(d), entry(c), entry(old)})
+	same(t, "DeactivatedAPIKeys past the last change", list(r.ID, since.Add(time.Hour+time.Microsecond), 10), []realm.DeactivatedKey{})
+	same(t, "DeactivatedAPIKeys of the other realm", list(other.ID, since, 10), []realm.DeactivatedKey{entry(theirs)})
 
 	// Reactivated: off the list.
 	d.Active, d.UpdatedAt = true, since.Add(2*time.Hour)
 	must(t, f.s.UpdateAPIKey(f.ctx, d))
-	got, err = f.s.DeactivatedAPIKeyIDs(f.ctx, r.ID, since, 10)
-	must(t, err)
-	same(t, "DeactivatedAPIKeyIDs after a reactivation", got, []string{b.ID, c.ID})
+	same(t, "DeactivatedAPIKeys after a reactivation", list(r.ID, since, 10), []realm.DeactivatedKey{entry(b), entry(c)})
 }
 
 // testGetAPIKeyAndTemplate: a mint's one query reads the key by its hash

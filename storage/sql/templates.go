@@ -219,19 +219,27 @@ func (s *Store) DeleteSecurityTemplate(ctx context.Context, realmID, name string
 	return nil
 }
 
-// DeactivatedAPIKeyIDs lists the realm's inactive keys changed at or after
-// since, by ID, at most limit.
-func (s *Store) DeactivatedAPIKeyIDs(ctx context.Context, realmID string, since time.Time, limit int) ([]string, error) {
-	out := []string{}
+// DeactivatedAPIKeys lists the realm's inactive keys changed at or after
+// since, most recently changed first, at most limit.
+func (s *Store) DeactivatedAPIKeys(ctx context.Context, realmID string, since time.Time, limit int) ([]realm.DeactivatedKey, error) {
+	out := []realm.DeactivatedKey{}
 	if limit <= 0 {
 		return out, nil
 	}
+	var rows []struct {
+		ID        string
+		UpdatedAt time.Time
+	}
 	// active = false as a literal, so that the partial index
 	// api_keys_deactivated serves the query.
-	err := s.q(ctx).Model(&apiKeyModel{}).Where("realm_id = ? AND active = false AND updated_at >= ?", realmID, dbTime(since)).
-		Order("id").Limit(limit).Pluck("id", &out).Error
+	err := s.q(ctx).Model(&apiKeyModel{}).Select("id, updated_at").
+		Where("realm_id = ? AND active = false AND updated_at >= ?", realmID, dbTime(since)).
+		Order("updated_at DESC, id").Limit(limit).Scan(&rows).Error
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	for _, r := range rows {
+		out = append(out, realm.DeactivatedKey{ID: r.ID, UpdatedAt: fromDBTime(r.UpdatedAt)})
 	}
 	return out, nil
 }
