@@ -43,7 +43,7 @@ type Service struct {
 	// deactivatedKeysListed bounds the policy document's list of
 	// deactivated API keys (MaxDeactivatedKeysListed; tests lower it).
 	deactivatedKeysListed int
-	passwords *Passwords
+	passwords             *Passwords
 	// policyCache keeps compiled policy conditions: every poll of a
 	// realm's policies and every policies:test would compile them again.
 	policyCache *attributes.PolicyCache

@@ -272,7 +272,9 @@ func testDeactivatedAPIKeys(t *testing.T, f *fixture) {
 		must(t, err)
 		return got
 	}
-	entry := func(k *realm.APIKey) realm.DeactivatedKey { return realm.DeactivatedKey{ID: k.ID, UpdatedAt: k.UpdatedAt} }
+	entry := func(k *realm.APIKey) realm.DeactivatedKey {
+		return realm.DeactivatedKey{ID: k.ID, UpdatedAt: k.UpdatedAt}
+	}
 	same(t, "DeactivatedAPIKeys (newest change first)", list(r.ID, since, 10), []realm.DeactivatedKey{entry(b), entry(d), entry(c)})
 	same(t, "DeactivatedAPIKeys limit 2", list(r.ID, since, 2), []realm.DeactivatedKey{entry(b), entry(d)})
 	same(t, "DeactivatedAPIKeys wider window", list(r.ID, since.Add(-time.Hour), 10),
