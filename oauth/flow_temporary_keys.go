@@ -173,7 +173,17 @@ func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
 	var in mintRequest
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil || dec.More() {
+	err = dec.Decode(&in)
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && (typeErr.Field == "template" || typeErr.Field == "ttl_seconds") {
+		msg := "must be a string: the name of a security template"
+		if typeErr.Field == "ttl_seconds" {
+			msg = "must be a whole number of seconds, at most the template's ttl_seconds"
+		}
+		return nil, &requestProblem{status: http.StatusBadRequest, kind: "validation", detail: "the request has invalid fields",
+			fields: []realm.FieldError{{Field: typeErr.Field, Message: msg}}}
+	}
+	if err != nil || dec.More() {
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request",
 			detail: `the body must be one JSON object {"template": name, "ttl_seconds"?: number} with no other field`}
 	}

@@ -204,7 +204,10 @@ func testMintRefusals(t *testing.T, f *mintFixture) {
 	wantProblem(t, f.mint(f.key.Key, `{"template":"a\u0000b"}`), http.StatusBadRequest, "", "template")
 	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader","scope":"x"}`), http.StatusBadRequest, "no other field", "")
 	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader"`), http.StatusBadRequest, "JSON", "")
-	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader","ttl_seconds":"60"}`), http.StatusBadRequest, "JSON", "")
+	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader","ttl_seconds":"60"}`), http.StatusBadRequest, "", "ttl_seconds")
+	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader","ttl_seconds":1.5}`), http.StatusBadRequest, "", "ttl_seconds")
+	wantProblem(t, f.mint(f.key.Key, `{"template":7}`), http.StatusBadRequest, "", "template")
+	wantProblem(t, f.mint(f.key.Key, `["uploader"]`), http.StatusBadRequest, "JSON", "")
 	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader"}`+strings.Repeat(" ", 5000)), http.StatusRequestEntityTooLarge, "", "")
 	wantProblem(t, f.mint(f.key.Key, `{"template":"uploader"}`, "Content-Type", "text/plain"), http.StatusUnsupportedMediaType, "", "")
 

@@ -461,6 +461,10 @@ func dirScopeProblem(p string) string {
 			return "must not contain empty segments (//)"
 		}
 	}
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		// Paths do not end with a slash, so this would match nothing.
+		return fmt.Sprintf("must not end with /: write %s* for everything under %s", p, strings.TrimSuffix(p, "/"))
+	}
 	return ""
 }
 
@@ -605,7 +609,7 @@ func CheckMint(key *APIKey, t *SecurityTemplate, ttlSeconds *int, now time.Time)
 		return nil, fmt.Errorf("%w: %s", ErrUnauthenticated, why)
 	}
 	for _, p := range t.Permissions {
-		if _, held := slices.BinarySearch(key.Permissions, p); !held {
+		if !slices.Contains(key.Permissions, p) {
 			return nil, &ForbiddenError{Reason: fmt.Sprintf("the API key lacks the permission %s that the template %s grants", p, t.Name)}
 		}
 	}

@@ -18,7 +18,7 @@ func fields(v *ValidationError) []string {
 }
 
 func TestCheckDirScope(t *testing.T) {
-	ok := []string{"/marketing/*", "/", "/*", "/press", "/press/", "/a/b/c*", "/a-b_c.d/e f", "/dir.d/..x/x..", "/über/*"}
+	ok := []string{"/marketing/*", "/", "/*", "/press", "/a/b/c*", "/a-b_c.d/e f", "/dir.d/..x/x..", "/über/*"}
 	v := &ValidationError{}
 	if got := CheckDirScope(v, ok); v.OrNil() != nil || !slices.Equal(got, ok) {
 		t.Errorf("CheckDirScope(%q) = %q, %v; want them all, unchanged", ok, got, v.OrNil())
@@ -34,6 +34,7 @@ func TestCheckDirScope(t *testing.T) {
 		"//":                           "empty segments",
 		"/a*b":                         "* only as its last",
 		"/a/*/b":                       "* only as its last",
+		"/press/":                      "write /press/* for everything under /press",
 		"/**":                          "* only as its last",
 		"/a?b":                         "control characters",
 		"/a#b":                         "control characters",

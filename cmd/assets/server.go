@@ -638,6 +638,14 @@ func shareToJSON(sh *Share) shareJSON {
 }
 
 func (s *server) createShare(w http.ResponseWriter, r *http.Request) {
+	if callerFrom(r.Context()).temporary {
+		// A share link would outlive the key and escape its address,
+		// country and rate rules: a temporary key may use what it can
+		// reach, not hand it on.
+		writeProblem(w, &problem{Status: http.StatusForbidden,
+			Detail: "a temporary key cannot create share links: a link would outlive the key and its rules"})
+		return
+	}
 	a, c := s.authorized(w, r, "manage")
 	if a == nil {
 		return

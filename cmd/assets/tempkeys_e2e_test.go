@@ -130,7 +130,7 @@ func TestAssetsTemporaryKeys(t *testing.T) {
 	template(map[string]any{"name": "burst", "permissions": []string{"asset:read"}, "limit_per_minute": 2})
 	template(map[string]any{"name": "per-address", "permissions": []string{"asset:read"}, "limit_per_source_ip_per_minute": 1})
 	template(map[string]any{"name": "office", "permissions": []string{"asset:read"}, "ip_ranges": []string{"203.0.113.0/24", "2001:db8::/32"}})
-	template(map[string]any{"name": "editor", "permissions": []string{"asset:read", "asset:write", "asset:delete"}})
+	template(map[string]any{"name": "editor", "permissions": []string{"asset:read", "asset:write", "asset:delete", "asset:manage"}})
 	admin.badField("ip_ranges[0]", "POST", r+"/security-templates", map[string]any{"name": "bad", "permissions": []string{"asset:read"}, "ip_ranges": []string{"203.0.113.0/33"}})
 
 	serverClient := admin.must(201, "POST", r+"/clients", map[string]any{"name": "assets-server", "kind": "service_account", "audience": []string{"assets"}})
@@ -185,6 +185,8 @@ func TestAssetsTemporaryKeys(t *testing.T) {
 	// for the editor; the uploader then no longer sees it.
 	editor := from{t: t, base: assets.URL, key: mustMint(t, ward.URL, "media", adminKey(t, admin, r), map[string]any{"template": "editor"})}
 	editor.want(403, "asset:create", "PATCH", "/assets/"+bannerID, map[string]any{"path": "/archive/banner.png"})
+	// Nor may it hand on what it reaches: a share link would outlive it.
+	editor.want(403, "share links", "POST", "/assets/"+bannerID+"/shares", map[string]any{"expires_in_seconds": 60})
 
 	// Limits: two a minute in all, then 429 with Retry-After.
 	burst := from{t: t, base: assets.URL, key: mustMint(t, ward.URL, "media", backendKey, map[string]any{"template": "burst"}), addr: "198.51.100.20"}
@@ -209,9 +211,12 @@ func TestAssetsTemporaryKeys(t *testing.T) {
 	from{t: t, base: assets.URL, key: office, addr: "2001:db8::42"}.want(200, "", "GET", "/assets/"+bannerID, nil)
 	from{t: t, base: assets.URL, key: office, addr: "198.51.100.7"}.want(403, "", "GET", "/assets/"+bannerID, nil)
 
-	// A temporary key is not an access token.
+	// A temporary key is not an access token, here or at Ward's admin API.
 	if status, _, _ := (&api{t: t, base: assets.URL, token: uploaderKey}).do("GET", "/assets/"+bannerID, nil); status != http.StatusUnauthorized {
 		t.Errorf("a temporary key as Bearer = %d, want 401", status)
+	}
+	if status, _, _ := (&api{t: t, base: ward.URL, token: uploaderKey}).do("GET", "/admin/v1/realms", nil); status != http.StatusUnauthorized {
+		t.Errorf("a temporary key at Ward's admin API = %d, want 401", status)
 	}
 
 	// Expiry: a key minted for one second is refused once it is over.
@@ -253,6 +258,6 @@ func TestAssetsTemporaryKeys(t *testing.T) {
 func adminKey(t *testing.T, admin *api, r string) string {
 	t.Helper()
 	k := admin.must(201, "POST", r+"/api-keys", map[string]any{"description": "editor backend",
-		"permissions": []string{"asset:create", "asset:read", "asset:write", "asset:delete"}})
+		"permissions": []string{"asset:create", "asset:read", "asset:write", "asset:delete", "asset:manage"}})
 	return k["key"].(string)
 }
