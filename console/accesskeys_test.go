@@ -847,7 +847,7 @@ func TestAccessKeysBadInput(t *testing.T) {
 		}
 
 		// Bodies that are not one JSON object.
-		for _, body := range []string{`[]`, `"x"`, `{`, `{"ids":[]} {}`, ``} {
+		for _, body := range []string{`[]`, `"x"`, `{`, `{"ids":[]} {}`, ``, `null`} {
 			for _, path := range []string{permsPath, keysPath, bulkPath} {
 				problem(t, e.raw(adminToken, "POST", path, "application/json", strings.NewReader(body)), http.StatusBadRequest)
 			}

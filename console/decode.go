@@ -57,11 +57,16 @@ func decode(c echo.Context, dst any, optional bool) error {
 		}
 		return err
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	switch string(bytes.TrimSpace(data)) {
+	case "":
 		if optional {
 			return nil
 		}
 		return badRequest("the request body is empty; a JSON object is expected")
+	case "null":
+		// json would decode it into any struct as "nothing to change",
+		// so a PATCH of null would answer 200.
+		return badRequest("the request body is null; a JSON object is expected")
 	}
 	// Strings and keys are checked on the raw body: decoding would hide
 	// invalid UTF-8 and duplicate keys (jsontext.go).

@@ -543,7 +543,7 @@ func TestSecurityTemplateNoServerErrors(t *testing.T) {
 			})
 		}
 		// Bodies that are not one JSON object; not JSON; too large.
-		for _, body := range []string{`[]`, `"x"`, `{`, `{} {}`, ``} {
+		for _, body := range []string{`[]`, `"x"`, `{`, `{} {}`, ``, `null`, ` null `} {
 			problem(t, e.raw(adminToken, "POST", tplPath, "application/json", strings.NewReader(body)), http.StatusBadRequest)
 			problem(t, e.raw(adminToken, "PATCH", tplPath+"/uploader", "application/json", strings.NewReader(body)), http.StatusBadRequest)
 		}
