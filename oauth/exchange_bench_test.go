@@ -23,12 +23,11 @@ func BenchmarkTokenExchange(b *testing.B) {
 	}
 }
 
-func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
-	env := oauthtest.NewOn(b, open)
+// benchRealmWithKey is a realm "bench" whose catalog holds perms and an API
+// key holding them all.
+func benchRealmWithKey(b *testing.B, env *oauthtest.Env, perms ...string) (*oauthtest.Realm, *realm.NewAPIKeyResult) {
 	rf := env.NewRealm(env.NewOrg("bench").ID, "bench", true)
-	c, secret := env.NewClient(rf.ID, "resource-server", func(c *realm.Client) { c.Audience = []string{"assets"} })
 	ctx := env.System()
-	perms := []string{"asset:delete", "asset:read", "asset:write"}
 	for _, p := range perms {
 		if _, err := env.Service.CreatePermission(ctx, rf.Name, realm.PermissionInput{Name: p, Description: p}); err != nil {
 			b.Fatal(err)
@@ -38,6 +37,13 @@ func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return rf, key
+}
+
+func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
+	env := oauthtest.NewOn(b, open)
+	rf, key := benchRealmWithKey(b, env, "asset:delete", "asset:read", "asset:write")
+	c, secret := env.NewClient(rf.ID, "resource-server", func(c *realm.Client) { c.Audience = []string{"assets"} })
 	tokenURL := rf.Issuer + oauth.PathToken
 	body := exchangeForm(key.Key, "audience", "assets").Encode()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}

@@ -28,19 +28,9 @@ func benchmarkMint(b *testing.B, open func(testing.TB) realm.Store) {
 	env := oauthtest.NewOn(b, open, func(c oauthtest.Configs) {
 		c.OAuth.MintRateLimit = oauth.RateLimit{Rate: 1e9, Burst: 1e9}
 	})
-	rf := env.NewRealm(env.NewOrg("bench").ID, "bench", true)
-	ctx := env.System()
 	perms := []string{"asset:create", "asset:read"}
-	for _, p := range perms {
-		if _, err := env.Service.CreatePermission(ctx, rf.Name, realm.PermissionInput{Name: p, Description: p}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	key, err := env.Service.CreateAPIKey(ctx, rf.Name, realm.APIKeyInput{Description: "bench", Permissions: perms})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := env.Service.CreateSecurityTemplate(ctx, rf.Name, realm.SecurityTemplateInput{Name: "uploader",
+	rf, key := benchRealmWithKey(b, env, perms...)
+	if _, err := env.Service.CreateSecurityTemplate(env.System(), rf.Name, realm.SecurityTemplateInput{Name: "uploader",
 		Permissions: perms, LimitPerMinute: ptr(60), DirScope: []string{"/marketing/*"}, IPRanges: []string{"203.0.113.0/24"}}); err != nil {
 		b.Fatal(err)
 	}

@@ -123,3 +123,18 @@ func (a access) realmForMembership(ctx context.Context, tx Store, name string) (
 func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
 func (s *Service) newID() string { return NewID(s.clock(), s.random) }
+
+// readInRealm runs read on the realm named realmName for a caller who may
+// read it: the shape of every plain read of one realm's objects.
+func readInRealm[T any](ctx context.Context, s *Service, realmName string, read func(r *Realm) (T, error)) (T, error) {
+	var none T
+	a, err := canRead(ctx)
+	if err != nil {
+		return none, err
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return none, err
+	}
+	return read(r)
+}

@@ -153,15 +153,9 @@ func (s *Service) ListAPIKeys(ctx context.Context, realmName string, f APIKeyFil
 // GetAPIKey returns one key of the realm (never its secret: only the hash
 // is kept).
 func (s *Service) GetAPIKey(ctx context.Context, realmName, id string) (*APIKey, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.realm(ctx, s.store, realmName)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.GetAPIKey(ctx, r.ID, id)
+	return readInRealm(ctx, s, realmName, func(r *Realm) (*APIKey, error) {
+		return s.store.GetAPIKey(ctx, r.ID, id)
+	})
 }
 
 // checkKeyPermissions: at least one, at most MaxKeyPermissions, each a

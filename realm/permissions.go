@@ -97,28 +97,16 @@ type PermissionPatch struct {
 
 // ListPermissions lists the realm's catalog.
 func (s *Service) ListPermissions(ctx context.Context, realmName string) ([]Permission, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.realm(ctx, s.store, realmName)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.ListPermissions(ctx, r.ID)
+	return readInRealm(ctx, s, realmName, func(r *Realm) ([]Permission, error) {
+		return s.store.ListPermissions(ctx, r.ID)
+	})
 }
 
 // GetPermission returns one permission of the catalog.
 func (s *Service) GetPermission(ctx context.Context, realmName, name string) (*Permission, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.realm(ctx, s.store, realmName)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.GetPermission(ctx, r.ID, name)
+	return readInRealm(ctx, s, realmName, func(r *Realm) (*Permission, error) {
+		return s.store.GetPermission(ctx, r.ID, name)
+	})
 }
 
 // CreatePermission adds a permission; a name already in the catalog is a

@@ -143,28 +143,16 @@ type SecurityTemplatePatch struct {
 
 // ListSecurityTemplates lists the realm's templates by name.
 func (s *Service) ListSecurityTemplates(ctx context.Context, realmName string) ([]SecurityTemplate, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.realm(ctx, s.store, realmName)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.ListSecurityTemplates(ctx, r.ID)
+	return readInRealm(ctx, s, realmName, func(r *Realm) ([]SecurityTemplate, error) {
+		return s.store.ListSecurityTemplates(ctx, r.ID)
+	})
 }
 
 // GetSecurityTemplate returns one template.
 func (s *Service) GetSecurityTemplate(ctx context.Context, realmName, name string) (*SecurityTemplate, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.realm(ctx, s.store, realmName)
-	if err != nil {
-		return nil, err
-	}
-	return s.store.GetSecurityTemplate(ctx, r.ID, name)
+	return readInRealm(ctx, s, realmName, func(r *Realm) (*SecurityTemplate, error) {
+		return s.store.GetSecurityTemplate(ctx, r.ID, name)
+	})
 }
 
 // CreateSecurityTemplate adds a template; every field is checked and each
