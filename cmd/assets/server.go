@@ -448,9 +448,13 @@ func (s *server) patchAsset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	updated, err := s.store.UpdateAsset(r.Context(), a.ID, name, dept, path)
+	updated, err := s.store.UpdateAsset(r.Context(), a, name, dept, path)
 	if errors.Is(err, errNotFound) {
 		writeProblem(w, &problem{Status: http.StatusNotFound, Detail: "no such asset"})
+		return
+	}
+	if errors.Is(err, errChanged) {
+		writeProblem(w, &problem{Status: http.StatusConflict, Detail: "the asset changed while this request was checked; try again"})
 		return
 	}
 	if err != nil {
@@ -762,6 +766,7 @@ var problemTypes = map[int]string{
 	http.StatusBadRequest:            "urn:ward:problem:bad-request",
 	http.StatusForbidden:             "urn:ward:problem:forbidden",
 	http.StatusNotFound:              "urn:ward:problem:not-found",
+	http.StatusConflict:              "urn:ward:problem:conflict",
 	http.StatusGone:                  "urn:ward:problem:gone",
 	http.StatusRequestEntityTooLarge: "urn:ward:problem:too-large",
 	http.StatusUnsupportedMediaType:  "urn:ward:problem:unsupported-media-type",

@@ -85,6 +85,9 @@ type Store struct {
 var (
 	errNotFound = errors.New("not found")
 	errGone     = errors.New("gone")
+	// errChanged: the asset changed between the permission check and the
+	// write, so the check no longer stands.
+	errChanged = errors.New("changed")
 )
 
 // OpenStore opens (creating) the SQLite database named by dsn
@@ -159,8 +162,12 @@ func (s *Store) ListAssets(ctx context.Context) ([]Asset, error) {
 	return out, s.db.WithContext(ctx).Order("created_at, id").Find(&out).Error
 }
 
-// UpdateAsset changes name, department and path (empty: unchanged).
-func (s *Store) UpdateAsset(ctx context.Context, id, name, department, path string) (*Asset, error) {
+// UpdateAsset changes name, department and path (empty: unchanged) of the
+// asset as it was when the change was allowed (decided): if what a
+// decision reads of it (name, department, owner, path) has changed since,
+// it is errChanged and nothing is written.
+func (s *Store) UpdateAsset(ctx context.Context, decided *Asset, name, department, path string) (*Asset, error) {
+	id := decided.ID
 	var out *Asset
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var a Asset
@@ -169,6 +176,9 @@ func (s *Store) UpdateAsset(ctx context.Context, id, name, department, path stri
 				return errNotFound
 			}
 			return err
+		}
+		if a.Name != decided.Name || a.Department != decided.Department || a.Owner != decided.Owner || a.Path != decided.Path {
+			return errChanged
 		}
 		if name != "" {
 			a.Name = name

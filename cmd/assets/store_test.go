@@ -125,3 +125,34 @@ func TestStoreShares(t *testing.T) {
 		t.Errorf("a link not revoked stopped working: %v", err)
 	}
 }
+
+// TestStoreUpdateAssetChanged: an update applies to the asset as its
+// permission check saw it; if what a decision reads of it (name,
+// department, owner, path) changed in between, nothing is written.
+func TestStoreUpdateAssetChanged(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, nil)
+	a, err := s.CreateAsset(ctx, "Banner", "marketing", "/marketing/banner.png", "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Path != "/marketing/banner.png" {
+		t.Fatalf("path %q", a.Path)
+	}
+	checked := *a
+	moved, err := s.UpdateAsset(ctx, a, "", "", "/finance/banner.png")
+	if err != nil || moved.Path != "/finance/banner.png" || moved.Name != "Banner" {
+		t.Fatalf("move: %+v, %v", moved, err)
+	}
+	// A second change decided on the asset as it was before the move.
+	if _, err := s.UpdateAsset(ctx, &checked, "Renamed", "", ""); !errors.Is(err, errChanged) {
+		t.Fatalf("update decided on a stale asset: %v, want errChanged", err)
+	}
+	got, err := s.GetAsset(ctx, a.ID)
+	if err != nil || got.Name != "Banner" || got.Path != "/finance/banner.png" {
+		t.Fatalf("after the refused update: %+v, %v", got, err)
+	}
+	if _, err := s.UpdateAsset(ctx, got, "Renamed", "", ""); err != nil {
+		t.Fatalf("update decided on the current asset: %v", err)
+	}
+}
