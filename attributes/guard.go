@@ -511,7 +511,7 @@ type (
 // in the request context. For an API key they are the claims of the token
 // Ward issued for it: kind "api_key", sub the key's id, permissions. For a
 // temporary key they are its own claims with kind "temporary_key" (sub is
-// the security template's id; see VerifyTemporaryKey).
+// the security template's id, api_key the minting API key's id).
 func SubjectFrom(ctx context.Context) (map[string]any, bool) {
 	s, ok := ctx.Value(subjectKey{}).(map[string]any)
 	return s, ok

@@ -193,9 +193,11 @@ func (g *Guard) clientIP(r *http.Request) string {
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			// Our proxy forwarded something that is not an address: the
-			// client is unknown, and an unknown address is inside no
-			// range or country (not the proxy's own, which may be).
+			// Our proxy forwarded a client it could not name. An unknown
+			// client is inside no range or country; the proxy's own
+			// address would be wrong here, and a range may well cover it.
+			// (A request with no X-Forwarded-For at all is the proxy's
+			// own, and it is the client then.)
 			return ""
 		}
 		a = a.Unmap()

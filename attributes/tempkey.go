@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -23,7 +22,7 @@ import (
 
 const (
 	// KindTemporaryKey is the kind of the subject a temporary key yields
-	// (SubjectFrom, VerifyTemporaryKey).
+	// (SubjectFrom).
 	KindTemporaryKey = "temporary_key"
 
 	// tempKeyType is the header typ Ward gives temporary keys; it keeps
@@ -42,8 +41,7 @@ const (
 	reasonMinterDeactivated = "the API key that minted the temporary key is deactivated"
 )
 
-// IsTemporaryKey reports whether subject (from SubjectFrom or
-// VerifyTemporaryKey) is a temporary key's: kind "temporary_key". Like an
+// IsTemporaryKey reports whether subject (from SubjectFrom) is a temporary key's: kind "temporary_key". Like an
 // API key's, it is allowed what its permissions name (KeyAllows), and on
 // resources within its dir_scope (ScopeAllows) only.
 func IsTemporaryKey(subject map[string]any) bool {
@@ -109,29 +107,6 @@ func (k *tempKey) subject() map[string]any {
 	// is never decided as something else.
 	s["kind"] = KindTemporaryKey
 	return s
-}
-
-// VerifyTemporaryKey checks a temporary key offline and returns its
-// subject: the key's claims (iss, sub = the template's id, template, jti,
-// iat, exp, api_key, permissions, dir_scope, ip_ranges, countries,
-// limit_per_minute, limit_per_source_ip_per_minute) with kind
-// "temporary_key". The key must be a compact JWS with header typ
-// ward-tk+jwt, signed by a key of the realm's JWKS with an allowed
-// algorithm, iss the issuer, exp not past, nbf and iat not in the future
-// (with Config.Leeway), and well-formed rules; its minting API key must not
-// be among the deactivated keys of the last policy document. A key seen
-// before skips the signature check, not the times.
-//
-// The rules that depend on the request (ip_ranges, countries, the
-// per-minute limits) are the middleware's: a handler calling this itself
-// gets none of them. Errors wrap ErrInvalidToken; a deactivated minting
-// key is a *KeyRefusedError.
-func (g *Guard) VerifyTemporaryKey(ctx context.Context, key string) (map[string]any, error) {
-	k, err := g.temporaryKey(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return k.subject(), nil
 }
 
 func (g *Guard) temporaryKey(ctx context.Context, key string) (*tempKey, error) {
@@ -308,103 +283,6 @@ func perMinute(c map[string]any, name string) (int64, error) {
 	return 0, invalid("%s is neither null nor a whole number from 1 to %d", name, maxPerMinute)
 }
 
-// isCleanPath reports whether p is an absolute path without empty, "." or
-// ".." segments: the only paths dir_scope is matched against, so that
-// "/marketing/../finance/x" cannot pass for a path under /marketing/. A
-// trailing "/" is allowed.
-func isCleanPath(p string) bool {
-	if !strings.HasPrefix(p, "/") {
-		return false
-	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
-		if s == "." || s == ".." || s == "" && i < len(segs)-1 {
-			return false
-		}
-	}
-	return true
-}
-
-// isScopePattern reports whether p is a dir_scope pattern: a clean
-// absolute path, or one followed by "*" (which matches any rest of a path,
-// "/" included, and appears nowhere else).
-func isScopePattern(p string) bool {
-	prefix, wild := strings.CutSuffix(p, "*")
-	if strings.Contains(prefix, "*") {
-		return false
-	}
-	if !wild {
-		return isCleanPath(p)
-	}
-	// The last segment of a wildcard's prefix is a name's beginning, so
-	// "/a/.*" (names starting with a dot) is fine; what comes before must
-	// be clean.
-	dir := prefix[:strings.LastIndex(prefix, "/")+1]
-	return strings.HasPrefix(prefix, "/") && isCleanPath(dir)
-}
-
-// scopeMatches: "/marketing/*" matches "/marketing/a/b.png" and
-// "/marketing/x", not "/marketing" nor "/marketingx"; a pattern without
-// "*" matches only itself.
-func scopeMatches(pattern, path string) bool {
-	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
-		return strings.HasPrefix(path, prefix)
-	}
-	return pattern == path
-}
-
-// ScopeAllows reports whether subject may reach a resource at path as far
-// as dir_scope goes: for a temporary key with a non-empty dir_scope, path
-// must be a clean absolute path (no "." or ".." segments, no "//")
-// matching one of its patterns; any other subject, or a key without
-// dir_scope, is not restricted by path. Decide checks it against the
-// resource's "path"; a handler filtering a list for a temporary key can
-// ask it per item, beside KeyAllows.
-func ScopeAllows(subject map[string]any, path string) bool {
-	if !IsTemporaryKey(subject) {
-		return true
-	}
-	switch scope := subject["dir_scope"].(type) {
-	case nil:
-		return true
-	case []any:
-		if len(scope) == 0 {
-			return true
-		}
-		if !isCleanPath(path) {
-			return false
-		}
-		for _, p := range scope {
-			if s, ok := p.(string); ok && scopeMatches(s, path) {
-				return true
-			}
-		}
-	case []string:
-		if len(scope) == 0 {
-			return true
-		}
-		if !isCleanPath(path) {
-			return false
-		}
-		for _, s := range scope {
-			if scopeMatches(s, path) {
-				return true
-			}
-		}
-	}
-	// A dir_scope of any other type (not from a verified key) allows
-	// nothing.
-	return false
-}
-
-// decideTemporaryKey is Decide for a temporary key: its permissions, then
-// the resource's path (a string from the loader; missing counts as
-// outside a non-empty dir_scope).
-func decideTemporaryKey(subject map[string]any, resourceType, action string, resource map[string]any) bool {
-	path, _ := resource["path"].(string)
-	return KeyAllows(subject, resourceType, action) && ScopeAllows(subject, path)
-}
-
 // deactivatedKey reports whether the last policy document listed the API
 // key id among the deactivated ones.
 func (g *Guard) deactivatedKey(k *tempKey) bool {
@@ -521,54 +399,4 @@ func tooManyRequests(k *tempKey, wait time.Duration, perAddr bool) *problem {
 // at least 1.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
-}
-
-// tempKeyCache remembers verified temporary keys by the SHA-256 of the
-// key, so that a key used again costs no signature check. Entries leave
-// when their key expires or, when the cache is full, to make room (which
-// costs the key one more signature check).
-type tempKeyCache struct {
-	mu      sync.RWMutex
-	entries map[[32]byte]*tempKey
-	max     int
-	now     func() time.Time
-}
-
-func newTempKeyCache(max int, now func() time.Time) *tempKeyCache {
-	return &tempKeyCache{entries: map[[32]byte]*tempKey{}, max: max, now: now}
-}
-
-func (c *tempKeyCache) get(sum [32]byte) (*tempKey, bool) {
-	c.mu.RLock()
-	k, ok := c.entries[sum]
-	c.mu.RUnlock()
-	return k, ok
-}
-
-// put stores k, sweeping when full: expired keys first, then arbitrary
-// ones down to three quarters, so a sweep runs once per max/4 new keys.
-func (c *tempKeyCache) put(sum [32]byte, k *tempKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[sum]; !ok && len(c.entries) >= c.max {
-		now := c.now()
-		for s, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, s)
-			}
-		}
-		for s := range c.entries {
-			if len(c.entries) <= c.max*3/4 {
-				break
-			}
-			delete(c.entries, s)
-		}
-	}
-	c.entries[sum] = k
-}
-
-func (c *tempKeyCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
 }

@@ -164,9 +164,9 @@ func TestTemporaryKeyAllowed(t *testing.T) {
 		t.Fatal("the key was not cached")
 	}
 	k.claims["template"] = "from-the-cache"
-	s, err := e.g.VerifyTemporaryKey(context.Background(), key)
+	s, err := e.g.temporaryKeySubject(context.Background(), key)
 	if err != nil || s["template"] != "from-the-cache" || !IsTemporaryKey(s) {
-		t.Fatalf("VerifyTemporaryKey: %v %v", s, err)
+		t.Fatalf("temporaryKeySubject: %v %v", s, err)
 	}
 	// What a caller gets is a copy.
 	s["permissions"].([]any)[0] = "asset:delete"
@@ -238,8 +238,8 @@ func TestTemporaryKeyRefused(t *testing.T) {
 		if !strings.Contains(a.wwwAuth, `error="invalid_token"`) {
 			t.Fatalf("%s: WWW-Authenticate %q", name, a.wwwAuth)
 		}
-		if _, err := e.g.VerifyTemporaryKey(context.Background(), key); err == nil {
-			t.Fatalf("%s: VerifyTemporaryKey accepted it", name)
+		if _, err := e.g.temporaryKeySubject(context.Background(), key); err == nil {
+			t.Fatalf("%s: temporaryKeySubject accepted it", name)
 		}
 	}
 	// The good key itself still works: the refusals above were its
@@ -344,7 +344,7 @@ func TestTemporaryKeyDirScope(t *testing.T) {
 	// Scope absent altogether is no scope.
 	wantStatus(t, "scope absent", e.get(t, e.mint(t, func(c map[string]any) { delete(c, "dir_scope") }), "/x"), http.StatusOK, "")
 	// A non-string path is no path.
-	sub, err := e.g.VerifyTemporaryKey(context.Background(), key)
+	sub, err := e.g.temporaryKeySubject(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -770,7 +770,7 @@ func TestDecideTemporaryKey(t *testing.T) {
 		c["permissions"] = []any{"asset:read", "report:write"}
 		c["dir_scope"] = []any{"/m/*"}
 	})
-	sub, err := e.g.VerifyTemporaryKey(context.Background(), key)
+	sub, err := e.g.temporaryKeySubject(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -797,7 +797,7 @@ func TestDecideTemporaryKey(t *testing.T) {
 	}
 	// A kind claim inside the key does not make it something else.
 	forged := e.mint(t, func(c map[string]any) { c["kind"] = "api_key" })
-	s, err := e.g.VerifyTemporaryKey(context.Background(), forged)
+	s, err := e.g.temporaryKeySubject(context.Background(), forged)
 	if err != nil || !IsTemporaryKey(s) {
 		t.Fatalf("%v %v", s, err)
 	}
@@ -893,4 +893,29 @@ func TestTemporaryKeyIssuedUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, "no cut-off", e.get(t, early, "/x"), http.StatusOK, "")
+}
+
+// temporaryKeySubject is the part of the middleware's check that needs no
+// request, for tests: it checks a temporary key offline and returns its
+// subject: the key's claims (iss, sub = the template's id, template, jti,
+// iat, exp, api_key, permissions, dir_scope, ip_ranges, countries,
+// limit_per_minute, limit_per_source_ip_per_minute) with kind
+// "temporary_key". The key must be a compact JWS with header typ
+// ward-tk+jwt, signed by a key of the realm's JWKS with an allowed
+// algorithm, iss the issuer, exp not past, nbf and iat not in the future
+// (with Config.Leeway), and well-formed rules; its minting API key must not
+// be among the deactivated keys of the last policy document. A key seen
+// before skips the signature check, not the times.
+//
+// The rules that depend on the request (ip_ranges, countries, the
+// per-minute limits) are the middleware's (authenticateTempKey), which is
+// why this is not exported: a resource server calling it by hand would
+// enforce none of them. Errors wrap ErrInvalidToken; a deactivated minting
+// key is a *KeyRefusedError.
+func (g *Guard) temporaryKeySubject(ctx context.Context, key string) (map[string]any, error) {
+	k, err := g.temporaryKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return k.subject(), nil
 }
