@@ -262,7 +262,7 @@ func (p *provider) signTemporaryKey(ctx context.Context, g *realm.TemporaryKeyGr
 		"iss":                            p.issuer,
 		"sub":                            t.ID,
 		"template":                       t.Name,
-		"jti":                            realm.NewID(g.IssuedAt, nil),
+		"jti":                            g.ID,
 		"iat":                            g.IssuedAt.Unix(),
 		"exp":                            g.ExpiresAt.Unix(),
 		"api_key":                        g.APIKeyID,

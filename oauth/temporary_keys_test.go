@@ -1,7 +1,10 @@
 package oauth_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -323,4 +326,46 @@ func TestTemporaryKeyMintLimit(t *testing.T) {
 		wantProblem(t, f.mint(guess, `{"template":"uploader"}`), http.StatusUnauthorized, realm.APIKeyUnknown, "")
 	}
 	wantProblem(t, f.mint(other.Key, `{"template":"uploader"}`), http.StatusTooManyRequests, "address", "")
+}
+
+// TestMintTestKey: the console's test key is minted for an admin of the
+// realm's org only, lives at most ten minutes, names no API key, and its
+// audit event names the key's jti (never the key).
+func TestMintTestKey(t *testing.T) {
+	env := oauthtest.New(t)
+	f := newMintFixture(t, env, "console-mint")
+	org := f.realm.OrgID
+	as := func(role realm.Role) context.Context {
+		return realm.WithPrincipal(env.Ctx, realm.Principal{OrgID: org, Role: role, ActorType: "member", ActorID: "m-" + string(role)})
+	}
+	if _, err := env.OAuth.MintTestKey(as(realm.RoleViewer), f.realm.Name, "uploader"); !errors.Is(err, realm.ErrForbidden) {
+		t.Fatalf("a viewer minting: %v, want forbidden", err)
+	}
+	other := realm.WithPrincipal(env.Ctx, realm.Principal{OrgID: env.NewOrg("elsewhere").ID, Role: realm.RoleOwner, ActorType: "member", ActorID: "x"})
+	if _, err := env.OAuth.MintTestKey(other, f.realm.Name, "uploader"); !errors.Is(err, realm.ErrNotFound) {
+		t.Fatalf("another org's owner minting: %v, want not found", err)
+	}
+	if _, err := env.OAuth.MintTestKey(as(realm.RoleAdmin), f.realm.Name, "nope"); !errors.Is(err, realm.ErrNotFound) {
+		t.Fatalf("an unknown template: %v, want not found", err)
+	}
+	k, err := env.OAuth.MintTestKey(as(realm.RoleAdmin), f.realm.Name, "uploader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, claims := env.VerifyWithJWKS(t, f.realm.Name, k.Key)
+	now := env.Now().Truncate(time.Second)
+	if claims["api_key"] != "" || claims["exp"] != float64(now.Unix()+600) || !k.ExpiresAt.Equal(now.Add(10*time.Minute)) {
+		t.Fatalf("test key claims %v, expires_at %v: want api_key \"\" and exp in 10 minutes", claims, k.ExpiresAt)
+	}
+	events, err := env.Service.ListEvents(as(realm.RoleAdmin), f.realm.Name, realm.EventFilter{Type: realm.EventSecurityTemplateTestKeyMinted})
+	if err != nil || len(events.Items) != 1 {
+		t.Fatalf("events %v, %v: want one test_key_minted", events.Items, err)
+	}
+	e := events.Items[0]
+	if e.Details["jti"] != claims["jti"] || e.TargetID != f.tmpl.ID || e.ActorID != "m-admin" {
+		t.Fatalf("event %+v: want jti %v, target %s, actor m-admin", e, claims["jti"], f.tmpl.ID)
+	}
+	if strings.Contains(fmt.Sprint(e.Details), k.Key) {
+		t.Fatal("the event holds the key")
+	}
 }

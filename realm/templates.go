@@ -581,6 +581,9 @@ func listBytes(l []string) int {
 // the key's realm, from IssuedAt to ExpiresAt. APIKeyID is the minting
 // key's id ("" for a test key minted from the console).
 type TemporaryKeyGrant struct {
+	// ID is the key's jti: known before it is signed, so that an audit
+	// event can name it.
+	ID        string
 	Template  *SecurityTemplate
 	APIKeyID  string
 	IssuedAt  time.Time
@@ -639,7 +642,7 @@ func (s *Service) CheckTestMint(ctx context.Context, realmName, templateName str
 			return err
 		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventSecurityTemplateTestKeyMinted, "security_template", t.ID,
-			map[string]any{"name": t.Name, "expires_at": g.ExpiresAt.UTC().Format(time.RFC3339)}))
+			map[string]any{"name": t.Name, "jti": g.ID, "expires_at": g.ExpiresAt.UTC().Format(time.RFC3339)}))
 	})
 	if err != nil {
 		return nil, nil, err
@@ -656,5 +659,5 @@ func grantFor(t *SecurityTemplate, ttlSeconds *int, now time.Time) (*TemporaryKe
 		ttl = *ttlSeconds
 	}
 	now = now.Truncate(time.Second)
-	return &TemporaryKeyGrant{Template: t, IssuedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second)}, nil
+	return &TemporaryKeyGrant{ID: NewID(now, nil), Template: t, IssuedAt: now, ExpiresAt: now.Add(time.Duration(ttl) * time.Second)}, nil
 }

@@ -307,7 +307,7 @@ func (u *UI) createAPIKey(r *req) error {
 		}
 		return r.fail(err)
 	}
-	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: apiKeySlot(res.ID), Secret: res.Key}, u.now())
+	r.s.keepSecret(&shownSecret{Realm: r.realm, Slot: apiKeySlot(res.ID), Secret: res.Key}, u.now())
 	return r.done(f, apiKeyPath(r.realm, res.ID), "API key "+res.Prefix+"… created.")
 }
 

@@ -120,7 +120,7 @@ func (u *UI) createClient(r *req) error {
 	}
 	flash := "Client " + c.Name + " created."
 	if secret != "" {
-		r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
+		r.s.keepSecret(&shownSecret{Realm: r.realm, Slot: c.ClientID, Secret: secret}, u.now())
 	} else {
 		flash = "Client " + c.Name + " created. It is a public application: it has no secret and signs users in with PKCE."
 	}
@@ -353,7 +353,7 @@ func (u *UI) rotateSecret(r *req) error {
 		}
 		return r.fail(err)
 	}
-	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: c.ClientID, Secret: secret}, u.now())
+	r.s.keepSecret(&shownSecret{Realm: r.realm, Slot: c.ClientID, Secret: secret}, u.now())
 	flash := "Client " + c.Name + " secret rotated. The previous secret stopped working."
 	if grace > 0 {
 		flash = fmt.Sprintf("Client %s secret rotated. The previous secret keeps working for %d seconds.", c.Name, grace)

@@ -269,8 +269,9 @@ func (u *UI) confirmDeleteTemplate(r *req) error {
 		Heading: "Delete the security template " + t.Name + "?",
 		Points: []string{"It allows: " + templateSummary(*t) + ".",
 			"Backends can no longer mint keys with the name " + t.Name + ": their requests are refused.",
-			"Keys already minted from it keep working until they expire (at most " + ttlWords(t.TTLSeconds) +
-				" from now): they carry their rules with them."},
+			"Keys already minted from it keep working until they expire (" + ttlWords(t.TTLSeconds) +
+				" after minting under its current settings, up to 24 hours for keys minted before its last change): " +
+				"they carry their rules with them. To stop them sooner, deactivate the API keys that minted them."},
 		Action: path + "/delete", Button: "Delete template", Back: path, Allowed: r.p.Role.CanWrite(),
 	})
 }
@@ -306,7 +307,7 @@ func (u *UI) mintTestKey(r *req) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	r.s.keepSecret(&shownSecret{Realm: r.realm, ClientID: testKeySlot(t.ID), Secret: k.Key, Until: k.ExpiresAt.UTC()}, u.now())
+	r.s.keepSecret(&shownSecret{Realm: r.realm, Slot: testKeySlot(t.ID), Secret: k.Key, Until: k.ExpiresAt.UTC()}, u.now())
 	return r.done(f, templatePath(r.realm, t.Name), "Test key minted from "+t.Name+".")
 }
 

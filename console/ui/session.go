@@ -50,14 +50,15 @@ func (s *liveSession) change(op func(*sessionState)) {
 	s.ops = append(s.ops, op)
 }
 
-// shownSecret is a client secret just created or rotated, a new API key
-// (ClientID then holds apiKeySlot(id)) or a test key minted from a
-// security template (testKeySlot(id)).
+// shownSecret is a secret waiting to be shown once: a client secret just
+// created or rotated (Slot is the client's ID), a new API key
+// (apiKeySlot(id)) or a test key minted from a security template
+// (testKeySlot(id)).
 type shownSecret struct {
-	Realm    string    `json:"r"`
-	ClientID string    `json:"c"`
-	Secret   string    `json:"s"`
-	Expires  time.Time `json:"e"` // when the slot is forgotten
+	Realm   string    `json:"r"`
+	Slot    string    `json:"c"` // what the secret is for, within Realm
+	Secret  string    `json:"s"`
+	Expires time.Time `json:"e"` // when the slot is forgotten
 	// Until is when the secret itself expires (a test key), zero for one
 	// without an expiry of its own.
 	Until time.Time `json:"u,omitzero"`
@@ -108,7 +109,7 @@ func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
 	s.change(func(st *sessionState) {
 		var kept []*shownSecret
 		for _, w := range st.Secrets {
-			if now.Before(w.Expires) && (w.Realm != sec.Realm || w.ClientID != sec.ClientID) {
+			if now.Before(w.Expires) && (w.Realm != sec.Realm || w.Slot != sec.Slot) {
 				kept = append(kept, w)
 			}
 		}
@@ -119,21 +120,21 @@ func (s *liveSession) keepSecret(sec *shownSecret, now time.Time) {
 	})
 }
 
-// secretFor returns the waiting secret of realmName's clientID, if any.
-func (st *sessionState) secretFor(realmName, clientID string) *shownSecret {
+// secretFor returns the waiting secret of realmName's slot, if any.
+func (st *sessionState) secretFor(realmName, slot string) *shownSecret {
 	for _, w := range st.Secrets {
-		if w.Realm == realmName && w.ClientID == clientID {
+		if w.Realm == realmName && w.Slot == slot {
 			return w
 		}
 	}
 	return nil
 }
 
-// withoutSecret is st without realmName's clientID's secret.
-func (st sessionState) withoutSecret(realmName, clientID string) sessionState {
+// withoutSecret is st without the secret of realmName's slot.
+func (st sessionState) withoutSecret(realmName, slot string) sessionState {
 	var kept []*shownSecret
 	for _, w := range st.Secrets {
-		if w.Realm != realmName || w.ClientID != clientID {
+		if w.Realm != realmName || w.Slot != slot {
 			kept = append(kept, w)
 		}
 	}

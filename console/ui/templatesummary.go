@@ -14,14 +14,15 @@ import (
 // the template's fields, never a replacement: it says only what the
 // fields say. The verb comes from the permissions when they are all
 // actions it knows on one resource type; otherwise the permissions are
-// listed as they are. Long lists are cut after summaryListMax items,
-// saying how many more there are.
+// listed as they are, all of them. Long lists of paths, ranges and
+// countries are cut after summaryListMax items, saying how many more there
+// are.
 func templateSummary(t realm.SecurityTemplate) string {
 	verbs, prep := permissionVerbs(t.Permissions)
 	var b strings.Builder
 	b.WriteString(verbs)
 	if len(t.DirScope) == 0 {
-		b.WriteString(" anywhere")
+		b.WriteString(" on any path")
 	} else {
 		b.WriteString(" " + prep + " " + summaryList(t.DirScope, "path", "paths"))
 	}
@@ -57,7 +58,9 @@ var actionVerbs = []actionVerb{
 // verb takes it, "in" otherwise. Creating an asset is uploading it (the
 // resource servers Ward is made for store files), so asset:create reads
 // "upload". Permissions of several resource types, or an action without a
-// word here, are listed instead: "Use asset:approve, asset:read".
+// word here, are listed instead, every one of them (they are what a key
+// may do): "Use asset:approve, asset:read". Another resource type than
+// asset is named: "Read reports".
 func permissionVerbs(perms []string) (phrase, prep string) {
 	if len(perms) == 0 {
 		return "Do nothing", "in"
@@ -80,7 +83,7 @@ func permissionVerbs(perms []string) (phrase, prep string) {
 		order = append(order, i)
 	}
 	if !known {
-		return "Use " + summaryList(perms, "permission", "permissions"), "in"
+		return "Use " + strings.Join(perms, ", "), "in"
 	}
 	slices.Sort(order)
 	for _, i := range order {
@@ -97,7 +100,23 @@ func permissionVerbs(perms []string) (phrase, prep string) {
 		prep = preps[0]
 	}
 	phrase = andList(words)
+	if typ0 != "asset" {
+		phrase += " " + pluralType(typ0)
+	}
 	return strings.ToUpper(phrase[:1]) + phrase[1:], prep
+}
+
+// pluralType names a resource type's objects: "report" → "reports",
+// "policy" → "policies" (asset, Ward's own, goes unnamed).
+func pluralType(typ string) string {
+	typ = strings.ReplaceAll(typ, "_", " ")
+	switch {
+	case strings.HasSuffix(typ, "y") && !strings.HasSuffix(typ, "ey"):
+		return typ[:len(typ)-1] + "ies"
+	case strings.HasSuffix(typ, "s") || strings.HasSuffix(typ, "x") || strings.HasSuffix(typ, "ch") || strings.HasSuffix(typ, "sh"):
+		return typ + "es"
+	}
+	return typ + "s"
 }
 
 // andList joins words as a sentence does: "a", "a and b", "a, b and c".
