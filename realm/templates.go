@@ -465,8 +465,13 @@ func hasControl(s string) bool {
 // its length (203.0.113.7/24) is refused with the prefix it probably
 // means, rather than silently widened or narrowed.
 func CheckIPRanges(v *ValidationError, field string, cidrs []string) []string {
-	if len(cidrs) > MaxIPRanges {
-		v.Add(field, fmt.Sprintf("must have at most %d ranges", MaxIPRanges))
+	return checkCIDRs(v, field, cidrs, MaxIPRanges)
+}
+
+// checkCIDRs is CheckIPRanges with its bound: at most max prefixes.
+func checkCIDRs(v *ValidationError, field string, cidrs []string, max int) []string {
+	if len(cidrs) > max {
+		v.Add(field, fmt.Sprintf("must have at most %d ranges", max))
 		return nil
 	}
 	out := make([]string, 0, len(cidrs))
