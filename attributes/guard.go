@@ -135,6 +135,8 @@ type Guard struct {
 	// API keys (deactivated_api_keys and its cut-off): their temporary
 	// keys are refused.
 	deactivated atomic.Pointer[deactivatedMinters]
+	// network holds the IP allow lists of the last policy document.
+	network atomic.Pointer[networkLists]
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -367,6 +369,8 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		// RefuseIssuedUntil is sent when there were too many to list:
 		// every temporary key issued at or before it is refused.
 		RefuseIssuedUntil int64 `json:"refuse_temporary_keys_issued_until"`
+		// IPAllowLists are the realm's and its groups' (CONTRACT §7).
+		IPAllowLists networkDocument `json:"ip_allow_lists"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
 		return fmt.Errorf("fetch policies: %w", err)
@@ -386,6 +390,7 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	// The list replaces the last one: a reactivated key's temporary keys
 	// work again from this poll on.
 	g.setDeactivated(body.DeactivatedAPIKeys, body.RefuseIssuedUntil)
+	g.setNetworkLists(body.IPAllowLists)
 	g.etag = resp.Header.Get("ETag")
 	return nil
 }

@@ -64,6 +64,9 @@ type testIssuer struct {
 	deactivated []string
 	// issuedUntil is refuse_temporary_keys_issued_until (0: absent).
 	issuedUntil int64
+	// ipAllowLists is the policy document's ip_allow_lists (issue 16),
+	// absent when nil.
+	ipAllowLists map[string]any
 }
 
 // testAPIKey is one API key of the test realm.
@@ -156,6 +159,9 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 		doc := map[string]any{"policies": ti.policies, "deactivated_api_keys": ti.deactivated}
 		if ti.issuedUntil != 0 {
 			doc["refuse_temporary_keys_issued_until"] = ti.issuedUntil
+		}
+		if ti.ipAllowLists != nil {
+			doc["ip_allow_lists"] = ti.ipAllowLists
 		}
 		writeJSON(w, doc)
 	})

@@ -48,6 +48,11 @@ func (g *Guard) authorize(r *http.Request, resourceType, action string, decide b
 	if p != nil {
 		return nil, p
 	}
+	// The IP allow lists (a temporary key's were applied before its
+	// limits were spent).
+	if !IsTemporaryKey(subject) && !g.networkAllows(ctx, subject) {
+		return nil, networkRefused()
+	}
 	ctx = context.WithValue(ctx, subjectKey{}, subject)
 	if !decide {
 		return ctx, nil

@@ -336,6 +336,10 @@ func (g *Guard) authenticateTempKey(ctx context.Context, key string) (map[string
 	ip, _ := ctx.Value(ipKey{}).(string)
 	addr, _ := netip.ParseAddr(ip)
 	addr = addr.Unmap().WithZone("")
+	// The allow lists before the limits: a refused request spends nothing.
+	if !g.networkAllows(ctx, nil) {
+		return nil, networkRefused()
+	}
 	if p := g.checkWhere(k, addr); p != nil {
 		return nil, p
 	}
