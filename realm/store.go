@@ -205,6 +205,7 @@ type Store interface {
 	MailOutboxStore
 	AccessKeyStore
 	TemplateStore
+	NetworkStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).
@@ -216,12 +217,15 @@ type Store interface {
 // read together in one query (ClaimsStore).
 type ClientClaims struct {
 	Client *Client
-	// Groups are the client's groups ordered by ID, with ID, RealmID, Name
-	// and Attributes filled.
+	// Groups are the client's groups ordered by ID, with ID, RealmID, Name,
+	// Attributes and IPAllowList filled.
 	Groups []Group
 	// SchemaVersion is the realm's attribute schema version as of the same
 	// read (see ClientClaimsStore).
 	SchemaVersion int64
+	// RealmIPAllowList is the realm's allow list as of the same read
+	// (empty, never nil: no restriction). The groups carry theirs.
+	RealmIPAllowList []string
 }
 
 // UserClaims is a user with what their token claims are computed from,
@@ -229,30 +233,34 @@ type ClientClaims struct {
 type UserClaims struct {
 	// User has every field but PasswordHash, CreatedAt and UpdatedAt.
 	User *User
-	// Groups are the user's groups ordered by ID, with ID, RealmID, Name
-	// and Attributes filled (Attributes maps may be shared: read only).
+	// Groups are the user's groups ordered by ID, with ID, RealmID, Name,
+	// Attributes and IPAllowList filled (Attributes maps may be shared:
+	// read only).
 	Groups []Group
 	// SchemaVersion is as in ClientClaims.
 	SchemaVersion int64
+	// RealmIPAllowList is as in ClientClaims.
+	RealmIPAllowList []string
 }
 
 // ClaimsStore is what token grants read: everything a grant needs about
 // its subject in one round trip (the hot path of every grant).
 type ClaimsStore interface {
 	// GetClientClaims finds a client of the realm by OAuth2 client_id as
-	// GetClient does, together with its groups and the realm's attribute
-	// schema version: a number that changes in the same transaction as
-	// every creation, update or deletion of one of the realm's attribute
-	// definitions, so definitions read after seeing version v are at least
-	// as new as v.
+	// GetClient does, together with its groups, the realm's IP allow list
+	// and the realm's attribute schema version: a number that changes in
+	// the same transaction as every creation, update or deletion of one of
+	// the realm's attribute definitions, so definitions read after seeing
+	// version v are at least as new as v.
 	//
 	// It is the hot path, so it may leave the fields token issuing does not
 	// read zero (Name, Description, DisplayName, Communication, CreatedAt,
 	// UpdatedAt), and the groups' Attributes maps may be shared between
 	// calls: callers only read them.
 	GetClientClaims(ctx context.Context, realmID, clientID string) (*ClientClaims, error)
-	// GetUserClaims finds a user of the realm by ID with their groups and
-	// the realm's attribute schema version (as GetClientClaims).
+	// GetUserClaims finds a user of the realm by ID with their groups, the
+	// realm's IP allow list and the realm's attribute schema version (as
+	// GetClientClaims).
 	GetUserClaims(ctx context.Context, realmID, userID string) (*UserClaims, error)
 	// AttributeSchemaVersion returns the realm's attribute schema version.
 	AttributeSchemaVersion(ctx context.Context, realmID string) (int64, error)

@@ -56,6 +56,9 @@ type Realm struct {
 	OrgID       string // empty for the system console realm
 	Name        string
 	DisplayName string
+	// IPAllowList is the realm-wide allow list (CONTRACT §7): canonical
+	// CIDR prefixes; empty (never nil when read) restricts nothing.
+	IPAllowList []string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -86,8 +89,11 @@ type Group struct {
 	// Attributes maps attribute names to normalized values
 	// (attributes.Normalize).
 	Attributes map[string]any
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// IPAllowList is the group's allow list (CONTRACT §7): canonical CIDR
+	// prefixes; empty (never nil when read) restricts nothing.
+	IPAllowList []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // User is a person in a realm. Users are deactivated, never deleted.

@@ -51,6 +51,9 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"TemplatePermissionHolders", testTemplatePermissionHolders},
 		{"DeactivatedAPIKeys", testDeactivatedAPIKeys},
 		{"GetAPIKeyAndTemplate", testGetAPIKeyAndTemplate},
+		{"IPAllowLists", testIPAllowLists},
+		{"ClaimsIPAllowLists", testClaimsIPAllowLists},
+		{"NetworkLists", testNetworkLists},
 		{"ConsoleSessions", testConsoleSessions},
 		{"ConsoleSessionData", testConsoleSessionData},
 		{"ConsoleSessionExpiry", testConsoleSessionExpiry},
@@ -101,7 +104,8 @@ func (f *fixture) org(slug string) *realm.Org {
 
 func (f *fixture) realm(orgID, name string) *realm.Realm {
 	f.t.Helper()
-	r := &realm.Realm{ID: f.id(), OrgID: orgID, Name: name, DisplayName: "Realm " + name, CreatedAt: f.clock, UpdatedAt: f.clock}
+	r := &realm.Realm{ID: f.id(), OrgID: orgID, Name: name, DisplayName: "Realm " + name, IPAllowList: []string{},
+		CreatedAt: f.clock, UpdatedAt: f.clock}
 	must(f.t, f.s.CreateRealm(f.ctx, r))
 	return r
 }
@@ -109,7 +113,7 @@ func (f *fixture) realm(orgID, name string) *realm.Realm {
 func (f *fixture) group(realmID, name string, attrs map[string]any) *realm.Group {
 	f.t.Helper()
 	g := &realm.Group{ID: f.id(), RealmID: realmID, Name: name, Description: "about " + name,
-		Attributes: attrs, CreatedAt: f.clock, UpdatedAt: f.clock}
+		Attributes: attrs, IPAllowList: []string{}, CreatedAt: f.clock, UpdatedAt: f.clock}
 	must(f.t, f.s.CreateGroup(f.ctx, g))
 	return g
 }
@@ -1338,8 +1342,8 @@ func testClientClaims(t *testing.T, f *fixture) {
 	must(t, err)
 	same(t, "GetClientClaims client", claimsView(got.Client), claimsView(want))
 	same(t, "GetClientClaims groups", got.Groups, []realm.Group{
-		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}},
-		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}},
+		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}, IPAllowList: []string{}},
+		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}, IPAllowList: []string{}},
 	})
 	if got.SchemaVersion != v0 {
 		t.Errorf("GetClientClaims version = %d, AttributeSchemaVersion = %d", got.SchemaVersion, v0)
@@ -1363,7 +1367,7 @@ func testClientClaims(t *testing.T, f *fixture) {
 	got, err = cs.GetClientClaims(f.ctx, r.ID, "svc")
 	must(t, err)
 	same(t, "GetClientClaims after group and membership edits", got.Groups, []realm.Group{
-		{ID: g1.ID, RealmID: r.ID, Name: "Writers", Attributes: map[string]any{"region": "apac"}},
+		{ID: g1.ID, RealmID: r.ID, Name: "Writers", Attributes: map[string]any{"region": "apac"}, IPAllowList: []string{}},
 	})
 	same(t, "GetClientClaims client groups", got.Client.Groups, []string{g1.ID})
 	if v := version(r.ID); v != v0 {
@@ -1460,8 +1464,8 @@ func testUserClaims(t *testing.T, f *fixture) {
 	}
 	same(t, "GetUserClaims user", view(got.User), view(want))
 	same(t, "GetUserClaims groups", got.Groups, []realm.Group{
-		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}},
-		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}},
+		{ID: g1.ID, RealmID: r.ID, Name: "Editors", Attributes: map[string]any{"region": "eu", "desks": []any{"news", "sport"}}, IPAllowList: []string{}},
+		{ID: g2.ID, RealmID: r.ID, Name: "Admins", Attributes: map[string]any{}, IPAllowList: []string{}},
 	})
 	if cs != nil {
 		v, err := cs.AttributeSchemaVersion(f.ctx, r.ID)

@@ -361,11 +361,13 @@ func (s *Store) TouchAPIKey(ctx context.Context, realmID, id string, minute time
 	return mapErr(err)
 }
 
-// getClientWithAPIKeySQL reads a client and, beside it, the realm's key
-// with the given hash (NULL columns when there is none).
-const getClientWithAPIKeySQL = `SELECT ` + claimsColumns + `, k.id, k.prefix, k.description, k.permissions,
+// getClientWithAPIKeySQL reads a client, the realm's IP allow list and,
+// beside them, the realm's key with the given hash (NULL columns when there
+// is none).
+const getClientWithAPIKeySQL = `SELECT ` + claimsColumns + `, r.ip_allow_list, k.id, k.prefix, k.description, k.permissions,
  k.active, k.created_at, k.updated_at, k.expires_at, k.last_used_at
 FROM clients c
+JOIN realms r ON r.id = c.realm_id
 LEFT JOIN api_keys k ON k.realm_id = c.realm_id AND k.hash = ?
 WHERE c.realm_id = ? AND c.client_id = ?`
 
@@ -390,8 +392,9 @@ func (s *Store) GetClientWithAPIKey(ctx context.Context, realmID, clientID strin
 		active                    dbsql.NullBool
 		created, updated, expires dbsql.NullTime
 		used                      dbsql.NullTime
+		realmList                 string
 	)
-	dest := append(r.claimsDest(&m), &id, &prefix, &desc, &perms, &active, &created, &updated, &expires, &used)
+	dest := append(r.claimsDest(&m), &realmList, &id, &prefix, &desc, &perms, &active, &created, &updated, &expires, &used)
 	if err := rows.Scan(dest...); err != nil {
 		return nil, nil, mapErr(err)
 	}
@@ -403,7 +406,11 @@ func (s *Store) GetClientWithAPIKey(ctx context.Context, realmID, clientID strin
 	if err != nil {
 		return nil, nil, err
 	}
-	cc := &realm.ClientClaims{Client: &c, Groups: []realm.Group{}}
+	rl, err := decodeIPAllowList(realmList)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
+	}
+	cc := &realm.ClientClaims{Client: &c, Groups: []realm.Group{}, RealmIPAllowList: rl}
 	if !id.Valid {
 		return cc, nil, nil
 	}

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"fmt"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -77,7 +78,8 @@ const claimsColumns = `c.id, c.realm_id, c.client_id, c.kind, c.active, c.public
 // snapshot: one row per group, or one row with NULL group columns. Rows are
 // ordered by cg.group_id (equal to g.id), which is the order SQLite reads
 // client_groups' primary key in: no sort step.
-const getClientClaimsSQL = `SELECT ` + claimsColumns + `, r.schema_version, g.id, g.name, g.attributes
+const getClientClaimsSQL = `SELECT ` + claimsColumns + `, r.schema_version, r.ip_allow_list,
+ g.id, g.name, g.attributes, g.ip_allow_list
 FROM clients c
 JOIN realms r ON r.id = c.realm_id
 LEFT JOIN client_groups cg ON cg.client_pk = c.id
@@ -182,16 +184,17 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	}
 	defer rows.Close()
 	var (
-		m                 clientModel
-		ids               []string
-		groups            []realm.Group
-		version           int64
-		found             bool
-		r                 clientRow
-		gid, name, values dbsql.NullString
+		m                       clientModel
+		ids                     []string
+		groups                  []realm.Group
+		version                 int64
+		realmList               string
+		found                   bool
+		r                       clientRow
+		gid, name, values, list dbsql.NullString
 	)
 	// Every row fills every destination, so one set serves them all.
-	dest := append(r.claimsDest(&m), &version, &gid, &name, &values)
+	dest := append(r.claimsDest(&m), &version, &realmList, &gid, &name, &values, &list)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
@@ -207,8 +210,12 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 		if err != nil {
 			return nil, err
 		}
+		gl, err := decodeIPAllowList(list.String)
+		if err != nil {
+			return nil, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid.String, err)
+		}
 		ids = append(ids, gid.String)
-		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs})
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs, IPAllowList: gl})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
@@ -223,7 +230,11 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	if groups == nil {
 		groups = []realm.Group{}
 	}
-	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version}, nil
+	rl, err := decodeIPAllowList(realmList)
+	if err != nil {
+		return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
+	}
+	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version, RealmIPAllowList: rl}, nil
 }
 
 // ListClients lists the realm's clients by ID; Query matches name and

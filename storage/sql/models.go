@@ -39,6 +39,7 @@ type realmModel struct {
 	OrgID       *string
 	Name        string
 	DisplayName string
+	IPAllowList string
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
 }
@@ -65,6 +66,7 @@ type groupModel struct {
 	NameLower   string
 	Description string
 	Attributes  string
+	IPAllowList string
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
 }
@@ -213,14 +215,35 @@ func fromMember(m memberModel) realm.Member {
 		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}
 }
 
-func toRealm(r *realm.Realm) realmModel {
+func toRealm(r *realm.Realm) (realmModel, error) {
+	list, err := encodeJSON(r.IPAllowList, "[]")
+	if err != nil {
+		return realmModel{}, fmt.Errorf("storage/sql: encode realm IP allow list: %w", err)
+	}
 	return realmModel{ID: r.ID, OrgID: nullString(r.OrgID), Name: r.Name, DisplayName: r.DisplayName,
-		CreatedAt: dbTime(r.CreatedAt), UpdatedAt: dbTime(r.UpdatedAt)}
+		IPAllowList: list, CreatedAt: dbTime(r.CreatedAt), UpdatedAt: dbTime(r.UpdatedAt)}, nil
 }
 
-func fromRealm(m realmModel) realm.Realm {
+func fromRealm(m realmModel) (realm.Realm, error) {
+	list, err := decodeIPAllowList(m.IPAllowList)
+	if err != nil {
+		return realm.Realm{}, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", m.ID, err)
+	}
 	return realm.Realm{ID: m.ID, OrgID: derefString(m.OrgID), Name: m.Name, DisplayName: m.DisplayName,
-		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}
+		IPAllowList: list, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
+}
+
+// decodeIPAllowList decodes a stored allow list: never nil, so that an
+// empty list reads as [] everywhere.
+func decodeIPAllowList(s string) ([]string, error) {
+	var list []string
+	if err := decodeJSON(s, &list); err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []string{}
+	}
+	return list, nil
 }
 
 func toAttribute(a *realm.Attribute) attributeModel {
@@ -238,8 +261,12 @@ func toGroup(g *realm.Group) (groupModel, error) {
 	if err != nil {
 		return groupModel{}, fmt.Errorf("storage/sql: encode group attributes: %w", err)
 	}
+	list, err := encodeJSON(g.IPAllowList, "[]")
+	if err != nil {
+		return groupModel{}, fmt.Errorf("storage/sql: encode group IP allow list: %w", err)
+	}
 	return groupModel{ID: g.ID, RealmID: g.RealmID, Name: g.Name, NameLower: strings.ToLower(g.Name),
-		Description: g.Description, Attributes: attrs,
+		Description: g.Description, Attributes: attrs, IPAllowList: list,
 		CreatedAt: dbTime(g.CreatedAt), UpdatedAt: dbTime(g.UpdatedAt)}, nil
 }
 
@@ -248,8 +275,12 @@ func fromGroup(m groupModel) (realm.Group, error) {
 	if err := decodeJSON(m.Attributes, &attrs); err != nil {
 		return realm.Group{}, fmt.Errorf("storage/sql: decode attributes of group %s: %w", m.ID, err)
 	}
+	list, err := decodeIPAllowList(m.IPAllowList)
+	if err != nil {
+		return realm.Group{}, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", m.ID, err)
+	}
 	return realm.Group{ID: m.ID, RealmID: m.RealmID, Name: m.Name, Description: m.Description,
-		Attributes: attrs, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
+		Attributes: attrs, IPAllowList: list, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
 }
 
 func toUser(u *realm.User) userModel {

@@ -10,8 +10,11 @@ import (
 
 // CreateRealm inserts r.
 func (s *Store) CreateRealm(ctx context.Context, r *realm.Realm) error {
-	m := toRealm(r)
-	err := s.q(ctx).Create(&m).Error
+	m, err := toRealm(r)
+	if err != nil {
+		return err
+	}
+	err = s.q(ctx).Create(&m).Error
 	if foreignKeyViolation(err) {
 		return realm.ErrNotFound // no such org
 	}
@@ -33,7 +36,10 @@ func (s *Store) getRealm(ctx context.Context, where string, arg string) (*realm.
 	if err := s.q(ctx).Where(where, arg).Take(&m).Error; err != nil {
 		return nil, mapErr(err)
 	}
-	r := fromRealm(m)
+	r, err := fromRealm(m)
+	if err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -53,12 +59,16 @@ func (s *Store) ListRealms(ctx context.Context, orgID string, opts realm.ListOpt
 	}
 	items := make([]realm.Realm, len(rows))
 	for i, m := range rows {
-		items[i] = fromRealm(m)
+		if items[i], err = fromRealm(m); err != nil {
+			return realm.Page[realm.Realm]{}, err
+		}
 	}
 	return pageOf(items, next), nil
 }
 
-// UpdateRealm saves r's name, display name and update time.
+// UpdateRealm saves r's name, display name and update time (the allow
+// list is SetRealmIPAllowList's, so that a change of one never writes back
+// a stale copy of the other).
 func (s *Store) UpdateRealm(ctx context.Context, r *realm.Realm) error {
 	res := s.q(ctx).Model(&realmModel{}).Where("id = ?", r.ID).Updates(map[string]any{
 		"name":         r.Name,

@@ -4,6 +4,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -274,8 +275,8 @@ func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (
 const getRefreshGrantSQL = `SELECT t.family_id, t.session_id, t.user_id, t.client_id, t.access_jti, t.offline, t.data,
  t.used, t.revoked, t.expires_at, t.created_at,
  s.user_id, s.auth_time, s.expires_at, s.revoked,
- u.id, u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version,
- g.id, g.name, g.attributes
+ u.id, u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version, r.ip_allow_list,
+ g.id, g.name, g.attributes, g.ip_allow_list
 FROM refresh_tokens t
 JOIN realms r ON r.id = t.realm_id
 LEFT JOIN browser_sessions s ON s.id = t.session_id AND s.realm_id = t.realm_id
@@ -301,7 +302,8 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 		sRevoked, uActive                 dbsql.NullBool
 		uID, uEmail, uFirst, uLast, uPrim dbsql.NullString
 		version                           int64
-		gid, gname, gvalues               dbsql.NullString
+		realmList                         string
+		gid, gname, gvalues, glist        dbsql.NullString
 		groups                            = []realm.Group{}
 		groupIDs                          = []string{}
 		found                             bool
@@ -309,8 +311,8 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 	dest := []any{&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
 		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt,
 		&sUser, &sAuth, &sExp, &sRevoked,
-		&uID, &uEmail, &uFirst, &uLast, &uActive, &uPrim, &version,
-		&gid, &gname, &gvalues}
+		&uID, &uEmail, &uFirst, &uLast, &uActive, &uPrim, &version, &realmList,
+		&gid, &gname, &gvalues, &glist}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
@@ -323,8 +325,12 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 		if err != nil {
 			return nil, err
 		}
+		gl, err := decodeIPAllowList(glist.String)
+		if err != nil {
+			return nil, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid.String, err)
+		}
 		groupIDs = append(groupIDs, gid.String)
-		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: gname.String, Attributes: attrs})
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: gname.String, Attributes: attrs, IPAllowList: gl})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
@@ -335,10 +341,14 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 	t.ExpiresAt, t.CreatedAt = fromDBTime(t.ExpiresAt), fromDBTime(t.CreatedAt)
 	g := &realm.RefreshGrant{Token: t}
 	if uID.Valid {
+		rl, err := decodeIPAllowList(realmList)
+		if err != nil {
+			return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
+		}
 		g.User = &realm.UserClaims{
 			User: &realm.User{ID: uID.String, RealmID: realmID, Email: uEmail.String, FirstName: uFirst.String,
 				LastName: uLast.String, Active: uActive.Bool, Groups: groupIDs, PrimaryGroup: uPrim.String},
-			Groups: groups, SchemaVersion: version,
+			Groups: groups, SchemaVersion: version, RealmIPAllowList: rl,
 		}
 	}
 	if sUser.Valid {

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -176,7 +177,7 @@ func emptyNilSlice(s []string) []string {
 // group, or one row with NULL group columns. The password hash and the
 // timestamps are not read: token issuing does not use them.
 const getUserClaimsSQL = `SELECT u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version,
- g.id, g.name, g.attributes
+ r.ip_allow_list, g.id, g.name, g.attributes, g.ip_allow_list
 FROM users u
 JOIN realms r ON r.id = u.realm_id
 LEFT JOIN user_groups ug ON ug.user_id = u.id
@@ -194,13 +195,15 @@ func (s *Store) GetUserClaims(ctx context.Context, realmID, userID string) (*rea
 	}
 	defer rows.Close()
 	var (
-		u                 = realm.User{ID: userID, RealmID: realmID}
-		groups            = []realm.Group{}
-		version           int64
-		found             bool
-		gid, name, values dbsql.NullString
+		u                       = realm.User{ID: userID, RealmID: realmID}
+		groups                  = []realm.Group{}
+		version                 int64
+		realmList               string
+		found                   bool
+		gid, name, values, list dbsql.NullString
 	)
-	dest := []any{&u.Email, &u.FirstName, &u.LastName, &u.Active, &u.PrimaryGroup, &version, &gid, &name, &values}
+	dest := []any{&u.Email, &u.FirstName, &u.LastName, &u.Active, &u.PrimaryGroup, &version, &realmList,
+		&gid, &name, &values, &list}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
@@ -213,8 +216,12 @@ func (s *Store) GetUserClaims(ctx context.Context, realmID, userID string) (*rea
 		if err != nil {
 			return nil, err
 		}
+		gl, err := decodeIPAllowList(list.String)
+		if err != nil {
+			return nil, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid.String, err)
+		}
 		u.Groups = append(u.Groups, gid.String)
-		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs})
+		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs, IPAllowList: gl})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
@@ -225,5 +232,9 @@ func (s *Store) GetUserClaims(ctx context.Context, realmID, userID string) (*rea
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
-	return &realm.UserClaims{User: &u, Groups: groups, SchemaVersion: version}, nil
+	rl, err := decodeIPAllowList(realmList)
+	if err != nil {
+		return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
+	}
+	return &realm.UserClaims{User: &u, Groups: groups, SchemaVersion: version, RealmIPAllowList: rl}, nil
 }
