@@ -50,10 +50,11 @@ const (
 	EventPolicyDeleted EventType = "policy.deleted"
 	EventPolicyUpdated EventType = "policy.updated"
 
-	EventRealmCreated    EventType = "realm.created"
-	EventRealmDeleted    EventType = "realm.deleted"
-	EventRealmKeyRotated EventType = "realm.key_rotated"
-	EventRealmUpdated    EventType = "realm.updated"
+	EventRealmCreated            EventType = "realm.created"
+	EventRealmDeleted            EventType = "realm.deleted"
+	EventRealmIPAllowListUpdated EventType = "realm.ip_allow_list_updated"
+	EventRealmKeyRotated         EventType = "realm.key_rotated"
+	EventRealmUpdated            EventType = "realm.updated"
 
 	EventUserCreated                EventType = "user.created"
 	EventUserDeactivated            EventType = "user.deactivated"
@@ -81,7 +82,7 @@ var EventTypes = []EventType{
 	EventOrgCreated,
 	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
-	EventRealmCreated, EventRealmDeleted, EventRealmKeyRotated, EventRealmUpdated,
+	EventRealmCreated, EventRealmDeleted, EventRealmIPAllowListUpdated, EventRealmKeyRotated, EventRealmUpdated,
 	EventSecurityTemplateCreated, EventSecurityTemplateDeleted, EventSecurityTemplateTestKeyMinted, EventSecurityTemplateUpdated,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,
 	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,

@@ -3,6 +3,7 @@ package realm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -33,6 +34,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 	v := &ValidationError{}
 	name := requiredName(v, "name", in.Name)
 	desc := optionalText(v, "description", in.Description, maxDescriptionLen)
+	ipList := CheckIPAllowList(v, "ip_allow_list", in.IPAllowList)
 	var g *Group
 	err = s.store.InTx(ctx, func(tx Store) error {
 		r, err := a.realm(ctx, tx, realmName)
@@ -49,7 +51,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 		}
 		now := s.now()
 		g = &Group{ID: s.newID(), RealmID: r.ID, Name: name, Description: desc, Attributes: values,
-			CreatedAt: now, UpdatedAt: now}
+			IPAllowList: ipList, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateGroup(ctx, g); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", name))
 		}
@@ -57,7 +59,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 			return err
 		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupCreated, "group", g.ID,
-			map[string]any{"name": g.Name, "attributes": sortedKeys(values)}))
+			map[string]any{"name": g.Name, "attributes": sortedKeys(values), "ip_allow_list": ipList}))
 	})
 	if err != nil {
 		return nil, err
@@ -93,6 +95,10 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 	if p.Description != nil {
 		desc = optionalText(v, "description", *p.Description, maxDescriptionLen)
 	}
+	var ipList []string
+	if p.IPAllowList != nil {
+		ipList = CheckIPAllowList(v, "ip_allow_list", *p.IPAllowList)
+	}
 	var g *Group
 	err = s.store.InTx(ctx, func(tx Store) error {
 		r, err := a.realmForMembership(ctx, tx, realmName)
@@ -126,6 +132,10 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 			g.Attributes = values
 			ch.add("attributes")
 		}
+		if p.IPAllowList != nil && !slices.Equal(ipList, g.IPAllowList) {
+			g.IPAllowList = ipList
+			ch.add("ip_allow_list")
+		}
 		if len(ch) == 0 {
 			return nil
 		}
@@ -144,6 +154,9 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 		}
 		d := ch.details()
 		d["name"] = g.Name
+		if ch.has("ip_allow_list") {
+			d["ip_allow_list"] = g.IPAllowList
+		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupUpdated, "group", g.ID, d))
 	})
 	if err != nil {

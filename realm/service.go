@@ -161,6 +161,9 @@ type GroupInput struct {
 	Name        string
 	Description string
 	Attributes  map[string]any
+	// IPAllowList is the group's allow list (CONTRACT §7); nil or empty:
+	// none.
+	IPAllowList []string
 }
 
 // GroupPatch changes a group. Attributes, when set, replaces all values; a
@@ -169,6 +172,9 @@ type GroupPatch struct {
 	Name        *string
 	Description *string
 	Attributes  map[string]any
+	// IPAllowList, when set, replaces the group's allow list (empty:
+	// none).
+	IPAllowList *[]string
 }
 
 // UserInput creates a user.
