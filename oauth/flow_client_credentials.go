@@ -19,6 +19,9 @@ import (
 // checked the requested scopes and audience against it.
 func (p *provider) clientSession(ctx context.Context, ar fosite.AccessRequester, fc *fositeClient, session *oauth2.JWTSession) error {
 	c := fc.c
+	if !networkAllows(ctx, fc.realmNetwork, fc.groups) {
+		return errNetworkRefused()
+	}
 	for _, scope := range ar.GetRequestedScopes() {
 		ar.GrantScope(scope)
 	}

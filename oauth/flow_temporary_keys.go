@@ -102,7 +102,7 @@ func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 	if perr != nil {
 		return writeProblem(c, perr.status, perr.kind, perr.detail, perr.fields...)
 	}
-	key, t, refusal, err := s.findMintingKey(ctx, p, secret, in.Template, now)
+	read, refusal, err := s.findMintingKey(ctx, p, secret, in.Template, now)
 	if err != nil {
 		s.logServerError(ctx, p, "temporary-keys", err)
 		return writeProblem(c, http.StatusServiceUnavailable, "unavailable", "the key cannot be checked right now")
@@ -111,6 +111,13 @@ func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 		s.tokenIPs.Spend(ip, now)
 		c.Response().Header().Set("WWW-Authenticate", `APIKey realm="`+p.realm.Name+`", error="invalid_key"`)
 		return writeProblem(c, http.StatusUnauthorized, "unauthenticated", refusal)
+	}
+	key, t := read.Key, read.Template
+	// The realm's allow list, for the backend's address (a key is in no
+	// group). Charged like a refused key: it is a refused request.
+	if !networkAllows(withClientAddr(ctx, ip), read.RealmIPAllowList, nil) {
+		s.tokenIPs.Spend(ip, now)
+		return writeProblem(c, http.StatusForbidden, "forbidden", "requests from this network are not allowed")
 	}
 	if d := s.mintKeys.Wait(p.realm.ID+"\x00"+key.ID, now); d > 0 {
 		c.Response().Header().Set("Retry-After", RetryAfter(d))
@@ -204,24 +211,24 @@ func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
 }
 
 // findMintingKey finds, in one query, the realm's API key whose secret is
-// secret and the template named template (nil when there is none), or says
-// why the key may not mint (realm.APIKeyUnknown, APIKeyDeactivated,
-// APIKeyExpired).
-func (s *Server) findMintingKey(ctx context.Context, p *provider, secret, template string, now time.Time) (*realm.APIKey, *realm.SecurityTemplate, string, error) {
+// secret, the template named template (nil when there is none) and the
+// realm's IP allow list, or says why the key may not mint
+// (realm.APIKeyUnknown, APIKeyDeactivated, APIKeyExpired).
+func (s *Server) findMintingKey(ctx context.Context, p *provider, secret, template string, now time.Time) (*realm.MintRead, string, error) {
 	if !realm.LooksLikeAPIKey(secret) {
-		return nil, nil, realm.APIKeyUnknown, nil
+		return nil, realm.APIKeyUnknown, nil
 	}
-	key, t, err := s.store.GetAPIKeyAndTemplate(ctx, p.realm.ID, realm.HashSecret(secret), template)
+	read, err := s.store.GetMintRead(ctx, p.realm.ID, realm.HashSecret(secret), template)
 	if errors.Is(err, realm.ErrNotFound) {
-		return nil, nil, realm.APIKeyUnknown, nil
+		return nil, realm.APIKeyUnknown, nil
 	}
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
-	if why := key.Usable(now); why != "" {
-		return nil, nil, why, nil
+	if why := read.Key.Usable(now); why != "" {
+		return nil, why, nil
 	}
-	return key, t, "", nil
+	return read, "", nil
 }
 
 // touchAPIKey keeps last_used_at to the minute: one write a minute for a

@@ -73,6 +73,11 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 	if len(r.GetRequestedScopes()) > 0 {
 		return fosite.ErrInvalidScope.WithHint("An API key's token carries its permissions, not scopes; send no scope.")
 	}
+	// The realm's allow list, for the caller's address; a key is in no
+	// group, so no group's list applies.
+	if fc, ok := client.(*fositeClient); !ok || !networkAllows(ctx, fc.realmNetwork, nil) {
+		return errNetworkRefused()
+	}
 	if err := p.config.GetAudienceStrategy(ctx)(client.GetAudience(), r.GetRequestedAudience()); err != nil {
 		return err
 	}

@@ -44,6 +44,14 @@ type policiesDocument struct {
 	// Guard refuses every temporary key issued at or before it (seconds
 	// since the epoch), whichever API key minted it.
 	RefuseMintedUntil *int64 `json:"refuse_temporary_keys_issued_until,omitempty"`
+	// IPAllowLists are the realm's list and its groups' lists by group
+	// name (CONTRACT §7), which guards apply to every request.
+	IPAllowLists ipAllowLists `json:"ip_allow_lists"`
+}
+
+type ipAllowLists struct {
+	Realm  []string            `json:"realm"`
+	Groups map[string][]string `json:"groups"`
 }
 
 func (s *Server) handlePolicies(c echo.Context) error {
@@ -74,7 +82,16 @@ func (s *Server) handlePolicies(c echo.Context) error {
 		s.logServerError(ctx, p, "policies", err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
 	}
-	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies)), DeactivatedAPIKeys: deactivated.IDs}
+	realmList, groupLists, err := s.store.NetworkLists(ctx, p.realm.ID)
+	if err != nil {
+		s.logServerError(ctx, p, "policies", err)
+		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The policies cannot be read right now.")
+	}
+	if groupLists == nil {
+		groupLists = map[string][]string{}
+	}
+	doc := policiesDocument{Policies: make([]distributedPolicy, len(policies)), DeactivatedAPIKeys: deactivated.IDs,
+		IPAllowLists: ipAllowLists{Realm: realmList, Groups: groupLists}}
 	if deactivated.MintedUntil != nil {
 		until := deactivated.MintedUntil.Unix()
 		doc.RefuseMintedUntil = &until

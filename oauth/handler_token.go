@@ -100,6 +100,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	if ok, err := parseBody(c); !ok {
 		return err
 	}
+	ctx = withClientAddr(ctx, s.proxies.ClientIP(req))
 	rw := c.Response()
 
 	// fosite would call an unknown grant type invalid_request; RFC 6749

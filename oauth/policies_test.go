@@ -45,7 +45,7 @@ func TestPolicyDistribution(t *testing.T) {
 	want := `{"policies":[` +
 		`{"name":"a-owners","description":"","resource_type":"asset","actions":["read"],"condition":"resource.owner == subject.sub"},` +
 		`{"name":"b-admins","description":"","resource_type":"asset","actions":["read"],"condition":"subject.attributes.admin"}],` +
-		`"deactivated_api_keys":[]}`
+		`"deactivated_api_keys":[],"ip_allow_lists":{"realm":[],"groups":{}}}`
 	if r.RawBody != want {
 		t.Fatalf("body\n got  %s\n want %s", r.RawBody, want)
 	}

@@ -18,6 +18,8 @@ type fositeClient struct {
 	now           time.Time // when it was loaded: decides whether the rotation grace lasts
 	groups        []realm.Group
 	schemaVersion int64
+	// realmNetwork is the realm's IP allow list, read with the client.
+	realmNetwork []string
 }
 
 var (
@@ -165,7 +167,8 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if !cc.Client.Active || cc.Client.RealmID != s.realmID {
 		return nil, fosite.ErrNotFound
 	}
-	return &fositeClient{c: cc.Client, now: s.clock(), groups: cc.Groups, schemaVersion: cc.SchemaVersion}, nil
+	return &fositeClient{c: cc.Client, now: s.clock(), groups: cc.Groups, schemaVersion: cc.SchemaVersion,
+		realmNetwork: cc.RealmIPAllowList}, nil
 }
 
 // fullClient reads the realm's active client with every field, for the

@@ -50,16 +50,23 @@ type TemplateStore interface {
 	// CreatedAt.
 	UpdateSecurityTemplate(ctx context.Context, t *SecurityTemplate) error
 	DeleteSecurityTemplate(ctx context.Context, realmID, name string) error
-	// GetAPIKeyAndTemplate reads, in one query, the realm's API key whose
-	// secret hashes to keyHash and the realm's template named template:
-	// what a mint needs. No such key is ErrNotFound; no such template is a
-	// nil template beside the key.
-	GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHash []byte, template string) (*APIKey, *SecurityTemplate, error)
+	// GetMintRead reads, in one query, what a mint needs: the realm's API
+	// key whose secret hashes to keyHash, the realm's template named
+	// template and the realm's IP allow list. No such key is ErrNotFound;
+	// no such template is a nil Template beside the key.
+	GetMintRead(ctx context.Context, realmID string, keyHash []byte, template string) (*MintRead, error)
 	// DeactivatedAPIKeys lists the realm's inactive API keys changed at or
 	// after since, most recently changed first (then by ID), at most
 	// limit: the keys whose temporary keys may still be alive (see
 	// DeactivatedKeysWindow).
 	DeactivatedAPIKeys(ctx context.Context, realmID string, since time.Time, limit int) ([]DeactivatedKey, error)
+}
+
+// MintRead is what a mint reads in its one query (TemplateStore.GetMintRead).
+type MintRead struct {
+	Key              *APIKey
+	Template         *SecurityTemplate // nil: the realm has no such template
+	RealmIPAllowList []string
 }
 
 // Bounds of templates and of what they put in a key. A temporary key

@@ -50,7 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"SecurityTemplates", testSecurityTemplates},
 		{"TemplatePermissionHolders", testTemplatePermissionHolders},
 		{"DeactivatedAPIKeys", testDeactivatedAPIKeys},
-		{"GetAPIKeyAndTemplate", testGetAPIKeyAndTemplate},
+		{"GetMintRead", testGetMintRead},
 		{"IPAllowLists", testIPAllowLists},
 		{"ClaimsIPAllowLists", testClaimsIPAllowLists},
 		{"NetworkLists", testNetworkLists},

@@ -288,11 +288,12 @@ func testDeactivatedAPIKeys(t *testing.T, f *fixture) {
 	same(t, "DeactivatedAPIKeys after a reactivation", list(r.ID, since, 10), []realm.DeactivatedKey{entry(b), entry(c)})
 }
 
-// testGetAPIKeyAndTemplate: a mint's one query reads the key by its hash
-// with the named template of the key's realm: every field as written, a
-// nil template when the realm has none of that name (or only another realm
-// has), ErrNotFound for an unknown key or a key of another realm.
-func testGetAPIKeyAndTemplate(t *testing.T, f *fixture) {
+// testGetMintRead: a mint's one query reads the key by its hash with its
+// realm's IP allow list and the named template of the key's realm: every
+// field as written, a nil template when the realm has none of that name
+// (or only another realm has), ErrNotFound for an unknown key or a key of
+// another realm.
+func testGetMintRead(t *testing.T, f *fixture) {
 	o := f.org("acme")
 	r := f.realm(o.ID, "prod")
 	other := f.realm(o.ID, "dev")
@@ -307,26 +308,32 @@ func testGetAPIKeyAndTemplate(t *testing.T, f *fixture) {
 	must(t, f.s.CreateSecurityTemplate(f.ctx, up))
 	f.template(other.ID, "elsewhere", "asset:read")
 
-	gotKey, gotT, err := f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, realm.HashSecret(secret), "uploader")
+	got, err := f.s.GetMintRead(f.ctx, r.ID, realm.HashSecret(secret), "uploader")
 	must(t, err)
 	want, err := f.s.GetAPIKeyByHash(f.ctx, r.ID, realm.HashSecret(secret))
 	must(t, err)
-	same(t, "the key", gotKey, want)
-	if gotKey.ID != key.ID {
-		t.Fatalf("key %s, want %s", gotKey.ID, key.ID)
+	same(t, "the key", got.Key, want)
+	if got.Key.ID != key.ID {
+		t.Fatalf("key %s, want %s", got.Key.ID, key.ID)
 	}
-	same(t, "the template", gotT, up)
+	same(t, "the template", got.Template, up)
+	same(t, "the realm's allow list, none", got.RealmIPAllowList, []string{})
+
+	must(t, f.s.SetRealmIPAllowList(f.ctx, r.ID, []string{"203.0.113.0/24", "2001:db8::/32"}, f.clock))
+	got, err = f.s.GetMintRead(f.ctx, r.ID, realm.HashSecret(secret), "uploader")
+	must(t, err)
+	same(t, "the realm's allow list", got.RealmIPAllowList, []string{"203.0.113.0/24", "2001:db8::/32"})
 
 	for _, name := range []string{"nope", "elsewhere"} {
-		gotKey, gotT, err = f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, realm.HashSecret(secret), name)
+		got, err = f.s.GetMintRead(f.ctx, r.ID, realm.HashSecret(secret), name)
 		must(t, err)
-		if gotKey == nil || gotKey.ID != key.ID || gotT != nil {
-			t.Errorf("template %q: key %v, template %v; want the key and no template", name, gotKey, gotT)
+		if got.Key == nil || got.Key.ID != key.ID || got.Template != nil {
+			t.Errorf("template %q: key %v, template %v; want the key and no template", name, got.Key, got.Template)
 		}
 	}
 	for what, hash := range map[string][]byte{"an unknown key": realm.HashSecret("ward_unknown"),
 		"another realm's key": realm.HashSecret(otherSecret)} {
-		if _, _, err := f.s.GetAPIKeyAndTemplate(f.ctx, r.ID, hash, "uploader"); !errors.Is(err, realm.ErrNotFound) {
+		if _, err := f.s.GetMintRead(f.ctx, r.ID, hash, "uploader"); !errors.Is(err, realm.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", what, err)
 		}
 	}

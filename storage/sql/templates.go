@@ -244,45 +244,48 @@ func (s *Store) DeactivatedAPIKeys(ctx context.Context, realmID string, since ti
 	return out, nil
 }
 
-// getAPIKeyAndTemplateSQL reads a key by hash and, beside it, the realm's
-// template of the given name (NULL columns when there is none).
-const getAPIKeyAndTemplateSQL = `SELECT k.id, k.realm_id, k.prefix, k.hash, k.description, k.permissions, k.active,
- k.created_at, k.updated_at, k.expires_at, k.last_used_at,
+// getMintReadSQL reads a key by hash and, beside it, its realm's IP allow
+// list and the realm's template of the given name (NULL columns when there
+// is none).
+const getMintReadSQL = `SELECT k.id, k.realm_id, k.prefix, k.hash, k.description, k.permissions, k.active,
+ k.created_at, k.updated_at, k.expires_at, k.last_used_at, r.ip_allow_list,
  t.id, t.name, t.description, t.permissions, t.ttl_seconds, t.limit_per_minute, t.limit_per_source_ip_per_minute,
  t.dir_scope, t.ip_ranges, t.countries, t.created_at, t.updated_at
 FROM api_keys k
+JOIN realms r ON r.id = k.realm_id
 LEFT JOIN security_templates t ON t.realm_id = k.realm_id AND t.name = ?
 WHERE k.realm_id = ? AND k.hash = ?`
 
-// GetAPIKeyAndTemplate reads a key and a template in one statement,
-// prepared once: a mint's one query.
-func (s *Store) GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHash []byte, template string) (*realm.APIKey, *realm.SecurityTemplate, error) {
-	rows, err := s.query(ctx, getAPIKeyAndTemplateSQL, template, realmID, keyHash)
+// GetMintRead reads a key, its realm's allow list and a template in one
+// statement, prepared once: a mint's one query.
+func (s *Store) GetMintRead(ctx context.Context, realmID string, keyHash []byte, template string) (*realm.MintRead, error) {
+	rows, err := s.query(ctx, getMintReadSQL, template, realmID, keyHash)
 	if err != nil {
-		return nil, nil, mapErr(err)
+		return nil, mapErr(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, nil, mapErr(err)
+			return nil, mapErr(err)
 		}
-		return nil, nil, realm.ErrNotFound
+		return nil, realm.ErrNotFound
 	}
 	var (
 		k                           apiKeyModel
 		expires, used               dbsql.NullTime
+		network                     string
 		tid, tname, tdesc, tperms   dbsql.NullString
 		tscope, tranges, tcountries dbsql.NullString
 		tttl, tlimit, tlimitIP      dbsql.NullInt64
 		tcreated, tupdated          dbsql.NullTime
 	)
 	if err := rows.Scan(&k.ID, &k.RealmID, &k.Prefix, &k.Hash, &k.Description, &k.Permissions, &k.Active,
-		&k.CreatedAt, &k.UpdatedAt, &expires, &used,
+		&k.CreatedAt, &k.UpdatedAt, &expires, &used, &network,
 		&tid, &tname, &tdesc, &tperms, &tttl, &tlimit, &tlimitIP, &tscope, &tranges, &tcountries, &tcreated, &tupdated); err != nil {
-		return nil, nil, mapErr(err)
+		return nil, mapErr(err)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, mapErr(err)
+		return nil, mapErr(err)
 	}
 	if expires.Valid {
 		k.ExpiresAt = &expires.Time
@@ -292,10 +295,14 @@ func (s *Store) GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHas
 	}
 	key, err := fromAPIKey(k)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	out := &realm.MintRead{Key: &key, RealmIPAllowList: []string{}}
+	if err := decodeJSON(network, &out.RealmIPAllowList); err != nil {
+		return nil, fmt.Errorf("storage/sql: decode the IP allow list of realm %s: %w", realmID, err)
 	}
 	if !tid.Valid {
-		return &key, nil, nil
+		return out, nil
 	}
 	m := securityTemplateModel{ID: tid.String, RealmID: realmID, Name: tname.String, Description: tdesc.String,
 		Permissions: tperms.String, TTLSeconds: int(tttl.Int64), DirScope: tscope.String, IPRanges: tranges.String,
@@ -310,7 +317,8 @@ func (s *Store) GetAPIKeyAndTemplate(ctx context.Context, realmID string, keyHas
 	}
 	t, err := fromSecurityTemplate(m)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &key, &t, nil
+	out.Template = &t
+	return out, nil
 }

@@ -1,0 +1,67 @@
+package oauth
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/ory/fosite"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// IP allow lists at the token endpoint (CONTRACT §7): a grant whose caller
+// is the subject — client_credentials, the API-key exchange — and
+// temporary-key minting are refused from outside the realm's list and,
+// for a client in groups with lists, outside the union of those. The
+// caller's address is the socket's, or X-Forwarded-For from
+// WARD_TRUSTED_PROXIES. The lists come with the client (or key) in the
+// grant's one query.
+
+type clientAddrKey struct{}
+
+// withClientAddr puts the caller's address on the context of a token
+// request, where the grants find it.
+func withClientAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddrKey{}, addr)
+}
+
+// clientAddr is the caller's address put there by withClientAddr; an
+// unknown one is invalid, which no list contains.
+func clientAddr(ctx context.Context) netip.Addr {
+	s, _ := ctx.Value(clientAddrKey{}).(string)
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+// networkAllows applies the realm's list and the groups' lists to the
+// address on ctx.
+func networkAllows(ctx context.Context, realmList []string, groups []realm.Group) bool {
+	if len(realmList) == 0 && !anyGroupList(groups) {
+		return true // the common case costs no parsing
+	}
+	lists := make([][]netip.Prefix, 0, len(groups))
+	for _, g := range groups {
+		lists = append(lists, realm.ParsePrefixes(g.IPAllowList))
+	}
+	return realm.NetworkAllows(realm.ParsePrefixes(realmList), lists, clientAddr(ctx))
+}
+
+func anyGroupList(groups []realm.Group) bool {
+	for _, g := range groups {
+		if len(g.IPAllowList) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// networkRefusedDescription is what every refusal says.
+const networkRefusedDescription = "Requests from this network are not allowed."
+
+// errNetworkRefused is the token endpoint's refusal: access_denied, 403.
+func errNetworkRefused() error {
+	e := *fosite.ErrAccessDenied
+	e.DescriptionField = networkRefusedDescription
+	e.HintField = ""
+	return &e
+}
