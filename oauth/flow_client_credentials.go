@@ -20,6 +20,7 @@ import (
 func (p *provider) clientSession(ctx context.Context, ar fosite.AccessRequester, fc *fositeClient, session *oauth2.JWTSession) error {
 	c := fc.c
 	if !networkAllows(ctx, fc.realmNetwork, fc.groups) {
+		p.s.networkRefusal(ctx, p, "client", c.ClientID, "client_credentials")
 		return errNetworkRefused()
 	}
 	for _, scope := range ar.GetRequestedScopes() {

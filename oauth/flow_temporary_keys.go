@@ -115,7 +115,8 @@ func (s *Server) handleMintTemporaryKey(c echo.Context) error {
 	key, t := read.Key, read.Template
 	// The realm's allow list, for the backend's address (a key is in no
 	// group). Charged like a refused key: it is a refused request.
-	if !networkAllows(withClientAddr(ctx, ip), read.RealmIPAllowList, nil) {
+	if ctx := withClientAddr(ctx, ip); !networkAllows(ctx, read.RealmIPAllowList, nil) {
+		s.networkRefusal(ctx, p, "api_key", key.ID, "temporary_key_mint")
 		s.tokenIPs.Spend(ip, now)
 		return writeProblem(c, http.StatusForbidden, "forbidden", "requests from this network are not allowed")
 	}

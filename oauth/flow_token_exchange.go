@@ -76,6 +76,7 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 	// The realm's allow list, for the caller's address; a key is in no
 	// group, so no group's list applies.
 	if fc, ok := client.(*fositeClient); !ok || !networkAllows(ctx, fc.realmNetwork, nil) {
+		p.s.networkRefusal(ctx, p, "client", client.GetID(), "token_exchange")
 		return errNetworkRefused()
 	}
 	if err := p.config.GetAudienceStrategy(ctx)(client.GetAudience(), r.GetRequestedAudience()); err != nil {

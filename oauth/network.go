@@ -55,6 +55,25 @@ func anyGroupList(groups []realm.Group) bool {
 	return false
 }
 
+// networkRefusal records a refusal as an audit event naming the caller's
+// address and where it was refused (CONTRACT §7). Refusals are charged to
+// the address's budget of refused requests, which bounds these writes. A
+// failed write is logged, never a reason to answer differently.
+func (s *Server) networkRefusal(ctx context.Context, p *provider, targetType, targetID, where string) {
+	now := s.clock()
+	addr := clientAddr(ctx)
+	address := ""
+	if addr.IsValid() {
+		address = addr.Unmap().String()
+	}
+	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: p.realm.OrgID, RealmID: p.realm.ID, Type: realm.EventNetworkRefused,
+		ActorType: "system", TargetType: targetType, TargetID: targetID,
+		Details: map[string]any{"address": address, "at": where}, Time: now.UTC()}
+	if err := s.store.AppendEvent(ctx, e); err != nil {
+		s.log.WarnContext(ctx, "oauth: audit event not written", "realm", p.realm.Name, "event", e.Type, "err", err)
+	}
+}
+
 // networkRefusedDescription is what every refusal says.
 const networkRefusedDescription = "Requests from this network are not allowed."
 

@@ -1,9 +1,11 @@
 package oauth_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,6 +107,27 @@ func testNetworkAtTheTokenEndpoint(t *testing.T, env *oauthtest.Env) {
 	setGroup()
 	setRealm()
 	ok("lists removed", grant(opsClient.ClientID, opsSecret, "192.0.2.1"))
+
+	// Every refusal is an audit event naming the address and where.
+	events, err := env.Service.ListEvents(env.System(), "net", realm.EventFilter{Type: realm.EventNetworkRefused, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events.Items {
+		got = append(got, fmt.Sprintf("%s %s %s %v", e.Details["at"], e.TargetType, e.Details["address"], e.TargetID))
+	}
+	slices.Sort(got)
+	want := []string{
+		"client_credentials client 192.0.2.1 " + f.svc.ClientID,
+		"client_credentials client 2001:db9::9 " + f.svc.ClientID,
+		"client_credentials client 203.0.113.9 " + opsClient.ClientID,
+		"temporary_key_mint api_key 192.0.2.1 " + f.key.ID,
+		"token_exchange client 192.0.2.1 " + f.svc.ClientID,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("network.refused events:\n got %q\nwant %q", got, want)
+	}
 }
 
 // TestNetworkSpoofedForwardedFor: without WARD_TRUSTED_PROXIES an

@@ -35,6 +35,10 @@ const (
 	EventMemberDeleted EventType = "member.deleted"
 	EventMemberUpdated EventType = "member.updated"
 
+	// EventNetworkRefused is a caller refused by an IP allow list
+	// (CONTRACT §7); its details name the address and where.
+	EventNetworkRefused EventType = "network.refused"
+
 	EventOrgCreated EventType = "org.created"
 
 	EventPermissionCreated EventType = "permission.created"
@@ -79,6 +83,7 @@ var EventTypes = []EventType{
 	EventGroupCreated, EventGroupDeleted, EventGroupUpdated,
 	EventMailFailed, EventMailSent,
 	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
+	EventNetworkRefused,
 	EventOrgCreated,
 	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
