@@ -139,6 +139,13 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		return answer(fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256."))
 	}
 
+	// The realm's allow list comes before any form: nobody outside it is
+	// asked for a password.
+	addr := h.clientAddr(req)
+	if !realmAllows(az.Realm(), addr) {
+		return h.networkRefused(c, page, az.Realm(), "realm", az.Realm().ID, addr)
+	}
+
 	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
 	user, bs, err := h.currentSession(c, az.Realm())
 	if err != nil {
@@ -185,7 +192,17 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 			page.Error, page.Email = formExpired, email
 			return h.renderLoginForm(c, http.StatusForbidden, page)
 		}
-		u, err := h.lockout.attempt(ctx, az.Realm(), email, password)
+		var outside *realm.User // the right password, from outside the user's lists
+		u, err := h.lockout.attempt(ctx, az.Realm(), email, password, func(u *realm.User) (bool, error) {
+			ok, err := h.userAllows(ctx, az.Realm(), u, addr)
+			if err == nil && !ok {
+				outside = u
+			}
+			return ok, err
+		})
+		if errors.Is(err, errNetworkRefused) {
+			return h.networkRefused(c, page, az.Realm(), "user", outside.ID, addr)
+		}
 		if err == nil && u == nil {
 			page.Error, page.Email = loginFailed, email
 			return h.renderLoginForm(c, http.StatusUnauthorized, page)
@@ -203,6 +220,16 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		return answer(fosite.ErrLoginRequired)
 	case user == nil:
 		return h.renderLoginForm(c, http.StatusOK, page)
+	default:
+		// A browser session skips the password, not the user's groups'
+		// allow lists.
+		ok, err := h.userAllows(ctx, az.Realm(), user, addr)
+		if err != nil {
+			return h.failPage(c, page, "network check", err)
+		}
+		if !ok {
+			return h.networkRefused(c, page, az.Realm(), "user", user.ID, addr)
+		}
 	}
 	az.Authorize(ctx, c.Response(), ar, oauth.SignIn{User: user, SessionID: bs.ID, AuthTime: bs.AuthTime, RequestedAt: requestedAt})
 	return nil

@@ -72,7 +72,11 @@ type lockout struct {
 // loginLockThreshold of them are ever verified before the lock lands.
 // Attempts beyond that, and any while locked, get the locked answer
 // without a verification of the real hash (a dummy one keeps the timing).
-func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password string) (*realm.User, error) {
+//
+// allowed, when set, is asked about a user whose password is right: a
+// refusal (errNetworkRefused) counts as a failed attempt, like a wrong
+// password, and the user is not returned.
+func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password string, allowed func(*realm.User) (bool, error)) (*realm.User, error) {
 	now := l.clock()
 	key := accountKey(email)
 	state, err := l.store.AddLoginFailure(ctx, r.ID, key, now)
@@ -91,6 +95,19 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 	u, err := l.checkPassword(ctx, r.ID, email, password)
 	if err != nil {
 		return nil, err
+	}
+	if u != nil && allowed != nil {
+		ok, err := allowed(u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "network", "consecutive_failures": state.Failures})
+			if state.Failures >= loginLockThreshold {
+				l.lock(ctx, r, email, key, state, now)
+			}
+			return nil, errNetworkRefused
+		}
 	}
 	if u != nil {
 		if err := l.store.ClearLoginFailures(ctx, r.ID, key); err != nil {

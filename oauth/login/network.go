@@ -1,0 +1,72 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// IP allow lists at sign-in (CONTRACT §7). The realm's list is checked
+// before the form is shown: nobody outside it is offered a password field.
+// A group's list can only be known once the person is: it is checked after
+// the password (and for a browser session that would skip it), and a
+// refusal then counts as a failed attempt for the account's lockout, so
+// that the page cannot be used to test passwords from outside.
+
+// errNetworkRefused is a correct password from outside the user's lists.
+var errNetworkRefused = errors.New("login: sign-in refused for this network")
+
+const (
+	networkRefusedTitle = "Sign-in not allowed"
+	networkRefusedText  = "Sign-in is not allowed from this network."
+)
+
+// clientAddr is the caller's address: the socket's, or X-Forwarded-For
+// from a trusted proxy.
+func (h *Handler) clientAddr(r *http.Request) netip.Addr {
+	a, _ := netip.ParseAddr(h.proxies.ClientIP(r))
+	return a.Unmap()
+}
+
+// realmAllows checks the realm's own list (the provider's copy of the
+// realm; the password check below reads it afresh with the user).
+func realmAllows(r *realm.Realm, addr netip.Addr) bool {
+	return len(r.IPAllowList) == 0 || realm.NetworkAllows(realm.ParsePrefixes(r.IPAllowList), nil, addr)
+}
+
+// userAllows checks the realm's list and the user's groups' lists, read
+// with the user in one query. An error fails closed.
+func (h *Handler) userAllows(ctx context.Context, r *realm.Realm, u *realm.User, addr netip.Addr) (bool, error) {
+	uc, err := h.store.GetUserClaims(ctx, r.ID, u.ID)
+	if err != nil {
+		return false, err
+	}
+	lists := make([][]netip.Prefix, len(uc.Groups))
+	for i, g := range uc.Groups {
+		lists[i] = realm.ParsePrefixes(g.IPAllowList)
+	}
+	return realm.NetworkAllows(realm.ParsePrefixes(uc.RealmIPAllowList), lists, addr), nil
+}
+
+// networkRefused records the refusal (an audit event naming the address)
+// and answers the page that says so.
+func (h *Handler) networkRefused(c echo.Context, page loginPage, r *realm.Realm, targetType, targetID string, addr netip.Addr) error {
+	ctx := c.Request().Context()
+	address := ""
+	if addr.IsValid() {
+		address = addr.String()
+	}
+	now := h.clock()
+	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: r.OrgID, RealmID: r.ID, Type: realm.EventNetworkRefused,
+		ActorType: "system", TargetType: targetType, TargetID: targetID,
+		Details: map[string]any{"address": address, "at": "login"}, Time: now.UTC()}
+	if err := h.store.AppendEvent(ctx, e); err != nil {
+		h.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", e.Type, "err", err)
+	}
+	return h.errorPage(c, page, http.StatusForbidden, networkRefusedTitle, networkRefusedText)
+}

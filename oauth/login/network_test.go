@@ -1,0 +1,145 @@
+package login_test
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
+)
+
+// forwarded is a transport that says, as a trusted proxy would, which
+// address a request comes from.
+type forwarded struct {
+	mu   sync.Mutex
+	addr string
+}
+
+func (f *forwarded) set(addr string) { f.mu.Lock(); f.addr = addr; f.mu.Unlock() }
+
+func (f *forwarded) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	addr := f.addr
+	f.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", addr)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestLoginNetwork: the realm's IP allow list refuses the login page
+// before any form; a group's list refuses after the password, with the page
+// that says so, counts the attempt for the account's lockout, and stops a
+// browser session from skipping it; IPv6 works; every refusal is an audit
+// event naming the address (CONTRACT §7). Addresses come through a trusted
+// proxy on 127.0.0.1. Both databases.
+func TestLoginNetwork(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) realm.Store{
+		"sqlite": oauthtest.OpenSQLite, "postgres": oauthtest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) { testLoginNetwork(t, open) })
+	}
+}
+
+func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
+	f := oauthtest.NewLoginFixture(t, open, noIPLimit, func(c oauthtest.Configs) {
+		c.Login.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	env := f.Env
+	via := &forwarded{}
+	b := oauthtest.Browser(t)
+	b.Transport = via
+	authURL := func() string {
+		return f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	}
+	const refusedText = "Sign-in is not allowed from this network."
+	refusedPage := func(what string, p *oauthtest.Page) {
+		t.Helper()
+		if p.Status != http.StatusForbidden || !strings.Contains(p.Body, refusedText) || strings.Contains(p.Body, `name="password"`) {
+			t.Fatalf("%s: %d, want 403 saying %q without a password field:\n%s", what, p.Status, refusedText, p.Body)
+		}
+	}
+	setRealm := func(cidrs ...string) {
+		t.Helper()
+		if err := env.Store.SetRealmIPAllowList(env.Ctx, f.Realm.ID, cidrs, env.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// The login page reads the realm's list from the provider cache
+		// (30 s); drop it as a node of its own would after that time.
+		env.OAuth.Forget(f.Realm.ID)
+	}
+	setGroup := func(cidrs ...string) {
+		t.Helper()
+		f.Group.IPAllowList = cidrs
+		if err := env.Store.UpdateGroup(env.Ctx, f.Group); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The realm's list, before any form.
+	setRealm("203.0.113.0/24", "2001:db8::/32")
+	via.set("192.0.2.1")
+	refusedPage("outside the realm's list", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
+	via.set("2001:db9::1")
+	refusedPage("outside, IPv6", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
+	via.set("2001:db8::1")
+	if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusOK || !strings.Contains(p.Body, `name="password"`) {
+		t.Fatalf("inside, IPv6: %d, want the form", p.Status)
+	}
+
+	// A group's list narrows the realm's: the right password from outside
+	// it is refused and counted as a failed attempt.
+	setGroup("203.0.113.128/25")
+	via.set("203.0.113.9")
+	login := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil)
+	if login.Status != http.StatusOK {
+		t.Fatalf("inside the realm's list: %d, want the form", login.Status)
+	}
+	refusedPage("the right password outside the group's list", f.SubmitLogin(t, b, login, f.User.Email, oauthtest.Password))
+	state, err := env.Store.GetLoginFailure(env.Ctx, f.Realm.ID, accountKey(f.User.Email))
+	if err != nil || state.Failures != 1 {
+		t.Fatalf("login failures after the refusal: %+v, %v; want 1", state, err)
+	}
+	via.set("203.0.113.200")
+	tok := f.SignIn(t, b, "openid")
+	if tok.AccessToken == "" {
+		t.Fatal("no token from inside the group's list")
+	}
+	// The browser session does not skip the group's list.
+	via.set("203.0.113.9")
+	refusedPage("a session from outside the group's list", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
+
+	// Removed: anywhere.
+	setGroup()
+	setRealm()
+	via.set("192.0.2.1")
+	if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusSeeOther {
+		t.Fatalf("lists removed, with a session: %d, want 303 with a code", p.Status)
+	}
+
+	// The refusals are audit events.
+	events, err := env.Service.ListEvents(env.System(), "shop", realm.EventFilter{Type: realm.EventNetworkRefused, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events.Items {
+		got = append(got, e.TargetType+" "+e.Details["address"].(string)+" "+e.Details["at"].(string))
+	}
+	want := map[string]bool{"realm 192.0.2.1 login": true, "realm 2001:db9::1 login": true, "user 203.0.113.9 login": true}
+	if len(got) != 4 {
+		t.Fatalf("network.refused events %q, want 4 (two for the realm's list, two for the group's)", got)
+	}
+	for _, g := range got {
+		if !want[g] {
+			t.Errorf("unexpected network.refused event %q", g)
+		}
+	}
+	failed, err := env.Service.ListEvents(env.System(), "shop", realm.EventFilter{Type: realm.EventUserLoginFailed})
+	if err != nil || len(failed.Items) != 1 || failed.Items[0].Details["reason"] != "network" {
+		t.Fatalf("user.login_failed events %+v, %v; want one with reason network", failed.Items, err)
+	}
+}
