@@ -144,6 +144,9 @@ func (a *API) Register(e *echo.Echo) {
 	g.PATCH(r+"/security-templates/:name", a.updateSecurityTemplate)
 	g.DELETE(r+"/security-templates/:name", a.deleteSecurityTemplate)
 
+	g.GET(r+"/ip-allow-list", a.getIPAllowList)
+	g.PUT(r+"/ip-allow-list", a.putIPAllowList)
+
 	g.GET(r+"/events", a.listRealmEvents)
 }
 

@@ -112,6 +112,7 @@ type groupDTO struct {
 	Name        string         `json:"name"`
 	Description string         `json:"description"`
 	Attributes  map[string]any `json:"attributes"`
+	IPAllowList []string       `json:"ip_allow_list"`
 	CreatedAt   time.Time      `json:"created_at"`
 	UpdatedAt   time.Time      `json:"updated_at"`
 }
@@ -122,7 +123,7 @@ func toGroup(g *realm.Group) groupDTO {
 		attrs = map[string]any{}
 	}
 	return groupDTO{ID: g.ID, Name: g.Name, Description: g.Description, Attributes: attrs,
-		CreatedAt: utc(g.CreatedAt), UpdatedAt: utc(g.UpdatedAt)}
+		IPAllowList: nonNil(g.IPAllowList), CreatedAt: utc(g.CreatedAt), UpdatedAt: utc(g.UpdatedAt)}
 }
 
 type groupMemberDTO struct {
@@ -284,10 +285,12 @@ type attributePatchRequest struct {
 	Description Optional[string] `json:"description"`
 }
 
+// groupCreateRequest: a left-out (or null) ip_allow_list is none.
 type groupCreateRequest struct {
 	Name        string         `json:"name"`
 	Description string         `json:"description"`
 	Attributes  map[string]any `json:"attributes"`
+	IPAllowList []string       `json:"ip_allow_list"`
 }
 
 type groupPatchRequest struct {
@@ -295,6 +298,9 @@ type groupPatchRequest struct {
 	Description Optional[string] `json:"description"`
 	// Attributes stays raw so its numbers can be decoded with UseNumber.
 	Attributes Optional[rawJSON] `json:"attributes"`
+	// IPAllowList replaces the list when given; null is refused ([] for
+	// none).
+	IPAllowList Optional[[]string] `json:"ip_allow_list"`
 }
 
 type userCreateRequest struct {

@@ -97,7 +97,8 @@ func (a *API) createGroup(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	g, err := a.svc.CreateGroup(ctx(c), c.Param("realm"), realm.GroupInput{Name: req.Name, Description: req.Description, Attributes: req.Attributes})
+	g, err := a.svc.CreateGroup(ctx(c), c.Param("realm"), realm.GroupInput{Name: req.Name, Description: req.Description,
+		Attributes: req.Attributes, IPAllowList: req.IPAllowList})
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,7 @@ func (a *API) updateGroup(c echo.Context) error {
 	patch := realm.GroupPatch{
 		Name:        patchValue(&pf, "name", req.Name),
 		Description: clearable(req.Description),
+		IPAllowList: patchValue(&pf, "ip_allow_list", req.IPAllowList),
 	}
 	if req.Attributes.Set {
 		attrs, err := decodeAttributes(req.Attributes)
