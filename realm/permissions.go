@@ -57,7 +57,8 @@ type AccessKeyStore interface {
 	// GetClientWithAPIKey reads the realm's client as GetClientClaims does
 	// but without groups (an API key's token carries none), together with
 	// the realm's key whose secret hashes to keyHash, nil when there is
-	// none: an exchange's one query. An unknown client is ErrNotFound.
+	// none, and the realm's IP allow list (RealmIPAllowList): an
+	// exchange's one query. An unknown client is ErrNotFound.
 	GetClientWithAPIKey(ctx context.Context, realmID, clientID string, keyHash []byte) (*ClientClaims, *APIKey, error)
 	// ListAPIKeys orders by ID; Query matches description and prefix.
 	ListAPIKeys(ctx context.Context, realmID string, f APIKeyFilter) (Page[APIKey], error)
