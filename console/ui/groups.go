@@ -137,9 +137,10 @@ func (u *UI) createGroup(r *req) error {
 	}
 	g, err := u.svc.CreateGroup(r.ctx, r.realm, realm.GroupInput{
 		Name: strings.TrimSpace(f.Get("name")), Description: f.Get("description"), Attributes: formAttributes(defs, f),
+		IPAllowList: allowListForm(f, "ip_allow_list"),
 	})
 	if err != nil {
-		if fe, status, ok := refused(err); ok {
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showGroups(r, status, f, fe)
 		}
 		return r.fail(err)
@@ -213,9 +214,13 @@ func (u *UI) updateGroup(r *req) error {
 		// set" in the form is removed from the group.
 		values = map[string]any{}
 	}
-	g, err := u.svc.UpdateGroup(r.ctx, r.realm, r.c.Param("id"), realm.GroupPatch{Name: &name, Description: &desc, Attributes: values})
+	ipList := allowListForm(f, "ip_allow_list")
+	g, err := u.svc.UpdateGroup(r.ctx, r.realm, r.c.Param("id"), realm.GroupPatch{Name: &name, Description: &desc, Attributes: values,
+		IPAllowList: &ipList})
 	if err != nil {
-		if fe, status, ok := refused(err); ok {
+		// refusedForm: an allow list's bad line (ip_allow_list[i]) is
+		// "line N …" at its textarea.
+		if fe, status, ok := refusedForm(err); ok {
 			return u.showGroup(r, status, f, fe, false)
 		}
 		return r.fail(err)
@@ -301,6 +306,7 @@ func groupForm(defs []realm.Attribute, g *realm.Group) url.Values {
 	f := url.Values{}
 	f.Set("name", g.Name)
 	f.Set("description", g.Description)
+	f.Set("ip_allow_list", strings.Join(g.IPAllowList, "\n"))
 	for _, v := range groupValues(defs, g.Attributes) {
 		key := "attributes." + v.Name
 		f[key] = v.Values

@@ -225,6 +225,8 @@ var fieldLabels = map[string]string{
 	"limit_per_source_ip_per_minute": "Requests a minute per address",
 	"dir_scope":                      "Paths",
 	"ip_ranges":                      "IP ranges",
+	"cidrs":                          "IP allow list",
+	"ip_allow_list":                  "IP allow list",
 }
 
 // req is one signed-in console request: the session, the principal the

@@ -3,6 +3,7 @@ package ui
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/wardiam/ward/realm"
@@ -102,6 +103,11 @@ func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
 	if !b.Form.Has("display_name") {
 		b.Form.Set("display_name", rm.DisplayName)
 	}
+	// The Network card's textarea: the stored list unless it is the form
+	// that was refused.
+	if !b.Form.Has("cidrs") {
+		b.Form.Set("cidrs", strings.Join(rm.IPAllowList, "\n"))
+	}
 	issuer := u.public + "/realms/" + url.PathEscape(rm.Name)
 	return r.render(status, "realm.html", &realmOverview{base: b, R: rm, Issuer: issuer,
 		Discovery: issuer + "/.well-known/openid-configuration"})
@@ -139,4 +145,45 @@ func (u *UI) deleteRealm(r *req) error {
 		return r.fail(err)
 	}
 	return r.done(f, "/console", "Realm "+r.realm+" deleted.")
+}
+
+// allowListForm reads a one-CIDR-a-line textarea (the realm's "cidrs", a
+// group's "ip_allow_list") as the service takes it: blank lines dropped,
+// empty meaning no list (never nil: the service stores what it is given).
+// The service checks each line and names the bad one (cidrs[i]), which
+// refusedForm turns into "line N …" at the textarea.
+func allowListForm(f url.Values, field string) []string {
+	if l := lines(f.Get(field)); l != nil {
+		return l
+	}
+	return []string{}
+}
+
+// setRealmIPAllowList is the Network card's form: it replaces the realm's
+// IP allow list (CONTRACT §7); empty lifts the restriction. A change is
+// the event realm.ip_allow_list_updated (recorded by the service).
+func (u *UI) setRealmIPAllowList(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	list, err := u.svc.SetIPAllowList(r.ctx, r.realm, allowListForm(f, "cidrs"))
+	if err != nil {
+		if fe, status, ok := refusedForm(err); ok {
+			return u.showRealm(r, status, url.Values{"cidrs": {f.Get("cidrs")}}, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, realmPath(r.realm)+"#network", allowListSaved(list))
+}
+
+// allowListSaved is the confirmation of a saved allow list.
+func allowListSaved(list []string) string {
+	switch len(list) {
+	case 0:
+		return "IP allow list saved: empty, so sign-in and tokens are allowed from anywhere."
+	case 1:
+		return "IP allow list saved: sign-in and tokens only from " + list[0] + "."
+	}
+	return "IP allow list saved: sign-in and tokens only from these " + strconv.Itoa(len(list)) + " networks."
 }

@@ -141,6 +141,11 @@ func (u *UI) Register(e *echo.Echo) {
 	e.GET("/console/realms/:realm", u.page(u.realmPage))
 	e.POST("/console/realms/:realm", u.page(u.updateRealm))
 	e.POST("/console/realms/:realm/delete", u.page(u.deleteRealm))
+	e.POST("/console/realms/:realm/ip-allow-list", u.page(u.setRealmIPAllowList))
+	// A reload of the refused form's address goes to the realm's page.
+	e.GET("/console/realms/:realm/ip-allow-list", u.page(func(r *req) error {
+		return r.c.Redirect(http.StatusSeeOther, realmPath(r.realm)+"#network")
+	}))
 	u.registerAttributes(e)
 	u.registerGroups(e)
 	u.registerUsers(e)
