@@ -18,6 +18,10 @@ func TestAllowListForm(t *testing.T) {
 	if strings.Join(got, "|") != "203.0.113.0/24|2001:DB8::/32" {
 		t.Errorf("parsed %q", got)
 	}
+	// The textareas may hold line breaks (req.form refuses them elsewhere).
+	if err := realm.CheckValues(url.Values{"cidrs": {"10.0.0.0/8\r\n::/0"}, "ip_allow_list": {"a\nb"}}, multilineFields...); err != nil {
+		t.Errorf("line breaks refused: %v", err)
+	}
 	for _, f := range []url.Values{{}, {"ip_allow_list": {" \n\r\n "}}} {
 		if got := allowListForm(f, "ip_allow_list"); got == nil || len(got) != 0 {
 			t.Errorf("%v: %#v, want an empty list", f, got)

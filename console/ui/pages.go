@@ -398,7 +398,7 @@ func (r *req) form() (f url.Values, done bool, err error) {
 // conditions and the one-per-line lists): tab and line breaks are allowed
 // there and nowhere else (realm.TextProblem).
 var multilineFields = []string{"description", "condition", "resource", "actions", "audience", "redirect_uris", "web_origins",
-	"dir_scope", "ip_ranges", "countries"}
+	"dir_scope", "ip_ranges", "countries", "cidrs", "ip_allow_list"}
 
 // checkParams checks a page's query and path parameters: they must be
 // acceptable text (realm.CheckValues) before anything reads them.
