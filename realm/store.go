@@ -206,6 +206,7 @@ type Store interface {
 	AccessKeyStore
 	TemplateStore
 	NetworkStore
+	SupportAccessStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"IPAllowLists", testIPAllowLists},
 		{"ClaimsIPAllowLists", testClaimsIPAllowLists},
 		{"NetworkLists", testNetworkLists},
+		{"SupportAccess", testSupportAccess},
 		{"ConsoleSessions", testConsoleSessions},
 		{"ConsoleSessionData", testConsoleSessionData},
 		{"ConsoleSessionExpiry", testConsoleSessionExpiry},
