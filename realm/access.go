@@ -27,7 +27,7 @@ func caller(ctx context.Context) (access, error) {
 	if a.system() {
 		return a, nil
 	}
-	if p.OrgID == "" || !p.Role.Valid() {
+	if p.OrgID == "" || !(p.Role.Valid() || p.supportRole()) {
 		return access{}, fmt.Errorf("%w: principal has no organization or role", ErrForbidden)
 	}
 	return a, nil

@@ -9,7 +9,13 @@ type Principal struct {
 	Role      Role
 	ActorType string // "member", "client" or "system"
 	ActorID   string // member's console user ID, client's client_id, or "ward"
+	// Reason is why support looks in (ActorType "support" only): the
+	// reason given to `ward support-token`, recorded with every call.
+	Reason string
 }
+
+// supportRole: role support is only ever acted with by a support principal.
+func (p Principal) supportRole() bool { return p.Role == RoleSupport && p.ActorType == ActorSupport }
 
 // System is the principal for work Ward does on its own behalf.
 var System = Principal{ActorType: "system", ActorID: "ward"}

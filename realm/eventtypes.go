@@ -40,6 +40,9 @@ const (
 	EventNetworkRefused EventType = "network.refused"
 
 	EventOrgCreated EventType = "org.created"
+	// Support access (CONTRACT §7): the owner's switch.
+	EventOrgSupportAccessDisabled EventType = "org.support_access_disabled"
+	EventOrgSupportAccessEnabled  EventType = "org.support_access_enabled"
 
 	EventPermissionCreated EventType = "permission.created"
 	EventPermissionDeleted EventType = "permission.deleted"
@@ -49,6 +52,12 @@ const (
 	EventSecurityTemplateDeleted       EventType = "security_template.deleted"
 	EventSecurityTemplateTestKeyMinted EventType = "security_template.test_key_minted"
 	EventSecurityTemplateUpdated       EventType = "security_template.updated"
+
+	// EventSupportCall is one admin API call made with a support token;
+	// its details name the method, route, path and the reason.
+	EventSupportCall EventType = "support.call"
+	// EventSupportTokenIssued is `ward support-token` issuing a token.
+	EventSupportTokenIssued EventType = "support.token_issued"
 
 	EventPolicyCreated EventType = "policy.created"
 	EventPolicyDeleted EventType = "policy.deleted"
@@ -84,11 +93,12 @@ var EventTypes = []EventType{
 	EventMailFailed, EventMailSent,
 	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
 	EventNetworkRefused,
-	EventOrgCreated,
+	EventOrgCreated, EventOrgSupportAccessDisabled, EventOrgSupportAccessEnabled,
 	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
 	EventRealmCreated, EventRealmDeleted, EventRealmIPAllowListUpdated, EventRealmKeyRotated, EventRealmUpdated,
 	EventSecurityTemplateCreated, EventSecurityTemplateDeleted, EventSecurityTemplateTestKeyMinted, EventSecurityTemplateUpdated,
+	EventSupportCall, EventSupportTokenIssued,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,
 	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,
 	EventUserReactivated, EventUserSetPasswordLinkIssued, EventUserUpdated,

@@ -21,6 +21,11 @@ const (
 	RoleOwner  Role = "owner"
 	RoleAdmin  Role = "admin"
 	RoleViewer Role = "viewer"
+	// RoleSupport is the operator's support looking in while the org
+	// allows it (CONTRACT §7): it reads like a viewer. It is never a
+	// member's or client's role (Valid is false): only a support token
+	// carries it.
+	RoleSupport Role = "support"
 )
 
 // Valid reports whether r is a known role.
