@@ -77,6 +77,9 @@ func (a *API) Register(e *echo.Echo) {
 
 	g.GET("/events", a.listOrgEvents)
 
+	g.GET("/support-access", a.getSupportAccess)
+	g.PUT("/support-access", a.putSupportAccess)
+
 	g.GET("/realms", a.listRealms)
 	g.POST("/realms", a.createRealm)
 	g.GET("/realms/:realm", a.getRealm)
@@ -210,9 +213,20 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			// The reason stays in the log (at debug: it is the caller's
 			// mistake), never the token itself.
 			a.log.Debug("admin api: bearer token rejected", "err", err)
+			if errors.Is(err, realm.ErrSupportAccessOff) {
+				return &authError{challenge: "invalid_token", detail: "support access to this organization is off or has ended: the support token no longer works"}
+			}
 			return &authError{challenge: "invalid_token", detail: "the access token is invalid or expired"}
 		}
-		c.SetRequest(c.Request().WithContext(realm.WithPrincipal(ctx, p)))
+		ctx = realm.WithPrincipal(ctx, p)
+		if p.ActorType == realm.ActorSupport {
+			// Every call support makes is on the record, reads too, and
+			// before it runs: a call that cannot be recorded is not made.
+			if err := a.svc.RecordSupportCall(ctx, c.Request().Method, c.Path(), c.Request().URL.EscapedPath()); err != nil {
+				return err
+			}
+		}
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }

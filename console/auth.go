@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/realm"
@@ -61,6 +62,9 @@ func (a *AdminAuth) AuthenticateAdmin(ctx context.Context, bearer string) (realm
 	if !cl.Audience.Contains(a.tokens.Issuer(realm.ConsoleRealm)) {
 		return fail(errors.New("token's audience is not the admin API"))
 	}
+	if cl.Kind == oauth.KindSupport {
+		return a.authenticateSupport(ctx, cl, c)
+	}
 	if cl.Kind == "user" {
 		// A console member signed in through ward-console: the token's
 		// user is active (VerifyAccessToken checks); the membership must
@@ -84,4 +88,25 @@ func (a *AdminAuth) AuthenticateAdmin(ctx context.Context, bearer string) (realm
 		return fail(errors.New("token does not carry the client's current org and role"))
 	}
 	return realm.Principal{OrgID: c.OrgID, Role: c.OrgRole, ActorType: "client", ActorID: c.ClientID}, nil
+}
+
+// authenticateSupport accepts a support token (oauth.IssueSupportToken)
+// only while its org's support access is on and is still the one the
+// token was issued under: read from the database on every call, so
+// switching it off or its end passing refuses the token at once on every
+// node (realm.ErrSupportAccessOff, a 401).
+func (a *AdminAuth) authenticateSupport(ctx context.Context, cl *oauth.AccessClaims, c *realm.Client) (realm.Principal, error) {
+	if c.ClientID != realm.ConsoleClientID || cl.Subject != oauth.KindSupport || cl.Role != string(realm.RoleSupport) ||
+		cl.OrgID == "" || cl.SupportSince == 0 || cl.SupportReason == "" {
+		return realm.Principal{}, fmt.Errorf("%w: malformed support token", realm.ErrUnauthenticated)
+	}
+	err := a.service.SupportAllowed(ctx, cl.OrgID, time.UnixMicro(cl.SupportSince))
+	switch {
+	case errors.Is(err, realm.ErrSupportAccessOff):
+		return realm.Principal{}, err
+	case err != nil:
+		return realm.Principal{}, fmt.Errorf("console: support token cannot be checked: %w: %w", realm.ErrUnavailable, err)
+	}
+	return realm.Principal{OrgID: cl.OrgID, Role: realm.RoleSupport, ActorType: realm.ActorSupport, ActorID: cl.ID,
+		Reason: cl.SupportReason}, nil
 }

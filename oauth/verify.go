@@ -32,6 +32,11 @@ type AccessClaims struct {
 	Role       string           `json:"role"`
 	// Permissions are an API key's (kind api_key).
 	Permissions []string `json:"permissions"`
+	// SupportReason and SupportSince are a support token's (kind
+	// support, IssueSupportToken): the reason given, and when the org's
+	// support access was switched on (Unix microseconds).
+	SupportReason string `json:"support_reason"`
+	SupportSince  int64  `json:"support_since"`
 }
 
 // ErrInvalidToken is what every refusal of a token wraps: it is not an
