@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/wardiam/ward/console"
@@ -210,6 +211,60 @@ func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	fmt.Fprintf(stdout, "realm %q has a new %s signing key; running servers start signing with it within a minute, and the old key stays in the JWKS until its tokens have expired\n", realmName, alg)
+	return nil
+}
+
+func cmdSupportToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var org, reason string
+	var ttl time.Duration
+	fs := flag.NewFlagSet("support-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.bind(fs)
+	fs.StringVar(&org, "org", "", "organization slug (required)")
+	fs.StringVar(&reason, "reason", "", "why support looks in; recorded with every call (required)")
+	fs.DurationVar(&ttl, "ttl", realm.SupportTokenDefaultTTL, "token lifetime, at most until the org's support access ends")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if org == "" {
+		return errors.New("--org is required")
+	}
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("--reason is required: it is recorded with every call the token makes")
+	}
+	if ttl < realm.SupportTokenMinTTL || ttl > realm.SupportAccessMax {
+		return fmt.Errorf("--ttl %s: must be between %s and %s", ttl, realm.SupportTokenMinTTL, realm.SupportAccessMax)
+	}
+	s.resolve()
+	log := newLogger(s.LogFormat, stderr)
+	publicURL := s.publicURL(s.Addr)
+	a, err := build(ctx, appConfig{settings: &s, log: log, migrate: true, publicURL: publicURL})
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	srv, err := oauth.New(oauth.Config{Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL,
+		Logger: log, WebMessage: login.WriteWebMessage})
+	if err != nil {
+		return err
+	}
+	tok, err := srv.IssueSupportToken(realm.WithPrincipal(ctx, realm.System), org, reason, ttl)
+	var verr *realm.ValidationError
+	switch {
+	case errors.Is(err, realm.ErrNotFound):
+		return fmt.Errorf("no organization %q (or no console realm: start ward serve once)", org)
+	case errors.Is(err, realm.ErrSupportNotAllowed):
+		return fmt.Errorf("organization %q has not allowed support access (or it has ended): its owner switches it on at PUT /admin/v1/support-access or in the console", org)
+	case errors.As(err, &verr):
+		f := verr.Fields[0]
+		return fmt.Errorf("--%s: %s", f.Field, f.Message)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintln(stdout, tok.Token)
+	fmt.Fprintf(stderr, "support token for %q, valid until %s; use it as \"Authorization: Bearer TOKEN\" at %s/admin/v1 (read only; every call is recorded with the reason)\n",
+		tok.Org, tok.ExpiresAt.Format(time.RFC3339), publicURL)
 	return nil
 }
 

@@ -31,6 +31,8 @@ commands:
   migrate     apply pending migrations and exit
   bootstrap   create an organization, its owner and an org admin client
   rotate-key  give a realm a new signing key; the old one stays in the JWKS
+  support-token
+              print a read-only admin API token for an org that allows support access
   version     print version information
 
 Run "ward <command> -h" for the flags of a command.
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdBootstrap(ctx, args[1:], stdout, stderr)
 	case "rotate-key":
 		err = cmdRotateKey(ctx, args[1:], stdout, stderr)
+	case "support-token":
+		err = cmdSupportToken(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		printVersion(stdout)
 	case "help", "-h", "--help":
