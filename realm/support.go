@@ -73,25 +73,17 @@ func (s *Service) supportView(sa *SupportAccess) *SupportAccessView {
 
 // GetSupportAccess returns the org's support access. Owners only.
 func (s *Service) GetSupportAccess(ctx context.Context) (*SupportAccessView, error) {
-	a, err := ownerOnly(ctx)
-	if err != nil {
-		return nil, err
-	}
-	orgID, err := a.orgID()
-	if err != nil {
-		return nil, err
-	}
-	sa, err := s.store.GetSupportAccess(ctx, orgID)
+	sa, err := s.callersSupportAccess(ctx, ownerOnly)
 	if err != nil {
 		return nil, err
 	}
 	return s.supportView(sa), nil
 }
 
-// SupportAccessUntil tells every role whether support may look in now (the
-// console's banner): the end while it is on, nil while it is off.
-func (s *Service) SupportAccessUntil(ctx context.Context) (*time.Time, error) {
-	a, err := canRead(ctx)
+// callersSupportAccess reads the support access of the caller's org, once
+// allowed checks the caller.
+func (s *Service) callersSupportAccess(ctx context.Context, allowed func(context.Context) (access, error)) (*SupportAccess, error) {
+	a, err := allowed(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +91,13 @@ func (s *Service) SupportAccessUntil(ctx context.Context) (*time.Time, error) {
 	if err != nil {
 		return nil, err
 	}
-	sa, err := s.store.GetSupportAccess(ctx, orgID)
+	return s.store.GetSupportAccess(ctx, orgID)
+}
+
+// SupportAccessUntil tells every role whether support may look in now (the
+// console's banner): the end while it is on, nil while it is off.
+func (s *Service) SupportAccessUntil(ctx context.Context) (*time.Time, error) {
+	sa, err := s.callersSupportAccess(ctx, canRead)
 	if err != nil {
 		return nil, err
 	}
