@@ -144,6 +144,9 @@ type base struct {
 	IsOwner  bool // may manage members and delete realms
 	Realm    string
 	Flash    string
+	// SupportUntil is the end of the org's support access while it is on
+	// (the banner on every page), nil while it is off.
+	SupportUntil *time.Time
 	// Form is what the user submitted, Errors what was wrong with it; both
 	// are empty on a fresh page.
 	Form   url.Values
@@ -312,6 +315,13 @@ func (r *req) base(title, section string) (base, error) {
 		if m.Org.ID == r.p.OrgID {
 			b.Org = m.Org
 		}
+	}
+	// The support access banner: one read per page; a failure costs the
+	// banner, never the page.
+	if until, err := r.u.svc.SupportAccessUntil(r.ctx); err == nil {
+		b.SupportUntil = until
+	} else if r.ctx.Err() == nil {
+		r.u.log.Warn("console: reading support access for the banner", "err", err)
 	}
 	return b, nil
 }

@@ -156,6 +156,7 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerSecurityTemplates(e)
 	u.registerEvents(e)
 	u.registerMembers(e)
+	u.registerSupport(e)
 }
 
 // startSignIn sends the browser to the console realm's authorization
