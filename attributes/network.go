@@ -40,11 +40,15 @@ func parsePrefixes(cidrs []string) []netip.Prefix {
 // setNetworkLists replaces the lists in force (from a policy document
 // answered 200; absent means none).
 func (g *Guard) setNetworkLists(doc networkDocument) {
-	n := &networkLists{realm: parsePrefixes(doc.Realm), groups: make(map[string][]netip.Prefix, len(doc.Groups))}
+	// A list whose every entry failed to parse still restricts: an empty
+	// parsed list would otherwise mean "no list". The invalid prefix added
+	// to each list matches nothing and keeps it non-empty.
+	n := &networkLists{groups: make(map[string][]netip.Prefix, len(doc.Groups))}
+	if len(doc.Realm) > 0 {
+		n.realm = append(parsePrefixes(doc.Realm), netip.Prefix{})
+	}
 	for name, l := range doc.Groups {
 		if len(l) > 0 {
-			// A list whose every entry failed to parse still restricts:
-			// an empty parsed list would otherwise mean "no list".
 			n.groups[name] = append(parsePrefixes(l), netip.Prefix{})
 		}
 	}

@@ -96,3 +96,16 @@ func TestGuardIPAllowListSpoofedHeader(t *testing.T) {
 	}
 	wantStatus(t, "the socket address", send(t, http.MethodGet, e.srv.URL+"/me", "X-API-Key", tk), http.StatusOK, "")
 }
+
+// TestGuardIPAllowListUnreadable: a realm list none of whose entries the
+// guard can read still restricts (to nothing), rather than lifting.
+func TestGuardIPAllowListUnreadable(t *testing.T) {
+	e := newTKEnv(t, func(c *Config) { c.TrustedProxies = localProxy })
+	tk := e.mint(t, nil)
+	e.ti.set(func(ti *testIssuer) { ti.ipAllowLists = map[string]any{"realm": []string{"not a prefix"}}; ti.version++ })
+	if err := e.g.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "an unreadable realm list", send(t, http.MethodGet, e.srv.URL+"/me", append([]string{"X-API-Key", tk}, from("203.0.113.5")...)...),
+		http.StatusForbidden, "requests from this network are not allowed")
+}

@@ -51,8 +51,11 @@ func NewIPLimiter(l RateLimit) *IPLimiter {
 
 // Wait spends a token of ip's bucket and returns zero when ip may go on
 // now; else it spends nothing and returns how long until ip may.
+//
+// An unknown address ("") is one bucket of its own: clients a trusted
+// proxy could not name share it, rather than escaping the limit.
 func (l *IPLimiter) Wait(ip string, now time.Time) time.Duration {
-	if l == nil || ip == "" {
+	if l == nil {
 		return 0
 	}
 	r := l.bucket(ip, now).ReserveN(now, 1)
@@ -114,7 +117,10 @@ type TrustedProxies []netip.Prefix
 
 // ClientIP is the socket's address, or, when the socket belongs to a
 // trusted proxy, the right-most X-Forwarded-For address that is not one.
-// An untrusted peer's X-Forwarded-For is ignored.
+// An untrusted peer's X-Forwarded-For is ignored. A hop that is not an
+// address makes the client unknown (""): not the proxy's own address,
+// which an allow list may well cover; a trusted proxy's request without
+// X-Forwarded-For is the proxy's own.
 func (t TrustedProxies) ClientIP(req *http.Request) string {
 	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
@@ -127,11 +133,15 @@ func (t TrustedProxies) ClientIP(req *http.Request) string {
 	if err != nil || !t.trusted(addr) {
 		return host
 	}
-	hops := strings.Split(strings.Join(req.Header.Values("X-Forwarded-For"), ","), ",")
+	forwarded := req.Header.Values("X-Forwarded-For")
+	if len(forwarded) == 0 {
+		return host
+	}
+	hops := strings.Split(strings.Join(forwarded, ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			return host
+			return ""
 		}
 		if !t.trusted(a) {
 			return a.Unmap().String()

@@ -2,6 +2,7 @@ package realm
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -65,8 +66,9 @@ func TestCheckIPAllowList(t *testing.T) {
 		t.Fatalf("%d entries: %+v, want one error on cidrs", len(big), v.Fields)
 	}
 	v = &ValidationError{}
-	CheckIPAllowList(v, "cidrs", []string{"10.0.0.0/8", "10.1.2.3/16", "nope"})
-	if len(v.Fields) != 2 || v.Fields[0].Field != "cidrs[1]" || v.Fields[1].Field != "cidrs[2]" {
+	CheckIPAllowList(v, "cidrs", []string{"10.0.0.0/8", "10.1.2.3/16", "nope", "::ffff:203.0.113.0/120"})
+	if len(v.Fields) != 3 || v.Fields[0].Field != "cidrs[1]" || v.Fields[1].Field != "cidrs[2]" || v.Fields[2].Field != "cidrs[3]" ||
+		!strings.Contains(v.Fields[2].Message, "write 203.0.113.0/24") {
 		t.Fatalf("bad entries: %+v", v.Fields)
 	}
 }

@@ -497,6 +497,16 @@ func checkCIDRs(v *ValidationError, field string, cidrs []string, max int) []str
 			v.Add(f, "must not have an IPv6 zone")
 			continue
 		}
+		if p.Addr().Is4In6() {
+			// Addresses are compared as IPv4 (unmapped), so such a
+			// prefix would match nothing.
+			hint := "write the IPv4 prefix instead"
+			if p.Bits() >= 96 {
+				hint = fmt.Sprintf("write %s", netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked())
+			}
+			v.Add(f, "is an IPv4-mapped IPv6 prefix, which no client address matches; "+hint)
+			continue
+		}
 		if m := p.Masked(); m != p {
 			v.Add(f, fmt.Sprintf("has address bits set beyond the prefix length; did you mean %s?", m))
 			continue
