@@ -102,7 +102,10 @@ func TestGuardIPAllowListSpoofedHeader(t *testing.T) {
 func TestGuardIPAllowListUnreadable(t *testing.T) {
 	e := newTKEnv(t, func(c *Config) { c.TrustedProxies = localProxy })
 	tk := e.mint(t, nil)
-	e.ti.set(func(ti *testIssuer) { ti.ipAllowLists = map[string]any{"realm": []string{"not a prefix"}}; ti.version++ })
+	e.ti.set(func(ti *testIssuer) {
+		ti.ipAllowLists = map[string]any{"realm": []string{"not a prefix"}}
+		ti.version++
+	})
 	if err := e.g.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
