@@ -112,6 +112,9 @@ func TestSupportPages(t *testing.T) {
 		`name="enabled" value="false"`, "Switch support access off", "no later than 2026-12-13 09:00 UTC",
 		`data-reason>ticket &lt;42&gt;</td>`, "<code>/admin/v1/realms/shop/users</code>", `name="csrf_token"`, `name="form_id"`)
 
+	more := render("support.html", &supportView{base: b(realm.RoleAdmin, true), Calls: calls, More: true, EventsURL: "/console/events?type=support.call"})
+	has("more calls", more, "the latest 1: older calls are on", `href="/console/events?type=support.call"`)
+
 	ended := until.Add(-48 * time.Hour)
 	off := render("support.html", &supportView{base: b(realm.RoleOwner, false), Access: &realm.SupportAccessView{Until: &ended}, Ended: &ended})
 	has("owner, ended", off, `data-support-state="off"`, "it ended at", "Switch support access on", "data-no-support-calls")
