@@ -46,4 +46,27 @@ func TestIssueSupportToken(t *testing.T) {
 	if err != nil || cl.SupportReason != "ticket 7" || cl.SupportSince == 0 {
 		t.Errorf("VerifyAccessToken: %+v %v", cl, err)
 	}
+	// Introspection by the org's admin client follows the switch, as the
+	// admin API does: active while on, inactive at once when off.
+	introspect := func() any {
+		t.Helper()
+		r := env.Introspect(realm.ConsoleRealm, tok.Token, res.Client.ClientID, res.ClientSecret)
+		if r.Status != 200 {
+			t.Fatalf("introspection: %d %s", r.Status, r.RawBody)
+		}
+		return r.Body["active"]
+	}
+	if got := introspect(); got != true {
+		t.Fatalf("introspection while on: active %v", got)
+	}
+	off := false
+	if _, err := env.Service.SetSupportAccess(owner, realm.SupportAccessInput{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if got := introspect(); got != false {
+		t.Fatalf("introspection after switching off: active %v, want false", got)
+	}
+	if _, _, err := env.OAuth.VerifyAccessToken(env.Ctx, realm.ConsoleRealm, tok.Token); err == nil {
+		t.Error("VerifyAccessToken accepted a support token after switching off")
+	}
 }

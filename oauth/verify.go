@@ -157,6 +157,17 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 			return nil, nil, fmt.Errorf("oauth: API key check: %w", err)
 		}
 	}
+	if cl.Kind == KindSupport {
+		// A support token lives only while its org allows support access
+		// (CONTRACT §7): introspection says so as the admin API does.
+		err := s.service.SupportAllowed(ctx, cl.OrgID, time.UnixMicro(cl.SupportSince))
+		if errors.Is(err, realm.ErrSupportAccessOff) {
+			return nil, nil, errTokenInactive
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("oauth: support access check: %w", err)
+		}
+	}
 	if cl.Kind == "user" {
 		// A user deactivated or deleted since: the token ends with them.
 		u, err := s.store.GetUser(ctx, p.realm.ID, cl.Subject)

@@ -143,6 +143,12 @@ func (s *Service) SetSupportAccess(ctx context.Context, in SupportAccessInput) (
 	}
 	var out *SupportAccess
 	err = s.store.InTx(ctx, func(tx Store) error {
+		// Without the lock, on PostgreSQL an "on" racing an "off" could
+		// write back the enabled_at read before the off, reviving the
+		// support tokens the off was meant to end.
+		if err := tx.LockOrgSupport(ctx, orgID); err != nil {
+			return err
+		}
 		cur, err := tx.GetSupportAccess(ctx, orgID)
 		if err != nil {
 			return err

@@ -34,4 +34,9 @@ type SupportAccessStore interface {
 	// SetSupportAccess writes the org's support access, replacing what
 	// was there. ErrNotFound when there is no such org.
 	SetSupportAccess(ctx context.Context, a *SupportAccess) error
+	// LockOrgSupport holds the org's row until the transaction ends (in
+	// a transaction), so that switching support access on and off is
+	// read-then-written by one owner at a time. ErrNotFound when there is
+	// no such org.
+	LockOrgSupport(ctx context.Context, orgID string) error
 }

@@ -78,4 +78,10 @@ func testSupportAccess(t *testing.T, f *fixture) {
 	got, err = f.s.GetSupportAccess(f.ctx, ghost)
 	must(t, err)
 	same(t, "unknown org", got, &realm.SupportAccess{OrgID: ghost})
+
+	// The lock of a switch: inside a transaction, for an org that exists.
+	must(t, f.s.InTx(f.ctx, func(tx realm.Store) error { return tx.LockOrgSupport(f.ctx, o.ID) }))
+	if err := f.s.InTx(f.ctx, func(tx realm.Store) error { return tx.LockOrgSupport(f.ctx, "no-such-org") }); !errors.Is(err, realm.ErrNotFound) {
+		t.Errorf("LockOrgSupport of an unknown org: %v, want ErrNotFound", err)
+	}
 }

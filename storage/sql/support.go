@@ -49,3 +49,21 @@ func (s *Store) SetSupportAccess(ctx context.Context, a *realm.SupportAccess) er
 	}
 	return mapErr(err)
 }
+
+// LockOrgSupport locks the org's row for the rest of the transaction
+// (PostgreSQL; SQLite transactions take the database's write lock when
+// they begin).
+func (s *Store) LockOrgSupport(ctx context.Context, orgID string) error {
+	query := "SELECT id FROM orgs WHERE id = ?"
+	if s.dialect == Postgres {
+		query += " FOR UPDATE"
+	}
+	var ids []string
+	if err := s.q(ctx).Raw(query, orgID).Scan(&ids).Error; err != nil {
+		return mapErr(err)
+	}
+	if len(ids) == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}
