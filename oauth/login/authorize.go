@@ -142,7 +142,11 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	// The realm's allow list comes before any form: nobody outside it is
 	// asked for a password.
 	addr := h.clientAddr(req)
-	if !realmAllows(az.Realm(), addr) {
+	allowed, err := h.realmAllows(ctx, az.Realm(), addr)
+	if err != nil {
+		return h.failPage(c, page, "network check", err)
+	}
+	if !allowed {
 		return h.networkRefused(c, page, az.Realm(), "realm", az.Realm().ID, addr)
 	}
 

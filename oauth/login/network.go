@@ -33,10 +33,15 @@ func (h *Handler) clientAddr(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
-// realmAllows checks the realm's own list (the provider's copy of the
-// realm; the password check below reads it afresh with the user).
-func realmAllows(r *realm.Realm, addr netip.Addr) bool {
-	return len(r.IPAllowList) == 0 || realm.NetworkAllows(realm.ParsePrefixes(r.IPAllowList), nil, addr)
+// realmAllows checks the realm's own list, read afresh (not the provider
+// cache's copy, up to 30 s old): a list set or lifted applies to the next
+// page. An error fails closed.
+func (h *Handler) realmAllows(ctx context.Context, r *realm.Realm, addr netip.Addr) (bool, error) {
+	fresh, err := h.store.GetRealm(ctx, r.ID)
+	if err != nil {
+		return false, err
+	}
+	return len(fresh.IPAllowList) == 0 || realm.NetworkAllows(realm.ParsePrefixes(fresh.IPAllowList), nil, addr), nil
 }
 
 // userAllows checks the realm's list and the user's groups' lists, read

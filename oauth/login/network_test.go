@@ -67,9 +67,6 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 		if err := env.Store.SetRealmIPAllowList(env.Ctx, f.Realm.ID, cidrs, env.Now()); err != nil {
 			t.Fatal(err)
 		}
-		// The login page reads the realm's list from the provider cache
-		// (30 s); drop it as a node of its own would after that time.
-		env.OAuth.Forget(f.Realm.ID)
 	}
 	setGroup := func(cidrs ...string) {
 		t.Helper()
