@@ -52,6 +52,8 @@ func (a *AdminAuth) AuthenticateAdmin(ctx context.Context, bearer string) (realm
 	}
 	cl, c, err := a.tokens.VerifyAccessToken(ctx, realm.ConsoleRealm, bearer)
 	switch {
+	case errors.Is(err, realm.ErrSupportAccessOff):
+		return realm.Principal{}, realm.ErrSupportAccessOff // its own detail
 	case errors.Is(err, oauth.ErrInvalidToken), errors.Is(err, oauth.ErrRealmNotFound):
 		return fail(err)
 	case err != nil:

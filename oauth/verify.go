@@ -162,7 +162,8 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 		// (CONTRACT §7): introspection says so as the admin API does.
 		err := s.service.SupportAllowed(ctx, cl.OrgID, time.UnixMicro(cl.SupportSince))
 		if errors.Is(err, realm.ErrSupportAccessOff) {
-			return nil, nil, errTokenInactive
+			// Both: a token rejection, and why (the admin API says it).
+			return nil, nil, fmt.Errorf("%w: %w", errTokenInactive, err)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("oauth: support access check: %w", err)
