@@ -28,10 +28,8 @@ type SupportToken struct {
 // it like any console token and then checks the org's support access on
 // every call. Errors are GrantSupport's.
 func (s *Server) IssueSupportToken(ctx context.Context, orgSlug, reason string, ttl time.Duration) (*SupportToken, error) {
-	g, err := s.service.GrantSupport(ctx, orgSlug, reason, ttl)
-	if err != nil {
-		return nil, err
-	}
+	// The signing key first: the grant records support.token_issued, which
+	// must not name a token that then cannot be signed.
 	p, err := s.providers.current(ctx, realm.ConsoleRealm)
 	if err != nil {
 		return nil, err
@@ -39,6 +37,10 @@ func (s *Server) IssueSupportToken(ctx context.Context, orgSlug, reason string, 
 	signer := p.signers[AlgES256]
 	if signer == nil {
 		return nil, errors.New("oauth: the console realm has no ES256 signing key")
+	}
+	g, err := s.service.GrantSupport(ctx, orgSlug, reason, ttl)
+	if err != nil {
+		return nil, err
 	}
 	claims := fjwt.MapClaims{
 		"iss":            p.issuer,
