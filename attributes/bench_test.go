@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wardiam/ward/internal/testgeoip"
 )
 
 // BenchmarkGuardDecision measures one guard decision with warm caches (the
@@ -103,7 +105,7 @@ func benchTempKeyDecision(b *testing.B) {
 	ti := newTestIssuer(b, deptPolicy)
 	es := newECSigner(b, "k1")
 	ti.addKey(es.kid, es.alg, es.public())
-	db := writeCountryDB(b, b.TempDir())
+	db := testgeoip.WriteCountryDB(b, b.TempDir())
 	g := ti.guard(b, func(c *Config) { c.TrustedProxies = localProxy; c.GeoIPDatabase = db })
 	now := time.Now()
 	key := es.sign(b, "ward-tk+jwt", map[string]any{

@@ -75,3 +75,30 @@ func (g *geoIP) close() error {
 	}
 	return r.Close()
 }
+
+// CountryDatabase is a MaxMind-format database read for the country of an
+// address, as the Guard's country rules read it: for servers that name
+// countries themselves (Ward's refusal events, WARD_GEOIP_DB).
+type CountryDatabase struct{ g *geoIP }
+
+// OpenCountryDatabase opens the database at path.
+func OpenCountryDatabase(path string) (*CountryDatabase, error) {
+	if path == "" {
+		return nil, errors.New("attributes: no GeoIP database path")
+	}
+	g, err := openGeoIP(Config{GeoIPDatabase: path})
+	if err != nil {
+		return nil, err
+	}
+	return &CountryDatabase{g: g}, nil
+}
+
+// Country is the upper-case ISO 3166-1 alpha-2 code of addr's country
+// (an IPv4-mapped address is looked up as IPv4), "" for an address the
+// database does not place; after Close, an error.
+func (d *CountryDatabase) Country(addr netip.Addr) (string, error) {
+	return d.g.country(addr.Unmap())
+}
+
+// Close closes the database.
+func (d *CountryDatabase) Close() error { return d.g.close() }

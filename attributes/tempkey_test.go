@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -22,9 +21,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/wardiam/ward/internal/testgeoip"
 )
 
 // tkEnv is a test realm that mints temporary keys (CONTRACT §6, issue 15)
@@ -433,52 +431,12 @@ func TestTemporaryKeyIPRanges(t *testing.T) {
 	wantStatus(t, "real peer", a, http.StatusOK, "")
 }
 
-// writeCountryDB writes a MaxMind-format country database to dir:
-// 203.0.113.0/24 and 2001:db8::/32 in Germany, 198.51.100.0/24 in France,
-// 192.0.2.0/24 in a record without a country; nothing else.
-func writeCountryDB(t testing.TB, dir string) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "Ward-Test-Country", IncludeReservedNetworks: true, RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	country := func(iso string) mmdbtype.Map {
-		return mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(iso)}}
-	}
-	for cidr, rec := range map[string]mmdbtype.Map{
-		"203.0.113.0/24":  country("DE"),
-		"2001:db8::/32":   country("DE"),
-		"198.51.100.0/24": country("FR"),
-		"192.0.2.0/24":    {"continent": mmdbtype.Map{"code": mmdbtype.String("EU")}},
-	} {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(dir, "country.mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestTemporaryKeyCountries: the client's country from the GeoIP database
 // must be among countries; an address the database does not place is
 // refused, and so is every key with countries at a guard without a
 // database.
 func TestTemporaryKeyCountries(t *testing.T) {
-	db := writeCountryDB(t, t.TempDir())
+	db := testgeoip.WriteCountryDB(t, t.TempDir())
 	e := newTKEnv(t, func(c *Config) { c.TrustedProxies = localProxy; c.GeoIPDatabase = db })
 	de := e.mint(t, func(c map[string]any) { c["countries"] = []any{"DE"} })
 	for addr, want := range map[string]struct {

@@ -264,6 +264,14 @@ func (p *provider) userTokenSession(ctx context.Context, ar fosite.AccessRequest
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") && fc.c.Public && !networkAllows(ctx, uc.RealmIPAllowList, uc.Groups) {
+		// A public client refreshes from the person's own device: its
+		// address is the person's, held to their lists like a sign-in. A
+		// confidential client refreshes from its servers, whose address
+		// says nothing about where the person is (the Guard checks theirs).
+		p.s.networkRefusal(ctx, p, "user", uc.User.ID, "refresh_token")
+		return errNetworkRefused()
+	}
 	if ar.GetGrantTypes().ExactOne("authorization_code") && !us.IDTokenClaims().RequestedAt.After(timeOrZero(fc.c.TokensValidAfter)) {
 		// A code asked for before the client was last disabled stays dead
 		// after a reactivation, as the client's tokens do.

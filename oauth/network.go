@@ -55,22 +55,37 @@ func anyGroupList(groups []realm.Group) bool {
 	return false
 }
 
-// networkRefusal records a refusal as an audit event naming the caller's
-// address and where it was refused (CONTRACT §7). Refusals are charged to
-// the address's budget of refused requests, which bounds these writes. A
-// failed write is logged, never a reason to answer differently.
+// networkRefusal records a refusal at the token endpoint (see
+// RecordNetworkRefusal) of the caller on ctx.
 func (s *Server) networkRefusal(ctx context.Context, p *provider, targetType, targetID, where string) {
+	s.RecordNetworkRefusal(ctx, p.realm, targetType, targetID, where, clientAddr(ctx))
+}
+
+// RecordNetworkRefusal records a request refused by an IP allow list as
+// an audit event naming the caller's address, where it was refused and,
+// with a GeoIP database (Config.Countries), its country: the code, or ""
+// where the database places no country (CONTRACT §7). Refusals are charged
+// to the address's budget of refused requests, which bounds these writes.
+// A failed write (or lookup) is logged, never a reason to answer
+// differently.
+func (s *Server) RecordNetworkRefusal(ctx context.Context, r *realm.Realm, targetType, targetID, where string, addr netip.Addr) {
 	now := s.clock()
-	addr := clientAddr(ctx)
-	address := ""
+	addr = addr.Unmap()
+	details := map[string]any{"address": "", "at": where}
 	if addr.IsValid() {
-		address = addr.Unmap().String()
+		details["address"] = addr.String()
 	}
-	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: p.realm.OrgID, RealmID: p.realm.ID, Type: realm.EventNetworkRefused,
-		ActorType: "system", TargetType: targetType, TargetID: targetID,
-		Details: map[string]any{"address": address, "at": where}, Time: now.UTC()}
+	if s.countries != nil {
+		country, err := s.countries.Country(addr)
+		if err != nil {
+			s.log.WarnContext(ctx, "oauth: GeoIP lookup failed", "err", err)
+		}
+		details["country"] = country
+	}
+	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: r.OrgID, RealmID: r.ID, Type: realm.EventNetworkRefused,
+		ActorType: "system", TargetType: targetType, TargetID: targetID, Details: details, Time: now.UTC()}
 	if err := s.store.AppendEvent(ctx, e); err != nil {
-		s.log.WarnContext(ctx, "oauth: audit event not written", "realm", p.realm.Name, "event", e.Type, "err", err)
+		s.log.WarnContext(ctx, "oauth: audit event not written", "realm", r.Name, "event", e.Type, "err", err)
 	}
 }
 

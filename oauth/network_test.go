@@ -1,6 +1,8 @@
 package oauth_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -8,10 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/wardiam/ward/attributes"
+	"github.com/wardiam/ward/internal/testgeoip"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
+	"golang.org/x/oauth2"
 )
 
 // TestNetworkAtTheTokenEndpoint: client_credentials, the API-key exchange
@@ -19,13 +25,21 @@ import (
 // list (403 access_denied, problem 403 for minting); a client's group list
 // narrows the realm's; IPv6 works; a spoofed X-Forwarded-For from an
 // untrusted peer is ignored (CONTRACT §7). Addresses come through a trusted
-// proxy on 127.0.0.1, as the issue asks of tests. Both databases.
+// proxy on 127.0.0.1, as the issue asks of tests; with a GeoIP database the
+// refusal events name the country ("" where the database places none).
+// Both databases.
 func TestNetworkAtTheTokenEndpoint(t *testing.T) {
 	for name, open := range map[string]func(testing.TB) realm.Store{
 		"sqlite": oauthtest.OpenSQLite, "postgres": oauthtest.OpenPostgres} {
 		t.Run(name, func(t *testing.T) {
+			countries, err := attributes.OpenCountryDatabase(testgeoip.WriteCountryDB(t, t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { countries.Close() })
 			env := oauthtest.NewOn(t, open, func(c oauthtest.Configs) {
 				c.OAuth.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+				c.OAuth.Countries = countries
 			})
 			testNetworkAtTheTokenEndpoint(t, env)
 		})
@@ -90,6 +104,7 @@ func testNetworkAtTheTokenEndpoint(t *testing.T, env *oauthtest.Env) {
 	ok("inside, IPv6", grant(f.svc.ClientID, f.svcSecret, "2001:db8::9"))
 	refused("outside the realm's list", grant(f.svc.ClientID, f.svcSecret, "192.0.2.1"))
 	refused("outside, IPv6", grant(f.svc.ClientID, f.svcSecret, "2001:db9::9"))
+	refused("outside, in France", grant(f.svc.ClientID, f.svcSecret, "198.51.100.7"))
 	ok("exchange inside", post(oauth.PathToken, exchangeForm(f.key.Key), f.svc.ClientID, f.svcSecret, "203.0.113.9"))
 	refused("exchange outside", post(oauth.PathToken, exchangeForm(f.key.Key), f.svc.ClientID, f.svcSecret, "192.0.2.1"))
 	if r := mintFrom("203.0.113.9"); r.Status != http.StatusCreated {
@@ -115,15 +130,20 @@ func testNetworkAtTheTokenEndpoint(t *testing.T, env *oauthtest.Env) {
 	}
 	var got []string
 	for _, e := range events.Items {
-		got = append(got, fmt.Sprintf("%s %s %s %v", e.Details["at"], e.TargetType, e.Details["address"], e.TargetID))
+		country, ok := e.Details["country"].(string)
+		if !ok {
+			t.Errorf("network.refused %v: no country with a GeoIP database", e.Details)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %q %v", e.Details["at"], e.TargetType, e.Details["address"], country, e.TargetID))
 	}
 	slices.Sort(got)
 	want := []string{
-		"client_credentials client 192.0.2.1 " + f.svc.ClientID,
-		"client_credentials client 2001:db9::9 " + f.svc.ClientID,
-		"client_credentials client 203.0.113.9 " + opsClient.ClientID,
-		"temporary_key_mint api_key 192.0.2.1 " + f.key.ID,
-		"token_exchange client 192.0.2.1 " + f.svc.ClientID,
+		`client_credentials client 192.0.2.1 "" ` + f.svc.ClientID,
+		`client_credentials client 198.51.100.7 "FR" ` + f.svc.ClientID,
+		`client_credentials client 2001:db9::9 "" ` + f.svc.ClientID,
+		`client_credentials client 203.0.113.9 "DE" ` + opsClient.ClientID,
+		`temporary_key_mint api_key 192.0.2.1 "" ` + f.key.ID,
+		`token_exchange client 192.0.2.1 "" ` + f.svc.ClientID,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("network.refused events:\n got %q\nwant %q", got, want)
@@ -148,5 +168,113 @@ func TestNetworkSpoofedForwardedFor(t *testing.T) {
 	}
 	if tok := env.Grant("spoof", f.svc.ClientID, f.svcSecret, nil); tok.Status != http.StatusOK {
 		t.Fatalf("from the socket address inside the list: %d %s", tok.Status, tok.RawBody)
+	}
+	// The refusal names the socket address, and no country without a
+	// GeoIP database.
+	events, err := env.Service.ListEvents(env.System(), "spoof", realm.EventFilter{Type: realm.EventNetworkRefused})
+	if err != nil || len(events.Items) != 1 {
+		t.Fatalf("network.refused events: %+v, %v; want one", events, err)
+	}
+	if d := events.Items[0].Details; d["address"] != "127.0.0.1" || d["country"] != nil {
+		t.Errorf("network.refused details %v, want address 127.0.0.1 and no country", d)
+	}
+}
+
+// TestNetworkRefresh: a public client refreshes from the person's device,
+// so its refresh grant is held to the realm's list and the user's groups'
+// lists like a sign-in (403 access_denied, an audit event, the refresh
+// token left usable from inside); a confidential client refreshes from its
+// servers and is not (the Guard checks the person's requests). Both
+// databases.
+func TestNetworkRefresh(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			f := oauthtest.NewLoginFixture(t, open, func(c oauthtest.Configs) {
+				proxy := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+				c.OAuth.TrustedProxies, c.Login.TrustedProxies = proxy, proxy
+			})
+			testNetworkRefresh(t, f)
+		})
+	}
+}
+
+func testNetworkRefresh(t *testing.T, f *oauthtest.LoginFixture) {
+	env := f.Env
+	via := &oauthtest.Forwarded{}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: via})
+	if err := env.Store.SetRealmIPAllowList(env.Ctx, f.Realm.ID, []string{"203.0.113.0/24"}, env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.Group.IPAllowList = []string{"203.0.113.128/25"}
+	if err := env.Store.UpdateGroup(env.Ctx, f.Group); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(conf *oauth2.Config) *oauth2.Token {
+		t.Helper()
+		via.Set("203.0.113.200")
+		b := oauthtest.Browser(t) // a new browser: a sign-in of its own
+		b.Transport = via
+		verifier := oauth2.GenerateVerifier()
+		loc := f.Authorize(t, b, conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier)))
+		tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("sign-in from inside: %v", err)
+		}
+		return tok
+	}
+	refreshFrom := func(conf *oauth2.Config, rt, from string) (*oauth2.Token, error) {
+		via.Set(from)
+		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+	}
+
+	wantRefused := func(what string, err error) {
+		t.Helper()
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.Response.StatusCode != http.StatusForbidden || re.ErrorCode != "access_denied" {
+			t.Fatalf("%s: %v, want 403 access_denied", what, err)
+		}
+	}
+	tok := signIn(f.Conf)
+	for _, from := range []string{"203.0.113.9", "192.0.2.1"} {
+		_, err := refreshFrom(f.Conf, tok.RefreshToken, from)
+		wantRefused("public client's refresh from "+from+", outside the group's list", err)
+	}
+	tok, err := refreshFrom(f.Conf, tok.RefreshToken, "203.0.113.200")
+	if err != nil {
+		t.Fatalf("public client's refresh from inside, after refusals: %v", err)
+	}
+	// The realm's list alone holds too.
+	f.Group.IPAllowList = nil
+	if err := env.Store.UpdateGroup(env.Ctx, f.Group); err != nil {
+		t.Fatal(err)
+	}
+	_, err = refreshFrom(f.Conf, tok.RefreshToken, "192.0.2.1")
+	wantRefused("public client's refresh outside the realm's list", err)
+	if _, err := refreshFrom(f.Conf, tok.RefreshToken, "203.0.113.9"); err != nil {
+		t.Fatalf("public client's refresh inside the realm's list, group list lifted: %v", err)
+	}
+
+	_, secret := env.NewClient(f.Realm.ID, "backend", func(c *realm.Client) {
+		c.Kind, c.RedirectURIs = realm.KindApplication, []string{f.Redirect}
+	})
+	conf := *f.Conf
+	conf.ClientID, conf.ClientSecret = "backend", secret
+	tok = signIn(&conf)
+	if _, err := refreshFrom(&conf, tok.RefreshToken, "192.0.2.1"); err != nil {
+		t.Fatalf("confidential client's refresh from its own servers' address: %v", err)
+	}
+
+	events, err := env.Service.ListEvents(env.System(), "shop", realm.EventFilter{Type: realm.EventNetworkRefused})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events.Items {
+		got = append(got, fmt.Sprintf("%s %s %s %s", e.Details["at"], e.TargetType, e.TargetID, e.Details["address"]))
+	}
+	slices.Sort(got)
+	if want := []string{"refresh_token user " + f.User.ID + " 192.0.2.1", "refresh_token user " + f.User.ID + " 192.0.2.1",
+		"refresh_token user " + f.User.ID + " 203.0.113.9"}; !slices.Equal(got, want) {
+		t.Errorf("network.refused events %q, want %q", got, want)
 	}
 }

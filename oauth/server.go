@@ -65,6 +65,15 @@ type Config struct {
 	// the per-address limit; without them the socket address is the
 	// client's.
 	TrustedProxies []netip.Prefix
+	// Countries names the country of a refused caller in its audit event
+	// (WARD_GEOIP_DB); nil records no country.
+	Countries CountryLookup
+}
+
+// CountryLookup answers the ISO 3166-1 alpha-2 country of an address, ""
+// when it does not know (attributes.CountryDatabase is one).
+type CountryLookup interface {
+	Country(netip.Addr) (string, error)
 }
 
 // Server is the per-realm OAuth2 / OIDC provider. Its HTTP handlers are in
@@ -85,6 +94,7 @@ type Server struct {
 	exchangeClients     *IPLimiter // refused API-key exchanges per realm and client
 	mintKeys            *IPLimiter // temporary keys minted per realm and API key
 	proxies             TrustedProxies
+	countries           CountryLookup
 	providers           *providers
 	origins             *origins
 	codesIssued         atomic.Uint64
@@ -118,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		retiredKeyTTL:       cfg.RetiredKeyTTL,
 		claimsTTL:           cfg.ClaimsTTL,
 		proxies:             cfg.TrustedProxies,
+		countries:           cfg.Countries,
 	}
 	if cfg.TokenRateLimit.Rate <= 0 || cfg.TokenRateLimit.Burst <= 0 {
 		cfg.TokenRateLimit = defaultTokenRate

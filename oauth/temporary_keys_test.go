@@ -98,6 +98,7 @@ func TestTemporaryKeys(t *testing.T) {
 // the realm's published JWKS.
 func testMint(t *testing.T, f *mintFixture) {
 	env := f.env
+	defer env.Freeze()() // exact exp and expires_at from "now"
 	r := f.mint(f.key.Key, `{"template":"uploader"}`)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("mint: %d %s", r.Status, r.RawBody)
@@ -348,6 +349,8 @@ func TestMintTestKey(t *testing.T) {
 	if _, err := env.OAuth.MintTestKey(as(realm.RoleAdmin), f.realm.Name, "nope"); !errors.Is(err, realm.ErrNotFound) {
 		t.Fatalf("an unknown template: %v, want not found", err)
 	}
+	thaw := env.Freeze()
+	defer thaw()
 	k, err := env.OAuth.MintTestKey(as(realm.RoleAdmin), f.realm.Name, "uploader")
 	if err != nil {
 		t.Fatal(err)

@@ -265,8 +265,8 @@ func sortedIDs(s ...string) []string {
 
 // startWard bootstraps organization acme in a fresh SQLite database, runs
 // ward serve on loopback and returns it with an admin API client (the
-// bootstrap's org admin client, role owner).
-func startWard(t *testing.T) (*proc, *api) {
+// bootstrap's org admin client, role owner). env adds settings.
+func startWard(t *testing.T, env ...string) (*proc, *api) {
 	t.Helper()
 	dataDir := t.TempDir()
 	wardEnv := []string{
@@ -290,7 +290,7 @@ func startWard(t *testing.T) (*proc, *api) {
 	if err := json.Unmarshal(boot, &bootOut); err != nil {
 		t.Fatalf("bootstrap printed %q: %v", boot, err)
 	}
-	ward := start(t, wardBin, wardEnv, "serve", "--addr", "127.0.0.1:0")
+	ward := start(t, wardBin, append(wardEnv, env...), "serve", "--addr", "127.0.0.1:0")
 	return ward, &api{t: t, base: ward.URL, token: clientToken(t, ward.URL, "console", bootOut.ClientID, bootOut.ClientSecret)}
 }
 

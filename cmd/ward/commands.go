@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/console"
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
@@ -323,9 +324,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Without a database refusals name no country; a database named but
+	// unreadable stops the start rather than quietly recording less.
+	var countries oauth.CountryLookup
+	if s.GeoIPDB != "" {
+		db, err := attributes.OpenCountryDatabase(s.GeoIPDB)
+		if err != nil {
+			return fmt.Errorf("WARD_GEOIP_DB: %w", err)
+		}
+		defer db.Close()
+		countries = db
+	}
 	oauthServer, err := oauth.New(oauth.Config{
 		Store: a.store, Service: a.service, Keys: a.keys, PublicURL: publicURL, Logger: log,
-		WebMessage: login.WriteWebMessage, TrustedProxies: proxies,
+		WebMessage: login.WriteWebMessage, TrustedProxies: proxies, Countries: countries,
 	})
 	if err != nil {
 		return err

@@ -402,3 +402,22 @@ func TestTrustedProxiesSetting(t *testing.T) {
 		t.Fatalf("serve with a bad WARD_TRUSTED_PROXIES: exit %d, %s", code, errOut)
 	}
 }
+
+// TestGeoIPSetting: a WARD_GEOIP_DB that does not open stops serve with
+// an error naming the setting (a refusal's country is then never silently
+// missing); the country itself is recorded in cmd/assets'
+// TestAssetsIPAllowLists, against this binary.
+func TestGeoIPSetting(t *testing.T) {
+	w := newWardEnv(t, "")
+	notADB := filepath.Join(t.TempDir(), "country.mmdb")
+	if err := os.WriteFile(notADB, []byte("not a MaxMind database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(t.TempDir(), "missing.mmdb"), notADB} {
+		w.env = append(w.env, "WARD_GEOIP_DB="+path)
+		_, errOut, code := w.command(t, "serve", "--addr", "127.0.0.1:0")
+		if code != 1 || !strings.Contains(errOut, "WARD_GEOIP_DB") {
+			t.Errorf("serve with WARD_GEOIP_DB=%s: exit %d, %s; want 1 naming the setting", path, code, errOut)
+		}
+	}
+}

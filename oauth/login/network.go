@@ -61,17 +61,6 @@ func (h *Handler) userAllows(ctx context.Context, r *realm.Realm, u *realm.User,
 // networkRefused records the refusal (an audit event naming the address)
 // and answers the page that says so.
 func (h *Handler) networkRefused(c echo.Context, page loginPage, r *realm.Realm, targetType, targetID string, addr netip.Addr) error {
-	ctx := c.Request().Context()
-	address := ""
-	if addr.IsValid() {
-		address = addr.String()
-	}
-	now := h.clock()
-	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: r.OrgID, RealmID: r.ID, Type: realm.EventNetworkRefused,
-		ActorType: "system", TargetType: targetType, TargetID: targetID,
-		Details: map[string]any{"address": address, "at": "login"}, Time: now.UTC()}
-	if err := h.store.AppendEvent(ctx, e); err != nil {
-		h.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", e.Type, "err", err)
-	}
+	h.oauth.RecordNetworkRefusal(c.Request().Context(), r, targetType, targetID, "login", addr)
 	return h.errorPage(c, page, http.StatusForbidden, networkRefusedTitle, networkRefusedText)
 }

@@ -4,32 +4,14 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
-
-// forwarded is a transport that says, as a trusted proxy would, which
-// address a request comes from.
-type forwarded struct {
-	mu   sync.Mutex
-	addr string
-}
-
-func (f *forwarded) set(addr string) { f.mu.Lock(); f.addr = addr; f.mu.Unlock() }
-
-func (f *forwarded) RoundTrip(r *http.Request) (*http.Response, error) {
-	f.mu.Lock()
-	addr := f.addr
-	f.mu.Unlock()
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Forwarded-For", addr)
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // TestLoginNetwork: the realm's IP allow list refuses the login page
 // before any form; a group's list refuses after the password, with the page
@@ -49,7 +31,7 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 		c.Login.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	env := f.Env
-	via := &forwarded{}
+	via := &oauthtest.Forwarded{}
 	b := oauthtest.Browser(t)
 	b.Transport = via
 	authURL := func() string {
@@ -78,11 +60,11 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 
 	// The realm's list, before any form.
 	setRealm("203.0.113.0/24", "2001:db8::/32")
-	via.set("192.0.2.1")
+	via.Set("192.0.2.1")
 	refusedPage("outside the realm's list", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
-	via.set("2001:db9::1")
+	via.Set("2001:db9::1")
 	refusedPage("outside, IPv6", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
-	via.set("2001:db8::1")
+	via.Set("2001:db8::1")
 	if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusOK || !strings.Contains(p.Body, `name="password"`) {
 		t.Fatalf("inside, IPv6: %d, want the form", p.Status)
 	}
@@ -90,7 +72,7 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 	// A group's list narrows the realm's: the right password from outside
 	// it is refused and counted as a failed attempt.
 	setGroup("203.0.113.128/25")
-	via.set("203.0.113.9")
+	via.Set("203.0.113.9")
 	login := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil)
 	if login.Status != http.StatusOK {
 		t.Fatalf("inside the realm's list: %d, want the form", login.Status)
@@ -100,19 +82,19 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 	if err != nil || state.Failures != 1 {
 		t.Fatalf("login failures after the refusal: %+v, %v; want 1", state, err)
 	}
-	via.set("203.0.113.200")
+	via.Set("203.0.113.200")
 	tok := f.SignIn(t, b, "openid")
 	if tok.AccessToken == "" {
 		t.Fatal("no token from inside the group's list")
 	}
 	// The browser session does not skip the group's list.
-	via.set("203.0.113.9")
+	via.Set("203.0.113.9")
 	refusedPage("a session from outside the group's list", oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil))
 
 	// Removed: anywhere.
 	setGroup()
 	setRealm()
-	via.set("192.0.2.1")
+	via.Set("192.0.2.1")
 	if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusSeeOther {
 		t.Fatalf("lists removed, with a session: %d, want 303 with a code", p.Status)
 	}
@@ -138,5 +120,72 @@ func testLoginNetwork(t *testing.T, open func(testing.TB) realm.Store) {
 	failed, err := env.Service.ListEvents(env.System(), "shop", realm.EventFilter{Type: realm.EventUserLoginFailed})
 	if err != nil || len(failed.Items) != 1 || failed.Items[0].Details["reason"] != "network" {
 		t.Fatalf("user.login_failed events %+v, %v; want one with reason network", failed.Items, err)
+	}
+}
+
+// TestLoginNetworkLockout: right passwords from outside the user's group
+// list are failed attempts; the tenth locks the account, so that the
+// right password from inside is refused too until the lock ends, and the
+// lock is an audit event like any other.
+func TestLoginNetworkLockout(t *testing.T) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite, noIPLimit, func(c oauthtest.Configs) {
+		c.Login.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	via := &oauthtest.Forwarded{}
+	b := oauthtest.Browser(t)
+	b.Transport = via
+	f.Group.IPAllowList = []string{"203.0.113.128/25"}
+	if err := f.Env.Store.UpdateGroup(f.Env.Ctx, f.Group); err != nil {
+		t.Fatal(err)
+	}
+	via.Set("203.0.113.9")
+	for i := range loginLockThreshold {
+		login := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+		if p := f.SubmitLogin(t, b, login, f.User.Email, oauthtest.Password); p.Status != http.StatusForbidden {
+			t.Fatalf("right password #%d outside the group's list: %d, want 403", i+1, p.Status)
+		}
+	}
+	via.Set("203.0.113.200")
+	if status, msg := tryLogin(t, f, b, f.User.Email, oauthtest.Password); status != http.StatusUnauthorized || msg != loginFailed {
+		t.Fatalf("inside the list after %d refusals: %d %q, want the locked answer", loginLockThreshold, status, msg)
+	}
+	locks, err := f.Env.Service.ListEvents(f.Env.System(), "shop", realm.EventFilter{Type: realm.EventUserLockedOut})
+	if err != nil || len(locks.Items) != 1 || locks.Items[0].TargetID != f.User.ID {
+		t.Fatalf("user.locked_out events %+v, %v; want one for the user", locks, err)
+	}
+	f.Env.Advance(61 * time.Second)
+	if status, msg := tryLogin(t, f, b, f.User.Email, oauthtest.Password); status != http.StatusSeeOther {
+		t.Fatalf("inside the list after the lock: %d %q, want a sign-in", status, msg)
+	}
+}
+
+// TestLoginNetworkMappedForwardedFor: an IPv4-mapped IPv6 hop from the
+// trusted proxy (::ffff:203.0.113.9, as a dual-stack proxy may write it)
+// is the IPv4 address: inside an IPv4 list it gets the form, outside it is
+// refused, and the event names the plain IPv4 address.
+func TestLoginNetworkMappedForwardedFor(t *testing.T) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite, noIPLimit, func(c oauthtest.Configs) {
+		c.Login.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	via := &oauthtest.Forwarded{}
+	b := oauthtest.Browser(t)
+	b.Transport = via
+	if err := f.Env.Store.SetRealmIPAllowList(f.Env.Ctx, f.Realm.ID, []string{"203.0.113.0/24"}, f.Env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	page := func() *oauthtest.Page {
+		return oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	}
+	via.Set("::ffff:203.0.113.9")
+	if p := page(); p.Status != http.StatusOK || !strings.Contains(p.Body, `name="password"`) {
+		t.Fatalf("mapped address inside the list: %d, want the form", p.Status)
+	}
+	via.Set("::ffff:192.0.2.1")
+	if p := page(); p.Status != http.StatusForbidden {
+		t.Fatalf("mapped address outside the list: %d, want 403", p.Status)
+	}
+	events, err := f.Env.Service.ListEvents(f.Env.System(), "shop", realm.EventFilter{Type: realm.EventNetworkRefused})
+	if err != nil || len(events.Items) != 1 || events.Items[0].Details["address"] != "192.0.2.1" {
+		t.Fatalf("network.refused events %+v, %v; want one naming 192.0.2.1", events, err)
 	}
 }

@@ -42,6 +42,7 @@ type Env struct {
 	// Logs is everything the server logged, at debug level and up.
 	Logs   *SyncBuffer
 	offset atomic.Int64 // added to the wall clock
+	frozen atomic.Int64 // while non-zero, the wall clock's stand-in (Unix ns)
 }
 
 // Configs are what New builds the parts from; an Option changes them.
@@ -130,9 +131,22 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	return env
 }
 
-// Now is the server's clock: the wall clock moved by Advance.
+// Now is the server's clock: the wall clock (or the time Freeze stopped
+// it at) moved by Advance.
 func (env *Env) Now() time.Time {
-	return time.Now().Add(time.Duration(env.offset.Load()))
+	base := time.Now()
+	if f := env.frozen.Load(); f != 0 {
+		base = time.Unix(0, f)
+	}
+	return base.Add(time.Duration(env.offset.Load()))
+}
+
+// Freeze stops the server's clock (Advance still moves it) until the
+// returned function is called, for assertions on exact times computed
+// from "now" by both the test and the server.
+func (env *Env) Freeze() (thaw func()) {
+	env.frozen.Store(time.Now().UnixNano())
+	return func() { env.frozen.Store(0) }
 }
 
 // Advance moves the server's clock forward by d.

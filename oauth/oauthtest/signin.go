@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -265,4 +266,25 @@ func (f *LoginFixture) VerifyIDTokenFor(t testing.TB, clientID string, tok *oaut
 		t.Fatalf("verify ID token of %s: %v", clientID, err)
 	}
 	return idt
+}
+
+// Forwarded is a transport that says, as a trusted proxy would, which
+// address a request comes from (X-Forwarded-For); tests change the
+// address between requests with Set.
+type Forwarded struct {
+	mu   sync.Mutex
+	addr string
+}
+
+// Set makes the following requests come from addr.
+func (f *Forwarded) Set(addr string) { f.mu.Lock(); f.addr = addr; f.mu.Unlock() }
+
+// RoundTrip sends r with X-Forwarded-For naming the address set.
+func (f *Forwarded) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	addr := f.addr
+	f.mu.Unlock()
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", addr)
+	return http.DefaultTransport.RoundTrip(r)
 }
