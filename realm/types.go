@@ -64,8 +64,12 @@ type Realm struct {
 	// IPAllowList is the realm-wide allow list (CONTRACT §7): canonical
 	// CIDR prefixes; empty (never nil when read) restricts nothing.
 	IPAllowList []string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PasswordLoginDisabled hides the password form of the login page:
+	// people sign in through the realm's identity providers only
+	// (CONTRACT §9). The zero value shows it.
+	PasswordLoginDisabled bool
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // Attribute is an attribute definition in a realm.
@@ -97,8 +101,12 @@ type Group struct {
 	// IPAllowList is the group's allow list (CONTRACT §7): canonical CIDR
 	// prefixes; empty (never nil when read) restricts nothing.
 	IPAllowList []string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// IDPPrimaryPriority (0–1000) ranks the group among those an identity
+	// provider's mappings put a user in: the highest becomes the user's
+	// primary group at sign-in. 0 never does (CONTRACT §9).
+	IDPPrimaryPriority int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // User is a person in a realm. Users are deactivated, never deleted.
