@@ -331,11 +331,29 @@ func testRealms(t *testing.T, f *fixture) {
 	dup := &realm.Realm{ID: f.id(), OrgID: globex.ID, Name: "prod", DisplayName: "x", CreatedAt: f.clock, UpdatedAt: f.clock}
 	wantConflict(t, "CreateRealm duplicate name in another org", "name", f.s.CreateRealm(f.ctx, dup))
 
-	r.DisplayName, r.UpdatedAt = "Production", f.tick()
+	r.DisplayName, r.PasswordLoginDisabled, r.UpdatedAt = "Production", true, f.tick()
 	must(t, f.s.UpdateRealm(f.ctx, r))
 	got, err = f.s.GetRealm(f.ctx, r.ID)
 	must(t, err)
 	same(t, "GetRealm after update", got, r)
+	if !got.PasswordLoginDisabled {
+		t.Error("UpdateRealm did not keep PasswordLoginDisabled")
+	}
+	// Created with the password form hidden: every read says so.
+	sso := &realm.Realm{ID: f.id(), OrgID: acme.ID, Name: "sso", DisplayName: "SSO only", IPAllowList: []string{},
+		PasswordLoginDisabled: true, CreatedAt: f.clock, UpdatedAt: f.clock}
+	must(t, f.s.CreateRealm(f.ctx, sso))
+	got, err = f.s.GetRealmByName(f.ctx, "sso")
+	must(t, err)
+	same(t, "GetRealmByName with the password form hidden", got, sso)
+	page, err := f.s.ListRealms(f.ctx, acme.ID, realm.ListOptions{})
+	must(t, err)
+	same(t, "ListRealms", page.Items, []realm.Realm{*r, *sso})
+	r.PasswordLoginDisabled, r.UpdatedAt = false, f.tick()
+	must(t, f.s.UpdateRealm(f.ctx, r))
+	got, err = f.s.GetRealm(f.ctx, r.ID)
+	must(t, err)
+	same(t, "GetRealm after showing the password form again", got, r)
 	other := f.realm(acme.ID, "staging")
 	other.Name = "prod"
 	wantConflict(t, "UpdateRealm to a taken name", "name", f.s.UpdateRealm(f.ctx, other))
@@ -343,7 +361,7 @@ func testRealms(t *testing.T, f *fixture) {
 	missing.ID = f.id()
 	wantNotFound(t, "UpdateRealm missing", f.s.UpdateRealm(f.ctx, &missing))
 
-	page, err := f.s.ListRealms(f.ctx, globex.ID, realm.ListOptions{})
+	page, err = f.s.ListRealms(f.ctx, globex.ID, realm.ListOptions{})
 	must(t, err)
 	if len(page.Items) != 0 {
 		t.Errorf("ListRealms of an org with none = %+v", page.Items)
@@ -497,10 +515,32 @@ func testGroups(t *testing.T, f *fixture) {
 	}
 
 	a.Name, a.Description, a.Attributes, a.UpdatedAt = "FX Traders", "new", map[string]any{"desk": "rates"}, f.tick()
+	a.IDPPrimaryPriority = 700
 	must(t, f.s.UpdateGroup(f.ctx, a))
 	got, err = f.s.GetGroup(f.ctx, r.ID, a.ID)
 	must(t, err)
 	same(t, "GetGroup after update", got, a)
+	if got.IDPPrimaryPriority != 700 {
+		t.Errorf("IDPPrimaryPriority after update = %d, want 700", got.IDPPrimaryPriority)
+	}
+	// Created with a priority: every read has it.
+	ranked := &realm.Group{ID: f.id(), RealmID: r.ID, Name: "Ranked", Description: "d", Attributes: map[string]any{},
+		IPAllowList: []string{}, IDPPrimaryPriority: realm.MaxIdPPrimaryPriority, CreatedAt: f.clock, UpdatedAt: f.clock}
+	must(t, f.s.CreateGroup(f.ctx, ranked))
+	got, err = f.s.GetGroup(f.ctx, r.ID, ranked.ID)
+	must(t, err)
+	same(t, "GetGroup with a priority", got, ranked)
+	gs, err = f.s.GetGroups(f.ctx, r.ID, []string{ranked.ID, a.ID})
+	must(t, err)
+	same(t, "GetGroups with priorities", gs, []realm.Group{*a, *ranked})
+	page, err = f.s.ListGroups(f.ctx, r.ID, realm.ListOptions{Query: "ranked"})
+	must(t, err)
+	same(t, "ListGroups with a priority", page.Items, []realm.Group{*ranked})
+	ranked.IDPPrimaryPriority, ranked.UpdatedAt = 0, f.tick()
+	must(t, f.s.UpdateGroup(f.ctx, ranked))
+	got, err = f.s.GetGroup(f.ctx, r.ID, ranked.ID)
+	must(t, err)
+	same(t, "GetGroup after resetting the priority", got, ranked)
 	b.Name = "risk MANAGERS"
 	wantConflict(t, "UpdateGroup to a taken name", "name", f.s.UpdateGroup(f.ctx, b))
 	// The old name is free again after a rename.

@@ -178,20 +178,21 @@ func (s *Store) ListGroups(ctx context.Context, realmID string, opts realm.ListO
 	return pageOf(items, next), nil
 }
 
-// UpdateGroup saves g's name, description, attributes, IP allow list and
-// update time.
+// UpdateGroup saves g's name, description, attributes, IP allow list,
+// identity-provider primary priority and update time.
 func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
 	m, err := toGroup(g)
 	if err != nil {
 		return err
 	}
 	res := s.q(ctx).Model(&groupModel{}).Where("realm_id = ? AND id = ?", g.RealmID, g.ID).Updates(map[string]any{
-		"name":          m.Name,
-		"name_lower":    m.NameLower,
-		"description":   m.Description,
-		"attributes":    m.Attributes,
-		"ip_allow_list": m.IPAllowList,
-		"updated_at":    m.UpdatedAt,
+		"name":                 m.Name,
+		"name_lower":           m.NameLower,
+		"description":          m.Description,
+		"attributes":           m.Attributes,
+		"ip_allow_list":        m.IPAllowList,
+		"idp_primary_priority": m.IDPPrimaryPriority,
+		"updated_at":           m.UpdatedAt,
 	})
 	if res.Error != nil {
 		return mapErr(res.Error)

@@ -42,6 +42,8 @@ type realmModel struct {
 	IPAllowList string
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
+	// Migration 0016.
+	PasswordLoginDisabled bool
 }
 
 func (realmModel) TableName() string { return "realms" }
@@ -69,6 +71,8 @@ type groupModel struct {
 	IPAllowList string
 	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
+	// Migration 0016.
+	IDPPrimaryPriority int `gorm:"column:idp_primary_priority"`
 }
 
 func (groupModel) TableName() string { return "groups" }
@@ -221,7 +225,8 @@ func toRealm(r *realm.Realm) (realmModel, error) {
 		return realmModel{}, fmt.Errorf("storage/sql: encode realm IP allow list: %w", err)
 	}
 	return realmModel{ID: r.ID, OrgID: nullString(r.OrgID), Name: r.Name, DisplayName: r.DisplayName,
-		IPAllowList: list, CreatedAt: dbTime(r.CreatedAt), UpdatedAt: dbTime(r.UpdatedAt)}, nil
+		IPAllowList: list, PasswordLoginDisabled: r.PasswordLoginDisabled,
+		CreatedAt: dbTime(r.CreatedAt), UpdatedAt: dbTime(r.UpdatedAt)}, nil
 }
 
 func fromRealm(m realmModel) (realm.Realm, error) {
@@ -230,7 +235,8 @@ func fromRealm(m realmModel) (realm.Realm, error) {
 		return realm.Realm{}, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", m.ID, err)
 	}
 	return realm.Realm{ID: m.ID, OrgID: derefString(m.OrgID), Name: m.Name, DisplayName: m.DisplayName,
-		IPAllowList: list, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
+		IPAllowList: list, PasswordLoginDisabled: m.PasswordLoginDisabled,
+		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
 }
 
 // decodeIPAllowList decodes a stored allow list: never nil, so that an
@@ -266,7 +272,7 @@ func toGroup(g *realm.Group) (groupModel, error) {
 		return groupModel{}, fmt.Errorf("storage/sql: encode group IP allow list: %w", err)
 	}
 	return groupModel{ID: g.ID, RealmID: g.RealmID, Name: g.Name, NameLower: strings.ToLower(g.Name),
-		Description: g.Description, Attributes: attrs, IPAllowList: list,
+		Description: g.Description, Attributes: attrs, IPAllowList: list, IDPPrimaryPriority: g.IDPPrimaryPriority,
 		CreatedAt: dbTime(g.CreatedAt), UpdatedAt: dbTime(g.UpdatedAt)}, nil
 }
 
@@ -280,7 +286,8 @@ func fromGroup(m groupModel) (realm.Group, error) {
 		return realm.Group{}, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", m.ID, err)
 	}
 	return realm.Group{ID: m.ID, RealmID: m.RealmID, Name: m.Name, Description: m.Description,
-		Attributes: attrs, IPAllowList: list, CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
+		Attributes: attrs, IPAllowList: list, IDPPrimaryPriority: m.IDPPrimaryPriority,
+		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
 }
 
 func toUser(u *realm.User) userModel {

@@ -66,14 +66,15 @@ func (s *Store) ListRealms(ctx context.Context, orgID string, opts realm.ListOpt
 	return pageOf(items, next), nil
 }
 
-// UpdateRealm saves r's name, display name and update time (the allow
-// list is SetRealmIPAllowList's, so that a change of one never writes back
-// a stale copy of the other).
+// UpdateRealm saves r's name, display name, password-login switch and
+// update time (the allow list is SetRealmIPAllowList's, so that a change
+// of one never writes back a stale copy of the other).
 func (s *Store) UpdateRealm(ctx context.Context, r *realm.Realm) error {
 	res := s.q(ctx).Model(&realmModel{}).Where("id = ?", r.ID).Updates(map[string]any{
-		"name":         r.Name,
-		"display_name": r.DisplayName,
-		"updated_at":   dbTime(r.UpdatedAt),
+		"name":                    r.Name,
+		"display_name":            r.DisplayName,
+		"password_login_disabled": r.PasswordLoginDisabled,
+		"updated_at":              dbTime(r.UpdatedAt),
 	})
 	if res.Error != nil {
 		return mapErr(res.Error)
