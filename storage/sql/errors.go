@@ -47,6 +47,11 @@ var uniqueKeys = []uniqueKey{
 	{"action_tokens_pkey", "action_tokens.hash", "token", "this action token already exists"},
 	{"user_groups_pkey", "user_groups.user_id, user_groups.group_id", "groups", "a group is listed twice"},
 	{"client_groups_pkey", "client_groups.client_pk, client_groups.group_id", "groups", "a group is listed twice"},
+	{"identity_providers_pkey", "identity_providers.id", "id", "an identity provider with this ID already exists"},
+	{"identity_providers_realm_alias_key", "identity_providers.realm_id, identity_providers.alias", "alias", "an identity provider with this alias already exists in the realm"},
+	{"user_identities_pkey", "user_identities.realm_id, user_identities.provider_id, user_identities.subject", "subject", "this subject is already linked to a user at the identity provider"},
+	{"user_identities_provider_user_key", "user_identities.realm_id, user_identities.provider_id, user_identities.user_id", "user_id", "this user is already linked to a subject at the identity provider"},
+	{"broker_states_pkey", "broker_states.realm_id, broker_states.id", "state", "a sign-in with this state is already in flight"},
 }
 
 // mapErr turns driver errors into the realm sentinels: missing rows into
