@@ -207,6 +207,7 @@ type Store interface {
 	TemplateStore
 	NetworkStore
 	SupportAccessStore
+	IdentityProviderStore
 	// InTx runs fn in one transaction: all its writes land, or none do.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping checks that the database answers (readiness).

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	runRefresh(t, newStore)
 	runLoginFailures(t, newStore)
 	runMailOutbox(t, newStore)
+	runIdentityProviders(t, newStore)
 }
 
 // runCase runs one subtest on a fresh store, with the fixture every suite
