@@ -197,10 +197,16 @@ func TestSupportTokenAPI(t *testing.T) {
 		s.want(401, tok, "GET", "/admin/v1/realms", nil)
 		fresh := s.issue("ticket 43", 0) // ttl 1 h, cut to the 30 min left
 		s.want(200, fresh, "GET", "/admin/v1/realms", nil)
-		// until passes (the token itself would live a few seconds more on a
-		// clock set just before it): refused.
-		s.oauth.Advance(30*time.Minute + time.Second)
-		s.want(401, fresh, "GET", "/admin/v1/realms", nil)
+		// The owner brings until forward while access is on: the token
+		// (exp still 30 min away) is refused once the new until passes,
+		// by the support access check itself.
+		until = s.oauth.Now().UTC().Add(10 * time.Minute)
+		s.want(200, s.owner, "PUT", "/admin/v1/support-access", map[string]any{"enabled": true, "until": until.Format(time.RFC3339)})
+		s.want(200, fresh, "GET", "/admin/v1/realms", nil)
+		s.oauth.Advance(10*time.Minute + time.Second)
+		if got, p := s.call(fresh, "GET", "/admin/v1/realms", nil); got != 401 || !strings.Contains(p["detail"].(string), "support access") {
+			t.Errorf("after until, token not expired: %d %v, want 401 naming support access", got, p)
+		}
 		// (fosite stamps a new owner token from the wall clock, so ask the
 		// service directly.)
 		owner := realm.WithPrincipal(s.oauth.Ctx, realm.Principal{OrgID: s.boot.Org.ID, Role: realm.RoleOwner,

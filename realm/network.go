@@ -21,14 +21,18 @@ func CheckIPAllowList(v *ValidationError, field string, cidrs []string) []string
 }
 
 // ParsePrefixes parses a stored allow list. Stored lists were checked when
-// written; an entry that does not parse is left out, which can only
-// narrow an allow list (fail closed).
+// written; an entry that does not parse (a hand-edited row, a future
+// format) becomes the zero Prefix, which contains no address: it allows
+// nobody, yet keeps the list non-empty, so a list of such entries still
+// restricts rather than reading as "no list" (fail closed).
 func ParsePrefixes(cidrs []string) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(cidrs))
 	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil {
-			out = append(out, p)
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			p = netip.Prefix{}
 		}
+		out = append(out, p)
 	}
 	return out
 }

@@ -8,12 +8,14 @@ import (
 
 // TestNetworkAllows: CONTRACT §7's rule, IPv4 and IPv6, a group list
 // narrowing the realm's, the union of several groups' lists, and an
-// unknown address failing every list.
+// unknown address failing every list; a stored list that does not parse
+// allows nobody rather than reading as no list.
 func TestNetworkAllows(t *testing.T) {
 	pp := func(cidrs ...string) []netip.Prefix { return ParsePrefixes(cidrs) }
 	office := pp("203.0.113.0/24", "2001:db8::/32")
 	lab := pp("203.0.113.128/25")
 	vpn := pp("198.51.100.0/24")
+	damaged := pp("not a prefix") // a stored list that no longer parses
 	for _, c := range []struct {
 		name   string
 		realm  []netip.Prefix
@@ -35,6 +37,8 @@ func TestNetworkAllows(t *testing.T) {
 		{"the union of the groups' lists", nil, [][]netip.Prefix{lab, vpn}, "198.51.100.9", true},
 		{"outside every group's list", nil, [][]netip.Prefix{lab, vpn}, "192.0.2.1", false},
 		{"group list but outside the realm's", office, [][]netip.Prefix{vpn}, "198.51.100.9", false},
+		{"a realm list that does not parse allows nobody", damaged, nil, "192.0.2.1", false},
+		{"a group list that does not parse allows nobody", nil, [][]netip.Prefix{damaged}, "192.0.2.1", false},
 	} {
 		var addr netip.Addr
 		if c.addr != "" {

@@ -141,16 +141,20 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 
 	// The realm's allow list comes before any form: nobody outside it is
 	// asked for a password.
+	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
+	refuseNetwork := refusal{charge: true}
+	if webMessage || slices.Contains(prompt, "none") {
+		refuseNetwork.answer = answer
+	}
 	addr := h.clientAddr(req)
 	allowed, err := h.realmAllows(ctx, az.Realm(), addr)
 	if err != nil {
 		return h.failPage(c, page, "network check", err)
 	}
 	if !allowed {
-		return h.networkRefused(c, page, az.Realm(), "realm", az.Realm().ID, addr)
+		return h.networkRefused(c, page, az.Realm(), "realm", az.Realm().ID, addr, refuseNetwork)
 	}
 
-	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
 	user, bs, err := h.currentSession(c, az.Realm())
 	if err != nil {
 		return h.failPage(c, page, "session lookup", err)
@@ -205,7 +209,8 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 			return ok, err
 		})
 		if errors.Is(err, errNetworkRefused) {
-			return h.networkRefused(c, page, az.Realm(), "user", outside.ID, addr)
+			// Charged already, as a password attempt.
+			return h.networkRefused(c, page, az.Realm(), "user", outside.ID, addr, refusal{answer: refuseNetwork.answer})
 		}
 		if err == nil && u == nil {
 			page.Error, page.Email = loginFailed, email
@@ -232,7 +237,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 			return h.failPage(c, page, "network check", err)
 		}
 		if !ok {
-			return h.networkRefused(c, page, az.Realm(), "user", user.ID, addr)
+			return h.networkRefused(c, page, az.Realm(), "user", user.ID, addr, refuseNetwork)
 		}
 	}
 	az.Authorize(ctx, c.Response(), ar, oauth.SignIn{User: user, SessionID: bs.ID, AuthTime: bs.AuthTime, RequestedAt: requestedAt})

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -58,9 +59,32 @@ func (h *Handler) userAllows(ctx context.Context, r *realm.Realm, u *realm.User,
 	return realm.NetworkAllows(realm.ParsePrefixes(uc.RealmIPAllowList), lists, addr), nil
 }
 
+// refusal is how a refused request is answered.
+type refusal struct {
+	// charge spends a token of the address's sign-in budget (loginIPs):
+	// pages that are not a password attempt, which loginRateLimited has
+	// charged already. Past the budget the answer is 429 and nothing is
+	// recorded, so refusals cannot flood the audit log.
+	charge bool
+	// answer, when set, ends the authorization request with access_denied
+	// (redirect or posted message) instead of the page: prompt=none must
+	// show nothing, and a popup's opener waits for a message.
+	answer func(error) error
+}
+
 // networkRefused records the refusal (an audit event naming the address)
-// and answers the page that says so.
-func (h *Handler) networkRefused(c echo.Context, page loginPage, r *realm.Realm, targetType, targetID string, addr netip.Addr) error {
+// and answers the page that says so, or access_denied (see refusal).
+func (h *Handler) networkRefused(c echo.Context, page loginPage, r *realm.Realm, targetType, targetID string, addr netip.Addr, how refusal) error {
+	if how.charge {
+		if limited, err := h.loginRateLimited(c, page); limited {
+			return err
+		}
+	}
 	h.oauth.RecordNetworkRefusal(c.Request().Context(), r, targetType, targetID, "login", addr)
+	if how.answer != nil {
+		denied := *fosite.ErrAccessDenied.WithDescription(networkRefusedText)
+		denied.HintField = ""
+		return how.answer(&denied)
+	}
 	return h.errorPage(c, page, http.StatusForbidden, networkRefusedTitle, networkRefusedText)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
@@ -187,5 +188,44 @@ func TestLoginNetworkMappedForwardedFor(t *testing.T) {
 	events, err := f.Env.Service.ListEvents(f.Env.System(), "shop", realm.EventFilter{Type: realm.EventNetworkRefused})
 	if err != nil || len(events.Items) != 1 || events.Items[0].Details["address"] != "192.0.2.1" {
 		t.Fatalf("network.refused events %+v, %v; want one naming 192.0.2.1", events, err)
+	}
+}
+
+// TestLoginNetworkRefusalsLimited: refusals by the realm's list are charged
+// to the address's sign-in budget, so one address cannot fill the audit
+// log: past the budget the page answers 429 and records nothing. A request
+// with prompt=none shows no page: the application gets access_denied.
+func TestLoginNetworkRefusalsLimited(t *testing.T) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite, func(c oauthtest.Configs) {
+		c.Login.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		c.Login.LoginRateLimit = oauth.RateLimit{Rate: 0.001, Burst: 3}
+	})
+	via := &oauthtest.Forwarded{}
+	b := oauthtest.Browser(t)
+	b.Transport = via
+	if err := f.Env.Store.SetRealmIPAllowList(f.Env.Ctx, f.Realm.ID, []string{"203.0.113.0/24"}, f.Env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	authURL := func(opts ...oauth2.AuthCodeOption) string {
+		return f.Conf.AuthCodeURL("st-"+oauthtest.RandomString(t), append(opts, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))...)
+	}
+	via.Set("192.0.2.1")
+	// prompt=none: access_denied at the redirect URI, not a page.
+	p := oauthtest.Fetch(t, b, http.MethodGet, authURL(oauth2.SetAuthURLParam("prompt", "none")), nil)
+	if p.Status != http.StatusSeeOther || p.Location == nil || p.Location.Query().Get("error") != "access_denied" ||
+		p.Location.Query().Get("error_description") != "Sign-in is not allowed from this network." {
+		t.Fatalf("prompt=none from outside: %d %v, want 303 with access_denied", p.Status, p.Location)
+	}
+	for i := range 2 {
+		if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusForbidden {
+			t.Fatalf("refusal #%d within the budget: %d, want 403", i+2, p.Status)
+		}
+	}
+	if p := oauthtest.Fetch(t, b, http.MethodGet, authURL(), nil); p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+		t.Fatalf("refusal past the budget: %d, want 429 with Retry-After", p.Status)
+	}
+	events, err := f.Env.Service.ListEvents(f.Env.System(), "shop", realm.EventFilter{Type: realm.EventNetworkRefused})
+	if err != nil || len(events.Items) != 3 {
+		t.Fatalf("network.refused events: %d, %v; want 3 (none past the budget)", len(events.Items), err)
 	}
 }
