@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +26,11 @@ type userinfo struct {
 	Name          string `json:"name,omitempty"`
 	GivenName     string `json:"given_name,omitempty"`
 	FamilyName    string `json:"family_name,omitempty"`
+	// Groups are the user's group names (with the profile scope), as the
+	// access token carries them but current: what an identity broker in
+	// front of Ward (another Ward realm's, Keycloak's) maps to its own
+	// groups.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // bearerToken takes the access token from the Authorization header or, for
@@ -104,7 +110,7 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 	if !has("openid") {
 		return bearerError(c, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
 	}
-	u, err := s.store.GetUser(ctx, p.realm.ID, cl.Subject)
+	uc, err := s.store.GetUserClaims(ctx, p.realm.ID, cl.Subject)
 	if errors.Is(err, realm.ErrNotFound) {
 		return invalid()
 	}
@@ -112,6 +118,7 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 		s.logServerError(ctx, p, "userinfo", err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
 	}
+	u := uc.User
 	if !u.Active || u.RealmID != p.realm.ID {
 		return invalid()
 	}
@@ -125,6 +132,10 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 	if has("profile") {
 		out.Name = strings.TrimSpace(u.FirstName + " " + u.LastName)
 		out.GivenName, out.FamilyName = u.FirstName, u.LastName
+		for _, g := range uc.Groups {
+			out.Groups = append(out.Groups, g.Name)
+		}
+		slices.Sort(out.Groups)
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ func TestUserinfoScopes(t *testing.T) {
 			if r.Body[k] != v {
 				t.Errorf("%s userinfo %s = %v, want %v", method, k, r.Body[k], v)
 			}
+		}
+		// With profile, the user's groups (what a broker maps).
+		if g := oauthtest.AnyStrings(r.Body["groups"]); !slices.Equal(g, []string{"staff"}) {
+			t.Errorf("%s userinfo groups = %v, want [staff]", method, r.Body["groups"])
 		}
 	}
 	// The token in a form body (RFC 6750 §2.2).

@@ -28,6 +28,14 @@ const (
 	EventGroupDeleted EventType = "group.deleted"
 	EventGroupUpdated EventType = "group.updated"
 
+	EventIdentityProviderCreated EventType = "identity_provider.created"
+	EventIdentityProviderDeleted EventType = "identity_provider.deleted"
+	// EventIdentityProviderSignIn is a user signing in through a provider;
+	// EventIdentityProviderSignInRefused one refused (its details say why).
+	EventIdentityProviderSignIn        EventType = "identity_provider.sign_in"
+	EventIdentityProviderSignInRefused EventType = "identity_provider.sign_in_refused"
+	EventIdentityProviderUpdated       EventType = "identity_provider.updated"
+
 	EventMailFailed EventType = "mail.failed"
 	EventMailSent   EventType = "mail.sent"
 
@@ -69,10 +77,13 @@ const (
 	EventRealmKeyRotated         EventType = "realm.key_rotated"
 	EventRealmUpdated            EventType = "realm.updated"
 
-	EventUserCreated                EventType = "user.created"
-	EventUserDeactivated            EventType = "user.deactivated"
-	EventUserGroupAdded             EventType = "user.group_added"
-	EventUserGroupRemoved           EventType = "user.group_removed"
+	EventUserCreated      EventType = "user.created"
+	EventUserDeactivated  EventType = "user.deactivated"
+	EventUserGroupAdded   EventType = "user.group_added"
+	EventUserGroupRemoved EventType = "user.group_removed"
+	// EventUserIdentityLinked is a user linked to their account at an
+	// identity provider (on its first sign-in there).
+	EventUserIdentityLinked         EventType = "user.identity_linked"
 	EventUserLockedOut              EventType = "user.locked_out"
 	EventUserLoginFailed            EventType = "user.login_failed"
 	EventUserPasswordResetRequested EventType = "user.password_reset_requested"
@@ -90,6 +101,8 @@ var EventTypes = []EventType{
 	EventClientCreated, EventClientDeactivated, EventClientGroupAdded, EventClientGroupRemoved,
 	EventClientReactivated, EventClientSecretRotated, EventClientUpdated,
 	EventGroupCreated, EventGroupDeleted, EventGroupUpdated,
+	EventIdentityProviderCreated, EventIdentityProviderDeleted, EventIdentityProviderSignIn,
+	EventIdentityProviderSignInRefused, EventIdentityProviderUpdated,
 	EventMailFailed, EventMailSent,
 	EventMemberCreated, EventMemberDeleted, EventMemberUpdated,
 	EventNetworkRefused,
@@ -99,7 +112,7 @@ var EventTypes = []EventType{
 	EventRealmCreated, EventRealmDeleted, EventRealmIPAllowListUpdated, EventRealmKeyRotated, EventRealmUpdated,
 	EventSecurityTemplateCreated, EventSecurityTemplateDeleted, EventSecurityTemplateTestKeyMinted, EventSecurityTemplateUpdated,
 	EventSupportCall, EventSupportTokenIssued,
-	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved,
+	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved, EventUserIdentityLinked,
 	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,
 	EventUserReactivated, EventUserSetPasswordLinkIssued, EventUserUpdated,
 }

@@ -147,7 +147,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		refuseNetwork.answer = answer
 	}
 	addr := h.clientAddr(req)
-	allowed, err := h.realmAllows(ctx, az.Realm(), addr)
+	fresh, allowed, err := h.realmAllows(ctx, az.Realm(), addr)
 	if err != nil {
 		return h.failPage(c, page, "network check", err)
 	}
@@ -173,6 +173,15 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	// credentials in the body.
 	page.Action = req.URL.Path + "?" + req.Form.Encode()
 	page.ResetURL = "/realms/" + az.Realm().Name + pathResetPassword
+	page.PasswordLogin = !fresh.PasswordLoginDisabled
+	// The realm's identity providers (CONTRACT §9): a button each, or
+	// kc_idp_hint going straight to one. Read only when a form may show.
+	var providers []realm.IdentityProvider
+	if user == nil || login {
+		if providers, err = h.loginProviders(ctx, fresh, req.Form, &page); err != nil {
+			return h.failPage(c, page, "identity providers", err)
+		}
+	}
 	// The login form's double-submit CSRF check, for signing in and for
 	// cancelling alike: another site must not end a sign-in either.
 	csrfOK := func() bool {
@@ -192,6 +201,9 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		cancelled := *fosite.ErrAccessDenied.WithDescription(loginCancelled)
 		cancelled.HintField = "" // fosite's generic hint would only blur it
 		return answer(&cancelled)
+	case login && !page.PasswordLogin:
+		page.Error, page.Email = passwordLoginOff, email
+		return h.renderLoginForm(c, http.StatusForbidden, page)
 	case login:
 		if limited, err := h.loginRateLimited(c, page); limited {
 			return err
@@ -228,6 +240,9 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	case user == nil && slices.Contains(prompt, "none"):
 		return answer(fosite.ErrLoginRequired)
 	case user == nil:
+		if to := hintedProvider(providers, ar.GetRequestForm().Get("kc_idp_hint")); to != nil {
+			return c.Redirect(http.StatusSeeOther, brokerStartURL(fresh, to.Alias, req.Form))
+		}
 		return h.renderLoginForm(c, http.StatusOK, page)
 	default:
 		// A browser session skips the password, not the user's groups'

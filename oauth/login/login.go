@@ -169,6 +169,10 @@ type loginPage struct {
 	// are the request's parameters its form posts back.
 	Logout bool
 	Hidden []hiddenField
+	// PasswordLogin shows the password form; Providers are the realm's
+	// identity providers' buttons (providers.go).
+	PasswordLogin bool
+	Providers     []providerButton
 }
 
 type hiddenField struct{ Name, Value string }

@@ -37,12 +37,13 @@ func (h *Handler) clientAddr(r *http.Request) netip.Addr {
 // realmAllows checks the realm's own list, read afresh (not the provider
 // cache's copy, up to 30 s old): a list set or lifted applies to the next
 // page. An error fails closed.
-func (h *Handler) realmAllows(ctx context.Context, r *realm.Realm, addr netip.Addr) (bool, error) {
+// It returns the realm as read, for the page's other realm settings.
+func (h *Handler) realmAllows(ctx context.Context, r *realm.Realm, addr netip.Addr) (*realm.Realm, bool, error) {
 	fresh, err := h.store.GetRealm(ctx, r.ID)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	return len(fresh.IPAllowList) == 0 || realm.NetworkAllows(realm.ParsePrefixes(fresh.IPAllowList), nil, addr), nil
+	return fresh, len(fresh.IPAllowList) == 0 || realm.NetworkAllows(realm.ParsePrefixes(fresh.IPAllowList), nil, addr), nil
 }
 
 // userAllows checks the realm's list and the user's groups' lists, read
