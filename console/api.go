@@ -25,8 +25,10 @@ type Authenticator interface {
 // Config holds what the admin API needs.
 type Config struct {
 	Service *realm.Service
-	Auth    Authenticator
-	Logger  *slog.Logger // default slog.Default()
+	// IdPs manages the realms' identity providers (CONTRACT §9).
+	IdPs   *realm.IdentityProviders
+	Auth   Authenticator
+	Logger *slog.Logger // default slog.Default()
 }
 
 // API is the admin REST API.

@@ -21,6 +21,7 @@ import (
 	"github.com/wardiam/ward/console"
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/broker"
 	"github.com/wardiam/ward/oauth/login"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/realm/mail"
@@ -48,6 +49,7 @@ type app struct {
 	keys    *oauth.Keys
 	mailer  *mail.Mailer // the delivery worker; nil without appConfig.mail
 	service *realm.Service
+	idps    *realm.IdentityProviders
 }
 
 // build connects to the database and builds the rest in the order each
@@ -84,6 +86,16 @@ func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 	a.service, err = realm.NewService(realm.ServiceConfig{Store: a.store, Keys: a.keys, Logger: cfg.log,
 		Mail: queue, PublicURL: cfg.publicURL})
 	if err != nil {
+		return nil, err
+	}
+	// Its own key, derived from the master key: client secrets and SP
+	// keys of identity providers are sealed with nothing else.
+	idpKey, err := hkdf.Key(sha256.New, a.master, nil, "ward identity provider secrets v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	if a.idps, err = realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: a.service, SecretKey: idpKey,
+		Checker: broker.NewChecker(nil)}); err != nil {
 		return nil, err
 	}
 	if cfg.mail {
@@ -347,11 +359,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	brokerPages, err := broker.New(broker.Config{Store: a.store, IdPs: a.idps, Pages: loginPages, OAuth: oauthServer,
+		PublicURL: publicURL, Logger: log, TrustedProxies: proxies})
+	if err != nil {
+		return err
+	}
 	adminAuth, err := console.NewAdminAuth(oauthServer, a.service)
 	if err != nil {
 		return err
 	}
-	api, err := console.New(console.Config{Service: a.service, Auth: adminAuth, Logger: log})
+	api, err := console.New(console.Config{Service: a.service, IdPs: a.idps, Auth: adminAuth, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -364,11 +381,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	consoleUI, err := ui.New(ui.Config{Service: a.service, Auth: adminAuth, PublicURL: publicURL,
 		Sessions: a.store, Key: consoleKey, Client: &http.Client{Timeout: 10 * time.Second}, Logger: log,
-		MintTestKey: oauthServer.MintTestKey})
+		MintTestKey: oauthServer.MintTestKey, IdPs: a.idps})
 	if err != nil {
 		return err
 	}
-	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, Login: loginPages, API: api, UI: consoleUI})
+	handler := newRouter(routerConfig{Log: log, Store: a.store, OAuth: oauthServer, Login: loginPages, Broker: brokerPages,
+		API: api, UI: consoleUI})
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -382,7 +400,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { serveErr <- srv.Serve(ln) }()
 	// Expired revocations, codes, refresh tokens, links, login failures and
 	// console sessions go away.
-	go runJanitor(ctx, janitorInterval, oauthServer.Sweep, loginPages.Sweep, consoleUI.Sweep)
+	go runJanitor(ctx, janitorInterval, oauthServer.Sweep, loginPages.Sweep, consoleUI.Sweep, a.idps.Sweep)
 	if token, err := a.service.NewSetupToken(sys); err != nil {
 		log.Error("creating the console setup link", "err", err)
 	} else if token != "" {

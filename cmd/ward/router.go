@@ -17,6 +17,7 @@ import (
 	"github.com/wardiam/ward/console"
 	"github.com/wardiam/ward/console/ui"
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/broker"
 	"github.com/wardiam/ward/oauth/login"
 )
 
@@ -29,8 +30,10 @@ type routerConfig struct {
 	Store pinger
 	OAuth *oauth.Server
 	Login *login.Handler // the authorization endpoint's pages, logout, login-actions
-	API   *console.API
-	UI    *ui.UI // the console pages under /console
+	// Broker signs in through the realms' identity providers.
+	Broker *broker.Handler
+	API    *console.API
+	UI     *ui.UI // the console pages under /console
 }
 
 // newRouter assembles the HTTP surface: the admin API, the per-realm OAuth2
@@ -69,6 +72,7 @@ func newRouter(cfg routerConfig) *echo.Echo {
 	cfg.API.Register(e)
 	cfg.OAuth.Register(e)
 	cfg.Login.Register(e)
+	cfg.Broker.Register(e)
 	cfg.UI.Register(e)
 	return e
 }

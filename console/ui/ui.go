@@ -61,6 +61,8 @@ type Config struct {
 	// may change the realm, caps the key at ten minutes and records the
 	// event). nil hides the "mint a test key" button.
 	MintTestKey func(ctx context.Context, realmName, template string) (*oauth.MintedKey, error)
+	// IdPs manages the realms' identity providers (CONTRACT §9).
+	IdPs *realm.IdentityProviders
 }
 
 // UI is the console web interface. Its sessions live in the database

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/broker"
 	"github.com/wardiam/ward/oauth/login"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/storage/sqltest"
@@ -37,6 +38,9 @@ type Env struct {
 	Service *realm.Service
 	OAuth   *oauth.Server
 	Login   *login.Handler
+	// IdPs and Broker sign in through identity providers (CONTRACT §9).
+	IdPs   *realm.IdentityProviders
+	Broker *broker.Handler
 	// Base is the server's URL, also its public URL.
 	Base string
 	// Logs is everything the server logged, at debug level and up.
@@ -119,10 +123,22 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	if env.Login, err = login.New(lc); err != nil {
 		t.Fatal(err)
 	}
+	idpKey := make([]byte, 32)
+	copy(idpKey, master)
+	idpKey[0] ^= 0xff // not the signing keys' key
+	if env.IdPs, err = realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: env.Service, SecretKey: idpKey,
+		Checker: broker.NewChecker(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if env.Broker, err = broker.New(broker.Config{Store: env.Store, IdPs: env.IdPs, Pages: env.Login, OAuth: env.OAuth,
+		PublicURL: env.Base, Clock: env.Now, Logger: logger, TrustedProxies: lc.TrustedProxies}); err != nil {
+		t.Fatal(err)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	env.OAuth.Register(e)
 	env.Login.Register(e)
+	env.Broker.Register(e)
 	hs := httptest.NewUnstartedServer(e)
 	hs.Listener.Close()
 	hs.Listener = ln
