@@ -701,7 +701,7 @@ func (ip *IdentityProviders) sealSecrets(p *IdentityProvider, secret *string) er
 		}
 	}
 	if p.SAML != nil && p.SAML.SPKeySealed == nil {
-		key, cert, err := newSPKey(p, ip.s.random, ip.s.now())
+		key, cert, err := newSPKey(p, ip.s.now())
 		if err != nil {
 			return err
 		}
@@ -720,12 +720,12 @@ func (ip *IdentityProviders) sealSecrets(p *IdentityProvider, secret *string) er
 // newSPKey makes the SP's RSA key (RSA: SAML IdPs widely support it for
 // signed requests, and it can also decrypt encrypted assertions) and a
 // self-signed certificate for it, which is how SAML metadata carries keys.
-func newSPKey(p *IdentityProvider, random io.Reader, now time.Time) (*rsa.PrivateKey, []byte, error) {
+func newSPKey(p *IdentityProvider, now time.Time) (*rsa.PrivateKey, []byte, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := rand.Int(random, new(big.Int).Lsh(big.NewInt(1), 127))
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -110,14 +110,17 @@ func (h *Handler) endpointURL(r *realm.Realm, p *realm.IdentityProvider) string 
 	return h.publicURL + "/realms/" + r.Name + "/broker/" + p.Alias + "/endpoint"
 }
 
-// startSAML sends an AuthnRequest: by redirect when the IdP takes one,
-// else by an auto-submitted form (written here; "" is returned).
+// startSAML sends a signed AuthnRequest: by an auto-submitted form (the
+// HTTP-POST binding, written here; "" is returned) when the IdP takes one,
+// else by redirect. POST first: its signature is inside the request, so it
+// survives an IdP that carries the request through its own login form,
+// where a redirect's query signature is lost.
 func (h *Handler) startSAML(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, pp *parsedProvider, cont string) (string, error) {
 	sp := pp.sp
-	binding := saml.HTTPRedirectBinding
+	binding := saml.HTTPPostBinding
 	loc := sp.GetSSOBindingLocation(binding)
 	if loc == "" {
-		binding = saml.HTTPPostBinding
+		binding = saml.HTTPRedirectBinding
 		loc = sp.GetSSOBindingLocation(binding)
 	}
 	req, err := sp.MakeAuthenticationRequest(loc, binding, saml.HTTPPostBinding)
@@ -221,6 +224,9 @@ func samlReason(err error) string {
 		if errors.Is(err, c.err) {
 			return c.reason
 		}
+	}
+	if strings.Contains(err.Error(), "signature element not present") {
+		return "missing_signature"
 	}
 	if strings.Contains(err.Error(), "Status") || strings.Contains(err.Error(), "status") {
 		return "provider_error"

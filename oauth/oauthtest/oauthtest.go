@@ -101,14 +101,14 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	if env.Keys, err = oauth.NewKeys(master, nil, env.Now); err != nil {
 		t.Fatal(err)
 	}
-	if env.Service, err = realm.NewService(realm.ServiceConfig{Store: env.Store, Keys: env.Keys, Clock: env.Now}); err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.Base = "http://" + ln.Addr().String()
+	if env.Service, err = realm.NewService(realm.ServiceConfig{Store: env.Store, Keys: env.Keys, Clock: env.Now, PublicURL: env.Base}); err != nil {
+		t.Fatal(err)
+	}
 	logger := slog.New(slog.NewTextHandler(env.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	oc := oauth.Config{Store: env.Store, Service: env.Service, Keys: env.Keys, PublicURL: env.Base,
 		WebMessage: login.WriteWebMessage, Clock: env.Now, Logger: logger}

@@ -1,0 +1,329 @@
+package broker_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
+)
+
+// samlFixture is realm shop (oauthtest's login fixture) with provider
+// corp, a real SAML IdP that trusts it, and groups the IdP's groups map to.
+type samlFixture struct {
+	*oauthtest.LoginFixture
+	idp                        *samlIdP
+	finance, traders, defaults *realm.Group
+	provider                   *realm.IdentityProviderView
+}
+
+func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixture {
+	t.Helper()
+	f := &samlFixture{LoginFixture: oauthtest.NewLoginFixture(t, open), idp: newSAMLIdP(t)}
+	env := f.Env
+	group := func(name string, priority int) *realm.Group {
+		g := env.NewGroup(f.Realm.ID, name, nil)
+		g.IDPPrimaryPriority = priority
+		if err := env.Store.UpdateGroup(env.Ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	f.finance, f.traders, f.defaults = group("finance", 10), group("traders", 50), group("everyone", 0)
+	var err error
+	f.provider, err = env.IdPs.CreateIdentityProvider(env.System(), "shop", realm.IdentityProviderInput{
+		Alias: "corp", Kind: "saml", DisplayName: "Corp SSO", SAML: &realm.SAMLInput{MetadataURL: f.idp.metadataURL()},
+		GroupClaim:    "eduPersonAffiliation",
+		GroupMappings: []realm.GroupMapping{{External: "Finance", Group: f.finance.ID}, {External: "Traders", Group: f.traders.ID}},
+		DefaultGroups: []string{f.defaults.ID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.provider.Enabled {
+		t.Fatalf("provider saved disabled: %s", f.provider.DisabledReason)
+	}
+	f.idp.trust(f.provider.SPMetadataURL)
+	return f
+}
+
+// answer runs a sign-in of IdP user name in browser b up to the IdP's
+// answer, and returns where and what the browser would post to Ward, and
+// the PKCE verifier of the authorization request.
+func (f *samlFixture) answer(t *testing.T, b *http.Client, name string, opts ...oauth2.AuthCodeOption) (string, url.Values, string) {
+	t.Helper()
+	au, verifier := authURL(t, f.LoginFixture, append(opts, oauth2.SetAuthURLParam("kc_idp_hint", "corp"))...)
+	p := oauthtest.Fetch(t, b, http.MethodGet, au, nil)
+	if p.Status != http.StatusSeeOther || !strings.Contains(p.Location.Path, "/broker/corp/login") {
+		t.Fatalf("kc_idp_hint: %d %v, want 303 to the broker", p.Status, p.Location)
+	}
+	p = follow(t, b, f.Env.Base, p.Location)
+	// The signed request goes by the HTTP-POST binding: a form the
+	// browser submits to the IdP (a script does it in a browser).
+	action, vals := form(t, p)
+	if p.Status != http.StatusOK || action != f.idp.srv.URL+"/sso" || vals.Get("SAMLRequest") == "" || vals.Get("RelayState") == "" {
+		t.Fatalf("broker start: %d, form to %q with %v, want a form posting a SAMLRequest to the IdP", p.Status, action, vals)
+	}
+	p = oauthtest.Fetch(t, b, http.MethodPost, action, vals)
+	action, vals = form(t, p)
+	if vals.Get("SAMLResponse") == "" {
+		// No session at the IdP yet: its login form.
+		vals.Set("user", name)
+		vals.Set("password", "idp-password")
+		p = oauthtest.Fetch(t, b, http.MethodPost, action, vals)
+	}
+	acs, resp := form(t, p)
+	if acs != f.provider.RedirectURI || resp.Get("SAMLResponse") == "" {
+		t.Fatalf("IdP answer posts to %q with %v, want the broker endpoint %q", acs, resp, f.provider.RedirectURI)
+	}
+	return acs, resp, verifier
+}
+
+// complete posts the answer and follows Ward to the application.
+func (f *samlFixture) complete(t *testing.T, b *http.Client, acs string, resp url.Values, verifier string) *oauth2.Token {
+	t.Helper()
+	p := oauthtest.Fetch(t, b, http.MethodPost, acs, resp)
+	if p.Status != http.StatusSeeOther || !strings.HasSuffix(p.Location.Path, "/protocol/openid-connect/auth") {
+		t.Fatalf("broker endpoint: %d %v %s, want 303 to the authorization endpoint", p.Status, p.Location, p.Body)
+	}
+	p = follow(t, b, f.Env.Base, p.Location)
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("authorization endpoint after the broker: %d %s", p.Status, p.Body)
+	}
+	return redeem(t, f.LoginFixture, p.Location, verifier)
+}
+
+// refused posts the answer and expects Ward's refusal page.
+func (f *samlFixture) refused(t *testing.T, b *http.Client, what, acs string, resp url.Values, status int, text string) {
+	t.Helper()
+	p := oauthtest.Fetch(t, b, http.MethodPost, acs, resp)
+	if p.Status != status || !strings.Contains(p.Body, text) || p.Location != nil {
+		t.Fatalf("%s: %d %v, want %d saying %q:\n%s", what, p.Status, p.Location, status, text, p.Body)
+	}
+}
+
+func (f *samlFixture) userByEmail(t *testing.T, email string) *realm.User {
+	t.Helper()
+	u, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, email)
+	if err != nil {
+		t.Fatalf("user %s: %v", email, err)
+	}
+	return u
+}
+
+// TestSAMLSignIn: a sign-in through a real SAML IdP (crewjam/saml's
+// samlidp) creates the user (JIT, no password), sets the mapped groups and
+// the default group, makes the highest-priority mapped group primary, and
+// ends as a password sign-in would: a code for the application and tokens
+// whose claims carry the groups. A second sign-in updates the groups (a
+// mapped group the IdP no longer names is left). A deactivated user is
+// refused. Every step is an audit event. Both databases.
+func TestSAMLSignIn(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testSAMLSignIn(t, open) })
+	}
+}
+
+func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
+	f := newSAMLFixture(t, open)
+	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance", "Traders", "Unmapped")
+
+	acs, resp, verifier := f.answer(t, oauthtest.Browser(t), "bob")
+	b := oauthtest.Browser(t)
+	// The browser that started the sign-in must carry it on: replaying the
+	// answer in another browser is refused (no state cookie there).
+	f.refused(t, b, "an answer carried by another browser", acs, resp, http.StatusBadRequest, "took too long or was already completed")
+
+	b = oauthtest.Browser(t)
+	acs, resp, verifier = f.answer(t, b, "bob")
+	tok := f.complete(t, b, acs, resp, verifier)
+	claims := oauthtest.JWTPayload(t, tok.AccessToken)
+	if g := oauthtest.AnyStrings(claims["groups"]); !slices.Equal(g, []string{"everyone", "finance", "traders"}) {
+		t.Errorf("access token groups %v, want [everyone finance traders]", g)
+	}
+	u := f.userByEmail(t, "bob@corp.example")
+	if u.FirstName != "Bob" || u.LastName != "Builder" || u.PasswordHash != "" || u.PrimaryGroup != f.traders.ID {
+		t.Errorf("created user %+v: want Bob Builder, no password, primary group traders (priority 50)", u)
+	}
+	if id := f.VerifyIDToken(t, tok); id.Subject != u.ID {
+		t.Errorf("ID token sub %s, want the user %s", id.Subject, u.ID)
+	}
+	links, err := f.Env.Store.ListUserIdentities(f.Env.Ctx, f.Realm.ID, u.ID)
+	if err != nil || len(links) != 1 || links[0].ProviderAlias != "corp" || links[0].Subject != "bob@corp.example" {
+		t.Fatalf("user's links %+v, %v; want corp / bob@corp.example", links, err)
+	}
+	// Replaying the answer that was just used: refused.
+	f.refused(t, b, "a replayed answer", acs, resp, http.StatusBadRequest, "took too long or was already completed")
+
+	// Second sign-in: Traders dropped at the IdP, so traders is left and
+	// finance becomes primary; the unmapped group of Ward is untouched.
+	ops := f.Env.NewGroup(f.Realm.ID, "ops", nil)
+	u.Groups = append(u.Groups, ops.ID)
+	slices.Sort(u.Groups)
+	if err := f.Env.Store.UpdateUser(f.Env.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance")
+	b = oauthtest.Browser(t)
+	acs, resp, verifier = f.answer(t, b, "bob")
+	tok = f.complete(t, b, acs, resp, verifier)
+	if g := oauthtest.AnyStrings(oauthtest.JWTPayload(t, tok.AccessToken)["groups"]); !slices.Equal(g, []string{"everyone", "finance", "ops"}) {
+		t.Errorf("after the second sign-in, groups %v, want [everyone finance ops]", g)
+	}
+	if u = f.userByEmail(t, "bob@corp.example"); u.PrimaryGroup != f.finance.ID {
+		t.Errorf("primary group %s, want finance", u.PrimaryGroup)
+	}
+
+	// Deactivated: refused, with a page that says so.
+	u.Active = false
+	if err := f.Env.Store.UpdateUser(f.Env.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	b = oauthtest.Browser(t)
+	acs, resp, _ = f.answer(t, b, "bob")
+	f.refused(t, b, "a deactivated user", acs, resp, http.StatusForbidden, "deactivated")
+
+	// The audit trail.
+	kinds := map[realm.EventType]int{}
+	for _, typ := range []realm.EventType{realm.EventUserCreated, realm.EventUserIdentityLinked, realm.EventIdentityProviderSignIn,
+		realm.EventIdentityProviderSignInRefused, realm.EventUserGroupAdded, realm.EventUserGroupRemoved} {
+		kinds[typ] = len(events(t, f.Env, typ))
+	}
+	want := map[realm.EventType]int{realm.EventUserCreated: 1, realm.EventUserIdentityLinked: 1, realm.EventIdentityProviderSignIn: 2,
+		// another browser, the replay, the deactivated user
+		realm.EventIdentityProviderSignInRefused: 3, realm.EventUserGroupAdded: 3, realm.EventUserGroupRemoved: 1}
+	for typ, n := range want {
+		if kinds[typ] != n {
+			t.Errorf("%d %s events, want %d", kinds[typ], typ, n)
+		}
+	}
+	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
+		if r, _ := e.Details["reason"].(string); r != "unknown_state" && r != "deactivated" {
+			t.Errorf("refusal event reason %q", r)
+		}
+	}
+}
+
+// TestSAMLTamperedAnswers: answers altered on the way are refused with a
+// page that names no secret and an audit event: a changed signed assertion
+// (the signature no longer matches), a signature-wrapping attempt (an
+// unsigned assertion for someone else put before the signed one), and an
+// answer to another request (InResponseTo of an earlier sign-in).
+func TestSAMLTamperedAnswers(t *testing.T) {
+	f := newSAMLFixture(t, oauthtest.OpenSQLite)
+	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance")
+	f.idp.user("mallory", "mallory@corp.example", "Mal", "Lory")
+
+	edit := func(resp url.Values, change func(doc *etree.Document)) url.Values {
+		t.Helper()
+		raw, err := base64.StdEncoding.DecodeString(resp.Get("SAMLResponse"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		change(doc)
+		out, err := doc.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString(out)}, "RelayState": {resp.Get("RelayState")}}
+		return v
+	}
+	const refusedText = "could not be accepted"
+
+	// samlidp encrypts its assertions to Ward's key (the SP metadata
+	// offers one) and signs the Response around them.
+
+	// A changed answer: one byte of the encrypted assertion altered.
+	b := oauthtest.Browser(t)
+	acs, resp, _ := f.answer(t, b, "mallory")
+	f.refused(t, b, "a changed answer", acs, edit(resp, func(doc *etree.Document) {
+		cv := doc.FindElement("//CipherValue")
+		if cv == nil {
+			t.Fatal("no encrypted assertion in the answer")
+		}
+		text := []byte(cv.Text())
+		if text[10] == 'A' {
+			text[10] = 'B'
+		} else {
+			text[10] = 'A'
+		}
+		cv.SetText(string(text))
+	}), http.StatusBadRequest, refusedText)
+
+	// Signature wrapping: an unsigned outer Response carrying a plaintext
+	// assertion for bob, with mallory's signed Response tucked into its
+	// Extensions so that the signature's reference still resolves.
+	b = oauthtest.Browser(t)
+	acs, resp, _ = f.answer(t, b, "mallory")
+	f.refused(t, b, "a wrapped answer", acs, edit(resp, func(doc *etree.Document) {
+		signed := doc.Root()
+		outer := etree.NewElement("samlp:Response")
+		for _, a := range signed.Attr {
+			outer.CreateAttr(a.FullKey(), a.Value)
+		}
+		outer.CreateAttr("ID", "_outer")
+		outer.AddChild(signed.FindElement("Issuer").Copy())
+		outer.AddChild(signed.FindElement("Status").Copy())
+		now := time.Now().UTC()
+		evil := etree.NewElement("saml:Assertion")
+		evil.CreateAttr("ID", "_evil")
+		evil.CreateAttr("Version", "2.0")
+		evil.CreateAttr("IssueInstant", now.Format(time.RFC3339))
+		evil.CreateElement("saml:Issuer").SetText(f.idp.metadataURL())
+		subj := evil.CreateElement("saml:Subject")
+		subj.CreateElement("saml:NameID").SetText("bob@corp.example")
+		scd := subj.CreateElement("saml:SubjectConfirmation")
+		scd.CreateAttr("Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")
+		data := scd.CreateElement("saml:SubjectConfirmationData")
+		data.CreateAttr("InResponseTo", signed.SelectAttrValue("InResponseTo", ""))
+		data.CreateAttr("Recipient", acs)
+		data.CreateAttr("NotOnOrAfter", now.Add(time.Minute).Format(time.RFC3339))
+		cond := evil.CreateElement("saml:Conditions")
+		cond.CreateAttr("NotBefore", now.Add(-time.Minute).Format(time.RFC3339))
+		cond.CreateAttr("NotOnOrAfter", now.Add(time.Minute).Format(time.RFC3339))
+		cond.CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(f.provider.SPEntityID)
+		st := evil.CreateElement("saml:AuthnStatement")
+		st.CreateAttr("AuthnInstant", now.Format(time.RFC3339))
+		st.CreateElement("saml:AuthnContext").CreateElement("saml:AuthnContextClassRef").SetText("urn:oasis:names:tc:SAML:2.0:ac:classes:Password")
+		outer.AddChild(evil)
+		outer.CreateElement("samlp:Extensions").AddChild(signed)
+		doc.SetRoot(outer)
+	}), http.StatusBadRequest, refusedText)
+
+	// An answer to an earlier request, posted with a new sign-in's state.
+	b = oauthtest.Browser(t)
+	_, old, _ := f.answer(t, b, "mallory")
+	acs, fresh, _ := f.answer(t, b, "mallory")
+	f.refused(t, b, "an answer to another request", acs,
+		url.Values{"SAMLResponse": {old.Get("SAMLResponse")}, "RelayState": {fresh.Get("RelayState")}}, http.StatusBadRequest, refusedText)
+
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
+		t.Error("a tampered answer created bob")
+	}
+	var reasons []string
+	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
+		reasons = append(reasons, e.Details["reason"].(string))
+	}
+	if len(reasons) != 3 || reasons[0] != "invalid_signature" || reasons[1] != "missing_signature" || reasons[2] != "replay_or_unsolicited" {
+		t.Errorf("refusal reasons %q, want [invalid_signature missing_signature replay_or_unsolicited]", reasons)
+	}
+	if strings.Contains(f.Env.Logs.String(), "idp-password") {
+		t.Error("a password was logged")
+	}
+}
+
+func backends() map[string]func(testing.TB) realm.Store {
+	return map[string]func(testing.TB) realm.Store{"sqlite": oauthtest.OpenSQLite, "postgres": oauthtest.OpenPostgres}
+}
