@@ -133,7 +133,7 @@ func oidcReason(err error) string {
 	switch msg := err.Error(); {
 	case errors.As(err, &expired):
 		return "expired"
-	case strings.Contains(msg, "issuer"):
+	case strings.Contains(msg, "issuer"), strings.Contains(msg, "different provider"):
 		return "wrong_issuer"
 	case strings.Contains(msg, "audience"):
 		return "wrong_audience"

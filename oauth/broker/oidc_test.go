@@ -1,0 +1,177 @@
+package broker_test
+
+import (
+	"crypto/rand"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
+)
+
+// oidcFixture is realm shop (oauthtest's login fixture) with provider hq:
+// another Ward realm of the same server, as an OpenID Connect provider.
+type oidcFixture struct {
+	*oauthtest.LoginFixture
+	hq       *oauthtest.Realm
+	finance  *realm.Group
+	provider *realm.IdentityProviderView
+}
+
+func newOIDCFixture(t *testing.T, open func(testing.TB) realm.Store, mutate func(*realm.IdentityProviderInput)) *oidcFixture {
+	t.Helper()
+	f := &oidcFixture{LoginFixture: oauthtest.NewLoginFixture(t, open)}
+	env := f.Env
+	f.hq = env.NewRealm(f.Realm.OrgID, "hq", true)
+	f.finance = env.NewGroup(f.Realm.ID, "finance", nil)
+	f.finance.IDPPrimaryPriority = 5
+	if err := env.Store.UpdateGroup(env.Ctx, f.finance); err != nil {
+		t.Fatal(err)
+	}
+	redirect := env.Base + "/realms/shop/broker/hq/endpoint"
+	_, secret := env.NewClient(f.hq.ID, "shop-broker", func(c *realm.Client) {
+		c.Kind, c.RedirectURIs = realm.KindApplication, []string{redirect}
+	})
+	in := realm.IdentityProviderInput{Alias: "hq", Kind: "oidc", DisplayName: "HQ",
+		OIDC:          &realm.OIDCInput{Issuer: f.hq.Issuer, ClientID: "shop-broker", ClientSecret: &secret},
+		GroupClaim:    "groups",
+		GroupMappings: []realm.GroupMapping{{External: "Finance", Group: f.finance.ID}}}
+	if mutate != nil {
+		mutate(&in)
+	}
+	var err error
+	if f.provider, err = env.IdPs.CreateIdentityProvider(env.System(), "shop", in); err != nil {
+		t.Fatal(err)
+	}
+	if !f.provider.Enabled || f.provider.RedirectURI != redirect {
+		t.Fatalf("provider: enabled %v (%s), redirect URI %s", f.provider.Enabled, f.provider.DisabledReason, f.provider.RedirectURI)
+	}
+	return f
+}
+
+// hqUser makes a person at hq with a password, in hq's groups named.
+func (f *oidcFixture) hqUser(t *testing.T, email string, groups ...string) *realm.User {
+	t.Helper()
+	env := f.Env
+	var ids []string
+	for _, name := range groups {
+		ids = append(ids, env.NewGroup(f.hq.ID, name, nil).ID)
+	}
+	slices.Sort(ids)
+	now := env.Now().UTC()
+	u := &realm.User{ID: env.ID(), RealmID: f.hq.ID, Email: email, FirstName: "Carol", LastName: "Danvers",
+		Active: true, Groups: ids, CreatedAt: now, UpdatedAt: now}
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	if err := env.Store.CreateUser(env.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := realm.HashPassword(oauthtest.Password, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.PasswordHash = hash
+	if err := env.Store.UpdateUser(env.Ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// signIn runs a sign-in at shop through hq as email, in a new browser, and
+// returns Ward's last answer before the application (the redirect to it
+// on success) and the PKCE verifier.
+func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCodeOption) (*oauthtest.Page, string) {
+	t.Helper()
+	b := oauthtest.Browser(t)
+	au, verifier := authURL(t, f.LoginFixture, append(opts, oauth2.SetAuthURLParam("kc_idp_hint", "hq"))...)
+	p := oauthtest.Fetch(t, b, http.MethodGet, au, nil)
+	p = follow(t, b, f.Env.Base, p.Location) // the broker's start
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.hq.Issuer+"/protocol/openid-connect/auth") {
+		t.Fatalf("broker start: %d %v %s, want 303 to hq's authorization endpoint", p.Status, p.Location, p.Body)
+	}
+	q := p.Location.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != "shop-broker" {
+		t.Fatalf("authorization request to hq %v: want PKCE S256, nonce, state and the client", q)
+	}
+	login := follow(t, b, "", p.Location)
+	p = f.SubmitLogin(t, b, login, email, oauthtest.Password)
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.provider.RedirectURI) {
+		t.Fatalf("hq sign-in: %d %v %s, want 303 to the broker endpoint", p.Status, p.Location, p.Body)
+	}
+	p = follow(t, b, "", p.Location) // the broker endpoint
+	if p.Status != http.StatusSeeOther {
+		return p, verifier
+	}
+	return follow(t, b, f.Env.Base, p.Location), verifier // the authorization endpoint again
+}
+
+// TestOIDCSignIn: a sign-in through another Ward realm as OpenID Connect
+// provider creates the user, maps the groups hq's userinfo names and makes
+// the mapped group primary; link_by_email links a verified email to the
+// existing user instead; without it that email is refused; without JIT an
+// unknown person is refused. Both databases.
+func TestOIDCSignIn(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testOIDCSignIn(t, open) })
+	}
+}
+
+func testOIDCSignIn(t *testing.T, open func(testing.TB) realm.Store) {
+	f := newOIDCFixture(t, open, nil)
+	f.hqUser(t, "carol@hq.example", "Finance", "Other")
+	p, verifier := f.signIn(t, "carol@hq.example")
+	tok := redeem(t, f.LoginFixture, p.Location, verifier)
+	if g := oauthtest.AnyStrings(oauthtest.JWTPayload(t, tok.AccessToken)["groups"]); !slices.Equal(g, []string{"finance"}) {
+		t.Errorf("access token groups %v, want [finance]", g)
+	}
+	u, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "carol@hq.example")
+	if err != nil || u.FirstName != "Carol" || u.LastName != "Danvers" || u.PrimaryGroup != f.finance.ID || u.PasswordHash != "" {
+		t.Fatalf("created user %+v, %v: want Carol Danvers, primary finance, no password", u, err)
+	}
+
+	// Ada exists at shop (with a password); hq says the same verified
+	// email. Without link_by_email: refused, nothing linked.
+	f.hqUser(t, "ada@example.com")
+	p, _ = f.signIn(t, "ada@example.com")
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "already exists") {
+		t.Fatalf("an existing email without link_by_email: %d %s", p.Status, p.Body)
+	}
+	link := true
+	if _, err := f.Env.IdPs.UpdateIdentityProvider(f.Env.System(), "shop", "hq", realm.IdentityProviderPatch{LinkByEmail: &link}); err != nil {
+		t.Fatal(err)
+	}
+	p, verifier = f.signIn(t, "ada@example.com")
+	tok = redeem(t, f.LoginFixture, p.Location, verifier)
+	if sub := oauthtest.JWTPayload(t, tok.AccessToken)["sub"]; sub != f.User.ID {
+		t.Errorf("linked sign-in sub %v, want Ada's %s", sub, f.User.ID)
+	}
+	if links := events(t, f.Env, realm.EventUserIdentityLinked); len(links) != 2 || links[1].TargetID != f.User.ID {
+		t.Errorf("user.identity_linked events %+v, want carol's then Ada's", links)
+	}
+
+	// Without JIT: an unknown person is refused.
+	jit := false
+	if _, err := f.Env.IdPs.UpdateIdentityProvider(f.Env.System(), "shop", "hq", realm.IdentityProviderPatch{JIT: &jit}); err != nil {
+		t.Fatal(err)
+	}
+	f.hqUser(t, "dave@hq.example")
+	p, _ = f.signIn(t, "dave@hq.example")
+	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "no account for you") {
+		t.Fatalf("an unknown person without JIT: %d %s", p.Status, p.Body)
+	}
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "dave@hq.example"); err == nil {
+		t.Error("a user was created without JIT")
+	}
+	reasons := map[string]int{}
+	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
+		reasons[e.Details["reason"].(string)]++
+	}
+	if reasons["email_taken"] != 1 || reasons["no_account"] != 1 || len(reasons) != 2 {
+		t.Errorf("refusal reasons %v, want one email_taken and one no_account", reasons)
+	}
+}
