@@ -83,9 +83,10 @@ function openPopup(width, height) {
  * @param {string} options.redirectUri  a registered redirect URI whose origin is one of the client's web origins
  * @param {string} [options.scope]      default "openid"
  * @param {string} [options.prompt]     e.g. "none" (no login page: login_required unless signed in) or "login"
+ * @param {string} [options.idpHint]    an identity provider's alias: sign in through it, skipping the login page (kc_idp_hint)
  * @returns {Promise<object>}
  */
-export async function login({ clientId, redirectUri, scope = "openid", prompt } = {}) {
+export async function login({ clientId, redirectUri, scope = "openid", prompt, idpHint } = {}) {
   if (!clientId || !redirectUri) {
     throw new WardError("invalid_request", "login() needs clientId and redirectUri.");
   }
@@ -127,6 +128,7 @@ export async function login({ clientId, redirectUri, scope = "openid", prompt } 
     });
     if (nonce) params.set("nonce", nonce);
     if (prompt) params.set("prompt", prompt);
+    if (idpHint) params.set("kc_idp_hint", idpHint);
     popup.location.href = authorizationEndpoint + "?" + params.toString();
     response = await waitForResponse(popup, state);
   } finally {

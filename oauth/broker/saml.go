@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,6 +161,12 @@ func (h *Handler) samlAnswer(c echo.Context, r *realm.Realm, p *realm.IdentityPr
 	ctx := req.Context()
 	if req.Method != http.MethodPost || req.PostForm.Get("SAMLResponse") == "" {
 		return h.pages.Refused(c, r, http.StatusBadRequest, textInvalidAnswer)
+	}
+	if _, err := req.Cookie(stateCookie); err != nil && req.PostForm.Get(repostField) == "" {
+		// The IdP's page posted here from its own site, and browsers keep
+		// SameSite=Lax cookies out of cross-site POSTs: post the answer
+		// again from this site, where the state cookie comes along.
+		return h.repost(c, r, p)
 	}
 	st, _, ok := h.takeState(c, r, p, req.PostForm.Get("RelayState"))
 	if !ok {
@@ -344,3 +351,34 @@ type injectedClock struct {
 func (c injectedClock) Now() time.Time                  { return c.now() }
 func (c injectedClock) Since(t time.Time) time.Duration { return c.now().Sub(t) }
 func (c injectedClock) Until(t time.Time) time.Duration { return t.Sub(c.now()) }
+
+// repostField marks an answer posted again by repost (once only).
+const repostField = "ward_repost"
+
+// repostPage posts the IdP's answer again, from Ward's own origin.
+var repostPage = template.Must(template.New("repost").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form method="post" action="{{.Action}}" id="repost">
+<input type="hidden" name="SAMLResponse" value="{{.Response}}">
+<input type="hidden" name="RelayState" value="{{.RelayState}}">
+<input type="hidden" name="` + repostField + `" value="1">
+<noscript><button type="submit">Continue</button></noscript>
+</form>
+<script nonce="{{.Nonce}}">document.getElementById("repost").submit();</script>
+</body></html>`))
+
+// repost answers the page that posts the IdP's answer to this endpoint
+// again, same-site; CSP allows only its own script and a form to this
+// site.
+func (h *Handler) repost(c echo.Context, r *realm.Realm, p *realm.IdentityProvider) error {
+	nonce := randomNonce()
+	hd := c.Response().Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	c.Response().WriteHeader(http.StatusOK)
+	form := c.Request().PostForm
+	return repostPage.Execute(c.Response(), map[string]string{"Action": "/realms/" + r.Name + "/broker/" + p.Alias + "/endpoint",
+		"Response": form.Get("SAMLResponse"), "RelayState": form.Get("RelayState"), "Nonce": nonce})
+}
