@@ -222,7 +222,8 @@ func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 // page that names no secret and an audit event: a changed signed assertion
 // (the signature no longer matches), a signature-wrapping attempt (an
 // unsigned assertion for someone else put before the signed one), and an
-// answer to another request (InResponseTo of an earlier sign-in).
+// answer to another request (InResponseTo of an earlier sign-in), and an
+// answer posted too late.
 func TestSAMLTamperedAnswers(t *testing.T) {
 	f := newSAMLFixture(t, oauthtest.OpenSQLite)
 	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance")
@@ -315,6 +316,13 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	f.refused(t, b, "an answer to another request", acs,
 		url.Values{"SAMLResponse": {old.Get("SAMLResponse")}, "RelayState": {fresh.Get("RelayState")}}, http.StatusBadRequest, refusedText)
 
+	// An answer posted three minutes late (the IdP allows 90 s): Ward's
+	// clock decides, and the sign-in in flight itself would still live.
+	b = oauthtest.Browser(t)
+	acs, resp, _ = f.answer(t, b, "mallory")
+	f.Env.Advance(3 * time.Minute)
+	f.refused(t, b, "a late answer", acs, resp, http.StatusBadRequest, refusedText)
+
 	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
 		t.Error("a tampered answer created bob")
 	}
@@ -322,8 +330,8 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
 		reasons = append(reasons, e.Details["reason"].(string))
 	}
-	if len(reasons) != 3 || reasons[0] != "invalid_signature" || reasons[1] != "missing_signature" || reasons[2] != "replay_or_unsolicited" {
-		t.Errorf("refusal reasons %q, want [invalid_signature missing_signature replay_or_unsolicited]", reasons)
+	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited", "expired"}; !slices.Equal(reasons, want) {
+		t.Errorf("refusal reasons %q, want %q", reasons, want)
 	}
 	if strings.Contains(f.Env.Logs.String(), "idp-password") {
 		t.Error("a password was logged")
