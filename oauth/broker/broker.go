@@ -49,6 +49,11 @@ type Config struct {
 	Clock          func() time.Time
 	Logger         *slog.Logger
 	TrustedProxies []netip.Prefix
+	// RateLimit is the per-address budget of what writes to the database
+	// without a checked answer: starting a sign-in (a row) and a refused
+	// answer (an audit event). Zero takes the default (5/s, bursts of 100:
+	// an office behind one address signing in at nine).
+	RateLimit oauth.RateLimit
 }
 
 // Handler serves the broker endpoints of every realm.
@@ -63,6 +68,7 @@ type Handler struct {
 	clock     func() time.Time
 	log       *slog.Logger
 	proxies   oauth.TrustedProxies
+	addresses *oauth.IPLimiter
 
 	// parsed keeps each provider's parsed settings (SAML metadata, OIDC
 	// discovery) by provider ID and update time: parsing metadata or
@@ -93,6 +99,10 @@ func New(cfg Config) (*Handler, error) {
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 10 * time.Second}
 	}
+	if cfg.RateLimit.Rate <= 0 || cfg.RateLimit.Burst <= 0 {
+		cfg.RateLimit = oauth.RateLimit{Rate: 5, Burst: 100}
+	}
+	h.addresses = oauth.NewIPLimiter(cfg.RateLimit)
 	if h.clock == nil {
 		h.clock = time.Now
 	}
@@ -174,6 +184,10 @@ func (h *Handler) start(c echo.Context) error {
 	r, p, err := h.lookup(c)
 	if err != nil || !p.Enabled {
 		return h.failed(c, r, err, http.StatusNotFound, textUnknownProvider)
+	}
+	if d := h.addresses.Wait(h.proxies.ClientIP(req), h.clock()); d > 0 {
+		c.Response().Header().Set("Retry-After", oauth.RetryAfter(d))
+		return h.pages.Refused(c, r, http.StatusTooManyRequests, "Too many sign-in attempts from your network. Try again in "+oauth.RetryAfter(d)+" seconds.")
 	}
 	if err := realm.CheckValues(req.URL.Query()); err != nil || len(req.URL.RawQuery) > maxContinueLen || req.URL.Query().Get("client_id") == "" {
 		return h.pages.Refused(c, r, http.StatusBadRequest, "The request could not be read.")
@@ -305,7 +319,7 @@ func (h *Handler) signIn(c echo.Context, r *realm.Realm, p *realm.IdentityProvid
 func (h *Handler) refuseAnswer(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, reason string, err error) error {
 	ctx := c.Request().Context()
 	h.log.InfoContext(ctx, "broker: answer refused", "realm", r.Name, "provider", p.Alias, "reason", reason, "err", err)
-	h.idps.RecordBrokerFailure(ctx, r, p, reason)
+	h.recordFailure(c, r, p, reason)
 	return h.pages.Refused(c, r, http.StatusBadRequest, textInvalidAnswer)
 }
 
@@ -348,4 +362,14 @@ func randomNonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// recordFailure records a refused answer as an audit event, within the
+// address's budget: past it the answer is still refused, but nothing is
+// written, so garbage posted to the endpoint cannot fill the audit log.
+func (h *Handler) recordFailure(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, reason string) {
+	if h.addresses.Wait(h.proxies.ClientIP(c.Request()), h.clock()) > 0 {
+		return
+	}
+	h.idps.RecordBrokerFailure(c.Request().Context(), r, p, reason)
 }

@@ -64,13 +64,13 @@ func (h *Handler) oidcAnswer(c echo.Context, r *realm.Realm, p *realm.IdentityPr
 	}
 	st, verifier, ok := h.takeState(c, r, p, q.Get("state"))
 	if !ok {
-		h.idps.RecordBrokerFailure(ctx, r, p, "unknown_state")
+		h.recordFailure(c, r, p, "unknown_state")
 		return h.pages.Refused(c, r, http.StatusBadRequest, textExpired)
 	}
 	if e := q.Get("error"); e != "" {
 		// The provider's own refusal (the person cancelled, or is not
 		// allowed this application there): its code only, recorded.
-		h.idps.RecordBrokerFailure(ctx, r, p, "provider_error")
+		h.recordFailure(c, r, p, "provider_error")
 		h.log.InfoContext(ctx, "broker: provider answered an error", "realm", r.Name, "provider", p.Alias, "error", boundedCode(e))
 		return h.pages.Refused(c, r, http.StatusForbidden, textProviderError)
 	}

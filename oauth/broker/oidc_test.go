@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
@@ -173,5 +174,38 @@ func testOIDCSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 	}
 	if reasons["email_taken"] != 1 || reasons["no_account"] != 1 || len(reasons) != 2 {
 		t.Errorf("refusal reasons %v, want one email_taken and one no_account", reasons)
+	}
+}
+
+// TestBrokerRateLimit: what writes without a checked answer is charged to
+// the address: sign-ins started (a row each) past the budget answer 429
+// with Retry-After; refused answers past it are refused without an audit
+// event, so garbage posted to the endpoint cannot fill the log.
+func TestBrokerRateLimit(t *testing.T) {
+	f := &oidcFixture{LoginFixture: oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite, func(c oauthtest.Configs) {
+		c.Broker.RateLimit = oauth.RateLimit{Rate: 0.001, Burst: 3}
+	})}
+	hq := f.Env.NewRealm(f.Realm.OrgID, "hq", true)
+	if _, err := f.Env.IdPs.CreateIdentityProvider(f.Env.System(), "shop", realm.IdentityProviderInput{Alias: "hq", Kind: "oidc",
+		OIDC: &realm.OIDCInput{Issuer: hq.Issuer, ClientID: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	b := oauthtest.Browser(t)
+	endpoint := f.Env.Base + "/realms/shop/broker/hq/endpoint"
+	for i := range 3 {
+		if p := oauthtest.Fetch(t, b, http.MethodGet, endpoint+"?state=forged&code=x", nil); p.Status != http.StatusBadRequest {
+			t.Fatalf("forged answer #%d: %d, want 400", i+1, p.Status)
+		}
+	}
+	if p := oauthtest.Fetch(t, b, http.MethodGet, endpoint+"?state=forged&code=x", nil); p.Status != http.StatusBadRequest {
+		t.Fatalf("forged answer past the budget: %d, want 400 still", p.Status)
+	}
+	if n := len(events(t, f.Env, realm.EventIdentityProviderSignInRefused)); n != 3 {
+		t.Errorf("%d refusal events, want 3 (none past the budget)", n)
+	}
+	au, _ := authURL(t, f.LoginFixture)
+	p := oauthtest.Fetch(t, b, http.MethodGet, f.Env.Base+"/realms/shop/broker/hq/login?"+strings.SplitN(au, "?", 2)[1], nil)
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+		t.Fatalf("a start past the budget: %d, want 429 with Retry-After", p.Status)
 	}
 }

@@ -170,7 +170,7 @@ func (h *Handler) samlAnswer(c echo.Context, r *realm.Realm, p *realm.IdentityPr
 	}
 	st, _, ok := h.takeState(c, r, p, req.PostForm.Get("RelayState"))
 	if !ok {
-		h.idps.RecordBrokerFailure(ctx, r, p, "unknown_state")
+		h.recordFailure(c, r, p, "unknown_state")
 		return h.pages.Refused(c, r, http.StatusBadRequest, textExpired)
 	}
 	pp, err := h.provider(ctx, r, p)

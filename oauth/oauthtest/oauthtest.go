@@ -53,6 +53,9 @@ type Env struct {
 type Configs struct {
 	OAuth *oauth.Config
 	Login *login.Config
+	// Broker is built with the other two; Store, IdPs, Pages and OAuth
+	// are filled in after the options run.
+	Broker *broker.Config
 }
 
 // Option changes the configurations before the parts are built.
@@ -113,8 +116,9 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	oc := oauth.Config{Store: env.Store, Service: env.Service, Keys: env.Keys, PublicURL: env.Base,
 		WebMessage: login.WriteWebMessage, Clock: env.Now, Logger: logger}
 	lc := login.Config{Store: env.Store, Service: env.Service, PublicURL: env.Base, Clock: env.Now, Logger: logger}
+	bc := broker.Config{PublicURL: env.Base, Clock: env.Now, Logger: logger}
 	for _, o := range opts {
-		o(Configs{OAuth: &oc, Login: &lc})
+		o(Configs{OAuth: &oc, Login: &lc, Broker: &bc})
 	}
 	if env.OAuth, err = oauth.New(oc); err != nil {
 		t.Fatal(err)
@@ -130,8 +134,11 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 		Checker: broker.NewChecker(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	if env.Broker, err = broker.New(broker.Config{Store: env.Store, IdPs: env.IdPs, Pages: env.Login, OAuth: env.OAuth,
-		PublicURL: env.Base, Clock: env.Now, Logger: logger, TrustedProxies: lc.TrustedProxies}); err != nil {
+	bc.Store, bc.IdPs, bc.Pages, bc.OAuth = env.Store, env.IdPs, env.Login, env.OAuth
+	if bc.TrustedProxies == nil {
+		bc.TrustedProxies = lc.TrustedProxies
+	}
+	if env.Broker, err = broker.New(bc); err != nil {
 		t.Fatal(err)
 	}
 	e := echo.New()
