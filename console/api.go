@@ -34,6 +34,7 @@ type Config struct {
 // API is the admin REST API.
 type API struct {
 	svc  *realm.Service
+	idps *realm.IdentityProviders
 	auth Authenticator
 	log  *slog.Logger
 }
@@ -43,6 +44,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("console: Config.Service is required")
 	}
+	if cfg.IdPs == nil {
+		return nil, errors.New("console: Config.IdPs is required")
+	}
 	if cfg.Auth == nil {
 		return nil, errors.New("console: Config.Auth is required")
 	}
@@ -50,7 +54,7 @@ func New(cfg Config) (*API, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{svc: cfg.Service, auth: cfg.Auth, log: log}, nil
+	return &API{svc: cfg.Service, idps: cfg.IdPs, auth: cfg.Auth, log: log}, nil
 }
 
 // Register mounts the admin API under /admin/v1 on e. Every route
@@ -148,6 +152,12 @@ func (a *API) Register(e *echo.Echo) {
 	g.GET(r+"/security-templates/:name", a.getSecurityTemplate)
 	g.PATCH(r+"/security-templates/:name", a.updateSecurityTemplate)
 	g.DELETE(r+"/security-templates/:name", a.deleteSecurityTemplate)
+
+	g.GET(r+"/identity-providers", a.listIdentityProviders)
+	g.POST(r+"/identity-providers", a.createIdentityProvider)
+	g.GET(r+"/identity-providers/:alias", a.getIdentityProvider)
+	g.PATCH(r+"/identity-providers/:alias", a.updateIdentityProvider)
+	g.DELETE(r+"/identity-providers/:alias", a.deleteIdentityProvider)
 
 	g.GET(r+"/ip-allow-list", a.getIPAllowList)
 	g.PUT(r+"/ip-allow-list", a.putIPAllowList)

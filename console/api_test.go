@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wardiam/ward/oauth"
+	"github.com/wardiam/ward/oauth/broker"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
@@ -54,9 +55,14 @@ type env struct {
 	t      *testing.T
 	url    string
 	svc    *realm.Service
+	idps   *realm.IdentityProviders
 	logs   *bytes.Buffer
 	router routers.Router // docs/openapi.yaml, to check every answer against
 }
+
+// testPublicURL is the test service's public URL: the identity providers'
+// endpoints are under it.
+const testPublicURL = "https://ward.test"
 
 // newEnv starts the admin API on a real echo server on 127.0.0.1 over a
 // real SQLite store and the real realm.Service, with two organizations:
@@ -79,7 +85,16 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log})
+	svc, err := realm.NewService(realm.ServiceConfig{Store: store, Keys: keys, Logger: log, PublicURL: testPublicURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpKey := make([]byte, 32)
+	if _, err := rand.Read(idpKey); err != nil {
+		t.Fatal(err)
+	}
+	idps, err := realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: svc, SecretKey: idpKey,
+		Checker: broker.NewChecker(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +113,7 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 		viewerToken: {OrgID: acme.Org.ID, Role: realm.RoleViewer, ActorType: "client", ActorID: "acme-viewer-client"},
 		otherToken:  {OrgID: globex.Org.ID, Role: realm.RoleOwner, ActorType: "member", ActorID: globex.Owner.UserID},
 	}
-	api, err := New(Config{Service: svc, Auth: auth, Logger: log})
+	api, err := New(Config{Service: svc, IdPs: idps, Auth: auth, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +122,7 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 	api.Register(e)
 	srv := httptest.NewServer(e) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, svc: svc, logs: logs, router: docRouter(t, srv.URL)}
+	return &env{t: t, url: srv.URL, svc: svc, idps: idps, logs: logs, router: docRouter(t, srv.URL)}
 }
 
 // docRouter loads docs/openapi.yaml with the test server as its server, so

@@ -81,15 +81,19 @@ func toOrgClient(c *realm.Client) orgClientDTO {
 }
 
 type realmDTO struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	// PasswordLogin says whether the login page shows the password form
+	// (CONTRACT §9); false: people sign in through identity providers only.
+	PasswordLogin bool      `json:"password_login"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func toRealm(r *realm.Realm) realmDTO {
-	return realmDTO{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+	return realmDTO{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, PasswordLogin: !r.PasswordLoginDisabled,
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
 
 type attributeDTO struct {
@@ -113,8 +117,11 @@ type groupDTO struct {
 	Description string         `json:"description"`
 	Attributes  map[string]any `json:"attributes"`
 	IPAllowList []string       `json:"ip_allow_list"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	// IDPPrimaryPriority ranks the group among those identity provider
+	// mappings put a user in (CONTRACT §9); 0: never the primary group.
+	IDPPrimaryPriority int       `json:"idp_primary_priority"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 func toGroup(g *realm.Group) groupDTO {
@@ -123,7 +130,8 @@ func toGroup(g *realm.Group) groupDTO {
 		attrs = map[string]any{}
 	}
 	return groupDTO{ID: g.ID, Name: g.Name, Description: g.Description, Attributes: attrs,
-		IPAllowList: nonNil(g.IPAllowList), CreatedAt: utc(g.CreatedAt), UpdatedAt: utc(g.UpdatedAt)}
+		IPAllowList: nonNil(g.IPAllowList), IDPPrimaryPriority: g.IDPPrimaryPriority,
+		CreatedAt: utc(g.CreatedAt), UpdatedAt: utc(g.UpdatedAt)}
 }
 
 type groupMemberDTO struct {
@@ -148,8 +156,12 @@ type userDTO struct {
 	// EffectiveAttributes is present on single-user answers, absent in lists
 	// (computing it per row would cost a merge per user).
 	EffectiveAttributes map[string]any `json:"effective_attributes,omitzero"`
-	CreatedAt           time.Time      `json:"created_at"`
-	UpdatedAt           time.Time      `json:"updated_at"`
+	// IdentityProviders are the user's links to the realm's identity
+	// providers: in the answer of GET of one user only (a read of its
+	// own), always an array there.
+	IdentityProviders []userIdentityDTO `json:"identity_providers,omitzero"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
 }
 
 func toUser(u *realm.User) userDTO {
@@ -269,7 +281,8 @@ type realmCreateRequest struct {
 }
 
 type realmPatchRequest struct {
-	DisplayName Optional[string] `json:"display_name"`
+	DisplayName   Optional[string] `json:"display_name"`
+	PasswordLogin Optional[bool]   `json:"password_login"`
 }
 
 type attributeCreateRequest struct {
@@ -291,6 +304,8 @@ type groupCreateRequest struct {
 	Description string         `json:"description"`
 	Attributes  map[string]any `json:"attributes"`
 	IPAllowList []string       `json:"ip_allow_list"`
+	// IDPPrimaryPriority: left out, 0.
+	IDPPrimaryPriority int `json:"idp_primary_priority"`
 }
 
 type groupPatchRequest struct {
@@ -300,7 +315,8 @@ type groupPatchRequest struct {
 	Attributes Optional[rawJSON] `json:"attributes"`
 	// IPAllowList replaces the list when given; null is refused ([] for
 	// none).
-	IPAllowList Optional[[]string] `json:"ip_allow_list"`
+	IPAllowList        Optional[[]string] `json:"ip_allow_list"`
+	IDPPrimaryPriority Optional[int]      `json:"idp_primary_priority"`
 }
 
 type userCreateRequest struct {

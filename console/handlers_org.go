@@ -188,7 +188,15 @@ func (a *API) updateRealm(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	r, err := a.svc.UpdateRealm(ctx(c), c.Param("realm"), realm.RealmPatch{DisplayName: clearable(req.DisplayName)})
+	var pf patchFields
+	patch := realm.RealmPatch{
+		DisplayName:   clearable(req.DisplayName),
+		PasswordLogin: patchValue(&pf, "password_login", req.PasswordLogin),
+	}
+	if err := pf.err(); err != nil {
+		return err
+	}
+	r, err := a.svc.UpdateRealm(ctx(c), c.Param("realm"), patch)
 	if err != nil {
 		return err
 	}

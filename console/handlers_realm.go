@@ -98,7 +98,7 @@ func (a *API) createGroup(c echo.Context) error {
 		return err
 	}
 	g, err := a.svc.CreateGroup(ctx(c), c.Param("realm"), realm.GroupInput{Name: req.Name, Description: req.Description,
-		Attributes: req.Attributes, IPAllowList: req.IPAllowList})
+		Attributes: req.Attributes, IPAllowList: req.IPAllowList, IDPPrimaryPriority: req.IDPPrimaryPriority})
 	if err != nil {
 		return err
 	}
@@ -120,9 +120,10 @@ func (a *API) updateGroup(c echo.Context) error {
 	}
 	var pf patchFields
 	patch := realm.GroupPatch{
-		Name:        patchValue(&pf, "name", req.Name),
-		Description: clearable(req.Description),
-		IPAllowList: patchValue(&pf, "ip_allow_list", req.IPAllowList),
+		Name:               patchValue(&pf, "name", req.Name),
+		Description:        clearable(req.Description),
+		IPAllowList:        patchValue(&pf, "ip_allow_list", req.IPAllowList),
+		IDPPrimaryPriority: patchValue(&pf, "idp_primary_priority", req.IDPPrimaryPriority),
 	}
 	if req.Attributes.Set {
 		attrs, err := decodeAttributes(req.Attributes)
@@ -210,7 +211,16 @@ func (a *API) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toUserView(u))
+	links, err := a.idps.UserIdentities(ctx(c), c.Param("realm"), u.ID)
+	if err != nil {
+		return err
+	}
+	d := toUserView(u)
+	d.IdentityProviders = make([]userIdentityDTO, 0, len(links))
+	for _, l := range links {
+		d.IdentityProviders = append(d.IdentityProviders, userIdentityDTO{Alias: l.ProviderAlias, Subject: l.Subject})
+	}
+	return c.JSON(http.StatusOK, d)
 }
 
 func (a *API) updateUser(c echo.Context) error {

@@ -10,9 +10,11 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// multilineFields are the top-level JSON fields that are free text spanning
-// lines, where tab and line breaks are allowed (realm.TextProblem).
-var multilineFields = map[string]bool{"description": true, "condition": true}
+// multilineFields are the JSON fields, by path, that are free text
+// spanning lines, where tab and line breaks are allowed
+// (realm.TextProblem): top-level descriptions and policy conditions, and
+// an identity provider's pasted SAML metadata.
+var multilineFields = map[string]bool{"description": true, "condition": true, "saml.metadata_xml": true}
 
 // checkJSONText walks a body's tokens before it is decoded and names, by
 // path (name, audience[3], attributes.region), every string and every
@@ -93,7 +95,7 @@ func (w *textWalker) token(tok json.Token, raw []byte) {
 		if top == nil {
 			break // not an object at all: decoding says so
 		}
-		if p := stringProblem(t, raw, len(w.stack) == 1 && top.object && multilineFields[top.key]); p != "" {
+		if p := stringProblem(t, raw, top.object && multilineFields[path]); p != "" {
 			w.errs.Add(path, p)
 		}
 	}

@@ -41,7 +41,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 	// Registering routes touches no service method, so a zero Service is
 	// enough to list them.
-	api, err := New(Config{Service: &realm.Service{}, Auth: rejectAll{}})
+	api, err := New(Config{Service: &realm.Service{}, IdPs: &realm.IdentityProviders{}, Auth: rejectAll{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestClientSecretShownOnce(t *testing.T) {
 // generic 500 and is logged, not shown.
 func TestInternalErrorsDoNotLeak(t *testing.T) {
 	e := newEnv(t)
-	api, err := New(Config{Service: e.svc, Auth: tokenAuth{}})
+	api, err := New(Config{Service: e.svc, IdPs: e.idps, Auth: tokenAuth{}})
 	if err != nil {
 		t.Fatal(err)
 	}

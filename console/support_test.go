@@ -39,7 +39,7 @@ func newSupportEnv(t *testing.T, env *oauthtest.Env) *supportEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := New(Config{Service: env.Service, Auth: adminAuthOf(t, env)})
+	api, err := New(Config{Service: env.Service, IdPs: env.IdPs, Auth: adminAuthOf(t, env)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // ListGroups lists a realm's groups.
@@ -35,6 +36,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 	name := requiredName(v, "name", in.Name)
 	desc := optionalText(v, "description", in.Description, maxDescriptionLen)
 	ipList := CheckIPAllowList(v, "ip_allow_list", in.IPAllowList)
+	checkIdPPrimaryPriority(v, in.IDPPrimaryPriority)
 	var g *Group
 	err = s.store.InTx(ctx, func(tx Store) error {
 		r, err := a.realm(ctx, tx, realmName)
@@ -51,7 +53,7 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 		}
 		now := s.now()
 		g = &Group{ID: s.newID(), RealmID: r.ID, Name: name, Description: desc, Attributes: values,
-			IPAllowList: ipList, CreatedAt: now, UpdatedAt: now}
+			IPAllowList: ipList, IDPPrimaryPriority: in.IDPPrimaryPriority, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateGroup(ctx, g); err != nil {
 			return asConflict(err, "name", fmt.Sprintf("a group named %q already exists", name))
 		}
@@ -59,7 +61,8 @@ func (s *Service) CreateGroup(ctx context.Context, realmName string, in GroupInp
 			return err
 		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupCreated, "group", g.ID,
-			map[string]any{"name": g.Name, "attributes": sortedKeys(values), "ip_allow_list": ipList}))
+			map[string]any{"name": g.Name, "attributes": sortedKeys(values), "ip_allow_list": ipList,
+				"idp_primary_priority": g.IDPPrimaryPriority}))
 	})
 	if err != nil {
 		return nil, err
@@ -99,6 +102,9 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 	if p.IPAllowList != nil {
 		ipList = CheckIPAllowList(v, "ip_allow_list", *p.IPAllowList)
 	}
+	if p.IDPPrimaryPriority != nil {
+		checkIdPPrimaryPriority(v, *p.IDPPrimaryPriority)
+	}
 	var g *Group
 	err = s.store.InTx(ctx, func(tx Store) error {
 		r, err := a.realmForMembership(ctx, tx, realmName)
@@ -136,6 +142,10 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 			g.IPAllowList = ipList
 			ch.add("ip_allow_list")
 		}
+		if p.IDPPrimaryPriority != nil && *p.IDPPrimaryPriority != g.IDPPrimaryPriority {
+			g.IDPPrimaryPriority = *p.IDPPrimaryPriority
+			ch.add("idp_primary_priority")
+		}
 		if len(ch) == 0 {
 			return nil
 		}
@@ -157,6 +167,9 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 		if ch.has("ip_allow_list") {
 			d["ip_allow_list"] = g.IPAllowList
 		}
+		if ch.has("idp_primary_priority") {
+			d["idp_primary_priority"] = g.IDPPrimaryPriority
+		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventGroupUpdated, "group", g.ID, d))
 	})
 	if err != nil {
@@ -167,7 +180,9 @@ func (s *Service) UpdateGroup(ctx context.Context, realmName, id string, p Group
 
 // DeleteGroup deletes a group and its memberships. A group that is some
 // subject's primary group cannot go (409), for the same reason a subject
-// cannot leave its primary group.
+// cannot leave its primary group; nor can a group an identity provider's
+// group mappings or default groups name (409 naming the providers): its
+// sign-ins would put people in a group that is gone.
 func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
 	a, err := canWrite(ctx)
 	if err != nil {
@@ -181,6 +196,14 @@ func (s *Service) DeleteGroup(ctx context.Context, realmName, id string) error {
 		g, err := tx.GetGroup(ctx, r.ID, id)
 		if err != nil {
 			return err
+		}
+		aliases, err := tx.IdentityProvidersUsingGroup(ctx, r.ID, id)
+		if err != nil {
+			return err
+		}
+		if len(aliases) > 0 {
+			return Conflict("id", fmt.Sprintf("the group is named by the group mappings or default groups of identity provider(s) %s; take it out of them first",
+				strings.Join(aliases, ", ")))
 		}
 		n, err := tx.CountPrimaryUses(ctx, r.ID, id)
 		if err != nil {
@@ -230,6 +253,14 @@ func (s *Service) ListGroupMembers(ctx context.Context, realmName, id string, o 
 		return Page[GroupMember]{}, err
 	}
 	return s.store.ListGroupMembers(ctx, r.ID, id, o)
+}
+
+// checkIdPPrimaryPriority: 0 (never the primary group) to
+// MaxIdPPrimaryPriority.
+func checkIdPPrimaryPriority(v *ValidationError, n int) {
+	if n < 0 || n > MaxIdPPrimaryPriority {
+		v.Add("idp_primary_priority", fmt.Sprintf("must be an integer from 0 to %d", MaxIdPPrimaryPriority))
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

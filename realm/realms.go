@@ -87,7 +87,9 @@ func (s *Service) GetRealm(ctx context.Context, name string) (*Realm, error) {
 	return a.realm(ctx, s.store, name)
 }
 
-// UpdateRealm changes a realm's display name.
+// UpdateRealm changes a realm's display name and whether its login page
+// shows the password form (CONTRACT §9). The event names the fields that
+// changed.
 func (s *Service) UpdateRealm(ctx context.Context, name string, p RealmPatch) (*Realm, error) {
 	a, err := canWrite(ctx)
 	if err != nil {
@@ -107,22 +109,30 @@ func (s *Service) UpdateRealm(ctx context.Context, name string, p RealmPatch) (*
 		if r, err = a.realm(ctx, tx, name); err != nil {
 			return err
 		}
-		if p.DisplayName == nil {
+		var ch changed
+		if p.DisplayName != nil {
+			if display == "" {
+				display = r.Name
+			}
+			if display != r.DisplayName {
+				r.DisplayName = display
+				ch.add("display_name")
+			}
+		}
+		if p.PasswordLogin != nil && *p.PasswordLogin == r.PasswordLoginDisabled {
+			r.PasswordLoginDisabled = !*p.PasswordLogin
+			ch.add("password_login")
+		}
+		if len(ch) == 0 {
 			return nil
 		}
-		if display == "" {
-			display = r.Name
-		}
-		if display == r.DisplayName {
-			return nil
-		}
-		r.DisplayName = display
 		r.UpdatedAt = s.now()
 		if err := tx.UpdateRealm(ctx, r); err != nil {
 			return err
 		}
-		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", EventRealmUpdated, "realm", r.ID,
-			map[string]any{"name": r.Name, "display_name": r.DisplayName}))
+		d := ch.details()
+		d["name"], d["display_name"], d["password_login"] = r.Name, r.DisplayName, !r.PasswordLoginDisabled
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, "", EventRealmUpdated, "realm", r.ID, d))
 	})
 	if err != nil {
 		return nil, err

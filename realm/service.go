@@ -134,9 +134,12 @@ type RealmInput struct {
 	DisplayName string
 }
 
-// RealmPatch changes a realm's display name.
+// RealmPatch changes a realm.
 type RealmPatch struct {
 	DisplayName *string
+	// PasswordLogin shows (true) or hides (false) the password form of the
+	// login page (Realm.PasswordLoginDisabled, CONTRACT §9).
+	PasswordLogin *bool
 }
 
 // AttributeInput defines an attribute.
@@ -164,6 +167,8 @@ type GroupInput struct {
 	// IPAllowList is the group's allow list (CONTRACT §7); nil or empty:
 	// none.
 	IPAllowList []string
+	// IDPPrimaryPriority is 0 to MaxIdPPrimaryPriority (CONTRACT §9).
+	IDPPrimaryPriority int
 }
 
 // GroupPatch changes a group. Attributes, when set, replaces all values; a
@@ -175,6 +180,8 @@ type GroupPatch struct {
 	// IPAllowList, when set, replaces the group's allow list (empty:
 	// none).
 	IPAllowList *[]string
+	// IDPPrimaryPriority, when set, is 0 to MaxIdPPrimaryPriority.
+	IDPPrimaryPriority *int
 }
 
 // UserInput creates a user.
