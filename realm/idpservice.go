@@ -218,7 +218,9 @@ func (ip *IdentityProviders) CreateIdentityProvider(ctx context.Context, realmNa
 	ip.checkDocument(ctx, p)
 	var view IdentityProviderView
 	err = ip.s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		// The membership lock, which DeleteGroup takes too: a group named
+		// here cannot be deleted between this check and the write.
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}
@@ -357,15 +359,24 @@ func (ip *IdentityProviders) UpdateIdentityProvider(ctx context.Context, realmNa
 	if err := v.OrNil(); err != nil {
 		return nil, err
 	}
+	// A provider switched off because its document could not be read is
+	// tried again when its source changes (one an admin switched off
+	// stays off).
+	if recheck && !p.Enabled && before.DisabledReason != "" && patch.Enabled == nil {
+		p.Enabled = true
+	}
 	if recheck && p.Enabled {
 		p.DisabledReason = ""
 		ip.checkDocument(ctx, &p)
-		if p.DisabledReason != "" {
-			ch.add("enabled")
-		}
+	}
+	if p.Enabled != before.Enabled && !ch.has("enabled") {
+		ch.add("enabled")
 	}
 	var view IdentityProviderView
 	err = ip.s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.LockRealmMembership(ctx, r.ID); err != nil { // as in CreateIdentityProvider
+			return err
+		}
 		cur, err := tx.GetIdentityProvider(ctx, r.ID, alias)
 		if err != nil {
 			return err

@@ -25,7 +25,7 @@ func TestPanicAnswersWithoutStackTrace(t *testing.T) {
 	// The error handler and recoverer are the ones newRouter installs; the
 	// admin API's error format needs only an API value (its service and
 	// authenticator are never reached by an error).
-	api, err := console.New(console.Config{Service: &realm.Service{}, Auth: &console.AdminAuth{}, Logger: log})
+	api, err := console.New(console.Config{Service: &realm.Service{}, IdPs: &realm.IdentityProviders{}, Auth: &console.AdminAuth{}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
