@@ -274,6 +274,14 @@ func (n *eventNames) actor(realmName string, ev realm.Event) eventRef {
 		}
 	case "client":
 		return ref("client", ev.ActorID, n.orgClients[ev.ActorID], "")
+	case "identity_provider":
+		// A provider's answer acting (creating or linking a user): its
+		// alias is the actor's ID.
+		link := ""
+		if realmName != "" {
+			link = idpPath(realmName, ev.ActorID)
+		}
+		return ref("identity_provider", ev.ActorID, "", link)
 	case "user":
 		// A user acting on their own account (setting a password): the
 		// event's details name them.
@@ -343,6 +351,15 @@ func (n *eventNames) target(realmName string, ev realm.Event) eventRef {
 		// Its page is at its name, which its events carry.
 		if inRealm && name != "" {
 			return ref("security_template", id, name, link(templatePath(realmName, name)))
+		}
+	case "identity_provider":
+		// Its page is at its alias, which its events carry.
+		alias := detailString(ev.Details, "alias")
+		if alias == "" {
+			alias = detailString(ev.Details, "identity_provider")
+		}
+		if inRealm && alias != "" {
+			return ref("identity_provider", id, alias, link(idpPath(realmName, alias)))
 		}
 	case "member":
 		if m, ok := n.memberByID[id]; ok && m.User != nil {

@@ -200,6 +200,14 @@ func fieldLabel(field string) string {
 	if field == "" {
 		return ""
 	}
+	if m := mappingField.FindStringSubmatch(field); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		what := "provider's group"
+		if m[2] == "group" {
+			what = "realm group"
+		}
+		return fmt.Sprintf("Group mapping, row %d: %s", n+1, what)
+	}
 	name, line := field, ""
 	if i := strings.LastIndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
 		if n, err := strconv.Atoi(name[i+1 : len(name)-1]); err == nil {
@@ -230,6 +238,13 @@ var fieldLabels = map[string]string{
 	"ip_ranges":                      "IP ranges",
 	"cidrs":                          "IP allow list",
 	"ip_allow_list":                  "IP allow list",
+	// The identity provider form's.
+	"metadata_url":    "Metadata URL",
+	"metadata_xml":    "Metadata XML",
+	"oidc_client_id":  "Client ID",
+	"attr_email":      "Email attribute",
+	"attr_first_name": "First name attribute",
+	"attr_last_name":  "Last name attribute",
 }
 
 // req is one signed-in console request: the session, the principal the
@@ -408,7 +423,7 @@ func (r *req) form() (f url.Values, done bool, err error) {
 // conditions and the one-per-line lists): tab and line breaks are allowed
 // there and nowhere else (realm.TextProblem).
 var multilineFields = []string{"description", "condition", "resource", "actions", "audience", "redirect_uris", "web_origins",
-	"dir_scope", "ip_ranges", "countries", "cidrs", "ip_allow_list"}
+	"dir_scope", "ip_ranges", "countries", "cidrs", "ip_allow_list", "metadata_xml"}
 
 // checkParams checks a page's query and path parameters: they must be
 // acceptable text (realm.CheckValues) before anything reads them.

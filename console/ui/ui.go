@@ -81,6 +81,7 @@ type UI struct {
 	seal   *sealer
 	sess   *sessions
 	mint   func(ctx context.Context, realmName, template string) (*oauth.MintedKey, error)
+	idps   *realm.IdentityProviders // nil: the identity provider pages say they are not available
 }
 
 // New builds the console UI.
@@ -106,7 +107,7 @@ func New(cfg Config) (*UI, error) {
 	u := &UI{
 		svc: cfg.Service, auth: cfg.Auth, public: strings.TrimRight(cfg.PublicURL, "/"),
 		secure: pub.Scheme == "https", client: cfg.Client, log: cfg.Logger, now: cfg.Now, pages: pages, seal: seal,
-		sess: &sessions{store: cfg.Sessions, seal: seal}, mint: cfg.MintTestKey,
+		sess: &sessions{store: cfg.Sessions, seal: seal}, mint: cfg.MintTestKey, idps: cfg.IdPs,
 	}
 	if u.client == nil {
 		u.client = http.DefaultClient
@@ -156,6 +157,7 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerPermissions(e)
 	u.registerAPIKeys(e)
 	u.registerSecurityTemplates(e)
+	u.registerIdentityProviders(e)
 	u.registerEvents(e)
 	u.registerMembers(e)
 	u.registerSupport(e)

@@ -102,6 +102,11 @@ type userView struct {
 	Groups     []realm.Group
 	GroupNames map[string]string
 	Effective  []attrRow
+	// Providers are the identity providers the user signs in with
+	// (CONTRACT §9), by name.
+	Providers []signInProvider
+	// Password is "set", "none", or "" while unknown (see passwordState).
+	Password string
 }
 
 // Name is how the page names the user: its full name, else its email.
@@ -154,7 +159,15 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 		}
 	}
 	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: names,
-		Effective: attrRows(defs, v.EffectiveAttributes)})
+		Effective: attrRows(defs, v.EffectiveAttributes), Providers: u.userProviders(r, v.ID), Password: passwordState(v)})
+}
+
+// passwordState says whether the user has a password: "set" or "none".
+// The service's user view does not say yet (it clears the hash and keeps
+// no flag), so this is "" (unknown) and the page says nothing about it.
+func passwordState(v *realm.UserView) string {
+	_ = v
+	return ""
 }
 
 // updateUserDetails saves the names and email.

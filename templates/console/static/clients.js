@@ -8,8 +8,9 @@
 (function () {
   "use strict";
 
-  // The new-client form shows only the fields of the chosen kind.
-  var form = document.querySelector("form[data-client-form]");
+  // The new-client form (and the new identity provider form,
+  // data-kind-form) shows only the fields of the chosen kind.
+  var form = document.querySelector("form[data-client-form], form[data-kind-form]");
   if (form) {
     var update = function () {
       var chosen = form.querySelector("input[name=kind]:checked");

@@ -28,7 +28,9 @@
     });
   });
 
-  // Copy buttons: data-copy names the element whose text is copied.
+  // Copy buttons: data-copy names the element whose text is copied. They
+  // are rendered hidden (without this script they could do nothing).
+  document.querySelectorAll("button[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest("[data-copy]");
     if (!btn) return;
