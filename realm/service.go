@@ -252,6 +252,10 @@ type ClientPatch struct {
 type UserView struct {
 	User
 	EffectiveAttributes map[string]any
+	// HasPassword says whether the user has set a password (the hash
+	// itself is never in a view): one created by an identity provider,
+	// or invited and not yet through the set-password link, has none.
+	HasPassword bool
 }
 
 // ClientView is a client with its effective attributes.

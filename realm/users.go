@@ -166,7 +166,7 @@ func (s *Service) userView(ctx context.Context, st Store, u *User) (*UserView, e
 	if err != nil {
 		return nil, err
 	}
-	return &UserView{User: *userView(u), EffectiveAttributes: eff}, nil
+	return &UserView{User: *userView(u), EffectiveAttributes: eff, HasPassword: u.PasswordHash != ""}, nil
 }
 
 // UpdateUser changes a user. Active false deactivates, true reactivates.

@@ -314,10 +314,10 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.visit(t, tab, userPath("shop", user.ID))
-	if got := text(t, tab, "[data-sign-in]"); got != "Signs in with Acme SSO" {
+	if got := text(t, tab, "[data-sign-in]"); got != "Signs in with Acme SSO. No password: it signs in only through this provider" {
 		t.Errorf("the linked user's page says %q\n%s", got, mainText())
 	}
-	if got := text(t, tab, "[data-sign-in-note]"); got != "Signs in with Acme SSO." {
+	if got := text(t, tab, "[data-sign-in-note]"); got != "Signs in with Acme SSO. This user has no password: a set-password email lets it sign in with a password as well." {
 		t.Errorf("the linked user's sign-in card says %q", got)
 	}
 	if href := evalJS[string](t, tab, `document.querySelector("[data-sign-in] a").getAttribute("href")`); href != idpPath("shop", "acme-saml") {

@@ -200,7 +200,7 @@ func TestIdPPagesRendered(t *testing.T) {
 	}{
 		{"", linked, `Signs in with <a href="/console/realms/shop/identity-providers/acme">Acme SSO</a></dd>`, `data-sign-in-note>Signs in with`, "No password"},
 		{"none", linked, "Acme SSO</a>. No password: it signs in only through this provider</dd>",
-			`data-sign-in-note>This user has no password: it signs in through its identity provider (Signs in with`, ", or with its password"},
+			`Acme SSO</a>. This user has no password: a set-password email lets it sign in with a password as well.</p>`, ", or with its password"},
 		{"set", linked, "Acme SSO</a>, or with its password</dd>", `data-sign-in-note>Signs in with`, "No password"},
 		{"none", nil, "", "", "data-sign-in"},
 	} {

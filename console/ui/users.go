@@ -105,7 +105,7 @@ type userView struct {
 	// Providers are the identity providers the user signs in with
 	// (CONTRACT §9), by name.
 	Providers []signInProvider
-	// Password is "set", "none", or "" while unknown (see passwordState).
+	// Password is "set" or "none" (passwordState).
 	Password string
 }
 
@@ -163,11 +163,11 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 }
 
 // passwordState says whether the user has a password: "set" or "none".
-// The service's user view does not say yet (it clears the hash and keeps
-// no flag), so this is "" (unknown) and the page says nothing about it.
 func passwordState(v *realm.UserView) string {
-	_ = v
-	return ""
+	if v.HasPassword {
+		return "set"
+	}
+	return "none"
 }
 
 // updateUserDetails saves the names and email.
