@@ -2,24 +2,15 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/crewjam/saml/samlidp"
-
+	"github.com/wardiam/ward/internal/testsaml"
 	"github.com/wardiam/ward/realm"
 	"github.com/wardiam/ward/storage/sqltest"
 )
@@ -47,7 +38,7 @@ var idpFields = []string{"id", "alias", "kind", "display_name", "enabled", "disa
 type idpEnv struct {
 	*env
 	finance, staff string // group IDs
-	saml           *samlIdPServer
+	saml           *testsaml.IdP
 	issuer         string
 }
 
@@ -61,58 +52,7 @@ func newIdPEnv(t *testing.T, e *env) *idpEnv {
 	e.must(201, ownerToken, "POST", "/admin/v1/realms", map[string]any{"name": "sso"})
 	fin := e.must(201, adminToken, "POST", ssoBase+"/groups", map[string]any{"name": "Finance", "idp_primary_priority": 500})
 	staff := e.must(201, adminToken, "POST", ssoBase+"/groups", map[string]any{"name": "Staff"})
-	return &idpEnv{env: e, finance: str(fin["id"]), staff: str(staff["id"]), saml: newSAMLIdPServer(t), issuer: newOIDCIssuer(t)}
-}
-
-// samlIdPServer is crewjam/saml's IdP on 127.0.0.1; its metadata is at
-// /metadata.
-type samlIdPServer struct {
-	url string
-}
-
-func newSAMLIdPServer(t *testing.T) *samlIdPServer {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	idp, err := samlidp.New(samlidp.Options{URL: *base, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = idp
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &samlIdPServer{url: srv.URL}
-}
-
-func (s *samlIdPServer) metadataURL() string { return s.url + "/metadata" }
-
-// metadata reads the IdP's metadata, to paste it.
-func (s *samlIdPServer) metadata(t *testing.T) string {
-	t.Helper()
-	res, err := http.Get(s.metadataURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil || res.StatusCode != 200 || !strings.Contains(string(b), "EntityDescriptor") {
-		t.Fatalf("IdP metadata: %d %v %.200s", res.StatusCode, err, b)
-	}
-	return string(b)
+	return &idpEnv{env: e, finance: str(fin["id"]), staff: str(staff["id"]), saml: testsaml.Start(t, ""), issuer: newOIDCIssuer(t)}
 }
 
 // newOIDCIssuer serves an OpenID Connect discovery document naming itself
@@ -180,7 +120,7 @@ func TestIdentityProvidersSAML(t *testing.T) {
 		// By URL: read now, enabled, with the endpoints its admin needs.
 		r := e.do(adminToken, "POST", idpPath, map[string]any{
 			"alias": "corp", "kind": "saml", "display_name": "Acme SSO",
-			"saml":           map[string]any{"metadata_url": e.saml.metadataURL()},
+			"saml":           map[string]any{"metadata_url": e.saml.MetadataURL()},
 			"group_claim":    "groups",
 			"group_mappings": []map[string]any{{"external": "Finance", "group": e.finance}, {"external": " Accounting ", "group": e.finance}},
 			"default_groups": []string{e.staff, e.staff},
@@ -198,7 +138,7 @@ func TestIdentityProvidersSAML(t *testing.T) {
 		if str(corp["id"]) == "" || corp["alias"] != "corp" || corp["kind"] != "saml" || corp["display_name"] != "Acme SSO" ||
 			corp["enabled"] != true || corp["disabled_reason"] != nil || corp["oidc"] != nil || corp["jit"] != true ||
 			corp["link_by_email"] != false || corp["group_claim"] != "groups" ||
-			saml["metadata_url"] != e.saml.metadataURL() || !strings.Contains(str(saml["metadata_xml"]), "IDPSSODescriptor") ||
+			saml["metadata_url"] != e.saml.MetadataURL() || !strings.Contains(str(saml["metadata_xml"]), "IDPSSODescriptor") ||
 			corp["redirect_uri"] != testPublicURL+"/realms/sso/broker/corp/endpoint" ||
 			corp["sp_entity_id"] != testPublicURL+"/realms/sso" ||
 			corp["sp_metadata_url"] != testPublicURL+"/realms/sso/broker/corp/endpoint/descriptor" ||
@@ -222,7 +162,7 @@ func TestIdentityProvidersSAML(t *testing.T) {
 		}
 
 		// Pasted metadata (several lines): enabled, metadata_url null.
-		xml := e.saml.metadata(t)
+		xml := e.saml.Metadata()
 		if !strings.Contains(xml, "\n") {
 			xml = strings.Replace(xml, "><", ">\n\t<", 1)
 		}
@@ -351,7 +291,7 @@ func TestIdentityProvidersOIDC(t *testing.T) {
 
 func TestIdentityProvidersBadInput(t *testing.T) {
 	onBothDatabasesIdP(t, func(t *testing.T, e *idpEnv) {
-		samlOK := map[string]any{"metadata_xml": e.saml.metadata(t)}
+		samlOK := map[string]any{"metadata_xml": e.saml.Metadata()}
 		oidcOK := map[string]any{"issuer": e.issuer, "client_id": "c"}
 		for _, tc := range []struct {
 			name  string
@@ -363,7 +303,7 @@ func TestIdentityProvidersBadInput(t *testing.T) {
 			{"unknown kind", map[string]any{"alias": "x", "kind": "ldap"}, "kind"},
 			{"saml without settings", map[string]any{"alias": "x", "kind": "saml"}, "saml"},
 			{"saml with both sources", map[string]any{"alias": "x", "kind": "saml",
-				"saml": map[string]any{"metadata_url": e.saml.metadataURL(), "metadata_xml": "<x/>"}}, "saml"},
+				"saml": map[string]any{"metadata_url": e.saml.MetadataURL(), "metadata_xml": "<x/>"}}, "saml"},
 			{"saml with oidc", map[string]any{"alias": "x", "kind": "saml", "saml": samlOK, "oidc": oidcOK}, "oidc"},
 			{"oidc with saml", map[string]any{"alias": "x", "kind": "oidc", "oidc": oidcOK, "saml": samlOK}, "saml"},
 			{"plain http metadata elsewhere", map[string]any{"alias": "x", "kind": "saml",
@@ -528,12 +468,12 @@ func TestIdentityProvidersPatch(t *testing.T) {
 
 		// SAML: new metadata is read again; unreachable disables it.
 		e.must(201, adminToken, "POST", idpPath, map[string]any{"alias": "corp", "kind": "saml",
-			"saml": map[string]any{"metadata_url": e.saml.metadataURL()}})
+			"saml": map[string]any{"metadata_url": e.saml.MetadataURL()}})
 		s := e.must(200, adminToken, "PATCH", idpPath+"/corp", map[string]any{"saml": map[string]any{"metadata_url": deadURL + "/md"}})
 		if s["enabled"] != false || !strings.Contains(str(s["disabled_reason"]), deadURL+"/md") || obj(s["saml"])["metadata_url"] != deadURL+"/md" {
 			t.Errorf("SAML with dead metadata: %v %v %v", s["enabled"], s["disabled_reason"], s["saml"])
 		}
-		s = e.must(200, adminToken, "PATCH", idpPath+"/corp", map[string]any{"saml": map[string]any{"metadata_xml": e.saml.metadata(t)}, "enabled": true})
+		s = e.must(200, adminToken, "PATCH", idpPath+"/corp", map[string]any{"saml": map[string]any{"metadata_xml": e.saml.Metadata()}, "enabled": true})
 		if s["enabled"] != true || s["disabled_reason"] != nil || obj(s["saml"])["metadata_url"] != nil {
 			t.Errorf("SAML with pasted metadata: %v %v %v", s["enabled"], s["disabled_reason"], obj(s["saml"])["metadata_url"])
 		}
@@ -577,7 +517,7 @@ func TestIdentityProvidersPatch(t *testing.T) {
 
 func TestIdentityProvidersRolesAndDelete(t *testing.T) {
 	onBothDatabasesIdP(t, func(t *testing.T, e *idpEnv) {
-		body := map[string]any{"alias": "corp", "kind": "saml", "saml": map[string]any{"metadata_url": e.saml.metadataURL()}}
+		body := map[string]any{"alias": "corp", "kind": "saml", "saml": map[string]any{"metadata_url": e.saml.MetadataURL()}}
 		// Viewers read, never write.
 		problem(t, e.do(viewerToken, "POST", idpPath, body), http.StatusForbidden)
 		e.must(201, ownerToken, "POST", idpPath, body)
@@ -608,7 +548,7 @@ func TestIdentityProvidersRolesAndDelete(t *testing.T) {
 // would put people in a group that is gone.
 func TestGroupDeleteRefusedWhileNamedByIdP(t *testing.T) {
 	onBothDatabasesIdP(t, func(t *testing.T, e *idpEnv) {
-		samlBody := map[string]any{"metadata_url": e.saml.metadataURL()}
+		samlBody := map[string]any{"metadata_url": e.saml.MetadataURL()}
 		e.must(201, adminToken, "POST", idpPath, map[string]any{"alias": "corp", "kind": "saml", "saml": samlBody,
 			"group_mappings": []map[string]any{{"external": "Finance", "group": e.finance}}})
 		e.must(201, adminToken, "POST", idpPath, map[string]any{"alias": "b-corp", "kind": "saml", "saml": samlBody,
@@ -736,7 +676,7 @@ func TestRealmPasswordLogin(t *testing.T) {
 func TestUserIdentityProviders(t *testing.T) {
 	onBothDatabasesIdP(t, func(t *testing.T, e *idpEnv) {
 		e.must(201, adminToken, "POST", idpPath, map[string]any{"alias": "corp", "kind": "saml",
-			"saml":           map[string]any{"metadata_url": e.saml.metadataURL()},
+			"saml":           map[string]any{"metadata_url": e.saml.MetadataURL()},
 			"group_mappings": []map[string]any{{"external": "Finance", "group": e.finance}},
 			"default_groups": []string{e.staff}})
 		plain := e.must(201, adminToken, "POST", ssoBase+"/users", map[string]any{"email": "bob@acme.test",

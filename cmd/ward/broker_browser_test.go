@@ -1,26 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/crewjam/saml/samlidp"
+	"github.com/wardiam/ward/internal/testsaml"
 )
 
 // TestBrowserSignInThroughProvider: in Chromium, with the real ward binary,
@@ -129,17 +118,17 @@ func TestBrowserSignInThroughSAML(t *testing.T) {
 	browser := startBrowser(t)
 	w := newWardEnv(t, "")
 	s, a := adminFor(t, w)
-	idp := startSAMLIdP(t)
+	idp := testsaml.Start(t, "localhost") // another site than Ward at 127.0.0.1
 	a.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "vault", "display_name": "Vault"})
 	traders := a.must(201, "POST", "/admin/v1/realms/vault/groups", map[string]any{"name": "traders", "idp_primary_priority": 5})["id"].(string)
 	p := a.must(201, "POST", "/admin/v1/realms/vault/identity-providers", map[string]any{"alias": "corp", "kind": "saml",
-		"display_name": "Corp SSO", "saml": map[string]any{"metadata_url": idp.URL + "/metadata"},
+		"display_name": "Corp SSO", "saml": map[string]any{"metadata_url": idp.MetadataURL()},
 		"group_claim": "eduPersonAffiliation", "group_mappings": []map[string]any{{"external": "Traders", "group": traders}}})
 	if p["enabled"] != true {
 		t.Fatalf("provider: %v", p)
 	}
-	idp.trust(t, p["sp_metadata_url"].(string))
-	idp.user(t, "dana", "dana@corp.test", "Dana", "Scully", "Traders")
+	idp.Trust(p["sp_metadata_url"].(string))
+	idp.User("dana", "dana@corp.test", "Dana", "Scully", "Traders")
 
 	app := startApp(t, s.URL+"/realms/vault/ward.js")
 	client := a.must(201, "POST", "/admin/v1/realms/vault/clients", map[string]any{"name": "vault-web", "display_name": "Vault Web",
@@ -153,7 +142,7 @@ func TestBrowserSignInThroughSAML(t *testing.T) {
 	if err := chromedp.Do(popup,
 		chromedp.WaitVisible(chromedp.CSS(`input[name="user"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="user"]`), "dana"),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "idp-password"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), testsaml.Password),
 		chromedp.Click(chromedp.CSS(`input[type="submit"]`)),
 	); err != nil {
 		t.Fatalf("the IdP's login form in the popup: %v", err)
@@ -166,72 +155,4 @@ func TestBrowserSignInThroughSAML(t *testing.T) {
 	if g, _ := claims["groups"].([]any); len(g) != 1 || g[0] != "traders" || claims["email"] != "dana@corp.test" {
 		t.Errorf("access token groups %v email %v, want [traders] and dana@corp.test", claims["groups"], claims["email"])
 	}
-}
-
-// samlTestIdP is crewjam's samlidp on 127.0.0.1.
-type samlTestIdP struct{ URL string }
-
-func startSAMLIdP(t *testing.T) *samlTestIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	// Named localhost while Ward is 127.0.0.1: another site, so its
-	// answer reaches Ward as a cross-site POST, as a real IdP's does.
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	base, _ := url.Parse("http://localhost:" + port)
-	idp, err := samlidp.New(samlidp.Options{URL: *base, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = idp
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &samlTestIdP{URL: base.String()}
-}
-
-func (s *samlTestIdP) put(t *testing.T, path string, body []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, s.URL+path, bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PUT %s at the IdP: %d", path, resp.StatusCode)
-	}
-}
-
-func (s *samlTestIdP) trust(t *testing.T, descriptorURL string) {
-	t.Helper()
-	resp, err := http.Get(descriptorURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("SP descriptor: %d %s", resp.StatusCode, b)
-	}
-	s.put(t, "/services/ward", b)
-}
-
-func (s *samlTestIdP) user(t *testing.T, name, email, given, surname string, groups ...string) {
-	t.Helper()
-	pw := "idp-password"
-	b, _ := json.Marshal(samlidp.User{Name: name, PlaintextPassword: &pw, Email: email, GivenName: given, Surname: surname, Groups: groups})
-	s.put(t, "/users/"+name, b)
 }

@@ -1,106 +1,19 @@
 package broker_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
 	"html"
-	"io"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/crewjam/saml/samlidp"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
-
-// samlIdP is a real SAML identity provider (crewjam/saml's samlidp) on
-// 127.0.0.1, with its users and service providers managed through its
-// own HTTP interface.
-type samlIdP struct {
-	t   *testing.T
-	srv *httptest.Server
-}
-
-func newSAMLIdP(t *testing.T) *samlIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	base, _ := url.Parse("http://" + srv.Listener.Addr().String())
-	idp, err := samlidp.New(samlidp.Options{URL: *base, Key: key, Certificate: cert, Store: &samlidp.MemoryStore{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = idp
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &samlIdP{t: t, srv: srv}
-}
-
-func (s *samlIdP) metadataURL() string { return s.srv.URL + "/metadata" }
-
-// put calls the IdP's administrative interface.
-func (s *samlIdP) put(path string, body []byte) {
-	s.t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, s.srv.URL+path, bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(resp.Body)
-		s.t.Fatalf("PUT %s at the IdP: %d %s", path, resp.StatusCode, b)
-	}
-}
-
-// user (re)defines a person at the IdP.
-func (s *samlIdP) user(name, email, given, surname string, groups ...string) {
-	s.t.Helper()
-	pw := "idp-password"
-	b, _ := json.Marshal(samlidp.User{Name: name, PlaintextPassword: &pw, Email: email, GivenName: given, Surname: surname, Groups: groups})
-	s.put("/users/"+name, b)
-}
-
-// trust registers Ward's SP metadata (its descriptor) at the IdP.
-func (s *samlIdP) trust(descriptorURL string) {
-	s.t.Helper()
-	resp, err := http.Get(descriptorURL)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/samlmetadata+xml" {
-		s.t.Fatalf("SP descriptor: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
-	}
-	s.put("/services/ward", b)
-}
 
 var (
 	formAction  = regexp.MustCompile(`<form[^>]*action="([^"]*)"`)

@@ -12,6 +12,7 @@ import (
 	"github.com/beevik/etree"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/internal/testsaml"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
@@ -20,14 +21,14 @@ import (
 // corp, a real SAML IdP that trusts it, and groups the IdP's groups map to.
 type samlFixture struct {
 	*oauthtest.LoginFixture
-	idp                        *samlIdP
+	idp                        *testsaml.IdP
 	finance, traders, defaults *realm.Group
 	provider                   *realm.IdentityProviderView
 }
 
 func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixture {
 	t.Helper()
-	f := &samlFixture{LoginFixture: oauthtest.NewLoginFixture(t, open), idp: newSAMLIdP(t)}
+	f := &samlFixture{LoginFixture: oauthtest.NewLoginFixture(t, open), idp: testsaml.Start(t, "")}
 	env := f.Env
 	group := func(name string, priority int) *realm.Group {
 		g := env.NewGroup(f.Realm.ID, name, nil)
@@ -40,7 +41,7 @@ func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixtur
 	f.finance, f.traders, f.defaults = group("finance", 10), group("traders", 50), group("everyone", 0)
 	var err error
 	f.provider, err = env.IdPs.CreateIdentityProvider(env.System(), "shop", realm.IdentityProviderInput{
-		Alias: "corp", Kind: "saml", DisplayName: "Corp SSO", SAML: &realm.SAMLInput{MetadataURL: f.idp.metadataURL()},
+		Alias: "corp", Kind: "saml", DisplayName: "Corp SSO", SAML: &realm.SAMLInput{MetadataURL: f.idp.MetadataURL()},
 		GroupClaim:    "eduPersonAffiliation",
 		GroupMappings: []realm.GroupMapping{{External: "Finance", Group: f.finance.ID}, {External: "Traders", Group: f.traders.ID}},
 		DefaultGroups: []string{f.defaults.ID},
@@ -51,7 +52,15 @@ func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixtur
 	if !f.provider.Enabled {
 		t.Fatalf("provider saved disabled: %s", f.provider.DisabledReason)
 	}
-	f.idp.trust(f.provider.SPMetadataURL)
+	resp, err := http.Get(f.provider.SPMetadataURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/samlmetadata+xml" {
+		t.Fatalf("SP descriptor: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	f.idp.Trust(f.provider.SPMetadataURL)
 	return f
 }
 
@@ -69,7 +78,7 @@ func (f *samlFixture) answer(t *testing.T, b *http.Client, name string, opts ...
 	// The signed request goes by the HTTP-POST binding: a form the
 	// browser submits to the IdP (a script does it in a browser).
 	action, vals := form(t, p)
-	if p.Status != http.StatusOK || action != f.idp.srv.URL+"/sso" || vals.Get("SAMLRequest") == "" || vals.Get("RelayState") == "" {
+	if p.Status != http.StatusOK || action != f.idp.URL+"/sso" || vals.Get("SAMLRequest") == "" || vals.Get("RelayState") == "" {
 		t.Fatalf("broker start: %d, form to %q with %v, want a form posting a SAMLRequest to the IdP", p.Status, action, vals)
 	}
 	p = oauthtest.Fetch(t, b, http.MethodPost, action, vals)
@@ -77,7 +86,7 @@ func (f *samlFixture) answer(t *testing.T, b *http.Client, name string, opts ...
 	if vals.Get("SAMLResponse") == "" {
 		// No session at the IdP yet: its login form.
 		vals.Set("user", name)
-		vals.Set("password", "idp-password")
+		vals.Set("password", testsaml.Password)
 		p = oauthtest.Fetch(t, b, http.MethodPost, action, vals)
 	}
 	acs, resp := form(t, p)
@@ -140,7 +149,7 @@ func TestSAMLSignIn(t *testing.T) {
 
 func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 	f := newSAMLFixture(t, open)
-	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance", "Traders", "Unmapped")
+	f.idp.User("bob", "bob@corp.example", "Bob", "Builder", "Finance", "Traders", "Unmapped")
 
 	acs, resp, verifier := f.answer(t, oauthtest.Browser(t), "bob")
 	b := oauthtest.Browser(t)
@@ -177,7 +186,7 @@ func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 	if err := f.Env.Store.UpdateUser(f.Env.Ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance")
+	f.idp.User("bob", "bob@corp.example", "Bob", "Builder", "Finance")
 	b = oauthtest.Browser(t)
 	acs, resp, verifier = f.answer(t, b, "bob")
 	tok = f.complete(t, b, acs, resp, verifier)
@@ -226,8 +235,8 @@ func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 // answer posted too late.
 func TestSAMLTamperedAnswers(t *testing.T) {
 	f := newSAMLFixture(t, oauthtest.OpenSQLite)
-	f.idp.user("bob", "bob@corp.example", "Bob", "Builder", "Finance")
-	f.idp.user("mallory", "mallory@corp.example", "Mal", "Lory")
+	f.idp.User("bob", "bob@corp.example", "Bob", "Builder", "Finance")
+	f.idp.User("mallory", "mallory@corp.example", "Mal", "Lory")
 
 	edit := func(resp url.Values, change func(doc *etree.Document)) url.Values {
 		t.Helper()
@@ -288,7 +297,7 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 		evil.CreateAttr("ID", "_evil")
 		evil.CreateAttr("Version", "2.0")
 		evil.CreateAttr("IssueInstant", now.Format(time.RFC3339))
-		evil.CreateElement("saml:Issuer").SetText(f.idp.metadataURL())
+		evil.CreateElement("saml:Issuer").SetText(f.idp.MetadataURL())
 		subj := evil.CreateElement("saml:Subject")
 		subj.CreateElement("saml:NameID").SetText("bob@corp.example")
 		scd := subj.CreateElement("saml:SubjectConfirmation")
@@ -333,7 +342,7 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited", "expired"}; !slices.Equal(reasons, want) {
 		t.Errorf("refusal reasons %q, want %q", reasons, want)
 	}
-	if strings.Contains(f.Env.Logs.String(), "idp-password") {
+	if strings.Contains(f.Env.Logs.String(), testsaml.Password) {
 		t.Error("a password was logged")
 	}
 }
