@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -44,15 +45,7 @@ func TestBrowserSignInThroughProvider(t *testing.T) {
 	if p["enabled"] != true || p["redirect_uri"] != s.URL+"/realms/vault/broker/hq/endpoint" {
 		t.Fatalf("provider: %v", p)
 	}
-	app := startApp(t, s.URL+"/realms/vault/ward.js")
-	client := a.must(201, "POST", "/admin/v1/realms/vault/clients", map[string]any{"name": "vault-web", "display_name": "Vault Web",
-		"kind": "application", "public": true, "communication": "post_message",
-		"redirect_uris": []string{app.Origin + "/popup-cb"}, "web_origins": []string{app.Origin}})["client_id"].(string)
-
-	tab := step(t, newSession(t, browser), 90*time.Second)
-	openApp(t, tab, app.page("/", map[string]any{"clientId": client, "redirectUri": app.Origin + "/popup-cb",
-		"scope": "openid email profile", "idpHint": "hq"}))
-	popup, _ := clickSignIn(t, tab)
+	tab, popup := popupThroughProvider(t, browser, s, a, "hq")
 	// The popup lands on hq's login page, not vault's.
 	if err := chromedp.Do(popup, chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
 		t.Fatalf("hq's login page in the popup: %v", err)
@@ -130,15 +123,7 @@ func TestBrowserSignInThroughSAML(t *testing.T) {
 	idp.Trust(p["sp_metadata_url"].(string))
 	idp.User("dana", "dana@corp.test", "Dana", "Scully", "Traders")
 
-	app := startApp(t, s.URL+"/realms/vault/ward.js")
-	client := a.must(201, "POST", "/admin/v1/realms/vault/clients", map[string]any{"name": "vault-web", "display_name": "Vault Web",
-		"kind": "application", "public": true, "communication": "post_message",
-		"redirect_uris": []string{app.Origin + "/popup-cb"}, "web_origins": []string{app.Origin}})["client_id"].(string)
-
-	tab := step(t, newSession(t, browser), 90*time.Second)
-	openApp(t, tab, app.page("/", map[string]any{"clientId": client, "redirectUri": app.Origin + "/popup-cb",
-		"scope": "openid email profile", "idpHint": "corp"}))
-	popup, _ := clickSignIn(t, tab)
+	tab, popup := popupThroughProvider(t, browser, s, a, "corp")
 	if err := chromedp.Do(popup,
 		chromedp.WaitVisible(chromedp.CSS(`input[name="user"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="user"]`), "dana"),
@@ -155,4 +140,20 @@ func TestBrowserSignInThroughSAML(t *testing.T) {
 	if g, _ := claims["groups"].([]any); len(g) != 1 || g[0] != "traders" || claims["email"] != "dana@corp.test" {
 		t.Errorf("access token groups %v email %v, want [traders] and dana@corp.test", claims["groups"], claims["email"])
 	}
+}
+
+// popupThroughProvider registers vault's popup application, opens it in a
+// new browser session and clicks Sign in with ward.js's idpHint set to
+// alias: it returns the application's tab and the popup.
+func popupThroughProvider(t *testing.T, browser context.Context, s *server, a *admin, alias string) (context.Context, context.Context) {
+	t.Helper()
+	app := startApp(t, s.URL+"/realms/vault/ward.js")
+	client := a.must(201, "POST", "/admin/v1/realms/vault/clients", map[string]any{"name": "vault-web", "display_name": "Vault Web",
+		"kind": "application", "public": true, "communication": "post_message",
+		"redirect_uris": []string{app.Origin + "/popup-cb"}, "web_origins": []string{app.Origin}})["client_id"].(string)
+	tab := step(t, newSession(t, browser), 90*time.Second)
+	openApp(t, tab, app.page("/", map[string]any{"clientId": client, "redirectUri": app.Origin + "/popup-cb",
+		"scope": "openid email profile", "idpHint": alias}))
+	popup, _ := clickSignIn(t, tab)
+	return tab, popup
 }
