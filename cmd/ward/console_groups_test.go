@@ -53,14 +53,16 @@ func chipValues(t *testing.T, tab context.Context, name string) []string {
 
 // TestConsoleBrowserGroups: an admin creates a group in the console with
 // values of several types (a boolean radio group, an integer, a date and
-// chips for a multi-valued string); the admin API stores them with their
-// types; a bad integer is refused next to its input and everything typed
-// stays; on the group page, a click on a chip's text keeps the value, a
+// chips for a multi-valued string) and a primary group priority for
+// identity providers (0 to start with); the admin API stores them with
+// their types; a bad integer and a priority out of range are refused next
+// to their inputs and everything typed stays; on the group page, the
+// priority is shown and edited (a bad one refused, 0 shown in words), a click on a chip's text keeps the value, a
 // value typed twice is one chip, Backspace removes a chip and says so,
 // Enter in the empty chips input sends the form, False is saved as false;
 // removing a chip and "Not set" are saved; the date hints are true in
 // every locale; the group's members link to their pages; a viewer sees the
-// values, no form, and the read-only note on the delete page; a refused
+// values and the priority, no form, and the read-only note on the delete page; a refused
 // deletion says why, then the group is deleted; the search box is the
 // shared one and the pager links back to the first page.
 func TestConsoleBrowserGroups(t *testing.T) {
@@ -110,8 +112,17 @@ func TestConsoleBrowserGroups(t *testing.T) {
 		!strings.Contains(text(t, tab, `fieldset[data-attr="admin"] > legend`), "admin") {
 		t.Errorf("boolean radios: %q", got)
 	}
+	// The primary group priority: 0 (never) on a new group, with its hint.
+	if got := evalJS[[]string](t, tab, `[document.querySelector('label[for="group-idp-priority"]').innerText,
+		document.querySelector("#group-idp-priority").type, document.querySelector("#group-idp-priority").value]`); !reflect.DeepEqual(got,
+		[]string{"Primary group priority for identity providers", "number", "0"}) {
+		t.Errorf("priority input: %q", got)
+	}
+	if h := text(t, tab, "#group-idp-priority-hint"); h != "When people sign in through an identity provider, the mapped group with the highest priority becomes their primary group. 0: never." {
+		t.Errorf("priority hint: %q", h)
+	}
 	fill(t, tab, map[string]string{"#group-name": "Editors", "#group-description": "They edit",
-		"#attr-level": "99999999999999999999", "#attr-score": "2.5"})
+		"#attr-level": "99999999999999999999", "#attr-score": "2.5", "#group-idp-priority": "1001"})
 	// The boolean: True.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#attr-admin"))); err != nil {
 		t.Fatal(err)
@@ -138,14 +149,20 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	if !strings.Contains(text(t, tab, "#error-summary"), "level") {
 		t.Errorf("error summary: %q", text(t, tab, "#error-summary"))
 	}
+	// So is the priority out of range, in the service's words.
+	if msg := text(t, tab, "#group-idp-priority-error"); msg != "must be an integer from 0 to 1000" ||
+		!strings.Contains(text(t, tab, "#error-summary"), "Primary group priority for identity providers: must be an integer from 0 to 1000") {
+		t.Errorf("priority 1001: error %q, summary %q", msg, text(t, tab, "#error-summary"))
+	}
 	kept := evalJS[[]any](t, tab, `[document.querySelector("#group-name").value, document.querySelector("#attr-level").value,
 		document.querySelector("#attr-score").value, document.querySelector("#attr-since").value,
 		document.querySelector('input[name="attributes.admin"]:checked').value,
-		[...document.querySelectorAll('#attr-departments-chips input[name="attributes.departments"]')].map(i => i.value).join(",")]`)
-	if want := []any{"Editors", "99999999999999999999", "2.5", "2026-03-01", "true", "news,sport"}; !reflect.DeepEqual(kept, want) {
+		[...document.querySelectorAll('#attr-departments-chips input[name="attributes.departments"]')].map(i => i.value).join(","),
+		document.querySelector("#group-idp-priority").value]`)
+	if want := []any{"Editors", "99999999999999999999", "2.5", "2026-03-01", "true", "news,sport", "1001"}; !reflect.DeepEqual(kept, want) {
 		t.Fatalf("after the refused form: %v, want %v", kept, want)
 	}
-	fill(t, tab, map[string]string{"#attr-level": "7"})
+	fill(t, tab, map[string]string{"#attr-level": "7", "#group-idp-priority": "250"})
 	submit(t, tab, `form[aria-labelledby="new-group"] button[type=submit]`)
 	if !strings.Contains(text(t, tab, ".flash"), "Editors") || !strings.Contains(text(t, tab, "h1"), "Editors") {
 		t.Fatalf("after creating: flash %q, page:\n%s", text(t, tab, ".flash"), text(t, tab, "main"))
@@ -163,6 +180,9 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	}) {
 		t.Fatalf("stored attributes: %#v", attrs)
 	}
+	if p := g["idp_primary_priority"]; p != float64(250) {
+		t.Errorf("stored priority: %v", p)
+	}
 
 	// Members: a user (whose primary group it is) and a service account.
 	user := e.owner.must(201, "POST", "/admin/v1/realms/shop/users", map[string]any{"email": "eve@shop.test", "first_name": "Eve",
@@ -176,6 +196,9 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	}
 	if got := text(t, tab, `[data-value="departments"]`); !strings.Contains(got, "news") || !strings.Contains(got, "sport") {
 		t.Errorf("shown departments: %q", got)
+	}
+	if got := text(t, tab, "[data-idp-primary-priority]"); got != "250" {
+		t.Errorf("shown priority: %q", got)
 	}
 	screenshot(t, tab, "group")
 
@@ -255,6 +278,36 @@ func TestConsoleBrowserGroups(t *testing.T) {
 		t.Fatalf("attributes after the edit: %#v", attrs)
 	}
 
+	// The priority on the edit form: the stored value; one out of range
+	// refused at its input and kept; 0 saved and shown in words.
+	priority := func() string { return evalJS[string](t, tab, `document.querySelector("#group-idp-priority").value`) }
+	if v := priority(); v != "250" {
+		t.Errorf("the edit form's priority: %q", v)
+	}
+	fill(t, tab, map[string]string{"#group-idp-priority": "-1"})
+	submit(t, tab, `form[aria-labelledby="edit-group"] button[type=submit]`)
+	if msg := text(t, tab, "#group-idp-priority-error"); msg != "must be an integer from 0 to 1000" || priority() != "-1" {
+		t.Fatalf("priority -1: error %q, input %q\n%s", msg, priority(), text(t, tab, "main"))
+	}
+	if got := e.owner.must(200, "GET", "/admin/v1/realms/shop/groups/"+id, nil)["idp_primary_priority"]; got != float64(250) {
+		t.Errorf("after the refused priority the admin API reads %v", got)
+	}
+	fill(t, tab, map[string]string{"#group-idp-priority": "1000"})
+	submit(t, tab, `form[aria-labelledby="edit-group"] button[type=submit]`)
+	if flash, got := text(t, tab, ".flash"), text(t, tab, "[data-idp-primary-priority]"); flash != "Group Editors saved." || got != "1000" || priority() != "1000" {
+		t.Fatalf("priority 1000: flash %q, shown %q, input %q", flash, got, priority())
+	}
+	fill(t, tab, map[string]string{"#group-idp-priority": "0"})
+	submit(t, tab, `form[aria-labelledby="edit-group"] button[type=submit]`)
+	if got := text(t, tab, "[data-idp-primary-priority]"); got != "0: never the primary group" {
+		t.Errorf("priority 0 shown as %q", got)
+	}
+	g = e.owner.must(200, "GET", "/admin/v1/realms/shop/groups/"+id, nil)
+	if g["idp_primary_priority"] != float64(0) || fmt.Sprint(g["attributes"].(map[string]any)["departments"]) != "[desk web]" {
+		t.Errorf("after saving priority 0: %v", g)
+	}
+	e.owner.must(200, "PATCH", "/admin/v1/realms/shop/groups/"+id, map[string]any{"idp_primary_priority": 40})
+
 	// Search.
 	e.visit(t, tab, "/console/realms/shop/groups?q=edit")
 	if count(t, tab, `tr[data-group="Editors"]`) != 1 || !strings.Contains(text(t, tab, `tr[data-group="Editors"]`), "desk, web") {
@@ -272,7 +325,8 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	vpw := e.member(t, "vic@acme.test", "viewer")
 	vtab := e.signedIn(t, "vic@acme.test", vpw, 60*time.Second)
 	e.visit(t, vtab, "/console/realms/shop/groups/"+id)
-	if text(t, vtab, `[data-value="departments"]`) == "" || count(t, vtab, "main form") != 0 || count(t, vtab, ".readonly-note") != 1 {
+	if text(t, vtab, `[data-value="departments"]`) == "" || text(t, vtab, "[data-idp-primary-priority]") != "40" ||
+		count(t, vtab, "main form") != 0 || count(t, vtab, ".readonly-note") != 1 {
 		t.Fatalf("viewer's group page:\n%s", text(t, vtab, "main"))
 	}
 	e.visit(t, vtab, "/console/realms/shop/groups")

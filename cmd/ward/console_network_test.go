@@ -26,7 +26,12 @@ import (
 // gets its own list on its create and edit forms (a bad line refused the
 // same way) and shows it on its page. A viewer sees both lists with no
 // form and is refused (403) when posting one by hand. Emptying the list
-// lifts the restriction.
+// lifts the restriction. The realm page's Sign-in card switches password
+// sign-in off and on again (RealmPatch.PasswordLogin): each saved with a
+// confirmation, read back by the admin API and shown in the realm's
+// summary; while off with no identity provider enabled, the page warns
+// that nobody can sign in; a viewer sees the summary and no form, and is
+// refused when posting one by hand.
 func TestConsoleBrowserNetwork(t *testing.T) {
 	e := newConsoleEnv(t)
 	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
@@ -108,6 +113,64 @@ func TestConsoleBrowserNetwork(t *testing.T) {
 		t.Errorf("no realm.ip_allow_list_updated event naming the list: %q\n%s", row, mainText())
 	}
 
+	// Sign-in: password sign-in offered at first (ticked, and so in the
+	// summary); switched off, then on again.
+	e.visit(t, tab, realmPage)
+	passwordBox := func() bool {
+		t.Helper()
+		return evalJS[bool](t, tab, `document.querySelector("#realm-password-login").checked`)
+	}
+	storedPasswordLogin := func() any {
+		t.Helper()
+		return e.owner.must(200, "GET", "/admin/v1/realms/shop", nil)["password_login"]
+	}
+	saveSignIn := `form[aria-labelledby="sign-in"] button[type=submit]`
+	tick := func() {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS("#realm-password-login"))); err != nil {
+			t.Fatalf("click the password sign-in box: %v", err)
+		}
+	}
+	if h, l, hint := text(t, tab, "h2#sign-in"), text(t, tab, `label[for="realm-password-login"]`), text(t, tab, "#realm-password-login-hint"); h != "Sign-in" ||
+		l != "Offer sign-in with email and password" || hint != "Turn it off to let people sign in only through the realm's identity providers." {
+		t.Errorf("the Sign-in card: heading %q, label %q, hint %q", h, l, hint)
+	}
+	if !passwordBox() || text(t, tab, "[data-password-login]") != "Offered: people may sign in with email and password" || count(t, tab, "[data-nobody-signs-in]") != 0 {
+		t.Errorf("a new realm's sign-in: ticked %v, summary %q", passwordBox(), text(t, tab, "[data-password-login]"))
+	}
+	tick()
+	submit(t, tab, saveSignIn)
+	if flash := text(t, tab, ".flash"); flash != "Sign-in saved: people sign in only through the realm's identity providers." {
+		t.Fatalf("switching password sign-in off: flash %q\n%s", flash, mainText())
+	}
+	if passwordBox() || text(t, tab, "[data-password-login]") != "Off: people sign in only through the realm's identity providers" {
+		t.Errorf("after switching off: ticked %v, summary %q", passwordBox(), text(t, tab, "[data-password-login]"))
+	}
+	if got := storedPasswordLogin(); got != false {
+		t.Errorf("after switching off the admin API reads password_login %v", got)
+	}
+	if w := text(t, tab, "[data-nobody-signs-in]"); w != "Nobody can sign in to this realm: password sign-in is off and none of its identity providers is enabled." {
+		t.Errorf("the warning with no provider: %q", w)
+	}
+	screenshot(t, tab, "realm-sign-in-off")
+	tick()
+	submit(t, tab, saveSignIn)
+	if flash := text(t, tab, ".flash"); flash != "Sign-in saved: people may sign in with email and password." {
+		t.Fatalf("switching password sign-in on: flash %q\n%s", flash, mainText())
+	}
+	if !passwordBox() || text(t, tab, "[data-password-login]") != "Offered: people may sign in with email and password" || count(t, tab, "[data-nobody-signs-in]") != 0 {
+		t.Errorf("after switching on: ticked %v, summary %q", passwordBox(), text(t, tab, "[data-password-login]"))
+	}
+	if got := storedPasswordLogin(); got != true {
+		t.Errorf("after switching on the admin API reads password_login %v", got)
+	}
+	// Off again, for the viewer below.
+	tick()
+	submit(t, tab, saveSignIn)
+	if got := storedPasswordLogin(); got != false {
+		t.Fatalf("switched off again, the admin API reads password_login %v", got)
+	}
+
 	// A group with its own list: a bad line refused on the create form,
 	// then created; the page shows the list and the edit form holds it.
 	e.visit(t, tab, realmPage+"/groups")
@@ -166,6 +229,17 @@ func TestConsoleBrowserNetwork(t *testing.T) {
 	}
 	if h1 := forgePost(t, vtab, realmPage+"/ip-allow-list", map[string]string{"cidrs": ""}); h1 != "Not allowed" {
 		t.Errorf("a viewer posting the allow list: %q\n%s", h1, text(t, vtab, "main"))
+	}
+	// The viewer reads the sign-in setting in the summary.
+	e.visit(t, vtab, realmPage)
+	if got := text(t, vtab, "[data-password-login]"); got != "Off: people sign in only through the realm's identity providers" || count(t, vtab, "#realm-password-login") != 0 {
+		t.Errorf("viewer's realm page: password sign-in %q", got)
+	}
+	if h1 := forgePost(t, vtab, realmPage+"/sign-in", map[string]string{"password_login": "on"}); h1 != "Not allowed" {
+		t.Errorf("a viewer posting the sign-in setting: %q\n%s", h1, text(t, vtab, "main"))
+	}
+	if got := e.owner.must(200, "GET", "/admin/v1/realms/shop", nil)["password_login"]; got != false {
+		t.Errorf("after the viewer's refused post password_login is %v", got)
 	}
 	if got := storedList(); got != `["2001:db8::/32","203.0.113.0/24"]` {
 		t.Errorf("after the viewer's refused post the list is %s", got)

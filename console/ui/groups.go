@@ -118,7 +118,11 @@ func (u *UI) showGroups(r *req, status int, f url.Values, fe fieldErrors) error 
 	if err != nil {
 		return r.fail(err)
 	}
-	b.refill(f, fe)
+	if !b.refill(f, fe) {
+		// A new group is never made anyone's primary group by a sign-in
+		// unless the admin says so.
+		b.Form.Set("idp_primary_priority", "0")
+	}
 	v := &groupsView{base: b, Next: page.NextCursor, Paged: r.c.QueryParam("cursor") != "", Q: q, Fields: attrFields(defs, b.Form, b.Errors)}
 	for _, g := range page.Items {
 		v.Groups = append(v.Groups, groupRow{G: g, Values: groupValues(defs, g.Attributes)})
@@ -135,9 +139,13 @@ func (u *UI) createGroup(r *req) error {
 	if err != nil {
 		return r.fail(err)
 	}
+	priority, fe := priorityForm(f)
+	if fe != nil {
+		return u.showGroups(r, http.StatusBadRequest, f, fe)
+	}
 	g, err := u.svc.CreateGroup(r.ctx, r.realm, realm.GroupInput{
 		Name: strings.TrimSpace(f.Get("name")), Description: f.Get("description"), Attributes: formAttributes(defs, f),
-		IPAllowList: allowListForm(f, "ip_allow_list"),
+		IPAllowList: allowListForm(f, "ip_allow_list"), IDPPrimaryPriority: priority,
 	})
 	if err != nil {
 		if fe, status, ok := refusedForm(err); ok {
@@ -215,8 +223,15 @@ func (u *UI) updateGroup(r *req) error {
 		values = map[string]any{}
 	}
 	ipList := allowListForm(f, "ip_allow_list")
-	g, err := u.svc.UpdateGroup(r.ctx, r.realm, r.c.Param("id"), realm.GroupPatch{Name: &name, Description: &desc, Attributes: values,
-		IPAllowList: &ipList})
+	patch := realm.GroupPatch{Name: &name, Description: &desc, Attributes: values, IPAllowList: &ipList}
+	if f.Has("idp_primary_priority") { // the edit form always sends it
+		priority, fe := priorityForm(f)
+		if fe != nil {
+			return u.showGroup(r, http.StatusBadRequest, f, fe, false)
+		}
+		patch.IDPPrimaryPriority = &priority
+	}
+	g, err := u.svc.UpdateGroup(r.ctx, r.realm, r.c.Param("id"), patch)
 	if err != nil {
 		// refusedForm: an allow list's bad line (ip_allow_list[i]) is
 		// "line N …" at its textarea.
@@ -251,6 +266,23 @@ func (u *UI) deleteGroup(r *req) error {
 		return r.fail(err)
 	}
 	return r.done(f, groupsPath(r.realm), "Group "+g.Name+" deleted.")
+}
+
+// priorityForm reads a group form's idp_primary_priority, the group's
+// rank when a sign-in through an identity provider picks the primary
+// group (CONTRACT §9): empty is 0 (never). Only the reading of the number
+// is the console's: its range is the service's rule, and the service
+// names idp_primary_priority when it refuses it.
+func priorityForm(f url.Values) (int, fieldErrors) {
+	s := strings.TrimSpace(f.Get("idp_primary_priority"))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fieldErrors{"idp_primary_priority": "must be a whole number from 0 to " + strconv.Itoa(realm.MaxIdPPrimaryPriority)}
+	}
+	return n, nil
 }
 
 // attrFields builds one input per attribute defined in the realm, filled
@@ -307,6 +339,7 @@ func groupForm(defs []realm.Attribute, g *realm.Group) url.Values {
 	f.Set("name", g.Name)
 	f.Set("description", g.Description)
 	f.Set("ip_allow_list", strings.Join(g.IPAllowList, "\n"))
+	f.Set("idp_primary_priority", strconv.Itoa(g.IDPPrimaryPriority))
 	for _, v := range groupValues(defs, g.Attributes) {
 		key := "attributes." + v.Name
 		f[key] = v.Values

@@ -264,3 +264,122 @@ func TestIdPEventRefs(t *testing.T) {
 		t.Errorf("actor: %+v", got)
 	}
 }
+
+// TestPriorityForm: a group form's primary group priority is read as a
+// whole number (its range is the service's rule, passed on as typed);
+// empty is 0; anything else is refused with the console's own words,
+// labelled as the form labels the input.
+func TestPriorityForm(t *testing.T) {
+	for in, want := range map[string]int{"": 0, " ": 0, "0": 0, " 250 ": 250, "1000": 1000, "1001": 1001, "-1": -1} {
+		n, fe := priorityForm(url.Values{"idp_primary_priority": {in}})
+		if fe != nil || n != want {
+			t.Errorf("%q: %d %v, want %d", in, n, fe, want)
+		}
+	}
+	if n, fe := priorityForm(url.Values{}); fe != nil || n != 0 {
+		t.Errorf("no field: %d %v", n, fe)
+	}
+	for _, in := range []string{"abc", "2.5", "1e3", "0x10", "99999999999999999999"} {
+		if _, fe := priorityForm(url.Values{"idp_primary_priority": {in}}); fe["idp_primary_priority"] != "must be a whole number from 0 to 1000" || len(fe) != 1 {
+			t.Errorf("%q: %v", in, fe)
+		}
+	}
+	if l := fieldLabel("idp_primary_priority"); l != "Primary group priority for identity providers" {
+		t.Errorf("label: %q", l)
+	}
+}
+
+// TestIdPSettingsRendered: the group forms have the primary group
+// priority input (0 on a new group, the stored value on the edit form, a
+// refused value kept with its error) and the group's page shows it, 0 in
+// words; the realm page has the Sign-in card's checkbox, ticked while the
+// password form is offered, and its summary says which; a viewer sees the
+// summary and no form; the warning shows when nobody can sign in.
+func TestIdPSettingsRendered(t *testing.T) {
+	pages, err := loadPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(name string, data nonced) string {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := pages[name].Execute(&buf, data); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return buf.String()
+	}
+	const hint = `<p class="hint" id="group-idp-priority-hint">When people sign in through an identity provider, the mapped group with the highest priority becomes their primary group. 0: never.</p>`
+	writer := func(f url.Values, fe fieldErrors) base {
+		return base{Realm: "shop", CanWrite: true, Role: realm.RoleAdmin, Form: f, Errors: fe}
+	}
+
+	// The new-group form.
+	html := render("groups.html", &groupsView{base: writer(url.Values{"idp_primary_priority": {"0"}}, fieldErrors{})})
+	for _, want := range []string{`<label for="group-idp-priority">Primary group priority for identity providers</label>`, hint,
+		`<input id="group-idp-priority" name="idp_primary_priority" type="number" value="0" autocomplete="off" aria-describedby=" group-idp-priority-hint">`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("new-group form lacks %s", want)
+		}
+	}
+	html = render("groups.html", &groupsView{base: writer(url.Values{"idp_primary_priority": {"1001"}},
+		fieldErrors{"idp_primary_priority": "must be an integer from 0 to 1000"})})
+	for _, want := range []string{`value="1001"`, `aria-invalid="true" aria-describedby="group-idp-priority-error group-idp-priority-hint"`,
+		`<p class="field-error" id="group-idp-priority-error">must be an integer from 0 to 1000</p>`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("refused new-group form lacks %s", want)
+		}
+	}
+
+	// The group's page and edit form.
+	g := &realm.Group{ID: "g1", Name: "studio", IDPPrimaryPriority: 250}
+	html = render("group.html", &groupView{base: writer(groupForm(nil, g), fieldErrors{}), G: g})
+	for _, want := range []string{`<dt>Primary group priority for identity providers</dt><dd data-idp-primary-priority>250</dd>`,
+		`name="idp_primary_priority" type="number" value="250"`, hint} {
+		if !strings.Contains(html, want) {
+			t.Errorf("group page lacks %s", want)
+		}
+	}
+	html = render("group.html", &groupView{base: writer(url.Values{"idp_primary_priority": {"abc"}},
+		fieldErrors{"idp_primary_priority": "must be a whole number from 0 to 1000"}), G: g})
+	if !strings.Contains(html, `value="abc"`) || !strings.Contains(html, `id="group-idp-priority-error">must be a whole number from 0 to 1000</p>`) {
+		t.Error("the refused edit form does not keep the value with its error")
+	}
+	g.IDPPrimaryPriority = 0
+	viewer := base{Realm: "shop", Role: realm.RoleViewer, Form: url.Values{}, Errors: fieldErrors{}}
+	html = render("group.html", &groupView{base: viewer, G: g})
+	if !strings.Contains(html, `<dd data-idp-primary-priority>0: never the primary group</dd>`) || strings.Contains(html, `name="idp_primary_priority"`) {
+		t.Error("a viewer's group page: no priority in words, or an input")
+	}
+
+	// The realm page's Sign-in card and summary.
+	const box = `<input type="checkbox" id="realm-password-login" name="password_login" value="on"`
+	const label = `<label for="realm-password-login">Offer sign-in with email and password</label>`
+	const boxHint = `<p class="hint" id="realm-password-login-hint">Turn it off to let people sign in only through the realm's identity providers.</p>`
+	on := &realm.Realm{Name: "shop"}
+	html = render("realm.html", &realmOverview{base: writer(url.Values{}, fieldErrors{}), R: on})
+	for _, want := range []string{`<h2 id="sign-in">Sign-in</h2>`, `action="/console/realms/shop/sign-in"`, box + ` checked aria-describedby="realm-password-login-hint">`,
+		label, boxHint, `<dd data-password-login>Offered: people may sign in with email and password</dd>`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("writer's realm page, password sign-in on: lacks %s", want)
+		}
+	}
+	if strings.Contains(html, "data-nobody-signs-in") {
+		t.Error("the nobody-signs-in warning with password sign-in on")
+	}
+	off := &realm.Realm{Name: "shop", PasswordLoginDisabled: true}
+	html = render("realm.html", &realmOverview{base: writer(url.Values{}, fieldErrors{}), R: off})
+	for _, want := range []string{box + ` aria-describedby="realm-password-login-hint">`,
+		`<dd data-password-login>Off: people sign in only through the realm's identity providers</dd>`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("writer's realm page, password sign-in off: lacks %s", want)
+		}
+	}
+	html = render("realm.html", &realmOverview{base: viewer, R: off, NobodySignsIn: true})
+	if strings.Contains(html, `name="password_login"`) || strings.Contains(html, "/sign-in") ||
+		!strings.Contains(html, `<dd data-password-login>Off: people sign in only through the realm's identity providers</dd>`) {
+		t.Error("a viewer's realm page: a Sign-in form, or no summary")
+	}
+	if !strings.Contains(html, `<p class="warning" data-nobody-signs-in>Nobody can sign in to this realm: password sign-in is off and none of its <a href="/console/realms/shop/identity-providers">identity providers</a> is enabled.</p>`) {
+		t.Error("no warning when nobody can sign in")
+	}
+}

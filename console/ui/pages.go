@@ -238,6 +238,7 @@ var fieldLabels = map[string]string{
 	"ip_ranges":                      "IP ranges",
 	"cidrs":                          "IP allow list",
 	"ip_allow_list":                  "IP allow list",
+	"idp_primary_priority":           "Primary group priority for identity providers",
 	// The identity provider form's.
 	"metadata_url":    "Metadata URL",
 	"metadata_xml":    "Metadata XML",

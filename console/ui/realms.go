@@ -84,6 +84,9 @@ type realmOverview struct {
 	R         *realm.Realm
 	Issuer    string
 	Discovery string
+	// NobodySignsIn: password sign-in is off and none of the realm's
+	// identity providers is enabled, so nobody can sign in to it.
+	NobodySignsIn bool
 }
 
 func (u *UI) realmPage(r *req) error { return u.showRealm(r, http.StatusOK, nil, nil) }
@@ -110,10 +113,55 @@ func (u *UI) showRealm(r *req, status int, f url.Values, fe fieldErrors) error {
 	}
 	issuer := u.public + "/realms/" + url.PathEscape(rm.Name)
 	return r.render(status, "realm.html", &realmOverview{base: b, R: rm, Issuer: issuer,
-		Discovery: issuer + "/.well-known/openid-configuration"})
+		Discovery: issuer + "/.well-known/openid-configuration", NobodySignsIn: u.nobodySignsIn(r, rm)})
 }
 
-// updateRealm changes the realm's display name.
+// nobodySignsIn reports whether the realm's login page offers nothing:
+// password sign-in off and no identity provider enabled. A failed read
+// costs the warning, never the page.
+func (u *UI) nobodySignsIn(r *req, rm *realm.Realm) bool {
+	if !rm.PasswordLoginDisabled || u.idps == nil {
+		return false
+	}
+	list, err := u.idps.ListIdentityProviders(r.ctx, rm.Name)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			u.log.Warn("console: reading identity providers for the sign-in warning", "err", err)
+		}
+		return false
+	}
+	for _, p := range list {
+		if p.Enabled {
+			return false
+		}
+	}
+	return true
+}
+
+// setRealmSignIn is the Sign-in card's form: whether the realm's login
+// page offers email and password (RealmPatch.PasswordLogin, CONTRACT §9).
+// An unticked checkbox is not sent, so its absence is "off".
+func (u *UI) setRealmSignIn(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	on := f.Get("password_login") == "on"
+	rm, err := u.svc.UpdateRealm(r.ctx, r.realm, realm.RealmPatch{PasswordLogin: &on})
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showRealm(r, status, nil, fe)
+		}
+		return r.fail(err)
+	}
+	msg := "Sign-in saved: people may sign in with email and password."
+	if rm.PasswordLoginDisabled {
+		msg = "Sign-in saved: people sign in only through the realm's identity providers."
+	}
+	return r.done(f, realmPath(rm.Name)+"#sign-in", msg)
+}
+
+// updateRealm changes the realm's display name (the Settings card).
 func (u *UI) updateRealm(r *req) error {
 	f, done, err := r.form()
 	if done || err != nil {

@@ -145,9 +145,13 @@ func (u *UI) Register(e *echo.Echo) {
 	e.POST("/console/realms/:realm", u.page(u.updateRealm))
 	e.POST("/console/realms/:realm/delete", u.page(u.deleteRealm))
 	e.POST("/console/realms/:realm/ip-allow-list", u.page(u.setRealmIPAllowList))
+	e.POST("/console/realms/:realm/sign-in", u.page(u.setRealmSignIn))
 	// A reload of the refused form's address goes to the realm's page.
 	e.GET("/console/realms/:realm/ip-allow-list", u.page(func(r *req) error {
 		return r.c.Redirect(http.StatusSeeOther, realmPath(r.realm)+"#network")
+	}))
+	e.GET("/console/realms/:realm/sign-in", u.page(func(r *req) error {
+		return r.c.Redirect(http.StatusSeeOther, realmPath(r.realm)+"#sign-in")
 	}))
 	u.registerAttributes(e)
 	u.registerGroups(e)
