@@ -94,7 +94,7 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 		t.Fatal(err)
 	}
 	idps, err := realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: svc, SecretKey: idpKey,
-		Checker: broker.NewChecker(nil)})
+		Checker: broker.NewChecker(broker.NewClient(true))})
 	if err != nil {
 		t.Fatal(err)
 	}

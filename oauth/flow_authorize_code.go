@@ -117,8 +117,10 @@ func (a *Authorizer) Authorize(ctx context.Context, rw http.ResponseWriter, ar f
 	granted := ar.GetGrantedScopes()
 	if granted.Has(realm.ScopeEmail) {
 		// A user can only sign in after proving the mailbox through an
-		// emailed link (CONTRACT §4), and relying parties such as
-		// oauth2-proxy refuse an address not said to be verified.
+		// emailed link (CONTRACT §4), or through an identity provider that
+		// said the address is verified (realm.IdentityProviders.SignIn
+		// creates and links no one otherwise), and relying parties such
+		// as oauth2-proxy refuse an address not said to be verified.
 		id.Extra["email"] = u.Email
 		id.Extra["email_verified"] = true
 	}

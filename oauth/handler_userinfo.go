@@ -125,7 +125,8 @@ func (s *Server) handleUserinfo(c echo.Context) error {
 	out := userinfo{Subject: u.ID}
 	if has(realm.ScopeEmail) {
 		// Verified: a user signs in only after proving the mailbox through
-		// an emailed link (CONTRACT §4).
+		// an emailed link (CONTRACT §4), or through an identity provider
+		// that said it is verified.
 		verified := true
 		out.Email, out.EmailVerified = u.Email, &verified
 	}

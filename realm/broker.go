@@ -61,7 +61,8 @@ type BrokerResult struct {
 // SignIn applies a provider's answer to the realm's users, in one
 // transaction: the user linked to ext.Subject; else, with LinkByEmail and
 // a verified email, the user with that email (linked now); else, with
-// JIT, a new user without a password; else a refusal. A deactivated user
+// JIT and a verified email, a new user without a password; else a
+// refusal. A deactivated user
 // is refused. The memberships of the provider's mapped groups are set to
 // what ext.Groups says (added and removed; other groups untouched), the
 // default groups added, and the mapped group with the highest
@@ -189,6 +190,11 @@ func (ip *IdentityProviders) findOrCreate(ctx context.Context, tx Store, r *Real
 		return nil, nil, refuseBroker("no_account", "There is no account for you in this realm. Ask an administrator for one.")
 	case !emailOK:
 		return nil, nil, refuseBroker("no_email", "The identity provider did not send a usable email address, which a new account needs.")
+	case !ext.EmailVerified:
+		// Ward says every user's email is verified (ID tokens, userinfo):
+		// a user created from an address nobody verified would make that
+		// a lie other relying parties act on (and pre-claim the address).
+		return nil, nil, refuseBroker("email_unverified", "The identity provider did not say your email address is verified, which a new account needs.")
 	}
 	first, last := personName(ext.FirstName), personName(ext.LastName)
 	if first == "" {
@@ -307,10 +313,10 @@ func personName(s string) string {
 // boundedText is outside text fit for an audit event.
 func boundedText(s string) string {
 	if !utf8.ValidString(s) || TextProblem(s, false) != "" {
-		return fmt.Sprintf("%q", s)
+		return fmt.Sprintf("%.256q", s)
 	}
-	if len(s) > 256 {
-		return s[:256] + "…"
+	if r := []rune(s); len(r) > 256 {
+		return string(r[:256]) + "…"
 	}
 	return s
 }

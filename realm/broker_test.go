@@ -73,6 +73,7 @@ func TestBrokerSignInRefusals(t *testing.T) {
 			{"no email for a new user", realm.ExternalIdentity{Subject: "s1"}, "no_email"},
 			{"an email that is not one", realm.ExternalIdentity{Subject: "s1", Email: "not an email"}, "no_email"},
 			{"an existing email, linking off", realm.ExternalIdentity{Subject: "s2", Email: existing.Email, EmailVerified: true}, "email_taken"},
+			{"a new user's email not verified", realm.ExternalIdentity{Subject: "s5", Email: "new@corp.test"}, "email_unverified"},
 		} {
 			before := e.rows()
 			if _, reason := e.signIn(c.ext); reason != c.reason {
@@ -107,7 +108,7 @@ func TestBrokerSignInRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.p, _ = e.store.GetIdentityProvider(t.Context(), e.r.ID, "sso")
-		if _, reason := e.signIn(realm.ExternalIdentity{Subject: "s4", Email: "new@corp.test"}); reason != "no_account" {
+		if _, reason := e.signIn(realm.ExternalIdentity{Subject: "s4", Email: "new@corp.test", EmailVerified: true}); reason != "no_account" {
 			t.Errorf("unknown without JIT: %q, want no_account", reason)
 		}
 		// A deactivated linked user.
@@ -119,8 +120,8 @@ func TestBrokerSignInRefusals(t *testing.T) {
 			t.Errorf("a deactivated user: %q, want deactivated", reason)
 		}
 		refused, err := e.store.ListEvents(t.Context(), e.orgID, e.r.ID, realm.EventFilter{Type: realm.EventIdentityProviderSignInRefused, Limit: 50})
-		if err != nil || len(refused.Items) != 9 {
-			t.Errorf("%d refusal events, %v; want 9", len(refused.Items), err)
+		if err != nil || len(refused.Items) != 10 {
+			t.Errorf("%d refusal events, %v; want 10", len(refused.Items), err)
 		}
 	})
 }
@@ -158,7 +159,7 @@ func TestBrokerSignInGroups(t *testing.T) {
 		}
 		ie.p, _ = e.store.GetIdentityProvider(t.Context(), ie.r.ID, "sso")
 
-		res, reason := ie.signIn(realm.ExternalIdentity{Subject: "s", Email: "zoe@corp.test", Groups: []string{"A", "B", "X"}})
+		res, reason := ie.signIn(realm.ExternalIdentity{Subject: "s", Email: "zoe@corp.test", EmailVerified: true, Groups: []string{"A", "B", "X"}})
 		if reason != "" || !res.Created || res.User.PasswordHash != "" {
 			t.Fatalf("JIT: %+v %q", res, reason)
 		}

@@ -23,6 +23,7 @@ import (
 func TestBrowserSignInThroughProvider(t *testing.T) {
 	browser := startBrowser(t)
 	w := newWardEnv(t, "")
+	w.env = append(w.env, "WARD_IDP_ALLOW_PRIVATE_NETWORKS=1") // the IdPs run on this machine
 	s, a := adminFor(t, w)
 	const password = "correct horse battery"
 
@@ -110,6 +111,7 @@ func decodeJWT(t *testing.T, jwt string) map[string]any {
 func TestBrowserSignInThroughSAML(t *testing.T) {
 	browser := startBrowser(t)
 	w := newWardEnv(t, "")
+	w.env = append(w.env, "WARD_IDP_ALLOW_PRIVATE_NETWORKS=1") // the IdPs run on this machine
 	s, a := adminFor(t, w)
 	idp := testsaml.Start(t, "localhost") // another site than Ward at 127.0.0.1
 	a.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "vault", "display_name": "Vault"})

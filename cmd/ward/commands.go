@@ -95,7 +95,7 @@ func build(ctx context.Context, cfg appConfig) (_ *app, err error) {
 		return nil, err
 	}
 	if a.idps, err = realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: a.service, SecretKey: idpKey,
-		Checker: broker.NewChecker(nil)}); err != nil {
+		Checker: broker.NewChecker(broker.NewClient(cfg.settings.IdPPrivate))}); err != nil {
 		return nil, err
 	}
 	if cfg.mail {
@@ -360,7 +360,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	brokerPages, err := broker.New(broker.Config{Store: a.store, IdPs: a.idps, Pages: loginPages, OAuth: oauthServer,
-		PublicURL: publicURL, Logger: log, TrustedProxies: proxies})
+		PublicURL: publicURL, Logger: log, TrustedProxies: proxies, Client: broker.NewClient(s.IdPPrivate)})
 	if err != nil {
 		return err
 	}

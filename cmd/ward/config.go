@@ -27,6 +27,9 @@ type settings struct {
 	NoMigrate    bool
 	TrustedProxy string
 	GeoIPDB      string
+	// IdPPrivate lets identity provider URLs reach loopback and private
+	// addresses (WARD_IDP_ALLOW_PRIVATE_NETWORKS).
+	IdPPrivate bool
 }
 
 func envOr(name, def string) string {
@@ -47,6 +50,8 @@ func (s *settings) bind(fs *flag.FlagSet) {
 	fs.StringVar(&s.OutboxDir, "outbox-dir", envOr("WARD_OUTBOX_DIR", ""), "mail outbox directory (WARD_OUTBOX_DIR); default DATA_DIR/outbox")
 	fs.StringVar(&s.MailFrom, "mail-from", envOr("WARD_MAIL_FROM", "Ward <no-reply@localhost>"), "mail sender (WARD_MAIL_FROM)")
 	fs.StringVar(&s.TrustedProxy, "trusted-proxies", envOr("WARD_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (WARD_TRUSTED_PROXIES)")
+	fs.BoolVar(&s.IdPPrivate, "idp-allow-private-networks", envOr("WARD_IDP_ALLOW_PRIVATE_NETWORKS", "") == "1",
+		"let identity provider URLs reach loopback and private addresses (WARD_IDP_ALLOW_PRIVATE_NETWORKS=1)")
 	fs.StringVar(&s.GeoIPDB, "geoip-db", envOr("WARD_GEOIP_DB", ""), "MaxMind-format .mmdb naming the country of refused callers in audit events (WARD_GEOIP_DB)")
 	// The master key is read from the environment only: a flag would show it
 	// in the process list.

@@ -201,7 +201,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	if got := flash(); got != "Identity provider corp created, but disabled: Ward could not use it. The reason is below." {
 		t.Fatalf("creating the OIDC provider: flash %q\n%s", got, mainText())
 	}
-	discoveryErr := broker.NewChecker(nil).OIDCDiscovery(env.Ctx, "http://127.0.0.1:1")
+	discoveryErr := broker.NewChecker(broker.NewClient(true)).OIDCDiscovery(env.Ctx, "http://127.0.0.1:1")
 	if discoveryErr == nil {
 		t.Fatal("http://127.0.0.1:1 answers")
 	}

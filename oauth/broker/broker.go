@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +45,7 @@ type Config struct {
 	// under https the state cookie is Secure.
 	PublicURL string
 	// Client talks to providers (metadata, discovery, tokens, keys,
-	// userinfo); nil: a client with a 10 s timeout.
+	// userinfo); nil: NewClient(false), public addresses only.
 	Client         *http.Client
 	Clock          func() time.Time
 	Logger         *slog.Logger
@@ -97,7 +98,7 @@ func New(cfg Config) (*Handler, error) {
 		client: cfg.Client, clock: cfg.Clock, log: cfg.Logger, proxies: cfg.TrustedProxies,
 		parsed: map[string]*parsedProvider{}}
 	if h.client == nil {
-		h.client = &http.Client{Timeout: 10 * time.Second}
+		h.client = NewClient(false)
 	}
 	if cfg.RateLimit.Rate <= 0 || cfg.RateLimit.Burst <= 0 {
 		cfg.RateLimit = oauth.RateLimit{Rate: 5, Burst: 100}
@@ -199,9 +200,13 @@ func (h *Handler) start(c echo.Context) error {
 	}
 	// The provider's answer continues this authorization request, minus
 	// what sent it here: kc_idp_hint would send it back, and prompt=login
-	// would ask for a password right after the provider's sign-in.
+	// and max_age would ask for a password right after the provider's
+	// sign-in. They are asked of the provider instead (fresh), and the
+	// session the sign-in starts is new (auth_time now).
 	cont := req.URL.Query()
+	fresh := cont.Has("max_age") || slices.Contains(strings.Fields(cont.Get("prompt")), "login")
 	cont.Del("kc_idp_hint")
+	cont.Del("max_age")
 	if prompt := strings.Fields(cont.Get("prompt")); len(prompt) > 0 {
 		kept := prompt[:0]
 		for _, v := range prompt {
@@ -222,9 +227,9 @@ func (h *Handler) start(c echo.Context) error {
 	var redirect string
 	switch p.Kind {
 	case realm.IdPSAML:
-		redirect, err = h.startSAML(c, r, p, pp, cont.Encode())
+		redirect, err = h.startSAML(c, r, p, pp, cont.Encode(), fresh)
 	case realm.IdPOIDC:
-		redirect, err = h.startOIDC(c, r, p, pp, cont.Encode())
+		redirect, err = h.startOIDC(c, r, p, pp, cont.Encode(), fresh)
 	}
 	if err != nil {
 		return h.failed(c, r, err, 0, "")
@@ -353,7 +358,10 @@ func (h *Handler) realmAllows(ctx context.Context, r *realm.Realm, req *http.Req
 	if realm.NetworkAllows(realm.ParsePrefixes(r.IPAllowList), nil, addr) {
 		return true, nil
 	}
-	h.oauth.RecordNetworkRefusal(ctx, r, "realm", r.ID, "broker", addr)
+	// Recorded within the address's budget, like a refused answer.
+	if h.addresses.Wait(h.proxies.ClientIP(req), h.clock()) <= 0 {
+		h.oauth.RecordNetworkRefusal(ctx, r, "realm", r.ID, "broker", addr)
+	}
 	return false, nil
 }
 

@@ -2,13 +2,14 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"time"
+	"net/url"
+	"strings"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 
@@ -22,11 +23,11 @@ type Checker struct {
 	client *http.Client
 }
 
-// NewChecker builds a Checker fetching with client (nil: a client with a
-// 10 s timeout).
+// NewChecker builds a Checker fetching with client (nil: NewClient(false),
+// which reaches public addresses only).
 func NewChecker(client *http.Client) *Checker {
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = NewClient(false)
 	}
 	return &Checker{client: client}
 }
@@ -85,23 +86,46 @@ func parseIDPMetadata(data []byte) (*saml.EntityDescriptor, error) {
 	return ed, nil
 }
 
-// OIDCDiscovery reads issuer's discovery document; go-oidc checks that it
-// names the same issuer.
+// OIDCDiscovery reads issuer's discovery document and checks that it
+// names the same issuer and the endpoints a sign-in needs. The document
+// is read here rather than by go-oidc, whose errors quote the answer's
+// body: an error shown to an admin must not relay what some server said.
 func (c *Checker) OIDCDiscovery(ctx context.Context, issuer string) error {
-	if _, err := oidc.NewProvider(oidc.ClientContext(ctx, c.client), issuer); err != nil {
-		return fmt.Errorf("the OpenID Connect discovery document of %s could not be used: %w", issuer, err)
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	data, err := c.fetch(ctx, u, 1<<20)
+	if err != nil {
+		return fmt.Errorf("the OpenID Connect discovery document of %s could not be read: %w", issuer, err)
+	}
+	var doc struct {
+		Issuer string `json:"issuer"`
+		Auth   string `json:"authorization_endpoint"`
+		Token  string `json:"token_endpoint"`
+		JWKS   string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("the OpenID Connect discovery document of %s is not valid JSON", issuer)
+	}
+	switch {
+	case doc.Issuer != issuer:
+		return fmt.Errorf("the OpenID Connect discovery document of %s names another issuer; the issuer must be given exactly as the provider names itself", issuer)
+	case doc.Auth == "" || doc.Token == "" || doc.JWKS == "":
+		return fmt.Errorf("the OpenID Connect discovery document of %s lacks authorization_endpoint, token_endpoint or jwks_uri", issuer)
 	}
 	return nil
 }
 
 // fetch GETs url, refusing an answer other than 200 or longer than max.
-func (c *Checker) fetch(ctx context.Context, url string, max int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (c *Checker) fetch(ctx context.Context, rawURL string, max int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in the caller's message already
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

@@ -36,7 +36,7 @@ func (h *Handler) oauthConfig(r *realm.Realm, p *realm.IdentityProvider, pp *par
 		RedirectURL: h.endpointURL(r, p), Scopes: p.OIDC.Scopes}, nil
 }
 
-func (h *Handler) startOIDC(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, pp *parsedProvider, cont string) (string, error) {
+func (h *Handler) startOIDC(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, pp *parsedProvider, cont string, fresh bool) (string, error) {
 	conf, err := h.oauthConfig(r, p, pp)
 	if err != nil {
 		return "", err
@@ -51,7 +51,11 @@ func (h *Handler) startOIDC(c echo.Context, r *realm.Realm, p *realm.IdentityPro
 		return "", err
 	}
 	h.setStateCookie(c, r, st.Token)
-	return conf.AuthCodeURL(st.Token, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), nil
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)}
+	if fresh {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
+	}
+	return conf.AuthCodeURL(st.Token, opts...), nil
 }
 
 // oidcAnswer completes the code flow at the redirect URI.
@@ -116,11 +120,7 @@ func (h *Handler) oidcAnswer(c echo.Context, r *realm.Realm, p *realm.IdentityPr
 		} else if ui.Subject == idt.Subject {
 			extra := map[string]any{}
 			if err := ui.Claims(&extra); err == nil {
-				for k, v := range extra {
-					if _, ok := claims[k]; !ok {
-						claims[k] = v
-					}
-				}
+				mergeUserinfo(claims, extra)
 			}
 		}
 	}
@@ -195,4 +195,25 @@ func randomToken() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// mergeUserinfo fills in claims the ID token lacks from userinfo. The
+// email and whether it is verified go together, from the ID token when it
+// has an email, else from userinfo: a verification must never be
+// attached to an address it was not said of.
+func mergeUserinfo(idToken, userinfo map[string]any) {
+	if _, ok := idToken["email"]; ok {
+		delete(userinfo, "email_verified")
+	} else if _, ok := userinfo["email"]; ok {
+		delete(idToken, "email_verified")
+		idToken["email"] = userinfo["email"]
+		if v, ok := userinfo["email_verified"]; ok {
+			idToken["email_verified"] = v
+		}
+	}
+	for k, v := range userinfo {
+		if _, ok := idToken[k]; !ok && k != "email_verified" {
+			idToken[k] = v
+		}
+	}
 }

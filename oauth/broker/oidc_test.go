@@ -3,6 +3,7 @@ package broker_test
 import (
 	"crypto/rand"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ type oidcFixture struct {
 	hq       *oauthtest.Realm
 	finance  *realm.Group
 	provider *realm.IdentityProviderView
+	// lastAsked is the last authorization request sent to hq.
+	lastAsked url.Values
 }
 
 func newOIDCFixture(t *testing.T, open func(testing.TB) realm.Store, mutate func(*realm.IdentityProviderInput)) *oidcFixture {
@@ -96,6 +99,7 @@ func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCode
 		t.Fatalf("broker start: %d %v %s, want 303 to hq's authorization endpoint", p.Status, p.Location, p.Body)
 	}
 	q := p.Location.Query()
+	f.lastAsked = q
 	if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != "shop-broker" {
 		t.Fatalf("authorization request to hq %v: want PKCE S256, nonce, state and the client", q)
 	}
@@ -207,5 +211,39 @@ func TestBrokerRateLimit(t *testing.T) {
 	p := oauthtest.Fetch(t, b, http.MethodGet, f.Env.Base+"/realms/shop/broker/hq/login?"+strings.SplitN(au, "?", 2)[1], nil)
 	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
 		t.Fatalf("a start past the budget: %d, want 429 with Retry-After", p.Status)
+	}
+	// Refused by the realm's IP allow list past the budget: refused, and
+	// not recorded either.
+	if err := f.Env.Store.SetRealmIPAllowList(f.Env.Ctx, f.Realm.ID, []string{"203.0.113.0/24"}, f.Env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p := oauthtest.Fetch(t, b, http.MethodGet, endpoint+"?state=forged&code=x", nil); p.Status != http.StatusForbidden {
+		t.Fatalf("an answer from outside the realm's list: %d, want 403", p.Status)
+	}
+	if n := len(events(t, f.Env, realm.EventNetworkRefused)); n != 0 {
+		t.Errorf("%d network.refused events past the budget, want 0", n)
+	}
+}
+
+// TestFreshSignInThroughProvider: an application asking for a fresh sign-in
+// (max_age, prompt=login) gets it from the provider (OIDC prompt=login,
+// max_age=0) and then completes: the new session's auth_time is now, so
+// max_age=0 does not send the person round again.
+func TestFreshSignInThroughProvider(t *testing.T) {
+	f := newOIDCFixture(t, oauthtest.OpenSQLite, nil)
+	f.hqUser(t, "carol@hq.example")
+	p, verifier := f.signIn(t, "carol@hq.example", oauth2.SetAuthURLParam("max_age", "0"))
+	if f.lastAsked.Get("prompt") != "login" || f.lastAsked.Get("max_age") != "0" {
+		t.Errorf("asked hq %v, want prompt=login and max_age=0", f.lastAsked)
+	}
+	tok := redeem(t, f.LoginFixture, p.Location, verifier)
+	if id := f.VerifyIDToken(t, tok); id.Subject == "" {
+		t.Error("no subject in the ID token")
+	}
+	// Without either, the provider is not asked for a fresh sign-in.
+	f.hqUser(t, "dora@hq.example")
+	f.signIn(t, "dora@hq.example")
+	if f.lastAsked.Has("prompt") || f.lastAsked.Has("max_age") {
+		t.Errorf("asked hq %v without a fresh sign-in wanted", f.lastAsked)
 	}
 }

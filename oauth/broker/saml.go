@@ -103,7 +103,12 @@ func (h *Handler) serviceProvider(r *realm.Realm, p *realm.IdentityProvider) (*s
 		// signed Response (padding-oracle attacks need unauthenticated
 		// ciphertext).
 		RequireSignedResponseForCBC: true,
-		Clock:                       h.samlClock(),
+		// NameIDPolicy without a Format: the IdP sends the NameID it is
+		// set up to send (crewjam would otherwise ask for a transient
+		// one, a new subject at every sign-in, which Ward could never
+		// recognise again).
+		AuthnNameIDFormat: saml.UnspecifiedNameIDFormat,
+		Clock:             h.samlClock(),
 	}, nil
 }
 
@@ -116,8 +121,16 @@ func (h *Handler) endpointURL(r *realm.Realm, p *realm.IdentityProvider) string 
 // else by redirect. POST first: its signature is inside the request, so it
 // survives an IdP that carries the request through its own login form,
 // where a redirect's query signature is lost.
-func (h *Handler) startSAML(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, pp *parsedProvider, cont string) (string, error) {
+func (h *Handler) startSAML(c echo.Context, r *realm.Realm, p *realm.IdentityProvider, pp *parsedProvider, cont string, fresh bool) (string, error) {
 	sp := pp.sp
+	if fresh {
+		// ForceAuthn (signed into the request): the IdP asks again
+		// rather than reusing its own session.
+		copied := *sp
+		force := true
+		copied.ForceAuthn = &force
+		sp = &copied
+	}
 	binding := saml.HTTPPostBinding
 	loc := sp.GetSSOBindingLocation(binding)
 	if loc == "" {

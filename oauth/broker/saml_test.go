@@ -24,6 +24,8 @@ type samlFixture struct {
 	idp                        *testsaml.IdP
 	finance, traders, defaults *realm.Group
 	provider                   *realm.IdentityProviderView
+	// lastRequest is the last AuthnRequest sent to the IdP (XML).
+	lastRequest string
 }
 
 func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixture {
@@ -80,6 +82,9 @@ func (f *samlFixture) answer(t *testing.T, b *http.Client, name string, opts ...
 	action, vals := form(t, p)
 	if p.Status != http.StatusOK || action != f.idp.URL+"/sso" || vals.Get("SAMLRequest") == "" || vals.Get("RelayState") == "" {
 		t.Fatalf("broker start: %d, form to %q with %v, want a form posting a SAMLRequest to the IdP", p.Status, action, vals)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(vals.Get("SAMLRequest")); err == nil {
+		f.lastRequest = string(raw)
 	}
 	p = oauthtest.Fetch(t, b, http.MethodPost, action, vals)
 	action, vals = form(t, p)
@@ -349,4 +354,22 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 
 func backends() map[string]func(testing.TB) realm.Store {
 	return map[string]func(testing.TB) realm.Store{"sqlite": oauthtest.OpenSQLite, "postgres": oauthtest.OpenPostgres}
+}
+
+// TestSAMLFreshSignIn: prompt=login asks the IdP for ForceAuthn (signed in
+// the request); a plain sign-in does not; neither asks for a transient
+// NameID (the subject must stay the same from one sign-in to the next).
+func TestSAMLFreshSignIn(t *testing.T) {
+	f := newSAMLFixture(t, oauthtest.OpenSQLite)
+	f.idp.User("bob", "bob@corp.example", "Bob", "Builder")
+	b := oauthtest.Browser(t)
+	acs, resp, verifier := f.answer(t, b, "bob", oauth2.SetAuthURLParam("prompt", "login"))
+	if !strings.Contains(f.lastRequest, `ForceAuthn="true"`) || strings.Contains(f.lastRequest, "nameid-format:transient") {
+		t.Errorf("AuthnRequest for prompt=login: %s", f.lastRequest)
+	}
+	f.complete(t, b, acs, resp, verifier)
+	f.answer(t, oauthtest.Browser(t), "bob")
+	if strings.Contains(f.lastRequest, "ForceAuthn") || strings.Contains(f.lastRequest, "nameid-format:transient") {
+		t.Errorf("plain AuthnRequest: %s", f.lastRequest)
+	}
 }

@@ -116,7 +116,8 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	oc := oauth.Config{Store: env.Store, Service: env.Service, Keys: env.Keys, PublicURL: env.Base,
 		WebMessage: login.WriteWebMessage, Clock: env.Now, Logger: logger}
 	lc := login.Config{Store: env.Store, Service: env.Service, PublicURL: env.Base, Clock: env.Now, Logger: logger}
-	bc := broker.Config{PublicURL: env.Base, Clock: env.Now, Logger: logger}
+	// Identity providers in tests run on 127.0.0.1.
+	bc := broker.Config{PublicURL: env.Base, Clock: env.Now, Logger: logger, Client: broker.NewClient(true)}
 	for _, o := range opts {
 		o(Configs{OAuth: &oc, Login: &lc, Broker: &bc})
 	}
@@ -131,7 +132,7 @@ func NewOn(t testing.TB, open func(testing.TB) realm.Store, opts ...Option) *Env
 	copy(idpKey, master)
 	idpKey[0] ^= 0xff // not the signing keys' key
 	if env.IdPs, err = realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: env.Service, SecretKey: idpKey,
-		Checker: broker.NewChecker(nil)}); err != nil {
+		Checker: broker.NewChecker(broker.NewClient(true))}); err != nil {
 		t.Fatal(err)
 	}
 	bc.Store, bc.IdPs, bc.Pages, bc.OAuth = env.Store, env.IdPs, env.Login, env.OAuth
