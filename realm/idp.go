@@ -94,6 +94,13 @@ type IdPAttributeNames struct {
 	LastName  string
 }
 
+// IdentityProviderChoice is an enabled provider as the login page offers
+// it.
+type IdentityProviderChoice struct {
+	Alias       string
+	DisplayName string
+}
+
 // UserIdentity links a realm's user to their account (Subject) at one of
 // the realm's providers.
 type UserIdentity struct {
@@ -150,6 +157,10 @@ type IdentityProviderStore interface {
 	// ListIdentityProviders lists the realm's providers by alias (there
 	// are at most MaxIdentityProviders).
 	ListIdentityProviders(ctx context.Context, realmID string) ([]IdentityProvider, error)
+	// ListIdentityProviderChoices lists the realm's enabled providers'
+	// aliases and display names by alias: what the login page offers
+	// (the full rows carry metadata of up to 1 MiB each).
+	ListIdentityProviderChoices(ctx context.Context, realmID string) ([]IdentityProviderChoice, error)
 	// UpdateIdentityProvider saves everything but ID, RealmID, Alias, Kind
 	// and CreatedAt.
 	UpdateIdentityProvider(ctx context.Context, p *IdentityProvider) error

@@ -176,7 +176,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	page.PasswordLogin = !fresh.PasswordLoginDisabled
 	// The realm's identity providers (CONTRACT §9): a button each, or
 	// kc_idp_hint going straight to one. Read only when a form may show.
-	var providers []realm.IdentityProvider
+	var providers []realm.IdentityProviderChoice
 	if user == nil || login {
 		if providers, err = h.loginProviders(ctx, fresh, req.Form, &page); err != nil {
 			return h.failPage(c, page, "identity providers", err)

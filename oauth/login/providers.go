@@ -27,19 +27,14 @@ type providerButton struct {
 	URL  string
 }
 
-// loginProviders reads the realm's enabled providers and puts their
-// buttons on page.
-func (h *Handler) loginProviders(ctx context.Context, r *realm.Realm, authorize url.Values, page *loginPage) ([]realm.IdentityProvider, error) {
-	all, err := h.store.ListIdentityProviders(ctx, r.ID)
+// loginProviders reads the realm's enabled providers (two columns each)
+// and puts their buttons on page.
+func (h *Handler) loginProviders(ctx context.Context, r *realm.Realm, authorize url.Values, page *loginPage) ([]realm.IdentityProviderChoice, error) {
+	enabled, err := h.store.ListIdentityProviderChoices(ctx, r.ID)
 	if err != nil {
 		return nil, err
 	}
-	enabled := all[:0]
-	for _, p := range all {
-		if !p.Enabled {
-			continue
-		}
-		enabled = append(enabled, p)
+	for _, p := range enabled {
 		name := p.DisplayName
 		if name == "" {
 			name = p.Alias
@@ -51,7 +46,7 @@ func (h *Handler) loginProviders(ctx context.Context, r *realm.Realm, authorize 
 
 // hintedProvider is the enabled provider kc_idp_hint names, if any: an
 // unknown or disabled hint shows the page, as Keycloak does.
-func hintedProvider(enabled []realm.IdentityProvider, hint string) *realm.IdentityProvider {
+func hintedProvider(enabled []realm.IdentityProviderChoice, hint string) *realm.IdentityProviderChoice {
 	if hint == "" {
 		return nil
 	}

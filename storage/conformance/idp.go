@@ -170,6 +170,25 @@ func testIdentityProviders(t *testing.T, f *fixture) {
 		}
 	}
 
+	// The login page's choices: the enabled ones, by alias, with their
+	// display names; switching one off takes it out.
+	ab, err := f.s.GetIdentityProvider(f.ctx, r.ID, "a_b")
+	must(t, err)
+	ab.Enabled = false
+	must(t, f.s.UpdateIdentityProvider(f.ctx, ab))
+	var wantChoices []realm.IdentityProviderChoice
+	for _, p := range list {
+		if p.Enabled && p.Alias != "a_b" {
+			wantChoices = append(wantChoices, realm.IdentityProviderChoice{Alias: p.Alias, DisplayName: p.DisplayName})
+		}
+	}
+	if len(wantChoices) < 2 {
+		t.Fatalf("the fixture has %d enabled providers; the choices check needs two", len(wantChoices))
+	}
+	choices, err := f.s.ListIdentityProviderChoices(f.ctx, r.ID)
+	must(t, err)
+	same(t, "ListIdentityProviderChoices", choices, wantChoices)
+
 	// An alias is unique in its realm: a second "corp" is a conflict on
 	// alias and stores nothing; another realm may have its own "corp".
 	dup := f.oidcIdP(r.ID, "corp")

@@ -225,6 +225,25 @@ func (s *Store) ListIdentityProviders(ctx context.Context, realmID string) ([]re
 	return out, nil
 }
 
+// ListIdentityProviderChoices reads two columns of the realm's enabled
+// providers.
+func (s *Store) ListIdentityProviderChoices(ctx context.Context, realmID string) ([]realm.IdentityProviderChoice, error) {
+	var rows []struct {
+		Alias       string
+		DisplayName string
+	}
+	if err := s.q(ctx).Model(&identityProviderModel{}).Select("alias", "display_name").
+		Where("realm_id = ? AND enabled = ?", realmID, true).Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]realm.IdentityProviderChoice, len(rows))
+	for i, r := range rows {
+		out[i] = realm.IdentityProviderChoice{Alias: r.Alias, DisplayName: r.DisplayName}
+	}
+	slices.SortFunc(out, func(a, b realm.IdentityProviderChoice) int { return strings.Compare(a.Alias, b.Alias) })
+	return out, nil
+}
+
 // UpdateIdentityProvider saves everything of p but its ID, realm, alias,
 // kind and creation time. The settings saved are those of the provider's
 // stored kind (p's Kind is not read), so that a provider never holds the
