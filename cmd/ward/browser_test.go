@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/wardiam/ward/internal/testbrowser"
 	"github.com/wardiam/ward/realm/mail/mailtest"
 	"github.com/wardiam/ward/templates"
 )
@@ -33,110 +32,25 @@ import (
 // driven through chromedp. One Chromium serves every subtest; each subtest
 // that needs a clean slate gets its own browser context (its own cookies).
 
-// chromiumPath finds Chromium, or fails (skips only with WARD_SKIP_BROWSER=1).
-func chromiumPath(t *testing.T) string {
+// The generic browser helpers are testbrowser's, under the names these
+// tests call them by.
+var (
+	startBrowser = testbrowser.Start
+	newSession   = testbrowser.NewSession
+	step         = testbrowser.Step
+	newTab       = testbrowser.NewTab
+)
+
+// waitJS is testbrowser.WaitJS.
+func waitJS(t testing.TB, ctx context.Context, expr string, timeout time.Duration) ([]byte, error) {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("WARD_SKIP_BROWSER") == "1" {
-		t.Skip("WARD_SKIP_BROWSER=1: browser tests skipped (never in CI)")
-	}
-	t.Fatal("Chromium is not installed: the browser tests need it. Install it with `apt-get install -y chromium` " +
-		"(make test and .ci/run do), or set WARD_SKIP_BROWSER=1 to skip these tests locally.")
-	return ""
+	return testbrowser.WaitJS(ctx, expr, timeout)
 }
 
-// startBrowser starts one headless Chromium for the test and its subtests.
-// Its popup blocker is on (chromedp turns it off by default), as in a
-// user's browser: ward.js must open its popup within the user activation
-// of the click, and a popup opened without one fails the test.
-func startBrowser(t *testing.T) context.Context {
+// evalJS is testbrowser.Eval: script's JSON value in the tab, or the test fails.
+func evalJS[T any](t testing.TB, ctx context.Context, script string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Flag("disable-popup-blocking", false),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1000, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first action starts the browser, which lives as long as the
-	// context it ran in: ctx itself, not a shorter one; a timer bounds it.
-	timer := time.AfterFunc(60*time.Second, cancel)
-	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
-	if !timer.Stop() || err != nil {
-		t.Fatalf("starting Chromium (within 60 s): %v", err)
-	}
-	// The blocker is really on: a window opened by script without a user
-	// activation is refused.
-	blockerCtx, cancelBlocker := context.WithTimeout(ctx, 20*time.Second)
-	defer cancelBlocker()
-	if opened, err := chromedp.Run(blockerCtx, chromedp.Evaluate[bool](`window.open("about:blank", "_blank", "popup") !== null`)); err != nil || opened {
-		t.Fatalf("Chromium's popup blocker is off (a window.open without a user activation opened: %v, %v)", opened, err)
-	}
-	return ctx
-}
-
-// newSession opens a tab in a fresh browser context (no cookies) that
-// lives as long as the test; subtests using it bound their own work with
-// step.
-func newSession(t *testing.T, browser context.Context) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	// The first action creates the tab, which lives as long as the
-	// context it ran in: ctx, bounded by a timer instead of a deadline.
-	timer := time.AfterFunc(30*time.Second, cancel)
-	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
-	if !timer.Stop() || err != nil {
-		t.Fatalf("opening a tab (within 30 s): %v", err)
-	}
-	return ctx
-}
-
-// step bounds what one subtest does in a tab shared with others.
-func step(t *testing.T, tab context.Context, timeout time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// newTab opens a tab in a fresh browser context (no cookies), with a
-// deadline for everything the subtest does in it.
-func newTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
-	t.Helper()
-	return step(t, newSession(t, browser), timeout)
-}
-
-// waitJS evaluates expr every 100 ms until it is neither null, undefined
-// nor false, and returns its JSON value. Unlike chromedp.Poll it does not
-// run as a user gesture, so waiting never lends the page the user
-// activation a popup needs: only a click does. It runs in ctx itself, not
-// in a shorter context (the first action on a tab attaches it for the
-// life of the context it runs in); ctx's deadline bounds each evaluation.
-func waitJS(t *testing.T, ctx context.Context, expr string, timeout time.Duration) ([]byte, error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))
-		if err == nil && len(v) > 0 && string(v) != "null" && string(v) != "false" {
-			return v, nil
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			if err == nil {
-				err = errors.New("timed out")
-			}
-			return nil, fmt.Errorf("waiting for %s: %w", expr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testbrowser.Eval[T](t, ctx, script, opts...)
 }
 
 // appServer serves an application's pages on its own loopback origin: the
@@ -243,16 +157,6 @@ func waitOutcome(t *testing.T, ctx context.Context) outcome {
 		t.Fatalf("outcome %s: %v", raw, err)
 	}
 	return o
-}
-
-// evalJS runs script in the tab and returns its JSON value.
-func evalJS[T any](t *testing.T, ctx context.Context, script string, opts ...chromedp.EvaluateOption) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script, opts...))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", script, err)
-	}
-	return v
 }
 
 // userGesture runs an evaluation as if the user had clicked (so it may

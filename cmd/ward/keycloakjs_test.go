@@ -1,23 +1,18 @@
 package main
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/wardiam/ward/internal/testbrowser"
 )
 
 // keycloakJSVersion is the Keycloak JavaScript adapter the compatibility
@@ -35,86 +30,9 @@ func keycloakJS(t *testing.T) string {
 		"the keycloak-js compatibility test fetches Keycloak's adapter with it")
 }
 
-// npmFile returns one file of an npm package, fetched once with `npm pack`
-// into the user's cache directory. Without npm the test fails saying how
-// to install it (skipped only with WARD_SKIP_BROWSER=1, like the other
-// browser tests); why says what the test needs the package for.
-func npmFile(t *testing.T, pkg, version, member, why string) string {
-	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "ward-test", pkg+"-"+version)
-	file := filepath.Join(dir, filepath.Base(member))
-	if _, err := os.Stat(file); err == nil {
-		return file
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if os.Getenv("WARD_SKIP_BROWSER") == "1" {
-			t.Skip("WARD_SKIP_BROWSER=1: browser tests skipped (never in CI)")
-		}
-		t.Fatal("npm is not installed: " + why + ". " +
-			"Install it with `apt-get install -y npm` (make test and .ci/run do), " +
-			"or set WARD_SKIP_BROWSER=1 to skip the browser tests locally.")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "pack", pkg+"@"+version, "--pack-destination", dir, "--silent")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("npm pack %s@%s: %v\n%s", pkg, version, err, out)
-	}
-	tgz := filepath.Join(dir, pkg+"-"+version+".tgz")
-	if err := extractFile(tgz, "package/"+member, file); err != nil {
-		t.Fatalf("unpack %s: %v", tgz, err)
-	}
-	return file
-}
-
-// extractFile copies one member of a .tgz to dst (through a temporary
-// file, so a half-written copy is never taken for the real one).
-func extractFile(tgz, member, dst string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s not in the archive", member)
-		}
-		if err != nil {
-			return err
-		}
-		if h.Name != member {
-			continue
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), "keycloak-*.js")
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(tmp, tr); err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), dst)
-	}
-}
+// npmFile is testbrowser.NPMFile: one file of an npm package, fetched
+// once into the user's cache directory.
+var npmFile = testbrowser.NPMFile
 
 // kcAppPage is an application page that uses keycloak-js exactly as its
 // documentation shows: init with login-required and PKCE, then it reports

@@ -1,18 +1,13 @@
 package ui
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
 
+	"github.com/wardiam/ward/internal/testbrowser"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
@@ -54,7 +50,7 @@ func (a testAuth) AuthenticateAdmin(_ context.Context, bearer string) (realm.Pri
 // and starts Chromium.
 func newBrowserUI(t *testing.T, env *oauthtest.Env, principals testAuth) *browserUI {
 	t.Helper()
-	browser := startChromium(t)
+	browser := testbrowser.Start(t)
 	u, err := New(Config{Service: env.Service, Auth: principals, PublicURL: "http://127.0.0.1", Sessions: env.Store,
 		IdPs: env.IdPs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: env.Now})
 	if err != nil {
@@ -96,17 +92,7 @@ func newBrowserUI(t *testing.T, env *oauthtest.Env, principals testAuth) *browse
 // the tab.
 func (b *browserUI) signedIn(t *testing.T, token, path string, timeout time.Duration) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(b.browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	// The first action creates the tab, which lives as long as the context
-	// it ran in: ctx, bounded by a timer instead of a deadline.
-	timer := time.AfterFunc(30*time.Second, cancel)
-	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
-	if !timer.Stop() || err != nil {
-		t.Fatalf("opening a tab (within 30 s): %v", err)
-	}
-	tab, cancelTab := context.WithTimeout(ctx, timeout)
-	t.Cleanup(cancelTab)
+	tab := testbrowser.NewTab(t, b.browser, timeout)
 	b.visit(t, tab, "/test/sign-in/"+token+"?to="+path)
 	waitPage(t, tab, "[data-role]")
 	return tab
@@ -121,80 +107,14 @@ func (b *browserUI) visit(t *testing.T, tab context.Context, path string) {
 	waitPage(t, tab, "body")
 }
 
-// chromiumPath finds Chromium, or fails (skips only with
-// WARD_SKIP_BROWSER=1, as cmd/ward's browser tests do).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("WARD_SKIP_BROWSER") == "1" {
-		t.Skip("WARD_SKIP_BROWSER=1: browser tests skipped (never in CI)")
-	}
-	t.Fatal("Chromium is not installed: the browser tests need it. Install it with `apt-get install -y chromium` " +
-		"(make test and .ci/run do), or set WARD_SKIP_BROWSER=1 to skip these tests locally.")
-	return ""
-}
-
-// startChromium starts one headless Chromium for the test.
-func startChromium(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1000, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	timer := time.AfterFunc(60*time.Second, cancel)
-	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
-	if !timer.Stop() || err != nil {
-		t.Fatalf("starting Chromium (within 60 s): %v", err)
-	}
-	return ctx
-}
-
-// waitJS evaluates expr every 100 ms until it is neither null, undefined
-// nor false, and returns its JSON value.
-func waitJS(ctx context.Context, expr string, timeout time.Duration) ([]byte, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))
-		if err == nil && len(v) > 0 && string(v) != "null" && string(v) != "false" {
-			return v, nil
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			if err == nil {
-				err = errors.New("timed out")
-			}
-			return nil, fmt.Errorf("waiting for %s: %w", expr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // waitPage waits until the current document has loaded and sel is in it.
 func waitPage(t *testing.T, tab context.Context, sel string) {
 	t.Helper()
 	expr := fmt.Sprintf(`document.readyState === "complete" && document.querySelector(%q) !== null`, sel)
-	if _, err := waitJS(tab, expr, 15*time.Second); err != nil {
+	if _, err := testbrowser.WaitJS(tab, expr, 15*time.Second); err != nil {
 		loc, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
 		t.Fatalf("waiting for %s: %v\npage: %s", sel, err, loc)
 	}
-}
-
-func evalJS[T any](t *testing.T, tab context.Context, script string, opts ...chromedp.EvaluateOption) T {
-	t.Helper()
-	v, err := chromedp.Run(tab, chromedp.Evaluate[T](script, opts...))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", script, err)
-	}
-	return v
 }
 
 // awaitPromise makes an evaluation wait for the promise it returns.
@@ -204,19 +124,19 @@ func awaitPromise(p *runtime.EvaluateParams) { p.AwaitPromise = &[]bool{true}[0]
 // there is none.
 func text(t *testing.T, tab context.Context, sel string) string {
 	t.Helper()
-	return evalJS[string](t, tab, fmt.Sprintf(`(document.querySelector(%q)||{}).innerText||""`, sel))
+	return testbrowser.Eval[string](t, tab, fmt.Sprintf(`(document.querySelector(%q)||{}).innerText||""`, sel))
 }
 
 // count is the number of elements matching sel.
 func count(t *testing.T, tab context.Context, sel string) int {
 	t.Helper()
-	return evalJS[int](t, tab, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+	return testbrowser.Eval[int](t, tab, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
 }
 
 // value is the value of the form field matching sel.
 func value(t *testing.T, tab context.Context, sel string) string {
 	t.Helper()
-	return evalJS[string](t, tab, fmt.Sprintf(`document.querySelector(%q).value`, sel))
+	return testbrowser.Eval[string](t, tab, fmt.Sprintf(`document.querySelector(%q).value`, sel))
 }
 
 // fill types values into the form fields named by CSS selector (text
@@ -224,7 +144,7 @@ func value(t *testing.T, tab context.Context, sel string) string {
 func fill(t *testing.T, tab context.Context, fields map[string]string) {
 	t.Helper()
 	for sel, v := range fields {
-		tag := evalJS[string](t, tab, fmt.Sprintf(`(document.querySelector(%q)||{}).tagName||""`, sel))
+		tag := testbrowser.Eval[string](t, tab, fmt.Sprintf(`(document.querySelector(%q)||{}).tagName||""`, sel))
 		var err error
 		switch tag {
 		case "":
@@ -232,7 +152,7 @@ func fill(t *testing.T, tab context.Context, fields map[string]string) {
 		case "SELECT":
 			err = chromedp.Do(tab, chromedp.SetValue(chromedp.CSS(sel), v))
 		default:
-			evalJS[any](t, tab, fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))
+			testbrowser.Eval[any](t, tab, fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))
 			if v != "" {
 				err = chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(sel), v))
 			}
@@ -255,9 +175,9 @@ func click(t *testing.T, tab context.Context, sel string) {
 // page to load (not only for an element the old page may have too).
 func submit(t *testing.T, tab context.Context, sel string) {
 	t.Helper()
-	evalJS[any](t, tab, `window.__wardOldPage = true`)
+	testbrowser.Eval[any](t, tab, `window.__wardOldPage = true`)
 	click(t, tab, sel)
-	if _, err := waitJS(tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 15*time.Second); err != nil {
+	if _, err := testbrowser.WaitJS(tab, `window.__wardOldPage !== true && document.readyState === "complete"`, 15*time.Second); err != nil {
 		t.Fatalf("no new page after clicking %s: %v", sel, err)
 	}
 }
@@ -272,7 +192,7 @@ const axeVersion = "4.14.1"
 func axeAudit(t *testing.T, tab context.Context, what string) {
 	t.Helper()
 	axe := axeScript(t)
-	raw := evalJS[string](t, tab, axe+`;
+	raw := testbrowser.Eval[string](t, tab, axe+`;
 		axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
 		   .then(r => JSON.stringify(r.violations))`, awaitPromise)
 	var vs []struct {
@@ -297,83 +217,18 @@ func axeAudit(t *testing.T, tab context.Context, what string) {
 
 var axeCache string
 
-// axeScript is axe.min.js of axeVersion: from the cache cmd/ward's tests
-// share, else packed from the npm registry.
+// axeScript is axe.min.js of axeVersion, from the npm registry (fetched
+// once into the cache cmd/ward's tests share).
 func axeScript(t *testing.T) string {
 	t.Helper()
 	if axeCache != "" {
 		return axeCache
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "ward-test", "axe-core-"+axeVersion)
-	file := filepath.Join(dir, "axe.min.js")
-	if _, err := os.Stat(file); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			if os.Getenv("WARD_SKIP_BROWSER") == "1" {
-				t.Skip("WARD_SKIP_BROWSER=1: browser tests skipped (never in CI)")
-			}
-			t.Fatal("npm is not installed: the console's accessibility checks run axe-core. " +
-				"Install it with `apt-get install -y npm` (make test and .ci/run do), or set WARD_SKIP_BROWSER=1 to skip the browser tests locally.")
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "pack", "axe-core@"+axeVersion, "--pack-destination", dir, "--silent")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm pack axe-core@%s: %v\n%s", axeVersion, err, out)
-		}
-		if err := untarMember(filepath.Join(dir, "axe-core-"+axeVersion+".tgz"), "package/axe.min.js", file); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(file)
+	b, err := os.ReadFile(testbrowser.NPMFile(t, "axe-core", axeVersion, "axe.min.js",
+		"the console's accessibility checks run axe-core"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	axeCache = string(b)
 	return axeCache
-}
-
-// untarMember copies one member of a .tgz to dst, through a temporary
-// file (a half-written copy is never taken for the real one).
-func untarMember(tgz, member, dst string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return fmt.Errorf("%s has no %s: %w", tgz, member, err)
-		}
-		if h.Name != member {
-			continue
-		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(tmp, io.LimitReader(tr, 16<<20)); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp.Name(), dst)
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp/device"
 	"github.com/crewjam/saml"
 
+	"github.com/wardiam/ward/internal/testbrowser"
 	"github.com/wardiam/ward/oauth/broker"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
@@ -56,7 +57,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	const listPath = "/console/realms/shop/identity-providers"
 	tab := b.signedIn(t, "admin-token", "/console/realms/shop", 4*time.Minute)
 	mainText := func() string { return text(t, tab, "main") }
-	html := func() string { return evalJS[string](t, tab, `document.documentElement.outerHTML`) }
+	html := func() string { return testbrowser.Eval[string](t, tab, `document.documentElement.outerHTML`) }
 	flash := func() string { return text(t, tab, ".flash") }
 
 	// In the realm's navigation after Security templates; empty at first.
@@ -65,10 +66,10 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 		text(t, tab, "[data-empty]") != "This realm has no identity providers yet: its users sign in with a password." {
 		t.Fatalf("the Identity providers link leads to %q:\n%s", h1, mainText())
 	}
-	if prev := evalJS[string](t, tab, `document.querySelector('nav.realm-nav a[href="`+listPath+`"]').previousElementSibling.getAttribute("href")`); prev != "/console/realms/shop/security-templates" {
+	if prev := testbrowser.Eval[string](t, tab, `document.querySelector('nav.realm-nav a[href="`+listPath+`"]').previousElementSibling.getAttribute("href")`); prev != "/console/realms/shop/security-templates" {
 		t.Errorf("the entry before Identity providers is %q", prev)
 	}
-	if got := [2]string{value(t, tab, "#new-idp-scopes"), evalJS[string](t, tab, `String(document.querySelector("#new-idp-enabled").checked) + " " + document.querySelector("#new-idp-jit").checked`)}; got[0] != "openid email profile" || got[1] != "true true" {
+	if got := [2]string{value(t, tab, "#new-idp-scopes"), testbrowser.Eval[string](t, tab, `String(document.querySelector("#new-idp-enabled").checked) + " " + document.querySelector("#new-idp-jit").checked`)}; got[0] != "openid email profile" || got[1] != "true true" {
 		t.Errorf("the new-provider form starts with scopes %q, enabled and JIT %q", got[0], got[1])
 	}
 	axeAudit(t, tab, "the empty list")
@@ -77,7 +78,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	// Choosing SAML hides the OpenID Connect inputs.
 	metadata := samlIdPMetadata(t, "https://idp.acme.test")
 	click(t, tab, "#new-idp-kind-saml")
-	if !evalJS[bool](t, tab, `document.querySelector('form[data-kind-form] [data-kind-only="oidc"]').hidden && !document.querySelector('form[data-kind-form] [data-kind-only="saml"]').hidden`) {
+	if !testbrowser.Eval[bool](t, tab, `document.querySelector('form[data-kind-form] [data-kind-only="oidc"]').hidden && !document.querySelector('form[data-kind-form] [data-kind-only="saml"]').hidden`) {
 		t.Error("choosing SAML does not show only the SAML inputs")
 	}
 	fill(t, tab, map[string]string{"#new-idp-alias": "Acme SSO!", "#new-idp-display": "Acme SSO", "#new-idp-group-claim": "memberOf",
@@ -90,8 +91,8 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	if msg := text(t, tab, "#new-idp-alias-error"); msg != aliasMsg || text(t, tab, "#error-summary li") != "Alias: "+aliasMsg {
 		t.Fatalf("bad alias: error %q, summary %q\n%s", msg, text(t, tab, "#error-summary"), mainText())
 	}
-	if evalJS[string](t, tab, `document.querySelector("#new-idp-alias").getAttribute("aria-invalid")`) != "true" ||
-		evalJS[string](t, tab, `document.activeElement.id`) != "error-summary" {
+	if testbrowser.Eval[string](t, tab, `document.querySelector("#new-idp-alias").getAttribute("aria-invalid")`) != "true" ||
+		testbrowser.Eval[string](t, tab, `document.activeElement.id`) != "error-summary" {
 		t.Error("the alias is not marked invalid, or the error summary has not the focus")
 	}
 	for sel, want := range map[string]string{"#new-idp-alias": "Acme SSO!", "#new-idp-display": "Acme SSO", "#new-idp-metadata-xml": metadata,
@@ -101,7 +102,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 			t.Errorf("after the refused form, %s = %q, want %q", sel, got, want)
 		}
 	}
-	if !evalJS[bool](t, tab, `document.querySelector("#new-idp-kind-saml").checked && document.querySelector("#new-idp-default-`+staff.ID+`").checked && !document.querySelector("#new-idp-default-`+finance.ID+`").checked`) {
+	if !testbrowser.Eval[bool](t, tab, `document.querySelector("#new-idp-kind-saml").checked && document.querySelector("#new-idp-default-`+staff.ID+`").checked && !document.querySelector("#new-idp-default-`+finance.ID+`").checked`) {
 		t.Error("the chosen kind or default group is not kept")
 	}
 	if count(t, tab, "tr[data-idp]") != 0 || count(t, tab, "tr[data-mapping-row]") != 4 {
@@ -136,7 +137,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 			t.Errorf("SAML provider's page: %s = %q, want %q", sel, got, want)
 		}
 	}
-	if href := evalJS[string](t, tab, `document.querySelector("#idp-sp-metadata a").href`); href != endpoint+"/descriptor" {
+	if href := testbrowser.Eval[string](t, tab, `document.querySelector("#idp-sp-metadata a").href`); href != endpoint+"/descriptor" {
 		t.Errorf("SP metadata link %q", href)
 	}
 	if count(t, tab, "[data-disabled]") != 0 {
@@ -152,11 +153,11 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	}
 	for id, want := range map[string]string{"idp-redirect-uri": endpoint, "idp-sp-entity-id": env.Base + "/realms/shop", "idp-sp-metadata": endpoint + "/descriptor"} {
 		click(t, tab, `button[data-copy="`+id+`"]`)
-		if _, err := waitJS(tab, `document.querySelector("#`+id+`-status").textContent === "Copied to the clipboard."`, 5*time.Second); err != nil {
+		if _, err := testbrowser.WaitJS(tab, `document.querySelector("#`+id+`-status").textContent === "Copied to the clipboard."`, 5*time.Second); err != nil {
 			t.Errorf("copying %s: %v", id, err)
 			continue
 		}
-		if got := evalJS[string](t, tab, `navigator.clipboard.readText()`, awaitPromise); got != want {
+		if got := testbrowser.Eval[string](t, tab, `navigator.clipboard.readText()`, awaitPromise); got != want {
 			t.Errorf("the %s copy button copied %q, want %q", id, got, want)
 		}
 	}
@@ -173,7 +174,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.visit(t, tab, idpPath("shop", "acme-saml"))
-	if w := evalJS[[]int](t, tab, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+	if w := testbrowser.Eval[[]int](t, tab, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 		t.Errorf("the provider's page is %d px wide on a %d px screen", w[0], w[1])
 	}
 	axeAudit(t, tab, "a SAML provider's page on a phone")
@@ -227,7 +228,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	if count(t, tab, "#idp-sp-entity-id") != 0 || count(t, tab, "#edit-idp-metadata-url") != 0 {
 		t.Error("an OIDC provider's page shows SAML values or inputs")
 	}
-	if value(t, tab, "#edit-idp-client-secret") != "" || !evalJS[bool](t, tab, `document.querySelector("#edit-idp-enabled").checked`) {
+	if value(t, tab, "#edit-idp-client-secret") != "" || !testbrowser.Eval[bool](t, tab, `document.querySelector("#edit-idp-enabled").checked`) {
 		t.Error("the edit form shows the secret, or has Enabled unticked for a provider Ward switched off")
 	}
 	if strings.Contains(html(), secret) {
@@ -286,7 +287,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 		text(t, tab, "#edit-idp-client-secret-hint") != "A secret is set. Leave this empty to keep it; type a new one to replace it. The secret you typed was not kept: type it again." {
 		t.Errorf("the refused form: secret field %q, hint %q", value(t, tab, "#edit-idp-client-secret"), text(t, tab, "#edit-idp-client-secret-hint"))
 	}
-	if !evalJS[bool](t, tab, `document.querySelector("#edit-idp-remove-secret").checked`) || value(t, tab, "#edit-idp-issuer") != corpIdP.Issuer {
+	if !testbrowser.Eval[bool](t, tab, `document.querySelector("#edit-idp-remove-secret").checked`) || value(t, tab, "#edit-idp-issuer") != corpIdP.Issuer {
 		t.Error("the refused form does not keep what was ticked and typed")
 	}
 	// Removed.
@@ -320,7 +321,7 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 	if got := text(t, tab, "[data-sign-in-note]"); got != "Signs in with Acme SSO. This user has no password: a set-password email lets it sign in with a password as well." {
 		t.Errorf("the linked user's sign-in card says %q", got)
 	}
-	if href := evalJS[string](t, tab, `document.querySelector("[data-sign-in] a").getAttribute("href")`); href != idpPath("shop", "acme-saml") {
+	if href := testbrowser.Eval[string](t, tab, `document.querySelector("[data-sign-in] a").getAttribute("href")`); href != idpPath("shop", "acme-saml") {
 		t.Errorf("the provider link of the user's page: %q", href)
 	}
 	axeAudit(t, tab, "a linked user's page")
@@ -361,14 +362,14 @@ func TestConsoleBrowserIdentityProviders(t *testing.T) {
 // by " | ".
 func cells(t *testing.T, tab context.Context, sel string) string {
 	t.Helper()
-	return evalJS[string](t, tab, `Array.from(document.querySelectorAll('`+sel+` td'), td => td.textContent.trim()).join(" | ")`)
+	return testbrowser.Eval[string](t, tab, `Array.from(document.querySelectorAll('`+sel+` td'), td => td.textContent.trim()).join(" | ")`)
 }
 
 // paste puts text into the field matching sel as pasting does (one
 // input, not a key press per character).
 func paste(t *testing.T, tab context.Context, sel, s string) {
 	t.Helper()
-	evalJS[any](t, tab, `document.querySelector("`+sel+`").value = ""`)
+	testbrowser.Eval[any](t, tab, `document.querySelector("`+sel+`").value = ""`)
 	if err := chromedp.Do(tab, chromedp.Focus(chromedp.CSS(sel))); err != nil {
 		t.Fatalf("focus %s: %v", sel, err)
 	}
