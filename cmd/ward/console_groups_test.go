@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,15 +358,25 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	for i := range 51 {
 		e.owner.must(201, "POST", "/admin/v1/realms/shop/groups", map[string]any{"name": fmt.Sprintf("team-%02d", i)})
 	}
+	// Pages follow IDs, and IDs made in the same millisecond sort in random
+	// order: the second page holds exactly the one group the first lacks.
 	e.visit(t, tab, "/console/realms/shop/groups")
 	if count(t, tab, `nav.pager a[rel=next]`) != 1 || count(t, tab, `nav.pager a[href="/console/realms/shop/groups"]`) != 0 {
 		t.Fatalf("first page's pager: %s", evalJS[string](t, tab, `(document.querySelector("nav.pager")||{}).outerHTML||"none"`))
+	}
+	firstPage := evalJS[[]string](t, tab, `[...document.querySelectorAll("tr[data-group]")].map(r => r.dataset.group)`)
+	if len(firstPage) != 50 {
+		t.Fatalf("first page lists %d groups, want 50: %v", len(firstPage), firstPage)
 	}
 	if err := clickLink(tab, `nav.pager a[rel=next]`); err != nil {
 		t.Fatal(err)
 	}
 	waitPage(t, tab, "h1")
-	if text(t, tab, `nav.pager a[href="/console/realms/shop/groups"]`) != "First page" || count(t, tab, `tr[data-group="team-50"]`) != 1 {
+	secondPage := evalJS[[]string](t, tab, `[...document.querySelectorAll("tr[data-group]")].map(r => r.dataset.group)`)
+	if len(secondPage) != 1 || slices.Contains(firstPage, secondPage[0]) || !strings.HasPrefix(secondPage[0], "team-") {
+		t.Fatalf("second page lists %v; first page %v", secondPage, firstPage)
+	}
+	if text(t, tab, `nav.pager a[href="/console/realms/shop/groups"]`) != "First page" {
 		t.Fatalf("second page: %s\n%s", evalJS[string](t, tab, `location.href`), text(t, tab, "main"))
 	}
 }
