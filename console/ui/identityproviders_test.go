@@ -184,7 +184,7 @@ func TestIdPPagesRendered(t *testing.T) {
 	render := func(name string, data nonced) string {
 		t.Helper()
 		var buf bytes.Buffer
-		if err := pages[name].Execute(&buf, data); err != nil {
+		if err := mustPage(t, pages, name).Execute(&buf, data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		return buf.String()
@@ -303,7 +303,7 @@ func TestIdPSettingsRendered(t *testing.T) {
 	render := func(name string, data nonced) string {
 		t.Helper()
 		var buf bytes.Buffer
-		if err := pages[name].Execute(&buf, data); err != nil {
+		if err := mustPage(t, pages, name).Execute(&buf, data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		return buf.String()

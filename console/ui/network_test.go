@@ -94,7 +94,7 @@ func TestNetworkCardRendered(t *testing.T) {
 	render := func(name string, data nonced) string {
 		t.Helper()
 		var buf bytes.Buffer
-		if err := pages[name].Execute(&buf, data); err != nil {
+		if err := mustPage(t, pages, name).Execute(&buf, data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		return buf.String()

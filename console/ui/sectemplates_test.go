@@ -95,7 +95,7 @@ func TestSecurityTemplatePages(t *testing.T) {
 		t.Helper()
 		data.setNonce("n")
 		var buf bytes.Buffer
-		if err := pages[name].Execute(&buf, data); err != nil {
+		if err := mustPage(t, pages, name).Execute(&buf, data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		return buf.String()

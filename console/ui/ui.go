@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -77,7 +76,7 @@ type UI struct {
 	now    func() time.Time
 	oauth  *oauth2.Config
 	logout string
-	pages  map[string]*template.Template
+	pages  *pageSet
 	seal   *sealer
 	sess   *sessions
 	mint   func(ctx context.Context, realmName, template string) (*oauth.MintedKey, error)
@@ -492,9 +491,9 @@ func (p *messagePage) setNonce(n string) { p.Nonce = n }
 // script, and the page's nonced style), no framing and no caching: console
 // pages show an org's data.
 func (u *UI) render(c echo.Context, status int, name string, data nonced) error {
-	t, ok := u.pages[name]
-	if !ok {
-		return fmt.Errorf("console: no page %q", name)
+	t, err := u.pages.page(name)
+	if err != nil {
+		return err
 	}
 	nonce := randomString()
 	data.setNonce(nonce)
@@ -512,7 +511,7 @@ func (u *UI) render(c echo.Context, status int, name string, data nonced) error 
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	_, err := c.Response().Write(buf.Bytes())
+	_, err = c.Response().Write(buf.Bytes())
 	return err
 }
 
