@@ -275,11 +275,15 @@ type oauthError struct {
 }
 
 // writeError answers an OAuth-style JSON error. Error responses are never
-// cached.
+// cached. A 503 (the database is away: a restart, a failover) asks the
+// client to come back shortly, as the admin API's does.
 func writeError(c echo.Context, status int, code, description string) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
 	return c.JSON(status, oauthError{Error: code, Description: description})
 }
 
