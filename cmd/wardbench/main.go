@@ -33,7 +33,12 @@ func main() {
 	loginC := flag.Int("login-c", 8, "concurrent clients for password logins")
 	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
 	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh runs")
+	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection)`)
 	flag.Parse()
+	if *only != "" && *only != "endpoints" {
+		fmt.Fprintf(os.Stderr, "wardbench: -only %q: the one part that runs alone is \"endpoints\"\n", *only)
+		os.Exit(2)
+	}
 
 	backends := []string{"sqlite"}
 	if os.Getenv("WARD_TEST_POSTGRES") != "" {
@@ -43,14 +48,14 @@ func main() {
 	}
 	fmt.Printf("machine: %d CPUs, %s/%s, %s; date %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel(), time.Now().UTC().Format(time.DateOnly))
 	var raw [2]float64
-	if *signIn {
+	if *signIn && *only == "" {
 		perCore, total := rawArgon2(6 * time.Second)
 		raw = [2]float64{perCore, total}
 		fmt.Printf("raw argon2id (realm.VerifyPassword, in-process): %.1f/s on one core, %.1f/s on %d cores (%.1f/s per core x cores)\n",
 			perCore, total, runtime.NumCPU(), perCore*float64(runtime.NumCPU()))
 	}
 	for _, b := range backends {
-		if err := benchBackend(*wardBin, b, *duration, *concurrency, *realms, *signIn, *loginC, *refreshC, raw); err != nil {
+		if err := benchBackend(*wardBin, b, *only, *duration, *concurrency, *realms, *signIn, *loginC, *refreshC, raw); err != nil {
 			fmt.Fprintf(os.Stderr, "wardbench %s: %v\n", b, err)
 			os.Exit(1)
 		}
@@ -252,7 +257,7 @@ func adminSend(method string, want int, base, tok, path string, body any) (map[s
 	return out, json.Unmarshal(raw, &out)
 }
 
-func benchBackend(bin, backend string, duration time.Duration, concurrency, realms int, signIn bool, loginC, refreshC int, raw [2]float64) error {
+func benchBackend(bin, backend, only string, duration time.Duration, concurrency, realms int, signIn bool, loginC, refreshC int, raw [2]float64) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "wardbench-")
 	if err != nil {
@@ -314,6 +319,11 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 		return err
 	}
 	id, secret := sa["client_id"].(string), sa["client_secret"].(string)
+	if only == "endpoints" {
+		err := benchEndpoints(p, backend, adminTok, duration, concurrency, id, secret)
+		p.stop()
+		return err
+	}
 
 	grants, cpu, errs := load(p, duration, concurrency, id, secret, "grant_type=client_credentials")
 	rate := float64(grants) / duration.Seconds()
@@ -324,6 +334,10 @@ func benchBackend(bin, backend string, duration time.Duration, concurrency, real
 	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
 		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
 	if err := benchExchange(p, backend, adminTok, duration, concurrency, id, secret); err != nil {
+		p.stop()
+		return err
+	}
+	if err := benchEndpoints(p, backend, adminTok, duration, concurrency, id, secret); err != nil {
 		p.stop()
 		return err
 	}
