@@ -84,7 +84,7 @@ func publicJSON(c echo.Context, body []byte) error {
 }
 
 func (s *Server) handleDiscovery(c echo.Context) error {
-	p, err := s.providers.current(c.Request().Context(), c.Param("realm"))
+	p, err := s.providers.recent(c.Request().Context(), c.Param("realm"))
 	if err != nil {
 		return s.realmError(c, err)
 	}
@@ -92,7 +92,7 @@ func (s *Server) handleDiscovery(c echo.Context) error {
 }
 
 func (s *Server) handleCerts(c echo.Context) error {
-	p, err := s.providers.current(c.Request().Context(), c.Param("realm"))
+	p, err := s.providers.recent(c.Request().Context(), c.Param("realm"))
 	if err != nil {
 		return s.realmError(c, err)
 	}

@@ -89,11 +89,29 @@ type introspection struct {
 func (s *Server) handleIntrospect(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, err := s.formCall(c)
-	if p == nil {
+	// The cached provider is used without checking the realm's name in the
+	// database first: the caller is read by the cached realm's ID, so a
+	// deleted realm has no caller, and only then is the name looked up (as
+	// the token endpoint does): 404 for a realm that is gone, the new
+	// realm's provider for one re-created under the name.
+	p, err := s.providers.get(ctx, c.Param("realm"))
+	if err != nil {
+		return s.realmError(c, err)
+	}
+	if ok, err := parseBody(c); !ok {
 		return err
 	}
 	caller, err := s.authenticateCaller(ctx, p, req)
+	if errors.Is(err, fosite.ErrNotFound) {
+		fresh, rerr := s.providers.revalidate(ctx, p.realm.Name, p)
+		if rerr != nil {
+			return s.realmError(c, rerr)
+		}
+		if fresh != p {
+			p = fresh
+			caller, err = s.authenticateCaller(ctx, p, req)
+		}
+	}
 	if err != nil {
 		return s.writeFositeError(c, p, err)
 	}
@@ -151,7 +169,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 }
 
 // formCall starts an endpoint that a client calls with a form and its
-// credentials (introspection, revocation): the realm's provider, checked
+// credentials (revocation): the realm's provider, checked
 // against the database, with the form read. When either fails it has
 // answered and p is nil.
 func (s *Server) formCall(c echo.Context) (p *provider, err error) {

@@ -46,6 +46,13 @@ type provider struct {
 	// every grant reads the current version with the client, so they are
 	// reloaded as soon as any definition changes (on any node).
 	defs atomic.Pointer[attributeDefs]
+	// verified remembers the tokens whose signature checked out against
+	// this provider's keys (verified.go).
+	verified verifiedTokens
+	// checked is when (s.clock, Unix ns) the database last confirmed that
+	// the realm of this name is still the one this provider was built for
+	// (providers.recent).
+	checked atomic.Int64
 }
 
 type signingKey struct {
@@ -123,10 +130,38 @@ func (ps *providers) current(ctx context.Context, name string) (*provider, error
 	return ps.get(ctx, name)
 }
 
+// realmRecheck is how long discovery and JWKS trust a provider's realm
+// without asking the database again (providers.recent). CONTRACT §8 gives an
+// admin change 1 s to be in force on every node; half of it leaves room for
+// the lookup itself and for a request that started just before the change.
+const realmRecheck = 500 * time.Millisecond
+
+// recent is current for discovery and JWKS, which read nothing else from
+// the database: the realm's name is checked against the database at most
+// every realmRecheck per node instead of on every request, so a deleted (or
+// deleted and re-created) realm's documents are served for at most that
+// long after the change. Their bytes are public and were being served a
+// moment before, and resource servers cache them for longer anyway.
+func (ps *providers) recent(ctx context.Context, name string) (*provider, error) {
+	if v, ok := ps.cache.Load(name); ok {
+		p := v.(*provider)
+		now := ps.s.clock()
+		if now.Before(p.expires) {
+			if checked := p.checked.Load(); now.UnixNano()-checked < int64(realmRecheck) && now.UnixNano() >= checked {
+				return p, nil
+			}
+			return ps.revalidate(ctx, name, p)
+		}
+	}
+	return ps.get(ctx, name)
+}
+
 // revalidate checks cached provider p of realm name against the database:
 // p itself when the realm is unchanged; a provider built afresh when the
-// name now belongs to another realm; ErrRealmNotFound when it is gone. A
-// stale p is dropped from the cache either way.
+// name now belongs to another realm or its row changed (updated_at: a new
+// signing key moves it, so a key another node made for the token it just
+// signed is in this node's JWKS at once); ErrRealmNotFound when it is gone.
+// A stale p is dropped from the cache either way.
 func (ps *providers) revalidate(ctx context.Context, name string, p *provider) (*provider, error) {
 	r, err := ps.s.store.GetRealmByName(ctx, name)
 	switch {
@@ -135,7 +170,8 @@ func (ps *providers) revalidate(ctx context.Context, name string, p *provider) (
 		return nil, ErrRealmNotFound
 	case err != nil:
 		return nil, fmt.Errorf("oauth: load realm: %w", err)
-	case r.ID == p.realm.ID:
+	case r.ID == p.realm.ID && r.UpdatedAt.Equal(p.realm.UpdatedAt):
+		p.checked.Store(ps.s.clock().UnixNano())
 		return p, nil
 	}
 	ps.cache.CompareAndDelete(name, p)
@@ -240,6 +276,7 @@ func (ps *providers) build(ctx context.Context, name string) (*provider, error) 
 		return nil, err
 	}
 	p.compose()
+	p.checked.Store(now.UnixNano())
 	return p, nil
 }
 
