@@ -134,6 +134,9 @@ type ClientStore interface {
 
 // KeyStore keeps signing keys.
 type KeyStore interface {
+	// CreateSigningKey stores k and sets its realm's UpdatedAt to
+	// k.CreatedAt: other nodes notice a new key by the realm row (package
+	// oauth rebuilds a cached provider whose realm row changed).
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	// ListSigningKeys lists a realm's keys, newest first.
 	ListSigningKeys(ctx context.Context, realmID string) ([]SigningKey, error)

@@ -1051,6 +1051,13 @@ func testSigningKeys(t *testing.T, f *fixture) {
 	k2 := &realm.SigningKey{ID: f.id(), RealmID: r.ID, Algorithm: "ES256", EncryptedPrivate: []byte{4, 5},
 		PublicJWK: []byte(`{"kty":"EC","x":"1"}`), Active: true, CreatedAt: f.tick()}
 	must(t, f.s.CreateSigningKey(f.ctx, k2))
+	// The realm row moves with its keys: other nodes notice a new key by it
+	// (package oauth compares updated_at when it revalidates a provider).
+	got, err := f.s.GetRealm(f.ctx, r.ID)
+	must(t, err)
+	if !got.UpdatedAt.Equal(k2.CreatedAt) {
+		t.Errorf("realm updated_at after CreateSigningKey = %v, want the key's creation time %v", got.UpdatedAt, k2.CreatedAt)
+	}
 	must(t, f.s.CreateSigningKey(f.ctx, &realm.SigningKey{ID: f.id(), RealmID: other.ID, Algorithm: "RS256",
 		EncryptedPrivate: []byte{7}, PublicJWK: []byte(`{}`), Active: true, CreatedAt: f.tick()}))
 

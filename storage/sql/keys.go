@@ -6,14 +6,25 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// CreateSigningKey inserts k.
+// CreateSigningKey inserts k and sets its realm's updated_at to k's
+// creation time, in one transaction. Every node's cached provider
+// (package oauth) compares the realm row's updated_at when it revalidates,
+// so the JWKS of every node lists a key as soon as the key exists: a
+// realm's first RS256 key is made when a node first signs an ID token with
+// it, and the other nodes must publish it for that token to verify
+// (CONTRACT §8). Set, not raised: only a different value is noticed.
 func (s *Store) CreateSigningKey(ctx context.Context, k *realm.SigningKey) error {
-	m := toSigningKey(k)
-	err := s.q(ctx).Create(&m).Error
-	if foreignKeyViolation(err) {
-		return realm.ErrNotFound
-	}
-	return mapErr(err)
+	return s.tx(ctx, func(tx *Store) error {
+		m := toSigningKey(k)
+		err := tx.q(ctx).Create(&m).Error
+		if foreignKeyViolation(err) {
+			return realm.ErrNotFound
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		return mapErr(tx.q(ctx).Model(&realmModel{}).Where("id = ?", k.RealmID).Update("updated_at", dbTime(k.CreatedAt)).Error)
+	})
 }
 
 // ListSigningKeys lists the realm's keys, newest first.
