@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +35,9 @@ type routerConfig struct {
 	Broker *broker.Handler
 	API    *console.API
 	UI     *ui.UI // the console pages under /console
+	// Draining is set once shutdown has begun: /readyz then answers 503
+	// so that a load balancer stops sending new requests here.
+	Draining *atomic.Bool
 }
 
 // newRouter assembles the HTTP surface: the admin API, the per-realm OAuth2
@@ -58,15 +62,7 @@ func newRouter(cfg routerConfig) *echo.Echo {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		if err := cfg.Store.Ping(ctx); err != nil {
-			cfg.Log.Warn("readiness check failed: database unreachable", "err", err)
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
-	})
+	e.GET("/readyz", readyz(cfg))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	cfg.API.Register(e)
@@ -75,6 +71,23 @@ func newRouter(cfg routerConfig) *echo.Echo {
 	cfg.Broker.Register(e)
 	cfg.UI.Register(e)
 	return e
+}
+
+// readyz answers 200 while the database answers, 503 without it, and
+// 503 once shutdown has begun, so that a load balancer sends no more.
+func readyz(cfg routerConfig) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if cfg.Draining != nil && cfg.Draining.Load() {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Store.Ping(ctx); err != nil {
+			cfg.Log.Warn("readiness check failed: database unreachable", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	}
 }
 
 // errorHandler picks each area's error format: the admin API answers
