@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -54,7 +55,8 @@ func FieldName(name string) string {
 		return name
 	}
 	b, _ := json.Marshal(name) // never fails for a string; bad UTF-8 becomes U+FFFD
-	return string(b)
+	// json.Marshal escapes every C0 control but leaves DEL as it is.
+	return strings.ReplaceAll(string(b), "\x7f", `\u007f`)
 }
 
 // CheckValues checks every name and value of a query, form or set of path
