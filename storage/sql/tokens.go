@@ -21,11 +21,23 @@ func (s *Store) RevokeToken(ctx context.Context, realmID, jti string, expiresAt 
 }
 
 // IsTokenRevoked reports whether jti was revoked in the realm.
+// Every introspection asks it, so it is a statement prepared once on the
+// read pool (gorm's Count built the query anew each time: a third of an
+// introspection's CPU).
 func (s *Store) IsTokenRevoked(ctx context.Context, realmID, jti string) (bool, error) {
-	var n int64
-	err := s.q(ctx).Model(&revokedTokenModel{}).Where("realm_id = ? AND jti = ?", realmID, jti).Limit(1).Count(&n).Error
-	return n > 0, mapErr(err)
+	rows, err := s.query(ctx, isTokenRevokedSQL, realmID, jti)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	defer rows.Close()
+	found := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, mapErr(err)
+	}
+	return found, nil
 }
+
+const isTokenRevokedSQL = `SELECT 1 FROM revoked_tokens WHERE realm_id = ? AND jti = ? LIMIT 1`
 
 // CreateSetupToken inserts t.
 func (s *Store) CreateSetupToken(ctx context.Context, t *realm.SetupToken) error {
