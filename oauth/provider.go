@@ -344,6 +344,15 @@ func (p *provider) ensureKey(ctx context.Context, alg string) (*signingKey, erro
 			return nil, err
 		}
 		s.providers.forget(p.realm.ID) // the JWKS must list the new key
+		// Other nodes list a new key when they next check the realm row
+		// (a new key moves its updated_at), which discovery and JWKS do at
+		// most every realmRecheck (providers.recent). A token signed with
+		// a younger key could meet a JWKS without it on another node, so
+		// the first signature waits that long, once per realm and
+		// algorithm (CONTRACT §8: any node verifies what another issued).
+		if s.clock().Sub(k.CreatedAt) < realmRecheck {
+			time.Sleep(realmRecheck)
+		}
 		return &signingKey{kid: k.ID, alg: alg, priv: priv}, nil
 	})
 	if err != nil {
