@@ -224,7 +224,7 @@ func cmdRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "realm %q has a new %s signing key; running servers start signing with it within a minute, and the old key stays in the JWKS until its tokens have expired\n", realmName, alg)
+	fmt.Fprintf(stdout, "realm %q has a new %s signing key; running servers publish it in their JWKS within a second and sign with it from 30 s on, and the old key stays in the JWKS until its tokens have expired\n", realmName, alg)
 	return nil
 }
 
