@@ -34,7 +34,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	wardBin = filepath.Join(dir, "ward")
-	build := exec.Command("go", "build", "-o", wardBin, ".")
+	args := []string{"build", "-o", wardBin}
+	if raceEnabled {
+		// go test -race checks only the test process; the server is a
+		// separate binary and is checked only if built with -race too
+		// (its reports fail the test: raceReport).
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building ward:", err)
@@ -98,6 +105,9 @@ func (w *wardEnv) command(t testing.TB, args ...string) (string, string, int) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if r := raceReport(stderr.String()); r != "" {
+		t.Errorf("ward %v: the race detector reported:\n%s", args, r)
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -130,7 +140,12 @@ func (w *wardEnv) serve(t testing.TB, extra ...string) *server {
 		t.Fatal(err)
 	}
 	go func() { s.err = cmd.Wait(); close(s.done); pw.Close() }()
-	t.Cleanup(func() { s.stop(t) })
+	t.Cleanup(func() {
+		s.stop(t)
+		if r := raceReport(s.stderr.String()); r != "" {
+			t.Errorf("ward serve: the race detector reported:\n%s", r)
+		}
+	})
 
 	addr := make(chan string, 1)
 	go func() {
@@ -172,6 +187,33 @@ func (s *server) stop(t testing.TB) {
 		_ = s.cmd.Process.Kill()
 		t.Errorf("ward serve did not stop within 30s of SIGTERM")
 	}
+}
+
+// raceReport is the race detector's reports in a ward process's stderr
+// (a binary built with -race, raceEnabled), or "" when there are none.
+// The process keeps running after a report (GORACE halt_on_error is off),
+// so the test fails on the report itself, not on what a killed server
+// would make its later requests do.
+func raceReport(stderr string) string {
+	i := strings.Index(stderr, "WARNING: DATA RACE")
+	if i < 0 {
+		return ""
+	}
+	// From the separator line before the first report to the one after
+	// the last (the log lines after it are the test's own business).
+	const sep = "=================="
+	if j := strings.LastIndex(stderr[:i], sep); j >= 0 {
+		i = j
+	}
+	r := stderr[i:]
+	if j := strings.LastIndex(r, sep); j > 0 {
+		r = r[:j+len(sep)]
+	}
+	const max = 64 << 10
+	if len(r) > max {
+		return r[:max] + "\n[...]"
+	}
+	return r
 }
 
 // logs is everything the server wrote so far, stdout and stderr.
