@@ -3,8 +3,9 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 10s
 
-.PHONY: build run test bench screenshots vet fmt clean
+.PHONY: build run test race fuzz bench screenshots vet fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ward ./cmd/ward
@@ -38,6 +39,15 @@ test:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	.ci/with-postgres $(GO) test -count=1 -timeout 20m ./...
+
+# Every test under the race detector, on SQLite and Postgres; cmd/ward's
+# tests then build the ward binary with -race too and fail on its reports.
+race:
+	.ci/with-postgres $(GO) test -race -count=1 -timeout 60m ./...
+
+# Every fuzz target for FUZZTIME each (.ci/fuzz finds them; --list shows).
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 # Benchmarks: Go benchmarks plus the HTTP load harness, on SQLite and
 # Postgres. Results go in docs/benchmarks.md by hand, with machine and date.
