@@ -122,6 +122,7 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Pragma", "no-cache")
 
+	ctx = context.WithValue(ctx, callerKey{}, caller.c)
 	use, ar, err := p.fosite.IntrospectToken(ctx, token, fosite.TokenUse(req.PostForm.Get("token_type_hint")), &oauth2.JWTSession{})
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, "introspection", err)

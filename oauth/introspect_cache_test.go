@@ -103,6 +103,14 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 			if introspect("token of a reactivated client", tok) {
 				t.Error("a cached token issued before its client's deactivation is active after the reactivation")
 			}
+			// Nor when the client asks about its own token (its row is
+			// then the caller's, read once).
+			if r := env.Introspect("shop", tok, "svc", svcSecret); r.Status != http.StatusOK || r.Body["active"] != false {
+				t.Errorf("the reactivated client's own old token: %d %s, want 200 and inactive", r.Status, r.RawBody)
+			}
+			if r := env.Introspect("shop", env.MustToken("shop", "rs", rsSecret, nil), "rs", rsSecret); r.Status != http.StatusOK || r.Body["active"] != true {
+				t.Errorf("a client's own live token: %d %s, want 200 and active", r.Status, r.RawBody)
+			}
 
 			// The user deactivated, then reactivated.
 			userTok := f.SignIn(t, oauthtest.Browser(t), "openid").AccessToken

@@ -34,10 +34,12 @@ type Config struct {
 	AccessTokenLifespan time.Duration
 	// ProviderTTL is how long a realm's cached provider (realm row, keys,
 	// fosite provider) lives; default 30 s. It bounds how long another node
-	// takes to see a new key. It never lets a deleted realm be served:
-	// discovery, JWKS, introspection and revocation check the cached
-	// realm's ID by name on every request, and the token endpoint reads
-	// clients by that ID and re-checks only when none is found.
+	// takes to see a new key. It does not let a deleted realm be served:
+	// revocation (and the other endpoints that use providers.current)
+	// check the cached realm's ID by name on every request; the token and
+	// introspection endpoints read clients by that ID and re-check only
+	// when none is found; discovery and JWKS re-check at most every 500 ms
+	// per node (providers.recent), within CONTRACT §8's 1 s.
 	ProviderTTL time.Duration
 	// ClaimsTTL, when positive, caches a subject's groups and effective
 	// attributes per (realm, groups, primary group) for that long. The

@@ -152,7 +152,7 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 	if revoked {
 		return nil, nil, errTokenRevoked
 	}
-	c, err := s.store.GetClient(ctx, p.realm.ID, cl.ClientID)
+	c, err := p.tokenClient(ctx, cl.ClientID)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, nil, errTokenInactive
 	}
@@ -202,6 +202,20 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 		}
 	}
 	return cl, c, nil
+}
+
+// callerKey carries the introspecting client's row, read by this request's
+// client authentication, to verifyActive.
+type callerKey struct{}
+
+// tokenClient reads the token's client, or takes the caller's row when a
+// client introspects its own token: read by this very request, it is as
+// current as a second read would be.
+func (p *provider) tokenClient(ctx context.Context, clientID string) (*realm.Client, error) {
+	if c, ok := ctx.Value(callerKey{}).(*realm.Client); ok && c.ClientID == clientID && c.RealmID == p.realm.ID {
+		return c, nil
+	}
+	return p.s.store.GetClient(ctx, p.realm.ID, clientID)
 }
 
 // isTokenRejection tells a token that is simply not good (answer inactive or
