@@ -6,6 +6,9 @@
 //     as the load generator on the same machine;
 //   - server CPU time per grant (user+system time of the ward process, read
 //     from /proc, divided by the grants served);
+//   - JWKS, discovery and introspection per second, each as a ratio to a
+//     static net/http server in wardbench serving the same JWKS bytes
+//     through the same load generator (-only endpoints runs these alone);
 //   - start-to-ready time with many realms in the database;
 //   - idle resident memory after start.
 //

@@ -1,23 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 )
 
 // benchEndpoints measures the read-mostly endpoints resource servers call
 // (JWKS, discovery, introspection) against the best this machine and this
-// load generator can do: a static net/http server in this process serving
-// the realm's JWKS bytes, loaded the same way. Each Ward figure is printed
+// load generator can do: a static net/http server (a child wardbench
+// process) serving the realm's JWKS bytes, loaded the same way. Each Ward figure is printed
 // with its ratio to that ceiling (DESIGN: introspection ≥ 60%, JWKS and
-// discovery ≥ 85%). The static server runs before and after the Ward runs
-// and the ratio uses their mean, since the machine drifts.
+// discovery ≥ 85%).
 //
 // The introspecting caller is a second confidential client (a resource
 // server), not the token's own client, as in real use.
@@ -66,14 +68,15 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 		return nil
 	}
 
-	before, _, errs0 := loadWith(p, d, concurrency, get(static))
-	type run struct {
-		name string
-		n    int64
-		cpu  time.Duration
-		errs int64
+	// The static server runs before and after each Ward run, and each
+	// ratio is to the mean of the two runs around it: the machine drifts
+	// (and other work on it comes and goes) from one run to the next.
+	staticRun := func() (int64, int64) {
+		n, _, errs := loadWith(p, d, concurrency, get(static))
+		return n, errs
 	}
-	var runs []run
+	prev, staticErrs := staticRun()
+	statics := []float64{float64(prev) / d.Seconds()}
 	for _, r := range []struct {
 		name string
 		do   func(*http.Client, int) error
@@ -83,21 +86,21 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 		{"introspection", introspect},
 	} {
 		n, cpu, errs := loadWith(p, d, concurrency, r.do)
-		runs = append(runs, run{r.name, n, cpu, errs})
-	}
-	after, _, errs1 := loadWith(p, d, concurrency, get(static))
-	ceiling := float64(before+after) / 2 / d.Seconds()
-	fmt.Printf("%s: static net/http (same JWKS bytes, in wardbench) %.0f/s before, %.0f/s after (c=%d, %s), %d errors\n",
-		backend, float64(before)/d.Seconds(), float64(after)/d.Seconds(), concurrency, d, errs0+errs1)
-	for _, r := range runs {
-		rate := float64(r.n) / d.Seconds()
+		next, serrs := staticRun()
+		staticErrs += serrs
+		statics = append(statics, float64(next)/d.Seconds())
+		ceiling := float64(prev+next) / 2 / d.Seconds()
+		prev = next
+		rate := float64(n) / d.Seconds()
 		per := time.Duration(0)
-		if r.n > 0 {
-			per = r.cpu / time.Duration(r.n)
+		if n > 0 {
+			per = cpu / time.Duration(n)
 		}
-		fmt.Printf("%s: %s %.0f/s = %.0f%% of static, server CPU %.3f ms/request, %d errors\n",
-			backend, r.name, rate, 100*rate/ceiling, float64(per.Microseconds())/1000, r.errs)
+		fmt.Printf("%s: %s %.0f/s = %.0f%% of static (%.0f/s, mean of the runs before and after), server CPU %.3f ms/request, %d errors\n",
+			backend, r.name, rate, 100*rate/ceiling, ceiling, float64(per.Microseconds())/1000, errs)
 	}
+	fmt.Printf("%s: static net/http (same JWKS bytes, child process) runs: %.0f/s (c=%d, %s), %d errors\n",
+		backend, statics, concurrency, d, staticErrs)
 	return nil
 }
 
@@ -115,21 +118,73 @@ func fetch(client *http.Client, target string) ([]byte, error) {
 	return body, err
 }
 
-// staticServer serves body with the headers Ward's JWKS answer has, from a
-// plain net/http server on loopback: the ceiling of a JSON document served
-// through this load generator.
+// staticEnv names the file whose bytes a child wardbench serves as the
+// static server (serveStatic).
+const staticEnv = "WARDBENCH_STATIC_BODY"
+
+// staticServer starts this program again as a child process that serves
+// body with the headers Ward's JWKS answer has, from a plain net/http server
+// on loopback: the ceiling of a JSON document served through this load
+// generator. A process of its own, as Ward is, so that both are measured
+// across the same process boundary.
 func staticServer(body []byte) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := os.CreateTemp("", "wardbench-static-*.json")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	defer os.Remove(f.Name())
+	if _, err := f.Write(body); err != nil {
+		f.Close()
+		return "", nil, err
+	}
+	f.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), staticEnv+"="+f.Name())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("static server: %w", err)
+	}
+	return "http://" + strings.TrimSpace(addr) + "/certs", stop, nil
+}
+
+// serveStatic is the child of staticServer: it reads the file named by
+// staticEnv, prints its address and serves until killed.
+func serveStatic(path string) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wardbench static:", err)
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wardbench static:", err)
+		os.Exit(1)
+	}
+	fmt.Println(l.Addr().String())
+	err = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Cache-Control", "public, max-age=60")
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
-	})}
-	go func() { _ = srv.Serve(l) }()
-	return "http://" + l.Addr().String() + "/certs", func() { _ = srv.Close() }, nil
+	}))
+	fmt.Fprintln(os.Stderr, "wardbench static:", err)
+	os.Exit(1)
 }

@@ -25,6 +25,10 @@ import (
 )
 
 func main() {
+	if path := os.Getenv(staticEnv); path != "" {
+		serveStatic(path) // the static server's child process
+		return
+	}
 	wardBin := flag.String("ward", "bin/ward", "path to the ward binary")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	concurrency := flag.Int("c", 32, "concurrent client connections")
