@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/login"
@@ -113,6 +114,18 @@ func TestCORS(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodOptions, f.Env.Base+"/realms/other"+oauth.PathToken, nil)
 	req.Header.Set("Origin", app)
 	denied("another realm's preflight", f.Env.Do(req))
+
+	// A change of web_origins made elsewhere (another node writes the
+	// row) is in force within a second (CONTRACT §8): the new origin is
+	// allowed and the removed one refused once 500 ms have passed.
+	const moved = "https://moved.example"
+	f.Client.WebOrigins = []string{moved}
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
+		t.Fatal(err)
+	}
+	f.Env.Advance(time.Second)
+	allowed("token from the new origin", call(http.MethodPost, oauth.PathToken, moved, ccForm, nil), moved)
+	denied("token from the removed origin", call(http.MethodPost, oauth.PathToken, app, ccForm, nil))
 }
 
 // TestCORSOriginSerialized: origins are compared as browsers serialize
