@@ -66,6 +66,10 @@ func writeProblem(c echo.Context, status int, kind, detail string, fields ...rea
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set(echo.HeaderContentType, "application/problem+json")
+	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		// As every other 503 of Ward's: the database is away, come back soon.
+		h.Set("Retry-After", "1")
+	}
 	c.Response().WriteHeader(status)
 	return json.NewEncoder(c.Response()).Encode(problem{Type: "urn:ward:problem:" + kind,
 		Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields})

@@ -329,6 +329,24 @@ func TestTemporaryKeyMintLimit(t *testing.T) {
 	wantProblem(t, f.mint(other.Key, `{"template":"uploader"}`), http.StatusTooManyRequests, "address", "")
 }
 
+// TestTemporaryKeyStoreDown: with the database away a mint is a 503
+// problem that says when to come back, as every other 503 of Ward's.
+func TestTemporaryKeyStoreDown(t *testing.T) {
+	env := oauthtest.New(t)
+	f := newMintFixture(t, env, "down")
+	if r := f.mint(f.key.Key, `{"template":"uploader"}`); r.Status != http.StatusCreated {
+		t.Fatalf("mint before: %d %s", r.Status, r.RawBody)
+	}
+	if err := env.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := f.mint(f.key.Key, `{"template":"uploader"}`)
+	wantProblem(t, r, http.StatusServiceUnavailable, "right now", "")
+	if r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After %q, want 1", r.Header.Get("Retry-After"))
+	}
+}
+
 // TestMintTestKey: the console's test key is minted for an admin of the
 // realm's org only, lives at most ten minutes, names no API key, and its
 // audit event names the key's jti (never the key).
