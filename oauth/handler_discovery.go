@@ -74,13 +74,28 @@ var clientAuthMethods = []string{"client_secret_basic", "client_secret_post"}
 // supportedGrantTypes are the grants of CONTRACT §4.
 var supportedGrantTypes = []string{"client_credentials", "authorization_code", "refresh_token", GrantTypeTokenExchange}
 
+// The header values of publicJSON, made once: discovery and JWKS are the
+// most requested documents, and Header.Set would canonicalise the names and
+// allocate the values on every answer. Each slice has len == cap, so a
+// later Header.Add copies rather than writes into it.
+var (
+	headerAnyOrigin = []string{"*"}
+	// Short: keys rotate, and caches must pick up new ones soon.
+	headerPublic60 = []string{"public, max-age=60"}
+	headerJSONType = []string{"application/json"}
+)
+
 // publicJSON answers a document any origin may read (discovery, JWKS).
 func publicJSON(c echo.Context, body []byte) error {
-	h := c.Response().Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	// Short: keys rotate, and caches must pick up new ones soon.
-	h.Set("Cache-Control", "public, max-age=60")
-	return c.Blob(http.StatusOK, "application/json", body)
+	w := c.Response()
+	h := w.Header()
+	// The names as Header.Set would canonicalise them.
+	h["Access-Control-Allow-Origin"] = headerAnyOrigin
+	h["Cache-Control"] = headerPublic60
+	h["Content-Type"] = headerJSONType
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
 }
 
 func (s *Server) handleDiscovery(c echo.Context) error {
