@@ -113,8 +113,11 @@ func (s *Server) handleToken(c echo.Context) error {
 	// with the code; a client's starts empty.
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
 	switch req.PostFormValue("grant_type") {
-	case "authorization_code", "refresh_token":
+	case "authorization_code":
 		newSession = func() fosite.Session { return &userSession{} }
+	case "refresh_token":
+		newSession = func() fosite.Session { return &userSession{} }
+		ctx = withGrantClient(ctx) // one client read per refresh (storage.go)
 	case GrantTypeTokenExchange:
 		newSession = func() fosite.Session { return &apiKeySession{} }
 		var lookup *exchangeLookup

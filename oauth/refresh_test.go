@@ -255,3 +255,28 @@ func TestSignInOverSessionEndsIt(t *testing.T) {
 		t.Fatalf("refresh in the new session: %v", err)
 	}
 }
+
+// TestRefreshByAnotherClient: a refresh token is its own client's; another
+// client of the realm presenting it is refused with invalid_grant, and the
+// token is not consumed (its own client still refreshes with it). The
+// refresh grant takes the stored request's client from the request's own
+// authentication when the IDs match; this is the case where they do not.
+func TestRefreshByAnotherClient(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			f := oauthtest.NewLoginFixture(t, open)
+			tok := signInRefresh(t, f, f.Conf)
+			f.Env.NewClient(f.Realm.ID, "other", func(c *realm.Client) {
+				c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+				c.RedirectURIs = []string{f.Redirect}
+			})
+			other := *f.Conf
+			other.ClientID = "other"
+			_, err := refresh(&other, tok.RefreshToken)
+			oauthtest.WantRetrieveError(t, "refresh token presented by another client", err, "invalid_grant")
+			if _, err := refresh(f.Conf, tok.RefreshToken); err != nil {
+				t.Errorf("refresh by its own client after another's attempt: %v", err)
+			}
+		})
+	}
+}

@@ -167,8 +167,38 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if !cc.Client.Active || cc.Client.RealmID != s.realmID {
 		return nil, fosite.ErrNotFound
 	}
-	return &fositeClient{c: cc.Client, now: s.clock(), groups: cc.Groups, schemaVersion: cc.SchemaVersion,
-		realmNetwork: cc.RealmIPAllowList}, nil
+	fc := &fositeClient{c: cc.Client, now: s.clock(), groups: cc.Groups, schemaVersion: cc.SchemaVersion,
+		realmNetwork: cc.RealmIPAllowList}
+	if h, ok := ctx.Value(grantClientKey{}).(*grantClient); ok {
+		h.fc = fc
+	}
+	return fc, nil
+}
+
+// grantClientKey marks the context of a refresh grant. The grant reads its
+// client twice in fosite's order: once to authenticate the caller, and
+// again as the client of the stored request, only for fosite to check that
+// the two IDs are equal. The first read, kept here, answers the second
+// when the IDs are equal: it is the same row, read by this very request
+// and found active, so a disabled client is refused as exactly as before
+// (on any node: nothing is cached past the request).
+type grantClientKey struct{}
+
+// grantClient holds the client the request authenticated.
+type grantClient struct{ fc *fositeClient }
+
+// withGrantClient marks ctx as a refresh grant's (see grantClientKey).
+func withGrantClient(ctx context.Context) context.Context {
+	return context.WithValue(ctx, grantClientKey{}, &grantClient{})
+}
+
+// authenticatedClient is the client this refresh grant authenticated, if
+// its ID is id.
+func authenticatedClient(ctx context.Context, id string) *fositeClient {
+	if h, ok := ctx.Value(grantClientKey{}).(*grantClient); ok && h.fc != nil && h.fc.c.ClientID == id {
+		return h.fc
+	}
+	return nil
 }
 
 // fullClient reads the realm's active client with every field, for the

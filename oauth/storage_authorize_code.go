@@ -123,8 +123,13 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosit
 	if err := json.Unmarshal(sr.Session, sess); err != nil {
 		return nil, nil, fmt.Errorf("oauth: stored session does not decode: %w", err)
 	}
-	client, err := s.GetClient(ctx, sr.ClientID)
-	if err != nil {
+	var (
+		client fosite.Client
+		err    error
+	)
+	if fc := authenticatedClient(ctx, sr.ClientID); fc != nil {
+		client = fc // a refresh grant's own caller (grantClientKey)
+	} else if client, err = s.GetClient(ctx, sr.ClientID); err != nil {
 		return nil, nil, notFound
 	}
 	req := &fosite.Request{
