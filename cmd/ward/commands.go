@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -307,12 +305,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.resolve()
 	log := newLogger(s.LogFormat, stderr)
 	started := time.Now()
-	if _, set := os.LookupEnv("GOGC"); !set {
-		// The token path allocates short-lived garbage and the live heap is
-		// small (a few MiB), so collecting less often costs little memory and
-		// saves ~10% CPU per grant (docs/benchmarks.md). GOGC still wins.
-		debug.SetGCPercent(400)
-	}
+	tuneGC(ctx)
 
 	// Bind first so that the public URL (in issuers and mailed links) can
 	// name the port actually chosen (":0" in tests).
