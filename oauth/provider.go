@@ -115,8 +115,9 @@ func (ps *providers) get(ctx context.Context, name string) (*provider, error) {
 	return v.(*provider), nil
 }
 
-// current is get for the endpoints that are not the token
-// endpoint's hot path (discovery, JWKS, introspection, revocation): a cached
+// current is get for the endpoints that are not on a hot path (revocation,
+// userinfo, the authorization endpoint; discovery and JWKS use recent, the
+// token and introspection endpoints get and revalidate): a cached
 // provider is used only after the database confirms the realm of that name
 // is still the one it was built for (one indexed lookup), so a realm deleted
 // and re-created under the same name, by this org or another, is never
