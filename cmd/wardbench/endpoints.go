@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -144,6 +145,8 @@ func staticServer(body []byte) (string, func(), error) {
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), staticEnv+"="+f.Name())
+	// Dies with wardbench, even when wardbench is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
