@@ -27,8 +27,6 @@ type storedRequest struct {
 	GrantedAudience []string        `json:"granted_audience"`
 	Form            url.Values      `json:"form"`
 	Session         json.RawMessage `json:"session"`
-	// TokenHash is a refresh token's SHA-256 (refresh_tokens rows only).
-	TokenHash string `json:"token_hash,omitempty"`
 }
 
 // errCodeReused is the second redemption of an authorization code, found
@@ -40,7 +38,7 @@ func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, re
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	data, err := encodeRequest(req, "")
+	data, err := encodeRequest(req)
 	if err != nil {
 		return err
 	}
@@ -55,38 +53,22 @@ func (s *fositeStore) putRequest(ctx context.Context, kind, signature string, re
 	})
 }
 
-// encodeRequest is the stored form of req (auth_requests and
-// refresh_tokens rows).
-func encodeRequest(req fosite.Requester, tokenHash string) ([]byte, error) {
+// encodeRequest is the stored form of req in auth_requests rows
+// (refresh_tokens rows: encodeRefreshRequest).
+func encodeRequest(req fosite.Requester) ([]byte, error) {
 	sess, ok := req.GetSession().(*userSession)
 	if !ok {
 		return nil, fosite.ErrServerError.WithDebug("unexpected session type")
-	}
-	if tokenHash != "" {
-		// A refresh token's row needs no access token claims: every
-		// refresh builds them anew from the user (fillUserSession). Left
-		// out, the row is about half as long to write and to decode.
-		lean := *sess
-		lean.Access, lean.AccessHdr = nil, nil
-		sess = &lean
 	}
 	sb, err := json.Marshal(sess)
 	if err != nil {
 		return nil, err
 	}
-	granted := req.GetGrantedAudience()
-	if tokenHash != "" {
-		// A refresh checks the granted audience against the client's;
-		// the default one (the issuer, when neither asked nor
-		// configured) is derived again at each grant, so only what was
-		// asked is kept.
-		granted = req.GetRequestedAudience()
-	}
 	return json.Marshal(storedRequest{
 		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
 		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
-		Audience: req.GetRequestedAudience(), GrantedAudience: granted,
-		Form: req.GetRequestForm(), Session: sb, TokenHash: tokenHash,
+		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
+		Form: req.GetRequestForm(), Session: sb,
 	})
 }
 
@@ -103,7 +85,7 @@ func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, in
 	if err != nil {
 		return nil, nil, err
 	}
-	req, _, err := s.decodeRequest(ctx, row.Data, into, notFound)
+	req, err := s.decodeRequest(ctx, row.Data, into, notFound)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,26 +93,21 @@ func (s *fositeStore) getRequest(ctx context.Context, kind, signature string, in
 }
 
 // decodeRequest is the inverse of encodeRequest (see getRequest for into).
-func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosite.Session, notFound error) (*fosite.Request, *storedRequest, error) {
+func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosite.Session, notFound error) (*fosite.Request, error) {
 	var sr storedRequest
 	if err := json.Unmarshal(data, &sr); err != nil {
-		return nil, nil, fmt.Errorf("oauth: stored request does not decode: %w", err)
+		return nil, fmt.Errorf("oauth: stored request does not decode: %w", err)
 	}
 	sess, ok := into.(*userSession)
 	if !ok || sess.UserID != "" {
 		sess = &userSession{}
 	}
 	if err := json.Unmarshal(sr.Session, sess); err != nil {
-		return nil, nil, fmt.Errorf("oauth: stored session does not decode: %w", err)
+		return nil, fmt.Errorf("oauth: stored session does not decode: %w", err)
 	}
-	var (
-		client fosite.Client
-		err    error
-	)
-	if fc := authenticatedClient(ctx, sr.ClientID); fc != nil {
-		client = fc // a refresh grant's own caller (grantClientKey)
-	} else if client, err = s.GetClient(ctx, sr.ClientID); err != nil {
-		return nil, nil, notFound
+	client, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, notFound
 	}
 	req := &fosite.Request{
 		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: client,
@@ -141,7 +118,7 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosit
 	if req.Form == nil {
 		req.Form = url.Values{}
 	}
-	return req, &sr, nil
+	return req, nil
 }
 
 func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
