@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -32,17 +31,23 @@ func main() {
 	wardBin := flag.String("ward", "bin/ward", "path to the ward binary")
 	duration := flag.Duration("duration", 10*time.Second, "length of each load run")
 	concurrency := flag.Int("c", 32, "concurrent client connections")
-	realms := flag.Int("realms", 10000, "realms in the database for the start-up measurement")
+	realms := flag.Int("realms", 100000, "realms in the database of the many-realms run")
+	creators := flag.Int("realms-c", 16, "concurrent admin API calls creating the realms")
+	sigTime := flag.Duration("sig-time", 2*time.Second, "length of the in-process ES256 signing loop")
 	signIn := flag.Bool("signin", true, "also measure password logins and refresh-token grants")
 	loginC := flag.Int("login-c", 8, "concurrent clients for password logins")
 	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
 	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh runs")
-	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection)`)
+	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection), `+
+		`"grants" (client_credentials and its CPU in ES256 signatures) or "realms" (the many-realms run)`)
 	flag.Parse()
-	if *only != "" && *only != "endpoints" {
-		fmt.Fprintf(os.Stderr, "wardbench: -only %q: the one part that runs alone is \"endpoints\"\n", *only)
+	switch *only {
+	case "", "endpoints", "grants", "realms":
+	default:
+		fmt.Fprintf(os.Stderr, "wardbench: -only %q: the parts that run alone are \"endpoints\", \"grants\" and \"realms\"\n", *only)
 		os.Exit(2)
 	}
+	signDuration = *sigTime
 
 	backends := []string{"sqlite"}
 	if os.Getenv("WARD_TEST_POSTGRES") != "" {
@@ -59,7 +64,13 @@ func main() {
 			perCore, total, runtime.NumCPU(), perCore*float64(runtime.NumCPU()))
 	}
 	for _, b := range backends {
-		if err := benchBackend(*wardBin, b, *only, *duration, *concurrency, *realms, *signIn, *loginC, *refreshC, raw); err != nil {
+		var err error
+		if *only == "realms" {
+			err = benchRealms(*wardBin, b, *realms, *creators)
+		} else {
+			err = benchBackend(*wardBin, b, *only, *duration, *concurrency, *realms, *creators, *signIn, *loginC, *refreshC, raw)
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "wardbench %s: %v\n", b, err)
 			os.Exit(1)
 		}
@@ -244,11 +255,15 @@ func adminPost(base, tok, path string, body any) (map[string]any, error) {
 }
 
 func adminSend(method string, want int, base, tok, path string, body any) (map[string]any, error) {
+	return adminSendWith(http.DefaultClient, method, want, base, tok, path, body)
+}
+
+func adminSendWith(client *http.Client, method string, want int, base, tok, path string, body any) (map[string]any, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -261,45 +276,21 @@ func adminSend(method string, want int, base, tok, path string, body any) (map[s
 	return out, json.Unmarshal(raw, &out)
 }
 
-func benchBackend(bin, backend, only string, duration time.Duration, concurrency, realms int, signIn bool, loginC, refreshC int, raw [2]float64) error {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "wardbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	db := "sqlite:" + filepath.Join(dir, "ward.db")
-	if backend == "postgres" {
-		dsn, drop, err := freshPostgres(ctx)
-		if err != nil {
-			return err
-		}
-		defer drop()
-		db = dsn
-	}
-	w := &ward{bin: bin, dir: dir, env: append(os.Environ(),
-		"WARD_DATA_DIR="+dir, "WARD_DB="+db, "WARD_LOG_FORMAT=json",
-		"WARD_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		// The login load sets X-Forwarded-For per login so that the per-IP
-		// login limit (1/s, burst 20) does not cap it; loopback is the proxy.
-		"WARD_TRUSTED_PROXIES=127.0.0.1")}
+// signDuration is the length of each in-process ES256 signing loop (-sig-time).
+var signDuration = 2 * time.Second
 
-	out, err := w.run("bootstrap", "--org", "bench", "--owner-email", "bench@example.test", "--json")
+func benchBackend(bin, backend, only string, duration time.Duration, concurrency, realms, creators int, signIn bool, loginC, refreshC int, raw [2]float64) error {
+	bw, err := newWard(bin, backend)
 	if err != nil {
 		return err
 	}
-	var boot struct{ ClientID, ClientSecret string }
-	if err := json.Unmarshal([]byte(out), &struct {
-		ClientID     *string `json:"client_id"`
-		ClientSecret *string `json:"client_secret"`
-	}{&boot.ClientID, &boot.ClientSecret}); err != nil {
-		return err
-	}
+	defer bw.cleanup()
+	w := bw.w
 	p, err := w.serve()
 	if err != nil {
 		return err
 	}
-	adminTok, err := token(http.DefaultClient, p.url, "console", boot.ClientID, boot.ClientSecret)
+	adminTok, err := token(http.DefaultClient, p.url, "console", bw.clientID, bw.secret)
 	if err != nil {
 		p.stop()
 		return err
@@ -329,6 +320,9 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 		return err
 	}
 
+	// One ES256 signature's CPU, measured right before the load (the
+	// machine drifts), is the unit of the grant's server CPU.
+	sigCPU, sigWall := es256Cost(signDuration)
 	grants, cpu, errs := load(p, duration, concurrency, id, secret, "grant_type=client_credentials")
 	rate := float64(grants) / duration.Seconds()
 	perGrant := time.Duration(0)
@@ -337,6 +331,12 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 	}
 	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
 		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
+	fmt.Printf("%s: client_credentials server CPU per grant = %.2f ES256 signatures (one signature: %.1f µs CPU, %.1f µs wall, in wardbench on one goroutine just before)\n",
+		backend, float64(perGrant)/float64(sigCPU), float64(sigCPU.Nanoseconds())/1000, float64(sigWall.Nanoseconds())/1000)
+	if only == "grants" {
+		p.stop()
+		return nil
+	}
 	if err := benchExchange(p, backend, adminTok, duration, concurrency, id, secret); err != nil {
 		p.stop()
 		return err
@@ -353,64 +353,7 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 	}
 	p.stop()
 
-	// Many realms: create them through the API, restart, time start-to-ready.
-	p, err = w.serve()
-	if err != nil {
-		return err
-	}
-	adminTok, err = token(http.DefaultClient, p.url, "console", boot.ClientID, boot.ClientSecret)
-	if err != nil {
-		p.stop()
-		return err
-	}
-	made := time.Now()
-	if err := createRealms(p.url, adminTok, realms); err != nil {
-		p.stop()
-		return err
-	}
-	fmt.Printf("%s: created %d realms through the API in %s\n", backend, realms, time.Since(made).Round(time.Millisecond))
-	p.stop()
-	p, err = w.serve()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s: start-to-ready with %d realms: %s\n", backend, realms+2, p.ready.Round(time.Millisecond))
-	time.Sleep(2 * time.Second)
-	fmt.Printf("%s: idle RSS after start: %.1f MiB\n", backend, p.rssMiB())
-	p.stop()
-	return nil
-}
-
-func createRealms(base, tok string, n int) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				if _, err := adminPost(base, tok, "/admin/v1/realms", map[string]any{"name": fmt.Sprintf("r%06d", i)}); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
+	return benchRealms(bin, backend, realms, creators)
 }
 
 // load runs token requests (form, as client id) from concurrency workers
