@@ -23,9 +23,16 @@ import (
 // Verification (Validate, Decode) stays with the embedded DefaultSigner.
 type es256Signer struct {
 	*fjwt.DefaultSigner
-	key        *ecdsa.PrivateKey
-	lastHeader atomic.Pointer[encodedHeader]
+	key *ecdsa.PrivateKey
+	// headers are the last headers encoded, one slot per typ in use: a
+	// grant signs an access token (typ at+jwt) and a refresh or ID token
+	// (typ JWT) in turn, which a single slot would miss every time.
+	headers [headerSlots]atomic.Pointer[encodedHeader]
+	nextHdr atomic.Uint32
 }
+
+// headerSlots is how many encoded headers a signer keeps.
+const headerSlots = 4
 
 var _ fjwt.Signer = (*es256Signer)(nil)
 
@@ -101,7 +108,7 @@ type encodedHeader struct {
 
 // header returns the base64url-encoded JWS header for header: typ "JWT"
 // unless given (as fosite does), alg ES256. Headers of only typ and kid,
-// the access tokens' case, come from the last one encoded when equal.
+// every token's case, come from the last ones encoded when equal.
 func (s *es256Signer) header(header fjwt.Mapper) ([]byte, error) {
 	var typ, kid string
 	cacheable := false
@@ -110,8 +117,12 @@ func (s *es256Signer) header(header fjwt.Mapper) ([]byte, error) {
 		typ, ok1 = hd.Extra["typ"].(string)
 		kid, ok2 = hd.Extra["kid"].(string)
 		cacheable = ok1 && ok2
-		if c := s.lastHeader.Load(); cacheable && c != nil && c.typ == typ && c.kid == kid {
-			return c.b64, nil
+		if cacheable {
+			for i := range s.headers {
+				if c := s.headers[i].Load(); c != nil && c.typ == typ && c.kid == kid {
+					return c.b64, nil
+				}
+			}
 		}
 	}
 	h := header.ToMap()
@@ -125,7 +136,7 @@ func (s *es256Signer) header(header fjwt.Mapper) ([]byte, error) {
 	}
 	b64 := base64.RawURLEncoding.AppendEncode(nil, hb)
 	if cacheable {
-		s.lastHeader.Store(&encodedHeader{typ: typ, kid: kid, b64: b64})
+		s.headers[s.nextHdr.Add(1)%headerSlots].Store(&encodedHeader{typ: typ, kid: kid, b64: b64})
 	}
 	return b64, nil
 }

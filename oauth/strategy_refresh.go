@@ -75,8 +75,7 @@ func refreshSignature(token string) string {
 	if json.Unmarshal(payload, &cl) != nil || cl.ID == "" || strings.Contains(cl.ID, ".") {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(token))
-	return cl.ID + "." + base64.RawURLEncoding.EncodeToString(sum[:])
+	return tokenSignature(cl.ID, token)
 }
 
 // splitRefreshSignature returns the jti and token hash of a signature.
@@ -97,8 +96,9 @@ func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, n
 	if exp.IsZero() {
 		return "", "", fosite.ErrServerError.WithDebug("refresh token without expiry")
 	}
+	jti := realm.NewID(now, nil)
 	claims := fjwt.MapClaims{
-		"typ": refreshTokenType, "jti": realm.NewID(now, nil), "sub": us.UserID,
+		"typ": refreshTokenType, "jti": jti, "sub": us.UserID,
 		"azp": req.GetClient().GetID(), "iss": p.issuer, "aud": p.issuer,
 		"exp": exp.Unix(), "iat": now.Unix(), "scope": strings.Join(req.GetGrantedScopes(), " "),
 	}
@@ -110,7 +110,15 @@ func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, n
 	if err != nil {
 		return "", "", err
 	}
-	return token, refreshSignature(token), nil
+	// The signature refreshSignature would find, without decoding the
+	// payload just encoded.
+	return token, tokenSignature(jti, token), nil
+}
+
+// tokenSignature is the signature of a refresh token with this jti.
+func tokenSignature(jti, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return jti + "." + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // validateRefreshToken checks the refresh token's own lifetime; the row
