@@ -420,6 +420,7 @@ func (p *provider) compose() {
 		func(fosite.Configurator, any, any) any { return &jwtIntrospector{p: p} },
 		func(fosite.Configurator, any, any) any { return &jwtRevoker{p: p} },
 	).(*fosite.Fosite)
+	ownGrantsOnly(cfg) // token_handlers.go
 }
 
 // audienceStrategy: audience values are names such as "assets", compared
