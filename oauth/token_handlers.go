@@ -10,7 +10,7 @@ import (
 // populate a response only for a grant it handles. fosite's NewAccessResponse
 // asks every handler, and each that does not handle the grant answers
 // errorsx.WithStack(ErrUnknownRequest), capturing a stack trace
-// (runtime.Callers) only for fosite to drop it: five captures per
+// (runtime.Callers) only for fosite to drop it: four captures per
 // client_credentials grant, a few percent of its CPU in profiles. The
 // answer here is the same error without the trace; fosite's handlers all
 // begin their PopulateTokenEndpointResponse with this same check (PKCE's
