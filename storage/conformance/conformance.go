@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"ConsoleSessionData", testConsoleSessionData},
 		{"ConsoleSessionExpiry", testConsoleSessionExpiry},
 		{"ConsoleSessionCap", testConsoleSessionCap},
+		{"IntrospectionRead", testIntrospectionRead},
 	}
 	for _, tc := range tests {
 		runCase(t, tc.name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { tc.fn(t, f) })

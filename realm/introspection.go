@@ -1,0 +1,48 @@
+package realm
+
+import "context"
+
+// IntrospectionReader is what token introspection reads on every request,
+// in one round trip: the calling client, the token's client, the token's
+// user and whether the token is revoked. A store that does not implement
+// it is read through GetClientClaims, GetClient, GetUser and
+// IsTokenRevoked instead, with the same answers.
+//
+// Nothing here may be cached by the store: introspection is exact on any
+// node because every request reads these rows afresh (CONTRACT §8).
+type IntrospectionReader interface {
+	// ReadIntrospection reads, from one snapshot, what q names in realm
+	// realmID. An empty ID in q reads nothing for that part; a row that
+	// does not exist in the realm is nil. A failure to read is an error,
+	// never a nil row.
+	ReadIntrospection(ctx context.Context, realmID string, q IntrospectionQuery) (*IntrospectionRead, error)
+}
+
+// IntrospectionQuery names the rows of one introspection.
+type IntrospectionQuery struct {
+	// CallerID is the OAuth2 client_id of the client authenticating.
+	CallerID string
+	// TokenClientID is the client_id the token was issued to.
+	TokenClientID string
+	// UserID is the token's user (a user's token only).
+	UserID string
+	// JTI is the token's ID, checked against the revocation list.
+	JTI string
+}
+
+// IntrospectionRead is what ReadIntrospection found.
+//
+// Its rows carry only what the checks use (every other field is zero), so
+// that the one read stays small.
+type IntrospectionRead struct {
+	// Caller is what authenticating a client uses: ID, RealmID, ClientID,
+	// Kind, Active, Public, OrgID, OrgRole, SecretHash, PreviousSecretHash,
+	// PreviousSecretExpiresAt and TokensValidAfter.
+	Caller *Client
+	// TokenClient has ID, RealmID, ClientID, Active and TokensValidAfter.
+	TokenClient *Client
+	// User has ID, RealmID, Active and TokensValidAfter.
+	User *User
+	// Revoked says whether JTI is on the realm's revocation list.
+	Revoked bool
+}

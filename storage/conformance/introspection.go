@@ -1,0 +1,137 @@
+package conformance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// introspectionClientView keeps the fields realm.IntrospectionRead
+// promises of its caller.
+func introspectionClientView(c *realm.Client) *realm.Client {
+	if c == nil {
+		return nil
+	}
+	return &realm.Client{ID: c.ID, RealmID: c.RealmID, ClientID: c.ClientID, Kind: c.Kind, Active: c.Active,
+		Public: c.Public, OrgID: c.OrgID, OrgRole: c.OrgRole, SecretHash: c.SecretHash,
+		PreviousSecretHash: c.PreviousSecretHash, PreviousSecretExpiresAt: c.PreviousSecretExpiresAt,
+		TokensValidAfter: c.TokensValidAfter}
+}
+
+// testIntrospectionRead covers realm.IntrospectionReader: the caller, the
+// token's client and user as GetClient and GetUser return them (the fields
+// it promises), revocation as IsTokenRevoked says, each part nil or false
+// when absent, empty or of another realm, and every change seen by the next
+// read (nothing cached).
+func testIntrospectionRead(t *testing.T, f *fixture) {
+	ir, ok := f.s.(realm.IntrospectionReader)
+	if !ok {
+		t.Skip("the store does not implement realm.IntrospectionReader (introspection reads it part by part)")
+	}
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	read := func(what string, q realm.IntrospectionQuery) *realm.IntrospectionRead {
+		t.Helper()
+		got, err := ir.ReadIntrospection(f.ctx, r.ID, q)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return got
+	}
+	check := func(what string, got *realm.IntrospectionRead, caller, tc *realm.Client, u *realm.User, revoked bool) {
+		t.Helper()
+		same(t, what+": caller", introspectionClientView(got.Caller), introspectionClientView(caller))
+		var wantTC *realm.Client
+		if tc != nil {
+			wantTC = &realm.Client{ID: tc.ID, RealmID: tc.RealmID, ClientID: tc.ClientID, Active: tc.Active,
+				TokensValidAfter: tc.TokensValidAfter}
+		}
+		same(t, what+": token client", got.TokenClient, wantTC)
+		var wantUser *realm.User
+		if u != nil {
+			wantUser = &realm.User{ID: u.ID, RealmID: u.RealmID, Active: u.Active, TokensValidAfter: u.TokensValidAfter}
+		}
+		same(t, what+": user", got.User, wantUser)
+		if got.Revoked != revoked {
+			t.Errorf("%s: revoked = %v, want %v", what, got.Revoked, revoked)
+		}
+	}
+
+	// Every field it promises is set on the caller, so a column read into
+	// the wrong field shows.
+	rs := f.client(r.ID, "rs")
+	grace, cutoff := f.tick().Add(time.Hour), f.tick()
+	rs.Kind, rs.OrgID, rs.OrgRole = realm.KindApplication, o.ID, realm.RoleAdmin
+	rs.PreviousSecretHash, rs.PreviousSecretExpiresAt, rs.TokensValidAfter = []byte("old-hash"), &grace, &cutoff
+	must(t, f.s.UpdateClient(f.ctx, rs))
+	f.client(r.ID, "svc")
+	pub := f.client(r.ID, "spa")
+	pub.Kind, pub.Public, pub.SecretHash = realm.KindApplication, true, nil
+	must(t, f.s.UpdateClient(f.ctx, pub))
+	u := f.user(r.ID, "ann@example.com")
+	// The same IDs in another realm must never answer for this one.
+	f.client(other.ID, "ghost")
+	ghost := f.user(other.ID, "ghost@example.com")
+	exp := f.clock.Add(time.Hour)
+	must(t, f.s.RevokeToken(f.ctx, r.ID, "jti-1", exp))
+	must(t, f.s.RevokeToken(f.ctx, other.ID, "jti-other", exp))
+
+	get := func(clientID string) *realm.Client {
+		t.Helper()
+		c, err := f.s.GetClient(f.ctx, r.ID, clientID)
+		must(t, err)
+		return c
+	}
+	getUser := func(id string) *realm.User {
+		t.Helper()
+		got, err := f.s.GetUser(f.ctx, r.ID, id)
+		must(t, err)
+		return got
+	}
+
+	all := realm.IntrospectionQuery{CallerID: "rs", TokenClientID: "svc", UserID: u.ID, JTI: "jti-1"}
+	check("all four", read("all four", all), get("rs"), get("svc"), getUser(u.ID), true)
+	check("not revoked", read("not revoked", realm.IntrospectionQuery{CallerID: "rs", TokenClientID: "svc", JTI: "jti-2"}),
+		get("rs"), get("svc"), nil, false)
+	check("public caller, own token", read("public", realm.IntrospectionQuery{CallerID: "spa", TokenClientID: "spa"}),
+		get("spa"), get("spa"), nil, false)
+	check("nothing asked", read("nothing asked", realm.IntrospectionQuery{}), nil, nil, nil, false)
+	check("unknown", read("unknown", realm.IntrospectionQuery{CallerID: "nobody", TokenClientID: "nobody",
+		UserID: "nobody", JTI: "jti-nobody"}), nil, nil, nil, false)
+	check("another realm's rows", read("another realm's rows", realm.IntrospectionQuery{CallerID: "ghost",
+		TokenClientID: "ghost", UserID: ghost.ID, JTI: "jti-other"}), nil, nil, nil, false)
+	got, err := ir.ReadIntrospection(f.ctx, "no-such-realm", all)
+	must(t, err)
+	check("no such realm", got, nil, nil, nil, false)
+
+	// Changes are read at once: deactivation, a new cut-off, a rotated
+	// secret.
+	after := f.tick()
+	rs.Active, rs.SecretHash, rs.PreviousSecretHash, rs.PreviousSecretExpiresAt = false, []byte("new-hash"), nil, nil
+	must(t, f.s.UpdateClient(f.ctx, rs))
+	svcRow := get("svc")
+	svcRow.Active, svcRow.TokensValidAfter = false, &after
+	must(t, f.s.UpdateClient(f.ctx, svcRow))
+	u.Active, u.TokensValidAfter, u.UpdatedAt = false, &after, after
+	must(t, f.s.UpdateUser(f.ctx, u))
+	check("after changes", read("after changes", all), get("rs"), get("svc"), getUser(u.ID), true)
+	if c := read("deactivated", all).Caller; c == nil || c.Active || string(c.SecretHash) != "new-hash" {
+		t.Errorf("deactivated caller read as %+v", c)
+	}
+
+	// Inside a transaction it reads the transaction's rows.
+	must(t, f.s.InTx(f.ctx, func(tx realm.Store) error {
+		must(t, tx.RevokeToken(f.ctx, r.ID, "jti-2", exp))
+		txr, ok := tx.(realm.IntrospectionReader)
+		if !ok {
+			t.Fatal("the store's transactions do not implement realm.IntrospectionReader")
+		}
+		got, err := txr.ReadIntrospection(f.ctx, r.ID, realm.IntrospectionQuery{CallerID: "rs", JTI: "jti-2"})
+		must(t, err)
+		if !got.Revoked || got.Caller == nil {
+			t.Errorf("in a transaction: revoked = %v, caller = %v; want true and rs", got.Revoked, got.Caller)
+		}
+		return nil
+	}))
+}

@@ -1,0 +1,103 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"errors"
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+var _ realm.IntrospectionReader = (*Store)(nil)
+
+// readIntrospectionSQL reads an introspection's four parts in one
+// statement, hence one round trip and one snapshot: always exactly one row
+// (the one-row subquery), each part NULL when its row does not exist or
+// its ID is empty (no row has an empty ID). Each lookup is by a unique
+// index: clients (realm_id, client_id), users (realm_id, id) and
+// revoked_tokens' primary key (realm_id, jti). Only the columns the checks
+// use are read (each costs a conversion, on SQLite a call into the
+// engine): a row's realm and its client_id or ID are the ones asked for.
+const readIntrospectionSQL = `SELECT
+ EXISTS (SELECT 1 FROM revoked_tokens WHERE realm_id = ? AND jti = ?),
+ c.id, c.kind, c.active, c.public, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
+ c.previous_secret_expires_at, c.tokens_valid_after,
+ t.id, t.active, t.tokens_valid_after,
+ u.active, u.tokens_valid_after
+FROM (SELECT 1 AS one) AS o
+LEFT JOIN clients c ON c.realm_id = ? AND c.client_id = ?
+LEFT JOIN clients t ON t.realm_id = ? AND t.client_id = ?
+LEFT JOIN users u ON u.realm_id = ? AND u.id = ?`
+
+// errNoIntrospectionRow: readIntrospectionSQL returned no row, which its
+// one-row subquery rules out.
+var errNoIntrospectionRow = errors.New("storage/sql: introspection read returned no row")
+
+// ReadIntrospection reads what an introspection checks on every request
+// (realm.IntrospectionReader) through one statement prepared once on the
+// read pool, as the token endpoint's reads are.
+func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.IntrospectionQuery) (*realm.IntrospectionRead, error) {
+	rows, err := s.query(ctx, readIntrospectionSQL, realmID, q.JTI, realmID, q.CallerID, realmID, q.TokenClientID,
+		realmID, q.UserID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var (
+		out               realm.IntrospectionRead
+		c                 callerColumns
+		tcID              dbsql.NullString
+		tcActive, uActive dbsql.NullBool
+		tcAfter, uAfter   dbsql.NullTime
+	)
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		// The one-row subquery makes this impossible; saying so beats
+		// reading "nothing revoked, nobody there".
+		return nil, errNoIntrospectionRow
+	}
+	if err := rows.Scan(&out.Revoked, &c.id, &c.kind, &c.active, &c.public, &c.orgID, &c.orgRole, &c.secret,
+		&c.prev, &c.prevExp, &c.validAfter, &tcID, &tcActive, &tcAfter, &uActive, &uAfter); err != nil {
+		return nil, mapErr(err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if c.id.Valid {
+		out.Caller = &realm.Client{ID: c.id.String, RealmID: realmID, ClientID: q.CallerID,
+			Kind: realm.ClientKind(c.kind.String), Active: c.active.Bool, Public: c.public.Bool,
+			OrgID: c.orgID.String, OrgRole: realm.Role(c.orgRole.String),
+			SecretHash: emptyNil(c.secret), PreviousSecretHash: emptyNil(c.prev),
+			PreviousSecretExpiresAt: nullTimePtr(c.prevExp), TokensValidAfter: nullTimePtr(c.validAfter)}
+	}
+	if tcID.Valid {
+		out.TokenClient = &realm.Client{ID: tcID.String, RealmID: realmID, ClientID: q.TokenClientID,
+			Active: tcActive.Bool, TokensValidAfter: nullTimePtr(tcAfter)}
+	}
+	// active is NOT NULL: NULL means no such user.
+	if uActive.Valid {
+		out.User = &realm.User{ID: q.UserID, RealmID: realmID, Active: uActive.Bool, TokensValidAfter: nullTimePtr(uAfter)}
+	}
+	return &out, nil
+}
+
+// callerColumns are the caller's columns of readIntrospectionSQL, every
+// one nullable (a LEFT JOIN).
+type callerColumns struct {
+	id, kind, orgID, orgRole dbsql.NullString
+	active, public           dbsql.NullBool
+	secret, prev             []byte
+	prevExp, validAfter      dbsql.NullTime
+}
+
+// nullTimePtr is t in UTC, or nil when NULL.
+func nullTimePtr(t dbsql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := fromDBTime(t.Time)
+	return &u
+}
