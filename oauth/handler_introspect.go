@@ -101,7 +101,16 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if ok, err := parseBody(c); !ok {
 		return err
 	}
-	caller, err := s.authenticateCaller(ctx, p, req)
+	token := req.PostForm.Get("token")
+	// One round trip reads the caller and what the token's checks need
+	// (introspect_read.go); the caller is then authenticated on that row.
+	pre := p.readIntrospection(ctx, req, token)
+	var caller *fositeClient
+	if pre != nil {
+		caller, err = s.authenticateCallerWith(ctx, p, req, pre)
+	} else {
+		caller, err = s.authenticateCaller(ctx, p, req)
+	}
 	if errors.Is(err, fosite.ErrNotFound) {
 		fresh, rerr := s.providers.revalidate(ctx, p.realm.Name, p)
 		if rerr != nil {
@@ -115,7 +124,6 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	if err != nil {
 		return s.writeFositeError(c, p, err)
 	}
-	token := req.PostForm.Get("token")
 	if token == "" {
 		return writeError(c, http.StatusBadRequest, "invalid_request", "The token parameter is missing.")
 	}
@@ -123,6 +131,9 @@ func (s *Server) handleIntrospect(c echo.Context) error {
 	c.Response().Header().Set("Pragma", "no-cache")
 
 	ctx = context.WithValue(ctx, callerKey{}, caller.c)
+	if pre != nil {
+		ctx = context.WithValue(ctx, introspectionKey{}, pre)
+	}
 	use, ar, err := p.fosite.IntrospectToken(ctx, token, fosite.TokenUse(req.PostForm.Get("token_type_hint")), &oauth2.JWTSession{})
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, "introspection", err)
@@ -187,7 +198,12 @@ func (s *Server) formCall(c echo.Context) (p *provider, err error) {
 // and refuses public clients: only confidential clients may introspect and
 // revoke.
 func (s *Server) authenticateCaller(ctx context.Context, p *provider, req *http.Request) (*fositeClient, error) {
-	client, err := p.fosite.AuthenticateClient(ctx, req, req.PostForm)
+	return confidentialCaller(p.fosite.AuthenticateClient(ctx, req, req.PostForm))
+}
+
+// confidentialCaller is the result of fosite's client authentication, with
+// public clients refused.
+func confidentialCaller(client fosite.Client, err error) (*fositeClient, error) {
 	if err != nil {
 		return nil, err
 	}

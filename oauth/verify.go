@@ -105,6 +105,15 @@ func (p *provider) verifySignedCached(token string) (*AccessClaims, error) {
 	return cl, nil
 }
 
+// cachedClaims returns a copy of token's claims when verifySignedCached has
+// checked it before, without checking anything itself.
+func (p *provider) cachedClaims(token string) (*AccessClaims, bool) {
+	if token == "" || len(token) > 16<<10 {
+		return nil, false
+	}
+	return p.verified.get(tokenHash(token))
+}
+
 // isAccessTokenType accepts "at+jwt" and its full media type (RFC 9068 §4).
 func isAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, accessTokenType) || strings.EqualFold(typ, "application/"+accessTokenType)
@@ -133,8 +142,17 @@ func (s *Server) VerifyAccessToken(ctx context.Context, realmName, token string)
 // client row too.
 func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaims, *realm.Client, error) {
 	s := p.s
-	cl, err := p.verifySignedCached(token)
-	if err != nil {
+	// An introspection has read the rows below already, in this request
+	// (introspect_read.go); anything else reads them here.
+	pre, _ := ctx.Value(introspectionKey{}).(*introspectionRead)
+	pre = pre.forRequest(p.realm.ID, token)
+	var (
+		cl  *AccessClaims
+		err error
+	)
+	if pre != nil && pre.claims != nil {
+		cl = pre.claims
+	} else if cl, err = p.verifySignedCached(token); err != nil {
 		return nil, nil, err
 	}
 	now := s.clock()
@@ -145,14 +163,16 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 		// Issued in the future beyond clock skew: not ours.
 		return nil, nil, errTokenInvalid
 	}
-	revoked, err := s.store.IsTokenRevoked(ctx, p.realm.ID, cl.ID)
-	if err != nil {
+	var revoked bool
+	if pre != nil && pre.q.JTI == cl.ID {
+		revoked = pre.r.Revoked
+	} else if revoked, err = s.store.IsTokenRevoked(ctx, p.realm.ID, cl.ID); err != nil {
 		return nil, nil, fmt.Errorf("oauth: revocation check: %w", err)
 	}
 	if revoked {
 		return nil, nil, errTokenRevoked
 	}
-	c, err := p.tokenClient(ctx, cl.ClientID)
+	c, err := p.tokenClient(ctx, cl.ClientID, pre)
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil, nil, errTokenInactive
 	}
@@ -193,7 +213,7 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 	}
 	if cl.Kind == "user" {
 		// A user deactivated or deleted since: the token ends with them.
-		u, err := s.store.GetUser(ctx, p.realm.ID, cl.Subject)
+		u, err := p.tokenUser(ctx, cl.Subject, pre)
 		if errors.Is(err, realm.ErrNotFound) || (err == nil && (!u.Active || realm.IssuedBeforeCutoff(u.TokensValidAfter, iat))) {
 			return nil, nil, errTokenInactive
 		}
@@ -209,13 +229,32 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 type callerKey struct{}
 
 // tokenClient reads the token's client, or takes the caller's row when a
-// client introspects its own token: read by this very request, it is as
-// current as a second read would be.
-func (p *provider) tokenClient(ctx context.Context, clientID string) (*realm.Client, error) {
+// client introspects its own token, or the row the introspection read
+// (pre): read by this very request, either is as current as a second read
+// would be.
+func (p *provider) tokenClient(ctx context.Context, clientID string, pre *introspectionRead) (*realm.Client, error) {
 	if c, ok := ctx.Value(callerKey{}).(*realm.Client); ok && c.ClientID == clientID && c.RealmID == p.realm.ID {
 		return c, nil
 	}
+	if pre != nil && pre.q.TokenClientID == clientID {
+		if pre.r.TokenClient == nil {
+			return nil, realm.ErrNotFound
+		}
+		return pre.r.TokenClient, nil
+	}
 	return p.s.store.GetClient(ctx, p.realm.ID, clientID)
+}
+
+// tokenUser reads the token's user, or takes the row the introspection
+// read (pre) in this request.
+func (p *provider) tokenUser(ctx context.Context, userID string, pre *introspectionRead) (*realm.User, error) {
+	if pre != nil && pre.q.UserID == userID {
+		if pre.r.User == nil {
+			return nil, realm.ErrNotFound
+		}
+		return pre.r.User, nil
+	}
+	return p.s.store.GetUser(ctx, p.realm.ID, userID)
 }
 
 // isTokenRejection tells a token that is simply not good (answer inactive or
