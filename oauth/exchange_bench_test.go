@@ -1,10 +1,8 @@
 package oauth_test
 
 import (
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/wardiam/ward/oauth"
@@ -47,24 +45,7 @@ func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
 	tokenURL := rf.Issuer + oauth.PathToken
 	body := exchangeForm(key.Key, "audience", "assets").Encode()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	exchange := func() error {
-		req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(c.ClientID, secret)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return &httpStatusError{resp.StatusCode}
-		}
-		return nil
-	}
+	exchange := benchPost(client, tokenURL, "", body, basicAuth(c.ClientID, secret), http.StatusOK, "")
 	if err := exchange(); err != nil { // warm the realm's provider
 		b.Fatal(err)
 	}
@@ -73,4 +54,6 @@ func benchmarkTokenExchange(b *testing.B, open func(testing.TB) realm.Store) {
 
 type httpStatusError struct{ status int }
 
-func (e *httpStatusError) Error() string { return "exchange: HTTP " + http.StatusText(e.status) }
+func (e *httpStatusError) Error() string {
+	return "unexpected answer: HTTP " + http.StatusText(e.status)
+}

@@ -1,11 +1,9 @@
 package oauth_test
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/wardiam/ward/oauth"
@@ -34,24 +32,7 @@ func BenchmarkIntrospectByResourceServer(b *testing.B) {
 			target := rf.Issuer + oauth.PathIntrospect
 			body := url.Values{"token": {tok}}.Encode()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-			introspect := func() error {
-				req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth(rs.ClientID, rsSecret)
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				got, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), `"active":true`) {
-					return &url.Error{Op: "introspect", URL: target, Err: io.ErrUnexpectedEOF}
-				}
-				return nil
-			}
+			introspect := benchPost(client, target, "", body, basicAuth(rs.ClientID, rsSecret), http.StatusOK, `"active":true`)
 			if err := introspect(); err != nil {
 				b.Fatal(err)
 			}

@@ -1,10 +1,8 @@
 package oauth_test
 
 import (
-	"io"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/wardiam/ward/oauth"
@@ -36,24 +34,8 @@ func benchmarkMint(b *testing.B, open func(testing.TB) realm.Store) {
 	}
 	mintURL := rf.Issuer + "/temporary-keys"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	mint := func() error {
-		req, err := http.NewRequest(http.MethodPost, mintURL, strings.NewReader(`{"template":"uploader"}`))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-Key", key.Key)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return &httpStatusError{resp.StatusCode}
-		}
-		return nil
-	}
+	mint := benchPost(client, mintURL, "application/json", `{"template":"uploader"}`,
+		func(req *http.Request) { req.Header.Set("X-API-Key", key.Key) }, http.StatusCreated, "")
 	if err := mint(); err != nil { // warm the realm's provider
 		b.Fatal(err)
 	}
