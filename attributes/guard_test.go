@@ -23,6 +23,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
+
+	"github.com/wardiam/ward/internal/testjws"
 )
 
 // testIssuer plays a Ward realm over real HTTP: discovery, JWKS, the token
@@ -294,27 +296,7 @@ func (s signer) public() any {
 
 func (s signer) sign(t testing.TB, typ string, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithHeader("kid", s.kid)
-	if typ != "" {
-		opts = opts.WithType(jose.ContentType(typ))
-	}
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(s.alg), Key: s.key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := sg.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testjws.Sign(t, jose.SignatureAlgorithm(s.alg), s.key, s.kid, typ, claims)
 }
 
 // claims are a service account's access token claims, valid for 5 min.

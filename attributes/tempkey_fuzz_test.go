@@ -11,46 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardiam/ward/internal/testjws"
 )
-
-// signedBytes is what a compact JWS's signature covers, decoded: header
-// and payload. go-jose verifies over its own encoding of the decoded
-// parts, so a part written with other unused bits in its last base64url
-// character verifies too: another string, the same signed bytes.
-func signedBytes(tok string) string {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return tok
-	}
-	h, herr := base64.RawURLEncoding.DecodeString(parts[0])
-	p, perr := base64.RawURLEncoding.DecodeString(parts[1])
-	if herr != nil || perr != nil {
-		return tok
-	}
-	return string(h) + "." + string(p)
-}
-
-// sameBytesOtherEncoding returns tok with the last base64url character of
-// its header or payload replaced by each other one that decodes to the
-// same bytes: seeds for the case signedBytes allows.
-func sameBytesOtherEncoding(tok string) []string {
-	var out []string
-	parts := strings.Split(tok, ".")
-	for i := range 2 {
-		want, _ := base64.RawURLEncoding.DecodeString(parts[i])
-		for c := range 256 {
-			if !base64URL[c] {
-				continue
-			}
-			q := append([]string(nil), parts...)
-			q[i] = q[i][:len(q[i])-1] + string(rune(c))
-			if got, err := base64.RawURLEncoding.DecodeString(q[i]); err == nil && q[i] != parts[i] && string(got) == string(want) {
-				out = append(out, strings.Join(q, "."))
-			}
-		}
-	}
-	return out
-}
 
 // FuzzTemporaryKey: whatever is sent in X-API-Key, the guard's temporary
 // key check never panics, refuses with ErrInvalidToken (nothing here is
@@ -77,7 +40,7 @@ func FuzzTemporaryKey(f *testing.F) {
 		c["limit_per_minute"], c["limit_per_source_ip_per_minute"] = 60, 5
 		c["permissions"] = []any{"asset:read", "asset:delete"}
 	})
-	accepted := map[string]bool{signedBytes(good): true, signedBytes(ruled): true}
+	accepted := map[string]bool{testjws.SignedBytes(good): true, testjws.SignedBytes(ruled): true}
 	for _, k := range []string{good, ruled} {
 		if s, err := e.g.temporaryKeySubject(context.Background(), k); err != nil || !IsTemporaryKey(s) {
 			f.Fatalf("a genuine key: %v %v", s, err)
@@ -106,7 +69,7 @@ func FuzzTemporaryKey(f *testing.F) {
 		strings.Repeat("a", maxTempKeyLength-1)+".b.c") {
 		f.Add(k)
 	}
-	for _, k := range sameBytesOtherEncoding(good) {
+	for _, k := range testjws.SameBytesOtherEncoding(good) {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
@@ -117,7 +80,7 @@ func FuzzTemporaryKey(f *testing.F) {
 			}
 			return
 		}
-		if !accepted[signedBytes(key)] || strings.Count(key, ".") != 2 {
+		if !accepted[testjws.SignedBytes(key)] || strings.Count(key, ".") != 2 {
 			t.Fatalf("accepted a temporary key the realm did not sign as a valid one: %q (%v)", key, s)
 		}
 		if !IsTemporaryKey(s) || s["sub"] != "tpl-1" || s["api_key"] != "key-1" {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardiam/ward/internal/testjws"
 )
 
 // TestVerifyClaimsShape: the claims come back as encoding/json decodes
@@ -138,7 +140,7 @@ func FuzzVerifyToken(f *testing.F) {
 	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"k1"}`)) + "." + parts[1] + ".")
 	f.Add(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"at+jwt","kid":"k1"}`)) + "." + parts[1] + "." + parts[2])
 	f.Add(`{"payload":"` + parts[1] + `","protected":"` + parts[0] + `","signature":"` + parts[2] + `"}`)
-	for _, s := range sameBytesOtherEncoding(valid) {
+	for _, s := range testjws.SameBytesOtherEncoding(valid) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
@@ -151,7 +153,7 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 		// Compared decoded: a part re-encoded with other unused low bits
 		// is the same signed bytes (signedBytes).
-		if strings.Count(tok, ".") != 2 || signedBytes(tok) != signedBytes(valid) {
+		if strings.Count(tok, ".") != 2 || testjws.SignedBytes(tok) != testjws.SignedBytes(valid) {
 			t.Fatalf("accepted a token the issuer did not sign: %q", tok)
 		}
 	})

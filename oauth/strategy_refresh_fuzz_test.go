@@ -12,6 +12,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardiam/ward/internal/testjws"
 )
 
 // FuzzRefreshSignature: the refresh-token parser (which names a presented
@@ -26,7 +28,7 @@ func FuzzRefreshSignature(f *testing.F) {
 		f.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour).Unix()
-	issued := signJWS(f, jose.ES256, ec, "ec1", "JWT", map[string]any{"typ": refreshTokenType, "jti": "01jxyz", "sub": "u1",
+	issued := testjws.Sign(f, jose.ES256, ec, "ec1", "JWT", map[string]any{"typ": refreshTokenType, "jti": "01jxyz", "sub": "u1",
 		"azp": "app", "iss": fuzzIssuer, "aud": fuzzIssuer, "exp": exp, "iat": exp - 60, "scope": "openid offline_access", "sid": "s1"})
 	parts := strings.Split(issued, ".")
 	b64 := base64.RawURLEncoding.EncodeToString
@@ -38,7 +40,7 @@ func FuzzRefreshSignature(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	for _, s := range sameBytesOtherEncoding(issued) {
+	for _, s := range testjws.SameBytesOtherEncoding(issued) {
 		f.Add(s)
 	}
 	_, issuedHash, ok := splitRefreshSignature(refreshSignature(issued))

@@ -6,79 +6,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/wardiam/ward/internal/testjws"
 )
 
 // fuzzIssuer is the issuer of the tokens FuzzVerifyAccessToken signs.
 const fuzzIssuer = "https://ward.test/realms/acme"
-
-// signJWS signs claims as a compact JWS with key under kid, with header
-// typ typ.
-func signJWS(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithHeader("kid", kid).WithType(jose.ContentType(typ))
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := sg.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// signedPart is what a compact JWS's signature covers, decoded: its
-// header and payload bytes. Decoded, because go-jose verifies the
-// signature over its own encoding of the decoded parts, so a part written
-// with other unused bits in its last base64url character verifies too: a
-// different string, the same signed bytes.
-func signedPart(tok string) string {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return tok
-	}
-	h, herr := base64.RawURLEncoding.DecodeString(parts[0])
-	p, perr := base64.RawURLEncoding.DecodeString(parts[1])
-	if herr != nil || perr != nil {
-		return tok
-	}
-	return string(h) + "." + string(p)
-}
-
-// sameBytesOtherEncoding returns tok with the last base64url character of
-// its header or payload replaced by each other one that decodes to the
-// same bytes (the unused low bits differ).
-func sameBytesOtherEncoding(tok string) []string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	var out []string
-	parts := strings.Split(tok, ".")
-	for i := range 2 {
-		want, _ := base64.RawURLEncoding.DecodeString(parts[i])
-		for _, c := range alphabet {
-			q := append([]string(nil), parts...)
-			q[i] = q[i][:len(q[i])-1] + string(c)
-			if got, err := base64.RawURLEncoding.DecodeString(q[i]); err == nil && q[i] != parts[i] && string(got) == string(want) {
-				out = append(out, strings.Join(q, "."))
-			}
-		}
-	}
-	return out
-}
 
 // FuzzVerifyAccessToken: whatever the string, the access-token check that
 // introspection, userinfo and the admin API start with (verifySigned)
@@ -104,12 +43,12 @@ func FuzzVerifyAccessToken(f *testing.F) {
 	access := map[string]any{"iss": fuzzIssuer, "sub": "u1", "aud": "assets", "exp": exp, "iat": exp - 3600,
 		"jti": "j1", "client_id": "app", "scope": "openid", "kind": "user", "groups": []string{"news"},
 		"attributes": map[string]any{"region": "eu"}}
-	esTok := signJWS(f, jose.ES256, ec, "ec1", "at+jwt", access)
-	rsTok := signJWS(f, jose.RS256, rk, "rs1", "application/at+jwt", access)
-	idTok := signJWS(f, jose.ES256, ec, "ec1", "JWT", map[string]any{"iss": fuzzIssuer, "sub": "u1", "aud": "app", "azp": "app", "exp": exp})
+	esTok := testjws.Sign(f, jose.ES256, ec, "ec1", "at+jwt", access)
+	rsTok := testjws.Sign(f, jose.RS256, rk, "rs1", "application/at+jwt", access)
+	idTok := testjws.Sign(f, jose.ES256, ec, "ec1", "JWT", map[string]any{"iss": fuzzIssuer, "sub": "u1", "aud": "app", "azp": "app", "exp": exp})
 	refresh := map[string]any{"iss": fuzzIssuer, "sub": "u1", "aud": fuzzIssuer, "azp": "app", "exp": exp, "jti": "r1", "typ": "Refresh"}
-	refreshTok := signJWS(f, jose.ES256, ec, "ec1", "JWT", refresh)
-	genuineAccess := map[string]bool{signedPart(esTok): true, signedPart(rsTok): true}
+	refreshTok := testjws.Sign(f, jose.ES256, ec, "ec1", "JWT", refresh)
+	genuineAccess := map[string]bool{testjws.SignedBytes(esTok): true, testjws.SignedBytes(rsTok): true}
 	for _, tok := range []string{esTok, rsTok} {
 		if cl, err := p.verifySigned(tok); err != nil || cl.ID != "j1" || cl.Attributes["region"] != "eu" {
 			f.Fatalf("a genuine access token: %+v %v", cl, err)
@@ -137,7 +76,7 @@ func FuzzVerifyAccessToken(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	for _, s := range sameBytesOtherEncoding(esTok) {
+	for _, s := range testjws.SameBytesOtherEncoding(esTok) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
@@ -147,12 +86,12 @@ func FuzzVerifyAccessToken(f *testing.F) {
 			if cl != nil || !errors.Is(err, ErrInvalidToken) {
 				t.Fatalf("%q: refused with claims %+v and %v, want no claims and ErrInvalidToken", tok, cl, err)
 			}
-		case !genuineAccess[signedPart(tok)] || strings.Count(tok, ".") != 2:
+		case !genuineAccess[testjws.SignedBytes(tok)] || strings.Count(tok, ".") != 2:
 			t.Fatalf("accepted an access token the realm did not sign: %q (%+v)", tok, cl)
 		case cl.ID != "j1" || cl.Subject != "u1" || cl.Issuer != fuzzIssuer:
 			t.Fatalf("%q: claims %+v are not the ones signed", tok, cl)
 		}
-		if h, ok := a.VerifyIDTokenHint(tok); ok && (signedPart(tok) != signedPart(idTok) || strings.Count(tok, ".") != 2 || h.Subject != "u1") {
+		if h, ok := a.VerifyIDTokenHint(tok); ok && (testjws.SignedBytes(tok) != testjws.SignedBytes(idTok) || strings.Count(tok, ".") != 2 || h.Subject != "u1") {
 			t.Fatalf("accepted an ID token hint the realm did not sign as one: %q (%+v)", tok, h)
 		}
 	})
