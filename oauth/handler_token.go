@@ -113,11 +113,12 @@ func (s *Server) handleToken(c echo.Context) error {
 	// with the code; a client's starts empty.
 	newSession := func() fosite.Session { return &oauth2.JWTSession{} }
 	switch req.PostFormValue("grant_type") {
-	case "authorization_code":
+	case "authorization_code", "refresh_token":
 		newSession = func() fosite.Session { return &userSession{} }
-	case "refresh_token":
-		newSession = func() fosite.Session { return &userSession{} }
-		ctx = withGrantClient(ctx) // one client read per refresh (storage.go)
+		// One client read per grant (storage.go): the code's three stored
+		// sessions (code, PKCE, OIDC) and a refresh token's request each
+		// name the client this request just authenticated.
+		ctx = withGrantClient(ctx)
 	case GrantTypeTokenExchange:
 		newSession = func() fosite.Session { return &apiKeySession{} }
 		var lookup *exchangeLookup

@@ -280,3 +280,48 @@ func TestRefreshByAnotherClient(t *testing.T) {
 		})
 	}
 }
+
+// TestCodeByAnotherClient: a code is its own client's; another client of
+// the realm presenting it (with the right PKCE verifier) is refused with
+// invalid_grant and the code stays its client's. Its own client's
+// redemption reads the client once, though the code's three stored
+// sessions (code, PKCE, OIDC) each name it: the grant takes their client
+// from the request's own authentication when the IDs match.
+func TestCodeByAnotherClient(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			var rc *readCounter
+			f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
+				rc = &readCounter{Store: open(t), calls: map[string]int{}}
+				return rc
+			})
+			f.Env.NewClient(f.Realm.ID, "other", func(c *realm.Client) {
+				c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+				c.RedirectURIs = []string{f.Redirect}
+			})
+			own := *f.Conf
+			own.Scopes = []string{"openid", "email"}
+			verifier := oauth2.GenerateVerifier()
+			loc := f.Authorize(t, oauthtest.Browser(t), own.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier)))
+			code := loc.Query().Get("code")
+			other := own
+			other.ClientID = "other"
+			_, err := other.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+			oauthtest.WantRetrieveError(t, "code presented by another client", err, "invalid_grant")
+			rc.reset()
+			tok, err := own.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("code redeemed by its own client after another's attempt: %v", err)
+			}
+			if got := rc.reset()["GetClientClaims"]; got != 1 {
+				t.Errorf("the code's redemption read the client %d times, want 1", got)
+			}
+			if got := oauthtest.JWTPayload(t, tok.AccessToken)["client_id"]; got != own.ClientID {
+				t.Errorf("access token's client_id = %v, want %s", got, own.ClientID)
+			}
+			if tok.Extra("id_token") == nil {
+				t.Error("no ID token for scope openid")
+			}
+		})
+	}
+}

@@ -175,10 +175,11 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	return fc, nil
 }
 
-// grantClientKey marks the context of a refresh grant. The grant reads its
-// client twice in fosite's order: once to authenticate the caller, and
-// again as the client of the stored request, only for fosite to check that
-// the two IDs are equal. The first read, kept here, answers the second
+// grantClientKey marks the context of a refresh or authorization code
+// grant. Fosite reads the client once to authenticate the caller, and
+// again as the client of each stored request (one for a refresh token;
+// the code, PKCE and OIDC sessions for a code), only to check that the
+// IDs are equal. The first read, kept here, answers the second
 // when the IDs are equal: it is the same row, read by this very request
 // and found active, so a disabled client is refused as exactly as before
 // (on any node: nothing is cached past the request).
@@ -187,13 +188,14 @@ type grantClientKey struct{}
 // grantClient holds the client the request authenticated.
 type grantClient struct{ fc *fositeClient }
 
-// withGrantClient marks ctx as a refresh grant's (see grantClientKey).
+// withGrantClient marks ctx as a refresh or code grant's (see
+// grantClientKey).
 func withGrantClient(ctx context.Context) context.Context {
 	return context.WithValue(ctx, grantClientKey{}, &grantClient{})
 }
 
-// authenticatedClient is the client this refresh grant authenticated, if
-// its ID is id.
+// authenticatedClient is the client this grant authenticated, if its ID
+// is id.
 func authenticatedClient(ctx context.Context, id string) *fositeClient {
 	if h, ok := ctx.Value(grantClientKey{}).(*grantClient); ok && h.fc != nil && h.fc.c.ClientID == id {
 		return h.fc
