@@ -194,13 +194,14 @@ func withGrantClient(ctx context.Context) context.Context {
 	return context.WithValue(ctx, grantClientKey{}, &grantClient{})
 }
 
-// authenticatedClient is the client this grant authenticated, if its ID
-// is id.
-func authenticatedClient(ctx context.Context, id string) *fositeClient {
+// storedClient is the client a stored request names: the one this grant
+// authenticated when its ID is id (grantClientKey), else read as GetClient
+// reads it.
+func (s *fositeStore) storedClient(ctx context.Context, id string) (fosite.Client, error) {
 	if h, ok := ctx.Value(grantClientKey{}).(*grantClient); ok && h.fc != nil && h.fc.c.ClientID == id {
-		return h.fc
+		return h.fc, nil
 	}
-	return nil
+	return s.GetClient(ctx, id)
 }
 
 // fullClient reads the realm's active client with every field, for the

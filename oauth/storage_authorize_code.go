@@ -105,14 +105,9 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosit
 	if err := json.Unmarshal(sr.Session, sess); err != nil {
 		return nil, fmt.Errorf("oauth: stored session does not decode: %w", err)
 	}
-	var client fosite.Client
-	if fc := authenticatedClient(ctx, sr.ClientID); fc != nil {
-		client = fc // the code grant's own caller (grantClientKey)
-	} else {
-		var err error
-		if client, err = s.GetClient(ctx, sr.ClientID); err != nil {
-			return nil, notFound
-		}
+	client, err := s.storedClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, notFound
 	}
 	req := &fosite.Request{
 		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: client,

@@ -144,14 +144,9 @@ func (s *fositeStore) decodeRefreshRequest(ctx context.Context, data []byte, int
 		// "session": null would leave a fresh pointer or none.
 		return nil, "", errors.New("oauth: stored refresh request has no session")
 	}
-	var client fosite.Client
-	if fc := authenticatedClient(ctx, rr.ClientID); fc != nil {
-		client = fc // a refresh grant's own caller (grantClientKey)
-	} else {
-		var err error
-		if client, err = s.GetClient(ctx, rr.ClientID); err != nil {
-			return nil, "", fosite.ErrNotFound
-		}
+	client, err := s.storedClient(ctx, rr.ClientID)
+	if err != nil {
+		return nil, "", fosite.ErrNotFound
 	}
 	return &fosite.Request{
 		ID: rr.ID, RequestedAt: rr.RequestedAt, Client: client,
