@@ -85,11 +85,12 @@ func credentialsClientID(req *http.Request) string {
 	return req.PostForm.Get("client_id")
 }
 
-// forRequest returns pre when it was read for this realm and token, else
-// nil: a provider re-created under the realm's name (another realm ID), or
-// another token, is checked by reading part by part.
+// forRequest returns pre when it read ahead for this realm and token, else
+// nil: a provider re-created under the realm's name (another realm ID),
+// another token, or a token whose claims were not known before the read
+// (only its caller was read ahead) is checked by reading part by part.
 func (pre *introspectionRead) forRequest(realmID, token string) *introspectionRead {
-	if pre == nil || pre.realmID != realmID || pre.token != token {
+	if pre == nil || pre.claims == nil || pre.realmID != realmID || pre.token != token {
 		return nil
 	}
 	return pre

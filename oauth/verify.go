@@ -150,7 +150,7 @@ func (p *provider) verifyActive(ctx context.Context, token string) (*AccessClaim
 		cl  *AccessClaims
 		err error
 	)
-	if pre != nil && pre.claims != nil {
+	if pre != nil {
 		cl = pre.claims
 	} else if cl, err = p.verifySignedCached(token); err != nil {
 		return nil, nil, err
