@@ -7,8 +7,11 @@ import (
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -42,6 +45,9 @@ type Keys struct {
 	aead   cipher.AEAD
 	random io.Reader
 	clock  func() time.Time
+	// refreshRoot is the master key's HKDF subkey that refresh tokens'
+	// per-realm HMAC keys come from (RefreshKey).
+	refreshRoot []byte
 }
 
 var _ realm.KeyMaker = (*Keys)(nil)
@@ -66,7 +72,24 @@ func NewKeys(masterKey []byte, random io.Reader, clock func() time.Time) (*Keys,
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Keys{aead: aead, random: random, clock: clock}, nil
+	root, err := hkdf.Key(sha256.New, masterKey, nil, refreshKeyInfo, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: master key: %w", err)
+	}
+	return &Keys{aead: aead, random: random, clock: clock, refreshRoot: root}, nil
+}
+
+// refreshKeyInfo labels the master key's subkey for refresh tokens, so it
+// is unrelated to the key that encrypts the signing keys.
+const refreshKeyInfo = "ward refresh-token HMAC keys"
+
+// RefreshKey is realmID's HS256 key for refresh tokens (strategy_refresh.go):
+// the same on every node with the same master key, different per realm,
+// never stored.
+func (k *Keys) RefreshKey(realmID string) []byte {
+	m := hmac.New(sha256.New, k.refreshRoot)
+	m.Write([]byte(realmID))
+	return m.Sum(nil)
 }
 
 // NewSigningKey generates a key for realmID ("ES256" or "RS256"), active,

@@ -94,3 +94,38 @@ func TestNewKeysRejectsBadInput(t *testing.T) {
 		t.Error("made a key without realm")
 	}
 }
+
+// TestRefreshKey: a realm's refresh key is the same on every node with the
+// same master key (so any node's tokens are Ward's), differs per realm and
+// per master key, and is not the master key itself.
+func TestRefreshKey(t *testing.T) {
+	master := bytes.Repeat([]byte{7}, 32)
+	a, err := NewKeys(master, nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewKeys(bytes.Clone(master), nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewKeys(bytes.Repeat([]byte{8}, 32), nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := a.RefreshKey("realm-1")
+	if len(k) != sha256.Size {
+		t.Fatalf("refresh key is %d bytes, want %d", len(k), sha256.Size)
+	}
+	if !bytes.Equal(k, b.RefreshKey("realm-1")) {
+		t.Error("two nodes with one master key derive different refresh keys")
+	}
+	for name, k2 := range map[string][]byte{
+		"another realm":      a.RefreshKey("realm-2"),
+		"another master key": other.RefreshKey("realm-1"),
+		"the master key":     master,
+	} {
+		if bytes.Equal(k, k2) {
+			t.Errorf("refresh key equals %s's", name)
+		}
+	}
+}

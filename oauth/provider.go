@@ -35,10 +35,12 @@ type provider struct {
 	signers   map[string]*signingKey // alg → active key
 	verifiers map[string]*verifyKey  // kid → public key
 	// es256 signs access tokens and ES256 ID tokens with signers[ES256].
-	es256     fjwt.Signer
-	jwks      []byte
-	discovery []byte
-	expires   time.Time
+	es256 fjwt.Signer
+	// refreshKey signs refresh tokens (strategy_refresh.go).
+	refreshKey []byte
+	jwks       []byte
+	discovery  []byte
+	expires    time.Time
 	// claims caches subject claims when Config.ClaimsTTL is set; it dies
 	// with the provider.
 	claims sync.Map // claimsKey → *cachedClaims
@@ -230,12 +232,13 @@ func (ps *providers) build(ctx context.Context, name string) (*provider, error) 
 	}
 	now := s.clock()
 	p := &provider{
-		s:         s,
-		realm:     r,
-		issuer:    s.publicURL + "/realms/" + r.Name,
-		signers:   make(map[string]*signingKey, 2),
-		verifiers: make(map[string]*verifyKey, len(keys)),
-		expires:   now.Add(s.ttl),
+		s:          s,
+		realm:      r,
+		issuer:     s.publicURL + "/realms/" + r.Name,
+		signers:    make(map[string]*signingKey, 2),
+		verifiers:  make(map[string]*verifyKey, len(keys)),
+		expires:    now.Add(s.ttl),
+		refreshKey: s.keys.RefreshKey(r.ID),
 	}
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for i := range keys { // newest first

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/oauth/oauthtest"
@@ -37,6 +39,9 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 					t.Errorf("refresh token has no %s: %v", k, rc)
 				}
 			}
+			// Signed HS256 with the realm's refresh key, as Keycloak signs
+			// its own with the realm's HMAC key; no other realm's key fits.
+			assertRefreshSignedFor(t, f, tok.RefreshToken)
 			first := idClaims(t, f, tok)
 
 			tok2, err := refresh(f.Conf, tok.RefreshToken)
@@ -323,5 +328,25 @@ func TestCodeByAnotherClient(t *testing.T) {
 				t.Error("no ID token for scope openid")
 			}
 		})
+	}
+}
+
+// assertRefreshSignedFor checks that token is an HS256 JWT under f's
+// realm's refresh key, and under no other realm's.
+func assertRefreshSignedFor(t *testing.T, f *oauthtest.LoginFixture, token string) {
+	t.Helper()
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.HS256})
+	if err != nil {
+		t.Fatalf("refresh token is not an HS256 JWT: %v", err)
+	}
+	if h := parsed.Headers[0]; h.KeyID != "" || h.ExtraHeaders[jose.HeaderType] != "JWT" {
+		t.Errorf("refresh token header kid %q typ %v, want no kid and typ JWT", h.KeyID, h.ExtraHeaders[jose.HeaderType])
+	}
+	var cl map[string]any
+	if err := parsed.Claims(f.Env.Keys.RefreshKey(f.Realm.ID), &cl); err != nil {
+		t.Errorf("refresh token does not verify under its realm's refresh key: %v", err)
+	}
+	if err := parsed.Claims(f.Env.Keys.RefreshKey(f.Realm.ID+"x"), &cl); err == nil {
+		t.Error("refresh token verifies under another realm's key")
 	}
 }

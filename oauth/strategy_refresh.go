@@ -2,10 +2,12 @@ package oauth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -15,14 +17,21 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// Refresh tokens (CONTRACT §4) are JWTs signed with the realm's ES256 key,
-// with "typ":"Refresh" in the payload as Keycloak's adapters expect;
-// clients treat them as opaque. What makes one valid is its row in
-// refresh_tokens, found by jti: single use, rotated on every refresh, and
-// revoked with its whole family when a used one comes back. The row also
-// keeps the token's SHA-256, so a token is accepted only if it is exactly
-// the one issued (no dependence on the signing key still being known, which
-// matters for offline tokens that outlive a key).
+// Refresh tokens (CONTRACT §4) are JWTs signed HS256 with the realm's
+// refresh key (Keys.RefreshKey, derived from the master key), as Keycloak
+// signs its own with the realm's HMAC key, with "typ":"Refresh" in the
+// payload as Keycloak's adapters expect; clients treat them as opaque.
+// Only Ward reads them, so no one needs a public key: an HMAC costs about a
+// microsecond where an ES256 signature costs ~40 µs, a sixth of a refresh
+// grant's CPU. An HS256 token never passes for an access token (those are
+// ES256 or RS256 with a kid from the JWKS).
+//
+// What makes one valid is its row in refresh_tokens, found by jti: single
+// use, rotated on every refresh, and revoked with its whole family when a
+// used one comes back. The row also keeps the token's SHA-256, so a token
+// is accepted only if it is exactly the one issued (no dependence on the
+// signing key still being known, which matters for offline tokens that
+// outlive a key, and for tokens signed ES256 before refresh keys existed).
 
 // refreshTokenType is the payload's typ claim.
 const refreshTokenType = "Refresh"
@@ -85,9 +94,8 @@ func splitRefreshSignature(sig string) (jti, hash string, ok bool) {
 }
 
 // makeRefreshToken signs a new refresh token for req with the realm's
-// ES256 key (through the same cheap signer as access tokens) and returns it
-// with its signature.
-func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, now time.Time) (string, string, error) {
+// refresh key and returns it with its signature.
+func (p *provider) makeRefreshToken(_ context.Context, req fosite.Requester, now time.Time) (string, string, error) {
 	us, ok := req.GetSession().(*userSession)
 	if !ok {
 		return "", "", fosite.ErrServerError.WithDebug("refresh tokens are for users' sessions only")
@@ -105,14 +113,37 @@ func (p *provider) makeRefreshToken(ctx context.Context, req fosite.Requester, n
 	if us.SessionID != "" {
 		claims["sid"] = us.SessionID
 	}
-	header := &fjwt.Headers{Extra: map[string]any{"typ": "JWT", "kid": p.signers[AlgES256].kid}}
-	token, _, err := p.es256.Generate(ctx, claims, header)
+	token, err := signHS256(p.refreshKey, claims)
 	if err != nil {
 		return "", "", err
 	}
 	// The signature refreshSignature would find, without decoding the
 	// payload just encoded.
 	return token, tokenSignature(jti, token), nil
+}
+
+// hs256Header is a refresh token's JOSE header, base64url-encoded:
+// {"alg":"HS256","typ":"JWT"}.
+var hs256Header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// signHS256 returns the compact JWS of claims under key (RFC 7515, HS256
+// per RFC 7518 §3.2), the claims encoded as json.Marshal would.
+func signHS256(key []byte, claims fjwt.MapClaims) (string, error) {
+	payload, err := appendJSON(make([]byte, 0, 512), map[string]any(claims))
+	if err != nil {
+		return "", fmt.Errorf("oauth: encode refresh token claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(hs256Header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(sha256.Size))
+	buf = append(buf, hs256Header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	m := hmac.New(sha256.New, key)
+	m.Write(buf)
+	var sum [sha256.Size]byte
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, m.Sum(sum[:0]))
+	return string(buf), nil
 }
 
 // tokenSignature is the signature of a refresh token with this jti.

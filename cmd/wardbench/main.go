@@ -39,12 +39,13 @@ func main() {
 	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
 	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh runs")
 	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection), `+
-		`"grants" (client_credentials and its CPU in ES256 signatures) or "realms" (the many-realms run)`)
+		`"grants" (client_credentials and its CPU in ES256 signatures), "refresh" (refresh-token grants and their CPU in ES256 signatures) `+
+		`or "realms" (the many-realms run)`)
 	flag.Parse()
 	switch *only {
-	case "", "endpoints", "grants", "realms":
+	case "", "endpoints", "grants", "refresh", "realms":
 	default:
-		fmt.Fprintf(os.Stderr, "wardbench: -only %q: the parts that run alone are \"endpoints\", \"grants\" and \"realms\"\n", *only)
+		fmt.Fprintf(os.Stderr, "wardbench: -only %q: the parts that run alone are \"endpoints\", \"grants\", \"refresh\" and \"realms\"\n", *only)
 		os.Exit(2)
 	}
 	signDuration = *sigTime
@@ -316,6 +317,11 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 	id, secret := sa["client_id"].(string), sa["client_secret"].(string)
 	if only == "endpoints" {
 		err := benchEndpoints(p, backend, adminTok, duration, concurrency, id, secret)
+		p.stop()
+		return err
+	}
+	if only == "refresh" {
+		err := benchRefreshOnly(p, backend, adminTok, duration, refreshC)
 		p.stop()
 		return err
 	}

@@ -334,9 +334,27 @@ func benchSignIn(p *proc, backend, adminTok string, d time.Duration, loginC, ref
 	fmt.Printf("%s: password logins %.1f/s (c=%d, %s, X-Forwarded-For per login), %.0f%% of the raw argon2id rate %.1f/s; server CPU %.1f ms/login against %.1f ms per in-process verification; %d 429, %d failed%s\n",
 		backend, rate, loginC, d, 100*rate/raw, raw, float64(per.Microseconds())/1000, 1000/raws[0], limited, failed, errSuffix(ferr))
 
-	// With openid every refresh also signs a new ID token: RS256 (the
-	// default), then ES256 (the client's choice); without it the grant is
-	// the access and refresh tokens only (both ES256).
+	return benchRefresh(p, a, backend, adminTok, d, refreshC)
+}
+
+// benchRefreshOnly sets up token families and runs the refresh grants
+// alone, with one ES256 signature's CPU measured just before as the unit.
+func benchRefreshOnly(p *proc, backend, adminTok string, d time.Duration, refreshC int) error {
+	a, err := setupSignIn(p, adminTok, 8)
+	if err != nil {
+		return err
+	}
+	sigCPU, sigWall := es256Cost(signDuration)
+	fmt.Printf("%s: one ES256 signature just before: %.1f µs CPU, %.1f µs wall (in wardbench, one goroutine)\n",
+		backend, float64(sigCPU.Nanoseconds())/1000, float64(sigWall.Nanoseconds())/1000)
+	return benchRefresh(p, a, backend, adminTok, d, refreshC)
+}
+
+// benchRefresh runs refresh-token grants for a's token families.
+// With openid every refresh also signs a new ID token: RS256 (the
+// default), then ES256 (the client's choice); without it the grant is
+// the access and refresh tokens only (both ES256).
+func benchRefresh(p *proc, a *app, backend, adminTok string, d time.Duration, refreshC int) error {
 	for _, run := range []struct{ scope, idAlg string }{{"openid email", "RS256"}, {"openid email", "ES256"}, {"email", ""}} {
 		a.scope = run.scope
 		if run.idAlg != "" {
@@ -349,7 +367,7 @@ func benchSignIn(p *proc, backend, adminTok string, d time.Duration, loginC, ref
 		if gerr != nil && grants == 0 {
 			return gerr
 		}
-		per = 0
+		per := time.Duration(0)
 		if grants > 0 {
 			per = gcpu / time.Duration(grants)
 		}
