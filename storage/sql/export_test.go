@@ -30,3 +30,25 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.sqlDB.ExecContext(ctx, s.rebind(query), args...)
 	return err
 }
+
+// HoldGroupCommit makes writeTx calls queue as if a group transaction were
+// running (SQLite only). queued tells how many wait; lead hands the lead to
+// the first of them, which runs them all in one transaction.
+func (s *Store) HoldGroupCommit() (queued func() int, lead func()) {
+	g := s.group
+	g.mu.Lock()
+	g.leading = true
+	g.mu.Unlock()
+	queued = func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.queue)
+	}
+	lead = func() {
+		g.mu.Lock()
+		next := g.queue[0]
+		g.mu.Unlock()
+		next.done <- false
+	}
+	return queued, lead
+}

@@ -66,6 +66,9 @@ type Store struct {
 	// attrs decodes GetClientClaims' group attribute values once per
 	// distinct stored text; nil in a transaction's Store.
 	attrs *attrCache
+	// group lets concurrent writeTx calls share a transaction on SQLite
+	// (groupcommit.go); nil on Postgres, where writers run side by side.
+	group *groupCommit
 }
 
 var _ realm.Store = (*Store)(nil)
@@ -162,6 +165,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		readDB.SetConnMaxIdleTime(5 * time.Minute)
 		s.readDB = readDB
 	}
+	if dialect == SQLite {
+		s.group = new(groupCommit)
+	}
 	return s, nil
 }
 
@@ -237,7 +243,10 @@ type execFunc func(query string, args ...any) (dbsql.Result, error)
 // writeTx runs fn's statements, which must be among queries, in one
 // transaction, each through its statement prepared once (gorm's
 // transactions would parse them every time); inside InTx it runs them in
-// that transaction. The statements are prepared before the transaction
+// that transaction. On SQLite, calls made at the same time share a
+// transaction, each under its own savepoint (groupcommit.go); fn's
+// statements run in that order and see only committed data and the
+// writes of calls before it in the same transaction. The statements are prepared before the transaction
 // begins: preparing needs a connection, and SQLite's one is the
 // transaction's.
 func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec execFunc) error) error {
@@ -251,6 +260,9 @@ func (s *Store) writeTx(ctx context.Context, queries []string, fn func(exec exec
 			return err
 		}
 		stmts[q] = st
+	}
+	if s.group != nil {
+		return s.groupWrite(&txCall{ctx: ctx, stmts: stmts, fn: fn, done: make(chan bool, 1)})
 	}
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
