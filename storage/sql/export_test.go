@@ -52,3 +52,8 @@ func (s *Store) HoldGroupCommit() (queued func() int, lead func()) {
 	}
 	return queued, lead
 }
+
+// WriteTx runs fn as a writeTx call declaring no statements.
+func (s *Store) WriteTx(ctx context.Context, fn func() error) error {
+	return s.writeTx(ctx, nil, func(execFunc) error { return fn() })
+}

@@ -115,6 +115,18 @@ func (s *Store) runGroup(batch []*txCall) {
 		fail(err)
 		return
 	}
+	// A call that panics (a bug) must not leave the others waiting, the
+	// transaction open or a caller told its write succeeded: the whole
+	// transaction is rolled back and every call gets an error.
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback()
+			s.log.Error("storage/sql: a write panicked; its group transaction was rolled back", "panic", fmt.Sprint(r))
+			for _, c := range batch {
+				c.err = fmt.Errorf("storage/sql: write panicked: %v", r)
+			}
+		}
+	}()
 	// A call alone needs no savepoint: if it fails, nothing is committed.
 	shared := len(batch) > 1
 	mark := func(i int) error {

@@ -134,3 +134,44 @@ func TestConcurrentRotations(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitPanic: a write that panics in a shared transaction rolls
+// the transaction back and fails every call in it, the others' writes
+// included (none may be told it succeeded), and the next writes run.
+func TestGroupCommitPanic(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sql.Store{"sqlite": sqltest.Open, "memory": sqltest.OpenMemory} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			realmID, _ := seedClient(t, s)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Second)
+			token := func(id, parent string) *realm.RefreshToken {
+				return &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: "fam", SessionID: "s", UserID: "u",
+					ClientID: "web", AccessJTI: "at-" + id, Data: []byte(`{}`), ExpiresAt: now.Add(time.Hour), CreatedAt: now, ParentID: parent}
+			}
+			if err := s.CreateRefreshToken(ctx, token("root", "")); err != nil {
+				t.Fatal(err)
+			}
+			queued, lead := s.HoldGroupCommit()
+			errs := make(chan error, 2)
+			go func() { errs <- s.RotateRefreshToken(ctx, token("child", "root")) }()
+			go func() { errs <- s.WriteTx(ctx, func() error { panic("boom") }) }()
+			for queued() < 2 {
+				runtime.Gosched()
+			}
+			lead()
+			for range 2 {
+				if err := <-errs; err == nil {
+					t.Error("a call in a transaction that panicked succeeded")
+				}
+			}
+			if _, err := s.GetRefreshToken(ctx, realmID, "child"); !errors.Is(err, realm.ErrNotFound) {
+				t.Errorf("child written by a rolled-back transaction: %v", err)
+			}
+			// The writer is free again and the token still unused.
+			if err := s.RotateRefreshToken(ctx, token("child2", "root")); err != nil {
+				t.Fatalf("rotation after the panic: %v", err)
+			}
+		})
+	}
+}
