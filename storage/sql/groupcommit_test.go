@@ -23,20 +23,12 @@ import (
 // the others' kept); and exactly the winners' tokens are written, beside
 // the first tokens, now used.
 func TestConcurrentRotations(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *sql.Store{
-		"sqlite":   sqltest.Open,
-		"memory":   sqltest.OpenMemory,
-		"postgres": sqltest.OpenPostgres,
-	} {
+	for name, open := range everyStore {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			realmID, _ := seedClient(t, s)
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Second)
-			token := func(id, parent string) *realm.RefreshToken {
-				return &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: "fam-" + parent, SessionID: "s", UserID: "u",
-					ClientID: "web", AccessJTI: "at-" + id, Data: []byte(`{}`), ExpiresAt: now.Add(time.Hour), CreatedAt: now, ParentID: parent}
-			}
+			token := refreshTokens(realmID)
 			const families, tries = 12, 3
 			for f := range families {
 				if err := s.CreateRefreshToken(ctx, token(fmt.Sprint("root-", f), "")); err != nil {
@@ -135,6 +127,16 @@ func TestConcurrentRotations(t *testing.T) {
 	}
 }
 
+// refreshTokens returns a maker of realmID's refresh tokens: id, replacing
+// parent ("" for the first of a family), valid for an hour.
+func refreshTokens(realmID string) func(id, parent string) *realm.RefreshToken {
+	now := time.Now().UTC().Truncate(time.Second)
+	return func(id, parent string) *realm.RefreshToken {
+		return &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: "fam-" + parent, SessionID: "s", UserID: "u",
+			ClientID: "web", AccessJTI: "at-" + id, Data: []byte(`{}`), ExpiresAt: now.Add(time.Hour), CreatedAt: now, ParentID: parent}
+	}
+}
+
 // TestGroupCommitPanic: a write that panics in a shared transaction rolls
 // the transaction back and fails every call in it, the others' writes
 // included (none may be told it succeeded), and the next writes run.
@@ -144,11 +146,7 @@ func TestGroupCommitPanic(t *testing.T) {
 			s := open(t)
 			realmID, _ := seedClient(t, s)
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Second)
-			token := func(id, parent string) *realm.RefreshToken {
-				return &realm.RefreshToken{ID: id, RealmID: realmID, FamilyID: "fam", SessionID: "s", UserID: "u",
-					ClientID: "web", AccessJTI: "at-" + id, Data: []byte(`{}`), ExpiresAt: now.Add(time.Hour), CreatedAt: now, ParentID: parent}
-			}
+			token := refreshTokens(realmID)
 			if err := s.CreateRefreshToken(ctx, token("root", "")); err != nil {
 				t.Fatal(err)
 			}

@@ -37,15 +37,19 @@ func seedClient(tb testing.TB, s *sql.Store) (realmID, clientID string) {
 	return r.ID, c.ClientID
 }
 
+// everyStore opens each kind of store: SQLite file, SQLite in memory and
+// PostgreSQL.
+var everyStore = map[string]func(testing.TB) *sql.Store{
+	"sqlite":   sqltest.Open,
+	"memory":   sqltest.OpenMemory,
+	"postgres": sqltest.OpenPostgres,
+}
+
 // TestConcurrentUse runs readers and writers at once: on SQLite they share
 // the one connection and must neither fail with "database is locked" nor
 // see each other's partial writes.
 func TestConcurrentUse(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *sql.Store{
-		"sqlite":   sqltest.Open,
-		"memory":   sqltest.OpenMemory,
-		"postgres": sqltest.OpenPostgres,
-	} {
+	for name, open := range everyStore {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
 			realmID, clientID := seedClient(t, s)
