@@ -119,6 +119,10 @@ func (s *Server) handleToken(c echo.Context) error {
 		// sessions (code, PKCE, OIDC) and a refresh token's request each
 		// name the client this request just authenticated.
 		ctx = withGrantClient(ctx)
+		if req.PostFormValue("grant_type") == "refresh_token" {
+			// The client and the token in one round trip (refresh_read.go).
+			ctx = p.withRefreshRead(ctx, req)
+		}
 	case GrantTypeTokenExchange:
 		newSession = func() fosite.Session { return &apiKeySession{} }
 		var lookup *exchangeLookup

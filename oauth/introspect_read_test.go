@@ -126,3 +126,13 @@ func TestIntrospectionOneRead(t *testing.T) {
 		})
 	}
 }
+
+func (s *readCounter) ReadRefreshGrant(ctx context.Context, realmID, tokenID, clientID string) (*realm.RefreshGrant, *realm.Client, error) {
+	s.count("ReadRefreshGrant")
+	return s.Store.(realm.RefreshGrantReader).ReadRefreshGrant(ctx, realmID, tokenID, clientID)
+}
+
+func (s *readCounter) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*realm.RefreshGrant, error) {
+	s.count("GetRefreshGrant")
+	return s.Store.GetRefreshGrant(ctx, realmID, tokenID)
+}

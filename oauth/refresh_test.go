@@ -350,3 +350,75 @@ func assertRefreshSignedFor(t *testing.T, f *oauthtest.LoginFixture, token strin
 		t.Error("refresh token verifies under another realm's key")
 	}
 }
+
+// TestRefreshReadsOnce: a refresh grant reads its client and its token in
+// one round trip (realm.RefreshGrantReader), for a public client naming
+// itself in the form and a confidential one in HTTP Basic, and that read
+// decides exactly as separate reads would: a wrong secret is invalid_client
+// and leaves the token usable, another client presenting the token is
+// invalid_grant, a disabled client is invalid_client.
+func TestRefreshReadsOnce(t *testing.T) {
+	for name, open := range storeBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			var rc *readCounter
+			f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
+				rc = &readCounter{Store: open(t), calls: map[string]int{}}
+				return rc
+			})
+			_, secret := f.Env.NewClient(f.Realm.ID, "backend", func(c *realm.Client) {
+				c.Kind = realm.KindApplication
+				c.RedirectURIs = []string{f.Redirect}
+			})
+			f.Env.NewClient(f.Realm.ID, "other", func(c *realm.Client) {
+				c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+				c.RedirectURIs = []string{f.Redirect}
+			})
+			backend := *f.Conf
+			backend.ClientID, backend.ClientSecret = "backend", secret
+			backend.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+			other := *f.Conf
+			other.ClientID = "other"
+			wantOneRead := func(what string) {
+				t.Helper()
+				calls := rc.reset()
+				if calls["ReadRefreshGrant"] != 1 || calls["GetClientClaims"] != 0 || calls["GetRefreshGrant"] != 0 {
+					t.Errorf("%s read %v, want ReadRefreshGrant once and nothing else of the client or token", what, calls)
+				}
+			}
+
+			for _, conf := range []*oauth2.Config{f.Conf, &backend} {
+				tok := signInRefresh(t, f, conf)
+				rc.reset()
+				tok2, err := refresh(conf, tok.RefreshToken)
+				if err != nil {
+					t.Fatalf("%s: refresh: %v", conf.ClientID, err)
+				}
+				wantOneRead(conf.ClientID + "'s refresh")
+				if got := oauthtest.JWTPayload(t, tok2.AccessToken)["client_id"]; got != conf.ClientID {
+					t.Errorf("%s: refreshed access token client_id = %v", conf.ClientID, got)
+				}
+				tok = tok2
+				if conf == &backend {
+					wrong := backend
+					wrong.ClientSecret = "not-the-secret"
+					_, err := refresh(&wrong, tok.RefreshToken)
+					oauthtest.WantRetrieveError(t, "refresh with a wrong secret", err, "invalid_client")
+				} else {
+					_, err := refresh(&other, tok.RefreshToken)
+					oauthtest.WantRetrieveError(t, "refresh token presented by another client", err, "invalid_grant")
+				}
+				if _, err := refresh(conf, tok.RefreshToken); err != nil {
+					t.Errorf("%s: refresh after a refused attempt: %v", conf.ClientID, err)
+				}
+			}
+
+			tok := signInRefresh(t, f, f.Conf)
+			off := false
+			if _, err := f.Env.Service.UpdateClient(f.Env.System(), f.Realm.Name, f.Conf.ClientID, realm.ClientPatch{Active: &off}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := refresh(f.Conf, tok.RefreshToken)
+			oauthtest.WantRetrieveError(t, "refresh by a disabled client", err, "invalid_client")
+		})
+	}
+}

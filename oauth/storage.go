@@ -148,7 +148,10 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 		cc  *realm.ClientClaims
 		err error
 	)
-	if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok && l.hash != nil {
+	if c := readAheadClient(ctx, s.realmID, id); c != nil {
+		// A refresh grant's client, read with its token (refresh_read.go).
+		cc = &realm.ClientClaims{Client: c}
+	} else if l, ok := ctx.Value(exchangeLookupKey{}).(*exchangeLookup); ok && l.hash != nil {
 		// An API-key exchange: the key comes with the client.
 		l.key, l.done, l.realmID = nil, false, ""
 		var key *realm.APIKey

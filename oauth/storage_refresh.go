@@ -65,12 +65,16 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if !ok {
 		return nil, fosite.ErrNotFound
 	}
-	g, err := s.store.GetRefreshGrant(ctx, s.realmID, jti)
-	if errors.Is(err, realm.ErrNotFound) {
-		return nil, fosite.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
+	g := readAheadGrant(ctx, s.realmID, signature) // refresh_read.go
+	if g == nil {
+		var err error
+		g, err = s.store.GetRefreshGrant(ctx, s.realmID, jti)
+		if errors.Is(err, realm.ErrNotFound) {
+			return nil, fosite.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	row := g.Token
 	req, tokenHash, err := s.decodeRefreshRequest(ctx, row.Data, into)

@@ -179,3 +179,19 @@ func endSignIns(ctx context.Context, tx Store, realmID, userID string) error {
 	}
 	return tx.RevokeUserRefreshTokens(ctx, realmID, userID)
 }
+
+// RefreshGrantReader reads what a refresh grant needs before its write in
+// one round trip: the presented token with its user and session
+// (GetRefreshGrant) and the client the request names, whose row
+// authenticates the caller. A store that does not implement it is read
+// through GetClientClaims and GetRefreshGrant instead, with the same
+// answers. Nothing here may be cached by the store (CONTRACT §8).
+type RefreshGrantReader interface {
+	// ReadRefreshGrant returns GetRefreshGrant(realmID, tokenID) and the
+	// realm's client clientID, read from one snapshot; ErrNotFound when
+	// either does not exist. The client carries what GetClientClaims
+	// fills, without its groups' rows (a refresh grant's subject is the
+	// user): Groups holds the group IDs only when the store has them at
+	// hand, and may be nil.
+	ReadRefreshGrant(ctx context.Context, realmID, tokenID, clientID string) (*RefreshGrant, *Client, error)
+}

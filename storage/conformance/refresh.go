@@ -21,6 +21,7 @@ func runRefresh(t *testing.T, newStore func(t *testing.T) realm.Store) {
 		{"RefreshSingleUse", testRefreshSingleUse},
 		{"RefreshInTx", testRefreshInTx},
 		{"RefreshGrant", testRefreshGrant},
+		{"ReadRefreshGrant", testReadRefreshGrant},
 		{"RefreshRevokeRacesRotation", testRefreshRevokeRacesRotation},
 	}
 	for _, tc := range tests {
@@ -325,6 +326,56 @@ func testRefreshGrant(t *testing.T, f *fixture, s realm.Store) {
 	wantNotFound(t, "GetRefreshGrant in another realm", err)
 	_, err = gs.GetRefreshGrant(f.ctx, r.ID, "nope")
 	wantNotFound(t, "GetRefreshGrant unknown token", err)
+}
+
+// testReadRefreshGrant covers realm.RefreshGrantReader: the grant as
+// GetRefreshGrant reads it and the named client as GetClientClaims reads it
+// (groups aside), whichever client the token belongs to; ErrNotFound when
+// the token or the client is missing in the realm; the same inside a
+// transaction.
+func testReadRefreshGrant(t *testing.T, f *fixture, s realm.Store) {
+	rr, ok := s.(realm.RefreshGrantReader)
+	if !ok {
+		t.Skip("the store does not implement realm.RefreshGrantReader (refresh grants read part by part)")
+	}
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	g1 := f.group(r.ID, "Editors", map[string]any{"region": "eu"})
+	u := f.user(r.ID, "ada@example.com", g1.ID)
+	f.client(r.ID, "app", g1.ID)
+	f.client(r.ID, "other")
+	f.client(other.ID, "app")
+	f.refresh(s, r.ID, "rt", "fam", u.ID, f.clock)
+
+	check := func(s realm.Store, clientID string) {
+		t.Helper()
+		g, c, err := s.(realm.RefreshGrantReader).ReadRefreshGrant(f.ctx, r.ID, "rt", clientID)
+		must(t, err)
+		want, err := s.GetRefreshGrant(f.ctx, r.ID, "rt")
+		must(t, err)
+		same(t, "ReadRefreshGrant grant", g, want)
+		wantClient, err := s.GetClientClaims(f.ctx, r.ID, clientID)
+		must(t, err)
+		wc := *wantClient.Client
+		wc.Groups = nil
+		same(t, "ReadRefreshGrant client", c, &wc)
+	}
+	check(s, "app")
+	check(s, "other") // the client named, not the token's: the caller compares them
+	_, _, err := rr.ReadRefreshGrant(f.ctx, r.ID, "rt", "nobody")
+	wantNotFound(t, "ReadRefreshGrant unknown client", err)
+	_, _, err = rr.ReadRefreshGrant(f.ctx, r.ID, "nope", "app")
+	wantNotFound(t, "ReadRefreshGrant unknown token", err)
+	_, _, err = rr.ReadRefreshGrant(f.ctx, other.ID, "rt", "app")
+	wantNotFound(t, "ReadRefreshGrant token of another realm", err)
+
+	must(t, s.InTx(f.ctx, func(tx realm.Store) error {
+		if _, ok := tx.(realm.RefreshGrantReader); !ok {
+			t.Fatal("the store's transactions do not implement realm.RefreshGrantReader")
+		}
+		check(tx, "app")
+		return nil
+	}))
 }
 
 // testRefreshRevokeRacesRotation: a family or user revocation running at

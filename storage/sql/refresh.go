@@ -272,25 +272,68 @@ func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (
 // and the user's groups with the realm's schema version in one statement:
 // one row per group, or one row with NULL group columns (and NULL user or
 // session columns when those are gone).
-const getRefreshGrantSQL = `SELECT t.family_id, t.session_id, t.user_id, t.client_id, t.access_jti, t.offline, t.data,
+const getRefreshGrantSQL = `SELECT ` + refreshGrantColumns + `
+FROM refresh_tokens t
+JOIN realms r ON r.id = t.realm_id` + refreshGrantJoins
+
+// refreshGrantColumns and refreshGrantJoins are the parts of
+// getRefreshGrantSQL that readRefreshGrantSQL shares.
+const (
+	refreshGrantColumns = `t.family_id, t.session_id, t.user_id, t.client_id, t.access_jti, t.offline, t.data,
  t.used, t.revoked, t.expires_at, t.created_at,
  s.user_id, s.auth_time, s.expires_at, s.revoked,
  u.id, u.email, u.first_name, u.last_name, u.active, u.primary_group, r.schema_version, r.ip_allow_list,
- g.id, g.name, g.attributes, g.ip_allow_list
-FROM refresh_tokens t
-JOIN realms r ON r.id = t.realm_id
+ g.id, g.name, g.attributes, g.ip_allow_list`
+	refreshGrantJoins = `
 LEFT JOIN browser_sessions s ON s.id = t.session_id AND s.realm_id = t.realm_id
 LEFT JOIN users u ON u.realm_id = t.realm_id AND u.id = t.user_id
 LEFT JOIN user_groups ug ON ug.user_id = u.id
 LEFT JOIN groups g ON g.realm_id = ug.realm_id AND g.id = ug.group_id
 WHERE t.realm_id = ? AND t.id = ?
 ORDER BY ug.group_id`
+)
+
+// readRefreshGrantSQL is getRefreshGrantSQL with the client the request
+// names (realm.RefreshGrantReader): its row repeats on each of the grant's
+// rows. The client's placeholder comes first.
+const readRefreshGrantSQL = `SELECT ` + refreshGrantColumns + `, ` + claimsColumns + `
+FROM refresh_tokens t
+JOIN realms r ON r.id = t.realm_id
+JOIN clients c ON c.realm_id = t.realm_id AND c.client_id = ?` + refreshGrantJoins
+
+var _ realm.RefreshGrantReader = (*Store)(nil)
+
+// ReadRefreshGrant implements realm.RefreshGrantReader with one statement
+// prepared once. The client's Groups are nil.
+func (s *Store) ReadRefreshGrant(ctx context.Context, realmID, tokenID, clientID string) (*realm.RefreshGrant, *realm.Client, error) {
+	var (
+		m clientModel
+		r clientRow
+	)
+	g, err := s.scanRefreshGrant(ctx, readRefreshGrantSQL, []any{clientID, realmID, tokenID}, realmID, tokenID, r.claimsDest(&m)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.fill(&m)
+	c, err := fromClient(m, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, &c, nil
+}
 
 // GetRefreshGrant reads a refresh token with its session and its user's
 // claims: the refresh grant's one query before its write. Groups'
 // Attributes maps are shared between calls (attrCache): read only.
 func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*realm.RefreshGrant, error) {
-	rows, err := s.query(ctx, getRefreshGrantSQL, realmID, tokenID)
+	return s.scanRefreshGrant(ctx, getRefreshGrantSQL, []any{realmID, tokenID}, realmID, tokenID)
+}
+
+// scanRefreshGrant runs query, a statement with refreshGrantColumns first,
+// and returns the grant it reads; each row's further columns are scanned
+// into extra (the same on every row).
+func (s *Store) scanRefreshGrant(ctx context.Context, query string, args []any, realmID, tokenID string, extra ...any) (*realm.RefreshGrant, error) {
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -313,6 +356,7 @@ func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*
 		&sUser, &sAuth, &sExp, &sRevoked,
 		&uID, &uEmail, &uFirst, &uLast, &uActive, &uPrim, &version, &realmList,
 		&gid, &gname, &gvalues, &glist}
+	dest = append(dest, extra...)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
