@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,10 +18,12 @@ import (
 
 // benchEndpoints measures the read-mostly endpoints resource servers call
 // (JWKS, discovery, introspection) against the best this machine and this
-// load generator can do: a static net/http server (a child wardbench
-// process) serving the realm's JWKS bytes, loaded the same way. Each Ward figure is printed
-// with its ratio to that ceiling (DESIGN: introspection ≥ 60%, JWKS and
-// discovery ≥ 85%).
+// load generator can do with the same exchange: a static net/http server (a
+// child wardbench process) answering the same request, made by the same
+// load code, with the bytes Ward answers it with (the realm's JWKS, its
+// discovery document, the token's introspection answer), recorded once
+// before. Each Ward figure is printed with its ratio to that ceiling
+// (DESIGN: introspection ≥ 60%, JWKS and discovery ≥ 85%).
 //
 // The introspecting caller is a second confidential client (a resource
 // server), not the token's own client, as in real use.
@@ -34,16 +37,6 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 	if err != nil {
 		return err
 	}
-	certsURL := p.url + "/realms/load/protocol/openid-connect/certs"
-	jwks, err := fetch(http.DefaultClient, certsURL)
-	if err != nil {
-		return err
-	}
-	static, stop, err := staticServer(jwks)
-	if err != nil {
-		return err
-	}
-	defer stop()
 
 	get := func(target string) func(*http.Client, int) error {
 		return func(client *http.Client, _ int) error {
@@ -52,57 +45,81 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 		}
 	}
 	form := url.Values{"token": {tok}}.Encode()
-	introspectURL := p.url + "/realms/load/protocol/openid-connect/token/introspect"
-	introspect := func(client *http.Client, _ int) error {
-		req, _ := http.NewRequest("POST", introspectURL, strings.NewReader(form))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(rsID, rsSecret)
-		resp, err := client.Do(req)
+	introspect := func(target string) func(*http.Client, int) error {
+		return func(client *http.Client, _ int) error {
+			_, err := introspectOnce(client, target, form, rsID, rsSecret)
+			return err
+		}
+	}
+	runs := []struct {
+		name, path string // path: on Ward, and the static body's name
+		do         func(target string) func(*http.Client, int) error
+	}{
+		{"JWKS", "/realms/load/protocol/openid-connect/certs", get},
+		{"discovery", "/realms/load/.well-known/openid-configuration", get},
+		{"introspection", "/realms/load/protocol/openid-connect/token/introspect", introspect},
+	}
+	bodies := map[string][]byte{}
+	for _, r := range runs {
+		var body []byte
+		if r.name == "introspection" {
+			body, err = introspectOnce(http.DefaultClient, p.url+r.path, form, rsID, rsSecret)
+		} else {
+			body, err = fetch(http.DefaultClient, p.url+r.path)
+		}
 		if err != nil {
 			return err
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"active":true`)) {
-			return fmt.Errorf("introspect: %d %s", resp.StatusCode, body)
-		}
-		return nil
+		bodies[r.path] = body
 	}
+	static, stop, err := staticServer(bodies)
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	// The static server runs before and after each Ward run, and each
 	// ratio is to the mean of the two runs around it: the machine drifts
 	// (and other work on it comes and goes) from one run to the next.
-	staticRun := func() (int64, int64) {
-		n, _, errs := loadWith(p, d, concurrency, get(static))
-		return n, errs
-	}
-	prev, staticErrs := staticRun()
-	statics := []float64{float64(prev) / d.Seconds()}
-	for _, r := range []struct {
-		name string
-		do   func(*http.Client, int) error
-	}{
-		{"JWKS", get(certsURL)},
-		{"discovery", get(p.url + "/realms/load/.well-known/openid-configuration")},
-		{"introspection", introspect},
-	} {
-		n, cpu, errs := loadWith(p, d, concurrency, r.do)
-		next, serrs := staticRun()
-		staticErrs += serrs
-		statics = append(statics, float64(next)/d.Seconds())
-		ceiling := float64(prev+next) / 2 / d.Seconds()
-		prev = next
+	var staticErrs int64
+	for _, r := range runs {
+		staticRun := func() float64 {
+			n, _, errs := loadWith(p, d, concurrency, r.do(static+r.path))
+			staticErrs += errs
+			return float64(n) / d.Seconds()
+		}
+		before := staticRun()
+		n, cpu, errs := loadWith(p, d, concurrency, r.do(p.url+r.path))
+		after := staticRun()
+		ceiling := (before + after) / 2
 		rate := float64(n) / d.Seconds()
 		per := time.Duration(0)
 		if n > 0 {
 			per = cpu / time.Duration(n)
 		}
-		fmt.Printf("%s: %s %.0f/s = %.0f%% of static (%.0f/s, mean of the runs before and after), server CPU %.3f ms/request, %d errors\n",
-			backend, r.name, rate, 100*rate/ceiling, ceiling, float64(per.Microseconds())/1000, errs)
+		fmt.Printf("%s: %s %.0f/s = %.0f%% of static (%.0f/s: %.0f before, %.0f after, same request and answer bytes), server CPU %.3f ms/request, %d errors\n",
+			backend, r.name, rate, 100*rate/ceiling, ceiling, before, after, float64(per.Microseconds())/1000, errs)
 	}
-	fmt.Printf("%s: static net/http (same JWKS bytes, child process) runs: %.0f/s (c=%d, %s), %d errors\n",
-		backend, statics, concurrency, d, staticErrs)
+	fmt.Printf("%s: static net/http (child process, c=%d, %s): %d errors\n", backend, concurrency, d, staticErrs)
 	return nil
+}
+
+// introspectOnce POSTs form to target as client id with HTTP Basic and
+// wants a 200 answer saying the token is active.
+func introspectOnce(client *http.Client, target, form, id, secret string) ([]byte, error) {
+	req, _ := http.NewRequest("POST", target, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"active":true`)) {
+		return nil, fmt.Errorf("introspect: %d %s", resp.StatusCode, body)
+	}
+	return body, nil
 }
 
 // fetch GETs target and wants a 200.
@@ -119,22 +136,23 @@ func fetch(client *http.Client, target string) ([]byte, error) {
 	return body, err
 }
 
-// staticEnv names the file whose bytes a child wardbench serves as the
+// staticEnv names the file whose bodies a child wardbench serves as the
 // static server (serveStatic).
 const staticEnv = "WARDBENCH_STATIC_BODY"
 
-// staticServer starts this program again as a child process that serves
-// body with the headers Ward's JWKS answer has, from a plain net/http server
-// on loopback: the ceiling of a JSON document served through this load
-// generator. A process of its own, as Ward is, so that both are measured
-// across the same process boundary.
-func staticServer(body []byte) (string, func(), error) {
+// staticServer starts this program again as a child process that answers
+// any request for one of bodies' paths with that body and the headers
+// Ward's JWKS answer has, from a plain net/http server on loopback: the
+// ceiling of a JSON answer served through this load generator. A process of
+// its own, as Ward is, so that both are measured across the same process
+// boundary. It returns the server's base URL (no trailing slash).
+func staticServer(bodies map[string][]byte) (string, func(), error) {
 	f, err := os.CreateTemp("", "wardbench-static-*.json")
 	if err != nil {
 		return "", nil, err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(body); err != nil {
+	if err := json.NewEncoder(f).Encode(bodies); err != nil {
 		f.Close()
 		return "", nil, err
 	}
@@ -164,13 +182,17 @@ func staticServer(body []byte) (string, func(), error) {
 		stop()
 		return "", nil, fmt.Errorf("static server: %w", err)
 	}
-	return "http://" + strings.TrimSpace(addr) + "/certs", stop, nil
+	return "http://" + strings.TrimSpace(addr), stop, nil
 }
 
-// serveStatic is the child of staticServer: it reads the file named by
-// staticEnv, prints its address and serves until killed.
+// serveStatic is the child of staticServer: it reads the bodies from the
+// file named by staticEnv, prints its address and serves until killed.
 func serveStatic(path string) {
-	body, err := os.ReadFile(path)
+	data, err := os.ReadFile(path)
+	var bodies map[string][]byte
+	if err == nil {
+		err = json.Unmarshal(data, &bodies)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wardbench static:", err)
 		os.Exit(1)
@@ -181,7 +203,12 @@ func serveStatic(path string) {
 		os.Exit(1)
 	}
 	fmt.Println(l.Addr().String())
-	err = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	err = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := bodies[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Cache-Control", "public, max-age=60")
