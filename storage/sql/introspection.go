@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"github.com/wardiam/ward/realm"
 )
 
@@ -38,6 +40,9 @@ var errNoIntrospectionRow = errors.New("storage/sql: introspection read returned
 // (realm.IntrospectionReader) through one statement prepared once on the
 // read pool, as the token endpoint's reads are.
 func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.IntrospectionQuery) (*realm.IntrospectionRead, error) {
+	if s.rawReads() {
+		return s.readIntrospectionRaw(ctx, realmID, q)
+	}
 	rows, err := s.query(ctx, readIntrospectionSQL, realmID, q.JTI, realmID, q.CallerID, realmID, q.TokenClientID,
 		realmID, q.UserID)
 	if err != nil {
@@ -100,4 +105,56 @@ func nullTimePtr(t dbsql.NullTime) *time.Time {
 	}
 	u := fromDBTime(t.Time)
 	return &u
+}
+
+// readIntrospectionRaw is ReadIntrospection through rawRead, column by
+// column in readIntrospectionSQL's order.
+func (s *Store) readIntrospectionRaw(ctx context.Context, realmID string, q realm.IntrospectionQuery) (*realm.IntrospectionRead, error) {
+	var out *realm.IntrospectionRead
+	err := s.rawRead(ctx, readIntrospectionSQL, []string{realmID, q.JTI, realmID, q.CallerID, realmID, q.TokenClientID, realmID, q.UserID},
+		func(st *sqlite3.Stmt) error {
+			if out != nil {
+				return errors.New("storage/sql: introspection read returned more than one row")
+			}
+			out = &realm.IntrospectionRead{Revoked: st.ColumnBool(0)}
+			if !rawNull(st, 1) {
+				prevExp, err := rawTime(st, 9)
+				if err != nil {
+					return err
+				}
+				after, err := rawTime(st, 10)
+				if err != nil {
+					return err
+				}
+				out.Caller = &realm.Client{ID: st.ColumnText(1), RealmID: realmID, ClientID: q.CallerID,
+					Kind: realm.ClientKind(st.ColumnText(2)), Active: st.ColumnBool(3), Public: st.ColumnBool(4),
+					OrgID: st.ColumnText(5), OrgRole: realm.Role(st.ColumnText(6)),
+					SecretHash: rawBlob(st, 7), PreviousSecretHash: rawBlob(st, 8),
+					PreviousSecretExpiresAt: prevExp, TokensValidAfter: after}
+			}
+			if !rawNull(st, 11) {
+				after, err := rawTime(st, 13)
+				if err != nil {
+					return err
+				}
+				out.TokenClient = &realm.Client{ID: st.ColumnText(11), RealmID: realmID, ClientID: q.TokenClientID,
+					Active: st.ColumnBool(12), TokensValidAfter: after}
+			}
+			// active is NOT NULL: NULL means no such user.
+			if !rawNull(st, 14) {
+				after, err := rawTime(st, 15)
+				if err != nil {
+					return err
+				}
+				out.User = &realm.User{ID: q.UserID, RealmID: realmID, Active: st.ColumnBool(14), TokensValidAfter: after}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if out == nil {
+		return nil, errNoIntrospectionRow
+	}
+	return out, nil
 }

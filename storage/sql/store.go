@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/gormlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -69,6 +70,9 @@ type Store struct {
 	// group lets concurrent writeTx calls share a transaction on SQLite
 	// (groupcommit.go); nil on Postgres, where writers run side by side.
 	group *groupCommit
+	// raw holds the statements of the hottest reads on a SQLite file's
+	// read pool (rawread.go); nil elsewhere.
+	raw *rawStmts
 }
 
 var _ realm.Store = (*Store)(nil)
@@ -162,8 +166,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		readDB.SetMaxOpenConns(sqliteReaders)
 		readDB.SetMaxIdleConns(sqliteReaders)
-		readDB.SetConnMaxIdleTime(5 * time.Minute)
+		// Kept open, never closed for idleness: raw reads keep prepared
+		// statements on them (rawread.go).
+		readDB.SetConnMaxIdleTime(0)
+		readDB.SetConnMaxLifetime(0)
 		s.readDB = readDB
+		s.raw = &rawStmts{stmts: map[rawStmtKey]*sqlite3.Stmt{}}
 	}
 	if dialect == SQLite {
 		s.group = new(groupCommit)
@@ -361,6 +369,9 @@ func (s *Store) Close() error {
 		s.stmts.Delete(k)
 		return true
 	})
+	if s.raw != nil {
+		s.raw.close()
+	}
 	if s.readDB != s.sqlDB {
 		s.readDB.Close()
 	}
