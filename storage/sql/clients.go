@@ -5,6 +5,8 @@ import (
 	dbsql "database/sql"
 	"fmt"
 
+	"github.com/ncruces/go-sqlite3"
+
 	"github.com/wardiam/ward/realm"
 )
 
@@ -178,6 +180,9 @@ func (s *Store) GetClient(ctx context.Context, realmID, clientID string) (*realm
 // Attributes; their Attributes maps are shared between calls (see
 // attrCache) and must only be read.
 func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
+	if s.rawReads() {
+		return s.getClientClaimsRaw(ctx, realmID, clientID)
+	}
 	rows, err := s.query(ctx, getClientClaimsSQL, realmID, clientID)
 	if err != nil {
 		return nil, mapErr(err)
@@ -235,6 +240,83 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 		return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
 	}
 	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version, RealmIPAllowList: rl}, nil
+}
+
+// getClientClaimsRaw is GetClientClaims through rawRead (rawread.go),
+// column by column in getClientClaimsSQL's order.
+func (s *Store) getClientClaimsRaw(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
+	var (
+		m         clientModel
+		ids       []string
+		groups    []realm.Group
+		version   int64
+		realmList string
+		found     bool
+	)
+	const first = 18 // getClientClaimsSQL's columns after claimsColumns
+	err := s.rawRead(ctx, getClientClaimsSQL, []string{realmID, clientID}, func(st *sqlite3.Stmt) error {
+		if !found {
+			found = true
+			if err := rawClientClaims(st, &m); err != nil {
+				return err
+			}
+			version, realmList = st.ColumnInt64(first), st.ColumnText(first+1)
+		}
+		if rawNull(st, first+2) {
+			return nil
+		}
+		gid := st.ColumnText(first + 2)
+		attrs, err := s.attrs.get(gid, string(st.ColumnRawText(first+4)))
+		if err != nil {
+			return err
+		}
+		gl, err := decodeIPAllowList(string(st.ColumnRawText(first + 5)))
+		if err != nil {
+			return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid, err)
+		}
+		ids = append(ids, gid)
+		groups = append(groups, realm.Group{ID: gid, RealmID: realmID, Name: st.ColumnText(first + 3), Attributes: attrs, IPAllowList: gl})
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if !found {
+		return nil, realm.ErrNotFound
+	}
+	c, err := fromClient(m, ids)
+	if err != nil {
+		return nil, err
+	}
+	if groups == nil {
+		groups = []realm.Group{}
+	}
+	rl, err := decodeIPAllowList(realmList)
+	if err != nil {
+		return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
+	}
+	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version, RealmIPAllowList: rl}, nil
+}
+
+// rawClientClaims reads claimsColumns, the statement's first columns, into
+// m as clientRow's claimsDest and fill would.
+func rawClientClaims(st *sqlite3.Stmt, m *clientModel) error {
+	m.ID, m.RealmID, m.ClientID, m.Kind = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)
+	m.Active, m.Public = st.ColumnBool(4), st.ColumnBool(5)
+	m.Audience, m.PrimaryGroup, m.RedirectURIs, m.WebOrigins = st.ColumnText(6), st.ColumnText(7), st.ColumnText(8), st.ColumnText(9)
+	if !rawNull(st, 10) {
+		org := st.ColumnText(10)
+		m.OrgID = &org
+	}
+	m.OrgRole = st.ColumnText(11)
+	m.SecretHash, m.PreviousSecretHash = rawBlob(st, 12), rawBlob(st, 13)
+	var err error
+	if m.PreviousSecretExpiresAt, err = rawTime(st, 14); err != nil {
+		return err
+	}
+	m.AllowOfflineAccess, m.IDTokenAlg = st.ColumnBool(15), st.ColumnText(16)
+	m.TokensValidAfter, err = rawTime(st, 17)
+	return err
 }
 
 // ListClients lists the realm's clients by ID; Query matches name and
