@@ -20,6 +20,17 @@ type readCounter struct {
 	calls map[string]int
 }
 
+// countedLoginFixture is a login fixture on open's store with its reads
+// counted.
+func countedLoginFixture(t *testing.T, open func(testing.TB) realm.Store, opts ...oauthtest.Option) (*oauthtest.LoginFixture, *readCounter) {
+	var rc *readCounter
+	f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
+		rc = &readCounter{Store: open(t), calls: map[string]int{}}
+		return rc
+	}, opts...)
+	return f, rc
+}
+
 func (s *readCounter) count(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,11 +86,7 @@ func (s *readCounter) GetRealmByName(ctx context.Context, name string) (*realm.R
 func TestIntrospectionOneRead(t *testing.T) {
 	for name, open := range storeBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			var rc *readCounter
-			f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
-				rc = &readCounter{Store: open(t), calls: map[string]int{}}
-				return rc
-			}, func(c oauthtest.Configs) {
+			f, rc := countedLoginFixture(t, open, func(c oauthtest.Configs) {
 				// The realm's provider outlives the test, so that only the
 				// introspections' own reads are counted.
 				c.OAuth.ProviderTTL = time.Hour

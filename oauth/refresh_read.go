@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -46,7 +45,7 @@ func (p *provider) withRefreshRead(ctx context.Context, req *http.Request) conte
 	if !ok {
 		return ctx
 	}
-	clientID := requestClientID(req)
+	clientID := credentialsClientID(req) // introspect_read.go
 	if clientID == "" {
 		return ctx
 	}
@@ -73,18 +72,4 @@ func readAheadGrant(ctx context.Context, realmID, signature string) *realm.Refre
 		return rd.grant
 	}
 	return nil
-}
-
-// requestClientID is the client_id fosite will authenticate req as: from
-// HTTP Basic credentials when present (form-encoded, RFC 6749 §2.3.1),
-// else the form's client_id. A wrong guess only costs the read ahead.
-func requestClientID(req *http.Request) string {
-	if id, _, ok := req.BasicAuth(); ok {
-		id, err := url.QueryUnescape(id)
-		if err != nil {
-			return ""
-		}
-		return id
-	}
-	return req.PostForm.Get("client_id")
 }

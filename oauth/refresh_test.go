@@ -295,11 +295,7 @@ func TestRefreshByAnotherClient(t *testing.T) {
 func TestCodeByAnotherClient(t *testing.T) {
 	for name, open := range storeBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			var rc *readCounter
-			f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
-				rc = &readCounter{Store: open(t), calls: map[string]int{}}
-				return rc
-			})
+			f, rc := countedLoginFixture(t, open)
 			f.Env.NewClient(f.Realm.ID, "other", func(c *realm.Client) {
 				c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
 				c.RedirectURIs = []string{f.Redirect}
@@ -360,11 +356,7 @@ func assertRefreshSignedFor(t *testing.T, f *oauthtest.LoginFixture, token strin
 func TestRefreshReadsOnce(t *testing.T) {
 	for name, open := range storeBackends(t) {
 		t.Run(name, func(t *testing.T) {
-			var rc *readCounter
-			f := oauthtest.NewLoginFixture(t, func(t testing.TB) realm.Store {
-				rc = &readCounter{Store: open(t), calls: map[string]int{}}
-				return rc
-			})
+			f, rc := countedLoginFixture(t, open)
 			_, secret := f.Env.NewClient(f.Realm.ID, "backend", func(c *realm.Client) {
 				c.Kind = realm.KindApplication
 				c.RedirectURIs = []string{f.Redirect}

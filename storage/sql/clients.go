@@ -228,6 +228,11 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	if !found {
 		return nil, realm.ErrNotFound
 	}
+	return clientClaims(realmID, m, ids, groups, version, realmList)
+}
+
+// clientClaims assembles GetClientClaims' answer from what its rows held.
+func clientClaims(realmID string, m clientModel, ids []string, groups []realm.Group, version int64, realmList string) (*realm.ClientClaims, error) {
 	c, err := fromClient(m, ids)
 	if err != nil {
 		return nil, err
@@ -284,18 +289,7 @@ func (s *Store) getClientClaimsRaw(ctx context.Context, realmID, clientID string
 	if !found {
 		return nil, realm.ErrNotFound
 	}
-	c, err := fromClient(m, ids)
-	if err != nil {
-		return nil, err
-	}
-	if groups == nil {
-		groups = []realm.Group{}
-	}
-	rl, err := decodeIPAllowList(realmList)
-	if err != nil {
-		return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
-	}
-	return &realm.ClientClaims{Client: &c, Groups: groups, SchemaVersion: version, RealmIPAllowList: rl}, nil
+	return clientClaims(realmID, m, ids, groups, version, realmList)
 }
 
 // rawClientClaims reads claimsColumns, the statement's first columns, into
