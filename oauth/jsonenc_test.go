@@ -1,10 +1,14 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/ory/fosite"
 )
 
 // TestAppendJSONMatchesMarshal: the claims encoder writes the very bytes
@@ -66,5 +70,34 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	}
 	if _, err := appendJSON(nil, map[string]any{"ch": make(chan int)}); err == nil {
 		t.Error("a value json.Marshal refuses was encoded")
+	}
+}
+
+// TestWriteAccessResponseAsFosite: Ward's token answer has fosite's
+// headers, status and bytes for the same response (the values a grant
+// sets, one needing escapes).
+func TestWriteAccessResponseAsFosite(t *testing.T) {
+	newResp := func() *fosite.AccessResponse {
+		r := fosite.NewAccessResponse()
+		r.SetAccessToken("eyJ.a.b")
+		r.SetTokenType("Bearer")
+		r.SetExpiresIn(5 * time.Minute)
+		r.SetScopes(fosite.Arguments{"openid", "email"})
+		r.SetExtra("refresh_token", "eyJ.r.s")
+		r.SetExtra("id_token", `<"odd">&`)
+		r.SetExtra("issued_token_type", "urn:ietf:params:oauth:token-type:access_token")
+		return r
+	}
+	want := httptest.NewRecorder()
+	(&fosite.Fosite{}).WriteAccessResponse(context.Background(), want, nil, newResp())
+	got := httptest.NewRecorder()
+	writeAccessResponse(got, newResp())
+	if got.Code != want.Code || got.Body.String() != want.Body.String() {
+		t.Errorf("answer %d %s, fosite's %d %s", got.Code, got.Body, want.Code, want.Body)
+	}
+	for _, h := range []string{"Cache-Control", "Pragma", "Content-Type"} {
+		if got.Header().Get(h) != want.Header().Get(h) || got.Header().Get(h) == "" {
+			t.Errorf("%s = %q, fosite's %q", h, got.Header().Get(h), want.Header().Get(h))
+		}
 	}
 }
