@@ -29,20 +29,24 @@ const maxFormBytes = 64 << 10
 func parseBody(c echo.Context) (ok bool, err error) {
 	req := c.Request()
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, maxFormBytes)
-	// ParseMultipartForm alone would hide a urlencoded body's read error
-	// behind ErrNotMultipart.
-	if err = req.ParseForm(); err == nil {
-		if err = req.ParseMultipartForm(maxFormBytes); err == nil || errors.Is(err, http.ErrNotMultipart) {
-			// Form holds the query and every body field, multipart
-			// ones included.
-			if err := realm.CheckValues(req.Form); err != nil {
-				return false, badText(c, err)
-			}
-			if err := checkBasicAuth(req); err != nil {
-				return false, badText(c, err)
-			}
-			return true, nil
+	// The usual small urlencoded body is read by readPlainForm (form.go),
+	// anything else by net/http. ParseMultipartForm alone would hide a
+	// urlencoded body's read error behind ErrNotMultipart.
+	if err = readPlainForm(req); errors.Is(err, errNotPlainForm) {
+		if err = req.ParseForm(); err == nil {
+			err = req.ParseMultipartForm(maxFormBytes)
 		}
+	}
+	if err == nil || errors.Is(err, http.ErrNotMultipart) {
+		// Form holds the query and every body field, multipart ones
+		// included.
+		if err := realm.CheckValues(req.Form); err != nil {
+			return false, badText(c, err)
+		}
+		if err := checkBasicAuth(req); err != nil {
+			return false, badText(c, err)
+		}
+		return true, nil
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
