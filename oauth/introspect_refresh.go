@@ -35,7 +35,7 @@ func (s *Server) introspectRefresh(c echo.Context, p *provider, caller *fositeCl
 			Active bool `json:"active"`
 		}{false})
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeIntrospection(c, out)
 }
 
 // refreshIntrospection returns the introspection answer for a live refresh

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 )
 
@@ -98,6 +100,35 @@ func TestWriteAccessResponseAsFosite(t *testing.T) {
 	for _, h := range []string{"Cache-Control", "Pragma", "Content-Type"} {
 		if got.Header().Get(h) != want.Header().Get(h) || got.Header().Get(h) == "" {
 			t.Errorf("%s = %q, fosite's %q", h, got.Header().Get(h), want.Header().Get(h))
+		}
+	}
+}
+
+// TestIntrospectionAnswerAsEcho: Ward's introspection answer has the bytes,
+// status and Content-Type c.JSON gives for the same answer, whichever
+// optional fields are set and with values needing escapes.
+func TestIntrospectionAnswerAsEcho(t *testing.T) {
+	for _, in := range []introspection{
+		{Active: true, ClientID: "svc", Subject: "svc", Scope: "", Expiry: 1700000300, IssuedAt: 1700000000,
+			Audience: []string{}, Issuer: "http://127.0.0.1:8080/realms/acme", JTI: "01j", TokenType: "Bearer", Kind: "service_account"},
+		{Active: true, ClientID: "web", Subject: "u1", Scope: "openid email", Expiry: -5, Audience: []string{"a", "<b>&"},
+			Issuer: "i", JTI: "j", TokenType: "Refresh"},
+		{Active: true, ClientID: "k\u2028\"", Kind: "api_key", Permissions: []string{"read:/docs/*"}, Audience: nil, TokenType: "Bearer"},
+		{Permissions: []string{}},
+	} {
+		e := echo.New()
+		want := httptest.NewRecorder()
+		if err := e.NewContext(httptest.NewRequest("POST", "/", nil), want).JSON(http.StatusOK, in); err != nil {
+			t.Fatal(err)
+		}
+		got := httptest.NewRecorder()
+		if err := writeIntrospection(e.NewContext(httptest.NewRequest("POST", "/", nil), got), &in); err != nil {
+			t.Fatal(err)
+		}
+		if got.Code != want.Code || got.Body.String() != want.Body.String() ||
+			got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+			t.Errorf("answer %d %q %s, c.JSON's %d %q %s", got.Code, got.Header().Get("Content-Type"), got.Body,
+				want.Code, want.Header().Get("Content-Type"), want.Body)
 		}
 	}
 }
