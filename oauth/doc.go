@@ -7,8 +7,8 @@
 //     one realm (clients, authorization codes with their PKCE and OpenID
 //     Connect requests, refresh tokens with their rotation and families).
 //   - strategy_*.go: how tokens look: ES256 access tokens (RFC 9068)
-//     signed by a cheap signer, refresh tokens as JWTs whose stored row
-//     decides, random authorization codes, ID tokens signed with the key
+//     signed by a cheap signer, refresh tokens as HS256 JWTs whose stored
+//     row decides, random authorization codes, ID tokens signed with the key
 //     the client chose.
 //   - flow_*.go: what Ward decides inside fosite's grants: a service
 //     account's claims (client_credentials), a user's claims and the
@@ -21,9 +21,12 @@
 //   - response_mode_web_message.go: the web_message response mode (the page
 //     itself is oauth/login's), cors.go and ratelimit.go: CORS for the
 //     realm's web_origins, per-address limits of refused token requests;
-//     keys.go: the signing keys' encryption under the master key;
-//     verify.go: access-token verification, also for the admin API
-//     (VerifyAccessToken).
+//     keys.go: the signing keys' encryption under the master key and the
+//     refresh tokens' HMAC keys; verify.go: access-token verification, also
+//     for the admin API (VerifyAccessToken); form.go: the token endpoints'
+//     usual form read without net/http's general parser; introspect_read.go
+//     and refresh_read.go: an introspection's and a refresh grant's rows
+//     read ahead in one round trip.
 //
 // Fosite flows stay fosite's: handlers are registered with compose.Compose
 // and explicit factories, and this package only adapts storage, token

@@ -21,7 +21,11 @@
 // impossible inside the process and makes ":memory:" databases shared by
 // every caller. On a database file, the token endpoint's reads go through
 // a separate pool of query-only connections (readDB), which in WAL mode
-// never wait for the writer. A consequence for callers: inside InTx, use
+// never wait for the writer; the two hottest of them (a grant's client, an
+// introspection) step their statement through the SQLite API itself
+// (rawread.go). Refresh rotations that arrive while another commits share
+// the next transaction, each under its own savepoint (groupcommit.go). A
+// consequence for callers: inside InTx, use
 // only the transaction's Store, never the outer one, or the call waits for
 // the connection the transaction holds.
 package sql
