@@ -100,20 +100,7 @@ func TestVerifyEdges(t *testing.T) {
 // signRaw signs an arbitrary payload (not necessarily a JSON object).
 func signRaw(t testing.TB, s signer, payload string) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithHeader("kid", s.kid).WithType("at+jwt")
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(s.alg), Key: s.key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := sg.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testjws.SignRaw(t, jose.SignatureAlgorithm(s.alg), s.key, s.kid, "at+jwt", []byte(payload))
 }
 
 // FuzzVerifyToken: whatever the bearer string, Verify never panics and

@@ -13,15 +13,21 @@ import (
 // typ when typ is not empty.
 func Sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, claims map[string]any) string {
 	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SignRaw(t, alg, key, kid, typ, payload)
+}
+
+// SignRaw is Sign for any payload, a JSON object or not.
+func SignRaw(t testing.TB, alg jose.SignatureAlgorithm, key any, kid, typ string, payload []byte) string {
+	t.Helper()
 	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
 	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/wardiam/ward/internal/testjws"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
 )
@@ -74,20 +75,7 @@ func newFakeOP(t *testing.T) *fakeOP {
 }
 
 func (op *fakeOP) sign(t *testing.T, key *ecdsa.PrivateKey, claims map[string]any) string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testjws.Sign(t, jose.ES256, key, "k1", "JWT", claims)
 }
 
 // TestOIDCBadIDTokens: an ID token with the wrong audience, the wrong
