@@ -18,15 +18,42 @@ import (
 // row. The client is stored by ID and read again when the row is, so a
 // client disabled in between no longer redeems its codes.
 type storedRequest struct {
-	ID              string          `json:"id"`
-	RequestedAt     time.Time       `json:"requested_at"`
-	ClientID        string          `json:"client_id"`
-	Scopes          []string        `json:"scopes"`
-	GrantedScopes   []string        `json:"granted_scopes"`
-	Audience        []string        `json:"audience"`
-	GrantedAudience []string        `json:"granted_audience"`
-	Form            url.Values      `json:"form"`
-	Session         json.RawMessage `json:"session"`
+	requestFields
+	Form    url.Values      `json:"form"`
+	Session json.RawMessage `json:"session"`
+}
+
+// requestFields are what both stored forms of a request (storedRequest,
+// refreshRequest) keep of it besides its form and session; embedded, so
+// their JSON keys are the ones each form always had.
+type requestFields struct {
+	ID              string    `json:"id"`
+	RequestedAt     time.Time `json:"requested_at"`
+	ClientID        string    `json:"client_id"`
+	Scopes          []string  `json:"scopes"`
+	GrantedScopes   []string  `json:"granted_scopes"`
+	Audience        []string  `json:"audience"`
+	GrantedAudience []string  `json:"granted_audience"`
+}
+
+// fieldsOf is what req's stored forms keep of it.
+func fieldsOf(req fosite.Requester) requestFields {
+	return requestFields{
+		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
+		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
+		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
+	}
+}
+
+// request is the fosite request f was kept of, with its client, form and
+// session.
+func (f *requestFields) request(client fosite.Client, form url.Values, sess fosite.Session) *fosite.Request {
+	return &fosite.Request{
+		ID: f.ID, RequestedAt: f.RequestedAt, Client: client,
+		RequestedScope: f.Scopes, GrantedScope: f.GrantedScopes,
+		RequestedAudience: f.Audience, GrantedAudience: f.GrantedAudience,
+		Form: form, Session: sess,
+	}
 }
 
 // errCodeReused is the second redemption of an authorization code, found
@@ -64,12 +91,7 @@ func encodeRequest(req fosite.Requester) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(storedRequest{
-		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
-		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
-		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetGrantedAudience(),
-		Form: req.GetRequestForm(), Session: sb,
-	})
+	return json.Marshal(storedRequest{requestFields: fieldsOf(req), Form: req.GetRequestForm(), Session: sb})
 }
 
 // getRequest reads a stored request back; a missing row is notFound. The
@@ -109,16 +131,10 @@ func (s *fositeStore) decodeRequest(ctx context.Context, data []byte, into fosit
 	if err != nil {
 		return nil, notFound
 	}
-	req := &fosite.Request{
-		ID: sr.ID, RequestedAt: sr.RequestedAt, Client: client,
-		RequestedScope: sr.Scopes, GrantedScope: sr.GrantedScopes,
-		RequestedAudience: sr.Audience, GrantedAudience: sr.GrantedAudience,
-		Form: sr.Form, Session: sess,
+	if sr.Form == nil {
+		sr.Form = url.Values{}
 	}
-	if req.Form == nil {
-		req.Form = url.Values{}
-	}
-	return req, nil
+	return sr.request(client, sr.Form, sess), nil
 }
 
 func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {

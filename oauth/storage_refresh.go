@@ -99,14 +99,8 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 // reads only the form of the request in hand, and the form stored was the
 // previous grant's, the presented refresh token itself taking most of it.
 type refreshRequest struct {
-	ID              string       `json:"id"`
-	RequestedAt     time.Time    `json:"requested_at"`
-	ClientID        string       `json:"client_id"`
-	Scopes          []string     `json:"scopes"`
-	GrantedScopes   []string     `json:"granted_scopes"`
-	Audience        []string     `json:"audience"`
-	GrantedAudience []string     `json:"granted_audience"`
-	Session         *userSession `json:"session"`
+	requestFields
+	Session *userSession `json:"session"`
 	// TokenHash is the refresh token's SHA-256.
 	TokenHash string `json:"token_hash,omitempty"`
 }
@@ -119,16 +113,12 @@ func encodeRefreshRequest(req fosite.Requester, us *userSession, tokenHash strin
 	// write and to decode.
 	lean := *us
 	lean.Access, lean.AccessHdr = nil, nil
-	return json.Marshal(refreshRequest{
-		ID: req.GetID(), RequestedAt: req.GetRequestedAt(), ClientID: req.GetClient().GetID(),
-		Scopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
-		// A refresh checks the granted audience against the client's;
-		// the default one (the issuer, when neither asked nor
-		// configured) is derived again at each grant, so only what was
-		// asked is kept.
-		Audience: req.GetRequestedAudience(), GrantedAudience: req.GetRequestedAudience(),
-		Session: &lean, TokenHash: tokenHash,
-	})
+	f := fieldsOf(req)
+	// A refresh checks the granted audience against the client's; the
+	// default one (the issuer, when neither asked nor configured) is
+	// derived again at each grant, so only what was asked is kept.
+	f.GrantedAudience = f.Audience
+	return json.Marshal(refreshRequest{requestFields: f, Session: &lean, TokenHash: tokenHash})
 }
 
 // decodeRefreshRequest is the inverse of encodeRefreshRequest; it returns
@@ -152,12 +142,7 @@ func (s *fositeStore) decodeRefreshRequest(ctx context.Context, data []byte, int
 	if err != nil {
 		return nil, "", fosite.ErrNotFound
 	}
-	return &fosite.Request{
-		ID: rr.ID, RequestedAt: rr.RequestedAt, Client: client,
-		RequestedScope: rr.Scopes, GrantedScope: rr.GrantedScopes,
-		RequestedAudience: rr.Audience, GrantedAudience: rr.GrantedAudience,
-		Form: url.Values{}, Session: sess,
-	}, rr.TokenHash, nil
+	return rr.request(client, url.Values{}, sess), rr.TokenHash, nil
 }
 
 // DeleteRefreshTokenSession: rows stay (used or revoked) until they
