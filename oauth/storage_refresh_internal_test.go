@@ -11,16 +11,14 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sql"
 	"github.com/wardiam/ward/storage/sqltest"
 )
 
-// TestRefreshGrantWithoutPresentedTokenFailsClosed: a refresh grant whose
-// session did not read the token it presents (userSession.grant) gets no
-// new refresh token, since nothing would mark the presented one used; a
-// code grant's first token of a family is stored.
-func TestRefreshGrantWithoutPresentedTokenFailsClosed(t *testing.T) {
-	st := sqltest.Open(t)
-	ctx, now := context.Background(), time.Now().UTC()
+// storeWithRealm is a SQLite store holding one org and its realm, made at now.
+func storeWithRealm(t *testing.T, now time.Time) (*sql.Store, *realm.Realm) {
+	t.Helper()
+	st, ctx := sqltest.Open(t), context.Background()
 	org := &realm.Org{ID: realm.NewID(now, nil), Slug: "o", Name: "o", CreatedAt: now}
 	r := &realm.Realm{ID: realm.NewID(now, nil), OrgID: org.ID, Name: "r1", CreatedAt: now, UpdatedAt: now}
 	if err := st.CreateOrg(ctx, org); err != nil {
@@ -29,6 +27,16 @@ func TestRefreshGrantWithoutPresentedTokenFailsClosed(t *testing.T) {
 	if err := st.CreateRealm(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	return st, r
+}
+
+// TestRefreshGrantWithoutPresentedTokenFailsClosed: a refresh grant whose
+// session did not read the token it presents (userSession.grant) gets no
+// new refresh token, since nothing would mark the presented one used; a
+// code grant's first token of a family is stored.
+func TestRefreshGrantWithoutPresentedTokenFailsClosed(t *testing.T) {
+	ctx, now := context.Background(), time.Now().UTC()
+	st, r := storeWithRealm(t, now)
 	fs := &fositeStore{store: st, realmID: r.ID, clock: time.Now, accessLifespan: time.Minute}
 	request := func(grantType string) fosite.Requester {
 		us := &userSession{UserID: "u1", SessionID: "s1"}
@@ -57,16 +65,8 @@ func TestRefreshGrantWithoutPresentedTokenFailsClosed(t *testing.T) {
 // an upgrade, or by a node not yet upgraded, keep working; and a new row
 // decodes to what was encoded, with no form.
 func TestRefreshRequestOldForm(t *testing.T) {
-	st := sqltest.Open(t)
 	ctx, now := context.Background(), time.Now().UTC().Truncate(time.Second)
-	org := &realm.Org{ID: realm.NewID(now, nil), Slug: "o", Name: "o", CreatedAt: now}
-	r := &realm.Realm{ID: realm.NewID(now, nil), OrgID: org.ID, Name: "r1", CreatedAt: now, UpdatedAt: now}
-	if err := st.CreateOrg(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateRealm(ctx, r); err != nil {
-		t.Fatal(err)
-	}
+	st, r := storeWithRealm(t, now)
 	c := &realm.Client{ID: realm.NewID(now, nil), RealmID: r.ID, ClientID: "web", Name: "web", Kind: realm.KindApplication,
 		Active: true, Public: true, CreatedAt: now, UpdatedAt: now}
 	if err := st.CreateClient(ctx, c); err != nil {
