@@ -97,14 +97,18 @@ func (s *Store) runGroup(batch []*txCall) {
 			}
 		}
 	}
+	// A call alone needs no savepoint: if it fails, nothing is committed.
+	shared := len(batch) > 1
 	var marks [3]*dbsql.Stmt
-	for i, q := range []string{savepointSQL, rollbackToSQL, releaseSaveSQL} {
-		st, err := s.prepared(context.Background(), s.sqlDB, q)
-		if err != nil {
-			fail(err)
-			return
+	if shared {
+		for i, q := range []string{savepointSQL, rollbackToSQL, releaseSaveSQL} {
+			st, err := s.prepared(context.Background(), s.sqlDB, q)
+			if err != nil {
+				fail(err)
+				return
+			}
+			marks[i] = st
 		}
-		marks[i] = st
 	}
 	// The transaction belongs to no one caller: a caller's cancelled
 	// context must not interrupt it (SQLite rolls back a whole transaction
@@ -127,8 +131,6 @@ func (s *Store) runGroup(batch []*txCall) {
 			}
 		}
 	}()
-	// A call alone needs no savepoint: if it fails, nothing is committed.
-	shared := len(batch) > 1
 	mark := func(i int) error {
 		if !shared {
 			return nil
