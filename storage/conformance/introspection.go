@@ -119,6 +119,11 @@ func testIntrospectionRead(t *testing.T, f *fixture) {
 	if c := read("deactivated", all).Caller; c == nil || c.Active || string(c.SecretHash) != "new-hash" {
 		t.Errorf("deactivated caller read as %+v", c)
 	}
+	// The caller's and the token client's columns are told apart: one
+	// active, the other not.
+	rs.Active = true
+	must(t, f.s.UpdateClient(f.ctx, rs))
+	check("caller active, token client not", read("caller active", all), get("rs"), get("svc"), getUser(u.ID), true)
 
 	// Inside a transaction it reads the transaction's rows.
 	must(t, f.s.InTx(f.ctx, func(tx realm.Store) error {
