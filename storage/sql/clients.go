@@ -183,52 +183,161 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	if s.rawReads() {
 		return s.getClientClaimsRaw(ctx, realmID, clientID)
 	}
+	if s.batches != nil && !s.inTx {
+		return s.batches.claims.read(ctx, claimsKey{realmID, clientID})
+	}
+	return s.getClientClaimsOne(ctx, realmID, clientID)
+}
+
+// getClientClaimsOne is GetClientClaims through database/sql, one query.
+func (s *Store) getClientClaimsOne(ctx context.Context, realmID, clientID string) (*realm.ClientClaims, error) {
 	rows, err := s.query(ctx, getClientClaimsSQL, realmID, clientID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	var (
-		m                       clientModel
-		ids                     []string
-		groups                  []realm.Group
-		version                 int64
-		realmList               string
-		found                   bool
-		r                       clientRow
-		gid, name, values, list dbsql.NullString
-	)
+	var a claimsScan
 	// Every row fills every destination, so one set serves them all.
-	dest := append(r.claimsDest(&m), &version, &realmList, &gid, &name, &values, &list)
+	dest := a.dest()
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, mapErr(err)
 		}
-		if !found {
-			found = true
-			r.fill(&m)
-		}
-		if !gid.Valid {
-			continue
-		}
-		attrs, err := s.attrs.get(gid.String, values.String)
-		if err != nil {
+		if err := a.add(s.attrs, realmID, &a); err != nil {
 			return nil, err
 		}
-		gl, err := decodeIPAllowList(list.String)
-		if err != nil {
-			return nil, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid.String, err)
-		}
-		ids = append(ids, gid.String)
-		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: name.String, Attributes: attrs, IPAllowList: gl})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
-	if !found {
+	return a.result(realmID)
+}
+
+// getClientClaimsBatchSQL is getClientClaimsSQL for several clients at
+// once (readbatch.go): each client's rows are numbered by its place in the
+// arrays (from 1), in that order, then by group; a client that does not
+// exist has none.
+const getClientClaimsBatchSQL = `SELECT q.i, ` + claimsColumns + `, r.schema_version, r.ip_allow_list,
+ g.id, g.name, g.attributes, g.ip_allow_list
+FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS q(realm, client, i)
+JOIN LATERAL (SELECT ` + claimsColumns + `
+ FROM clients c WHERE c.realm_id = q.realm AND c.client_id = q.client OFFSET 0) c ON true
+JOIN LATERAL (SELECT schema_version, ip_allow_list FROM realms WHERE id = c.realm_id OFFSET 0) r ON true
+LEFT JOIN LATERAL (SELECT g.id, g.name, g.attributes, g.ip_allow_list
+ FROM client_groups cg JOIN groups g ON g.realm_id = cg.realm_id AND g.id = cg.group_id
+ WHERE cg.client_pk = c.id OFFSET 0) g ON true
+ORDER BY q.i, g.id`
+
+// claimsKey is one GetClientClaims read.
+type claimsKey struct{ realmID, clientID string }
+
+// getClientClaimsMany answers several GetClientClaims reads with
+// getClientClaimsBatchSQL.
+func (s *Store) getClientClaimsMany(ctx context.Context, calls []*batchCall[claimsKey, *realm.ClientClaims]) error {
+	realms, clients := make([]string, len(calls)), make([]string, len(calls))
+	for i, c := range calls {
+		realms[i], clients[i] = c.q.realmID, c.q.clientID
+	}
+	rows, err := s.query(ctx, getClientClaimsBatchSQL, realms, clients)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	var (
+		cur   *claimsScan
+		curI  int64
+		i     int64
+		row   = new(claimsScan)
+		dest  = append([]any{&i}, row.dest()...)
+		flush = func() {
+			if cur != nil {
+				c := calls[curI-1]
+				c.answer(cur.result(c.q.realmID))
+			}
+		}
+	)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return mapErr(err)
+		}
+		if i < 1 || i > int64(len(calls)) || i < curI {
+			return fmt.Errorf("storage/sql: client claims batch returned row %d of %d after %d", i, len(calls), curI)
+		}
+		from := row
+		if i != curI {
+			flush()
+			// The row read becomes this client's; its next rows are read
+			// into a fresh set.
+			cur, curI = row, i
+			row = new(claimsScan)
+			dest = append([]any{&i}, row.dest()...)
+		} else if cur == nil {
+			continue // this client's read has already failed
+		}
+		if err := cur.add(s.attrs, calls[i-1].q.realmID, from); err != nil {
+			calls[i-1].answer(nil, err)
+			cur = nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	flush()
+	for _, c := range calls {
+		if !c.answered {
+			c.answer(nil, realm.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// claimsScan gathers one client's rows of getClientClaimsSQL.
+type claimsScan struct {
+	m         clientModel
+	r         clientRow
+	ids       []string
+	groups    []realm.Group
+	version   int64
+	realmList string
+	found     bool
+	// The group columns of the row scanned last.
+	gid, name, values, list dbsql.NullString
+}
+
+// dest returns scan destinations for getClientClaimsSQL's columns.
+func (a *claimsScan) dest() []any {
+	return append(a.r.claimsDest(&a.m), &a.version, &a.realmList, &a.gid, &a.name, &a.values, &a.list)
+}
+
+// add takes in a row of the client: its client columns on the first (a
+// itself holds them), its group columns from row.
+func (a *claimsScan) add(attrCache *attrCache, realmID string, row *claimsScan) error {
+	if !a.found {
+		a.found = true
+		a.r.fill(&a.m)
+	}
+	if !row.gid.Valid {
+		return nil
+	}
+	attrs, err := attrCache.get(row.gid.String, row.values.String)
+	if err != nil {
+		return err
+	}
+	gl, err := decodeIPAllowList(row.list.String)
+	if err != nil {
+		return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", row.gid.String, err)
+	}
+	a.ids = append(a.ids, row.gid.String)
+	a.groups = append(a.groups, realm.Group{ID: row.gid.String, RealmID: realmID, Name: row.name.String, Attributes: attrs, IPAllowList: gl})
+	return nil
+}
+
+// result is the client's claims, or realm.ErrNotFound when no row came.
+func (a *claimsScan) result(realmID string) (*realm.ClientClaims, error) {
+	if !a.found {
 		return nil, realm.ErrNotFound
 	}
-	return clientClaims(realmID, m, ids, groups, version, realmList)
+	return clientClaims(realmID, a.m, a.ids, a.groups, a.version, a.realmList)
 }
 
 // clientClaims assembles GetClientClaims' answer from what its rows held.

@@ -57,3 +57,45 @@ func (s *Store) HoldGroupCommit() (queued func() int, lead func()) {
 func (s *Store) WriteTx(ctx context.Context, fn func() error) error {
 	return s.writeTx(ctx, nil, func(execFunc) error { return fn() })
 }
+
+// HoldReadBatches makes batched reads queue as if every slot were busy
+// (PostgreSQL only). queued tells how many introspection and client claims
+// reads wait; release hands each kind's queue on as one batch and frees the
+// slots taken.
+func (s *Store) HoldReadBatches() (queued func() (introspection, claims int), release func()) {
+	b := s.batches
+	b.introspection.hold()
+	b.claims.hold()
+	queued = func() (int, int) { return b.introspection.queued(), b.claims.queued() }
+	release = func() {
+		b.introspection.release()
+		b.claims.release()
+	}
+	return queued, release
+}
+
+func (b *readBatcher[Q, R]) hold() {
+	b.mu.Lock()
+	b.running += batchSlots
+	b.mu.Unlock()
+}
+
+func (b *readBatcher[Q, R]) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// release gives back the slots hold took, the first handing the queue on.
+func (b *readBatcher[Q, R]) release() {
+	for range batchSlots {
+		b.handOn()
+	}
+}
+
+// BatchEveryRead sends every batched read through its batch statement,
+// a lone one included (PostgreSQL only).
+func (s *Store) BatchEveryRead() {
+	s.batches.introspection.manyAlways = true
+	s.batches.claims.manyAlways = true
+}

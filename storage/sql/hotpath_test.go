@@ -15,9 +15,16 @@ import (
 // seedClient makes a realm with a client in two groups.
 func seedClient(tb testing.TB, s *sql.Store) (realmID, clientID string) {
 	tb.Helper()
+	return seedRealmClient(tb, s, "bench")
+}
+
+// seedRealmClient makes the realm named name with a client "svc" in two
+// groups.
+func seedRealmClient(tb testing.TB, s *sql.Store, name string) (realmID, clientID string) {
+	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	r := &realm.Realm{ID: realm.NewID(now, nil), Name: "bench", CreatedAt: now, UpdatedAt: now}
+	r := &realm.Realm{ID: realm.NewID(now, nil), Name: name, CreatedAt: now, UpdatedAt: now}
 	if err := s.CreateRealm(ctx, r); err != nil {
 		tb.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -32,30 +33,58 @@ LEFT JOIN clients c ON c.realm_id = ? AND c.client_id = ?
 LEFT JOIN clients t ON t.realm_id = ? AND t.client_id = ?
 LEFT JOIN users u ON u.realm_id = ? AND u.id = ?`
 
+// readIntrospectionBatchSQL is readIntrospectionSQL for several queries
+// at once (readbatch.go): one row per query, numbered by its place in the
+// arrays (from 1), each part looked up by the same unique index.
+const readIntrospectionBatchSQL = `SELECT q.i,
+ EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.realm_id = q.realm AND r.jti = q.jti),
+ c.id, c.kind, c.active, c.public, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
+ c.previous_secret_expires_at, c.tokens_valid_after,
+ t.id, t.active, t.tokens_valid_after,
+ u.active, u.tokens_valid_after
+FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS q(realm, jti, caller, tclient, uid, i)
+LEFT JOIN LATERAL (SELECT id, kind, active, public, org_id, org_role, secret_hash, previous_secret_hash,
+ previous_secret_expires_at, tokens_valid_after
+ FROM clients WHERE realm_id = q.realm AND client_id = q.caller OFFSET 0) c ON true
+LEFT JOIN LATERAL (SELECT id, active, tokens_valid_after
+ FROM clients WHERE realm_id = q.realm AND client_id = q.tclient OFFSET 0) t ON true
+LEFT JOIN LATERAL (SELECT active, tokens_valid_after
+ FROM users WHERE realm_id = q.realm AND id = q.uid OFFSET 0) u ON true`
+
 // errNoIntrospectionRow: readIntrospectionSQL returned no row, which its
 // one-row subquery rules out.
 var errNoIntrospectionRow = errors.New("storage/sql: introspection read returned no row")
 
+// introspectionKey is one introspection read: the realm and the query.
+type introspectionKey struct {
+	realmID string
+	q       realm.IntrospectionQuery
+}
+
 // ReadIntrospection reads what an introspection checks on every request
 // (realm.IntrospectionReader) through one statement prepared once on the
-// read pool, as the token endpoint's reads are.
+// read pool, as the token endpoint's reads are; on PostgreSQL concurrent
+// reads share a statement (readbatch.go).
 func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.IntrospectionQuery) (*realm.IntrospectionRead, error) {
 	if s.rawReads() {
 		return s.readIntrospectionRaw(ctx, realmID, q)
 	}
+	if s.batches != nil && !s.inTx {
+		return s.batches.introspection.read(ctx, introspectionKey{realmID, q})
+	}
+	return s.readIntrospectionOne(ctx, realmID, q)
+}
+
+// readIntrospectionOne is ReadIntrospection through database/sql, one
+// query.
+func (s *Store) readIntrospectionOne(ctx context.Context, realmID string, q realm.IntrospectionQuery) (*realm.IntrospectionRead, error) {
 	rows, err := s.query(ctx, readIntrospectionSQL, realmID, q.JTI, realmID, q.CallerID, realmID, q.TokenClientID,
 		realmID, q.UserID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	var (
-		out               realm.IntrospectionRead
-		c                 callerColumns
-		tcID              dbsql.NullString
-		tcActive, uActive dbsql.NullBool
-		tcAfter, uAfter   dbsql.NullTime
-	)
+	var row introspectionRow
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return nil, mapErr(err)
@@ -64,13 +93,73 @@ func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.I
 		// reading "nothing revoked, nobody there".
 		return nil, errNoIntrospectionRow
 	}
-	if err := rows.Scan(&out.Revoked, &c.id, &c.kind, &c.active, &c.public, &c.orgID, &c.orgRole, &c.secret,
-		&c.prev, &c.prevExp, &c.validAfter, &tcID, &tcActive, &tcAfter, &uActive, &uAfter); err != nil {
+	if err := rows.Scan(row.dest()...); err != nil {
 		return nil, mapErr(err)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
+	return row.read(realmID, q), nil
+}
+
+// readIntrospectionMany answers several introspection reads with
+// readIntrospectionBatchSQL.
+func (s *Store) readIntrospectionMany(ctx context.Context, calls []*batchCall[introspectionKey, *realm.IntrospectionRead]) error {
+	realms, jtis, callers, tclients, users := make([]string, len(calls)), make([]string, len(calls)),
+		make([]string, len(calls)), make([]string, len(calls)), make([]string, len(calls))
+	for i, c := range calls {
+		realms[i], jtis[i], callers[i], tclients[i], users[i] = c.q.realmID, c.q.q.JTI, c.q.q.CallerID, c.q.q.TokenClientID, c.q.q.UserID
+	}
+	rows, err := s.query(ctx, readIntrospectionBatchSQL, realms, jtis, callers, tclients, users)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			i   int64
+			row introspectionRow
+		)
+		if err := rows.Scan(append([]any{&i}, row.dest()...)...); err != nil {
+			return mapErr(err)
+		}
+		if i < 1 || i > int64(len(calls)) {
+			return fmt.Errorf("storage/sql: introspection batch returned row %d of %d", i, len(calls))
+		}
+		c := calls[i-1]
+		c.answer(row.read(c.q.realmID, c.q.q), nil)
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	for _, c := range calls {
+		if !c.answered {
+			c.answer(nil, errNoIntrospectionRow)
+		}
+	}
+	return nil
+}
+
+// introspectionRow holds readIntrospectionSQL's columns as database/sql
+// scans them.
+type introspectionRow struct {
+	revoked           bool
+	c                 callerColumns
+	tcID              dbsql.NullString
+	tcActive, uActive dbsql.NullBool
+	tcAfter, uAfter   dbsql.NullTime
+}
+
+// dest returns the scan destinations, in the statement's column order.
+func (r *introspectionRow) dest() []any {
+	return []any{&r.revoked, &r.c.id, &r.c.kind, &r.c.active, &r.c.public, &r.c.orgID, &r.c.orgRole, &r.c.secret,
+		&r.c.prev, &r.c.prevExp, &r.c.validAfter, &r.tcID, &r.tcActive, &r.tcAfter, &r.uActive, &r.uAfter}
+}
+
+// read is the answer the row gives to q in the realm.
+func (r *introspectionRow) read(realmID string, q realm.IntrospectionQuery) *realm.IntrospectionRead {
+	out := &realm.IntrospectionRead{Revoked: r.revoked}
+	c := &r.c
 	if c.id.Valid {
 		out.Caller = &realm.Client{ID: c.id.String, RealmID: realmID, ClientID: q.CallerID,
 			Kind: realm.ClientKind(c.kind.String), Active: c.active.Bool, Public: c.public.Bool,
@@ -78,15 +167,15 @@ func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.I
 			SecretHash: emptyNil(c.secret), PreviousSecretHash: emptyNil(c.prev),
 			PreviousSecretExpiresAt: nullTimePtr(c.prevExp), TokensValidAfter: nullTimePtr(c.validAfter)}
 	}
-	if tcID.Valid {
-		out.TokenClient = &realm.Client{ID: tcID.String, RealmID: realmID, ClientID: q.TokenClientID,
-			Active: tcActive.Bool, TokensValidAfter: nullTimePtr(tcAfter)}
+	if r.tcID.Valid {
+		out.TokenClient = &realm.Client{ID: r.tcID.String, RealmID: realmID, ClientID: q.TokenClientID,
+			Active: r.tcActive.Bool, TokensValidAfter: nullTimePtr(r.tcAfter)}
 	}
 	// active is NOT NULL: NULL means no such user.
-	if uActive.Valid {
-		out.User = &realm.User{ID: q.UserID, RealmID: realmID, Active: uActive.Bool, TokensValidAfter: nullTimePtr(uAfter)}
+	if r.uActive.Valid {
+		out.User = &realm.User{ID: q.UserID, RealmID: realmID, Active: r.uActive.Bool, TokensValidAfter: nullTimePtr(r.uAfter)}
 	}
-	return &out, nil
+	return out
 }
 
 // callerColumns are the caller's columns of readIntrospectionSQL, every

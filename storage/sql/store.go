@@ -73,6 +73,10 @@ type Store struct {
 	// raw holds the statements of the hottest reads on a SQLite file's
 	// read pool (rawread.go); nil elsewhere.
 	raw *rawStmts
+	// batches lets concurrent hot-path reads share a statement on
+	// PostgreSQL (readbatch.go); nil on SQLite, where a read is no round
+	// trip.
+	batches *readBatches
 }
 
 var _ realm.Store = (*Store)(nil)
@@ -175,6 +179,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if dialect == SQLite {
 		s.group = new(groupCommit)
+	} else {
+		s.batches = newReadBatches(s)
 	}
 	return s, nil
 }
