@@ -89,7 +89,11 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 			return float64(n) / d.Seconds()
 		}
 		before := staticRun()
+		stopProfile := p.profile(backend + "-" + r.name)
+		db := postgresCPU()
 		n, cpu, errs := loadWith(p, d, concurrency, r.do(p.url+r.path))
+		db = postgresCPU() - db
+		stopProfile()
 		after := staticRun()
 		ceiling := (before + after) / 2
 		rate := float64(n) / d.Seconds()
@@ -97,8 +101,12 @@ func benchEndpoints(p *proc, backend, adminTok string, d time.Duration, concurre
 		if n > 0 {
 			per = cpu / time.Duration(n)
 		}
-		fmt.Printf("%s: %s %.0f/s = %.0f%% of static (%.0f/s: %.0f before, %.0f after, same request and answer bytes), server CPU %.3f ms/request, %d errors\n",
-			backend, r.name, rate, 100*rate/ceiling, ceiling, before, after, float64(per.Microseconds())/1000, errs)
+		dbPer := ""
+		if backend == "postgres" && n > 0 {
+			dbPer = fmt.Sprintf(" (PostgreSQL %.3f ms)", float64((db/time.Duration(n)).Microseconds())/1000)
+		}
+		fmt.Printf("%s: %s %.0f/s = %.0f%% of static (%.0f/s: %.0f before, %.0f after, same request and answer bytes), server CPU %.3f ms/request%s, %d errors\n",
+			backend, r.name, rate, 100*rate/ceiling, ceiling, before, after, float64(per.Microseconds())/1000, dbPer, errs)
 	}
 	fmt.Printf("%s: static net/http (child process, c=%d, %s): %d errors\n", backend, concurrency, d, staticErrs)
 	return nil

@@ -37,7 +37,7 @@ func main() {
 	signIn := flag.Bool("signin", true, "also measure password logins and refresh-token grants")
 	loginC := flag.Int("login-c", 8, "concurrent clients for password logins")
 	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
-	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh runs")
+	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh and endpoint runs")
 	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection), `+
 		`"grants" (client_credentials and its CPU in ES256 signatures), "refresh" (refresh-token grants and their CPU in ES256 signatures) `+
 		`or "realms" (the many-realms run)`)
@@ -202,16 +202,47 @@ func (p *proc) stop() {
 
 // cpuTime is the process's user+system CPU time from /proc/PID/stat.
 func (p *proc) cpuTime() time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	cpu, _ := pidCPU(strconv.Itoa(p.cmd.Process.Pid))
+	return cpu
+}
+
+// pidCPU is a process's user+system CPU time and command name, from
+// /proc/PID/stat.
+func pidCPU(pid string) (time.Duration, string) {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open || end+2 > len(s) {
+		return 0, ""
+	}
+	fields := strings.Fields(s[end+2:])
+	if len(fields) < 13 {
+		return 0, ""
+	}
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clockTicks
+	return time.Duration(utime+stime) * time.Second / clockTicks, s[open+1 : end]
+}
+
+// postgresCPU is the CPU time of every PostgreSQL server process on this
+// machine (the database's share of a PostgreSQL run: its backends share
+// the cores with Ward and the load generator).
+func postgresCPU() time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	var total time.Duration
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		if cpu, comm := pidCPU(e.Name()); comm == "postgres" {
+			total += cpu
+		}
+	}
+	return total
 }
 
 // rssMiB is the process's resident set size.

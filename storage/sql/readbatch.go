@@ -15,8 +15,8 @@ import (
 // start, send). For a read by unique indexes that fixed part is most of the
 // cost: measured here, a lone introspection read cost 25 µs of Ward's CPU
 // and 38 µs of the backend's. So concurrent reads of the same kind share a
-// statement: the reads that queue while batchSlots statements of their
-// kind are already running go together in the next one, each query a row
+// statement: the reads that queue while a statement of their kind is
+// already running (batchSlots) go together in the next one, each query a row
 // of an unnest() array, looked up by the same unique indexes (LATERAL
 // subqueries with OFFSET 0, so the plan stays index lookups per row
 // whatever the estimates). A read alone runs the single-row statement, as
@@ -27,17 +27,20 @@ import (
 // for, as with a statement of its own. Each read gets its own rows, or the
 // statement's error.
 //
-// The first reads to find a free slot lead: each runs its batch and, if
-// reads queued meanwhile, hands them (up to maxBatch) to the first of them
-// to run as the next batch, then returns, so no caller stays on to serve
-// others and each waits for at most one statement before its own.
+// A read that finds a slot free leads: it runs its batch and, if reads
+// queued meanwhile, hands them (up to maxBatch) to the first of them to
+// run as the next batch, then returns, so no caller stays on to serve
+// others, and with fewer than maxBatch readers waiting each waits for at
+// most one statement before its own.
 
 const (
-	// batchSlots is how many statements of one kind run at once. Measured
-	// with 32 concurrent readers: one slot made the largest batches and
-	// the least CPU per read; two keeps a slow statement from stalling
-	// every read of its kind.
-	batchSlots = 2
+	// batchSlots is how many statements of one kind run at once. One:
+	// measured with wardbench (introspection and client_credentials at
+	// c=32), one slot and two gave the same throughput and Ward CPU, and
+	// one took PostgreSQL 0.013-0.014 ms of CPU per introspection against
+	// 0.020-0.021 (larger batches). The database is what several nodes
+	// share, so its CPU per request is what to spare.
+	batchSlots = 1
 	// maxBatch bounds one statement's reads (its arrays' length).
 	maxBatch = 64
 	// batchTimeout bounds a shared statement, which runs under no one
