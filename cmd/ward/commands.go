@@ -410,6 +410,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Logged last: "listening" tells operators and tests that start-up is over.
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL,
 		"startup_ms", time.Since(started).Milliseconds())
+	releaseStartupPages(log)
 
 	select {
 	case err := <-serveErr:

@@ -246,10 +246,14 @@ func postgresCPU() time.Duration {
 }
 
 // rssMiB is the process's resident set size.
-func (p *proc) rssMiB() float64 {
+func (p *proc) rssMiB() float64 { return p.statusMiB("VmRSS:") }
+
+// statusMiB is a size line of the process's /proc status (VmRSS:, VmHWM:
+// for the peak RSS) in MiB.
+func (p *proc) statusMiB(field string) float64 {
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field) {
 			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
 			return kb / 1024
 		}
@@ -370,6 +374,8 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
 	fmt.Printf("%s: client_credentials server CPU per grant = %.2f ES256 signatures (one signature: %.1f µs CPU, %.1f µs wall, in wardbench on one goroutine just before)\n",
 		backend, float64(perGrant)/float64(sigCPU), float64(sigCPU.Nanoseconds())/1000, float64(sigWall.Nanoseconds())/1000)
+	fmt.Printf("%s: server memory after the client_credentials run: RSS %.1f MiB, peak %.1f MiB (DESIGN: <= 64 MiB after a minute at c=32; -duration 60s)\n",
+		backend, p.rssMiB(), p.statusMiB("VmHWM:"))
 	if only == "grants" {
 		p.stop()
 		return nil
