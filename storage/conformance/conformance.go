@@ -27,16 +27,21 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 	runIdentityProviders(t, newStore)
 }
 
-// RunCases runs the named cases of Run's main table only: for a store
-// variant that differs from one Run already covers in a few reads.
+// RunCases runs the named cases of Run's main table and of its refresh
+// token suite only: for a store variant that differs from one Run already
+// covers in a few reads.
 func RunCases(t *testing.T, newStore func(t *testing.T) realm.Store, names ...string) {
 	for _, name := range names {
-		i := slices.IndexFunc(cases, func(c conformanceCase) bool { return c.name == name })
+		if i := slices.IndexFunc(cases, func(c conformanceCase) bool { return c.name == name }); i >= 0 {
+			fn := cases[i].fn
+			runCase(t, name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { fn(t, f) })
+			continue
+		}
+		i := slices.IndexFunc(refreshCases, func(c refreshCase) bool { return c.name == name })
 		if i < 0 {
 			t.Fatalf("conformance: no case named %q", name)
 		}
-		fn := cases[i].fn
-		runCase(t, name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { fn(t, f) })
+		runCase(t, name, newStore, refreshCases[i].fn)
 	}
 }
 

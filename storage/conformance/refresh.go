@@ -13,20 +13,25 @@ import (
 
 // runRefresh runs the cases of realm.RefreshTokenStore.
 func runRefresh(t *testing.T, newStore func(t *testing.T) realm.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, f *fixture, s realm.Store)
-	}{
-		{"RefreshTokens", testRefreshTokens},
-		{"RefreshSingleUse", testRefreshSingleUse},
-		{"RefreshInTx", testRefreshInTx},
-		{"RefreshGrant", testRefreshGrant},
-		{"ReadRefreshGrant", testReadRefreshGrant},
-		{"RefreshRevokeRacesRotation", testRefreshRevokeRacesRotation},
-	}
-	for _, tc := range tests {
+	for _, tc := range refreshCases {
 		runCase(t, tc.name, newStore, tc.fn)
 	}
+}
+
+// refreshCase is a case of runRefresh, given the store besides the fixture.
+type refreshCase struct {
+	name string
+	fn   func(t *testing.T, f *fixture, s realm.Store)
+}
+
+// refreshCases are runRefresh's cases.
+var refreshCases = []refreshCase{
+	{"RefreshTokens", testRefreshTokens},
+	{"RefreshSingleUse", testRefreshSingleUse},
+	{"RefreshInTx", testRefreshInTx},
+	{"RefreshGrant", testRefreshGrant},
+	{"ReadRefreshGrant", testReadRefreshGrant},
+	{"RefreshRevokeRacesRotation", testRefreshRevokeRacesRotation},
 }
 
 func (f *fixture) refresh(s realm.Store, realmID, id, family, userID string, created time.Time) *realm.RefreshToken {

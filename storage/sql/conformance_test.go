@@ -21,14 +21,15 @@ func TestConformancePostgres(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) realm.Store { return sqltest.OpenPostgres(t) })
 }
 
-// TestConformancePostgresBatched runs the cases that read client claims and
-// introspections with every such read through its batch statement
-// (readbatch.go), which concurrent reads share under load.
+// TestConformancePostgresBatched runs the cases that read client claims,
+// introspections and refresh grants with every such read through its
+// batch statement (readbatch.go), which concurrent reads share under load.
 func TestConformancePostgresBatched(t *testing.T) {
 	sqltest.PostgresDSN(t)
 	conformance.RunCases(t, func(t *testing.T) realm.Store {
 		s := sqltest.OpenPostgres(t)
 		s.BatchEveryRead()
 		return s
-	}, "ClientClaims", "ClaimsIPAllowLists", "IntrospectionRead", "RealmIsolation", "InTx", "Clients")
+	}, "ClientClaims", "ClaimsIPAllowLists", "IntrospectionRead", "RealmIsolation", "InTx", "Clients",
+		"ReadRefreshGrant", "RefreshGrant", "RefreshInTx")
 }

@@ -59,17 +59,19 @@ func (s *Store) WriteTx(ctx context.Context, fn func() error) error {
 }
 
 // HoldReadBatches makes batched reads queue as if every slot were busy
-// (PostgreSQL only). queued tells how many introspection and client claims
-// reads wait; release hands each kind's queue on as one batch and frees the
-// slots taken.
-func (s *Store) HoldReadBatches() (queued func() (introspection, claims int), release func()) {
+// (PostgreSQL only). queued tells how many introspection, client claims
+// and refresh grant reads wait; release hands each kind's queue on as one
+// batch and frees the slots taken.
+func (s *Store) HoldReadBatches() (queued func() (introspection, claims, refresh int), release func()) {
 	b := s.batches
 	b.introspection.hold()
 	b.claims.hold()
-	queued = func() (int, int) { return b.introspection.queued(), b.claims.queued() }
+	b.refresh.hold()
+	queued = func() (int, int, int) { return b.introspection.queued(), b.claims.queued(), b.refresh.queued() }
 	release = func() {
 		b.introspection.release()
 		b.claims.release()
+		b.refresh.release()
 	}
 	return queued, release
 }
@@ -98,4 +100,5 @@ func (b *readBatcher[Q, R]) release() {
 func (s *Store) BatchEveryRead() {
 	s.batches.introspection.manyAlways = true
 	s.batches.claims.manyAlways = true
+	s.batches.refresh.manyAlways = true
 }

@@ -49,10 +49,12 @@ const (
 	batchTimeout = 10 * time.Second
 )
 
-// readBatches are a PostgreSQL store's batched reads.
+// readBatches are a PostgreSQL store's batched reads: an introspection's
+// one statement, a grant's client claims and a refresh grant's read.
 type readBatches struct {
 	introspection *readBatcher[introspectionKey, *realm.IntrospectionRead]
 	claims        *readBatcher[claimsKey, *realm.ClientClaims]
+	refresh       *readBatcher[refreshKey, refreshRead]
 }
 
 func newReadBatches(s *Store) *readBatches {
@@ -69,6 +71,7 @@ func newReadBatches(s *Store) *readBatches {
 			},
 			many: s.getClientClaimsMany,
 		},
+		refresh: &readBatcher[refreshKey, refreshRead]{one: s.readRefreshGrantOne, many: s.readRefreshGrantMany},
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 // each gets exactly what it would have got alone: introspections of every
 // shape (caller, token client, user, revocation, absent or of another
 // realm) and client claims (with and without groups, missing, of another
-// realm), mixed in one batch; a read whose context ended before its batch
-// ran gets its context's error and the others are unaffected.
+// realm) and refresh grants (with user, groups and session, with them gone,
+// with another client, a missing token or client, of another realm), mixed
+// in one batch; a read whose context ended before its batch ran gets its
+// context's error and the others are unaffected.
 func TestReadBatches(t *testing.T) {
 	s := sqltest.OpenPostgres(t)
 	ctx := context.Background()
@@ -43,6 +45,32 @@ func TestReadBatches(t *testing.T) {
 	if err := s.RevokeToken(ctx, realmA, "jti-revoked", now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// Refresh tokens: one whose user is in two groups and whose session
+	// lives, one whose user and session are gone, one of realm B.
+	svcA, err := s.GetClient(ctx, realmA, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := &realm.User{ID: realm.NewID(now, nil), RealmID: realmA, Email: "member@example.com", Active: true,
+		Groups: svcA.Groups, PrimaryGroup: svcA.Groups[0], CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateUser(ctx, member); err != nil {
+		t.Fatal(err)
+	}
+	day := now.UTC().Truncate(time.Second)
+	if err := s.CreateBrowserSession(ctx, &realm.BrowserSession{ID: "sess-1", RealmID: realmA, UserID: member.ID,
+		TokenHash: []byte("th"), AuthTime: day, ExpiresAt: day.Add(time.Hour), CreatedAt: day}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range []*realm.RefreshToken{
+		{ID: "rt-1", RealmID: realmA, FamilyID: "f1", SessionID: "sess-1", UserID: member.ID, ClientID: svc},
+		{ID: "rt-2", RealmID: realmA, FamilyID: "f2", SessionID: "gone", UserID: "gone", ClientID: svc},
+		{ID: "rt-3", RealmID: realmB, FamilyID: "f3", SessionID: "gone", UserID: users[1], ClientID: svc},
+	} {
+		rt.AccessJTI, rt.Data, rt.ExpiresAt, rt.CreatedAt = "at-"+rt.ID, []byte(`{"id":"`+rt.ID+`"}`), day.Add(time.Hour), day
+		if err := s.CreateRefreshToken(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	intros := []struct {
 		realmID string
@@ -57,6 +85,10 @@ func TestReadBatches(t *testing.T) {
 	}
 	claims := []struct{ realmID, clientID string }{
 		{realmA, svc}, {realmA, "lone"}, {realmA, "nobody"}, {realmB, svc}, {realmB, "lone"},
+	}
+	refreshes := []struct{ realmID, tokenID, clientID string }{
+		{realmA, "rt-1", svc}, {realmA, "rt-2", svc}, {realmA, "rt-1", "lone"}, {realmA, "rt-1", "nobody"},
+		{realmA, "nope", svc}, {realmB, "rt-3", svc}, {realmB, "rt-1", svc},
 	}
 	type answer struct {
 		value any
@@ -73,13 +105,17 @@ func TestReadBatches(t *testing.T) {
 		got, err := s.GetClientClaims(ctx, c.realmID, c.clientID)
 		want = append(want, answer{got, err})
 	}
+	for _, r := range refreshes {
+		g, c, err := s.ReadRefreshGrant(ctx, r.realmID, r.tokenID, r.clientID)
+		want = append(want, answer{[2]any{g, c}, err})
+	}
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	queued, release := s.HoldReadBatches()
 	const rounds = 3 // each read several times in the batch
 	got := make([]answer, rounds*len(want))
-	var cancelledErrs [2]error
+	var cancelledErrs [3]error
 	var wg sync.WaitGroup
 	for round := range rounds {
 		for i, r := range intros {
@@ -98,8 +134,16 @@ func TestReadBatches(t *testing.T) {
 				got[round*len(want)+len(intros)+i] = answer{v, err}
 			}()
 		}
+		for i, r := range refreshes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g, c, err := s.ReadRefreshGrant(ctx, r.realmID, r.tokenID, r.clientID)
+				got[round*len(want)+len(intros)+len(claims)+i] = answer{[2]any{g, c}, err}
+			}()
+		}
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_, cancelledErrs[0] = s.ReadIntrospection(cancelled, realmA, intros[0].q)
@@ -108,15 +152,19 @@ func TestReadBatches(t *testing.T) {
 		defer wg.Done()
 		_, cancelledErrs[1] = s.GetClientClaims(cancelled, realmA, svc)
 	}()
+	go func() {
+		defer wg.Done()
+		_, _, cancelledErrs[2] = s.ReadRefreshGrant(cancelled, realmA, "rt-1", svc)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ni, nc := queued()
-		if ni == rounds*len(intros)+1 && nc == rounds*len(claims)+1 {
+		ni, nc, nr := queued()
+		if ni == rounds*len(intros)+1 && nc == rounds*len(claims)+1 && nr == rounds*len(refreshes)+1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("queued %d introspections and %d claims reads, want %d and %d", ni, nc,
-				rounds*len(intros)+1, rounds*len(claims)+1)
+			t.Fatalf("queued %d introspections, %d claims and %d refresh grant reads, want %d, %d and %d", ni, nc, nr,
+				rounds*len(intros)+1, rounds*len(claims)+1, rounds*len(refreshes)+1)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -140,6 +188,19 @@ func TestReadBatches(t *testing.T) {
 	}
 	if w := want[len(intros)].value.(*realm.ClientClaims); len(w.Groups) != 2 {
 		t.Errorf("claims alone: %d groups, want 2", len(w.Groups))
+	}
+	rg := want[len(intros)+len(claims)].value.([2]any)
+	if g := rg[0].(*realm.RefreshGrant); g.User == nil || len(g.User.Groups) != 2 || g.Session == nil ||
+		string(g.Token.Data) != `{"id":"rt-1"}` || rg[1].(*realm.Client).ClientID != svc {
+		t.Errorf("refresh grant alone: %+v, client %+v", g, rg[1])
+	}
+	if g := want[len(intros)+len(claims)+1].value.([2]any)[0].(*realm.RefreshGrant); g.User != nil || g.Session != nil {
+		t.Errorf("refresh grant of a gone user alone: %+v", g)
+	}
+	for _, i := range []int{3, 4, 6} {
+		if w := want[len(intros)+len(claims)+i]; !errors.Is(w.err, realm.ErrNotFound) {
+			t.Errorf("refresh grant read %d alone: %v, want ErrNotFound", i, w.err)
+		}
 	}
 	for i, err := range cancelledErrs {
 		if !errors.Is(err, context.Canceled) {

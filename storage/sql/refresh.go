@@ -303,101 +303,246 @@ JOIN clients c ON c.realm_id = t.realm_id AND c.client_id = ?` + refreshGrantJoi
 
 var _ realm.RefreshGrantReader = (*Store)(nil)
 
+// readRefreshGrantBatchSQL is readRefreshGrantSQL for several grants at
+// once (readbatch.go): each grant's rows are numbered by its place in the
+// arrays (from 1), in that order, then by group; a grant whose token or
+// client does not exist has none.
+const readRefreshGrantBatchSQL = `SELECT q.i, ` + refreshGrantColumns + `, ` + claimsColumns + `
+FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS q(realm, token, client, i)
+JOIN LATERAL (SELECT t.realm_id, t.family_id, t.session_id, t.user_id, t.client_id, t.access_jti, t.offline, t.data,
+ t.used, t.revoked, t.expires_at, t.created_at
+ FROM refresh_tokens t WHERE t.realm_id = q.realm AND t.id = q.token OFFSET 0) t ON true
+JOIN LATERAL (SELECT r.schema_version, r.ip_allow_list FROM realms r WHERE r.id = t.realm_id OFFSET 0) r ON true
+JOIN LATERAL (SELECT ` + claimsColumns + `
+ FROM clients c WHERE c.realm_id = t.realm_id AND c.client_id = q.client OFFSET 0) c ON true
+LEFT JOIN LATERAL (SELECT s.user_id, s.auth_time, s.expires_at, s.revoked
+ FROM browser_sessions s WHERE s.id = t.session_id AND s.realm_id = t.realm_id OFFSET 0) s ON true
+LEFT JOIN LATERAL (SELECT u.id, u.email, u.first_name, u.last_name, u.active, u.primary_group
+ FROM users u WHERE u.realm_id = t.realm_id AND u.id = t.user_id OFFSET 0) u ON true
+LEFT JOIN LATERAL (SELECT g.id, g.name, g.attributes, g.ip_allow_list
+ FROM user_groups ug JOIN groups g ON g.realm_id = ug.realm_id AND g.id = ug.group_id
+ WHERE ug.user_id = u.id OFFSET 0) g ON true
+ORDER BY q.i, g.id`
+
+// refreshKey is one ReadRefreshGrant read.
+type refreshKey struct{ realmID, tokenID, clientID string }
+
+// refreshRead is ReadRefreshGrant's answer.
+type refreshRead struct {
+	grant  *realm.RefreshGrant
+	client *realm.Client
+}
+
 // ReadRefreshGrant implements realm.RefreshGrantReader with one statement
-// prepared once. The client's Groups are nil.
+// prepared once; on PostgreSQL concurrent reads share a statement
+// (readbatch.go). The client's Groups are nil.
 func (s *Store) ReadRefreshGrant(ctx context.Context, realmID, tokenID, clientID string) (*realm.RefreshGrant, *realm.Client, error) {
+	if s.batches != nil && !s.inTx {
+		r, err := s.batches.refresh.read(ctx, refreshKey{realmID, tokenID, clientID})
+		return r.grant, r.client, err
+	}
+	r, err := s.readRefreshGrantOne(ctx, refreshKey{realmID, tokenID, clientID})
+	return r.grant, r.client, err
+}
+
+// readRefreshGrantOne is ReadRefreshGrant with readRefreshGrantSQL.
+func (s *Store) readRefreshGrantOne(ctx context.Context, k refreshKey) (refreshRead, error) {
+	var a refreshScan
+	if err := s.scanRefreshGrant(ctx, readRefreshGrantSQL, []any{k.clientID, k.realmID, k.tokenID}, k.realmID, &a, true); err != nil {
+		return refreshRead{}, err
+	}
+	return a.read(k)
+}
+
+// readRefreshGrantMany answers several ReadRefreshGrant reads with
+// readRefreshGrantBatchSQL.
+func (s *Store) readRefreshGrantMany(ctx context.Context, calls []*batchCall[refreshKey, refreshRead]) error {
+	realms, tokens, clients := make([]string, len(calls)), make([]string, len(calls)), make([]string, len(calls))
+	for i, c := range calls {
+		realms[i], tokens[i], clients[i] = c.q.realmID, c.q.tokenID, c.q.clientID
+	}
+	rows, err := s.query(ctx, readRefreshGrantBatchSQL, realms, tokens, clients)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
 	var (
-		m clientModel
-		r clientRow
+		cur   *refreshScan
+		curI  int64
+		i     int64
+		row   = new(refreshScan)
+		dest  = append([]any{&i}, row.dest(true)...)
+		flush = func() {
+			if cur != nil {
+				c := calls[curI-1]
+				c.answer(cur.read(c.q))
+			}
+		}
 	)
-	g, err := s.scanRefreshGrant(ctx, readRefreshGrantSQL, []any{clientID, realmID, tokenID}, realmID, tokenID, r.claimsDest(&m)...)
-	if err != nil {
-		return nil, nil, err
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return mapErr(err)
+		}
+		if i < 1 || i > int64(len(calls)) || i < curI {
+			return fmt.Errorf("storage/sql: refresh grant batch returned row %d of %d after %d", i, len(calls), curI)
+		}
+		from := row
+		if i != curI {
+			flush()
+			// The row read becomes this grant's; its next rows are read
+			// into a fresh set.
+			cur, curI = row, i
+			row = new(refreshScan)
+			dest = append([]any{&i}, row.dest(true)...)
+		} else if cur == nil {
+			continue // this grant's read has already failed
+		}
+		if err := cur.add(s.attrs, calls[i-1].q.realmID, from); err != nil {
+			calls[i-1].answer(refreshRead{}, err)
+			cur = nil
+		}
 	}
-	r.fill(&m)
-	c, err := fromClient(m, nil)
-	if err != nil {
-		return nil, nil, err
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
 	}
-	return g, &c, nil
+	flush()
+	for _, c := range calls {
+		if !c.answered {
+			c.answer(refreshRead{}, realm.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // GetRefreshGrant reads a refresh token with its session and its user's
 // claims: the refresh grant's one query before its write. Groups'
 // Attributes maps are shared between calls (attrCache): read only.
 func (s *Store) GetRefreshGrant(ctx context.Context, realmID, tokenID string) (*realm.RefreshGrant, error) {
-	return s.scanRefreshGrant(ctx, getRefreshGrantSQL, []any{realmID, tokenID}, realmID, tokenID)
+	var a refreshScan
+	if err := s.scanRefreshGrant(ctx, getRefreshGrantSQL, []any{realmID, tokenID}, realmID, &a, false); err != nil {
+		return nil, err
+	}
+	return a.grant(realmID, tokenID)
 }
 
-// scanRefreshGrant runs query, a statement with refreshGrantColumns first,
-// and returns the grant it reads; each row's further columns are scanned
-// into extra (the same on every row).
-func (s *Store) scanRefreshGrant(ctx context.Context, query string, args []any, realmID, tokenID string, extra ...any) (*realm.RefreshGrant, error) {
+// scanRefreshGrant runs query, a statement with refreshGrantColumns first
+// (then claimsColumns when withClient), gathering its rows into a.
+func (s *Store) scanRefreshGrant(ctx context.Context, query string, args []any, realmID string, a *refreshScan, withClient bool) error {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return mapErr(err)
 	}
 	defer rows.Close()
-	var (
-		t                                 = &realm.RefreshToken{ID: tokenID, RealmID: realmID}
-		sUser                             dbsql.NullString
-		sAuth, sExp                       dbsql.NullTime
-		sRevoked, uActive                 dbsql.NullBool
-		uID, uEmail, uFirst, uLast, uPrim dbsql.NullString
-		version                           int64
-		realmList                         string
-		gid, gname, gvalues, glist        dbsql.NullString
-		groups                            = []realm.Group{}
-		groupIDs                          = []string{}
-		found                             bool
-	)
-	dest := []any{&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
-		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt,
-		&sUser, &sAuth, &sExp, &sRevoked,
-		&uID, &uEmail, &uFirst, &uLast, &uActive, &uPrim, &version, &realmList,
-		&gid, &gname, &gvalues, &glist}
-	dest = append(dest, extra...)
+	// Every row fills every destination, so one set serves them all.
+	dest := a.dest(withClient)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, mapErr(err)
+			return mapErr(err)
 		}
-		found = true
-		if !gid.Valid {
-			continue
+		if err := a.add(s.attrs, realmID, a); err != nil {
+			return err
 		}
-		attrs, err := s.attrs.get(gid.String, gvalues.String)
-		if err != nil {
-			return nil, err
-		}
-		gl, err := decodeIPAllowList(glist.String)
-		if err != nil {
-			return nil, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid.String, err)
-		}
-		groupIDs = append(groupIDs, gid.String)
-		groups = append(groups, realm.Group{ID: gid.String, RealmID: realmID, Name: gname.String, Attributes: attrs, IPAllowList: gl})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
+	return mapErr(rows.Err())
+}
+
+// refreshScan gathers one refresh grant's rows of getRefreshGrantSQL,
+// readRefreshGrantSQL or readRefreshGrantBatchSQL: the token, session,
+// user, realm (and client) columns, the same on every row, and a group per
+// row.
+type refreshScan struct {
+	t                                 realm.RefreshToken
+	sUser                             dbsql.NullString
+	sAuth, sExp                       dbsql.NullTime
+	sRevoked, uActive                 dbsql.NullBool
+	uID, uEmail, uFirst, uLast, uPrim dbsql.NullString
+	version                           int64
+	realmList                         string
+	m                                 clientModel
+	r                                 clientRow
+	groups                            []realm.Group
+	groupIDs                          []string
+	found                             bool
+	// The group columns of the row scanned last.
+	gid, gname, gvalues, glist dbsql.NullString
+}
+
+// dest returns scan destinations for refreshGrantColumns, then
+// claimsColumns when withClient.
+func (a *refreshScan) dest(withClient bool) []any {
+	t := &a.t
+	dest := []any{&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
+		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt,
+		&a.sUser, &a.sAuth, &a.sExp, &a.sRevoked,
+		&a.uID, &a.uEmail, &a.uFirst, &a.uLast, &a.uActive, &a.uPrim, &a.version, &a.realmList,
+		&a.gid, &a.gname, &a.gvalues, &a.glist}
+	if withClient {
+		dest = append(dest, a.r.claimsDest(&a.m)...)
 	}
-	if !found {
+	return dest
+}
+
+// add takes in a row of the grant: its other columns on the first (a
+// itself holds them), its group columns from row.
+func (a *refreshScan) add(attrCache *attrCache, realmID string, row *refreshScan) error {
+	if !a.found {
+		a.found = true
+		a.groups, a.groupIDs = []realm.Group{}, []string{}
+	}
+	if !row.gid.Valid {
+		return nil
+	}
+	attrs, err := attrCache.get(row.gid.String, row.gvalues.String)
+	if err != nil {
+		return err
+	}
+	gl, err := decodeIPAllowList(row.glist.String)
+	if err != nil {
+		return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", row.gid.String, err)
+	}
+	a.groupIDs = append(a.groupIDs, row.gid.String)
+	a.groups = append(a.groups, realm.Group{ID: row.gid.String, RealmID: realmID, Name: row.gname.String, Attributes: attrs, IPAllowList: gl})
+	return nil
+}
+
+// read is ReadRefreshGrant's answer from the rows gathered.
+func (a *refreshScan) read(k refreshKey) (refreshRead, error) {
+	g, err := a.grant(k.realmID, k.tokenID)
+	if err != nil {
+		return refreshRead{}, err
+	}
+	a.r.fill(&a.m)
+	c, err := fromClient(a.m, nil)
+	if err != nil {
+		return refreshRead{}, err
+	}
+	return refreshRead{g, &c}, nil
+}
+
+// grant is the refresh grant the rows gathered hold, or realm.ErrNotFound
+// when there were none.
+func (a *refreshScan) grant(realmID, tokenID string) (*realm.RefreshGrant, error) {
+	if !a.found {
 		return nil, realm.ErrNotFound
 	}
+	t := a.t
+	t.ID, t.RealmID = tokenID, realmID
 	t.ExpiresAt, t.CreatedAt = fromDBTime(t.ExpiresAt), fromDBTime(t.CreatedAt)
-	g := &realm.RefreshGrant{Token: t}
-	if uID.Valid {
-		rl, err := decodeIPAllowList(realmList)
+	g := &realm.RefreshGrant{Token: &t}
+	if a.uID.Valid {
+		rl, err := decodeIPAllowList(a.realmList)
 		if err != nil {
 			return nil, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", realmID, err)
 		}
 		g.User = &realm.UserClaims{
-			User: &realm.User{ID: uID.String, RealmID: realmID, Email: uEmail.String, FirstName: uFirst.String,
-				LastName: uLast.String, Active: uActive.Bool, Groups: groupIDs, PrimaryGroup: uPrim.String},
-			Groups: groups, SchemaVersion: version, RealmIPAllowList: rl,
+			User: &realm.User{ID: a.uID.String, RealmID: realmID, Email: a.uEmail.String, FirstName: a.uFirst.String,
+				LastName: a.uLast.String, Active: a.uActive.Bool, Groups: a.groupIDs, PrimaryGroup: a.uPrim.String},
+			Groups: a.groups, SchemaVersion: a.version, RealmIPAllowList: rl,
 		}
 	}
-	if sUser.Valid {
-		g.Session = &realm.BrowserSession{ID: t.SessionID, RealmID: realmID, UserID: sUser.String,
-			AuthTime: fromDBTime(sAuth.Time), ExpiresAt: fromDBTime(sExp.Time), Revoked: sRevoked.Bool}
+	if a.sUser.Valid {
+		g.Session = &realm.BrowserSession{ID: t.SessionID, RealmID: realmID, UserID: a.sUser.String,
+			AuthTime: fromDBTime(a.sAuth.Time), ExpiresAt: fromDBTime(a.sExp.Time), Revoked: a.sRevoked.Bool}
 	}
 	return g, nil
 }
