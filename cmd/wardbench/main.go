@@ -37,7 +37,7 @@ func main() {
 	signIn := flag.Bool("signin", true, "also measure password logins and refresh-token grants")
 	loginC := flag.Int("login-c", 8, "concurrent clients for password logins")
 	refreshC := flag.Int("refresh-c", 32, "concurrent clients (token families) for refresh grants")
-	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the refresh and endpoint runs")
+	flag.StringVar(&perfDir, "perf", "", "record the server with perf(1) into this directory during the client_credentials, refresh and endpoint runs")
 	only := flag.String("only", "", `run one part alone: "endpoints" (static net/http ceiling, JWKS, discovery, introspection), `+
 		`"grants" (client_credentials and its CPU in ES256 signatures), "refresh" (refresh-token grants and their CPU in ES256 signatures) `+
 		`or "realms" (the many-realms run)`)
@@ -364,7 +364,9 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 	// One ES256 signature's CPU, measured right before the load (the
 	// machine drifts), is the unit of the grant's server CPU.
 	sigCPU, sigWall := es256Cost(signDuration)
+	stopProfile := p.profile(backend + "-client_credentials")
 	grants, cpu, errs := load(p, duration, concurrency, id, secret, "grant_type=client_credentials")
+	stopProfile()
 	rate := float64(grants) / duration.Seconds()
 	perGrant := time.Duration(0)
 	if grants > 0 {
