@@ -243,52 +243,15 @@ func (s *Store) getClientClaimsMany(ctx context.Context, calls []*batchCall[clai
 		return mapErr(err)
 	}
 	defer rows.Close()
-	var (
-		cur   *claimsScan
-		curI  int64
-		i     int64
-		row   = new(claimsScan)
-		dest  = append([]any{&i}, row.dest()...)
-		flush = func() {
-			if cur != nil {
-				c := calls[curI-1]
-				c.answer(cur.result(c.q.realmID))
-			}
-		}
-	)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return mapErr(err)
-		}
-		if i < 1 || i > int64(len(calls)) || i < curI {
-			return fmt.Errorf("storage/sql: client claims batch returned row %d of %d after %d", i, len(calls), curI)
-		}
-		from := row
-		if i != curI {
-			flush()
-			// The row read becomes this client's; its next rows are read
-			// into a fresh set.
-			cur, curI = row, i
-			row = new(claimsScan)
-			dest = append([]any{&i}, row.dest()...)
-		} else if cur == nil {
-			continue // this client's read has already failed
-		}
-		if err := cur.add(s.attrs, calls[i-1].q.realmID, from); err != nil {
-			calls[i-1].answer(nil, err)
-			cur = nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return mapErr(err)
-	}
-	flush()
-	for _, c := range calls {
-		if !c.answered {
-			c.answer(nil, realm.ErrNotFound)
-		}
-	}
-	return nil
+	return gatherBatch(rows, calls, realm.ErrNotFound,
+		func() (*claimsScan, []any) {
+			a := new(claimsScan)
+			return a, a.dest()
+		},
+		func(a, row *claimsScan, c *batchCall[claimsKey, *realm.ClientClaims]) error {
+			return a.add(s.attrs, c.q.realmID, row)
+		},
+		func(a *claimsScan, c *batchCall[claimsKey, *realm.ClientClaims]) { c.answer(a.result(c.q.realmID)) })
 }
 
 // claimsScan gathers one client's rows of getClientClaimsSQL.
@@ -319,17 +282,27 @@ func (a *claimsScan) add(attrCache *attrCache, realmID string, row *claimsScan) 
 	if !row.gid.Valid {
 		return nil
 	}
-	attrs, err := attrCache.get(row.gid.String, row.values.String)
+	g, err := groupFromColumns(attrCache, realmID, row.gid, row.name, row.values, row.list)
 	if err != nil {
 		return err
 	}
-	gl, err := decodeIPAllowList(row.list.String)
-	if err != nil {
-		return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", row.gid.String, err)
-	}
-	a.ids = append(a.ids, row.gid.String)
-	a.groups = append(a.groups, realm.Group{ID: row.gid.String, RealmID: realmID, Name: row.name.String, Attributes: attrs, IPAllowList: gl})
+	a.ids = append(a.ids, g.ID)
+	a.groups = append(a.groups, g)
 	return nil
+}
+
+// groupFromColumns is the group a row's group columns (ID, name, attribute
+// values, IP allow list) describe; the ID is not NULL.
+func groupFromColumns(attrCache *attrCache, realmID string, id, name, values, list dbsql.NullString) (realm.Group, error) {
+	attrs, err := attrCache.get(id.String, values.String)
+	if err != nil {
+		return realm.Group{}, err
+	}
+	gl, err := decodeIPAllowList(list.String)
+	if err != nil {
+		return realm.Group{}, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", id.String, err)
+	}
+	return realm.Group{ID: id.String, RealmID: realmID, Name: name.String, Attributes: attrs, IPAllowList: gl}, nil
 }
 
 // result is the client's claims, or realm.ErrNotFound when no row came.

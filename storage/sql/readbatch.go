@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	dbsql "database/sql"
 	"fmt"
 	"sync"
 	"time"
@@ -195,4 +196,63 @@ func (b *readBatcher[Q, R]) run(batch []*batchCall[Q, R]) {
 			c.answer(zero, err)
 		}
 	}
+}
+
+// gatherBatch answers calls from the rows of a batch statement whose first
+// column is the place (from 1) of the read a row answers, in order, and
+// whose reads may have several rows each. Each read's rows are gathered in
+// a set of its own: newSet makes one and returns its scan destinations
+// (after the place); add takes in a row, the set itself on a read's first
+// row and a scratch set on the next; done answers a read from its set. A
+// read add fails for gets that error; one with no row gets missing.
+func gatherBatch[Q, R, S any](rows *dbsql.Rows, calls []*batchCall[Q, R], missing error,
+	newSet func() (*S, []any), add func(set, row *S, c *batchCall[Q, R]) error, done func(set *S, c *batchCall[Q, R])) error {
+	var (
+		zero R
+		cur  *S
+		curI int64
+		i    int64
+	)
+	next := func() (*S, []any) {
+		set, dest := newSet()
+		return set, append([]any{&i}, dest...)
+	}
+	row, dest := next()
+	finish := func() {
+		if cur != nil {
+			done(cur, calls[curI-1])
+		}
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return mapErr(err)
+		}
+		if i < 1 || i > int64(len(calls)) || i < curI {
+			return fmt.Errorf("storage/sql: batch statement returned row %d of %d after %d", i, len(calls), curI)
+		}
+		from := row
+		if i != curI {
+			finish()
+			// The row read becomes this read's set; its next rows are
+			// scanned into a fresh one.
+			cur, curI = row, i
+			row, dest = next()
+		} else if cur == nil {
+			continue // this read has already failed
+		}
+		if err := add(cur, from, calls[i-1]); err != nil {
+			calls[i-1].answer(zero, err)
+			cur = nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	finish()
+	for _, c := range calls {
+		if !c.answered {
+			c.answer(zero, missing)
+		}
+	}
+	return nil
 }

@@ -366,52 +366,15 @@ func (s *Store) readRefreshGrantMany(ctx context.Context, calls []*batchCall[ref
 		return mapErr(err)
 	}
 	defer rows.Close()
-	var (
-		cur   *refreshScan
-		curI  int64
-		i     int64
-		row   = new(refreshScan)
-		dest  = append([]any{&i}, row.dest(true)...)
-		flush = func() {
-			if cur != nil {
-				c := calls[curI-1]
-				c.answer(cur.read(c.q))
-			}
-		}
-	)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return mapErr(err)
-		}
-		if i < 1 || i > int64(len(calls)) || i < curI {
-			return fmt.Errorf("storage/sql: refresh grant batch returned row %d of %d after %d", i, len(calls), curI)
-		}
-		from := row
-		if i != curI {
-			flush()
-			// The row read becomes this grant's; its next rows are read
-			// into a fresh set.
-			cur, curI = row, i
-			row = new(refreshScan)
-			dest = append([]any{&i}, row.dest(true)...)
-		} else if cur == nil {
-			continue // this grant's read has already failed
-		}
-		if err := cur.add(s.attrs, calls[i-1].q.realmID, from); err != nil {
-			calls[i-1].answer(refreshRead{}, err)
-			cur = nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return mapErr(err)
-	}
-	flush()
-	for _, c := range calls {
-		if !c.answered {
-			c.answer(refreshRead{}, realm.ErrNotFound)
-		}
-	}
-	return nil
+	return gatherBatch(rows, calls, realm.ErrNotFound,
+		func() (*refreshScan, []any) {
+			a := new(refreshScan)
+			return a, a.dest(true)
+		},
+		func(a, row *refreshScan, c *batchCall[refreshKey, refreshRead]) error {
+			return a.add(s.attrs, c.q.realmID, row)
+		},
+		func(a *refreshScan, c *batchCall[refreshKey, refreshRead]) { c.answer(a.read(c.q)) })
 }
 
 // GetRefreshGrant reads a refresh token with its session and its user's
@@ -492,16 +455,12 @@ func (a *refreshScan) add(attrCache *attrCache, realmID string, row *refreshScan
 	if !row.gid.Valid {
 		return nil
 	}
-	attrs, err := attrCache.get(row.gid.String, row.gvalues.String)
+	g, err := groupFromColumns(attrCache, realmID, row.gid, row.gname, row.gvalues, row.glist)
 	if err != nil {
 		return err
 	}
-	gl, err := decodeIPAllowList(row.glist.String)
-	if err != nil {
-		return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", row.gid.String, err)
-	}
-	a.groupIDs = append(a.groupIDs, row.gid.String)
-	a.groups = append(a.groups, realm.Group{ID: row.gid.String, RealmID: realmID, Name: row.gname.String, Attributes: attrs, IPAllowList: gl})
+	a.groupIDs = append(a.groupIDs, g.ID)
+	a.groups = append(a.groups, g)
 	return nil
 }
 
