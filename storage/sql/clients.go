@@ -183,7 +183,7 @@ func (s *Store) GetClientClaims(ctx context.Context, realmID, clientID string) (
 	if s.rawReads() {
 		return s.getClientClaimsRaw(ctx, realmID, clientID)
 	}
-	if s.batches != nil && !s.inTx {
+	if s.batches != nil && !s.inTx && batchable(realmID, clientID) {
 		return s.batches.claims.read(ctx, claimsKey{realmID, clientID})
 	}
 	return s.getClientClaimsOne(ctx, realmID, clientID)

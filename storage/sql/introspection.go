@@ -69,7 +69,7 @@ func (s *Store) ReadIntrospection(ctx context.Context, realmID string, q realm.I
 	if s.rawReads() {
 		return s.readIntrospectionRaw(ctx, realmID, q)
 	}
-	if s.batches != nil && !s.inTx {
+	if s.batches != nil && !s.inTx && batchable(realmID, q.JTI, q.CallerID, q.TokenClientID, q.UserID) {
 		return s.batches.introspection.read(ctx, introspectionKey{realmID, q})
 	}
 	return s.readIntrospectionOne(ctx, realmID, q)

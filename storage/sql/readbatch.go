@@ -4,8 +4,11 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -22,6 +25,9 @@ import (
 // subqueries with OFFSET 0, so the plan stays index lookups per row
 // whatever the estimates). A read alone runs the single-row statement, as
 // before.
+//
+// A read waiting for its turn gives up when its context ends. Keys
+// PostgreSQL would refuse (batchable) never join a batch.
 //
 // Exactness is unchanged: a read queues only until the next statement
 // starts, so what it sees was committed no earlier than when it was asked
@@ -76,6 +82,19 @@ func newReadBatches(s *Store) *readBatches {
 	}
 }
 
+// batchable reports whether a read of these keys may join a batch: each is
+// valid UTF-8 without NUL. PostgreSQL refuses any other text parameter with
+// an error, which in a shared statement would fail every read in it; such
+// a read runs alone, as before, and fails alone.
+func batchable(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // readBatcher groups concurrent reads of one kind: Q is a read's query, R
 // its answer.
 type readBatcher[Q, R any] struct {
@@ -123,7 +142,22 @@ func (b *readBatcher[Q, R]) read(ctx context.Context, q Q) (R, error) {
 		c.wake = make(chan []*batchCall[Q, R], 1)
 		b.queue = append(b.queue, c)
 		b.mu.Unlock()
-		if batch = <-c.wake; batch == nil {
+		select {
+		case batch = <-c.wake:
+		case <-ctx.Done():
+			// Still queued: leave. Already handed on (answered, or to
+			// lead the next batch): the wake is on its way.
+			b.mu.Lock()
+			if i := slices.Index(b.queue, c); i >= 0 {
+				b.queue = slices.Delete(b.queue, i, i+1)
+				b.mu.Unlock()
+				var zero R
+				return zero, ctx.Err()
+			}
+			b.mu.Unlock()
+			batch = <-c.wake
+		}
+		if batch == nil {
 			return c.r, c.err
 		}
 	}

@@ -20,8 +20,9 @@ import (
 // realm) and client claims (with and without groups, missing, of another
 // realm) and refresh grants (with user, groups and session, with them gone,
 // with another client, a missing token or client, of another realm), mixed
-// in one batch; a read whose context ended before its batch ran gets its
-// context's error and the others are unaffected.
+// in one batch; a read whose context has ended, or ends while it waits,
+// leaves at once with its context's error and the others are unaffected; a read with a key PostgreSQL refuses (a
+// NUL) never joins a batch.
 func TestReadBatches(t *testing.T) {
 	s := sqltest.OpenPostgres(t)
 	ctx := context.Background()
@@ -159,14 +160,57 @@ func TestReadBatches(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ni, nc, nr := queued()
-		if ni == rounds*len(intros)+1 && nc == rounds*len(claims)+1 && nr == rounds*len(refreshes)+1 {
+		if ni == rounds*len(intros) && nc == rounds*len(claims) && nr == rounds*len(refreshes) {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("queued %d introspections, %d claims and %d refresh grant reads, want %d, %d and %d", ni, nc, nr,
-				rounds*len(intros)+1, rounds*len(claims)+1, rounds*len(refreshes)+1)
+				rounds*len(intros), rounds*len(claims), rounds*len(refreshes))
 		}
 		time.Sleep(time.Millisecond)
+	}
+	// While the batches are held: a read PostgreSQL would refuse (a NUL
+	// in a key) does not join them, so it neither waits nor fails the
+	// others; a queued read whose context ends leaves the queue at once.
+	alone := make(chan error, 1)
+	go func() {
+		_, err := s.GetClientClaims(ctx, realmA, "x\x00y")
+		alone <- err
+	}()
+	select {
+	case err := <-alone:
+		if err == nil {
+			t.Error("claims of a client_id with a NUL: no error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read with a NUL in its key waited for the held batch")
+	}
+	leaving, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		_, err := s.ReadIntrospection(leaving, realmA, intros[1].q)
+		left <- err
+	}()
+	for {
+		if ni, _, _ := queued(); ni == rounds*len(intros)+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the read to be cancelled was not queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	leave()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("queued read whose context ended: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a queued read whose context ended kept waiting for the held batch")
+	}
+	if ni, _, _ := queued(); ni != rounds*len(intros) {
+		t.Errorf("%d introspections queued after one left, want %d", ni, rounds*len(intros))
 	}
 	release()
 	wg.Wait()

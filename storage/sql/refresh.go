@@ -337,7 +337,7 @@ type refreshRead struct {
 // prepared once; on PostgreSQL concurrent reads share a statement
 // (readbatch.go). The client's Groups are nil.
 func (s *Store) ReadRefreshGrant(ctx context.Context, realmID, tokenID, clientID string) (*realm.RefreshGrant, *realm.Client, error) {
-	if s.batches != nil && !s.inTx {
+	if s.batches != nil && !s.inTx && batchable(realmID, tokenID, clientID) {
 		r, err := s.batches.refresh.read(ctx, refreshKey{realmID, tokenID, clientID})
 		return r.grant, r.client, err
 	}
