@@ -150,12 +150,16 @@ func (h *tokenExchangeHandler) HandleTokenEndpointRequest(ctx context.Context, r
 		r.GrantAudience(a)
 	}
 	// fosite stamps iat and expires_in from the wall clock, so exp does
-	// too; the key's remaining life is measured on the server's clock.
+	// too; the key's remaining life is measured on the server's clock, read
+	// after the wall clock (not the now of the key's lookup, a database
+	// read ago): the time in between must not be added to the key's life,
+	// or the token could end a second after the key.
 	life := h.lifespan()
+	wall := time.Now()
 	if key.ExpiresAt != nil {
-		life = min(life, key.ExpiresAt.Sub(now)) // never outlives the key
+		life = min(life, key.ExpiresAt.Sub(p.s.clock())) // never outlives the key
 	}
-	expires := time.Now().Add(life)
+	expires := wall.Add(life)
 	session, ok := r.GetSession().(*apiKeySession)
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type in an API-key exchange")
