@@ -28,4 +28,8 @@
 // consequence for callers: inside InTx, use
 // only the transaction's Store, never the outer one, or the call waits for
 // the connection the transaction holds.
+//
+// On PostgreSQL, where every read is a round trip, concurrent reads of the
+// token endpoint's and introspection's kinds share one statement
+// (readbatch.go).
 package sql
