@@ -258,14 +258,39 @@ func TestReadBatches(t *testing.T) {
 }
 
 // TestReadBatchesUnderLoad: many readers at once on PostgreSQL, so that
-// batches form by themselves, each read answered as alone (run it with
-// -race).
+// batches of introspections, client claims and refresh grants (of two
+// rows and of one) form by themselves, each read answered as alone (run
+// it with -race).
 func TestReadBatchesUnderLoad(t *testing.T) {
 	s := sqltest.OpenPostgres(t)
 	ctx := context.Background()
 	realmID, svc := seedClient(t, s)
 	if err := s.RevokeToken(ctx, realmID, "jti-1", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	// Two refresh tokens: one whose user is in the client's two groups,
+	// one whose user has none, so that batches mix reads of two rows and
+	// of one.
+	client, err := s.GetClient(ctx, realmID, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for i, groups := range [][]string{client.Groups, nil} {
+		u := &realm.User{ID: realm.NewID(now, nil), RealmID: realmID, Email: fmt.Sprintf("u%d@example.com", i),
+			Active: true, Groups: groups, CreatedAt: now, UpdatedAt: now}
+		if len(groups) > 0 {
+			u.PrimaryGroup = groups[0]
+		}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		rt := &realm.RefreshToken{ID: fmt.Sprint("rt-", i), RealmID: realmID, FamilyID: fmt.Sprint("f", i),
+			SessionID: "none", UserID: u.ID, ClientID: svc, AccessJTI: fmt.Sprint("at-", i),
+			Data: []byte(`{}`), ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		if err := s.CreateRefreshToken(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
@@ -291,6 +316,16 @@ func TestReadBatchesUnderLoad(t *testing.T) {
 				}
 				if len(c.Groups) != 2 || c.Client.ClientID != svc {
 					errs <- fmt.Errorf("claims: %+v", c)
+					return
+				}
+				k := (w + i) % 2
+				g, rc, err := s.ReadRefreshGrant(ctx, realmID, fmt.Sprint("rt-", k), svc)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if g.Token.ID != fmt.Sprint("rt-", k) || g.User == nil || len(g.User.Groups) != 2*(1-k) || rc.ClientID != svc {
+					errs <- fmt.Errorf("refresh grant rt-%d: %+v, user %+v", k, g.Token, g.User)
 					return
 				}
 			}
