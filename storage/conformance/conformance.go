@@ -31,17 +31,19 @@ func Run(t *testing.T, newStore func(t *testing.T) realm.Store) {
 // token suite only: for a store variant that differs from one Run already
 // covers in a few reads.
 func RunCases(t *testing.T, newStore func(t *testing.T) realm.Store, names ...string) {
+	byName := map[string]func(t *testing.T, f *fixture, s realm.Store){}
+	for _, c := range cases {
+		byName[c.name] = func(t *testing.T, f *fixture, _ realm.Store) { c.fn(t, f) }
+	}
+	for _, c := range refreshCases {
+		byName[c.name] = c.fn
+	}
 	for _, name := range names {
-		if i := slices.IndexFunc(cases, func(c conformanceCase) bool { return c.name == name }); i >= 0 {
-			fn := cases[i].fn
-			runCase(t, name, newStore, func(t *testing.T, f *fixture, _ realm.Store) { fn(t, f) })
-			continue
-		}
-		i := slices.IndexFunc(refreshCases, func(c refreshCase) bool { return c.name == name })
-		if i < 0 {
+		fn, ok := byName[name]
+		if !ok {
 			t.Fatalf("conformance: no case named %q", name)
 		}
-		runCase(t, name, newStore, refreshCases[i].fn)
+		runCase(t, name, newStore, fn)
 	}
 }
 

@@ -258,18 +258,15 @@ func (s *Store) getClientClaimsMany(ctx context.Context, calls []*batchCall[clai
 type claimsScan struct {
 	m         clientModel
 	r         clientRow
-	ids       []string
-	groups    []realm.Group
 	version   int64
 	realmList string
 	found     bool
-	// The group columns of the row scanned last.
-	gid, name, values, list dbsql.NullString
+	g         groupRows
 }
 
 // dest returns scan destinations for getClientClaimsSQL's columns.
 func (a *claimsScan) dest() []any {
-	return append(a.r.claimsDest(&a.m), &a.version, &a.realmList, &a.gid, &a.name, &a.values, &a.list)
+	return append(append(a.r.claimsDest(&a.m), &a.version, &a.realmList), a.g.dest()...)
 }
 
 // add takes in a row of the client: its client columns on the first (a
@@ -279,30 +276,47 @@ func (a *claimsScan) add(attrCache *attrCache, realmID string, row *claimsScan) 
 		a.found = true
 		a.r.fill(&a.m)
 	}
-	if !row.gid.Valid {
+	return a.g.add(attrCache, realmID, &row.g)
+}
+
+// groupRows gathers the groups of a statement's rows, one per row (ID,
+// name, attribute values, IP allow list; a NULL ID is none).
+type groupRows struct {
+	ids    []string
+	groups []realm.Group
+	// The group columns of the row scanned last.
+	id, name, values, list dbsql.NullString
+}
+
+// dest returns scan destinations for the four group columns.
+func (g *groupRows) dest() []any { return []any{&g.id, &g.name, &g.values, &g.list} }
+
+// add appends the group row's columns describe, if any.
+func (g *groupRows) add(attrCache *attrCache, realmID string, row *groupRows) error {
+	if !row.id.Valid {
 		return nil
 	}
-	g, err := groupFromColumns(attrCache, realmID, row.gid, row.name, row.values, row.list)
+	group, err := groupFromColumns(attrCache, realmID, row.id.String, row.name.String, row.values.String, row.list.String)
 	if err != nil {
 		return err
 	}
-	a.ids = append(a.ids, g.ID)
-	a.groups = append(a.groups, g)
+	g.ids = append(g.ids, group.ID)
+	g.groups = append(g.groups, group)
 	return nil
 }
 
 // groupFromColumns is the group a row's group columns (ID, name, attribute
-// values, IP allow list) describe; the ID is not NULL.
-func groupFromColumns(attrCache *attrCache, realmID string, id, name, values, list dbsql.NullString) (realm.Group, error) {
-	attrs, err := attrCache.get(id.String, values.String)
+// values, IP allow list) describe.
+func groupFromColumns(attrCache *attrCache, realmID, id, name, values, list string) (realm.Group, error) {
+	attrs, err := attrCache.get(id, values)
 	if err != nil {
 		return realm.Group{}, err
 	}
-	gl, err := decodeIPAllowList(list.String)
+	gl, err := decodeIPAllowList(list)
 	if err != nil {
-		return realm.Group{}, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", id.String, err)
+		return realm.Group{}, fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", id, err)
 	}
-	return realm.Group{ID: id.String, RealmID: realmID, Name: name.String, Attributes: attrs, IPAllowList: gl}, nil
+	return realm.Group{ID: id, RealmID: realmID, Name: name, Attributes: attrs, IPAllowList: gl}, nil
 }
 
 // result is the client's claims, or realm.ErrNotFound when no row came.
@@ -310,7 +324,7 @@ func (a *claimsScan) result(realmID string) (*realm.ClientClaims, error) {
 	if !a.found {
 		return nil, realm.ErrNotFound
 	}
-	return clientClaims(realmID, a.m, a.ids, a.groups, a.version, a.realmList)
+	return clientClaims(realmID, a.m, a.g.ids, a.g.groups, a.version, a.realmList)
 }
 
 // clientClaims assembles GetClientClaims' answer from what its rows held.
@@ -352,17 +366,13 @@ func (s *Store) getClientClaimsRaw(ctx context.Context, realmID, clientID string
 		if rawNull(st, first+2) {
 			return nil
 		}
-		gid := st.ColumnText(first + 2)
-		attrs, err := s.attrs.get(gid, string(st.ColumnRawText(first+4)))
+		g, err := groupFromColumns(s.attrs, realmID, st.ColumnText(first+2), st.ColumnText(first+3),
+			string(st.ColumnRawText(first+4)), string(st.ColumnRawText(first+5)))
 		if err != nil {
 			return err
 		}
-		gl, err := decodeIPAllowList(string(st.ColumnRawText(first + 5)))
-		if err != nil {
-			return fmt.Errorf("storage/sql: decode IP allow list of group %s: %w", gid, err)
-		}
-		ids = append(ids, gid)
-		groups = append(groups, realm.Group{ID: gid, RealmID: realmID, Name: st.ColumnText(first + 3), Attributes: attrs, IPAllowList: gl})
+		ids = append(ids, g.ID)
+		groups = append(groups, g)
 		return nil
 	})
 	if err != nil {

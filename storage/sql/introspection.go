@@ -4,7 +4,6 @@ import (
 	"context"
 	dbsql "database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -35,7 +34,8 @@ LEFT JOIN users u ON u.realm_id = ? AND u.id = ?`
 
 // readIntrospectionBatchSQL is readIntrospectionSQL for several queries
 // at once (readbatch.go): one row per query, numbered by its place in the
-// arrays (from 1), each part looked up by the same unique index.
+// arrays (from 1) and in that order, each part looked up by the same
+// unique index.
 const readIntrospectionBatchSQL = `SELECT q.i,
  EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.realm_id = q.realm AND r.jti = q.jti),
  c.id, c.kind, c.active, c.public, c.org_id, c.org_role, c.secret_hash, c.previous_secret_hash,
@@ -49,7 +49,8 @@ LEFT JOIN LATERAL (SELECT id, kind, active, public, org_id, org_role, secret_has
 LEFT JOIN LATERAL (SELECT id, active, tokens_valid_after
  FROM clients WHERE realm_id = q.realm AND client_id = q.tclient OFFSET 0) t ON true
 LEFT JOIN LATERAL (SELECT active, tokens_valid_after
- FROM users WHERE realm_id = q.realm AND id = q.uid OFFSET 0) u ON true`
+ FROM users WHERE realm_id = q.realm AND id = q.uid OFFSET 0) u ON true
+ORDER BY q.i`
 
 // errNoIntrospectionRow: readIntrospectionSQL returned no row, which its
 // one-row subquery rules out.
@@ -115,29 +116,18 @@ func (s *Store) readIntrospectionMany(ctx context.Context, calls []*batchCall[in
 		return mapErr(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			i   int64
-			row introspectionRow
-		)
-		if err := rows.Scan(append([]any{&i}, row.dest()...)...); err != nil {
-			return mapErr(err)
-		}
-		if i < 1 || i > int64(len(calls)) {
-			return fmt.Errorf("storage/sql: introspection batch returned row %d of %d", i, len(calls))
-		}
-		c := calls[i-1]
-		c.answer(row.read(c.q.realmID, c.q.q), nil)
-	}
-	if err := rows.Err(); err != nil {
-		return mapErr(err)
-	}
-	for _, c := range calls {
-		if !c.answered {
-			c.answer(nil, errNoIntrospectionRow)
-		}
-	}
-	return nil
+	// One row per read: nothing to gather past the first.
+	return gatherBatch(rows, calls, errNoIntrospectionRow,
+		func() (*introspectionRow, []any) {
+			r := new(introspectionRow)
+			return r, r.dest()
+		},
+		func(_, _ *introspectionRow, _ *batchCall[introspectionKey, *realm.IntrospectionRead]) error {
+			return nil
+		},
+		func(r *introspectionRow, c *batchCall[introspectionKey, *realm.IntrospectionRead]) {
+			c.answer(r.read(c.q.realmID, c.q.q), nil)
+		})
 }
 
 // introspectionRow holds readIntrospectionSQL's columns as database/sql

@@ -423,11 +423,8 @@ type refreshScan struct {
 	realmList                         string
 	m                                 clientModel
 	r                                 clientRow
-	groups                            []realm.Group
-	groupIDs                          []string
 	found                             bool
-	// The group columns of the row scanned last.
-	gid, gname, gvalues, glist dbsql.NullString
+	g                                 groupRows
 }
 
 // dest returns scan destinations for refreshGrantColumns, then
@@ -437,8 +434,8 @@ func (a *refreshScan) dest(withClient bool) []any {
 	dest := []any{&t.FamilyID, &t.SessionID, &t.UserID, &t.ClientID, &t.AccessJTI, &t.Offline, &t.Data,
 		&t.Used, &t.Revoked, &t.ExpiresAt, &t.CreatedAt,
 		&a.sUser, &a.sAuth, &a.sExp, &a.sRevoked,
-		&a.uID, &a.uEmail, &a.uFirst, &a.uLast, &a.uActive, &a.uPrim, &a.version, &a.realmList,
-		&a.gid, &a.gname, &a.gvalues, &a.glist}
+		&a.uID, &a.uEmail, &a.uFirst, &a.uLast, &a.uActive, &a.uPrim, &a.version, &a.realmList}
+	dest = append(dest, a.g.dest()...)
 	if withClient {
 		dest = append(dest, a.r.claimsDest(&a.m)...)
 	}
@@ -450,18 +447,9 @@ func (a *refreshScan) dest(withClient bool) []any {
 func (a *refreshScan) add(attrCache *attrCache, realmID string, row *refreshScan) error {
 	if !a.found {
 		a.found = true
-		a.groups, a.groupIDs = []realm.Group{}, []string{}
+		a.g.groups, a.g.ids = []realm.Group{}, []string{}
 	}
-	if !row.gid.Valid {
-		return nil
-	}
-	g, err := groupFromColumns(attrCache, realmID, row.gid, row.gname, row.gvalues, row.glist)
-	if err != nil {
-		return err
-	}
-	a.groupIDs = append(a.groupIDs, g.ID)
-	a.groups = append(a.groups, g)
-	return nil
+	return a.g.add(attrCache, realmID, &row.g)
 }
 
 // read is ReadRefreshGrant's answer from the rows gathered.
@@ -495,8 +483,8 @@ func (a *refreshScan) grant(realmID, tokenID string) (*realm.RefreshGrant, error
 		}
 		g.User = &realm.UserClaims{
 			User: &realm.User{ID: a.uID.String, RealmID: realmID, Email: a.uEmail.String, FirstName: a.uFirst.String,
-				LastName: a.uLast.String, Active: a.uActive.Bool, Groups: a.groupIDs, PrimaryGroup: a.uPrim.String},
-			Groups: a.groups, SchemaVersion: a.version, RealmIPAllowList: rl,
+				LastName: a.uLast.String, Active: a.uActive.Bool, Groups: a.g.ids, PrimaryGroup: a.uPrim.String},
+			Groups: a.g.groups, SchemaVersion: a.version, RealmIPAllowList: rl,
 		}
 	}
 	if a.sUser.Valid {
