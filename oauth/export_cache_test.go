@@ -11,3 +11,7 @@ func VerifiedTokens(ctx context.Context, s *Server, name string) (int, error) {
 	}
 	return p.verified.len(), nil
 }
+
+// KeptReadsUsed is how many introspections s answered from a kept read
+// (introspect_cache.go).
+func KeptReadsUsed(s *Server) uint64 { return s.keptReadsUsed.Load() }

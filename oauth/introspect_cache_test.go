@@ -9,14 +9,16 @@ import (
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // TestIntrospectionCacheStaysExact (issue 18): introspection remembers a
-// token's verified signature and claims by the token's hash, and still
-// answers active=false at once, on the next request, when the token is
-// revoked, its client or user deactivated (and reactivated: the
-// tokens_valid_after cutoff), or it expires — each while the token is in
-// the cache. A rotated secret of the introspecting client is refused at
+// token's verified signature and claims by the token's hash, and keeps its
+// reads between requests (introspect_cache.go), and still answers
+// active=false at once, on the next request, when the token is revoked,
+// its client or user deactivated (and reactivated: the tokens_valid_after
+// cutoff), or it expires — each while the token is in the cache and its
+// read kept. A rotated secret of the introspecting client is refused at
 // once.
 func TestIntrospectionCacheStaysExact(t *testing.T) {
 	for name, open := range storeBackends(t) {
@@ -56,6 +58,18 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 				}
 				if got := cached(); got != before+1 {
 					t.Fatalf("%s: %d tokens cached after its second introspection, want %d", what, got, before+1)
+				}
+				// And until its read is kept: the first poll of the realm's
+				// epoch runs beside the requests.
+				used := oauth.KeptReadsUsed(env.OAuth)
+				for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+					if i == 200 {
+						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
+					}
+					time.Sleep(5 * time.Millisecond)
+					if !introspect(what+" (kept)", token) {
+						t.Fatalf("live %s token inactive when kept", what)
+					}
 				}
 			}
 			setClient := func(clientID string, on bool) {
@@ -142,5 +156,136 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 				t.Error("a cached expired token is active")
 			}
 		})
+	}
+}
+
+// TestIntrospectionSeesOtherNodes (issue 18, CONTRACT §8): a change made
+// by another node on the same database — a token revoked, the token's
+// client deactivated, the introspecting client's secret replaced — is in
+// force in this node's introspection within 1 s, although this node
+// answered from a kept read just before and learns of the change only by
+// polling the realm's epoch.
+func TestIntrospectionSeesOtherNodes(t *testing.T) {
+	for name, dsn := range map[string]func(testing.TB) string{"SQLite": sqltest.SQLiteDSN, "Postgres": sqltest.PostgresDSN} {
+		t.Run(name, func(t *testing.T) {
+			shared := dsn(t)
+			env := oauthtest.NewOn(t, func(tb testing.TB) realm.Store { return sqltest.OpenDSN(tb, shared) })
+			other := sqltest.OpenDSN(t, shared)
+			rf := env.NewRealm(env.NewOrg("o").ID, "shop", true)
+			_, rsSecret := env.NewClient(rf.ID, "rs", nil)
+			introspect := func(token string) *oauthtest.Response {
+				return env.Introspect("shop", token, "rs", rsSecret)
+			}
+			active := func(what, token string) bool {
+				t.Helper()
+				r := introspect(token)
+				if r.Status != http.StatusOK {
+					t.Fatalf("introspect %s: %d %s", what, r.Status, r.RawBody)
+				}
+				return r.Body["active"] == true
+			}
+			kept := func(what, token string) {
+				t.Helper()
+				used := oauth.KeptReadsUsed(env.OAuth)
+				for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+					if i == 200 {
+						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
+					}
+					if !active(what, token) {
+						t.Fatalf("live %s token inactive", what)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			// within polls until done says the change is in force, failing
+			// after CONTRACT §8's second.
+			within := func(what string, done func() bool) {
+				t.Helper()
+				deadline := time.Now().Add(time.Second)
+				for !done() {
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: not in force on this node 1 s after the other node's change", what)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			svc, svcSecret := env.NewClient(rf.ID, "svc", nil)
+
+			tok := env.MustToken("shop", "svc", svcSecret, nil)
+			kept("to be revoked", tok)
+			jti, _ := oauthtest.JWTPayload(t, tok)["jti"].(string)
+			if err := other.RevokeToken(env.Ctx, rf.ID, jti, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			within("revocation", func() bool { return !active("revoked", tok) })
+
+			tok = env.MustToken("shop", "svc", svcSecret, nil)
+			kept("of a client to be deactivated", tok)
+			c, err := other.GetClient(env.Ctx, rf.ID, svc.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Active = false
+			if err := other.UpdateClient(env.Ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			within("client deactivation", func() bool { return !active("of a deactivated client", tok) })
+
+			tok = env.MustToken("shop", "rs", rsSecret, nil)
+			kept("of a caller whose secret is replaced", tok)
+			rs, err := other.GetClient(env.Ctx, rf.ID, "rs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs.SecretHash = realm.HashSecret("a-new-secret-nobody-here-knows")
+			if err := other.UpdateClient(env.Ctx, rs); err != nil {
+				t.Fatal(err)
+			}
+			within("secret replaced", func() bool { return introspect(tok).Status == http.StatusUnauthorized })
+		})
+	}
+}
+
+// TestIntrospectionKeptReadsFailClosed: when the database goes away, an
+// introspection answered from a kept read a moment before is soon answered
+// 503 temporarily_unavailable (the poll of the realm's epoch fails, so no
+// kept read is used), never active from memory for long.
+func TestIntrospectionKeptReadsFailClosed(t *testing.T) {
+	var store interface{ Close() error }
+	env := oauthtest.NewOn(t, func(tb testing.TB) realm.Store {
+		s := sqltest.Open(tb)
+		store = s
+		return s
+	})
+	rf := env.NewRealm(env.NewOrg("o").ID, "shop", true)
+	c, secret := env.NewClient(rf.ID, "svc", nil)
+	tok := env.MustToken("shop", c.ClientID, secret, nil)
+	used := oauth.KeptReadsUsed(env.OAuth)
+	for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+		if i == 200 {
+			t.Fatalf("no introspection answered from a kept read after %d tries", i)
+		}
+		if r := env.Introspect("shop", tok, c.ClientID, secret); r.Status != http.StatusOK || r.Body["active"] != true {
+			t.Fatalf("live token: %d %s", r.Status, r.RawBody)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		r := env.Introspect("shop", tok, c.ClientID, secret)
+		if r.Status == http.StatusServiceUnavailable {
+			oauthtest.WantOAuthError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+			break
+		}
+		if r.Status != http.StatusOK || r.Body["active"] != true {
+			t.Fatalf("with the database closed: %d %s, want 200 active (kept) or 503", r.Status, r.RawBody)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("introspection still answered from memory 1 s after the database closed")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -62,9 +62,32 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 			}
 		}
 	}
+	// A read kept from an earlier request is used while nothing it holds
+	// can have changed (introspect_cache.go); the generation and epoch are
+	// taken before a fresh read, so a change racing the read makes the
+	// kept copy unusable rather than stale.
+	var (
+		epoch  int64
+		gen    uint64
+		keepIt bool
+	)
+	if pre.claims != nil && p.s.epochs != nil {
+		epoch, keepIt = p.s.epochs.current(p.realm.ID)
+		gen = p.s.epochs.w.TokenStateGeneration()
+		if keepIt {
+			if r := p.kept.get(pre.q, epoch, gen); r != nil {
+				p.s.keptReadsUsed.Add(1)
+				pre.r = r
+				return pre
+			}
+		}
+	}
 	r, err := ir.ReadIntrospection(ctx, p.realm.ID, pre.q)
 	if err != nil {
 		return nil
+	}
+	if keepIt {
+		p.kept.put(pre.q, r, epoch, gen)
 	}
 	pre.r = r
 	return pre

@@ -100,6 +100,11 @@ type Server struct {
 	providers           *providers
 	origins             *origins
 	codesIssued         atomic.Uint64
+	// epochs tells introspection whether its kept reads still hold; nil
+	// when the store cannot say (introspect_cache.go).
+	epochs *tokenEpochs
+	// keptReadsUsed counts introspections answered from a kept read.
+	keptReadsUsed atomic.Uint64
 }
 
 // New builds a Server. It does no per-realm work: providers are built on
@@ -131,6 +136,9 @@ func New(cfg Config) (*Server, error) {
 		claimsTTL:           cfg.ClaimsTTL,
 		proxies:             cfg.TrustedProxies,
 		countries:           cfg.Countries,
+	}
+	if w, ok := cfg.Store.(realm.TokenStateWatcher); ok {
+		s.epochs = newTokenEpochs(w)
 	}
 	if cfg.TokenRateLimit.Rate <= 0 || cfg.TokenRateLimit.Burst <= 0 {
 		cfg.TokenRateLimit = defaultTokenRate

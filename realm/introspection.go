@@ -8,14 +8,32 @@ import "context"
 // it is read through GetClientClaims, GetClient, GetUser and
 // IsTokenRevoked instead, with the same answers.
 //
-// Nothing here may be cached by the store: introspection is exact on any
-// node because every request reads these rows afresh (CONTRACT §8).
+// Nothing here may be cached by the store. Introspection keeps reads in
+// memory only with a store that is also a TokenStateWatcher, which tells
+// it of every change.
 type IntrospectionReader interface {
 	// ReadIntrospection reads, from one snapshot, what q names in realm
 	// realmID. An empty ID in q reads nothing for that part; a row that
 	// does not exist in the realm is nil. A failure to read is an error,
 	// never a nil row.
 	ReadIntrospection(ctx context.Context, realmID string, q IntrospectionQuery) (*IntrospectionRead, error)
+}
+
+// TokenStateWatcher tells a node when what ReadIntrospection reads may have
+// changed, so that introspection can answer from reads kept in memory:
+// exact for the changes this process makes, and within a poll for those
+// another node makes (CONTRACT §8 gives an admin change 1 s on every node).
+type TokenStateWatcher interface {
+	// TokenEpochs returns the epoch of each realm of realmIDs that exists
+	// (a realm that does not is absent): a number that changes in the
+	// same transaction as every change of what ReadIntrospection reads in
+	// the realm (a client or user updated, a token revoked), made by any
+	// process.
+	TokenEpochs(ctx context.Context, realmIDs []string) (map[string]int64, error)
+	// TokenStateGeneration is a number this process changes after every
+	// such change it commits (and a realm's deletion), before the call
+	// that made it returns.
+	TokenStateGeneration() uint64
 }
 
 // IntrospectionQuery names the rows of one introspection.

@@ -93,6 +93,7 @@ var cases = []conformanceCase{
 	{"ConsoleSessionExpiry", testConsoleSessionExpiry},
 	{"ConsoleSessionCap", testConsoleSessionCap},
 	{"IntrospectionRead", testIntrospectionRead},
+	{"TokenEpochs", testTokenEpochs},
 }
 
 // runCase runs one subtest on a fresh store, with the fixture every suite

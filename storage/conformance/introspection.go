@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -139,4 +140,87 @@ func testIntrospectionRead(t *testing.T, f *fixture) {
 		}
 		return nil
 	}))
+}
+
+// testTokenEpochs covers realm.TokenStateWatcher: a realm's epoch changes
+// with every change of what ReadIntrospection reads there (a client or a
+// user updated, a token revoked), committed, and only then; another
+// realm's does not; the process's generation has moved when the changing
+// call returns; a deleted or unknown realm has no epoch.
+func testTokenEpochs(t *testing.T, f *fixture) {
+	w, ok := f.s.(realm.TokenStateWatcher)
+	if !ok {
+		t.Skip("the store does not implement realm.TokenStateWatcher (introspection reads every time)")
+	}
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
+	c := f.client(r.ID, "svc")
+	u := f.user(r.ID, "ann@example.com")
+	epochs := func() map[string]int64 {
+		t.Helper()
+		got, err := w.TokenEpochs(f.ctx, []string{r.ID, other.ID, "no-such-realm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	start := epochs()
+	if _, ok := start["no-such-realm"]; ok || len(start) != 2 {
+		t.Fatalf("TokenEpochs = %v, want the two realms only", start)
+	}
+	prev, prevGen := start, w.TokenStateGeneration()
+	changes := []struct {
+		what string
+		fn   func() error
+	}{
+		{"client deactivated", func() error { c.Active = false; return f.s.UpdateClient(f.ctx, c) }},
+		{"client's secret replaced", func() error { c.SecretHash = []byte("another-hash"); return f.s.UpdateClient(f.ctx, c) }},
+		{"user deactivated", func() error { u.Active = false; return f.s.UpdateUser(f.ctx, u) }},
+		{"token revoked", func() error { return f.s.RevokeToken(f.ctx, r.ID, "jti-1", f.clock.Add(time.Hour)) }},
+		{"change inside a transaction", func() error {
+			return f.s.InTx(f.ctx, func(tx realm.Store) error {
+				cutoff := f.tick()
+				u.TokensValidAfter = &cutoff
+				return tx.UpdateUser(f.ctx, u)
+			})
+		}},
+	}
+	for _, ch := range changes {
+		must(t, ch.fn())
+		got, gen := epochs(), w.TokenStateGeneration()
+		if got[r.ID] == prev[r.ID] {
+			t.Errorf("%s: the realm's epoch stayed %d", ch.what, got[r.ID])
+		}
+		if got[other.ID] != start[other.ID] {
+			t.Errorf("%s: another realm's epoch moved from %d to %d", ch.what, start[other.ID], got[other.ID])
+		}
+		if gen == prevGen {
+			t.Errorf("%s: the generation did not move before the call returned", ch.what)
+		}
+		prev, prevGen = got, gen
+	}
+	// A transaction that fails changes no epoch.
+	boom := errors.New("boom")
+	err := f.s.InTx(f.ctx, func(tx realm.Store) error {
+		c.Active = true
+		if err := tx.UpdateClient(f.ctx, c); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed transaction: %v", err)
+	}
+	if got := epochs(); got[r.ID] != prev[r.ID] {
+		t.Errorf("a rolled-back change moved the epoch from %d to %d", prev[r.ID], got[r.ID])
+	}
+	// A deleted realm has no epoch, and the generation moves.
+	gen := w.TokenStateGeneration()
+	must(t, f.s.DeleteRealm(f.ctx, r.ID))
+	if got := epochs(); len(got) != 1 || got[other.ID] != start[other.ID] {
+		t.Errorf("after the realm's deletion TokenEpochs = %v, want only the other realm at %d", got, start[other.ID])
+	}
+	if w.TokenStateGeneration() == gen {
+		t.Error("deleting a realm did not move the generation")
+	}
 }

@@ -96,6 +96,7 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
+		tx.realmDeleted()
 		return mapErr(tx.q(ctx).Where("realm_id = ?", id).Delete(&eventModel{}).Error)
 	})
 }

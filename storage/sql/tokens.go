@@ -13,11 +13,17 @@ import (
 // is not an error.
 func (s *Store) RevokeToken(ctx context.Context, realmID, jti string, expiresAt time.Time) error {
 	m := revokedTokenModel{RealmID: realmID, JTI: jti, ExpiresAt: dbTime(expiresAt)}
-	err := s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&m).Error
-	if foreignKeyViolation(err) {
-		return realm.ErrNotFound
-	}
-	return mapErr(err)
+	return s.tx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&m).Error
+		if foreignKeyViolation(err) {
+			return realm.ErrNotFound
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		tx.tokenStateChanged(realmID)
+		return nil
+	})
 }
 
 // IsTokenRevoked reports whether jti was revoked in the realm.

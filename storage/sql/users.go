@@ -155,6 +155,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *realm.User) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
+		tx.tokenStateChanged(u.RealmID)
 		return tx.setUserGroups(ctx, u.RealmID, u.ID, u.Groups, true)
 	})
 }

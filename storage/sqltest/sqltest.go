@@ -35,7 +35,18 @@ To skip Postgres tests deliberately, set ` + EnvSkipPostgres + `=1.`
 // ends.
 func Open(t testing.TB) *sql.Store {
 	t.Helper()
-	return open(t, "sqlite:"+filepath.Join(t.TempDir(), "ward.db"))
+	return open(t, SQLiteDSN(t))
+}
+
+// SQLiteDSN names a new SQLite file in a temp directory, for tests that
+// open it more than once (OpenDSN): two nodes on one database.
+func SQLiteDSN(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ward.db") }
+
+// OpenDSN returns a migrated store on dsn (SQLiteDSN, PostgresDSN), closed
+// when the test ends.
+func OpenDSN(t testing.TB, dsn string) *sql.Store {
+	t.Helper()
+	return open(t, dsn)
 }
 
 // OpenMemory returns a migrated in-memory SQLite store.

@@ -1,0 +1,153 @@
+package oauth
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
+
+// Introspection answered from reads kept in memory (issue 18, item 1).
+//
+// An introspection's one read (introspect_read.go) is kept, per provider,
+// under its query (caller, token's client and user, jti), together with
+// what the store said about token state when the read began:
+//
+//   - the process's generation (realm.TokenStateWatcher), which moves after
+//     every change this process commits to a client, a user or the
+//     revocation list, before the call that made it returns: on this node
+//     a kept read is never used after a change, exactly as a fresh read;
+//   - the realm's epoch as last polled, which moves in the transaction of
+//     every such change on any node: a change made by another node is seen
+//     once a poll that began after its commit has returned. A poll starts
+//     when a request finds the last one older than epochPollEvery, and kept
+//     reads are used only while the last poll succeeded and began less than
+//     epochMaxAge ago: a node that cannot poll reads every time (and fails
+//     closed when the database is down). CONTRACT §8 gives an admin change
+//     1 s to be in force on every node.
+//
+// A kept read is used only when both still match. Everything that depends
+// on time (expiry, a future iat, the rotated secret's grace) and the
+// caller's authentication are checked on every request as before; API-key
+// and support tokens keep their own per-request reads.
+
+const (
+	// epochPollEvery is how old the last poll of the realms' epochs may be
+	// before a request starts another.
+	epochPollEvery = 50 * time.Millisecond
+	// epochMaxAge is how old the last successful poll may be for kept
+	// reads to be used at all.
+	epochMaxAge = 250 * time.Millisecond
+	// epochRealms bounds the realms a node polls: those introspected in the
+	// last epochForget. A realm beyond it is read on every request.
+	epochRealms = 512
+	epochForget = 10 * time.Second
+	// maxKeptIntrospections bounds each provider's kept reads; beyond it an
+	// arbitrary one is dropped. A read is a few hundred bytes.
+	maxKeptIntrospections = 2048
+)
+
+// tokenEpochs is the node's view of the realms' token state epochs.
+type tokenEpochs struct {
+	w realm.TokenStateWatcher
+
+	mu       sync.Mutex
+	asked    map[string]time.Time // realm ID → when introspection last asked
+	known    map[string]int64     // realm ID → epoch, as of polledAt
+	polledAt time.Time            // start of the last successful poll
+	polling  bool
+}
+
+func newTokenEpochs(w realm.TokenStateWatcher) *tokenEpochs {
+	return &tokenEpochs{w: w, asked: map[string]time.Time{}, known: map[string]int64{}}
+}
+
+// current returns realmID's epoch as last polled, and whether kept reads
+// may be used for it (the poll is recent and saw the realm). It starts a
+// poll when the last one is older than epochPollEvery.
+func (e *tokenEpochs) current(realmID string) (int64, bool) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.asked[realmID]; !ok && len(e.asked) >= epochRealms {
+		return 0, false
+	}
+	e.asked[realmID] = now
+	age := now.Sub(e.polledAt)
+	if age >= epochPollEvery && !e.polling {
+		e.polling = true
+		go e.poll()
+	}
+	epoch, ok := e.known[realmID]
+	return epoch, ok && age < epochMaxAge
+}
+
+// poll reads the epochs of the realms asked about lately.
+func (e *tokenEpochs) poll() {
+	start := time.Now()
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.asked))
+	for id, at := range e.asked {
+		if start.Sub(at) > epochForget {
+			delete(e.asked, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), epochMaxAge)
+	defer cancel()
+	known, err := e.w.TokenEpochs(ctx, ids)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.polling = false
+	if err != nil {
+		// Fail closed at once: a database that cannot be polled cannot
+		// say whether anything changed.
+		e.known, e.polledAt = map[string]int64{}, time.Time{}
+		return
+	}
+	e.known, e.polledAt = known, start
+}
+
+// keptIntrospection is one kept read and the token state it was read in.
+type keptIntrospection struct {
+	r     *realm.IntrospectionRead
+	epoch int64
+	gen   uint64
+}
+
+// keptIntrospections are a provider's kept reads, by query.
+type keptIntrospections struct {
+	mu sync.Mutex
+	m  map[realm.IntrospectionQuery]keptIntrospection
+}
+
+// get returns the read kept for q when it was read at epoch and gen.
+func (k *keptIntrospections) get(q realm.IntrospectionQuery, epoch int64, gen uint64) *realm.IntrospectionRead {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e, ok := k.m[q]
+	if !ok || e.epoch != epoch || e.gen != gen {
+		return nil
+	}
+	return e.r
+}
+
+// put keeps r, read for q at epoch and gen (both taken before the read
+// began). The kept read is shared: nobody changes it.
+func (k *keptIntrospections) put(q realm.IntrospectionQuery, r *realm.IntrospectionRead, epoch int64, gen uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = map[realm.IntrospectionQuery]keptIntrospection{}
+	}
+	if _, ok := k.m[q]; !ok && len(k.m) >= maxKeptIntrospections {
+		for old := range k.m {
+			delete(k.m, old)
+			break
+		}
+	}
+	k.m[q] = keptIntrospection{r: r, epoch: epoch, gen: gen}
+}
