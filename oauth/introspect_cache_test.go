@@ -150,6 +150,18 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 			rsSecret = newSecret
 			liveAndCached("to expire", tok)
 
+			// A caller unknown when a resource server first tries it works
+			// as soon as it is registered (a read that found no caller is
+			// not kept).
+			for range 3 {
+				oauthtest.WantOAuthError(t, env.Introspect("shop", tok, "late", "not-yet"), http.StatusUnauthorized, "invalid_client")
+				time.Sleep(60 * time.Millisecond)
+			}
+			lateSecret := newService("late")
+			if r := env.Introspect("shop", tok, "late", lateSecret); r.Status != http.StatusOK || r.Body["active"] != true {
+				t.Errorf("a caller registered after a first try: %d %s, want 200 and active", r.Status, r.RawBody)
+			}
+
 			// Expiry on the server's clock: access tokens live 5 minutes.
 			env.Advance(5*time.Minute + time.Second)
 			if introspect("expired", tok) {

@@ -73,7 +73,7 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 	)
 	if pre.claims != nil && p.s.epochs != nil {
 		epoch, keepIt = p.s.epochs.current(p.realm.ID)
-		gen = p.s.epochs.w.TokenStateGeneration()
+		gen = p.s.epochs.w.TokenStateGeneration(p.realm.ID)
 		if keepIt {
 			if r := p.kept.get(pre.q, epoch, gen); r != nil {
 				p.s.keptReadsUsed.Add(1)
@@ -86,11 +86,19 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 	if err != nil {
 		return nil
 	}
-	if keepIt {
+	if keepIt && complete(pre.q, r) {
 		p.kept.put(pre.q, r, epoch, gen)
 	}
 	pre.r = r
 	return pre
+}
+
+// complete says whether r found every row q asks for. Only such a read is
+// kept: a row that is missing may be created (a client registered after a
+// resource server first tried it), which moves no epoch, and a request
+// naming an unknown client must not fill the cache.
+func complete(q realm.IntrospectionQuery, r *realm.IntrospectionRead) bool {
+	return r.Caller != nil && (q.TokenClientID == "" || r.TokenClient != nil) && (q.UserID == "" || r.User != nil)
 }
 
 // credentialsClientID is the client_id the request authenticates as, found

@@ -25,15 +25,15 @@ type IntrospectionReader interface {
 // another node makes (CONTRACT §8 gives an admin change 1 s on every node).
 type TokenStateWatcher interface {
 	// TokenEpochs returns the epoch of each realm of realmIDs that exists
-	// (a realm that does not is absent): a number that changes in the
+	// (a realm that does not, or has no epoch, is absent): a number that changes in the
 	// same transaction as every change of what ReadIntrospection reads in
 	// the realm (a client or user updated, a token revoked), made by any
 	// process.
 	TokenEpochs(ctx context.Context, realmIDs []string) (map[string]int64, error)
 	// TokenStateGeneration is a number this process changes after every
-	// such change it commits (and a realm's deletion), before the call
-	// that made it returns.
-	TokenStateGeneration() uint64
+	// such change it commits in realmID (and the realm's deletion), before
+	// the call that made it returns. Realms may share a number.
+	TokenStateGeneration(realmID string) uint64
 }
 
 // IntrospectionQuery names the rows of one introspection.

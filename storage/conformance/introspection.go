@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -168,7 +169,7 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 	if _, ok := start["no-such-realm"]; ok || len(start) != 2 {
 		t.Fatalf("TokenEpochs = %v, want the two realms only", start)
 	}
-	prev, prevGen := start, w.TokenStateGeneration()
+	prev, prevGen := start, w.TokenStateGeneration(r.ID)
 	changes := []struct {
 		what string
 		fn   func() error
@@ -187,7 +188,7 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 	}
 	for _, ch := range changes {
 		must(t, ch.fn())
-		got, gen := epochs(), w.TokenStateGeneration()
+		got, gen := epochs(), w.TokenStateGeneration(r.ID)
 		if got[r.ID] == prev[r.ID] {
 			t.Errorf("%s: the realm's epoch stayed %d", ch.what, got[r.ID])
 		}
@@ -199,6 +200,39 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 		}
 		prev, prevGen = got, gen
 	}
+	// Changes that lock the realm row (as admin changes do) and
+	// revocations, side by side, all go through: the epoch row is locked
+	// last, after every other lock of its transaction.
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				errs <- f.s.RevokeToken(f.ctx, r.ID, fmt.Sprintf("jti-side-%d", i), f.clock.Add(time.Hour))
+				return
+			}
+			errs <- f.s.InTx(f.ctx, func(tx realm.Store) error {
+				if err := tx.LockRealmMembership(f.ctx, r.ID); err != nil {
+					return err
+				}
+				u, err := tx.GetUser(f.ctx, r.ID, u.ID)
+				if err != nil {
+					return err
+				}
+				u.FirstName = fmt.Sprintf("Ann %d", i)
+				return tx.UpdateUser(f.ctx, u)
+			})
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent change: %v", err)
+		}
+	}
+	if got := epochs(); got[r.ID] == prev[r.ID] {
+		t.Errorf("16 committed changes left the epoch at %d", got[r.ID])
+	}
+	prev = epochs()
+
 	// A transaction that fails changes no epoch.
 	boom := errors.New("boom")
 	err := f.s.InTx(f.ctx, func(tx realm.Store) error {
@@ -215,12 +249,12 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 		t.Errorf("a rolled-back change moved the epoch from %d to %d", prev[r.ID], got[r.ID])
 	}
 	// A deleted realm has no epoch, and the generation moves.
-	gen := w.TokenStateGeneration()
+	gen := w.TokenStateGeneration(r.ID)
 	must(t, f.s.DeleteRealm(f.ctx, r.ID))
 	if got := epochs(); len(got) != 1 || got[other.ID] != start[other.ID] {
 		t.Errorf("after the realm's deletion TokenEpochs = %v, want only the other realm at %d", got, start[other.ID])
 	}
-	if w.TokenStateGeneration() == gen {
+	if w.TokenStateGeneration(r.ID) == gen {
 		t.Error("deleting a realm did not move the generation")
 	}
 }

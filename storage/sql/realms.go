@@ -14,11 +14,17 @@ func (s *Store) CreateRealm(ctx context.Context, r *realm.Realm) error {
 	if err != nil {
 		return err
 	}
-	err = s.q(ctx).Create(&m).Error
-	if foreignKeyViolation(err) {
-		return realm.ErrNotFound // no such org
-	}
-	return mapErr(err)
+	return s.tx(ctx, func(tx *Store) error {
+		err := tx.q(ctx).Create(&m).Error
+		if foreignKeyViolation(err) {
+			return realm.ErrNotFound // no such org
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		// Its token state epoch (tokenepochs.go), from the start.
+		return mapErr(tx.q(ctx).Exec(createTokenEpochSQL, m.ID).Error)
+	})
 }
 
 // GetRealmByName finds a realm by its server-wide unique name.
@@ -96,7 +102,7 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
-		tx.realmDeleted()
+		tx.realmDeleted(id)
 		return mapErr(tx.q(ctx).Where("realm_id = ?", id).Delete(&eventModel{}).Error)
 	})
 }

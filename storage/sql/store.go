@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -78,9 +77,9 @@ type Store struct {
 	// PostgreSQL (readbatch.go); nil on SQLite, where a read is no round
 	// trip.
 	batches *readBatches
-	// tokenGen is TokenStateGeneration's counter, shared by every Store
+	// tokenGens are TokenStateGeneration's counters, shared by every Store
 	// made from this one (tokenepochs.go).
-	tokenGen *atomic.Uint64
+	tokenGens *tokenGenerations
 	// touched collects, in a transaction's Store, the realms whose token
 	// state the transaction changes; nil outside one.
 	touched *tokenTouch
@@ -164,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &Store{db: db, sqlDB: sqlDB, readDB: sqlDB, dialect: dialect, log: log, stmts: new(sync.Map), attrs: newAttrCache(),
-		tokenGen: new(atomic.Uint64)}
+		tokenGens: new(tokenGenerations)}
 	if err := s.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("storage/sql: %w", redactErr(err, cfg.DSN))
@@ -405,7 +404,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 	touched := new(tokenTouch)
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		tx := &Store{db: gtx, sqlDB: s.sqlDB, readDB: s.readDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts,
-			tokenGen: s.tokenGen, touched: touched}
+			tokenGens: s.tokenGens, touched: touched}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -413,7 +412,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 	})
 	// After the commit (or rollback): a read that began before it is not
 	// used once the call that changed the rows has returned.
-	touched.after(s.tokenGen)
+	touched.after(s.tokenGens)
 	// Begin and commit failures come from gorm, not from a store method:
 	// classify them too (a lost connection is 503, not 500).
 	return mapErr(err)

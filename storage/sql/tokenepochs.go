@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"slices"
 	"sync/atomic"
 
@@ -15,48 +16,63 @@ import (
 // Every change of a row ReadIntrospection reads (UpdateClient, UpdateUser,
 // RevokeToken) runs in a transaction that, as its last statement before
 // the commit, adds one to the realm's row in realm_token_epochs: other
-// nodes see the change and the new epoch together. Last, so that the row
-// lock is held only for the commit and always after the transaction's
-// other locks (no lock-order deadlock with a transaction that locks the
-// same rows in another order). After the commit, and before the call
-// returns, the process's generation counter moves: this node sees its own
-// changes at once, without waiting for a poll.
+// nodes see the change and the new epoch together. The row exists from
+// the realm's creation, so the bump is an update, which takes no lock but
+// the row's own; last, so that the lock is held only for the commit and
+// always after the transaction's other locks (no lock-order deadlock).
+// After the commit, and before the call returns, the process's generation
+// for the realm moves: this node sees its own changes at once, without
+// waiting for a poll.
 
 var _ realm.TokenStateWatcher = (*Store)(nil)
+
+// tokenGenerations are the process's generations, one per shard of realm
+// IDs: a change in one realm leaves most others' kept reads alone.
+type tokenGenerations [64]atomic.Uint64
+
+func (g *tokenGenerations) of(realmID string) *atomic.Uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(realmID))
+	return &g[h.Sum32()%uint32(len(g))]
+}
 
 // tokenTouch is what a transaction changed of the realms' token state.
 type tokenTouch struct {
 	// realms' epochs are bumped before the commit.
 	realms []string
-	// changed moves the generation after the commit: any change, also a
-	// realm deleted (its epoch row goes with it).
-	changed bool
+	// changed are the realms whose generation moves after the commit:
+	// those above, and a realm deleted (its epoch row goes with it).
+	changed []string
 }
 
-// after moves gen when the transaction changed token state.
-func (t *tokenTouch) after(gen *atomic.Uint64) {
-	if t.changed {
-		gen.Add(1)
+// after moves the generations of the realms the transaction changed.
+func (t *tokenTouch) after(gens *tokenGenerations) {
+	for _, id := range t.changed {
+		gens.of(id).Add(1)
 	}
 }
 
 // tokenStateChanged records that the transaction s changes realmID's
 // token state; s must be a transaction's Store (tx).
 func (s *Store) tokenStateChanged(realmID string) {
-	s.touched.changed = true
 	if !slices.Contains(s.touched.realms, realmID) {
 		s.touched.realms = append(s.touched.realms, realmID)
+		s.touched.changed = append(s.touched.changed, realmID)
 	}
 }
 
-// realmDeleted records that the transaction s deletes a realm: only the
+// realmDeleted records that the transaction s deletes realmID: only its
 // generation moves (the realm's epoch row is deleted with it, which other
 // nodes see as the realm missing from TokenEpochs).
-func (s *Store) realmDeleted() { s.touched.changed = true }
+func (s *Store) realmDeleted(realmID string) {
+	s.touched.changed = append(s.touched.changed, realmID)
+}
 
-// bumpTokenEpochSQL adds one to a realm's epoch, creating its row at 1.
-const bumpTokenEpochSQL = `INSERT INTO realm_token_epochs (realm_id, epoch) VALUES (?, 1)
-ON CONFLICT (realm_id) DO UPDATE SET epoch = realm_token_epochs.epoch + 1`
+// createTokenEpochSQL gives a new realm its epoch row.
+const createTokenEpochSQL = `INSERT INTO realm_token_epochs (realm_id, epoch) VALUES (?, 0)`
+
+// bumpTokenEpochSQL adds one to a realm's epoch.
+const bumpTokenEpochSQL = `UPDATE realm_token_epochs SET epoch = epoch + 1 WHERE realm_id = ?`
 
 // bumpTokenEpochs runs, in the transaction s, the epoch bumps its changes
 // asked for, in realm ID order (two transactions touching the same realms
@@ -71,16 +87,12 @@ func (s *Store) bumpTokenEpochs(ctx context.Context) error {
 	return nil
 }
 
-// tokenEpochsSQL reads the epochs of a list of realms: every realm that
-// exists has a row (0 when its epoch row is not there yet). PostgreSQL
-// gets the list as an array, SQLite as a JSON array.
+// tokenEpochsSQL reads the epochs of a list of realms: PostgreSQL gets
+// the list as an array, SQLite as a JSON array. A realm without an epoch
+// row (deleted) is absent.
 const (
-	tokenEpochsPostgresSQL = `SELECT r.id, COALESCE(e.epoch, 0) FROM realms r
-LEFT JOIN realm_token_epochs e ON e.realm_id = r.id
-WHERE r.id = ANY(?::text[])`
-	tokenEpochsSQLiteSQL = `SELECT r.id, COALESCE(e.epoch, 0) FROM realms r
-LEFT JOIN realm_token_epochs e ON e.realm_id = r.id
-WHERE r.id IN (SELECT value FROM json_each(?))`
+	tokenEpochsPostgresSQL = `SELECT realm_id, epoch FROM realm_token_epochs WHERE realm_id = ANY(?::text[])`
+	tokenEpochsSQLiteSQL   = `SELECT realm_id, epoch FROM realm_token_epochs WHERE realm_id IN (SELECT value FROM json_each(?))`
 )
 
 // TokenEpochs reads the epochs of realmIDs (realm.TokenStateWatcher), on
@@ -120,5 +132,5 @@ func (s *Store) TokenEpochs(ctx context.Context, realmIDs []string) (map[string]
 }
 
 // TokenStateGeneration is the process's count of committed token state
-// changes (realm.TokenStateWatcher).
-func (s *Store) TokenStateGeneration() uint64 { return s.tokenGen.Load() }
+// changes in realmID (realm.TokenStateWatcher); realms may share a count.
+func (s *Store) TokenStateGeneration(realmID string) uint64 { return s.tokenGens.of(realmID).Load() }
