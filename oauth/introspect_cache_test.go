@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/oauth"
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
@@ -173,10 +174,10 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 
 // TestIntrospectionSeesOtherNodes (issue 18, CONTRACT §8): a change made
 // by another node on the same database — a token revoked, the token's
-// client deactivated, the introspecting client's secret replaced — is in
-// force in this node's introspection within 1 s, although this node
-// answered from a kept read just before and learns of the change only by
-// polling the realm's epoch.
+// client deactivated, the introspecting client's secret replaced, a
+// group's attribute value — is in force in this node's introspection and
+// grants within 1 s, although this node answered from a kept read just
+// before and learns of the change only by polling the realm's epoch.
 func TestIntrospectionSeesOtherNodes(t *testing.T) {
 	for name, dsn := range map[string]func(testing.TB) string{"SQLite": sqltest.SQLiteDSN, "Postgres": sqltest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
@@ -254,6 +255,31 @@ func TestIntrospectionSeesOtherNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			within("secret replaced", func() bool { return introspect(tok).Status == http.StatusUnauthorized })
+
+			// A grant's client is kept too: a group's attribute value
+			// changed by the other node reaches this node's tokens.
+			env.NewAttribute(rf.ID, "level", attributes.Integer, false)
+			g := env.NewGroup(rf.ID, "Traders", map[string]any{"level": int64(1)})
+			_, memberSecret := env.NewClient(rf.ID, "member", func(c *realm.Client) { c.Groups, c.PrimaryGroup = []string{g.ID}, g.ID })
+			level := func() any {
+				_, cl := env.VerifyWithJWKS(t, "shop", env.MustToken("shop", "member", memberSecret, nil))
+				return cl["attributes"].(map[string]any)["level"]
+			}
+			used := oauth.KeptReadsUsed(env.OAuth)
+			for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+				if i == 200 {
+					t.Fatalf("no grant used a kept client read after %d tries", i)
+				}
+				if l := level(); l != float64(1) {
+					t.Fatalf("level = %v, want 1", l)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			g.Attributes = map[string]any{"level": int64(7)}
+			if err := other.UpdateGroup(env.Ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			within("group attribute value", func() bool { return level() == float64(7) })
 		})
 	}
 }

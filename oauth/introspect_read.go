@@ -63,19 +63,16 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 		}
 	}
 	// A read kept from an earlier request is used while nothing it holds
-	// can have changed (introspect_cache.go); the generation and epoch are
-	// taken before a fresh read, so a change racing the read makes the
-	// kept copy unusable rather than stale.
+	// can have changed (kept.go).
 	var (
 		epoch  int64
 		gen    uint64
 		keepIt bool
 	)
-	if pre.claims != nil && p.s.epochs != nil {
-		epoch, keepIt = p.s.epochs.current(p.realm.ID)
-		gen = p.s.epochs.w.TokenStateGeneration(p.realm.ID)
+	if pre.claims != nil {
+		epoch, gen, keepIt = p.tokenState()
 		if keepIt {
-			if r := p.kept.get(pre.q, epoch, gen); r != nil {
+			if r, ok := p.keptIntrospections.get(pre.q, epoch, gen); ok {
 				p.s.keptReadsUsed.Add(1)
 				pre.r = r
 				return pre
@@ -87,7 +84,7 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 		return nil
 	}
 	if keepIt && complete(pre.q, r) {
-		p.kept.put(pre.q, r, epoch, gen)
+		p.keptIntrospections.put(pre.q, r, epoch, gen)
 	}
 	pre.r = r
 	return pre

@@ -51,9 +51,11 @@ type provider struct {
 	// verified remembers the tokens whose signature checked out against
 	// this provider's keys (verified.go).
 	verified verifiedTokens
-	// kept holds introspection reads for as long as the token state they
-	// were read in lasts (introspect_cache.go).
-	kept keptIntrospections
+	// keptIntrospections and keptClients hold introspection reads and
+	// clients with their claims for as long as the token state they were
+	// read in lasts (kept.go).
+	keptIntrospections keptReads[realm.IntrospectionQuery, *realm.IntrospectionRead]
+	keptClients        keptReads[string, *realm.ClientClaims]
 	// checked is when (s.clock, Unix ns) the database last confirmed that
 	// the realm of this name is still the one this provider was built for
 	// (providers.recent).

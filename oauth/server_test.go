@@ -576,7 +576,9 @@ func TestEnsureRS256Key(t *testing.T) {
 
 // TestClaimsFollowEveryChange: without ClaimsTTL, the token after any change
 // of a group, a membership or an attribute definition carries the change,
-// although the definitions are kept in memory between grants.
+// although the definitions, and the client with its groups (kept.go), are
+// kept in memory between grants: each change comes after a grant that
+// used the kept client.
 func TestClaimsFollowEveryChange(t *testing.T) { testClaimsFollowEveryChange(t, oauthtest.New(t)) }
 
 func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
@@ -595,6 +597,19 @@ func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
 		level, groups := claims()
 		if fmt.Sprint(level) != fmt.Sprint(wantLevel) || !slices.Equal(groups, wantGroups) {
 			t.Errorf("%s: level %v groups %v; want %v %v", what, level, groups, wantLevel, wantGroups)
+		}
+		// Grant until the client read is kept, so that the next change
+		// meets a kept read (the realm's epoch is polled beside the
+		// requests).
+		used := oauth.KeptReadsUsed(env.OAuth)
+		for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+			if i == 200 {
+				t.Fatalf("%s: no grant used a kept client read after %d tries", what, i)
+			}
+			time.Sleep(5 * time.Millisecond)
+			if level, groups := claims(); fmt.Sprint(level) != fmt.Sprint(wantLevel) || !slices.Equal(groups, wantGroups) {
+				t.Fatalf("%s, again: level %v groups %v; want %v %v", what, level, groups, wantLevel, wantGroups)
+			}
 		}
 	}
 	check("first token", float64(1), "One")
@@ -636,6 +651,15 @@ func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
 	check("after a definition delete", nil, "Two")
 	env.NewAttribute(rf.ID, "level", attributes.Integer, false)
 	check("after the definition is back", float64(2), "Two")
+
+	// A deleted group leaves its members.
+	if err := env.Store.DeleteGroup(env.Ctx, rf.ID, g2.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, cl := env.VerifyWithJWKS(t, rf.Name, env.MustToken(rf.Name, c.ClientID, secret, nil))
+	if groups := oauthtest.AnyStrings(cl["groups"]); len(groups) != 0 {
+		t.Errorf("after the group's deletion: groups %v, want none", groups)
+	}
 }
 
 func TestClaimsCache(t *testing.T) {

@@ -185,35 +185,42 @@ func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
 	if err != nil {
 		return err
 	}
-	res := s.q(ctx).Model(&groupModel{}).Where("realm_id = ? AND id = ?", g.RealmID, g.ID).Updates(map[string]any{
-		"name":                 m.Name,
-		"name_lower":           m.NameLower,
-		"description":          m.Description,
-		"attributes":           m.Attributes,
-		"ip_allow_list":        m.IPAllowList,
-		"idp_primary_priority": m.IDPPrimaryPriority,
-		"updated_at":           m.UpdatedAt,
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Model(&groupModel{}).Where("realm_id = ? AND id = ?", g.RealmID, g.ID).Updates(map[string]any{
+			"name":                 m.Name,
+			"name_lower":           m.NameLower,
+			"description":          m.Description,
+			"attributes":           m.Attributes,
+			"ip_allow_list":        m.IPAllowList,
+			"idp_primary_priority": m.IDPPrimaryPriority,
+			"updated_at":           m.UpdatedAt,
+		})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		// Its members' token claims change (tokenepochs.go).
+		tx.tokenStateChanged(g.RealmID)
+		return nil
 	})
-	if res.Error != nil {
-		return mapErr(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
-	}
-	return nil
 }
 
 // DeleteGroup removes the group; its memberships go with it (foreign keys
 // cascade).
 func (s *Store) DeleteGroup(ctx context.Context, realmID, id string) error {
-	res := s.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})
-	if res.Error != nil {
-		return mapErr(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
-	}
-	return nil
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		tx.tokenStateChanged(realmID)
+		return nil
+	})
 }
 
 // Cursor prefixes for ListGroupMembers, which pages over users then

@@ -15,17 +15,21 @@ func (s *Store) SetRealmIPAllowList(ctx context.Context, realmID string, cidrs [
 	if err != nil {
 		return fmt.Errorf("storage/sql: encode realm IP allow list: %w", err)
 	}
-	res := s.q(ctx).Model(&realmModel{}).Where("id = ?", realmID).Updates(map[string]any{
-		"ip_allow_list": list,
-		"updated_at":    dbTime(updatedAt),
+	return s.tx(ctx, func(tx *Store) error {
+		res := tx.q(ctx).Model(&realmModel{}).Where("id = ?", realmID).Updates(map[string]any{
+			"ip_allow_list": list,
+			"updated_at":    dbTime(updatedAt),
+		})
+		if res.Error != nil {
+			return mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return realm.ErrNotFound
+		}
+		// Grants read the list with the client (tokenepochs.go).
+		tx.tokenStateChanged(realmID)
+		return nil
 	})
-	if res.Error != nil {
-		return mapErr(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return realm.ErrNotFound
-	}
-	return nil
 }
 
 // networkListsSQL reads the realm's list and its groups' non-empty lists in

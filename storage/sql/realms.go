@@ -131,6 +131,8 @@ func (s *Store) bumpSchemaVersion(ctx context.Context, realmID string) error {
 	if res.RowsAffected == 0 {
 		return realm.ErrNotFound
 	}
+	// Token claims are typed by the definitions (tokenepochs.go).
+	s.tokenStateChanged(realmID)
 	return nil
 }
 

@@ -8,16 +8,21 @@ import (
 	"github.com/wardiam/ward/realm"
 )
 
-// Introspection answered from reads kept in memory (issue 18, item 1).
+// Reads kept in memory between requests (issue 18, items 1 and 3).
 //
-// An introspection's one read (introspect_read.go) is kept, per provider,
-// under its query (caller, token's client and user, jti), together with
-// what the store said about token state when the read began:
+// Two reads that every introspection and every grant make are kept, per
+// provider: an introspection's one read (introspect_read.go), under its
+// query (caller, token's client and user, jti), and a client with its
+// groups and the realm's attribute schema version and IP allow list
+// (GetClientClaims, storage.go), under its client_id. Each is kept with
+// what the store said about the realm's token state when the read began:
 //
-//   - the process's generation (realm.TokenStateWatcher), which moves after
-//     every change this process commits to a client, a user or the
-//     revocation list, before the call that made it returns: on this node
-//     a kept read is never used after a change, exactly as a fresh read;
+//   - the process's generation for the realm (realm.TokenStateWatcher),
+//     which moves after every change this process commits to what those
+//     reads read (a client, user or group, an attribute definition, the
+//     realm's allow list, the revocation list), before the call that made
+//     it returns: on this node a kept read is never used after a change,
+//     exactly as a fresh read;
 //   - the realm's epoch as last polled, which moves in the transaction of
 //     every such change on any node: a change made by another node is seen
 //     once a poll that began after its commit has returned. A poll starts
@@ -27,10 +32,12 @@ import (
 //     closed when the database is down). CONTRACT §8 gives an admin change
 //     1 s to be in force on every node.
 //
-// A kept read is used only when both still match. Everything that depends
-// on time (expiry, a future iat, the rotated secret's grace) and the
-// caller's authentication are checked on every request as before; API-key
-// and support tokens keep their own per-request reads.
+// A kept read is used only when both still match, and only a read that
+// found every row it asked for is kept (a missing row may be created, which
+// moves no epoch). Everything that depends on time (expiry, a future iat,
+// the rotated secret's grace) and the caller's authentication are checked
+// on every request as before; API-key and support tokens keep their own
+// per-request reads.
 
 const (
 	// epochPollEvery is how old the last poll of the realms' epochs may be
@@ -43,9 +50,11 @@ const (
 	// last epochForget. A realm beyond it is read on every request.
 	epochRealms = 512
 	epochForget = 10 * time.Second
-	// maxKeptIntrospections bounds each provider's kept reads; beyond it an
-	// arbitrary one is dropped. A read is a few hundred bytes.
-	maxKeptIntrospections = 2048
+	// maxKeptReads bounds each provider's kept reads of each kind; beyond
+	// it an arbitrary one is dropped. An introspection's read is a few
+	// hundred bytes, a client with its groups about a kilobyte (group
+	// attribute values are shared between clients).
+	maxKeptReads = 2048
 )
 
 // tokenEpochs is the node's view of the realms' token state epochs.
@@ -111,43 +120,58 @@ func (e *tokenEpochs) poll() {
 	e.known, e.polledAt = known, start
 }
 
-// keptIntrospection is one kept read and the token state it was read in.
-type keptIntrospection struct {
-	r     *realm.IntrospectionRead
+// tokenState returns the realm's token state as a read that starts now
+// must be kept with, and whether kept reads may be used at all.
+func (p *provider) tokenState() (epoch int64, gen uint64, ok bool) {
+	e := p.s.epochs
+	if e == nil {
+		return 0, 0, false
+	}
+	// The epoch first, then the generation: both are taken before the
+	// read, so a change racing the read leaves the kept copy unusable
+	// rather than stale.
+	epoch, ok = e.current(p.realm.ID)
+	return epoch, e.w.TokenStateGeneration(p.realm.ID), ok
+}
+
+// keptReads are a provider's kept reads of one kind, by key.
+type keptReads[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]keptRead[V]
+}
+
+// keptRead is one kept read and the token state it was read in.
+type keptRead[V any] struct {
+	v     V
 	epoch int64
 	gen   uint64
 }
 
-// keptIntrospections are a provider's kept reads, by query.
-type keptIntrospections struct {
-	mu sync.Mutex
-	m  map[realm.IntrospectionQuery]keptIntrospection
-}
-
-// get returns the read kept for q when it was read at epoch and gen.
-func (k *keptIntrospections) get(q realm.IntrospectionQuery, epoch int64, gen uint64) *realm.IntrospectionRead {
+// get returns the read kept for key when it was read at epoch and gen.
+func (k *keptReads[K, V]) get(key K, epoch int64, gen uint64) (V, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e, ok := k.m[q]
+	e, ok := k.m[key]
 	if !ok || e.epoch != epoch || e.gen != gen {
-		return nil
+		var zero V
+		return zero, false
 	}
-	return e.r
+	return e.v, true
 }
 
-// put keeps r, read for q at epoch and gen (both taken before the read
+// put keeps v, read for key at epoch and gen (both taken before the read
 // began). The kept read is shared: nobody changes it.
-func (k *keptIntrospections) put(q realm.IntrospectionQuery, r *realm.IntrospectionRead, epoch int64, gen uint64) {
+func (k *keptReads[K, V]) put(key K, v V, epoch int64, gen uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
-		k.m = map[realm.IntrospectionQuery]keptIntrospection{}
+		k.m = map[K]keptRead[V]{}
 	}
-	if _, ok := k.m[q]; !ok && len(k.m) >= maxKeptIntrospections {
+	if _, ok := k.m[key]; !ok && len(k.m) >= maxKeptReads {
 		for old := range k.m {
 			delete(k.m, old)
 			break
 		}
 	}
-	k.m[q] = keptIntrospection{r: r, epoch: epoch, gen: gen}
+	k.m[key] = keptRead[V]{v: v, epoch: epoch, gen: gen}
 }
