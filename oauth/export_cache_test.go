@@ -12,6 +12,7 @@ func VerifiedTokens(ctx context.Context, s *Server, name string) (int, error) {
 	return p.verified.len(), nil
 }
 
-// KeptReadsUsed is how many introspections s answered from a kept read
-// (introspect_cache.go).
-func KeptReadsUsed(s *Server) uint64 { return s.keptReadsUsed.Load() }
+// KeptIntrospectionsUsed and KeptClientsUsed are how many introspections
+// and client reads s answered from a kept read (kept.go).
+func KeptIntrospectionsUsed(s *Server) uint64 { return s.keptIntrospectionsUsed.Load() }
+func KeptClientsUsed(s *Server) uint64        { return s.keptClientsUsed.Load() }

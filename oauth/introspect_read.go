@@ -64,16 +64,11 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 	}
 	// A read kept from an earlier request is used while nothing it holds
 	// can have changed (kept.go).
-	var (
-		epoch  int64
-		gen    uint64
-		keepIt bool
-	)
+	var ts tokenState
 	if pre.claims != nil {
-		epoch, gen, keepIt = p.tokenState()
-		if keepIt {
-			if r, ok := p.keptIntrospections.get(pre.q, epoch, gen); ok {
-				p.s.keptReadsUsed.Add(1)
+		if ts = p.tokenState(); ts.keep {
+			if r, ok := p.keptIntrospections.get(pre.q, ts); ok {
+				p.s.keptIntrospectionsUsed.Add(1)
 				pre.r = r
 				return pre
 			}
@@ -83,8 +78,8 @@ func (p *provider) readIntrospection(ctx context.Context, req *http.Request, tok
 	if err != nil {
 		return nil
 	}
-	if keepIt && complete(pre.q, r) {
-		p.keptIntrospections.put(pre.q, r, epoch, gen)
+	if ts.keep && complete(pre.q, r) {
+		p.keptIntrospections.put(pre.q, r, ts)
 	}
 	pre.r = r
 	return pre

@@ -50,6 +50,11 @@ const (
 	// last epochForget. A realm beyond it is read on every request.
 	epochRealms = 512
 	epochForget = 10 * time.Second
+	// keptMaxAge bounds how long a read is kept at all, whatever the
+	// epoch says: should a change ever be made without moving the epoch
+	// (a write path that forgets to), it is still in force within a
+	// second on every node.
+	keptMaxAge = 750 * time.Millisecond
 	// maxKeptReads bounds each provider's kept reads of each kind; beyond
 	// it an arbitrary one is dropped. An introspection's read is a few
 	// hundred bytes, a client with its groups about a kilobyte (group
@@ -62,7 +67,7 @@ type tokenEpochs struct {
 	w realm.TokenStateWatcher
 
 	mu       sync.Mutex
-	asked    map[string]time.Time // realm ID → when introspection last asked
+	asked    map[string]time.Time // realm ID → when a request last asked
 	known    map[string]int64     // realm ID → epoch, as of polledAt
 	polledAt time.Time            // start of the last successful poll
 	polling  bool
@@ -120,18 +125,27 @@ func (e *tokenEpochs) poll() {
 	e.known, e.polledAt = known, start
 }
 
-// tokenState returns the realm's token state as a read that starts now
-// must be kept with, and whether kept reads may be used at all.
-func (p *provider) tokenState() (epoch int64, gen uint64, ok bool) {
+// tokenState is the realm's token state as a read that starts now must be
+// kept with: taken before the read, so that a change racing the read
+// leaves the kept copy unusable rather than stale.
+type tokenState struct {
+	epoch int64
+	gen   uint64
+	at    time.Time
+	// keep says whether kept reads may be used at all (kept.go).
+	keep bool
+}
+
+// tokenState returns the realm's token state now.
+func (p *provider) tokenState() tokenState {
 	e := p.s.epochs
 	if e == nil {
-		return 0, 0, false
+		return tokenState{}
 	}
-	// The epoch first, then the generation: both are taken before the
-	// read, so a change racing the read leaves the kept copy unusable
-	// rather than stale.
-	epoch, ok = e.current(p.realm.ID)
-	return epoch, e.w.TokenStateGeneration(p.realm.ID), ok
+	var ts tokenState
+	ts.epoch, ts.keep = e.current(p.realm.ID)
+	ts.gen, ts.at = e.w.TokenStateGeneration(p.realm.ID), time.Now()
+	return ts
 }
 
 // keptReads are a provider's kept reads of one kind, by key.
@@ -140,28 +154,31 @@ type keptReads[K comparable, V any] struct {
 	m  map[K]keptRead[V]
 }
 
-// keptRead is one kept read and the token state it was read in.
+// keptRead is one kept read, the token state it was read in and when
+// (monotonic).
 type keptRead[V any] struct {
 	v     V
 	epoch int64
 	gen   uint64
+	at    time.Time
 }
 
-// get returns the read kept for key when it was read at epoch and gen.
-func (k *keptReads[K, V]) get(key K, epoch int64, gen uint64) (V, bool) {
+// get returns the read kept for key when it was read in token state ts
+// (same epoch and generation), less than keptMaxAge before it.
+func (k *keptReads[K, V]) get(key K, ts tokenState) (V, bool) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	e, ok := k.m[key]
-	if !ok || e.epoch != epoch || e.gen != gen {
+	k.mu.Unlock()
+	if !ok || e.epoch != ts.epoch || e.gen != ts.gen || ts.at.Sub(e.at) >= keptMaxAge {
 		var zero V
 		return zero, false
 	}
 	return e.v, true
 }
 
-// put keeps v, read for key at epoch and gen (both taken before the read
+// put keeps v, read for key in token state ts (taken before the read
 // began). The kept read is shared: nobody changes it.
-func (k *keptReads[K, V]) put(key K, v V, epoch int64, gen uint64) {
+func (k *keptReads[K, V]) put(key K, v V, ts tokenState) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
@@ -173,5 +190,5 @@ func (k *keptReads[K, V]) put(key K, v V, epoch int64, gen uint64) {
 			break
 		}
 	}
-	k.m[key] = keptRead[V]{v: v, epoch: epoch, gen: gen}
+	k.m[key] = keptRead[V]{v: v, epoch: ts.epoch, gen: ts.gen, at: ts.at}
 }

@@ -100,11 +100,12 @@ type Server struct {
 	providers           *providers
 	origins             *origins
 	codesIssued         atomic.Uint64
-	// epochs tells introspection whether its kept reads still hold; nil
-	// when the store cannot say (introspect_cache.go).
+	// epochs tells whether kept reads still hold; nil when the store
+	// cannot say (kept.go).
 	epochs *tokenEpochs
-	// keptReadsUsed counts introspections answered from a kept read.
-	keptReadsUsed atomic.Uint64
+	// keptIntrospectionsUsed and keptClientsUsed count the requests
+	// answered from a kept read of each kind.
+	keptIntrospectionsUsed, keptClientsUsed atomic.Uint64
 }
 
 // New builds a Server. It does no per-realm work: providers are built on

@@ -601,8 +601,8 @@ func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
 		// Grant until the client read is kept, so that the next change
 		// meets a kept read (the realm's epoch is polled beside the
 		// requests).
-		used := oauth.KeptReadsUsed(env.OAuth)
-		for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+		used := oauth.KeptClientsUsed(env.OAuth)
+		for i := 0; oauth.KeptClientsUsed(env.OAuth) == used; i++ {
 			if i == 200 {
 				t.Fatalf("%s: no grant used a kept client read after %d tries", what, i)
 			}
@@ -651,6 +651,21 @@ func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
 	check("after a definition delete", nil, "Two")
 	env.NewAttribute(rf.ID, "level", attributes.Integer, false)
 	check("after the definition is back", float64(2), "Two")
+
+	// The realm's IP allow list, and a group's, apply to the next grant.
+	if err := env.Store.SetRealmIPAllowList(env.Ctx, rf.ID, []string{"203.0.113.0/24"}, env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, nil), http.StatusForbidden, "access_denied")
+	if err := env.Store.SetRealmIPAllowList(env.Ctx, rf.ID, []string{}, env.Now()); err != nil {
+		t.Fatal(err)
+	}
+	check("after the realm's allow list is lifted", float64(2), "Two")
+	g2.IPAllowList = []string{"203.0.113.0/24"}
+	if err := env.Store.UpdateGroup(env.Ctx, g2); err != nil {
+		t.Fatal(err)
+	}
+	oauthtest.WantOAuthError(t, env.Grant(rf.Name, c.ClientID, secret, nil), http.StatusForbidden, "access_denied")
 
 	// A deleted group leaves its members.
 	if err := env.Store.DeleteGroup(env.Ctx, rf.ID, g2.ID); err != nil {

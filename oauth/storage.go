@@ -144,16 +144,16 @@ func newFositeStore(p *provider) *fositeStore {
 // nothing it holds can have changed (kept.go). The answer is shared: read
 // only.
 func (p *provider) clientClaims(ctx context.Context, id string) (*realm.ClientClaims, error) {
-	epoch, gen, keepIt := p.tokenState()
-	if keepIt {
-		if cc, ok := p.keptClients.get(id, epoch, gen); ok {
-			p.s.keptReadsUsed.Add(1)
+	ts := p.tokenState()
+	if ts.keep {
+		if cc, ok := p.keptClients.get(id, ts); ok {
+			p.s.keptClientsUsed.Add(1)
 			return cc, nil
 		}
 	}
 	cc, err := p.s.store.GetClientClaims(ctx, p.realm.ID, id)
-	if err == nil && keepIt {
-		p.keptClients.put(id, cc, epoch, gen)
+	if err == nil && ts.keep {
+		p.keptClients.put(id, cc, ts)
 	}
 	return cc, err
 }

@@ -19,16 +19,19 @@ type IntrospectionReader interface {
 	ReadIntrospection(ctx context.Context, realmID string, q IntrospectionQuery) (*IntrospectionRead, error)
 }
 
-// TokenStateWatcher tells a node when what ReadIntrospection reads may have
-// changed, so that introspection can answer from reads kept in memory:
-// exact for the changes this process makes, and within a poll for those
-// another node makes (CONTRACT §8 gives an admin change 1 s on every node).
+// TokenStateWatcher tells a node when what ReadIntrospection and
+// GetClientClaims read may have changed, so that introspection and grants
+// can answer from reads kept in memory: exact for the changes this process
+// makes, and within a poll for those another node makes (CONTRACT §8
+// gives an admin change 1 s on every node).
 type TokenStateWatcher interface {
 	// TokenEpochs returns the epoch of each realm of realmIDs that exists
-	// (a realm that does not, or has no epoch, is absent): a number that changes in the
-	// same transaction as every change of what ReadIntrospection reads in
-	// the realm (a client or user updated, a token revoked), made by any
-	// process.
+	// (a realm that does not, or has no epoch, is absent): a number that
+	// changes in the same transaction as every change, by any process, of
+	// what ReadIntrospection or GetClientClaims read in the realm: a
+	// client or user updated (memberships included), a token revoked, a
+	// group updated or deleted, an attribute definition created, changed
+	// or deleted, the realm's IP allow list set.
 	TokenEpochs(ctx context.Context, realmIDs []string) (map[string]int64, error)
 	// TokenStateGeneration is a number this process changes after every
 	// such change it commits in realmID (and the realm's deletion), before

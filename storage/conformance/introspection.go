@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
 )
 
@@ -144,9 +145,10 @@ func testIntrospectionRead(t *testing.T, f *fixture) {
 }
 
 // testTokenEpochs covers realm.TokenStateWatcher: a realm's epoch changes
-// with every change of what ReadIntrospection reads there (a client or a
-// user updated, a token revoked), committed, and only then; another
-// realm's does not; the process's generation has moved when the changing
+// with every change of what ReadIntrospection and GetClientClaims read
+// there (a client or a user updated, a token revoked, a group changed or
+// deleted, an attribute definition created, changed or deleted, the
+// realm's allow list), committed, and only then; another realm's does not; the process's generation has moved when the changing
 // call returns; a deleted or unknown realm has no epoch.
 func testTokenEpochs(t *testing.T, f *fixture) {
 	w, ok := f.s.(realm.TokenStateWatcher)
@@ -157,6 +159,10 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "dev")
 	c := f.client(r.ID, "svc")
 	u := f.user(r.ID, "ann@example.com")
+	g := f.group(r.ID, "Traders", nil)
+	doomed := f.group(r.ID, "Doomed", nil)
+	level := &realm.Attribute{ID: f.id(), RealmID: r.ID, Name: "level", Type: attributes.Integer,
+		CreatedAt: f.clock, UpdatedAt: f.clock}
 	epochs := func() map[string]int64 {
 		t.Helper()
 		got, err := w.TokenEpochs(f.ctx, []string{r.ID, other.ID, "no-such-realm"})
@@ -178,6 +184,18 @@ func testTokenEpochs(t *testing.T, f *fixture) {
 		{"client's secret replaced", func() error { c.SecretHash = []byte("another-hash"); return f.s.UpdateClient(f.ctx, c) }},
 		{"user deactivated", func() error { u.Active = false; return f.s.UpdateUser(f.ctx, u) }},
 		{"token revoked", func() error { return f.s.RevokeToken(f.ctx, r.ID, "jti-1", f.clock.Add(time.Hour)) }},
+		{"client's groups changed", func() error { c.Groups = []string{g.ID}; return f.s.UpdateClient(f.ctx, c) }},
+		{"attribute defined", func() error { return f.s.CreateAttribute(f.ctx, level) }},
+		{"group's values changed", func() error {
+			g.Attributes = map[string]any{"level": int64(3)}
+			return f.s.UpdateGroup(f.ctx, g)
+		}},
+		{"attribute definition changed", func() error { level.Multi = true; return f.s.UpdateAttribute(f.ctx, level) }},
+		{"attribute definition deleted", func() error { return f.s.DeleteAttribute(f.ctx, r.ID, "level") }},
+		{"group deleted", func() error { return f.s.DeleteGroup(f.ctx, r.ID, doomed.ID) }},
+		{"realm's IP allow list set", func() error {
+			return f.s.SetRealmIPAllowList(f.ctx, r.ID, []string{"192.0.2.0/24"}, f.clock)
+		}},
 		{"change inside a transaction", func() error {
 			return f.s.InTx(f.ctx, func(tx realm.Store) error {
 				cutoff := f.tick()

@@ -15,7 +15,7 @@ import (
 
 // TestIntrospectionCacheStaysExact (issue 18): introspection remembers a
 // token's verified signature and claims by the token's hash, and keeps its
-// reads between requests (introspect_cache.go), and still answers
+// reads between requests (kept.go), and still answers
 // active=false at once, on the next request, when the token is revoked,
 // its client or user deactivated (and reactivated: the tokens_valid_after
 // cutoff), or it expires — each while the token is in the cache and its
@@ -62,8 +62,8 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 				}
 				// And until its read is kept: the first poll of the realm's
 				// epoch runs beside the requests.
-				used := oauth.KeptReadsUsed(env.OAuth)
-				for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+				used := oauth.KeptIntrospectionsUsed(env.OAuth)
+				for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
 					if i == 200 {
 						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
 					}
@@ -199,8 +199,8 @@ func TestIntrospectionSeesOtherNodes(t *testing.T) {
 			}
 			kept := func(what, token string) {
 				t.Helper()
-				used := oauth.KeptReadsUsed(env.OAuth)
-				for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+				used := oauth.KeptIntrospectionsUsed(env.OAuth)
+				for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
 					if i == 200 {
 						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
 					}
@@ -265,8 +265,8 @@ func TestIntrospectionSeesOtherNodes(t *testing.T) {
 				_, cl := env.VerifyWithJWKS(t, "shop", env.MustToken("shop", "member", memberSecret, nil))
 				return cl["attributes"].(map[string]any)["level"]
 			}
-			used := oauth.KeptReadsUsed(env.OAuth)
-			for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+			used := oauth.KeptClientsUsed(env.OAuth)
+			for i := 0; oauth.KeptClientsUsed(env.OAuth) == used; i++ {
 				if i == 200 {
 					t.Fatalf("no grant used a kept client read after %d tries", i)
 				}
@@ -298,8 +298,8 @@ func TestIntrospectionKeptReadsFailClosed(t *testing.T) {
 	rf := env.NewRealm(env.NewOrg("o").ID, "shop", true)
 	c, secret := env.NewClient(rf.ID, "svc", nil)
 	tok := env.MustToken("shop", c.ClientID, secret, nil)
-	used := oauth.KeptReadsUsed(env.OAuth)
-	for i := 0; oauth.KeptReadsUsed(env.OAuth) == used; i++ {
+	used := oauth.KeptIntrospectionsUsed(env.OAuth)
+	for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
 		if i == 200 {
 			t.Fatalf("no introspection answered from a kept read after %d tries", i)
 		}
