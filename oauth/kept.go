@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardiam/ward/realm"
@@ -46,7 +48,7 @@ const (
 	// epochMaxAge is how old the last successful poll may be for kept
 	// reads to be used at all.
 	epochMaxAge = 250 * time.Millisecond
-	// epochRealms bounds the realms a node polls: those introspected in the
+	// epochRealms bounds the realms a node polls: those served in the
 	// last epochForget. A realm beyond it is read on every request.
 	epochRealms = 512
 	epochForget = 10 * time.Second
@@ -64,17 +66,27 @@ const (
 
 // tokenEpochs is the node's view of the realms' token state epochs.
 type tokenEpochs struct {
-	w realm.TokenStateWatcher
+	w   realm.TokenStateWatcher
+	log *slog.Logger
 
 	mu       sync.Mutex
 	asked    map[string]time.Time // realm ID → when a request last asked
 	known    map[string]int64     // realm ID → epoch, as of polledAt
 	polledAt time.Time            // start of the last successful poll
-	polling  bool
+	// inFlight polls run, the last started at pollStarted. A poll that
+	// has not answered within epochMaxAge does not hold the next one
+	// back (at most maxPolls at once).
+	inFlight    int
+	pollStarted time.Time
+	failures    atomic.Uint64
+	lastLogged  time.Time
 }
 
-func newTokenEpochs(w realm.TokenStateWatcher) *tokenEpochs {
-	return &tokenEpochs{w: w, asked: map[string]time.Time{}, known: map[string]int64{}}
+// maxPolls bounds the polls in flight when the database is slow to answer.
+const maxPolls = 4
+
+func newTokenEpochs(w realm.TokenStateWatcher, log *slog.Logger) *tokenEpochs {
+	return &tokenEpochs{w: w, log: log, asked: map[string]time.Time{}, known: map[string]int64{}}
 }
 
 // current returns realmID's epoch as last polled, and whether kept reads
@@ -89,17 +101,18 @@ func (e *tokenEpochs) current(realmID string) (int64, bool) {
 	}
 	e.asked[realmID] = now
 	age := now.Sub(e.polledAt)
-	if age >= epochPollEvery && !e.polling {
-		e.polling = true
-		go e.poll()
+	if age >= epochPollEvery && (e.inFlight == 0 || (e.inFlight < maxPolls && now.Sub(e.pollStarted) >= epochMaxAge)) {
+		e.inFlight++
+		e.pollStarted = now
+		go e.poll(now)
 	}
 	epoch, ok := e.known[realmID]
 	return epoch, ok && age < epochMaxAge
 }
 
-// poll reads the epochs of the realms asked about lately.
-func (e *tokenEpochs) poll() {
-	start := time.Now()
+// poll reads the epochs of the realms asked about lately. Of polls that
+// overlap, only the latest to start counts.
+func (e *tokenEpochs) poll(start time.Time) {
 	e.mu.Lock()
 	ids := make([]string, 0, len(e.asked))
 	for id, at := range e.asked {
@@ -115,7 +128,17 @@ func (e *tokenEpochs) poll() {
 	known, err := e.w.TokenEpochs(ctx, ids)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.polling = false
+	e.inFlight--
+	if err != nil {
+		e.failures.Add(1)
+		if time.Since(e.lastLogged) >= 10*time.Second {
+			e.lastLogged = time.Now()
+			e.log.Warn("token state poll failed: reads are not kept until one succeeds", "err", err)
+		}
+	}
+	if !start.After(e.polledAt) {
+		return // a later poll has answered
+	}
 	if err != nil {
 		// Fail closed at once: a database that cannot be polled cannot
 		// say whether anything changed.

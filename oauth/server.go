@@ -108,6 +108,22 @@ type Server struct {
 	keptIntrospectionsUsed, keptClientsUsed atomic.Uint64
 }
 
+// KeptReadStats counts, since the server started, the requests answered
+// from a kept read (kept.go) and the polls of the realms' token state that
+// failed (each stops the use of kept reads until one succeeds).
+type KeptReadStats struct {
+	Introspections, Clients, PollFailures uint64
+}
+
+// KeptReadStats returns the counts so far.
+func (s *Server) KeptReadStats() KeptReadStats {
+	st := KeptReadStats{Introspections: s.keptIntrospectionsUsed.Load(), Clients: s.keptClientsUsed.Load()}
+	if s.epochs != nil {
+		st.PollFailures = s.epochs.failures.Load()
+	}
+	return st
+}
+
 // New builds a Server. It does no per-realm work: providers are built on
 // each realm's first request.
 func New(cfg Config) (*Server, error) {
@@ -138,9 +154,6 @@ func New(cfg Config) (*Server, error) {
 		proxies:             cfg.TrustedProxies,
 		countries:           cfg.Countries,
 	}
-	if w, ok := cfg.Store.(realm.TokenStateWatcher); ok {
-		s.epochs = newTokenEpochs(w)
-	}
 	if cfg.TokenRateLimit.Rate <= 0 || cfg.TokenRateLimit.Burst <= 0 {
 		cfg.TokenRateLimit = defaultTokenRate
 	}
@@ -160,6 +173,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if w, ok := cfg.Store.(realm.TokenStateWatcher); ok {
+		s.epochs = newTokenEpochs(w, s.log)
 	}
 	if s.accessTokenLifespan <= 0 {
 		s.accessTokenLifespan = 5 * time.Minute

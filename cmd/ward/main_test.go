@@ -271,6 +271,15 @@ func TestHealthReadyMetricsAndShutdown(t *testing.T) {
 	if body := readBody(t, s.get(t, "/metrics")); !strings.Contains(body, `ward_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}`) {
 		t.Errorf("/metrics does not count /healthz requests")
 	}
+	// And the reads kept between requests (none yet), and failed polls of
+	// the realms' token state.
+	body := readBody(t, s.get(t, "/metrics"))
+	for _, series := range []string{`ward_kept_reads_total{kind="introspection"} 0`, `ward_kept_reads_total{kind="client"} 0`,
+		"ward_token_state_poll_failures_total 0"} {
+		if !strings.Contains(body, series+"\n") {
+			t.Errorf("/metrics lacks %q", series)
+		}
+	}
 	s.stop(t)
 	if s.err != nil {
 		t.Fatalf("ward serve exited with %v after SIGTERM; logs:\n%s", s.err, s.logs())

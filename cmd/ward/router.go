@@ -55,6 +55,22 @@ func newRouter(cfg routerConfig) *echo.Echo {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
 	reg.MustRegister(requests)
+	if cfg.OAuth != nil {
+		kept := func(kind string, n func(oauth.KeptReadStats) uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "ward_kept_reads_total",
+				Help:        "Requests answered from a read kept in memory while the realm's token state held (introspection, client).",
+				ConstLabels: prometheus.Labels{"kind": kind},
+			}, func() float64 { return float64(n(cfg.OAuth.KeptReadStats())) })
+		}
+		reg.MustRegister(
+			kept("introspection", func(s oauth.KeptReadStats) uint64 { return s.Introspections }),
+			kept("client", func(s oauth.KeptReadStats) uint64 { return s.Clients }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "ward_token_state_poll_failures_total",
+				Help: "Polls of the realms' token state epochs that failed; reads are not kept until one succeeds.",
+			}, func() float64 { return float64(cfg.OAuth.KeptReadStats().PollFailures) }))
+	}
 
 	e.HTTPErrorHandler = errorHandler(cfg)
 	e.Use(recoverer(cfg.Log), observe(cfg.Log, requests))

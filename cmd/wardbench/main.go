@@ -245,6 +245,22 @@ func postgresCPU() time.Duration {
 	return total
 }
 
+// metric is the value of one series of the server's /metrics (its full
+// name with labels, as exposed), 0 when it is not there.
+func (p *proc) metric(series string) float64 {
+	body, err := fetch(http.DefaultClient, p.url+"/metrics")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
 // rssMiB is the process's resident set size.
 func (p *proc) rssMiB() float64 { return p.statusMiB("VmRSS:") }
 
@@ -365,15 +381,21 @@ func benchBackend(bin, backend, only string, duration time.Duration, concurrency
 	// machine drifts), is the unit of the grant's server CPU.
 	sigCPU, sigWall := es256Cost(signDuration)
 	stopProfile := p.profile(backend + "-client_credentials")
+	keptBefore := p.metric(`ward_kept_reads_total{kind="client"}`)
 	grants, cpu, errs := load(p, duration, concurrency, id, secret, "grant_type=client_credentials")
+	kept := p.metric(`ward_kept_reads_total{kind="client"}`) - keptBefore
 	stopProfile()
 	rate := float64(grants) / duration.Seconds()
 	perGrant := time.Duration(0)
 	if grants > 0 {
 		perGrant = cpu / time.Duration(grants)
 	}
-	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %d errors\n",
-		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, errs)
+	keptShare := 0.0
+	if grants > 0 {
+		keptShare = 100 * kept / float64(grants)
+	}
+	fmt.Printf("%s: client_credentials %.0f grants/s (c=%d, %s), server CPU %.3f ms/grant, %.1f%% of client reads kept, %d errors\n",
+		backend, rate, concurrency, duration, float64(perGrant.Microseconds())/1000, keptShare, errs)
 	fmt.Printf("%s: client_credentials server CPU per grant = %.2f ES256 signatures (one signature: %.1f µs CPU, %.1f µs wall, in wardbench on one goroutine just before)\n",
 		backend, float64(perGrant)/float64(sigCPU), float64(sigCPU.Nanoseconds())/1000, float64(sigWall.Nanoseconds())/1000)
 	fmt.Printf("%s: server memory after the client_credentials run: RSS %.1f MiB, peak %.1f MiB (DESIGN: <= 64 MiB after a minute at c=32; -duration 60s)\n",
