@@ -62,16 +62,11 @@ func TestIntrospectionCacheStaysExact(t *testing.T) {
 				}
 				// And until its read is kept: the first poll of the realm's
 				// epoch runs beside the requests.
-				used := oauth.KeptIntrospectionsUsed(env.OAuth)
-				for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
-					if i == 200 {
-						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
-					}
-					time.Sleep(5 * time.Millisecond)
+				untilKept(t, what, func() uint64 { return oauth.KeptIntrospectionsUsed(env.OAuth) }, func() {
 					if !introspect(what+" (kept)", token) {
 						t.Fatalf("live %s token inactive when kept", what)
 					}
-				}
+				})
 			}
 			setClient := func(clientID string, on bool) {
 				t.Helper()
@@ -199,16 +194,11 @@ func TestIntrospectionSeesOtherNodes(t *testing.T) {
 			}
 			kept := func(what, token string) {
 				t.Helper()
-				used := oauth.KeptIntrospectionsUsed(env.OAuth)
-				for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
-					if i == 200 {
-						t.Fatalf("%s: no introspection answered from a kept read after %d tries", what, i)
-					}
+				untilKept(t, what, func() uint64 { return oauth.KeptIntrospectionsUsed(env.OAuth) }, func() {
 					if !active(what, token) {
 						t.Fatalf("live %s token inactive", what)
 					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				})
 			}
 			// within polls until done says the change is in force, failing
 			// after CONTRACT §8's second.
@@ -265,16 +255,11 @@ func TestIntrospectionSeesOtherNodes(t *testing.T) {
 				_, cl := env.VerifyWithJWKS(t, "shop", env.MustToken("shop", "member", memberSecret, nil))
 				return cl["attributes"].(map[string]any)["level"]
 			}
-			used := oauth.KeptClientsUsed(env.OAuth)
-			for i := 0; oauth.KeptClientsUsed(env.OAuth) == used; i++ {
-				if i == 200 {
-					t.Fatalf("no grant used a kept client read after %d tries", i)
-				}
+			untilKept(t, "member's grants", func() uint64 { return oauth.KeptClientsUsed(env.OAuth) }, func() {
 				if l := level(); l != float64(1) {
 					t.Fatalf("level = %v, want 1", l)
 				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			})
 			g.Attributes = map[string]any{"level": int64(7)}
 			if err := other.UpdateGroup(env.Ctx, g); err != nil {
 				t.Fatal(err)
@@ -298,16 +283,11 @@ func TestIntrospectionKeptReadsFailClosed(t *testing.T) {
 	rf := env.NewRealm(env.NewOrg("o").ID, "shop", true)
 	c, secret := env.NewClient(rf.ID, "svc", nil)
 	tok := env.MustToken("shop", c.ClientID, secret, nil)
-	used := oauth.KeptIntrospectionsUsed(env.OAuth)
-	for i := 0; oauth.KeptIntrospectionsUsed(env.OAuth) == used; i++ {
-		if i == 200 {
-			t.Fatalf("no introspection answered from a kept read after %d tries", i)
-		}
+	untilKept(t, "live token", func() uint64 { return oauth.KeptIntrospectionsUsed(env.OAuth) }, func() {
 		if r := env.Introspect("shop", tok, c.ClientID, secret); r.Status != http.StatusOK || r.Body["active"] != true {
 			t.Fatalf("live token: %d %s", r.Status, r.RawBody)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -325,5 +305,20 @@ func TestIntrospectionKeptReadsFailClosed(t *testing.T) {
 			t.Fatal("introspection still answered from memory 1 s after the database closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// untilKept repeats req until counter moves (a request was answered from a
+// kept read: the realm's epoch is polled beside the requests), failing
+// after 200 tries 5 ms apart.
+func untilKept(t testing.TB, what string, counter func() uint64, req func()) {
+	t.Helper()
+	used := counter()
+	for i := 0; counter() == used; i++ {
+		if i == 200 {
+			t.Fatalf("%s: no request answered from a kept read after %d tries", what, i)
+		}
+		req()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -601,16 +601,11 @@ func testClaimsFollowEveryChange(t *testing.T, env *oauthtest.Env) {
 		// Grant until the client read is kept, so that the next change
 		// meets a kept read (the realm's epoch is polled beside the
 		// requests).
-		used := oauth.KeptClientsUsed(env.OAuth)
-		for i := 0; oauth.KeptClientsUsed(env.OAuth) == used; i++ {
-			if i == 200 {
-				t.Fatalf("%s: no grant used a kept client read after %d tries", what, i)
-			}
-			time.Sleep(5 * time.Millisecond)
+		untilKept(t, what, func() uint64 { return oauth.KeptClientsUsed(env.OAuth) }, func() {
 			if level, groups := claims(); fmt.Sprint(level) != fmt.Sprint(wantLevel) || !slices.Equal(groups, wantGroups) {
 				t.Fatalf("%s, again: level %v groups %v; want %v %v", what, level, groups, wantLevel, wantGroups)
 			}
-		}
+		})
 	}
 	check("first token", float64(1), "One")
 	check("second token (definitions from memory)", float64(1), "One")

@@ -151,3 +151,15 @@ func foreignKeyViolation(err error) bool {
 	}
 	return false
 }
+
+// oneRow is the outcome of an update or delete of one row by its key:
+// the statement's error, or realm.ErrNotFound when it touched no row.
+func oneRow(res *gorm.DB) error {
+	if res.Error != nil {
+		return mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return realm.ErrNotFound
+	}
+	return nil
+}

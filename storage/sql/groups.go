@@ -195,11 +195,8 @@ func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
 			"idp_primary_priority": m.IDPPrimaryPriority,
 			"updated_at":           m.UpdatedAt,
 		})
-		if res.Error != nil {
-			return mapErr(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return realm.ErrNotFound
+		if err := oneRow(res); err != nil {
+			return err
 		}
 		// Its members' token claims change (tokenepochs.go).
 		tx.tokenStateChanged(g.RealmID)
@@ -211,12 +208,8 @@ func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
 // cascade).
 func (s *Store) DeleteGroup(ctx context.Context, realmID, id string) error {
 	return s.tx(ctx, func(tx *Store) error {
-		res := tx.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})
-		if res.Error != nil {
-			return mapErr(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return realm.ErrNotFound
+		if err := oneRow(tx.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})); err != nil {
+			return err
 		}
 		tx.tokenStateChanged(realmID)
 		return nil

@@ -20,11 +20,8 @@ func (s *Store) SetRealmIPAllowList(ctx context.Context, realmID string, cidrs [
 			"ip_allow_list": list,
 			"updated_at":    dbTime(updatedAt),
 		})
-		if res.Error != nil {
-			return mapErr(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return realm.ErrNotFound
+		if err := oneRow(res); err != nil {
+			return err
 		}
 		// Grants read the list with the client (tokenepochs.go).
 		tx.tokenStateChanged(realmID)
