@@ -205,9 +205,10 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 // again as the client of each stored request (one for a refresh token;
 // the code, PKCE and OIDC sessions for a code), only to check that the
 // IDs are equal. The first read, kept here, answers the second
-// when the IDs are equal: it is the same row, read by this very request
-// and found active, so a disabled client is refused as exactly as before
-// (on any node: nothing is cached past the request).
+// when the IDs are equal: it is the same row this very request
+// authenticated with and found active (read now, or kept while the realm's
+// token state holds: kept.go), so a disabled client is refused as exactly
+// as before.
 type grantClientKey struct{}
 
 // grantClient holds the client the request authenticated.

@@ -20,7 +20,8 @@ const maxVerifiedTokens = 4096
 // check is immutable: the same bytes verify the same way under the same
 // keys, and the cache dies with the provider when the keys change. Nothing
 // that can end a token early (expiry, revocation, its client, user or key)
-// is cached: verifyActive checks those on every request.
+// is cached here: verifyActive checks those on every request, from reads
+// kept only while nothing they hold can have changed (kept.go).
 type verifiedTokens struct {
 	m    sync.Map // [sha256.Size]byte → *AccessClaims
 	size atomic.Int64

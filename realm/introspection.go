@@ -2,8 +2,8 @@ package realm
 
 import "context"
 
-// IntrospectionReader is what token introspection reads on every request,
-// in one round trip: the calling client, the token's client, the token's
+// IntrospectionReader is what a token introspection reads, in one round
+// trip: the calling client, the token's client, the token's
 // user and whether the token is revoked. A store that does not implement
 // it is read through GetClientClaims, GetClient, GetUser and
 // IsTokenRevoked instead, with the same answers.

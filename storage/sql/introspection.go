@@ -62,7 +62,7 @@ type introspectionKey struct {
 	q       realm.IntrospectionQuery
 }
 
-// ReadIntrospection reads what an introspection checks on every request
+// ReadIntrospection reads what an introspection checks
 // (realm.IntrospectionReader) through one statement prepared once on the
 // read pool, as the token endpoint's reads are; on PostgreSQL concurrent
 // reads share a statement (readbatch.go).
