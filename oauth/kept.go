@@ -127,25 +127,28 @@ func (e *tokenEpochs) poll(start time.Time) {
 	defer cancel()
 	known, err := e.w.TokenEpochs(ctx, ids)
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.inFlight--
-	if err != nil {
-		e.failures.Add(1)
-		if time.Since(e.lastLogged) >= 10*time.Second {
-			e.lastLogged = time.Now()
-			e.log.Warn("token state poll failed: reads are not kept until one succeeds", "err", err)
-		}
-	}
 	if !start.After(e.polledAt) {
+		e.mu.Unlock()
 		return // a later poll has answered
 	}
-	if err != nil {
-		// Fail closed at once: a database that cannot be polled cannot
-		// say whether anything changed.
-		e.known, e.polledAt = map[string]int64{}, time.Time{}
+	if err == nil {
+		e.known, e.polledAt = known, start
+		e.mu.Unlock()
 		return
 	}
-	e.known, e.polledAt = known, start
+	// Fail closed at once: a database that cannot be polled cannot say
+	// whether anything changed.
+	e.known, e.polledAt = map[string]int64{}, time.Time{}
+	e.failures.Add(1)
+	logIt := time.Since(e.lastLogged) >= 10*time.Second
+	if logIt {
+		e.lastLogged = time.Now()
+	}
+	e.mu.Unlock()
+	if logIt {
+		e.log.Warn("token state poll failed: reads are not kept until one succeeds", "err", err)
+	}
 }
 
 // tokenState is the realm's token state as a read that starts now must be

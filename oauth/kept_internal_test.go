@@ -34,8 +34,8 @@ func (w *stuckWatcher) TokenEpochs(ctx context.Context, ids []string) (map[strin
 
 // TestTokenEpochPolls: a poll that hangs does not stop kept reads for
 // good (another starts once it is epochMaxAge old), its late answer does
-// not undo the later poll's, and a failed poll stops kept reads at once,
-// until one succeeds.
+// not undo the later poll's (nor counts as a failure), and a failed poll
+// stops kept reads at once, until one succeeds.
 func TestTokenEpochPolls(t *testing.T) {
 	s, r := storeWithRealm(t, time.Now())
 	w := &stuckWatcher{TokenStateWatcher: s, release: make(chan struct{})}
@@ -68,18 +68,35 @@ func TestTokenEpochPolls(t *testing.T) {
 	until("kept reads usable again", func(ok bool) bool { return ok })
 	later := polledAt()
 	close(w.release)
-	time.Sleep(20 * time.Millisecond)
+	idle := func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.inFlight == 0
+	}
+	for deadline := time.Now().Add(2 * time.Second); !idle(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the released poll did not end")
+		}
+	}
 	if got := polledAt(); got.Before(later) {
 		t.Errorf("the hung poll's late answer moved the last poll back from %v to %v", later, got)
 	}
+	if e.failures.Load() != 0 {
+		t.Errorf("a poll overtaken by a later one counted as failed")
+	}
 
-	// A failed poll: no kept read until one succeeds. (The hung poll,
-	// released after its context ended, failed too: counted, not used.)
-	failed := e.failures.Load()
+	// A failed poll: nothing kept is used until one succeeds. Only the
+	// request below starts a poll, so nothing races the failed one.
 	w.failNext.Store(true)
-	until("a failed poll", func(ok bool) bool { return !ok })
-	if got := e.failures.Load(); got != failed+1 {
-		t.Errorf("failed polls counted: %d more, want 1", got-failed)
+	time.Sleep(epochPollEvery)
+	e.current(r.ID)
+	for deadline := time.Now().Add(2 * time.Second); e.failures.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed poll was not counted")
+		}
+	}
+	if _, ok := e.current(r.ID); ok {
+		t.Error("kept reads usable right after a failed poll")
 	}
 	until("a poll after the failure", func(ok bool) bool { return ok })
 }
