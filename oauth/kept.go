@@ -92,8 +92,7 @@ func newTokenEpochs(w realm.TokenStateWatcher, log *slog.Logger) *tokenEpochs {
 // current returns realmID's epoch as last polled, and whether kept reads
 // may be used for it (the poll is recent and saw the realm). It starts a
 // poll when the last one is older than epochPollEvery.
-func (e *tokenEpochs) current(realmID string) (int64, bool) {
-	now := time.Now()
+func (e *tokenEpochs) current(realmID string, now time.Time) (int64, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.asked[realmID]; !ok && len(e.asked) >= epochRealms {
@@ -168,9 +167,9 @@ func (p *provider) tokenState() tokenState {
 	if e == nil {
 		return tokenState{}
 	}
-	var ts tokenState
-	ts.epoch, ts.keep = e.current(p.realm.ID)
-	ts.gen, ts.at = e.w.TokenStateGeneration(p.realm.ID), time.Now()
+	ts := tokenState{at: time.Now()}
+	ts.epoch, ts.keep = e.current(p.realm.ID, ts.at)
+	ts.gen = e.w.TokenStateGeneration(p.realm.ID)
 	return ts
 }
 

@@ -50,7 +50,7 @@ func TestTokenEpochPolls(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Second)
 		for {
-			if _, ok := e.current(r.ID); done(ok) {
+			if _, ok := e.current(r.ID, time.Now()); done(ok) {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -89,13 +89,13 @@ func TestTokenEpochPolls(t *testing.T) {
 	// request below starts a poll, so nothing races the failed one.
 	w.failNext.Store(true)
 	time.Sleep(epochPollEvery)
-	e.current(r.ID)
+	e.current(r.ID, time.Now())
 	for deadline := time.Now().Add(2 * time.Second); e.failures.Load() == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the failed poll was not counted")
 		}
 	}
-	if _, ok := e.current(r.ID); ok {
+	if _, ok := e.current(r.ID, time.Now()); ok {
 		t.Error("kept reads usable right after a failed poll")
 	}
 	until("a poll after the failure", func(ok bool) bool { return ok })

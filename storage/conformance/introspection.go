@@ -148,8 +148,9 @@ func testIntrospectionRead(t *testing.T, f *fixture) {
 // with every change of what ReadIntrospection and GetClientClaims read
 // there (a client or a user updated, a token revoked, a group changed or
 // deleted, an attribute definition created, changed or deleted, the
-// realm's allow list), committed, and only then; another realm's does not; the process's generation has moved when the changing
-// call returns; a deleted or unknown realm has no epoch.
+// realm's allow list), committed, and only then; another realm's does
+// not; the process's generation has moved when the changing call returns;
+// a deleted or unknown realm has no epoch.
 func testTokenEpochs(t *testing.T, f *fixture) {
 	w, ok := f.s.(realm.TokenStateWatcher)
 	if !ok {

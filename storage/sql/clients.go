@@ -482,7 +482,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *realm.Client) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
-		tx.tokenStateChanged(c.RealmID)
+		tx.tokenChanges.add(c.RealmID)
 		return tx.setClientGroups(ctx, c.RealmID, c.ID, c.Groups, true)
 	})
 }

@@ -199,7 +199,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g *realm.Group) error {
 			return err
 		}
 		// Its members' token claims change (tokenepochs.go).
-		tx.tokenStateChanged(g.RealmID)
+		tx.tokenChanges.add(g.RealmID)
 		return nil
 	})
 }
@@ -211,7 +211,7 @@ func (s *Store) DeleteGroup(ctx context.Context, realmID, id string) error {
 		if err := oneRow(tx.q(ctx).Where("realm_id = ? AND id = ?", realmID, id).Delete(&groupModel{})); err != nil {
 			return err
 		}
-		tx.tokenStateChanged(realmID)
+		tx.tokenChanges.add(realmID)
 		return nil
 	})
 }

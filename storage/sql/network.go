@@ -24,7 +24,7 @@ func (s *Store) SetRealmIPAllowList(ctx context.Context, realmID string, cidrs [
 			return err
 		}
 		// Grants read the list with the client (tokenepochs.go).
-		tx.tokenStateChanged(realmID)
+		tx.tokenChanges.add(realmID)
 		return nil
 	})
 }

@@ -102,7 +102,7 @@ func (s *Store) DeleteRealm(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
-		tx.realmDeleted(id)
+		tx.tokenChanges.realmDeleted(id)
 		return mapErr(tx.q(ctx).Where("realm_id = ?", id).Delete(&eventModel{}).Error)
 	})
 }
@@ -132,7 +132,7 @@ func (s *Store) bumpSchemaVersion(ctx context.Context, realmID string) error {
 		return realm.ErrNotFound
 	}
 	// Token claims are typed by the definitions (tokenepochs.go).
-	s.tokenStateChanged(realmID)
+	s.tokenChanges.add(realmID)
 	return nil
 }
 

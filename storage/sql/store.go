@@ -80,9 +80,9 @@ type Store struct {
 	// tokenGens are TokenStateGeneration's counters, shared by every Store
 	// made from this one (tokenepochs.go).
 	tokenGens *tokenGenerations
-	// touched collects, in a transaction's Store, the realms whose token
-	// state the transaction changes; nil outside one.
-	touched *tokenTouch
+	// tokenChanges collects, in a transaction's Store, the realms whose
+	// token state the transaction changes; nil outside one.
+	tokenChanges *tokenChanges
 }
 
 var _ realm.Store = (*Store)(nil)
@@ -401,18 +401,18 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
-	touched := new(tokenTouch)
+	changes := new(tokenChanges)
 	err := s.db.WithContext(ctx).Transaction(func(gtx *gorm.DB) error {
 		tx := &Store{db: gtx, sqlDB: s.sqlDB, readDB: s.readDB, dialect: s.dialect, log: s.log, inTx: true, stmts: s.stmts,
-			tokenGens: s.tokenGens, touched: touched}
+			tokenGens: s.tokenGens, tokenChanges: changes}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.bumpTokenEpochs(ctx)
+		return changes.bump(gtx)
 	})
 	// After the commit (or rollback): a read that began before it is not
 	// used once the call that changed the rows has returned.
-	touched.after(s.tokenGens)
+	changes.after(s.tokenGens)
 	// Begin and commit failures come from gorm, not from a store method:
 	// classify them too (a lost connection is 503, not 500).
 	return mapErr(err)

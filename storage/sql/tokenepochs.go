@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"gorm.io/gorm"
+
 	"github.com/wardiam/ward/realm"
 )
 
@@ -16,7 +18,7 @@ import (
 // client or user updated (with its groups), a token revoked, a group
 // updated or deleted, an attribute definition created, changed or deleted
 // (bumpSchemaVersion), the realm's IP allow list set — runs in a
-// transaction that records it (tokenStateChanged) and, as its last
+// transaction that records it (tokenChanges.add) and, as its last
 // statement before the commit, adds one to the realm's row in
 // realm_token_epochs: other nodes see the change and the new epoch
 // together. The row exists from the realm's creation, so the bump is an
@@ -25,7 +27,7 @@ import (
 // (no lock-order deadlock). After the commit, and before the call returns,
 // the process's generation for the realm moves: this node sees its own
 // changes at once, without waiting for a poll. A new write path to those
-// rows must call tokenStateChanged.
+// rows must record its change (tx.tokenChanges.add).
 
 var _ realm.TokenStateWatcher = (*Store)(nil)
 
@@ -42,37 +44,26 @@ func (g *tokenGenerations) of(realmID string) *atomic.Uint64 {
 	return &g[h%uint32(len(g))]
 }
 
-// tokenTouch is what a transaction changed of the realms' token state.
-type tokenTouch struct {
-	// realms' epochs are bumped before the commit.
+// tokenChanges are the realms whose token state a transaction changes.
+type tokenChanges struct {
+	// realms' epochs are bumped before the commit, their generations
+	// moved after it.
 	realms []string
-	// changed are the realms whose generation moves after the commit:
-	// those above, and a realm deleted (its epoch row goes with it).
-	changed []string
+	// deleted realms' generations are moved after the commit (their epoch
+	// rows go with them, which other nodes see as the realm missing from
+	// TokenEpochs).
+	deleted []string
 }
 
-// after moves the generations of the realms the transaction changed.
-func (t *tokenTouch) after(gens *tokenGenerations) {
-	for _, id := range t.changed {
-		gens.of(id).Add(1)
+// add records that the transaction changes realmID's token state.
+func (t *tokenChanges) add(realmID string) {
+	if !slices.Contains(t.realms, realmID) {
+		t.realms = append(t.realms, realmID)
 	}
 }
 
-// tokenStateChanged records that the transaction s changes realmID's
-// token state; s must be a transaction's Store (tx).
-func (s *Store) tokenStateChanged(realmID string) {
-	if !slices.Contains(s.touched.realms, realmID) {
-		s.touched.realms = append(s.touched.realms, realmID)
-		s.touched.changed = append(s.touched.changed, realmID)
-	}
-}
-
-// realmDeleted records that the transaction s deletes realmID: only its
-// generation moves (the realm's epoch row is deleted with it, which other
-// nodes see as the realm missing from TokenEpochs).
-func (s *Store) realmDeleted(realmID string) {
-	s.touched.changed = append(s.touched.changed, realmID)
-}
+// realmDeleted records that the transaction deletes realmID.
+func (t *tokenChanges) realmDeleted(realmID string) { t.deleted = append(t.deleted, realmID) }
 
 // createTokenEpochSQL gives a new realm its epoch row.
 const createTokenEpochSQL = `INSERT INTO realm_token_epochs (realm_id, epoch) VALUES (?, 0)`
@@ -80,17 +71,25 @@ const createTokenEpochSQL = `INSERT INTO realm_token_epochs (realm_id, epoch) VA
 // bumpTokenEpochSQL adds one to a realm's epoch.
 const bumpTokenEpochSQL = `UPDATE realm_token_epochs SET epoch = epoch + 1 WHERE realm_id = ?`
 
-// bumpTokenEpochs runs, in the transaction s, the epoch bumps its changes
-// asked for, in realm ID order (two transactions touching the same realms
-// lock their rows in the same order).
-func (s *Store) bumpTokenEpochs(ctx context.Context) error {
-	slices.Sort(s.touched.realms)
-	for _, id := range s.touched.realms {
-		if err := s.q(ctx).Exec(bumpTokenEpochSQL, id).Error; err != nil {
+// bump runs, in the transaction db, the epoch bumps, in realm ID order (two
+// transactions touching the same realms lock their rows in the same
+// order).
+func (t *tokenChanges) bump(db *gorm.DB) error {
+	slices.Sort(t.realms)
+	for _, id := range t.realms {
+		if err := db.Exec(bumpTokenEpochSQL, id).Error; err != nil {
 			return mapErr(err)
 		}
 	}
 	return nil
+}
+
+// after moves the generations of the realms the transaction changed or
+// deleted; it runs after the commit (or rollback).
+func (t *tokenChanges) after(gens *tokenGenerations) {
+	for _, id := range slices.Concat(t.realms, t.deleted) {
+		gens.of(id).Add(1)
+	}
 }
 
 // tokenEpochsSQL reads the epochs of a list of realms: PostgreSQL gets

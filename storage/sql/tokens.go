@@ -21,7 +21,7 @@ func (s *Store) RevokeToken(ctx context.Context, realmID, jti string, expiresAt 
 		if err != nil {
 			return mapErr(err)
 		}
-		tx.tokenStateChanged(realmID)
+		tx.tokenChanges.add(realmID)
 		return nil
 	})
 }

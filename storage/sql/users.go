@@ -155,7 +155,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *realm.User) error {
 		if res.RowsAffected == 0 {
 			return realm.ErrNotFound
 		}
-		tx.tokenStateChanged(u.RealmID)
+		tx.tokenChanges.add(u.RealmID)
 		return tx.setUserGroups(ctx, u.RealmID, u.ID, u.Groups, true)
 	})
 }
