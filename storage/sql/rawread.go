@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	dbsql "database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,8 +28,9 @@ import (
 // store's lifetime (see Open), so a statement never outlives its
 // connection; Close finalizes them before closing the pool.
 type rawStmts struct {
-	mu    sync.Mutex
-	stmts map[rawStmtKey]*sqlite3.Stmt
+	mu     sync.Mutex
+	stmts  map[rawStmtKey]*sqlite3.Stmt
+	closed bool
 }
 
 type rawStmtKey struct {
@@ -84,6 +86,9 @@ func (r *rawStmts) stmt(c *sqlite3.Conn, query string) (*sqlite3.Stmt, error) {
 	if st := r.stmts[key]; st != nil {
 		return st, nil
 	}
+	if r.closed {
+		return nil, errors.New("storage/sql: the store is closed")
+	}
 	st, tail, err := c.Prepare(query)
 	if err != nil {
 		return nil, err
@@ -97,14 +102,51 @@ func (r *rawStmts) stmt(c *sqlite3.Conn, query string) (*sqlite3.Stmt, error) {
 }
 
 // close finalizes every statement, so that their connections can close.
-func (r *rawStmts) close() {
+// A statement lives in its connection's SQLite instance, which must not be
+// touched while another goroutine uses the connection (a background read
+// still running when the store closes, for one). So close first takes every
+// connection of the read pool — it keeps its connections, at most
+// sqliteReaders — and finalizes each one's statements while holding it.
+// It waits for reads in flight for at most closeWait; a statement whose
+// connection is not returned by then is left to the process's exit.
+func (r *rawStmts) close(readDB *dbsql.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k, st := range r.stmts {
-		st.Close()
-		delete(r.stmts, k)
+	r.closed = true // no statement is prepared from now on
+	r.mu.Unlock()
+	var held []*dbsql.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range sqliteReaders {
+		conn, err := readDB.Conn(ctx)
+		if err != nil {
+			return
+		}
+		held = append(held, conn)
+		conn.Raw(func(dc any) error { //nolint:errcheck // only finalizes
+			dconn, ok := dc.(sqlite3driver.Conn)
+			if !ok {
+				return nil
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for k, st := range r.stmts {
+				if k.conn == dconn.Raw() {
+					st.Close()
+					delete(r.stmts, k)
+				}
+			}
+			return nil
+		})
 	}
 }
+
+// closeWait bounds how long Close waits for reads in flight.
+const closeWait = 5 * time.Second
 
 // rawNull reports whether column col is NULL.
 func rawNull(st *sqlite3.Stmt, col int) bool { return st.ColumnType(col) == sqlite3.NULL }

@@ -383,7 +383,7 @@ func (s *Store) Close() error {
 		return true
 	})
 	if s.raw != nil {
-		s.raw.close()
+		s.raw.close(s.readDB)
 	}
 	if s.readDB != s.sqlDB {
 		s.readDB.Close()
