@@ -116,6 +116,10 @@ func (a *API) Register(e *echo.Echo) {
 	g.POST(r+"/users/:id/set-password-email", a.sendSetPasswordEmail)
 	g.PUT(r+"/users/:id/groups/:group_id", a.addUserToGroup)
 	g.DELETE(r+"/users/:id/groups/:group_id", a.removeUserFromGroup)
+	g.GET(r+"/users/:id/sessions", a.listUserSessions)
+	g.DELETE(r+"/users/:id/sessions/:session_id", a.revokeUserSession)
+	g.POST(r+"/users/:id/logout", a.logoutUser)
+	g.POST(r+"/users/:id/unlock", a.unlockUser)
 
 	g.GET(r+"/clients", a.listClients)
 	g.POST(r+"/clients", a.createClient)

@@ -89,15 +89,6 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idpKey := make([]byte, 32)
-	if _, err := rand.Read(idpKey); err != nil {
-		t.Fatal(err)
-	}
-	idps, err := realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: svc, SecretKey: idpKey,
-		Checker: broker.NewChecker(broker.NewClient(true))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sys := realm.WithPrincipal(context.Background(), realm.System)
 	acme, err := svc.Bootstrap(sys, realm.BootstrapInput{OrgSlug: "acme", OwnerEmail: "owner@acme.test"})
 	if err != nil {
@@ -112,6 +103,22 @@ func newEnvOn(t *testing.T, store *sql.Store) *env {
 		adminToken:  {OrgID: acme.Org.ID, Role: realm.RoleAdmin, ActorType: "client", ActorID: "acme-admin-client"},
 		viewerToken: {OrgID: acme.Org.ID, Role: realm.RoleViewer, ActorType: "client", ActorID: "acme-viewer-client"},
 		otherToken:  {OrgID: globex.Org.ID, Role: realm.RoleOwner, ActorType: "member", ActorID: globex.Owner.UserID},
+	}
+	return serveAPI(t, svc, auth, logs, log)
+}
+
+// serveAPI starts the admin API over svc on a real echo server on
+// 127.0.0.1, authenticating the test tokens of auth.
+func serveAPI(t *testing.T, svc *realm.Service, auth tokenAuth, logs *bytes.Buffer, log *slog.Logger) *env {
+	t.Helper()
+	idpKey := make([]byte, 32)
+	if _, err := rand.Read(idpKey); err != nil {
+		t.Fatal(err)
+	}
+	idps, err := realm.NewIdentityProviders(realm.IdentityProvidersConfig{Service: svc, SecretKey: idpKey,
+		Checker: broker.NewChecker(broker.NewClient(true))})
+	if err != nil {
+		t.Fatal(err)
 	}
 	api, err := New(Config{Service: svc, IdPs: idps, Auth: auth, Logger: log})
 	if err != nil {

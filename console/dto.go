@@ -160,8 +160,39 @@ type userDTO struct {
 	// providers: in the answer of GET of one user only (a read of its
 	// own), always an array there.
 	IdentityProviders []userIdentityDTO `json:"identity_providers,omitzero"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
+	// SignIn is present on single-user answers: whether a password is set
+	// and the brute-force lock.
+	SignIn    *userSignInDTO `json:"sign_in,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// userSignInDTO is a user's sign-in state: has_password false is a user
+// invited and not yet through its set-password link (or one created by an
+// identity provider); locked_until is set while sign-in is locked after
+// too many failures.
+type userSignInDTO struct {
+	HasPassword   bool       `json:"has_password"`
+	LockedUntil   *time.Time `json:"locked_until"`
+	FailedSignIns int        `json:"failed_sign_ins"`
+	Lockouts      int        `json:"lockouts"`
+}
+
+// userSessionDTO is one of a user's live sign-ins (GET …/users/{id}/sessions).
+type userSessionDTO struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	SessionID  *string   `json:"session_id"`
+	ClientID   *string   `json:"client_id"`
+	IPAddress  *string   `json:"ip_address"`
+	StartedAt  time.Time `json:"started_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+func toUserSession(s *realm.UserSession) userSessionDTO {
+	return userSessionDTO{ID: s.ID, Kind: s.Kind, SessionID: nullable(s.SessionID), ClientID: nullable(s.ClientID),
+		IPAddress: nullable(s.IPAddress), StartedAt: utc(s.StartedAt), LastUsedAt: utc(s.LastUsedAt), ExpiresAt: utc(s.ExpiresAt)}
 }
 
 func toUser(u *realm.User) userDTO {
@@ -175,6 +206,8 @@ func toUserView(v *realm.UserView) userDTO {
 	if d.EffectiveAttributes == nil {
 		d.EffectiveAttributes = map[string]any{}
 	}
+	d.SignIn = &userSignInDTO{HasPassword: v.HasPassword, LockedUntil: v.Lock.LockedUntil,
+		FailedSignIns: v.Lock.FailedSignIns, Lockouts: v.Lock.Lockouts}
 	return d
 }
 

@@ -265,6 +265,40 @@ func (a *API) sendSetPasswordEmail(c echo.Context) error {
 	return c.NoContent(http.StatusAccepted)
 }
 
+func (a *API) listUserSessions(c echo.Context) error {
+	list, err := a.svc.ListUserSessions(ctx(c), c.Param("realm"), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	items := make([]userSessionDTO, 0, len(list))
+	for i := range list {
+		items = append(items, toUserSession(&list[i]))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+func (a *API) revokeUserSession(c echo.Context) error {
+	if err := a.svc.RevokeUserSession(ctx(c), c.Param("realm"), c.Param("id"), c.Param("session_id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *API) logoutUser(c echo.Context) error {
+	if err := a.svc.LogoutUser(ctx(c), c.Param("realm"), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *API) unlockUser(c echo.Context) error {
+	u, err := a.svc.UnlockUser(ctx(c), c.Param("realm"), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserView(u))
+}
+
 func (a *API) addUserToGroup(c echo.Context) error {
 	u, err := a.svc.AddUserToGroup(ctx(c), c.Param("realm"), c.Param("id"), c.Param("group_id"))
 	if err != nil {

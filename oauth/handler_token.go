@@ -229,6 +229,9 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 		// token: its family was revoked (RotateRefreshToken).
 		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	}
+	if errors.Is(err, fosite.ErrInvalidGrant) || errors.Is(err, fosite.ErrInactiveToken) {
+		s.userTokenRefused(ctx, p, ar, err)
+	}
 	if errors.Is(err, fosite.ErrServerError) {
 		s.logServerError(ctx, p, what, err)
 		return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be issued right now.")
@@ -244,6 +247,35 @@ func (s *Server) writeTokenError(c echo.Context, p *provider, ar fosite.AccessRe
 	}
 	p.fosite.WriteAccessError(ctx, c.Response(), ar, err)
 	return nil
+}
+
+// userTokenRefused records a refused refresh token of a known user
+// (revoked, reused, expired, its session ended) as an audit event naming
+// the client and the caller's address. Only a token Ward issued and read
+// back names a user, so guessing cannot fill the audit log. A failed
+// write is logged, never a reason to answer differently.
+func (s *Server) userTokenRefused(ctx context.Context, p *provider, ar fosite.AccessRequester, err error) {
+	if ar == nil || !ar.GetGrantTypes().ExactOne("refresh_token") || p.realm.OrgID == "" {
+		return // the console realm's sign-ins are the org members' own
+	}
+	us, ok := ar.GetSession().(*userSession)
+	if !ok || us.UserID == "" {
+		return
+	}
+	details := map[string]any{"grant_type": "refresh_token", "address": clientAddrText(ctx)}
+	if ar.GetClient() != nil {
+		details["client_id"] = ar.GetClient().GetID()
+	}
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.HintField != "" {
+		details["reason"] = rfc.HintField
+	}
+	now := s.clock()
+	e := &realm.Event{ID: realm.NewID(now, nil), OrgID: p.realm.OrgID, RealmID: p.realm.ID, Type: realm.EventUserTokenRefused,
+		ActorType: "system", TargetType: "user", TargetID: us.UserID, Details: details, Time: now.UTC()}
+	if err := s.store.AppendEvent(ctx, e); err != nil {
+		s.log.WarnContext(ctx, "oauth: audit event not written", "realm", p.realm.Name, "event", e.Type, "err", err)
+	}
 }
 
 // basicChallenge is the WWW-Authenticate value of a failed client

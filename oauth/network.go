@@ -33,6 +33,13 @@ func clientAddr(ctx context.Context) netip.Addr {
 	return a
 }
 
+// clientAddrText is the caller's address put there by withClientAddr, as
+// given ("" when there is none).
+func clientAddrText(ctx context.Context) string {
+	s, _ := ctx.Value(clientAddrKey{}).(string)
+	return s
+}
+
 // networkAllows applies the realm's list and the groups' lists to the
 // address on ctx.
 func networkAllows(ctx context.Context, realmList []string, groups []realm.Group) bool {

@@ -41,6 +41,7 @@ func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 		ID: jti, RealmID: s.realmID, FamilyID: req.GetID(), SessionID: us.SessionID, UserID: us.UserID,
 		ClientID: req.GetClient().GetID(), AccessJTI: accessJTI, Offline: us.Offline,
 		Data: data, ExpiresAt: us.GetExpiresAt(fosite.RefreshToken), CreatedAt: s.clock(),
+		IPAddress: clientAddrText(ctx),
 	}
 	if us.grant == nil {
 		if req.GetRequestForm().Get("grant_type") == "refresh_token" {

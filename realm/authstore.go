@@ -71,7 +71,36 @@ type BrowserSession struct {
 	ExpiresAt time.Time
 	Revoked   bool
 	CreatedAt time.Time
+	// IPAddress is the client's address at the sign-in ("" when unknown).
+	IPAddress string
 }
+
+// Kinds of UserSession.
+const (
+	SessionBrowser = "browser" // a sign-in at the realm's login page
+	SessionRefresh = "refresh" // a refresh token chain bound to a browser session
+	SessionOffline = "offline" // an offline_access chain: outlives the browser session
+)
+
+// UserSession is one of a user's live sign-ins as an admin sees it: a
+// browser session (ID is its sid), or a chain of refresh tokens (ID is the
+// family). A refresh chain that is not offline lives only as long as its
+// browser session (SessionID).
+type UserSession struct {
+	ID        string
+	Kind      string
+	SessionID string // a refresh chain's browser session; "" for offline
+	ClientID  string // a refresh chain's client
+	IPAddress string // where it was last used from
+	StartedAt time.Time
+	// LastUsedAt is a browser session's sign-in or, when later, the last
+	// refresh token issued in it; a chain's last refresh token.
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// MaxUserSessions bounds ListUserSessions: the newest so many of each kind.
+const MaxUserSessions = 200
 
 // SessionStore persists browser sessions.
 type SessionStore interface {
@@ -85,6 +114,12 @@ type SessionStore interface {
 	RevokeBrowserSession(ctx context.Context, realmID, id string) error
 	// RevokeUserSessions revokes every session of a user.
 	RevokeUserSessions(ctx context.Context, realmID, userID string) error
+	// ListUserSessions returns a user's sign-ins live at now, newest
+	// first: the browser sessions neither revoked nor expired, and the
+	// refresh token chains with a live token (unused, unrevoked,
+	// unexpired) whose browser session, unless offline, is live too. At
+	// most MaxUserSessions of each kind.
+	ListUserSessions(ctx context.Context, realmID, userID string, now time.Time) ([]UserSession, error)
 }
 
 // RefreshToken is one refresh token, tracked by its jti (ID). The tokens of
@@ -107,6 +142,8 @@ type RefreshToken struct {
 	Revoked   bool
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// IPAddress is the client's address when the token was issued.
+	IPAddress string
 	// ParentID is the token this one replaces (RotateRefreshToken); it
 	// is not stored.
 	ParentID string

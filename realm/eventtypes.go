@@ -89,8 +89,22 @@ const (
 	EventUserPasswordResetRequested EventType = "user.password_reset_requested"
 	EventUserPasswordSet            EventType = "user.password_set"
 	EventUserReactivated            EventType = "user.reactivated"
-	EventUserSetPasswordLinkIssued  EventType = "user.set_password_link_issued"
-	EventUserUpdated                EventType = "user.updated"
+	// EventUserSessionRevoked is an admin ending one of a user's
+	// sign-ins; EventUserSignedOutEverywhere all of them.
+	EventUserSessionRevoked        EventType = "user.session_revoked"
+	EventUserSetPasswordLinkIssued EventType = "user.set_password_link_issued"
+	// EventUserSignedIn is a successful sign-in at the login page (its
+	// details name the client and address), EventUserSignedOut a sign-out
+	// through the end-session endpoint.
+	EventUserSignedIn            EventType = "user.signed_in"
+	EventUserSignedOut           EventType = "user.signed_out"
+	EventUserSignedOutEverywhere EventType = "user.signed_out_everywhere"
+	// EventUserTokenRefused is a refresh token of the user refused at the
+	// token endpoint (revoked, reused, expired, or its session ended).
+	EventUserTokenRefused EventType = "user.token_refused"
+	// EventUserUnlocked is an admin lifting a user's sign-in lock.
+	EventUserUnlocked EventType = "user.unlocked"
+	EventUserUpdated  EventType = "user.updated"
 )
 
 // EventTypes is every event type Ward records, sorted; the console offers
@@ -114,5 +128,7 @@ var EventTypes = []EventType{
 	EventSupportCall, EventSupportTokenIssued,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved, EventUserIdentityLinked,
 	EventUserLockedOut, EventUserLoginFailed, EventUserPasswordResetRequested, EventUserPasswordSet,
-	EventUserReactivated, EventUserSetPasswordLinkIssued, EventUserUpdated,
+	EventUserReactivated, EventUserSessionRevoked, EventUserSetPasswordLinkIssued,
+	EventUserSignedIn, EventUserSignedOut, EventUserSignedOutEverywhere, EventUserTokenRefused,
+	EventUserUnlocked, EventUserUpdated,
 }

@@ -256,6 +256,8 @@ type UserView struct {
 	// itself is never in a view): one created by an identity provider,
 	// or invited and not yet through the set-password link, has none.
 	HasPassword bool
+	// Lock is the user's sign-in lock and failed sign-ins.
+	Lock SignInLock
 }
 
 // ClientView is a client with its effective attributes.

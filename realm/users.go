@@ -166,7 +166,11 @@ func (s *Service) userView(ctx context.Context, st Store, u *User) (*UserView, e
 	if err != nil {
 		return nil, err
 	}
-	return &UserView{User: *userView(u), EffectiveAttributes: eff, HasPassword: u.PasswordHash != ""}, nil
+	lock, err := s.signInLock(ctx, st, u)
+	if err != nil {
+		return nil, err
+	}
+	return &UserView{User: *userView(u), EffectiveAttributes: eff, HasPassword: u.PasswordHash != "", Lock: lock}, nil
 }
 
 // UpdateUser changes a user. Active false deactivates, true reactivates.

@@ -231,6 +231,10 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		if err == nil {
 			bs, err = h.startSession(c, az.Realm(), u)
 		}
+		if err == nil {
+			appendUserEvent(ctx, h.store, h.log, h.clock, az.Realm(), u.ID, realm.EventUserSignedIn, map[string]any{
+				"client_id": ar.GetClient().GetID(), "address": addrText(addr), "session_id": bs.ID})
+		}
 		if err != nil {
 			h.log.ErrorContext(ctx, "login: sign-in", "realm", az.Realm().Name, "err", err)
 			page.Error = unavailableText
@@ -302,6 +306,7 @@ func (h *Handler) startSession(c echo.Context, r *realm.Realm, u *realm.User) (*
 	bs := &realm.BrowserSession{
 		ID: realm.NewID(now, nil), RealmID: r.ID, UserID: u.ID, TokenHash: hashSessionToken(token),
 		AuthTime: now, ExpiresAt: now.Add(h.sessionLifespan), CreatedAt: now,
+		IPAddress: addrText(h.clientAddr(c.Request())),
 	}
 	ctx := c.Request().Context()
 	// A sign-in over a live session (prompt=login, or another user) ends

@@ -2,12 +2,9 @@ package login
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +32,7 @@ import (
 // an argon2id verification). Over the limit is 429 with Retry-After.
 
 const (
-	loginLockThreshold = 10
+	loginLockThreshold = realm.LoginLockThreshold
 	loginLockBase      = time.Minute
 	loginLockMax       = 15 * time.Minute
 	// loginFailureTTL is how long the state of an address that is no
@@ -51,10 +48,7 @@ func lockDuration(n int) time.Duration {
 	return min(loginLockBase<<n, loginLockMax)
 }
 
-func accountKey(email string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return hex.EncodeToString(sum[:])
-}
+func accountKey(email string) string { return realm.LoginAccountKey(email) }
 
 // lockout is the per-account lock of the login form: it checks a password
 // and counts failures, in the database.
@@ -148,10 +142,17 @@ func (l *lockout) event(ctx context.Context, r *realm.Realm, email string, typ r
 		l.log.InfoContext(ctx, "login: sign-in refused for an unknown address", "realm", r.Name, "event", typ)
 		return
 	}
-	e := &realm.Event{ID: realm.NewID(l.clock(), nil), OrgID: r.OrgID, RealmID: r.ID, Type: typ,
-		ActorType: "system", TargetType: "user", TargetID: u.ID, Details: details, Time: l.clock().UTC()}
-	if err := l.store.AppendEvent(ctx, e); err != nil {
-		l.log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", typ, "err", err)
+	appendUserEvent(ctx, l.store, l.log, l.clock, r, u.ID, typ, details)
+}
+
+// appendUserEvent writes an audit event by Ward itself about the realm's
+// user; a failure is logged, never shown to the one signing in.
+func appendUserEvent(ctx context.Context, store realm.Store, log *slog.Logger, clock func() time.Time, r *realm.Realm,
+	userID string, typ realm.EventType, details map[string]any) {
+	e := &realm.Event{ID: realm.NewID(clock(), nil), OrgID: r.OrgID, RealmID: r.ID, Type: typ,
+		ActorType: "system", TargetType: "user", TargetID: userID, Details: details, Time: clock().UTC()}
+	if err := store.AppendEvent(ctx, e); err != nil {
+		log.WarnContext(ctx, "login: audit event not written", "realm", r.Name, "event", typ, "err", err)
 	}
 }
 

@@ -150,6 +150,10 @@ func (h *Handler) endSession(c echo.Context, r *realm.Realm) error {
 	if errors.Is(err, realm.ErrNotFound) {
 		return nil
 	}
+	if err == nil {
+		appendUserEvent(ctx, h.store, h.log, h.clock, r, bs.UserID, realm.EventUserSignedOut, map[string]any{
+			"address": addrText(h.clientAddr(c.Request())), "session_id": bs.ID})
+	}
 	return err
 }
 

@@ -34,6 +34,14 @@ func (h *Handler) clientAddr(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
+// addrText is an address for a record: "" when unknown.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 // realmAllows checks the realm's own list, read afresh (not the provider
 // cache's copy, up to 30 s old): a list set or lifted applies to the next
 // page. An error fails closed.

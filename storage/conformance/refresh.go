@@ -32,6 +32,7 @@ var refreshCases = []refreshCase{
 	{"RefreshGrant", testRefreshGrant},
 	{"ReadRefreshGrant", testReadRefreshGrant},
 	{"RefreshRevokeRacesRotation", testRefreshRevokeRacesRotation},
+	{"UserSessions", testUserSessions},
 }
 
 func (f *fixture) refresh(s realm.Store, realmID, id, family, userID string, created time.Time) *realm.RefreshToken {
@@ -430,4 +431,89 @@ func testRefreshRevokeRacesRotation(t *testing.T, f *fixture, s realm.Store) {
 			}
 		}
 	}
+}
+
+// testUserSessions: ListUserSessions lists a user's live browser sessions
+// and refresh token chains, with where and when each was started and last
+// used, and leaves out what has ended (revoked, used up, expired, a chain
+// whose browser session ended) and what is another user's or realm's.
+func testUserSessions(t *testing.T, f *fixture, s realm.Store) {
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
+	u, u2 := f.user(r.ID, "u@example.com"), f.user(r.ID, "v@example.com")
+	at := func(m int) time.Time { return f.clock.Add(time.Duration(m) * time.Minute) }
+	session := func(id, userID string, started time.Time, addr string) {
+		must(t, s.CreateBrowserSession(f.ctx, &realm.BrowserSession{ID: id, RealmID: r.ID, UserID: userID,
+			TokenHash: []byte("hash-" + id), AuthTime: started, ExpiresAt: started.Add(10 * time.Hour), CreatedAt: started, IPAddress: addr}))
+	}
+	token := func(id, family, sid string, offline bool, created time.Time, addr string) *realm.RefreshToken {
+		rt := &realm.RefreshToken{ID: id, RealmID: r.ID, FamilyID: family, SessionID: sid, UserID: u.ID, ClientID: "app-" + family,
+			AccessJTI: "at-" + id, Offline: offline, Data: []byte("d"), ExpiresAt: created.Add(8 * time.Hour), CreatedAt: created, IPAddress: addr}
+		if offline {
+			rt.ExpiresAt = created.Add(30 * 24 * time.Hour)
+		}
+		return rt
+	}
+	session("s-1", u.ID, at(0), "192.0.2.1")
+	session("s-2", u.ID, at(5), "2001:db8::2")
+	session("s-gone", u.ID, at(6), "192.0.2.9")
+	must(t, s.RevokeBrowserSession(f.ctx, r.ID, "s-gone"))
+	session("s-other", u2.ID, at(7), "192.0.2.7")
+	// fam-a in s-1, refreshed twice: begun at 1, last used at 20 from .3.
+	must(t, s.CreateRefreshToken(f.ctx, token("a1", "fam-a", "s-1", false, at(1), "192.0.2.1")))
+	rot := token("a2", "fam-a", "s-1", false, at(10), "192.0.2.2")
+	rot.ParentID = "a1"
+	must(t, s.RotateRefreshToken(f.ctx, rot))
+	rot = token("a3", "fam-a", "s-1", false, at(20), "192.0.2.3")
+	rot.ParentID = "a2"
+	must(t, s.RotateRefreshToken(f.ctx, rot))
+	// fam-off: offline, bound to the ended session, lives on.
+	must(t, s.CreateRefreshToken(f.ctx, token("o1", "fam-off", "s-gone", true, at(8), "198.51.100.1")))
+	// fam-dead: bound to the ended session, not offline: gone with it.
+	must(t, s.CreateRefreshToken(f.ctx, token("d1", "fam-dead", "s-gone", false, at(9), "")))
+	// fam-rev: revoked; fam-used: used up with no successor.
+	must(t, s.CreateRefreshToken(f.ctx, token("r1", "fam-rev", "s-2", false, at(3), "")))
+	_, err := s.RevokeRefreshFamily(f.ctx, r.ID, "fam-rev", at(4), time.Minute)
+	must(t, err)
+	must(t, s.CreateRefreshToken(f.ctx, token("x1", "fam-used", "s-2", false, at(3), "")))
+	must(t, s.UseRefreshToken(f.ctx, r.ID, "x1"))
+	// fam-old: expired by now.
+	must(t, s.CreateRefreshToken(f.ctx, token("e1", "fam-old", "s-2", false, at(-600), "")))
+
+	now := at(30)
+	got, err := s.ListUserSessions(f.ctx, r.ID, u.ID, now)
+	must(t, err)
+	want := []realm.UserSession{
+		{ID: "fam-off", Kind: realm.SessionOffline, ClientID: "app-fam-off", IPAddress: "198.51.100.1",
+			StartedAt: at(8), LastUsedAt: at(8), ExpiresAt: at(8).Add(30 * 24 * time.Hour)},
+		{ID: "s-2", Kind: realm.SessionBrowser, IPAddress: "2001:db8::2", StartedAt: at(5), LastUsedAt: at(5), ExpiresAt: at(5).Add(10 * time.Hour)},
+		{ID: "fam-a", Kind: realm.SessionRefresh, SessionID: "s-1", ClientID: "app-fam-a", IPAddress: "192.0.2.3",
+			StartedAt: at(1), LastUsedAt: at(20), ExpiresAt: at(20).Add(8 * time.Hour)},
+		{ID: "s-1", Kind: realm.SessionBrowser, IPAddress: "192.0.2.1", StartedAt: at(0), LastUsedAt: at(20), ExpiresAt: at(0).Add(10 * time.Hour)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListUserSessions = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.ID != w.ID || g.Kind != w.Kind || g.SessionID != w.SessionID || g.ClientID != w.ClientID || g.IPAddress != w.IPAddress ||
+			!g.StartedAt.Equal(w.StartedAt) || !g.LastUsedAt.Equal(w.LastUsedAt) || !g.ExpiresAt.Equal(w.ExpiresAt) {
+			t.Errorf("session %d = %+v, want %+v", i, g, w)
+		}
+	}
+	// A session past its end is not listed.
+	if got, err := s.ListUserSessions(f.ctx, r.ID, u.ID, at(5).Add(10*time.Hour)); err != nil || len(got) != 1 || got[0].ID != "fam-off" {
+		t.Errorf("ListUserSessions after the browser sessions' end = %+v, %v, want only the offline chain", got, err)
+	}
+	if got, err := s.ListUserSessions(f.ctx, other.ID, u.ID, now); err != nil || len(got) != 0 {
+		t.Errorf("ListUserSessions in another realm = %+v, %v, want none", got, err)
+	}
+	// Inside a transaction, as RevokeUserSession reads it.
+	must(t, s.InTx(f.ctx, func(tx realm.Store) error {
+		got, err := tx.ListUserSessions(f.ctx, r.ID, u.ID, now)
+		if err == nil && len(got) != len(want) {
+			t.Errorf("ListUserSessions in a transaction = %d sessions, want %d", len(got), len(want))
+		}
+		return err
+	}))
 }

@@ -32,6 +32,7 @@ type browserSessionModel struct {
 	ExpiresAt time.Time
 	Revoked   bool
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	IPAddress string    `gorm:"column:ip_address"`
 }
 
 func (browserSessionModel) TableName() string { return "browser_sessions" }
@@ -94,7 +95,7 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (i
 // CreateBrowserSession inserts bs; an unknown user is ErrNotFound.
 func (s *Store) CreateBrowserSession(ctx context.Context, bs *realm.BrowserSession) error {
 	m := browserSessionModel{ID: bs.ID, RealmID: bs.RealmID, UserID: bs.UserID, TokenHash: bs.TokenHash,
-		AuthTime: dbTime(bs.AuthTime), ExpiresAt: dbTime(bs.ExpiresAt), Revoked: bs.Revoked, CreatedAt: dbTime(bs.CreatedAt)}
+		AuthTime: dbTime(bs.AuthTime), ExpiresAt: dbTime(bs.ExpiresAt), Revoked: bs.Revoked, CreatedAt: dbTime(bs.CreatedAt), IPAddress: bs.IPAddress}
 	err := s.q(ctx).Create(&m).Error
 	if foreignKeyViolation(err) {
 		return realm.ErrNotFound
@@ -110,7 +111,7 @@ func (s *Store) GetBrowserSessionByToken(ctx context.Context, realmID string, to
 	}
 	return &realm.BrowserSession{ID: m.ID, RealmID: m.RealmID, UserID: m.UserID, TokenHash: m.TokenHash,
 		AuthTime: fromDBTime(m.AuthTime), ExpiresAt: fromDBTime(m.ExpiresAt), Revoked: m.Revoked,
-		CreatedAt: fromDBTime(m.CreatedAt)}, nil
+		CreatedAt: fromDBTime(m.CreatedAt), IPAddress: m.IPAddress}, nil
 }
 
 // RevokeBrowserSession revokes one session.

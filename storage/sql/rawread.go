@@ -157,15 +157,10 @@ func rawTime(st *sqlite3.Stmt, col int) (*time.Time, error) {
 	if rawNull(st, col) {
 		return nil, nil
 	}
-	text := string(st.ColumnRawText(col))
-	// The layout without fractional seconds accepts any fraction.
-	t, err := time.Parse(time.DateTime, text)
+	t, err := parseSQLiteTime(string(st.ColumnRawText(col)))
 	if err != nil {
-		if t, err = time.Parse(time.RFC3339Nano, text); err != nil {
-			return nil, fmt.Errorf("storage/sql: timestamp column %d: %q is not a time", col, text)
-		}
+		return nil, fmt.Errorf("storage/sql: timestamp column %d: %w", col, err)
 	}
-	t = t.UTC()
 	return &t, nil
 }
 

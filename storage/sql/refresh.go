@@ -26,17 +26,18 @@ type refreshTokenModel struct {
 	Revoked   bool
 	ExpiresAt time.Time
 	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	IPAddress string    `gorm:"column:ip_address"`
 }
 
 func (refreshTokenModel) TableName() string { return "refresh_tokens" }
 
 const insertRefreshSQL = `INSERT INTO refresh_tokens
- (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+ (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at, ip_address)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func insertRefreshArgs(t *realm.RefreshToken) []any {
 	return []any{t.ID, t.RealmID, t.FamilyID, t.SessionID, t.UserID, t.ClientID, t.AccessJTI, t.Offline, t.Data,
-		t.Used, t.Revoked, dbTime(t.ExpiresAt), dbTime(t.CreatedAt)}
+		t.Used, t.Revoked, dbTime(t.ExpiresAt), dbTime(t.CreatedAt), t.IPAddress}
 }
 
 // CreateRefreshToken inserts t; an unknown realm is ErrNotFound.
@@ -55,8 +56,8 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *realm.RefreshToken) e
 const rotateRefreshPostgresSQL = `WITH parent AS (
  UPDATE refresh_tokens SET used = TRUE WHERE realm_id = ? AND id = ? AND used = FALSE AND revoked = FALSE RETURNING id)
 INSERT INTO refresh_tokens
- (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at)
- SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM parent`
+ (id, realm_id, family_id, session_id, user_id, client_id, access_jti, offline, data, used, revoked, expires_at, created_at, ip_address)
+ SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM parent`
 
 // RotateRefreshToken marks t's parent used and inserts t atomically, through
 // prepared statements: the refresh grant's only write.

@@ -1,0 +1,273 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardiam/ward/oauth/oauthtest"
+	"github.com/wardiam/ward/realm"
+)
+
+// sessionsEnv is a LoginFixture (realm "shop", user ada, public app "web"
+// allowed offline access) with the admin API served over its service, and
+// a confidential client "rs" to introspect with.
+type sessionsEnv struct {
+	*env
+	f        *oauthtest.LoginFixture
+	rsSecret string
+	users    string // the admin API path of the realm's users
+}
+
+func newSessionsEnv(t *testing.T, open func(testing.TB) realm.Store) *sessionsEnv {
+	f := oauthtest.NewLoginFixture(t, open)
+	f.Client.AllowOfflineAccess = true
+	if err := f.Env.Store.UpdateClient(f.Env.Ctx, f.Client); err != nil {
+		t.Fatal(err)
+	}
+	_, secret := f.Env.NewClient(f.Realm.ID, "rs", nil)
+	org := f.Realm.OrgID
+	auth := tokenAuth{
+		ownerToken:  {OrgID: org, Role: realm.RoleOwner, ActorType: "member", ActorID: "owner"},
+		adminToken:  {OrgID: org, Role: realm.RoleAdmin, ActorType: "client", ActorID: "admin-client"},
+		viewerToken: {OrgID: org, Role: realm.RoleViewer, ActorType: "client", ActorID: "viewer-client"},
+	}
+	logs := &bytes.Buffer{}
+	e := serveAPI(t, f.Env.Service, auth, logs, slogTo(logs))
+	return &sessionsEnv{env: e, f: f, rsSecret: secret, users: "/admin/v1/realms/shop/users/"}
+}
+
+// sessions lists the user's sessions by kind and ID.
+func (s *sessionsEnv) sessions(userID string) map[string]map[string]any {
+	s.t.Helper()
+	body := s.must(http.StatusOK, viewerToken, http.MethodGet, s.users+userID+"/sessions", nil)
+	out := map[string]map[string]any{}
+	for _, it := range body["items"].([]any) {
+		m := it.(map[string]any)
+		out[m["kind"].(string)+":"+m["id"].(string)] = m
+	}
+	return out
+}
+
+// refresh redeems a refresh token of app "web".
+func (s *sessionsEnv) refresh(rt string) error {
+	_, err := s.f.Conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+	return err
+}
+
+// active introspects an access token.
+func (s *sessionsEnv) active(at string) bool {
+	s.t.Helper()
+	r := s.f.Env.Introspect("shop", at, "rs", s.rsSecret)
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("introspection: %d %s", r.Status, r.Body)
+	}
+	return r.Body["active"] == true
+}
+
+// eventTypes lists the types of the realm's events about target, newest first.
+func (s *sessionsEnv) eventTypes(target string) []string {
+	s.t.Helper()
+	body := s.must(http.StatusOK, viewerToken, http.MethodGet, "/admin/v1/realms/shop/events?limit=200", nil)
+	var out []string
+	for _, it := range body["items"].([]any) {
+		m := it.(map[string]any)
+		if m["target_id"] == target {
+			out = append(out, m["type"].(string))
+		}
+	}
+	return out
+}
+
+func countOf(list []string, v string) (n int) {
+	for _, x := range list {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUserSessionsAPI (issue 19): an admin lists a user's live sign-ins
+// (browser sessions, refresh chains, offline chains, with client and
+// address), ends one — its refresh tokens and access tokens stop working
+// at once, the others keep working — and signs the user out everywhere;
+// each is an audit event, as are the sign-ins and the refused refresh.
+func TestUserSessionsAPI(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) realm.Store{
+		"SQLite": oauthtest.OpenSQLite, "Postgres": oauthtest.OpenPostgres,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSessionsEnv(t, open)
+			f, uid := s.f, s.f.User.ID
+			if got := s.sessions(uid); len(got) != 0 {
+				t.Fatalf("sessions before any sign-in = %v, want none", got)
+			}
+			tok1 := f.SignIn(t, oauthtest.Browser(t), "openid")
+			tok2 := f.SignIn(t, oauthtest.Browser(t), "openid", "offline_access")
+			var c1, c2 struct {
+				SID string `json:"sid"`
+			}
+			if err := f.VerifyIDToken(t, tok1).Claims(&c1); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.VerifyIDToken(t, tok2).Claims(&c2); err != nil {
+				t.Fatal(err)
+			}
+
+			got := s.sessions(uid)
+			if len(got) != 4 {
+				t.Fatalf("sessions after two sign-ins = %v, want 2 browser sessions, a refresh chain and an offline chain", got)
+			}
+			var chain, offline string
+			for key, m := range got {
+				if m["ip_address"] != "127.0.0.1" {
+					t.Errorf("session %s ip_address = %v, want 127.0.0.1", key, m["ip_address"])
+				}
+				for _, field := range []string{"started_at", "last_used_at", "expires_at"} {
+					if _, err := time.Parse(time.RFC3339, m[field].(string)); err != nil {
+						t.Errorf("session %s %s = %v: %v", key, field, m[field], err)
+					}
+				}
+				switch m["kind"] {
+				case realm.SessionRefresh:
+					chain = m["id"].(string)
+					if m["session_id"] != c1.SID || m["client_id"] != "web" {
+						t.Errorf("refresh chain = %v, want session %s of client web", m, c1.SID)
+					}
+				case realm.SessionOffline:
+					offline = m["id"].(string)
+					if m["session_id"] != nil || m["client_id"] != "web" {
+						t.Errorf("offline chain = %v, want no session, client web", m)
+					}
+				case realm.SessionBrowser:
+					if m["client_id"] != nil {
+						t.Errorf("browser session = %v, want no client_id", m)
+					}
+				}
+			}
+			if got["browser:"+c1.SID] == nil || got["browser:"+c2.SID] == nil || chain == "" || offline == "" {
+				t.Fatalf("sessions = %v, want browser sessions %s and %s and both chains", got, c1.SID, c2.SID)
+			}
+
+			// Refused: a viewer, an unknown session, another user's.
+			problem(t, s.do(viewerToken, http.MethodDelete, s.users+uid+"/sessions/"+c1.SID, nil), http.StatusForbidden)
+			problem(t, s.do(adminToken, http.MethodDelete, s.users+uid+"/sessions/nope", nil), http.StatusNotFound)
+			other := &realm.User{ID: f.Env.ID(), RealmID: f.Realm.ID, Email: "bo@example.com", FirstName: "Bo", LastName: "B",
+				Active: true, CreatedAt: f.Env.Now(), UpdatedAt: f.Env.Now()}
+			if err := f.Env.Store.CreateUser(f.Env.Ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			problem(t, s.do(adminToken, http.MethodDelete, s.users+other.ID+"/sessions/"+c1.SID, nil), http.StatusNotFound)
+			problem(t, s.do(adminToken, http.MethodGet, s.users+"nobody/sessions", nil), http.StatusNotFound)
+
+			// Ending the first browser session ends its chain and access
+			// token; the second sign-in's tokens live on.
+			s.must(http.StatusNoContent, adminToken, http.MethodDelete, s.users+uid+"/sessions/"+c1.SID, nil)
+			if err := s.refresh(tok1.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+				t.Errorf("refresh in the ended session: %v, want invalid_grant", err)
+			}
+			if s.active(tok1.AccessToken) {
+				t.Error("the ended session's access token is still active")
+			}
+			if !s.active(tok2.AccessToken) {
+				t.Error("the other sign-in's access token is inactive")
+			}
+			if err := s.refresh(tok2.RefreshToken); err != nil {
+				t.Errorf("refresh of the other sign-in's offline token: %v", err)
+			}
+			got = s.sessions(uid)
+			if got["browser:"+c1.SID] != nil || got["refresh:"+chain] != nil || got["browser:"+c2.SID] == nil || got["offline:"+offline] == nil {
+				t.Errorf("sessions after ending %s = %v, want only %s and the offline chain", c1.SID, got, c2.SID)
+			}
+
+			// Signing out everywhere ends the rest, access tokens included.
+			problem(t, s.do(viewerToken, http.MethodPost, s.users+uid+"/logout", nil), http.StatusForbidden)
+			s.must(http.StatusNoContent, adminToken, http.MethodPost, s.users+uid+"/logout", nil)
+			if got := s.sessions(uid); len(got) != 0 {
+				t.Errorf("sessions after signing out everywhere = %v, want none", got)
+			}
+			if s.active(tok2.AccessToken) {
+				t.Error("an access token is active after signing out everywhere")
+			}
+			refreshErr := s.refresh(tok2.RefreshToken)
+			if refreshErr == nil || !strings.Contains(refreshErr.Error(), "invalid_grant") {
+				t.Errorf("offline refresh after signing out everywhere: %v, want invalid_grant", refreshErr)
+			}
+
+			types := s.eventTypes(uid)
+			for typ, n := range map[realm.EventType]int{
+				realm.EventUserSignedIn: 2, realm.EventUserSessionRevoked: 1, realm.EventUserSignedOutEverywhere: 1,
+				realm.EventUserTokenRefused: 2,
+			} {
+				if got := countOf(types, string(typ)); got != n {
+					t.Errorf("%d %s events, want %d (events: %v)", got, typ, n, types)
+				}
+			}
+		})
+	}
+}
+
+// TestUserUnlockAPI (issue 19): a user locked out by failed sign-ins shows
+// the lock on GET, an admin unlocks it (an audit event), and the right
+// password works again; a viewer may not unlock.
+func TestUserUnlockAPI(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) realm.Store{
+		"SQLite": oauthtest.OpenSQLite, "Postgres": oauthtest.OpenPostgres,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSessionsEnv(t, open)
+			f, uid := s.f, s.f.User.ID
+			signIn := func() *oauthtest.Page {
+				b := oauthtest.Browser(t)
+				login := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t),
+					oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+				return f.SubmitLogin(t, b, login, f.User.Email, oauthtest.Password)
+			}
+			user := s.must(http.StatusOK, viewerToken, http.MethodGet, s.users+uid, nil)
+			if in := user["sign_in"].(map[string]any); in["has_password"] != true || in["locked_until"] != nil || in["failed_sign_ins"] != 0.0 {
+				t.Errorf("sign_in before failures = %v, want a password, no lock, no failures", in)
+			}
+			// Nothing to unlock: unchanged, no event.
+			s.must(http.StatusOK, adminToken, http.MethodPost, s.users+uid+"/unlock", nil)
+
+			b := oauthtest.Browser(t)
+			login := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t),
+				oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+			for range realm.LoginLockThreshold {
+				login = f.SubmitLogin(t, b, login, f.User.Email, "wrong password")
+			}
+			user = s.must(http.StatusOK, viewerToken, http.MethodGet, s.users+uid, nil)
+			in := user["sign_in"].(map[string]any)
+			until, err := time.Parse(time.RFC3339, in["locked_until"].(string))
+			if err != nil || !until.After(f.Env.Now()) || in["lockouts"] != 1.0 {
+				t.Fatalf("sign_in after %d failures = %v, want locked_until in the future and one lockout", realm.LoginLockThreshold, in)
+			}
+			if p := signIn(); p.Status != http.StatusUnauthorized {
+				t.Fatalf("right password while locked: %d, want 401", p.Status)
+			}
+
+			problem(t, s.do(viewerToken, http.MethodPost, s.users+uid+"/unlock", nil), http.StatusForbidden)
+			problem(t, s.do(adminToken, http.MethodPost, s.users+"nobody/unlock", nil), http.StatusNotFound)
+			user = s.must(http.StatusOK, adminToken, http.MethodPost, s.users+uid+"/unlock", nil)
+			if in := user["sign_in"].(map[string]any); in["locked_until"] != nil || in["failed_sign_ins"] != 0.0 {
+				t.Errorf("sign_in after unlock = %v, want no lock and no failures", in)
+			}
+			if p := signIn(); p.Status != http.StatusSeeOther || p.Location == nil || p.Location.Query().Get("code") == "" {
+				t.Errorf("right password after unlock: %d %v, want a redirect with a code", p.Status, p.Location)
+			}
+			types := s.eventTypes(uid)
+			if n := countOf(types, string(realm.EventUserUnlocked)); n != 1 {
+				t.Errorf("%d user.unlocked events, want 1 (the unlock of a locked user only): %v", n, types)
+			}
+			if n := countOf(types, string(realm.EventUserLockedOut)); n != 1 {
+				t.Errorf("%d user.locked_out events, want 1: %v", n, types)
+			}
+		})
+	}
+}

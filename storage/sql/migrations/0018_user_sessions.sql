@@ -1,0 +1,8 @@
+-- 0018_user_sessions: what an admin sees of a user's sign-ins (the user's
+-- sessions screen). ip_address is the client's address when the browser
+-- session began and when each refresh token was issued ('' for rows from
+-- before this migration). The session index serves the revocation of one
+-- browser session's refresh tokens.
+ALTER TABLE browser_sessions ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE refresh_tokens ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
+CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (realm_id, session_id);
