@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,6 +29,9 @@ func (u *UI) registerUsers(e *echo.Echo) {
 	e.GET("/console/realms/:realm/users/:id/deactivate", u.page(u.confirmDeactivate))
 	e.POST("/console/realms/:realm/users/:id/deactivate", u.page(u.deactivateUser))
 	e.POST("/console/realms/:realm/users/:id/reactivate", u.page(u.reactivateUser))
+	e.POST("/console/realms/:realm/users/:id/unlock", u.page(u.unlockUser))
+	e.POST("/console/realms/:realm/users/:id/sessions/:session/revoke", u.page(u.revokeUserSession))
+	e.POST("/console/realms/:realm/users/:id/logout", u.page(u.logoutUser))
 }
 
 // usersView is the data of console/users.html.
@@ -107,7 +112,35 @@ type userView struct {
 	Providers []signInProvider
 	// Password is "set" or "none" (passwordState).
 	Password string
+	// Sessions are the user's live sign-ins, newest first.
+	Sessions []realm.UserSession
 }
+
+// Status is what the page says of the user's sign-in: "deactivated",
+// "locked" (after too many failed sign-ins), "invited" (no password yet
+// and no identity provider to sign in with) or "active".
+func (v *userView) Status() string {
+	switch {
+	case !v.U.Active:
+		return "deactivated"
+	case v.U.Lock.LockedUntil != nil:
+		return "locked"
+	case !v.U.HasPassword && len(v.Providers) == 0:
+		return "invited"
+	}
+	return "active"
+}
+
+// LockedUntil is the end of the user's sign-in lock (zero when unlocked).
+func (v *userView) LockedUntil() time.Time {
+	if v.U.Lock.LockedUntil == nil {
+		return time.Time{}
+	}
+	return *v.U.Lock.LockedUntil
+}
+
+// LockThreshold is how many failed sign-ins lock an account.
+func (v *userView) LockThreshold() int { return realm.LoginLockThreshold }
 
 // Name is how the page names the user: its full name, else its email.
 func (v *userView) Name() string { return userDisplayName(&v.U.User) }
@@ -158,8 +191,13 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 			b.Form.Set("primary_group", f.Get("primary_group"))
 		}
 	}
+	sessions, err := u.svc.ListUserSessions(r.ctx, r.realm, v.ID)
+	if err != nil {
+		return r.fail(err)
+	}
 	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: names,
-		Effective: attrRows(defs, v.EffectiveAttributes), Providers: u.userProviders(r, v.ID), Password: passwordState(v)})
+		Effective: attrRows(defs, v.EffectiveAttributes), Providers: u.userProviders(r, v.ID), Password: passwordState(v),
+		Sessions: sessions})
 }
 
 // passwordState says whether the user has a password: "set" or "none".
@@ -282,6 +320,53 @@ func (u *UI) setActive(r *req, active bool) error {
 		flash = "User " + userDisplayName(&v.User) + " reactivated. It can sign in with its password."
 	}
 	return r.done(f, userPath(r.realm, v.ID), flash)
+}
+
+// unlockUser lifts the user's sign-in lock.
+func (u *UI) unlockUser(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	v, err := u.svc.UnlockUser(r.ctx, r.realm, r.c.Param("id"))
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, v.ID), "User "+userDisplayName(&v.User)+" unlocked: it may sign in again at once.")
+}
+
+// revokeUserSession signs the user out of one session. A session that
+// ended meanwhile (another admin, the user signing out) is said so, not
+// an error page: what the admin wanted has happened.
+func (u *UI) revokeUserSession(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("id")
+	err = u.svc.RevokeUserSession(r.ctx, r.realm, id, r.c.Param("session"))
+	if errors.Is(err, realm.ErrNotFound) {
+		if _, uerr := u.svc.GetUser(r.ctx, r.realm, id); uerr == nil {
+			return r.done(f, userPath(r.realm, id)+"#sessions", "That session had already ended.")
+		}
+	}
+	if err != nil {
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, id)+"#sessions", "Signed out of the session: its refresh and access tokens no longer work.")
+}
+
+// logoutUser signs the user out everywhere.
+func (u *UI) logoutUser(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	id := r.c.Param("id")
+	if err := u.svc.LogoutUser(r.ctx, r.realm, id); err != nil {
+		return r.fail(err)
+	}
+	return r.done(f, userPath(r.realm, id)+"#sessions", "Signed out everywhere: every session, refresh token and access token of the user has ended.")
 }
 
 func userPath(realmName, id string) string {

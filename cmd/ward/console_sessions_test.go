@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+)
+
+// realmSignIn signs email in to the app of conf at the realm's login page
+// over HTTP, in a new browser, and returns the tokens (or, when the page
+// does not redirect with a code, the login answer's status).
+func realmSignIn(t *testing.T, conf *oauth2.Config, base, email, password string) (*oauth2.Token, int) {
+	t.Helper()
+	ua := browser(t)
+	ua.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	verifier := oauth2.GenerateVerifier()
+	_, body, csrf := page(t, ua, conf.AuthCodeURL("state-"+time.Now().Format("150405.000000"), oauth2.S256ChallengeOption(verifier)))
+	m := loginAction.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no login form:\n%s", body)
+	}
+	resp, err := ua.PostForm(base+html.UnescapeString(m[1]), url.Values{"csrf_token": {csrf}, "email": {email}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
+		return nil, resp.StatusCode
+	}
+	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	return tok, resp.StatusCode
+}
+
+// TestConsoleBrowserSessions (issue 19): on a user's page an admin sees
+// that an invited user has no password yet, sees the user's sessions with
+// application and address, signs one out (its refresh token is then
+// refused), sees a lockout with its end and unlocks it, and signs the user
+// out everywhere; all through the real ward binary.
+func TestConsoleBrowserSessions(t *testing.T) {
+	e := newConsoleEnv(t)
+	base := "/admin/v1/realms/shop"
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
+	const redirect = "http://127.0.0.1:43131/cb"
+	app := e.owner.must(201, "POST", base+"/clients", map[string]any{
+		"name": "webapp", "kind": "application", "public": true, "redirect_uris": []string{redirect}})
+	user := e.owner.must(201, "POST", base+"/users", map[string]any{"email": "ann@shop.test", "first_name": "Ann", "last_name": "Lee"})
+	userPage := "/console/realms/shop/users/" + user["id"].(string)
+	issuer := e.s.URL + "/realms/shop"
+	conf := &oauth2.Config{ClientID: app["client_id"].(string), RedirectURL: redirect, Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: issuer + "/protocol/openid-connect/auth", TokenURL: issuer + "/protocol/openid-connect/token",
+			AuthStyle: oauth2.AuthStyleInParams}}
+	refreshErr := func(rt string) error {
+		_, err := conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+		return err
+	}
+	wantRefused := func(what string, err error) {
+		t.Helper()
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Errorf("%s: refresh gave %v, want invalid_grant", what, err)
+		}
+	}
+
+	pw := e.member(t, "ada@acme.test", "admin")
+	tab := e.signedIn(t, "ada@acme.test", pw, 120*time.Second)
+	click := func(sel string) {
+		t.Helper()
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+
+	// Invited: no password yet, and the button says "Send", not "Resend".
+	e.visit(t, tab, userPage)
+	if got := text(t, tab, "[data-user-status]"); got != "Invited — no password yet" {
+		t.Errorf("an invited user's status: %q, want %q", got, "Invited — no password yet")
+	}
+	if got := text(t, tab, `form[action$="/set-password-email"] button`); got != "Send set-password email" {
+		t.Errorf("an invited user's mail button: %q", got)
+	}
+	if count(t, tab, "[data-empty-sessions]") != 1 {
+		t.Errorf("an invited user's sessions: %q, want none", text(t, tab, "main"))
+	}
+	const password = "correct horse battery staple"
+	e.setPassword(t, e.mailLink(t, "ann@shop.test"), password)
+
+	// Two sign-ins: each a browser session with a refresh chain.
+	tok1, status := realmSignIn(t, conf, e.s.URL, "ann@shop.test", password)
+	if tok1 == nil {
+		t.Fatalf("first sign-in: %d", status)
+	}
+	tok2, status := realmSignIn(t, conf, e.s.URL, "ann@shop.test", password)
+	if tok2 == nil {
+		t.Fatalf("second sign-in: %d", status)
+	}
+	e.visit(t, tab, userPage)
+	if got := text(t, tab, "[data-user-status]"); got != "Active: may sign in" {
+		t.Errorf("status after setting a password: %q", got)
+	}
+	if n, b := count(t, tab, `tr[data-kind="browser"]`), count(t, tab, `tr[data-kind="refresh"]`); n != 2 || b != 2 {
+		t.Fatalf("sessions table: %d browser sign-ins and %d refresh tokens, want 2 and 2:\n%s", n, b, text(t, tab, "main"))
+	}
+	if got := text(t, tab, `tr[data-kind="refresh"] td[data-label="Application"]`); got != conf.ClientID {
+		t.Errorf("a refresh token's application: %q, want %q", got, conf.ClientID)
+	}
+	if got := text(t, tab, `tr[data-kind="browser"] td[data-label="Address"]`); got != "127.0.0.1" {
+		t.Errorf("a browser sign-in's address: %q, want 127.0.0.1", got)
+	}
+
+	// Signing out of the newest browser sign-in (the first row) ends the
+	// second sign-in's refresh token; the first one's still works.
+	sessions := e.owner.must(200, "GET", base+"/users/"+user["id"].(string)+"/sessions", nil)["items"].([]any)
+	newest := ""
+	for _, s := range sessions {
+		if m := s.(map[string]any); m["kind"] == "browser" && newest == "" {
+			newest = m["id"].(string)
+		}
+	}
+	submit(t, tab, `tr[data-session="`+newest+`"] button[type=submit]`)
+	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Signed out of the session") {
+		t.Errorf("after signing out one session: flash %q", flash)
+	}
+	if count(t, tab, `tr[data-session="`+newest+`"]`) != 0 || count(t, tab, `tr[data-kind="browser"]`) != 1 || count(t, tab, `tr[data-kind="refresh"]`) != 1 {
+		t.Errorf("sessions after signing out one: %s", text(t, tab, "main"))
+	}
+	wantRefused("the signed-out session's refresh token", refreshErr(tok2.RefreshToken))
+	tok1, err := conf.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok1.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
+	if err != nil {
+		t.Fatalf("the other session's refresh token: %v", err)
+	}
+
+	// Ten wrong passwords lock sign-in; the page says until when, and
+	// Unlock lets the right password in again.
+	for range 10 {
+		if tok, status := realmSignIn(t, conf, e.s.URL, "ann@shop.test", "not the password"); tok != nil || status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", status)
+		}
+	}
+	if tok, _ := realmSignIn(t, conf, e.s.URL, "ann@shop.test", password); tok != nil {
+		t.Fatal("the right password signed in while locked")
+	}
+	e.visit(t, tab, userPage)
+	if got := text(t, tab, "[data-user-status]"); !strings.HasPrefix(got, "Locked until ") || !strings.HasSuffix(got, " after 10 failed sign-ins") {
+		t.Errorf("a locked user's status: %q, want Locked until … after 10 failed sign-ins", got)
+	}
+	submit(t, tab, "form[data-unlock] button[type=submit]")
+	if flash := text(t, tab, ".flash"); flash != "User Ann Lee unlocked: it may sign in again at once." {
+		t.Errorf("after unlocking: flash %q", flash)
+	}
+	if got := text(t, tab, "[data-user-status]"); got != "Active: may sign in" || count(t, tab, "form[data-unlock]") != 0 {
+		t.Errorf("status after unlocking: %q", got)
+	}
+	tok3, status := realmSignIn(t, conf, e.s.URL, "ann@shop.test", password)
+	if tok3 == nil {
+		t.Fatalf("sign-in after unlocking: %d", status)
+	}
+
+	// Signing out everywhere ends every session and refresh token.
+	e.visit(t, tab, userPage)
+	click("form[data-logout] button[type=submit]")
+	waitPage(t, tab, "[data-empty-sessions]")
+	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Signed out everywhere") {
+		t.Errorf("after signing out everywhere: flash %q", flash)
+	}
+	wantRefused("a refresh token after signing out everywhere", refreshErr(tok1.RefreshToken))
+	wantRefused("the newest refresh token after signing out everywhere", refreshErr(tok3.RefreshToken))
+	types := map[string]int{}
+	for _, ev := range e.owner.must(200, "GET", base+"/events?limit=200", nil)["items"].([]any) {
+		if m := ev.(map[string]any); m["target_id"] == user["id"] {
+			types[m["type"].(string)]++
+		}
+	}
+	for typ, n := range map[string]int{"user.signed_in": 3, "user.session_revoked": 1, "user.unlocked": 1, "user.signed_out_everywhere": 1} {
+		if types[typ] != n {
+			t.Errorf("%d %s events, want %d (all: %v)", types[typ], typ, n, types)
+		}
+	}
+}
