@@ -252,7 +252,7 @@ func parseLimit(c echo.Context) (int, error) {
 	return n, nil
 }
 
-// eventFilter reads ?type=&since=&limit=&cursor=.
+// eventFilter reads ?type=&since=&until=&actor_id=&target_id=&limit=&cursor=.
 func eventFilter(c echo.Context) (realm.EventFilter, error) {
 	limit, err := parseLimit(c)
 	if err != nil {
@@ -262,14 +262,17 @@ func eventFilter(c echo.Context) (realm.EventFilter, error) {
 	if err != nil {
 		return realm.EventFilter{}, err
 	}
-	f := realm.EventFilter{Type: realm.EventType(c.QueryParam("type")), Limit: limit, Cursor: cursor}
-	if s := c.QueryParam("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return realm.EventFilter{}, realm.Invalid("since", "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z")
+	f := realm.EventFilter{Type: realm.EventType(c.QueryParam("type")), Limit: limit, Cursor: cursor,
+		ActorID: c.QueryParam("actor_id"), TargetID: c.QueryParam("target_id")}
+	for name, into := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := c.QueryParam(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return realm.EventFilter{}, realm.Invalid(name, "must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z")
+			}
+			t = t.UTC()
+			*into = &t
 		}
-		t = t.UTC()
-		f.Since = &t
 	}
 	return f, nil
 }

@@ -271,3 +271,44 @@ func TestUserUnlockAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestEventFiltersAPI (issue 19): the events list filters by actor, by
+// target and by a time range, and refuses a range that ends before it
+// starts and over-long IDs by name.
+func TestEventFiltersAPI(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.StatusCreated, ownerToken, http.MethodPost, "/admin/v1/realms", map[string]any{"name": "shop"})
+	base := "/admin/v1/realms/shop"
+	var ids []string
+	for _, name := range []string{"a", "b"} {
+		g := e.must(http.StatusCreated, adminToken, http.MethodPost, base+"/groups", map[string]any{"name": name})
+		ids = append(ids, g["id"].(string))
+	}
+	e.must(http.StatusOK, ownerToken, http.MethodPatch, base+"/groups/"+ids[0], map[string]any{"name": "a2"})
+	list := func(query string) []string {
+		t.Helper()
+		var out []string
+		for _, it := range e.must(http.StatusOK, viewerToken, http.MethodGet, base+"/events?"+query, nil)["items"].([]any) {
+			m := it.(map[string]any)
+			out = append(out, m["type"].(string)+":"+m["target_id"].(string))
+		}
+		return out
+	}
+	if got := list("target_id=" + ids[0]); strings.Join(got, " ") != "group.updated:"+ids[0]+" group.created:"+ids[0] {
+		t.Errorf("events of group a = %v", got)
+	}
+	if got := list("actor_id=acme-admin-client"); strings.Join(got, " ") != "group.created:"+ids[1]+" group.created:"+ids[0] {
+		t.Errorf("events by the admin client = %v", got)
+	}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if got := list("until=" + past); len(got) != 0 {
+		t.Errorf("events until an hour ago = %v, want none", got)
+	}
+	if got := list("since=" + past + "&until=" + future + "&type=group.created"); len(got) != 2 {
+		t.Errorf("group.created in the last hour = %v, want 2", got)
+	}
+	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?since="+future+"&until="+past, nil), http.StatusBadRequest), "until")
+	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?until=tomorrow", nil), http.StatusBadRequest), "until")
+	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?target_id="+strings.Repeat("x", 201), nil), http.StatusBadRequest), "target_id")
+}

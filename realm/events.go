@@ -2,6 +2,7 @@ package realm
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -49,6 +50,9 @@ func (s *Service) ListEvents(ctx context.Context, realmName string, f EventFilte
 		return Page[Event]{}, err
 	}
 	f.Limit = limit
+	if err := checkEventFilter(f); err != nil {
+		return Page[Event]{}, err
+	}
 	if realmName == "" {
 		orgID, err := a.orgID()
 		if err != nil {
@@ -61,6 +65,26 @@ func (s *Service) ListEvents(ctx context.Context, realmName string, f EventFilte
 		return Page[Event]{}, err
 	}
 	return s.store.ListEvents(ctx, r.OrgID, r.ID, f)
+}
+
+// maxEventRefLen bounds an event filter's actor and target: IDs and
+// client_ids are far shorter.
+const maxEventRefLen = 200
+
+// checkEventFilter refuses filters that can match nothing by mistake.
+func checkEventFilter(f EventFilter) error {
+	v := &ValidationError{}
+	for field, s := range map[string]string{"actor_id": f.ActorID, "target_id": f.TargetID} {
+		if p := TextProblem(s, false); p != "" {
+			v.Add(field, p)
+		} else if len(s) > maxEventRefLen {
+			v.Add(field, fmt.Sprintf("must be at most %d characters", maxEventRefLen))
+		}
+	}
+	if f.Since != nil && f.Until != nil && !f.Until.After(*f.Since) {
+		v.Add("until", "must be later than since")
+	}
+	return v.OrNil()
 }
 
 // changed is a small helper for "what fields did this patch touch" details.

@@ -252,10 +252,17 @@ type Page[T any] struct {
 
 // EventFilter filters the audit log.
 type EventFilter struct {
-	Type   EventType
-	Since  *time.Time
-	Limit  int
-	Cursor string
+	Type EventType
+	// Since and Until bound the events' time: at or after Since, before
+	// Until.
+	Since *time.Time
+	Until *time.Time
+	// ActorID and TargetID, when set, keep the events of that actor (a
+	// member's user ID, a client_id, …) or about that target.
+	ActorID  string
+	TargetID string
+	Limit    int
+	Cursor   string
 }
 
 // ActionToken is a single-use link token (set-password, reset), stored

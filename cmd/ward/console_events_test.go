@@ -169,9 +169,9 @@ func TestConsoleBrowserEvents(t *testing.T) {
 	if n := evalJS[int](t, tab, `Array.from(document.querySelectorAll('tr[data-event="member.created"] td[data-label="Target"] a[href^="/console/members/"]')).filter(a => a.textContent === "ada@acme.test").length`); n != 1 {
 		t.Errorf("member.created rows linking ada@acme.test = %d; page:\n%s", n, text(t, tab, "main"))
 	}
-	// The type suggestions are the service's list, oauth's types included.
-	if n := count(t, tab, `#event-types option[value="realm.key_rotated"], #event-types option[value="user.locked_out"], #event-types option[value="user.group_added"]`); n != 3 {
-		t.Errorf("type suggestions lack realm.key_rotated/user.locked_out/user.group_added (%d of 3)", n)
+	// The type menu is the service's list, oauth's types included.
+	if n := count(t, tab, `#event-type option[value="realm.key_rotated"], #event-type option[value="user.locked_out"], #event-type option[value="user.group_added"]`); n != 3 {
+		t.Errorf("type menu lacks realm.key_rotated/user.locked_out/user.group_added (%d of 3)", n)
 	}
 	fill(t, tab, map[string]string{"#event-type": "realm.created"})
 	submit(t, tab, `form.filters button[type=submit]`)

@@ -187,4 +187,41 @@ func TestConsoleBrowserSessions(t *testing.T) {
 			t.Errorf("%d %s events, want %d (all: %v)", types[typ], typ, n, types)
 		}
 	}
+
+	// The user's events, from its page: the events screen filtered by
+	// subject, then by type from the menu; the CSV export has the same.
+	click("a[data-user-events]")
+	waitPage(t, tab, "tr[data-event]")
+	rowTypes := func() []string {
+		return evalJS[[]string](t, tab, `[...document.querySelectorAll("tr[data-event]")].map(r => r.dataset.event)`)
+	}
+	all := rowTypes()
+	if len(all) < 7 || evalJS[string](t, tab, `document.querySelector("#event-target").value`) != user["id"] {
+		t.Fatalf("the user's events: %q", all)
+	}
+	fill(t, tab, map[string]string{"#event-type": "user.signed_in"})
+	submit(t, tab, `form.filters button[type=submit]`)
+	if got := rowTypes(); len(got) != 3 || !allAre(got, "user.signed_in") {
+		t.Errorf("the user's sign-ins: %q, want 3 user.signed_in", got)
+	}
+	csvText := evalJS[string](t, tab, `fetch(document.querySelector("a[data-export]").href).then(r => r.text())`, awaitPromise)
+	lines := strings.Split(strings.TrimSpace(csvText), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "time,type,actor_type,actor_id,target_type,target_id,details") {
+		t.Fatalf("CSV export of the user's sign-ins:\n%s", csvText)
+	}
+	for _, l := range lines[1:] {
+		if !strings.Contains(l, ",user.signed_in,system,,user,"+user["id"].(string)+",") || !strings.Contains(l, "127.0.0.1") {
+			t.Errorf("CSV row %q, want a user.signed_in of the user with its address", l)
+		}
+	}
+	// A time range that ends before the sign-ins keeps none of them; one
+	// whose end is not after its start is refused by name.
+	e.visit(t, tab, "/console/realms/shop/events?type=user.signed_in&until=2000-01-01T00:00")
+	if count(t, tab, "tr[data-event]") != 0 {
+		t.Errorf("sign-ins until 2000: %q", rowTypes())
+	}
+	e.visit(t, tab, "/console/realms/shop/events?since=2030-01-01T00:00&until=2029-01-01T00:00")
+	if msg := text(t, tab, "#event-until-error"); msg != "must be later than Since" {
+		t.Errorf("until before since: error %q", msg)
+	}
 }

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -18,7 +20,12 @@ import (
 func (u *UI) registerEvents(e *echo.Echo) {
 	e.GET("/console/realms/:realm/events", u.page(u.eventsPage))
 	e.GET("/console/events", u.page(u.eventsPage))
+	e.GET("/console/realms/:realm/events.csv", u.page(u.eventsCSV))
+	e.GET("/console/events.csv", u.page(u.eventsCSV))
 }
+
+// eventFilterFields are the events page's filters, as query parameters.
+var eventFilterFields = []string{"type", "since", "until", "actor_id", "target_id"}
 
 // eventsView is the data of console/events.html, the realm's log or (no
 // Realm) the organization's.
@@ -33,6 +40,7 @@ type eventsView struct {
 	Filtered     bool
 	FirstURL     string // the first page with the same filters, on a later page
 	NextURL      string
+	CSVURL       string // the export of every event the filters keep
 }
 
 // eventRow is one event as the table shows it: names where the log has
@@ -70,6 +78,47 @@ func listCursor(r *req) (cursor, problem string) {
 	return cursor, ""
 }
 
+// eventsFilter reads the events page's filters from the query: the view
+// with what was asked and what is wrong with it, the filter to list with
+// and the filters as a query for links.
+func eventsFilter(r *req, v *eventsView) (realm.EventFilter, url.Values) {
+	q := r.c.QueryParams()
+	v.Filter, v.FilterErrors = url.Values{}, fieldErrors{}
+	for _, k := range eventFilterFields {
+		v.Filter.Set(k, strings.TrimSpace(q.Get(k)))
+	}
+	f := realm.EventFilter{Type: realm.EventType(v.Filter.Get("type")), ActorID: v.Filter.Get("actor_id"), TargetID: v.Filter.Get("target_id")}
+	f.Cursor, v.CursorError = listCursor(r)
+	if f.Type != "" && (len(f.Type) > 64 || !eventTypePattern.MatchString(string(f.Type))) {
+		v.FilterErrors["type"] = "must be an event type such as user.created"
+	}
+	for k, into := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := v.Filter.Get(k); s != "" {
+			if t, ok := parseSince(s); ok {
+				*into = &t
+			} else {
+				v.FilterErrors[k] = "must be a date and time such as 2026-01-02T15:04 (UTC)"
+			}
+		}
+	}
+	if f.Since != nil && f.Until != nil && !f.Until.After(*f.Since) {
+		v.FilterErrors["until"] = "must be later than Since"
+	}
+	for _, k := range []string{"actor_id", "target_id"} {
+		if len(v.Filter.Get(k)) > 200 {
+			v.FilterErrors[k] = "must be at most 200 characters: an ID as the events table shows it"
+		}
+	}
+	filters := url.Values{}
+	for _, k := range eventFilterFields {
+		if s := v.Filter.Get(k); s != "" {
+			filters.Set(k, s)
+		}
+	}
+	v.Filtered = len(filters) > 0
+	return f, filters
+}
+
 func (u *UI) eventsPage(r *req) error {
 	title, section, path := "Organization events", "org-events", "/console/events"
 	if r.realm != "" {
@@ -79,32 +128,15 @@ func (u *UI) eventsPage(r *req) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	q := r.c.QueryParams()
-	v := &eventsView{base: b, Types: realm.EventTypes, Path: path, FilterErrors: fieldErrors{},
-		Filter: url.Values{"type": {strings.TrimSpace(q.Get("type"))}, "since": {strings.TrimSpace(q.Get("since"))}}}
-	f := realm.EventFilter{Type: realm.EventType(v.Filter.Get("type"))}
-	f.Cursor, v.CursorError = listCursor(r)
-	if f.Type != "" && (len(f.Type) > 64 || !eventTypePattern.MatchString(string(f.Type))) {
-		v.FilterErrors["type"] = "must be an event type such as user.created"
-	}
-	if s := v.Filter.Get("since"); s != "" {
-		t, ok := parseSince(s)
-		if ok {
-			f.Since = &t
-		} else {
-			v.FilterErrors["since"] = "must be a date and time such as 2026-01-02T15:04 (UTC)"
-		}
-	}
-	v.Filtered = f.Type != "" || f.Since != nil
-	filters := url.Values{}
-	for _, k := range []string{"type", "since"} {
-		if s := v.Filter.Get(k); s != "" {
-			filters.Set(k, s)
-		}
-	}
+	v := &eventsView{base: b, Types: realm.EventTypes, Path: path}
+	f, filters := eventsFilter(r, v)
 	first := path
 	if len(filters) > 0 {
 		first += "?" + filters.Encode()
+	}
+	v.CSVURL = path + ".csv"
+	if len(filters) > 0 {
+		v.CSVURL += "?" + filters.Encode()
 	}
 	if r.c.QueryParam("cursor") != "" {
 		v.FirstURL = first
@@ -133,6 +165,68 @@ func (u *UI) eventsPage(r *req) error {
 		v.NextURL = path + "?" + next.Encode()
 	}
 	return r.render(http.StatusOK, "events.html", v)
+}
+
+// maxExportEvents bounds a CSV export: the newest so many events the
+// filters keep (a narrower time range reaches older ones).
+const maxExportEvents = 10000
+
+// eventsCSV exports the events the page's filters keep as CSV, newest
+// first, up to maxExportEvents. Bad filters answer the events page with
+// its errors, as the page itself would.
+func (u *UI) eventsCSV(r *req) error {
+	v := &eventsView{}
+	f, _ := eventsFilter(r, v)
+	if len(v.FilterErrors) > 0 || f.Cursor != "" || v.CursorError != "" {
+		return u.eventsPage(r)
+	}
+	f.Limit = 200
+	var events []realm.Event
+	for len(events) < maxExportEvents {
+		page, err := u.svc.ListEvents(r.ctx, r.realm, f)
+		if err != nil {
+			return r.fail(err)
+		}
+		events = append(events, page.Items...)
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	if len(events) > maxExportEvents {
+		events = events[:maxExportEvents]
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"time", "type", "actor_type", "actor_id", "target_type", "target_id", "details"})
+	for _, ev := range events {
+		details, err := json.Marshal(ev.Details)
+		if err != nil {
+			details = []byte("{}")
+		}
+		_ = w.Write([]string{ev.Time.UTC().Format(time.RFC3339Nano), string(ev.Type), csvCell(ev.ActorType), csvCell(ev.ActorID),
+			csvCell(ev.TargetType), csvCell(ev.TargetID), csvCell(string(details))})
+	}
+	w.Flush()
+	name := "ward-events"
+	if r.realm != "" {
+		name += "-" + r.realm
+	}
+	h := r.c.Response().Header()
+	h.Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	h.Set("Cache-Control", "no-store")
+	return r.c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// csvCell keeps a value a spreadsheet would run as a formula (it begins
+// with =, +, -, @, tab or carriage return) from running: a leading
+// apostrophe makes it text. Event values come partly from outside (emails,
+// names, addresses).
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // eventNameLimit bounds each lookup behind the names of a page of events:

@@ -42,3 +42,16 @@ func TestEveryPageParses(t *testing.T) {
 		t.Error("an unknown page is not an error")
 	}
 }
+
+// TestCSVCellKeepsFormulasInert (issue 19): an exported value a
+// spreadsheet would run as a formula is made text; others are unchanged.
+func TestCSVCellKeepsFormulasInert(t *testing.T) {
+	for in, want := range map[string]string{
+		"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+1": "'+1", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx",
+		"ada@example.com": "ada@example.com", "": "", "user": "user", `{"a":1}`: `{"a":1}`,
+	} {
+		if got := csvCell(in); got != want {
+			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

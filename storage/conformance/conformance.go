@@ -1111,8 +1111,12 @@ func testEvents(t *testing.T, f *fixture) {
 		if i%2 == 1 {
 			typ = realm.EventGroupUpdated
 		}
-		e := realm.Event{ID: f.id(), OrgID: acme.ID, RealmID: r.ID, Type: typ, ActorType: "member", ActorID: "m1",
-			TargetType: "user", TargetID: fmt.Sprint(i), Details: map[string]any{"n": json.Number(fmt.Sprint(i)), "s": "x"}, Time: f.clock}
+		actor := "m1"
+		if i == 2 {
+			actor = "m2"
+		}
+		e := realm.Event{ID: f.id(), OrgID: acme.ID, RealmID: r.ID, Type: typ, ActorType: "member", ActorID: actor,
+			TargetType: "user", TargetID: fmt.Sprint(i % 4), Details: map[string]any{"n": json.Number(fmt.Sprint(i)), "s": "x"}, Time: f.clock}
 		must(t, f.s.AppendEvent(f.ctx, &e))
 		realmEvents = append(realmEvents, e)
 	}
@@ -1151,6 +1155,22 @@ func testEvents(t *testing.T, f *fixture) {
 	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{Since: &since})
 	must(t, err)
 	same(t, "since filter (inclusive)", ids(page.Items, evID), newestFirst(realmEvents[3:]))
+	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{Until: &since})
+	must(t, err)
+	same(t, "until filter (exclusive)", ids(page.Items, evID), newestFirst(realmEvents[:3]))
+	until := realmEvents[5].Time
+	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{Since: &since, Until: &until, Type: "group.updated"})
+	must(t, err)
+	same(t, "time range and type", ids(page.Items, evID), []string{realmEvents[3].ID})
+	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{ActorID: "m2"})
+	must(t, err)
+	same(t, "actor filter", ids(page.Items, evID), []string{realmEvents[2].ID})
+	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{TargetID: "1"})
+	must(t, err)
+	same(t, "target filter", ids(page.Items, evID), []string{realmEvents[5].ID, realmEvents[1].ID})
+	page, err = f.s.ListEvents(f.ctx, acme.ID, r.ID, realm.EventFilter{TargetID: "1", ActorID: "m2"})
+	must(t, err)
+	same(t, "actor and target filters", ids(page.Items, evID), []string{})
 
 	var got []string
 	cursor := ""

@@ -26,6 +26,15 @@ func (s *Store) ListEvents(ctx context.Context, orgID, realmID string, f realm.E
 	if f.Since != nil {
 		db = db.Where("time >= ?", dbTime(*f.Since))
 	}
+	if f.Until != nil {
+		db = db.Where("time < ?", dbTime(*f.Until))
+	}
+	if f.ActorID != "" {
+		db = db.Where("actor_id = ?", f.ActorID)
+	}
+	if f.TargetID != "" {
+		db = db.Where("target_id = ?", f.TargetID)
+	}
 	if f.Cursor != "" {
 		db = db.Where("id < ?", f.Cursor)
 	}

@@ -6,3 +6,7 @@
 ALTER TABLE browser_sessions ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
 ALTER TABLE refresh_tokens ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';
 CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (realm_id, session_id);
+-- The audit log filtered by who acted and by what it is about (a user's
+-- events, an admin's changes).
+CREATE INDEX events_target_idx ON events (org_id, realm_id, target_id, id);
+CREATE INDEX events_actor_idx ON events (org_id, realm_id, actor_id, id);
