@@ -386,14 +386,9 @@ func Evaluate(policies []*CompiledPolicy, req Request) Decision {
 		if !p.Applies(req.ResourceType, req.Action) {
 			continue
 		}
-		out, err := p.eval(vars)
+		allowed, err := p.decide(vars)
 		if err != nil {
 			d.Errors = append(d.Errors, PolicyError{Policy: p.Name, Err: err})
-			continue
-		}
-		allowed, ok := out.Value().(bool)
-		if !ok {
-			d.Errors = append(d.Errors, PolicyError{Policy: p.Name, Err: ErrNotBoolean})
 			continue
 		}
 		if allowed {
@@ -403,6 +398,50 @@ func Evaluate(policies []*CompiledPolicy, req Request) Decision {
 	sort.Strings(d.Policies)
 	d.Allowed = len(d.Policies) > 0
 	return d
+}
+
+// decide evaluates the condition to a boolean.
+func (p *CompiledPolicy) decide(vars map[string]any) (bool, error) {
+	out, err := p.eval(vars)
+	if err != nil {
+		return false, err
+	}
+	allowed, ok := out.Value().(bool)
+	if !ok {
+		return false, ErrNotBoolean
+	}
+	return allowed, nil
+}
+
+// PolicyTrace is how one policy took part in a decision (Explain).
+type PolicyTrace struct {
+	Policy string
+	// Allowed is what the condition evaluated to; with Err set, it
+	// could not be evaluated and allows nothing.
+	Allowed bool
+	Err     error
+}
+
+// Explain is Evaluate told policy by policy: for each policy of the
+// request's resource type and action, in the given order, what its
+// condition evaluated to or why it could not be. It is for people asking
+// why (the console's policy tester), not for the Guard's every request.
+func Explain(policies []*CompiledPolicy, req Request) []PolicyTrace {
+	vars := map[string]any{
+		VarSubject:  nonNilMap(req.Subject),
+		VarResource: nonNilMap(req.Resource),
+		VarAction:   req.Action,
+		VarRequest:  nonNilMap(req.Context),
+	}
+	var out []PolicyTrace
+	for _, p := range policies {
+		if !p.Applies(req.ResourceType, req.Action) {
+			continue
+		}
+		allowed, err := p.decide(vars)
+		out = append(out, PolicyTrace{Policy: p.Name, Allowed: allowed && err == nil, Err: err})
+	}
+	return out
 }
 
 func nonNilMap(m map[string]any) map[string]any {

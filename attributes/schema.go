@@ -75,7 +75,7 @@ func Normalize(def Definition, raw any) (any, error) {
 
 func normalizeOne(def Definition, raw any) (any, error) {
 	bad := func() error {
-		return fmt.Errorf("%w: %q expects a %s value", ErrInvalidValue, def.Name, def.Type)
+		return fmt.Errorf("%w: %q expects %s", ErrInvalidValue, def.Name, typeInWords(def.Type))
 	}
 	switch def.Type {
 	case String:
@@ -170,3 +170,20 @@ func less(a, b any) bool {
 }
 
 func equal(a, b any) bool { return a == b }
+
+// typeInWords names a value of type t as an error message says it.
+func typeInWords(t Type) string {
+	switch t {
+	case String:
+		return "a string"
+	case Integer:
+		return "an integer"
+	case Number:
+		return "a number"
+	case Boolean:
+		return "true or false"
+	case Date:
+		return "a date (YYYY-MM-DD)"
+	}
+	return "a " + string(t) + " value"
+}

@@ -67,17 +67,17 @@ func TestNormalizeRejects(t *testing.T) {
 		raw  string
 		want string // part of the message
 	}{
-		{Definition{Name: "s", Type: String}, `1`, "string value"},
-		{Definition{Name: "i", Type: Integer}, `"1"`, "integer value"},
-		{Definition{Name: "i", Type: Integer}, `1.5`, "integer value"},
-		{Definition{Name: "i", Type: Integer}, `99999999999999999999`, "integer value"},
-		{Definition{Name: "n", Type: Number}, `"x"`, "number value"},
-		{Definition{Name: "b", Type: Boolean}, `"true"`, "boolean value"},
+		{Definition{Name: "s", Type: String}, `1`, "expects a string"},
+		{Definition{Name: "i", Type: Integer}, `"1"`, "expects an integer"},
+		{Definition{Name: "i", Type: Integer}, `1.5`, "expects an integer"},
+		{Definition{Name: "i", Type: Integer}, `99999999999999999999`, "expects an integer"},
+		{Definition{Name: "n", Type: Number}, `"x"`, "expects a number"},
+		{Definition{Name: "b", Type: Boolean}, `"true"`, "expects true or false"},
 		{Definition{Name: "d", Type: Date}, `"2024-02-30"`, "full-date"},
 		{Definition{Name: "d", Type: Date}, `"2024-01-01T00:00:00Z"`, "full-date"},
 		{Definition{Name: "s", Type: String}, `["a"]`, "single-valued"},
 		{Definition{Name: "m", Type: String, Multi: true}, `"a"`, "multi-valued"},
-		{Definition{Name: "m", Type: String, Multi: true}, `["a",1]`, "string value"},
+		{Definition{Name: "m", Type: String, Multi: true}, `["a",1]`, "expects a string"},
 		{Definition{Name: "x", Type: Type("color")}, `"red"`, "unknown type"},
 	}
 	for _, c := range cases {

@@ -442,9 +442,18 @@ type policyPatchRequest struct {
 }
 
 type policyDecisionDTO struct {
-	Allowed  bool                 `json:"allowed"`
-	Policies []string             `json:"policies"`
-	Errors   []policyEvalErrorDTO `json:"errors,omitempty"`
+	Allowed     bool                 `json:"allowed"`
+	Policies    []string             `json:"policies"`
+	Errors      []policyEvalErrorDTO `json:"errors,omitempty"`
+	Explanation []policyTraceDTO     `json:"explanation"`
+}
+
+// policyTraceDTO is one policy of the resource type and action: "allowed"
+// or "denied" (what its condition evaluated to), or "error" with why.
+type policyTraceDTO struct {
+	Policy string  `json:"policy"`
+	Result string  `json:"result"`
+	Error  *string `json:"error,omitempty"`
 }
 
 type policyEvalErrorDTO struct {
@@ -453,9 +462,20 @@ type policyEvalErrorDTO struct {
 }
 
 func toPolicyDecision(r *realm.PolicyTestResult) policyDecisionDTO {
-	d := policyDecisionDTO{Allowed: r.Allowed, Policies: nonNil(r.Policies)}
+	d := policyDecisionDTO{Allowed: r.Allowed, Policies: nonNil(r.Policies), Explanation: []policyTraceDTO{}}
 	for _, e := range r.Errors {
 		d.Errors = append(d.Errors, policyEvalErrorDTO{Policy: e.Policy, Error: e.Err.Error()})
+	}
+	for _, tr := range r.Explanation {
+		t := policyTraceDTO{Policy: tr.Policy, Result: "denied"}
+		switch {
+		case tr.Err != nil:
+			msg := tr.Err.Error()
+			t.Result, t.Error = "error", &msg
+		case tr.Allowed:
+			t.Result = "allowed"
+		}
+		d.Explanation = append(d.Explanation, t)
 	}
 	return d
 }

@@ -162,17 +162,43 @@ func TestPolicyTestEndpoint(t *testing.T) {
 	if !ok || !slices.Equal(names, []string{"big files", "departments"}) {
 		t.Errorf("news asset: %v %v", ok, names)
 	}
-	// A sport asset, small: denied.
+	// A sport asset, small: denied, and each policy says why.
 	ok, names = decide(viewerToken, map[string]any{"subject": map[string]any{"user_id": user}, "resource_type": "asset",
 		"action": "read", "resource": map[string]any{"department": "sport", "size": 1}})
 	if ok || len(names) != 0 {
 		t.Errorf("sport asset: %v %v", ok, names)
 	}
-	// Another action: no policy covers it.
+	explain := func(req map[string]any) string {
+		t.Helper()
+		var parts []string
+		for _, it := range e.must(200, viewerToken, "POST", base+":test", req)["explanation"].([]any) {
+			m := it.(map[string]any)
+			part := m["policy"].(string) + "=" + m["result"].(string)
+			if m["error"] != nil {
+				part += "(" + m["error"].(string) + ")"
+			}
+			parts = append(parts, part)
+		}
+		return strings.Join(parts, " ")
+	}
+	if got := explain(map[string]any{"subject": map[string]any{"user_id": user}, "resource_type": "asset",
+		"action": "read", "resource": map[string]any{"department": "sport", "size": 1}}); got != "big files=denied departments=denied" {
+		t.Errorf("sport asset explanation: %q", got)
+	}
+	// A resource without size: big files cannot be evaluated, departments allows.
+	if got := explain(map[string]any{"subject": map[string]any{"user_id": user}, "resource_type": "asset",
+		"action": "read", "resource": map[string]any{"department": "news"}}); !strings.HasPrefix(got, "big files=error(") || !strings.HasSuffix(got, " departments=allowed") {
+		t.Errorf("news asset without size: explanation %q, want big files in error and departments allowed", got)
+	}
+	// Another action: no policy covers it, and the explanation is empty.
 	ok, _ = decide(adminToken, map[string]any{"subject": map[string]any{"user_id": user}, "resource_type": "asset",
 		"action": "delete", "resource": map[string]any{"department": "news"}})
 	if ok {
 		t.Error("delete allowed")
+	}
+	if got := explain(map[string]any{"subject": map[string]any{"user_id": user}, "resource_type": "asset",
+		"action": "delete", "resource": map[string]any{"department": "news"}}); got != "" {
+		t.Errorf("delete explanation: %q, want none", got)
 	}
 	// The service account is in Admins: admin is true.
 	ok, names = decide(adminToken, map[string]any{"subject": map[string]any{"client_id": "robot"}, "resource_type": "asset",

@@ -23,6 +23,7 @@ type setupPage struct {
 	FirstName      string
 	LastName       string
 	Error          string
+	Dead           bool // the link cannot be used: no form
 	Done           bool
 	SetPasswordURL string
 	ClientID       string
@@ -47,6 +48,16 @@ func (a *API) setupForm(c echo.Context) error {
 	token := c.QueryParam("token")
 	if token == "" {
 		return a.renderSetup(c, http.StatusBadRequest, setupPage{Error: "This page needs the setup link printed by `ward serve`."})
+	}
+	usable, err := a.svc.SetupLinkUsable(realm.WithPrincipal(c.Request().Context(), realm.System), token)
+	if err != nil {
+		a.log.Error("console setup: check link", "err", err)
+		return a.renderSetup(c, http.StatusServiceUnavailable, setupPage{Error: "Ward cannot check this link right now; try again shortly."})
+	}
+	if !usable {
+		// Said when the page opens, not after the form is filled in.
+		return a.renderSetup(c, http.StatusBadRequest, setupPage{Dead: true, Error: "This setup link is invalid, expired or already used. " +
+			"Restart `ward serve` on an empty database for a new one, or run `ward bootstrap`."})
 	}
 	return a.renderSetup(c, http.StatusOK, setupPage{Token: token})
 }

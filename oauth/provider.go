@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -400,7 +401,7 @@ func (p *provider) compose() {
 	cfg.EnablePKCEPlainChallengeMethod = false
 	cfg.MinParameterEntropy = fosite.MinParameterEntropy
 	cfg.RefreshTokenScopes = []string{}
-	cfg.RedirectSecureChecker = fosite.IsRedirectURISecureStrict
+	cfg.RedirectSecureChecker = redirectSecure
 	cfg.FormPostHTMLTemplate = formPostTemplate(p.issuer)
 	cfg.ResponseModeHandlerExtension = &webMessageHandler{issuer: p.issuer, page: s.webMessage} // response_mode_web_message.go
 	es := p.signers[AlgES256]
@@ -445,4 +446,13 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	ErrorField:       "invalid_target",
 	DescriptionField: "The requested resource is invalid, unknown, or malformed.",
 	CodeField:        400,
+}
+
+// redirectSecure is where an authorization answer may be sent: https, http
+// on localhost or a loopback address (fosite's strict rule), and a native
+// app's private-use scheme (RFC 8252 §7.1), which only public clients may
+// register (realm's redirect URI rules) and which the login page has
+// matched against the client's registered URIs before fosite looks.
+func redirectSecure(ctx context.Context, u *url.URL) bool {
+	return fosite.IsRedirectURISecureStrict(ctx, u) || realm.IsPrivateUseScheme(u.Scheme)
 }

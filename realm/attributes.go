@@ -32,7 +32,7 @@ func (s *Service) CreateAttribute(ctx context.Context, realmName string, in Attr
 	if in.Name == "" {
 		v.Add("name", "is required")
 	} else if !attributes.ValidName(in.Name) {
-		v.Add("name", "must match ^[a-z][a-z0-9_]{0,62}$")
+		v.Add("name", "must start with a lower-case letter, then only lower-case letters, digits and underscores (at most 63 characters)")
 	}
 	typ := attributes.Type(in.Type)
 	checkAttrType(v, typ)

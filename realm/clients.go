@@ -3,6 +3,7 @@ package realm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -44,19 +45,50 @@ func (c *clientShape) check(v *ValidationError) Communication {
 		}
 		return ""
 	case KindApplication:
-		checkRedirectURIs(v, c.redirectURIs)
+		checkRedirectURIs(v, c.redirectURIs, c.public)
 		c.webOrigins = checkWebOrigins(v, c.webOrigins)
 		switch Communication(c.communication) {
-		case "":
+		case "", CommRedirect:
 			return CommRedirect
-		case CommRedirect, CommPostMessage:
-			return Communication(c.communication)
+		case CommPostMessage:
+			checkPostMessageOrigins(v, c.redirectURIs, c.webOrigins)
+			return CommPostMessage
 		}
 		v.Add("communication", "must be redirect or post_message")
 		return ""
 	}
 	v.Add("kind", "must be service_account or application")
 	return ""
+}
+
+// postMessageOrigins is the field of checkPostMessageOrigins' refusal: it
+// is about the redirect URIs, the web origins and the communication
+// together.
+const postMessageOrigins = "web_origins"
+
+// checkPostMessageOrigins: a post_message application's sign-in result is
+// posted to the origin of its redirect URI, which must be one of its web
+// origins (serialized, as checkWebOrigins returns them), or sign-in fails
+// later with a page the user cannot act on. The refusal names the origins
+// to add.
+func checkPostMessageOrigins(v *ValidationError, redirectURIs, webOrigins []string) {
+	var missing []string
+	for i, raw := range redirectURIs {
+		if redirectURIProblem(raw, true) != "" {
+			continue // refused already
+		}
+		o := OriginOf(raw)
+		switch {
+		case o == "":
+			v.Add(fmt.Sprintf("redirect_uris[%d]", i), "must be an http or https address: a post_message application's sign-in result is posted to the redirect URI's origin")
+		case !slices.Contains(webOrigins, o) && !slices.Contains(missing, o):
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) > 0 {
+		v.Add(postMessageOrigins, fmt.Sprintf("must include %s, the origin of the redirect URIs: a post_message application's sign-in result is posted there (add it to Web origins)",
+			strings.Join(missing, " and ")))
+	}
 }
 
 func nonNil(s []string) []string {
@@ -99,7 +131,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 	v := &ValidationError{}
 	clientID := strings.TrimSpace(in.ClientID)
 	if clientID != "" && !clientIDPattern.MatchString(clientID) {
-		v.Add("client_id", "must match ^[A-Za-z0-9._-]{3,64}$")
+		v.Add("client_id", "must be 3 to 64 characters: letters, digits, dots, underscores and hyphens")
 	}
 	if clientID == "" {
 		clientID = newClientID(s.random)
@@ -139,7 +171,7 @@ func (s *Service) CreateClient(ctx context.Context, realmName string, in ClientI
 		if err != nil {
 			return err
 		}
-		checkPrimary(v, in.PrimaryGroup, ids)
+		checkPrimary(v, "client", in.PrimaryGroup, ids)
 		if err := v.OrNil(); err != nil {
 			return err
 		}
@@ -255,7 +287,11 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		for _, f := range sv.Fields {
 			touched := (p.RedirectURIs != nil && strings.HasPrefix(f.Field, "redirect_uris")) ||
 				(p.WebOrigins != nil && strings.HasPrefix(f.Field, "web_origins")) ||
-				(p.Communication != nil && f.Field == "communication")
+				(p.Communication != nil && f.Field == "communication") ||
+				// A post_message application's origins depend on all three.
+				((p.RedirectURIs != nil || p.WebOrigins != nil || p.Communication != nil) &&
+					(f.Field == postMessageOrigins || strings.HasPrefix(f.Field, "redirect_uris")) &&
+					strings.Contains(f.Message, "post_message"))
 			if touched {
 				v.Fields = append(v.Fields, f)
 			}
@@ -266,7 +302,7 @@ func (s *Service) UpdateClient(ctx context.Context, realmName, clientID string, 
 		if p.IDTokenAlg != nil {
 			idAlg = checkIDTokenAlg(v, c.Kind, *p.IDTokenAlg)
 		}
-		groups, primary, err := groupsPatch(ctx, tx, v, r.ID, c.Groups, c.PrimaryGroup, p.Groups, p.PrimaryGroup)
+		groups, primary, err := groupsPatch(ctx, tx, v, "client", r.ID, c.Groups, c.PrimaryGroup, p.Groups, p.PrimaryGroup)
 		if err != nil {
 			return err
 		}

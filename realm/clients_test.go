@@ -60,7 +60,7 @@ func testClientInput(t *testing.T, open opener) {
 	// Loopback http, origins with ports and post_message are fine.
 	app, secret, err := e.svc.CreateClient(e.admin, "shop", realm.ClientInput{Name: "app", Kind: "application", Public: true,
 		RedirectURIs: []string{"http://localhost:3000/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "https://app.example.com/cb?x=1"},
-		WebOrigins:   []string{"http://localhost:3000", "https://app.example.com"}, Communication: "post_message", DisplayName: "App"})
+		WebOrigins:   []string{"http://localhost:3000", "https://app.example.com", "http://127.0.0.1", "http://[::1]:8080"}, Communication: "post_message", DisplayName: "App"})
 	if err != nil {
 		t.Fatal(err)
 	}

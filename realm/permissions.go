@@ -82,7 +82,7 @@ const (
 // PermissionPattern is CONTRACT §6's rule for permission names.
 var PermissionPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}:[a-z][a-z0-9_-]{0,62}$`)
 
-const permissionRule = "must be resource_type:action, each part matching ^[a-z][a-z0-9_-]{0,62}$"
+const permissionRule = "must be resource_type:action, each part starting with a lower-case letter, then lower-case letters, digits, underscores or hyphens (at most 63 characters each)"
 
 // PermissionInput adds a permission to the catalog.
 type PermissionInput struct {

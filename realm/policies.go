@@ -77,7 +77,7 @@ const maxPolicyActions = 50
 // lower-case identifiers that read well in code (g.Echo("asset", "read")).
 var actionPattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,62}$`)
 
-const actionRule = "must match ^[a-z][a-z0-9_.-]{0,62}$"
+const actionRule = "must start with a lower-case letter, then lower-case letters, digits, underscores, dots or hyphens (at most 63 characters)"
 
 func checkResourceType(v *ValidationError, field, s string) string {
 	s = strings.TrimSpace(s)
@@ -419,6 +419,9 @@ type PolicyTestResult struct {
 	Allowed  bool
 	Policies []string
 	Errors   []attributes.PolicyError
+	// Explanation is, for each policy of the resource type and action,
+	// what its condition evaluated to or its error, by policy name.
+	Explanation []attributes.PolicyTrace
 }
 
 // TestPolicies evaluates the realm's policies for a subject as the Guard
@@ -460,9 +463,11 @@ func (s *Service) TestPolicies(ctx context.Context, realmName string, in PolicyT
 	if err != nil {
 		return nil, err
 	}
-	d := attributes.Evaluate(policies, attributes.Request{Subject: subject, ResourceType: rtype, Action: action,
-		Resource: in.Resource, Context: map[string]any{"time": s.now().UTC().Format(time.RFC3339)}})
-	res := &PolicyTestResult{Allowed: d.Allowed, Policies: d.Policies, Errors: d.Errors}
+	req := attributes.Request{Subject: subject, ResourceType: rtype, Action: action,
+		Resource: in.Resource, Context: map[string]any{"time": s.now().UTC().Format(time.RFC3339)}}
+	d := attributes.Evaluate(policies, req)
+	res := &PolicyTestResult{Allowed: d.Allowed, Policies: d.Policies, Errors: d.Errors, Explanation: attributes.Explain(policies, req)}
+	slices.SortStableFunc(res.Explanation, func(a, b attributes.PolicyTrace) int { return strings.Compare(a.Policy, b.Policy) })
 	if res.Policies == nil {
 		res.Policies = []string{}
 	}

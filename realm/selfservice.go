@@ -24,6 +24,50 @@ func errLinkUnusable() error {
 // SetPasswordWithLink sets the password of the user a set-password (or
 // reset) link was issued for, and uses the link up. The password is checked
 // first, so a typo does not burn the link.
+// errLookOnly rolls back a transaction that used a link only to see
+// whether it could be used.
+var errLookOnly = errors.New("realm: looked only")
+
+// ActionLinkUsable reports whether a set-password or reset link could be
+// used at realmName now (unused, unexpired, of that realm, its user
+// active), without using it: the page it opens says at once when it
+// cannot, rather than after the form is sent. The link is used in a
+// transaction that is rolled back, so the answer is the one the form's
+// submission would get.
+func (s *Service) ActionLinkUsable(ctx context.Context, realmName, token string) (bool, error) {
+	if token == "" {
+		return false, nil
+	}
+	usable := false
+	err := s.store.InTx(ctx, func(tx Store) error {
+		r, err := tx.GetRealmByName(ctx, realmName)
+		if errors.Is(err, ErrNotFound) {
+			return errLookOnly
+		} else if err != nil {
+			return err
+		}
+		t, err := tx.UseActionToken(ctx, HashSecret(token), s.now())
+		if errors.Is(err, ErrNotFound) {
+			return errLookOnly
+		} else if err != nil {
+			return err
+		}
+		if t.RealmID != r.ID || (t.Purpose != PurposeSetPassword && t.Purpose != PurposeResetPassword) {
+			return errLookOnly
+		}
+		u, err := tx.GetUser(ctx, r.ID, t.UserID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		usable = err == nil && u.Active
+		return errLookOnly
+	})
+	if err != nil && !errors.Is(err, errLookOnly) {
+		return false, err
+	}
+	return usable, nil
+}
+
 func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, password, confirm string) error {
 	v := &ValidationError{}
 	checkNewPassword(v, password, confirm)

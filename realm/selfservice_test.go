@@ -43,6 +43,25 @@ func testSetPasswordWithLink(t *testing.T, open opener) {
 	token := tokenOf(t, e.mails.all()[1].Link)
 	ctx := t.Context()
 
+	// The link's page can ask whether it is usable without using it
+	// (issue 19): the older link and other realms' pages say no.
+	usable := func(realmName, tok string) bool {
+		t.Helper()
+		ok, err := e.svc.ActionLinkUsable(ctx, realmName, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for range 2 {
+		if !usable("shop", token) {
+			t.Fatal("a fresh link is not usable")
+		}
+	}
+	if usable("shop", first) || usable("other", token) || usable("nowhere", token) || usable("shop", "") || usable("shop", "made-up") {
+		t.Error("a voided, foreign, empty or unknown link is usable")
+	}
+
 	// Bad passwords are refused before the link is touched.
 	// The minimum (CONTRACT §4: 10) counts characters at its boundary: 9 is
 	// refused, 10 (the password set below) is accepted, and a multi-byte
@@ -69,6 +88,9 @@ func testSetPasswordWithLink(t *testing.T, open opener) {
 	}
 	// Single use.
 	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "another password", "another password"), "token")
+	if usable("shop", token) {
+		t.Error("a used link is usable")
+	}
 	ev, _ := e.svc.ListEvents(e.owner, "shop", realm.EventFilter{Type: "user.password_set"})
 	if len(ev.Items) != 1 || ev.Items[0].ActorID != u.ID {
 		t.Fatalf("password_set events %+v", ev.Items)
@@ -84,7 +106,13 @@ func testSetPasswordWithLink(t *testing.T, open opener) {
 		t.Fatal(err)
 	}
 	late := tokenOf(t, e.mails.all()[2].Link)
+	if !usable("shop", late) {
+		t.Error("a fresh link is not usable")
+	}
 	e.now = e.now.Add(12*time.Hour + time.Second)
+	if usable("shop", late) {
+		t.Error("an expired link is usable")
+	}
 	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", late, "ten chars!", "ten chars!"), "token")
 }
 

@@ -54,10 +54,11 @@ func checkGroups(ctx context.Context, st Store, v *ValidationError, realmID stri
 	return found, sorted, nil
 }
 
-// checkPrimary: the primary group must be one of the subject's groups.
-func checkPrimary(v *ValidationError, primary string, groups []string) {
+// checkPrimary: the primary group must be one of the subject's groups;
+// who names the subject in the message ("user", "client").
+func checkPrimary(v *ValidationError, who, primary string, groups []string) {
 	if primary != "" && !slices.Contains(groups, primary) {
-		v.Add("primary_group", "must be one of the subject's groups")
+		v.Add("primary_group", "must be one of the "+who+"'s groups")
 	}
 }
 
@@ -65,7 +66,7 @@ func checkPrimary(v *ValidationError, primary string, groups []string) {
 // that may replace the groups and may change the primary group. Dropping the
 // current primary group without naming a new one (or "" for none) is a
 // conflict.
-func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID string,
+func groupsPatch(ctx context.Context, st Store, v *ValidationError, who, realmID string,
 	curGroups []string, curPrimary string, newGroups *[]string, newPrimary *string) ([]string, string, error) {
 	groups, primary := curGroups, curPrimary
 	if newGroups != nil {
@@ -80,7 +81,7 @@ func groupsPatch(ctx context.Context, st Store, v *ValidationError, realmID stri
 	} else if newGroups != nil && curPrimary != "" && !slices.Contains(groups, curPrimary) && len(v.Fields) == 0 {
 		return nil, "", errLeavePrimary
 	}
-	checkPrimary(v, primary, groups)
+	checkPrimary(v, who, primary, groups)
 	if len(v.Fields) == 0 && (!slices.Equal(groups, curGroups) || primary != curPrimary) {
 		field := "groups"
 		if newGroups == nil {

@@ -131,6 +131,35 @@ func (s *Service) Setup(ctx context.Context, setupToken string, in BootstrapInpu
 	return s.bootstrap(ctx, in, setupToken)
 }
 
+// SetupLinkUsable reports whether a console setup link could be used now
+// (unused, unexpired), without using it (see ActionLinkUsable).
+func (s *Service) SetupLinkUsable(ctx context.Context, setupToken string) (bool, error) {
+	if _, err := systemOnly(ctx); err != nil {
+		return false, err
+	}
+	if setupToken == "" {
+		return false, nil
+	}
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.UseSetupToken(ctx, HashSecret(setupToken), s.now()); err != nil {
+			return err
+		}
+		if n, err := tx.CountOrgs(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			return ErrNotFound // set up already: as Setup refuses it
+		}
+		return errLookOnly
+	})
+	switch {
+	case errors.Is(err, errLookOnly):
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
 func (s *Service) bootstrap(ctx context.Context, in BootstrapInput, setupToken string) (*BootstrapResult, error) {
 	a, err := systemOnly(ctx)
 	if err != nil {
@@ -225,7 +254,7 @@ func checkOrgSlug(slug string) string {
 		return "is required"
 	}
 	if !realmNamePattern.MatchString(slug) {
-		return "must match ^[a-z0-9][a-z0-9-]{1,62}$"
+		return nameRule
 	}
 	return ""
 }

@@ -65,7 +65,7 @@ func (s *Service) CreateUser(ctx context.Context, realmName string, in UserInput
 		if err != nil {
 			return err
 		}
-		checkPrimary(v, in.PrimaryGroup, ids)
+		checkPrimary(v, "user", in.PrimaryGroup, ids)
 		if err := v.OrNil(); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 		if err != nil {
 			return err
 		}
-		groups, primary, err := groupsPatch(ctx, tx, v, r.ID, u.Groups, u.PrimaryGroup, p.Groups, p.PrimaryGroup)
+		groups, primary, err := groupsPatch(ctx, tx, v, "user", r.ID, u.Groups, u.PrimaryGroup, p.Groups, p.PrimaryGroup)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -37,13 +38,17 @@ var (
 	reservedRealms   = map[string]bool{ConsoleRealm: true, "admin": true, "master": true}
 )
 
+// nameRule says in words what realmNamePattern accepts (realm names and
+// organization slugs).
+const nameRule = "must be 2 to 63 characters: lower-case letters, digits and hyphens, starting with a letter or digit"
+
 // checkRealmName reports what is wrong with a realm name, or "".
 func checkRealmName(name string) string {
 	if name == "" {
 		return "is required"
 	}
 	if !realmNamePattern.MatchString(name) {
-		return "must match ^[a-z0-9][a-z0-9-]{1,62}$"
+		return nameRule
 	}
 	if reservedRealms[name] {
 		return fmt.Sprintf("%q is reserved", name)
@@ -155,11 +160,11 @@ func isLoopback(host string) bool {
 // checkRedirectURIs: absolute, no fragment (RFC 6749 §3.1.2), https or
 // loopback http; compared exactly at the authorization endpoint, so they are
 // stored as given.
-func checkRedirectURIs(v *ValidationError, uris []string) {
+func checkRedirectURIs(v *ValidationError, uris []string, public bool) {
 	seen := make(map[string]bool, len(uris))
 	for i, raw := range uris {
 		field := fmt.Sprintf("redirect_uris[%d]", i)
-		if msg := redirectURIProblem(raw); msg != "" {
+		if msg := redirectURIProblem(raw, public); msg != "" {
 			v.Add(field, msg)
 		} else if seen[raw] {
 			v.Add(field, "is a duplicate")
@@ -168,16 +173,33 @@ func checkRedirectURIs(v *ValidationError, uris []string) {
 	}
 }
 
-func redirectURIProblem(raw string) string {
+func redirectURIProblem(raw string, public bool) string {
 	if raw == "" {
 		return "must not be empty"
 	}
 	if len(raw) > maxURILen {
 		return fmt.Sprintf("must be at most %d characters", maxURILen)
 	}
+	if strings.Contains(raw, "*") {
+		// Compared exactly: a * would only ever match itself.
+		return "wildcards are not supported; list each URI"
+	}
 	u, err := url.Parse(raw)
+	if err == nil && IsPrivateUseScheme(u.Scheme) {
+		switch {
+		case !public:
+			return "a private-use scheme such as com.example.app:/callback is for native apps, which are public clients: make the application public, or use https"
+		case u.Opaque != "" || !strings.HasPrefix(u.Path, "/") && u.Host == "":
+			return "must be written like com.example.app:/callback (the scheme, a colon, then a path)"
+		case u.Fragment != "" || strings.Contains(raw, "#"):
+			return "must not have a fragment"
+		case u.User != nil:
+			return "must not contain user information"
+		}
+		return ""
+	}
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "must be an absolute URL"
+		return "must be an absolute URL such as https://app.example.com/callback"
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return "must not have a fragment"
@@ -192,9 +214,55 @@ func redirectURIProblem(raw string) string {
 			return "must use https (http only for localhost and loopback addresses)"
 		}
 	default:
+		if public {
+			return "must use https, http on a loopback address, or a private-use scheme such as com.example.app:/callback"
+		}
 		return "must use https (http only for localhost and loopback addresses)"
 	}
 	return ""
+}
+
+// IsPrivateUseScheme reports whether scheme is a private-use URI scheme
+// as native apps use for their redirect URIs (RFC 8252 §7.1): a reverse
+// domain name of the app's, so it has a period; never http or https.
+func IsPrivateUseScheme(scheme string) bool {
+	return strings.Contains(scheme, ".") && !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https")
+}
+
+// RedirectURIRegistered reports whether requested is one of c's redirect
+// URIs. They are compared exactly, except that a public client's loopback
+// IP redirect URI (http://127.0.0.1/… or http://[::1]/…) matches on any
+// port (RFC 8252 §7.3: a native app listens on whatever port it gets).
+// "localhost" is compared exactly: RFC 8252 §8.3 advises against it, and
+// its resolution is not the server's to know.
+func (c *Client) RedirectURIRegistered(requested string) bool {
+	if requested == "" {
+		return false
+	}
+	if slices.Contains(c.RedirectURIs, requested) {
+		return true
+	}
+	if !c.Public {
+		return false
+	}
+	req, err := url.Parse(requested)
+	if err != nil || req.Scheme != "http" || !isLoopbackIP(req.Hostname()) || req.User != nil || req.Fragment != "" {
+		return false
+	}
+	for _, r := range c.RedirectURIs {
+		reg, err := url.Parse(r)
+		if err == nil && reg.Scheme == "http" && reg.Hostname() == req.Hostname() && reg.EscapedPath() == req.EscapedPath() &&
+			reg.RawQuery == req.RawQuery && reg.User == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopbackIP reports whether host is a loopback IP literal.
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkWebOrigins: scheme://host[:port] only, as browsers send in Origin.

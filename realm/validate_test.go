@@ -17,15 +17,57 @@ func TestRedirectURIProblem(t *testing.T) {
 		"https://user:pw@app.example.com/cb", "http://localhost.evil.com/cb", "http://10.0.0.1/cb",
 		"https://app.example.com/" + strings.Repeat("a", 2000),
 	}
-	for _, u := range ok {
-		if msg := redirectURIProblem(u); msg != "" {
-			t.Errorf("%q refused: %s", u, msg)
+	for _, public := range []bool{false, true} {
+		for _, u := range ok {
+			if msg := redirectURIProblem(u, public); msg != "" {
+				t.Errorf("%q refused (public %v): %s", u, public, msg)
+			}
+		}
+		for _, u := range append(bad, "myapp:/cb", "com.example.app:callback", "com.example.app:/cb#x", "https://*.example.com/cb") {
+			if redirectURIProblem(u, public) == "" {
+				t.Errorf("%q accepted (public %v)", u, public)
+			}
 		}
 	}
-	for _, u := range bad {
-		if redirectURIProblem(u) == "" {
-			t.Errorf("%q accepted", u)
+	// Native apps (RFC 8252 §7.1): private-use schemes, for public
+	// clients only.
+	for _, u := range []string{"com.example.app:/callback", "com.example.app:/oauth2/cb?x=1", "com.example.app://callback"} {
+		if msg := redirectURIProblem(u, true); msg != "" {
+			t.Errorf("%q refused for a public client: %s", u, msg)
 		}
+		if msg := redirectURIProblem(u, false); !strings.Contains(msg, "public") {
+			t.Errorf("%q for a confidential client: %q, want a refusal saying native apps are public clients", u, msg)
+		}
+	}
+	for _, u := range []string{"https://app.example.com/*", "https://*.example.com/cb", "http://127.0.0.1:*/cb"} {
+		if msg := redirectURIProblem(u, true); msg != "wildcards are not supported; list each URI" {
+			t.Errorf("%q: %q, want the wildcard refusal", u, msg)
+		}
+	}
+}
+
+// TestRedirectURIRegistered (issue 19): exact comparison, except that a
+// public client's loopback IP redirect URI matches on any port (RFC 8252
+// §7.3); localhost and confidential clients stay exact.
+func TestRedirectURIRegistered(t *testing.T) {
+	public := &Client{Public: true, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]:8080/cb", "http://localhost/cb",
+		"com.example.app:/callback", "https://app.example.com/cb"}}
+	confidential := &Client{RedirectURIs: public.RedirectURIs}
+	for _, u := range []string{"http://127.0.0.1/callback", "http://127.0.0.1:51234/callback", "http://[::1]/cb", "http://[::1]:9/cb",
+		"com.example.app:/callback", "https://app.example.com/cb", "http://localhost/cb"} {
+		if !public.RedirectURIRegistered(u) {
+			t.Errorf("public client: %q not matched", u)
+		}
+	}
+	for _, u := range []string{"", "http://127.0.0.1:51234/other", "http://127.0.0.1:1/callback?x=1", "https://127.0.0.1:1/callback",
+		"http://localhost:3000/cb", "http://127.0.0.2/callback", "https://app.example.com:444/cb", "http://u@127.0.0.1:5/callback",
+		"com.example.app:/callback/", "http://127.0.0.1:5/callback#f"} {
+		if public.RedirectURIRegistered(u) {
+			t.Errorf("public client: %q matched", u)
+		}
+	}
+	if confidential.RedirectURIRegistered("http://127.0.0.1:51234/callback") || !confidential.RedirectURIRegistered("http://127.0.0.1/callback") {
+		t.Error("a confidential client's loopback redirect URI is not compared exactly")
 	}
 }
 
@@ -78,7 +120,13 @@ func FuzzRedirectURI(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		if redirectURIProblem(raw) != "" {
+		if redirectURIProblem(raw, true) == "" && redirectURIProblem(raw, false) != "" {
+			// Only a public client's private-use scheme may differ.
+			if u, err := url.Parse(raw); err != nil || !IsPrivateUseScheme(u.Scheme) || u.Fragment != "" || u.User != nil {
+				t.Fatalf("accepted %q for a public client", raw)
+			}
+		}
+		if redirectURIProblem(raw, false) != "" {
 			return
 		}
 		u, err := url.Parse(raw)

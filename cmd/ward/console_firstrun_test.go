@@ -30,6 +30,7 @@ func TestConsoleBrowserFirstRun(t *testing.T) {
 	waitPage(t, tab, "#org")
 	fill(t, tab, map[string]string{"#org": "acme", "#email": "founder@acme.test", "#first_name": "Fay", "#last_name": "Founder"})
 	submit(t, tab, `button[type=submit]`)
+	setPassword := evalJS[string](t, tab, `(document.querySelector('.done a[href*="/realms/console/login-actions/set-password"]') || {}).href || ""`)
 	if err := clickLink(tab, `.done a[href*="/realms/console/login-actions/set-password"]`); err != nil {
 		t.Fatalf("no set-password link on the finished setup page: %v\n%s", err, text(t, tab, "body"))
 	}
@@ -47,5 +48,16 @@ func TestConsoleBrowserFirstRun(t *testing.T) {
 	}
 	if !strings.Contains(text(t, tab, "main"), "no realms yet") || count(t, tab, `form[aria-labelledby="create-realm"]`) != 1 {
 		t.Errorf("the new owner's console:\n%s", text(t, tab, "main"))
+	}
+	// Used links say so when their page opens (issue 19): no form to fill
+	// in for nothing.
+	for _, link := range []string{m[0], setPassword} {
+		if err := chromedp.Do(tab, chromedp.Navigate(link)); err != nil {
+			t.Fatal(err)
+		}
+		waitPage(t, tab, "body")
+		if body := text(t, tab, "body"); !strings.Contains(body, "invalid, expired or already used") || count(t, tab, "form") != 0 {
+			t.Errorf("the used link %s opens:\n%s", link, body)
+		}
 	}
 }

@@ -96,9 +96,23 @@ func TestConsoleBrowserPolicies(t *testing.T) {
 	if path := evalJS[string](t, tab, `location.pathname + " " + document.querySelector("#test-subject").value`); path != "/console/realms/shop/policies/test user:"+aliceID {
 		t.Errorf("after testing: path and subject = %q", path)
 	}
+	if got := text(t, tab, `tr[data-explain="finance-reports"][data-result="allowed"] td[data-label="Condition"]`); got != "true: allows" {
+		t.Errorf("alice's explanation: %q", got)
+	}
 	ask("user:"+bobID, `{"region": "eu"}`)
 	if count(t, tab, `[data-decision="denied"]`) != 1 || count(t, tab, `[data-policy-allowed]`) != 0 {
 		t.Fatalf("bob: %s", text(t, tab, "main"))
+	}
+	// The denial is explained: the one policy of report:read, false.
+	if got := text(t, tab, `tr[data-explain="finance-reports"][data-result="denied"] td[data-label="Condition"]`); got != "false: does not allow" || count(t, tab, "tr[data-explain]") != 1 {
+		t.Errorf("bob's explanation: %q; page:\n%s", got, text(t, tab, "main"))
+	}
+	// No policy covers report:delete: the answer says so.
+	fill(t, tab, map[string]string{"#test-subject": "user:" + aliceID, "#test-resource-type": "report", "#test-action": "delete",
+		"#test-resource": `{"region": "eu"}`})
+	submit(t, tab, `form[aria-labelledby="test-policies"] button[type=submit]`)
+	if count(t, tab, `[data-decision="denied"]`) != 1 || count(t, tab, "[data-no-policy]") != 1 || count(t, tab, "tr[data-explain]") != 0 {
+		t.Errorf("an action no policy covers: %s", text(t, tab, "main"))
 	}
 	// Bad JSON is a field error; what was typed stays, and the edit form
 	// still holds the policy.

@@ -351,7 +351,7 @@ func TestFirstStartSetupLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	body = readBody(t, resp)
-	if resp.StatusCode != 400 || !strings.Contains(body, "Organization must match") || !strings.Contains(body, `value="owner@acme.test"`) {
+	if resp.StatusCode != 400 || !strings.Contains(body, "Organization must be 2 to 63 characters") || !strings.Contains(body, `value="owner@acme.test"`) {
 		t.Fatalf("bad org slug: %d, want 400 naming the field and keeping the input:\n%s", resp.StatusCode, body)
 	}
 

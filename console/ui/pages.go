@@ -266,6 +266,9 @@ var fieldLabels = map[string]string{
 	"cidrs":                          "IP allow list",
 	"ip_allow_list":                  "IP allow list",
 	"idp_primary_priority":           "Primary group priority for identity providers",
+	"redirect_uris":                  "Redirect URIs",
+	"web_origins":                    "Web origins",
+	"client_id":                      "Client ID",
 	// The identity provider form's.
 	"metadata_url":    "Metadata URL",
 	"metadata_xml":    "Metadata XML",

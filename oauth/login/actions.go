@@ -46,6 +46,10 @@ type passwordPage struct {
 	// Next is a link shown after Done (console members go on to the
 	// console; an app's users go back to the app they came from).
 	Next, NextLabel string
+	// Dead: the link cannot be used (or there is none), so there is no
+	// form, only Error and a way to a new link (ResetURL).
+	Dead     bool
+	ResetURL string
 }
 
 // pageRealm finds the realm a page belongs to; when there is none it has
@@ -64,13 +68,28 @@ func (h *Handler) setPasswordForm(c echo.Context) error {
 		return err
 	}
 	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), Token: c.QueryParam("token"), MinLength: realm.MinPasswordLength}
+	page.ResetURL = "/realms/" + r.Name + "/login-actions/reset-password"
 	if page.Token == "" {
-		page.Error = "This page needs the link from your email."
+		page.Error, page.Dead = "This page needs the link from your email.", true
+		return h.renderPage(c, http.StatusBadRequest, page)
+	}
+	usable, err := h.service.ActionLinkUsable(c.Request().Context(), r.Name, page.Token)
+	if err != nil {
+		h.log.ErrorContext(c.Request().Context(), "login-actions: check link", "realm", r.Name, "err", err)
+		page.Error = unavailableText
+		return h.renderPage(c, failureStatus(err), page)
+	}
+	if !usable {
+		// Said when the page opens, not after a password is chosen.
+		page.Error, page.Dead = linkUnusableText, true
 		return h.renderPage(c, http.StatusBadRequest, page)
 	}
 	page.Action = c.Request().URL.Path
 	return h.renderForm(c, http.StatusOK, page)
 }
+
+// linkUnusableText is what a used, expired or unknown link's page says.
+const linkUnusableText = "This link is invalid, expired or already used. Ask for a new one."
 
 func (h *Handler) setPasswordSubmit(c echo.Context) error {
 	r, err := h.pageRealm(c)
@@ -97,7 +116,7 @@ func (h *Handler) setPasswordSubmit(c echo.Context) error {
 		page.FieldErrors = map[string]string{}
 		for _, f := range verr.Fields {
 			if f.Field == "token" {
-				page.Error = "This link is invalid or has expired. Ask for a new one."
+				page.Error = linkUnusableText
 				continue
 			}
 			page.FieldErrors[f.Field] = "This " + strings.ReplaceAll(f.Field, "_", " ") + " " + f.Message + "."

@@ -103,7 +103,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 		return refuse(http.StatusBadRequest, "The application is unknown.")
 	}
 	page.AppName = appName(client)
-	if ru := req.Form.Get("redirect_uri"); ru == "" || !slices.Contains(client.RedirectURIs, ru) {
+	if !client.RedirectURIRegistered(req.Form.Get("redirect_uri")) {
 		return refuse(http.StatusBadRequest, "The application sent an invalid redirect URI.")
 	}
 

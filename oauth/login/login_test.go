@@ -195,8 +195,8 @@ func TestAuthorizeRedirectURIAndClient(t *testing.T) {
 		"unregistered":     "https://evil.example/cb",
 		"prefix":           f.Redirect + "/more",
 		"query added":      f.Redirect + "?x=1",
-		"other port":       "http://127.0.0.1:43118/cb",
-		"no port":          "http://127.0.0.1/cb",
+		"other path":       "http://127.0.0.1:43118/cb2",
+		"localhost":        "http://localhost:43117/cb",
 		"missing":          "",
 		"case of the host": "http://LOCALHOST:43117/cb",
 		"trailing slash":   f.Redirect + "/",
@@ -224,6 +224,42 @@ func TestAuthorizeRedirectURIAndClient(t *testing.T) {
 	if p.Status != http.StatusSeeOther || p.Location == nil || p.Location.Query().Get("error") != "invalid_state" ||
 		p.Location.Query().Get("iss") != f.Realm.Issuer {
 		t.Errorf("missing state: %d %v, want a redirect with invalid_state and iss", p.Status, p.Location)
+	}
+}
+
+// TestNativeAppRedirects (issue 19, RFC 8252): a public client signs in
+// through a private-use scheme redirect URI (§7.1) and through a loopback
+// IP redirect URI on whatever port it listens (§7.3), each redeemed with a
+// real client; a confidential client's loopback redirect URI stays exact.
+func TestNativeAppRedirects(t *testing.T) {
+	f := oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)
+	f.Env.NewClient(f.Realm.ID, "native", func(c *realm.Client) {
+		c.Kind, c.Public, c.SecretHash = realm.KindApplication, true, nil
+		c.RedirectURIs = []string{"com.example.app:/callback", "http://127.0.0.1/callback"}
+	})
+	for _, redirect := range []string{"com.example.app:/callback", "http://127.0.0.1:51234/callback", "http://127.0.0.1/callback"} {
+		conf := *f.Conf
+		conf.ClientID, conf.RedirectURL = "native", redirect
+		verifier := oauth2.GenerateVerifier()
+		loc := f.Authorize(t, oauthtest.Browser(t), conf.AuthCodeURL(oauthtest.RandomString(t), oauth2.S256ChallengeOption(verifier)))
+		if !strings.HasPrefix(loc.String(), redirect+"?") || loc.Query().Get("code") == "" {
+			t.Errorf("redirect %s: sent to %s, want the redirect URI with a code", redirect, loc)
+		}
+		tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil || tok.AccessToken == "" {
+			t.Errorf("redirect %s: exchange: %v", redirect, err)
+		}
+	}
+	_, secret := f.Env.NewClient(f.Realm.ID, "backend", func(c *realm.Client) {
+		c.Kind = realm.KindApplication
+		c.RedirectURIs = []string{"http://127.0.0.1/callback"}
+	})
+	conf := *f.Conf
+	conf.ClientID, conf.ClientSecret, conf.RedirectURL = "backend", secret, "http://127.0.0.1:51234/callback"
+	p := oauthtest.Fetch(t, oauthtest.Browser(t), http.MethodGet, conf.AuthCodeURL(oauthtest.RandomString(t),
+		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+	if p.Status != http.StatusBadRequest || p.Location != nil || !strings.Contains(p.Body, "invalid redirect URI") {
+		t.Errorf("confidential client, loopback on another port: %d %v, want a 400 error page", p.Status, p.Location)
 	}
 }
 
