@@ -184,11 +184,26 @@ func (a *API) listUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.svc.ListUsers(ctx(c), c.Param("realm"), o)
+	q := realm.UserSearch{ListOptions: o, Status: c.QueryParam("status"), GroupID: c.QueryParam("group_id")}
+	switch c.QueryParam("locked") {
+	case "":
+	case "true":
+		q.Locked = true
+	case "false":
+	default:
+		return realm.Invalid("locked", "must be true or false")
+	}
+	page, err := a.svc.SearchUsers(ctx(c), c.Param("realm"), q)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listOf(page, toUser))
+	return c.JSON(http.StatusOK, userListResponse{listResponse: listOf(page.Page, toUser), Total: page.Total})
+}
+
+// userListResponse is the users list with how many users match in all.
+type userListResponse struct {
+	listResponse[userDTO]
+	Total int `json:"total"`
 }
 
 func (a *API) createUser(c echo.Context) error {

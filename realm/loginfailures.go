@@ -34,7 +34,9 @@ type LoginFailureStore interface {
 	// LockLogin locks the key until the given time, resets its failures
 	// and counts a lockout, only if it has at least threshold failures;
 	// of concurrent callers one locks. It reports whether it locked.
-	LockLogin(ctx context.Context, realmID, key string, threshold int, until, now time.Time) (bool, error)
+	// userID is the user whose address the key is ("" for an unknown
+	// one), recorded for the users list's locked filter.
+	LockLogin(ctx context.Context, realmID, key, userID string, threshold int, until, now time.Time) (bool, error)
 	// ClearLoginFailures forgets the key's state (after a successful
 	// sign-in).
 	ClearLoginFailures(ctx context.Context, realmID, key string) error

@@ -116,6 +116,9 @@ type UserStore interface {
 	GetUserByEmail(ctx context.Context, realmID, email string) (*User, error)
 	// ListUsers orders by ID; Query matches email and names.
 	ListUsers(ctx context.Context, realmID string, opts ListOptions) (Page[User], error)
+	// SearchUsers is ListUsers with UserSearch's filters (at now, for
+	// the locked one), and how many users match in all.
+	SearchUsers(ctx context.Context, realmID string, q UserSearch, now time.Time) (Page[User], int, error)
 	// UpdateUser saves every field, replacing the group memberships.
 	UpdateUser(ctx context.Context, u *User) error
 }

@@ -244,6 +244,31 @@ type ListOptions struct {
 	Query  string // case-insensitive substring match on names/emails
 }
 
+// User statuses a users list may be filtered by (UserSearch.Status).
+const (
+	UserStatusActive      = "active"      // may sign in
+	UserStatusDeactivated = "deactivated" // sign-in refused
+	// UserStatusInvited is active with no password yet and no identity
+	// provider to sign in with: the set-password link not yet used.
+	UserStatusInvited = "invited"
+)
+
+// UserSearch asks for a page of a realm's users: Query matches the email,
+// first, last or full name ("Alice Trader"); the filters keep users of a
+// status, members of a group, and users whose sign-in is locked.
+type UserSearch struct {
+	ListOptions
+	Status  string
+	GroupID string
+	Locked  bool
+}
+
+// UserPage is a page of users and how many users match in all.
+type UserPage struct {
+	Page[User]
+	Total int
+}
+
 // Page is one page of a list.
 type Page[T any] struct {
 	Items      []T

@@ -36,6 +36,46 @@ func (s *Service) ListUsers(ctx context.Context, realmName string, o ListOptions
 	return p, nil
 }
 
+// SearchUsers lists a realm's users matching q (password hashes cleared),
+// with how many match in all. An unknown status, or a group that is not
+// the realm's, is a 400 naming the filter.
+func (s *Service) SearchUsers(ctx context.Context, realmName string, q UserSearch) (UserPage, error) {
+	a, err := canRead(ctx)
+	if err != nil {
+		return UserPage{}, err
+	}
+	if q.ListOptions, err = pageOptions(q.ListOptions); err != nil {
+		return UserPage{}, err
+	}
+	switch q.Status {
+	case "", UserStatusActive, UserStatusDeactivated, UserStatusInvited:
+	default:
+		return UserPage{}, Invalid("status", "must be active, deactivated or invited")
+	}
+	r, err := a.realm(ctx, s.store, realmName)
+	if err != nil {
+		return UserPage{}, err
+	}
+	if q.GroupID != "" {
+		if TextProblem(q.GroupID, false) != "" || len(q.GroupID) > maxEventRefLen {
+			return UserPage{}, Invalid("group_id", "is not a group of this realm")
+		}
+		if _, err := s.store.GetGroup(ctx, r.ID, q.GroupID); errors.Is(err, ErrNotFound) {
+			return UserPage{}, Invalid("group_id", "is not a group of this realm")
+		} else if err != nil {
+			return UserPage{}, err
+		}
+	}
+	p, total, err := s.store.SearchUsers(ctx, r.ID, q, s.now())
+	if err != nil {
+		return UserPage{}, err
+	}
+	for i := range p.Items {
+		p.Items[i] = *userView(&p.Items[i])
+	}
+	return UserPage{Page: p, Total: total}, nil
+}
+
 // CreateUser creates an active user. Email, first and last name are
 // required; the email is unique in the realm case-insensitively. Unless
 // SendSetPasswordEmail is false, the same transaction issues a set-password

@@ -195,7 +195,20 @@ func TestConsoleBrowserClients(t *testing.T) {
 		kept[3] != true || kept[4] != true || kept[5] != true {
 		t.Errorf("after the refused form: redirects, name, display, kind app, post_message, app fields shown = %v", kept)
 	}
+	// A wildcard is refused in words (issue 19).
+	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb\nhttps://*.shop.example/cb"})
+	submit(t, tab, newForm+"button[type=submit]")
+	if msg := text(t, tab, "#client-redirects-error"); !strings.Contains(msg, "line 2") || !strings.Contains(msg, "wildcards are not supported; list each URI") {
+		t.Errorf("wildcard redirect URI error = %q", msg)
+	}
+	// post_message without the redirect URI's origin among the web
+	// origins: refused now, naming the origin, not at sign-in (issue 19).
 	fill(t, tab, map[string]string{"#client-redirects": "https://shop.example/cb"})
+	submit(t, tab, newForm+"button[type=submit]")
+	if msg := text(t, tab, "#client-origins-error"); !strings.Contains(msg, "https://shop.example") || !strings.Contains(msg, "post_message") {
+		t.Fatalf("post_message without its web origin: error %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	fill(t, tab, map[string]string{"#client-origins": "https://shop.example"})
 	submit(t, tab, newForm+"button[type=submit]")
 	appSecret := shownSecret("")
 	appID := strings.TrimSpace(text(t, tab, "#client-id-value"))

@@ -109,9 +109,17 @@ func TestSetPasswordAndResetPages(t *testing.T) {
 	if status, body := post(t, b, target, form); status != 200 || !strings.Contains(body, "Your password is set") {
 		t.Fatalf("set password = %d:\n%s", status, body)
 	}
-	_, _, csrf = page(t, b, link)
-	form.Set("csrf_token", csrf)
-	if status, body := post(t, b, target, form); status != 400 || !strings.Contains(body, "invalid or has expired") {
+	// Used: its page says so as it opens, with no form (issue 19), and a
+	// form sent again (the CSRF cookie still set) is refused too.
+	used, uerr := b.Get(link)
+	if uerr != nil {
+		t.Fatal(uerr)
+	}
+	if body := readBody(t, used); used.StatusCode != 400 || !strings.Contains(body, "invalid, expired or already used") ||
+		strings.Contains(body, "<form") {
+		t.Errorf("the used link's page = %d, want 400 saying so without a form:\n%s", used.StatusCode, body)
+	}
+	if status, body := post(t, b, target, form); status != 400 || !strings.Contains(body, "invalid, expired or already used") {
 		t.Errorf("second use of the link = %d, want 400:\n%s", status, body)
 	}
 

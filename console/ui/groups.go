@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,8 @@ func (u *UI) registerGroups(e *echo.Echo) {
 	e.POST("/console/realms/:realm/groups/:id", u.page(u.updateGroup))
 	e.GET("/console/realms/:realm/groups/:id/delete", u.page(u.confirmDeleteGroup))
 	e.POST("/console/realms/:realm/groups/:id/delete", u.page(u.deleteGroup))
+	e.POST("/console/realms/:realm/groups/:id/members/add", u.page(u.addGroupMember))
+	e.POST("/console/realms/:realm/groups/:id/members/remove", u.page(u.removeGroupMember))
 }
 
 // attrField is one attribute's input (or read-only value) on a group form.
@@ -160,14 +163,24 @@ func (u *UI) createGroup(r *req) error {
 // ConfirmDelete, the page that confirms its deletion.
 type groupView struct {
 	base
-	G             *realm.Group
-	Values        []groupValue
-	Fields        []attrField
-	Members       []realm.GroupMember
-	Next          string
-	Paged         bool // a later page of members
+	G           *realm.Group
+	Values      []groupValue
+	Fields      []attrField
+	Members     []realm.GroupMember
+	Next        string
+	Paged       bool   // a later page of members
+	MemberQuery string // the members list's search
+	// AddQuery is the search for users and service accounts to add;
+	// Candidates are what it found that are not members yet.
+	AddQuery      string
+	Candidates    []realm.GroupMember
+	MoreFound     bool // the search found more than it shows
 	ConfirmDelete bool
 }
+
+// candidateLimit bounds how many users (and as many service accounts) an
+// add-members search shows: a narrower search finds the rest.
+const candidateLimit = 20
 
 func (u *UI) groupPage(r *req) error { return u.showGroup(r, http.StatusOK, nil, nil, false) }
 
@@ -194,16 +207,97 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 	if err != nil {
 		return r.fail(err)
 	}
-	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: cursor})
+	mq := strings.TrimSpace(r.c.QueryParam("mq"))
+	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: cursor, Query: mq})
 	if err != nil {
 		return r.fail(err)
 	}
 	if !b.refill(f, fe) {
 		b.Form = groupForm(defs, g)
 	}
-	return r.render(status, "group.html", &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),
+	v := &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),
 		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, Next: members.NextCursor,
-		Paged: r.c.QueryParam("cursor") != "", ConfirmDelete: confirm})
+		Paged: r.c.QueryParam("cursor") != "", MemberQuery: mq, ConfirmDelete: confirm,
+		AddQuery: strings.TrimSpace(r.c.QueryParam("add"))}
+	if v.AddQuery != "" && b.CanWrite {
+		if v.Candidates, v.MoreFound, err = u.memberCandidates(r, g.ID, v.AddQuery); err != nil {
+			return r.fail(err)
+		}
+	}
+	return r.render(status, "group.html", v)
+}
+
+// memberCandidates finds the users (by email or name) and service accounts
+// (by name or client_id) matching q that are not in the group yet.
+func (u *UI) memberCandidates(r *req, groupID, q string) ([]realm.GroupMember, bool, error) {
+	var out []realm.GroupMember
+	more := false
+	users, err := u.svc.SearchUsers(r.ctx, r.realm, realm.UserSearch{ListOptions: realm.ListOptions{Query: q, Limit: candidateLimit}})
+	if err != nil {
+		return nil, false, err
+	}
+	more = more || users.NextCursor != ""
+	for _, x := range users.Items {
+		if !slices.Contains(x.Groups, groupID) {
+			out = append(out, realm.GroupMember{Kind: "user", ID: x.ID, Name: strings.TrimSpace(x.FirstName + " " + x.LastName + " <" + x.Email + ">")})
+		}
+	}
+	clients, err := u.svc.ListClients(r.ctx, r.realm, realm.ListOptions{Query: q, Limit: candidateLimit})
+	if err != nil {
+		return nil, false, err
+	}
+	more = more || clients.NextCursor != ""
+	for _, c := range clients.Items {
+		if c.Kind == realm.KindServiceAccount && !slices.Contains(c.Groups, groupID) {
+			out = append(out, realm.GroupMember{Kind: "client", ID: c.ID, ClientID: c.ClientID, Name: c.Name})
+		}
+	}
+	return out, more, nil
+}
+
+// addGroupMember and removeGroupMember put a user or service account in
+// the group or take it out, from the group's page.
+func (u *UI) addGroupMember(r *req) error    { return u.changeGroupMember(r, true) }
+func (u *UI) removeGroupMember(r *req) error { return u.changeGroupMember(r, false) }
+
+func (u *UI) changeGroupMember(r *req, add bool) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	groupID, kind, id, name := r.c.Param("id"), f.Get("kind"), f.Get("member"), f.Get("name")
+	switch {
+	case kind == "user" && add:
+		_, err = u.svc.AddUserToGroup(r.ctx, r.realm, id, groupID)
+	case kind == "user":
+		_, err = u.svc.RemoveUserFromGroup(r.ctx, r.realm, id, groupID)
+	case kind == "client" && add:
+		_, err = u.svc.AddClientToGroup(r.ctx, r.realm, id, groupID)
+	case kind == "client":
+		_, err = u.svc.RemoveClientFromGroup(r.ctx, r.realm, id, groupID)
+	default:
+		err = realm.Invalid("kind", "must be user or client")
+	}
+	if err != nil {
+		if fe, status, ok := refusedForm(err); ok {
+			// Such as a member whose primary group this is: said on the
+			// group's page, at the members.
+			msg := ""
+			for _, m := range fe {
+				msg = m
+			}
+			return u.showGroup(r, status, nil, fieldErrors{"members": name + ": " + msg}, false)
+		}
+		return r.fail(err)
+	}
+	back := groupPath(r.realm, groupID) + "#group-members"
+	if add {
+		if q := f.Get("add"); q != "" {
+			back = groupPath(r.realm, groupID) + "?" + url.Values{"add": {q}}.Encode() + "#add-members"
+		}
+		return r.done(f, back, name+" added to the group.")
+	}
+	return r.done(f, back, name+" removed from the group.")
 }
 
 func (u *UI) updateGroup(r *req) error {

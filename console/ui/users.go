@@ -38,12 +38,18 @@ func (u *UI) registerUsers(e *echo.Echo) {
 type usersView struct {
 	base
 	Users  []realm.User
-	Next   string // cursor of the next page, "" on the last
-	Paged  bool   // a page after the first
+	Total  int // users matching the search and filters
 	Query  string
 	Groups []realm.Group
 	// GroupNames names group IDs for the list's groups column.
 	GroupNames map[string]string
+	// The filters as asked.
+	Status, GroupFilter string
+	Locked              bool
+	Filtered            bool
+	// Page links with the same search and filters ("" when there is
+	// none): the first page, the one before and the one after.
+	FirstURL, PrevURL, NextURL string
 }
 
 func (u *UI) usersPage(r *req) error { return u.showUsers(r, http.StatusOK, nil, nil) }
@@ -58,12 +64,18 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	page, err := u.svc.ListUsers(r.ctx, r.realm, realm.ListOptions{Query: q, Cursor: cursor})
+	back, err := backCursors(r.c.QueryParam("back"))
 	if err != nil {
 		return r.fail(err)
 	}
-	groups, names, err := u.allGroups(r)
+	v := &usersView{base: b, Query: q, Status: r.c.QueryParam("status"), GroupFilter: r.c.QueryParam("group"),
+		Locked: r.c.QueryParam("locked") == "on"}
+	page, err := u.svc.SearchUsers(r.ctx, r.realm, realm.UserSearch{ListOptions: realm.ListOptions{Query: q, Cursor: cursor},
+		Status: v.Status, GroupID: v.GroupFilter, Locked: v.Locked})
 	if err != nil {
+		return r.fail(err)
+	}
+	if v.Groups, v.GroupNames, err = u.allGroups(r); err != nil {
 		return r.fail(err)
 	}
 	if !b.refill(f, fe) {
@@ -71,8 +83,83 @@ func (u *UI) showUsers(r *req, status int, f url.Values, fe fieldErrors) error {
 		// all, so it is on unless the admin turns it off.
 		b.Form.Set("send_email", "on")
 	}
-	return r.render(status, "users.html", &usersView{base: b, Users: page.Items, Next: page.NextCursor, Paged: cursor != "",
-		Query: q, Groups: groups, GroupNames: names})
+	v.base = b
+	v.Users, v.Total = page.Items, page.Total
+	filters := url.Values{}
+	for k, s := range map[string]string{"q": q, "status": v.Status, "group": v.GroupFilter} {
+		if s != "" {
+			filters.Set(k, s)
+		}
+	}
+	if v.Locked {
+		filters.Set("locked", "on")
+	}
+	v.Filtered = len(filters) > 0
+	v.FirstURL, v.PrevURL, v.NextURL = pageLinks(realmPath(r.realm, "users"), filters, cursor, back, page.NextCursor)
+	return r.render(status, "users.html", v)
+}
+
+// maxBackCursors bounds how many earlier pages a list's Previous link
+// remembers (each a cursor in the URL).
+const maxBackCursors = 20
+
+// backCursors reads a list's ?back=: the cursors of the pages before this
+// one (after the first), oldest first, comma-separated.
+func backCursors(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	back := strings.Split(s, ",")
+	if len(back) > maxBackCursors {
+		back = back[len(back)-maxBackCursors:]
+	}
+	for _, c := range back {
+		if !cursorPattern.MatchString(c) {
+			return nil, realm.Invalid("back", "is not a page link Ward made")
+		}
+	}
+	return back, nil
+}
+
+// pageLinks are a keyset-paged list's links to its first, previous and
+// next pages, keeping filters: the page at cursor (after the pages in
+// back) has the next page at next.
+func pageLinks(path string, filters url.Values, cursor string, back []string, next string) (first, prev, nextURL string) {
+	link := func(c string, back []string) string {
+		q := url.Values{}
+		for k, v := range filters {
+			q[k] = v
+		}
+		if c != "" {
+			q.Set("cursor", c)
+		}
+		if len(back) > 0 {
+			q.Set("back", strings.Join(back, ","))
+		}
+		if len(q) == 0 {
+			return path
+		}
+		return path + "?" + q.Encode()
+	}
+	if cursor != "" {
+		first = link("", nil)
+		if len(back) == 0 {
+			prev = first
+		} else {
+			prev = link(back[len(back)-1], back[:len(back)-1])
+		}
+	}
+	if next != "" {
+		nb := back
+		if cursor != "" {
+			nb = append(append([]string(nil), back...), cursor)
+		}
+		if len(nb) > maxBackCursors {
+			nb = nb[len(nb)-maxBackCursors:]
+		}
+		nextURL = link(next, nb)
+	}
+	return first, prev, nextURL
 }
 
 func (u *UI) createUser(r *req) error {

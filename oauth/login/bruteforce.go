@@ -121,7 +121,11 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 // callers one locks and writes the lockout event.
 func (l *lockout) lock(ctx context.Context, r *realm.Realm, email, key string, state *realm.LoginFailure, now time.Time) {
 	d := lockDuration(state.Lockouts)
-	locked, err := l.store.LockLogin(ctx, r.ID, key, loginLockThreshold, now.Add(d), now)
+	userID := ""
+	if u, err := l.store.GetUserByEmail(ctx, r.ID, email); err == nil && u.RealmID == r.ID {
+		userID = u.ID
+	}
+	locked, err := l.store.LockLogin(ctx, r.ID, key, userID, loginLockThreshold, now.Add(d), now)
 	if err != nil {
 		// The failures stay counted, so the next attempt locks.
 		l.log.WarnContext(ctx, "login: locking sign-in", "realm", r.Name, "err", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ var cases = []conformanceCase{
 	{"MemberGroupings", testMemberGroupings},
 	{"DeleteGroupRemovesMemberships", testDeleteGroup},
 	{"Users", testUsers},
+	{"SearchUsers", testSearchUsers},
 	{"UserPagination", testUserPagination},
 	{"Clients", testClients},
 	{"ClientClaims", testClientClaims},
@@ -1583,4 +1585,72 @@ func testUserClaims(t *testing.T, f *fixture) {
 	wantNotFound(t, "GetUserClaims in another realm", err)
 	_, err = us.GetUserClaims(f.ctx, r.ID, "nope")
 	wantNotFound(t, "GetUserClaims unknown user", err)
+}
+
+// testSearchUsers: SearchUsers matches full names, filters by status,
+// group and lock, combines them, and counts every match beyond the page.
+func testSearchUsers(t *testing.T, f *fixture) {
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
+	g := f.group(r.ID, "traders", nil)
+	mk := func(email, first, last string, active, password bool, groups ...string) *realm.User {
+		u := f.user(r.ID, email, groups...)
+		u.FirstName, u.LastName, u.Active = first, last, active
+		if password {
+			u.PasswordHash = "$argon2id$x"
+		}
+		must(t, f.s.UpdateUser(f.ctx, u))
+		return u
+	}
+	a := mk("a@example.com", "Alice", "Trader", true, true, g.ID)
+	b := mk("b@example.com", "Bob", "Stone", true, false)
+	c := mk("c@example.com", "Carol", "Trader", false, true)
+	d := mk("d@example.com", "Dan", "Lee", true, true, g.ID)
+	f.user(other.ID, "alice@example.com") // another realm's Alice Trader is never listed
+	now := f.clock
+	for range 10 {
+		_, err := f.s.AddLoginFailure(f.ctx, r.ID, "key-d", now)
+		must(t, err)
+	}
+	locked, err := f.s.LockLogin(f.ctx, r.ID, "key-d", d.ID, 10, now.Add(time.Minute), now)
+	if err != nil || !locked {
+		t.Fatalf("LockLogin = %v, %v", locked, err)
+	}
+	ask := func(q realm.UserSearch, at time.Time) ([]string, int) {
+		t.Helper()
+		page, total, err := f.s.SearchUsers(f.ctx, r.ID, q, at)
+		must(t, err)
+		var emails []string
+		for _, u := range page.Items {
+			emails = append(emails, u.Email)
+		}
+		return emails, total
+	}
+	for name, c := range map[string]struct {
+		q    realm.UserSearch
+		want string
+	}{
+		"full name":         {realm.UserSearch{ListOptions: realm.ListOptions{Query: "alice TRADER"}}, a.Email},
+		"last name":         {realm.UserSearch{ListOptions: realm.ListOptions{Query: "trader"}}, a.Email + " " + c.Email},
+		"active":            {realm.UserSearch{Status: realm.UserStatusActive}, a.Email + " " + b.Email + " " + d.Email},
+		"deactivated":       {realm.UserSearch{Status: realm.UserStatusDeactivated}, c.Email},
+		"invited":           {realm.UserSearch{Status: realm.UserStatusInvited}, b.Email},
+		"group":             {realm.UserSearch{GroupID: g.ID}, a.Email + " " + d.Email},
+		"locked":            {realm.UserSearch{Locked: true}, d.Email},
+		"group, name, lock": {realm.UserSearch{GroupID: g.ID, Locked: true, ListOptions: realm.ListOptions{Query: "dan"}}, d.Email},
+		"none":              {realm.UserSearch{GroupID: g.ID, Status: realm.UserStatusInvited}, ""},
+	} {
+		got, total := ask(c.q, now)
+		if strings.Join(got, " ") != c.want || total != len(got) {
+			t.Errorf("%s: %v (total %d), want %q", name, got, total, c.want)
+		}
+	}
+	if got, _ := ask(realm.UserSearch{Locked: true}, now.Add(2*time.Minute)); len(got) != 0 {
+		t.Errorf("locked after the lock's end: %v, want none", got)
+	}
+	page, total, err := f.s.SearchUsers(f.ctx, r.ID, realm.UserSearch{ListOptions: realm.ListOptions{Query: "trader", Limit: 1}}, now)
+	must(t, err)
+	if len(page.Items) != 1 || page.NextCursor == "" || total != 2 {
+		t.Errorf("a page of one of two: %d items, next %q, total %d; want 1, a cursor, 2", len(page.Items), page.NextCursor, total)
+	}
 }

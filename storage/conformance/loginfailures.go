@@ -41,7 +41,7 @@ func testLoginFailures(t *testing.T, f *fixture, s realm.Store) {
 	var locked sync.Map
 	for i := range 5 {
 		wg.Go(func() {
-			ok, err := s.LockLogin(ctx, r.ID, "k", 10, until, now)
+			ok, err := s.LockLogin(ctx, r.ID, "k", "", 10, until, now)
 			if err != nil {
 				t.Error(err)
 			}
@@ -63,7 +63,7 @@ func testLoginFailures(t *testing.T, f *fixture, s realm.Store) {
 	if lf.Failures != 0 || lf.Lockouts != 1 || lf.LockedUntil == nil || !lf.LockedUntil.Equal(until.Truncate(time.Microsecond)) {
 		t.Errorf("after lock: %+v", lf)
 	}
-	if ok, _ := s.LockLogin(ctx, r.ID, "k", 10, until, now); ok {
+	if ok, _ := s.LockLogin(ctx, r.ID, "k", "", 10, until, now); ok {
 		t.Error("LockLogin below the threshold locked")
 	}
 	// Attempts while locked are not counted (they are refused unseen), so

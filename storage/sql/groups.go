@@ -244,7 +244,7 @@ func (s *Store) ListGroupMembers(ctx context.Context, realmID, groupID string, o
 		db := s.q(ctx).Table("users").Select("users.*").
 			Joins("JOIN user_groups ON user_groups.user_id = users.id").
 			Where("user_groups.realm_id = ? AND user_groups.group_id = ?", realmID, groupID)
-		db = whereQuery(db, opts.Query, "users.email", "users.first_name", "users.last_name")
+		db = whereQuery(db, opts.Query, "users.email", "users.first_name", "users.last_name", "users.first_name || ' ' || users.last_name")
 		users, more, err := keysetPage(db, "users.id", userCursor, limit, func(m userModel) string { return m.ID })
 		if err != nil {
 			return none, mapErr(err)

@@ -59,10 +59,11 @@ RETURNING realm_id, account_key, failures, lockouts, locked_until, updated_at`, 
 }
 
 // LockLogin locks the key if it has reached threshold failures.
-func (s *Store) LockLogin(ctx context.Context, realmID, key string, threshold int, until, now time.Time) (bool, error) {
+func (s *Store) LockLogin(ctx context.Context, realmID, key, userID string, threshold int, until, now time.Time) (bool, error) {
 	res := s.q(ctx).Model(&loginFailureModel{}).
 		Where("realm_id = ? AND account_key = ? AND failures >= ?", realmID, key, threshold).
-		Updates(map[string]any{"failures": 0, "lockouts": gorm.Expr("lockouts + 1"), "locked_until": dbTime(until), "updated_at": dbTime(now)})
+		Updates(map[string]any{"failures": 0, "lockouts": gorm.Expr("lockouts + 1"), "locked_until": dbTime(until),
+			"updated_at": dbTime(now), "user_id": userID})
 	if res.Error != nil {
 		return false, mapErr(res.Error)
 	}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -73,7 +76,44 @@ func (s *Store) getUser(ctx context.Context, where string, args ...any) (*realm.
 
 // ListUsers lists the realm's users by ID; Query matches email and names.
 func (s *Store) ListUsers(ctx context.Context, realmID string, opts realm.ListOptions) (realm.Page[realm.User], error) {
-	db := whereQuery(s.q(ctx).Model(&userModel{}).Where("realm_id = ?", realmID), opts.Query, "email", "first_name", "last_name")
+	db := whereQuery(s.q(ctx).Model(&userModel{}).Where("realm_id = ?", realmID), opts.Query, userSearchColumns...)
+	return s.userPage(ctx, db, opts)
+}
+
+// userSearchColumns are what a users list's query matches: the email, each
+// name and the full name as the console shows it.
+var userSearchColumns = []string{"email", "first_name", "last_name", "first_name || ' ' || last_name"}
+
+// SearchUsers lists the realm's users that match q, and counts them all.
+func (s *Store) SearchUsers(ctx context.Context, realmID string, q realm.UserSearch, now time.Time) (realm.Page[realm.User], int, error) {
+	filtered := func() *gorm.DB {
+		db := whereQuery(s.q(ctx).Model(&userModel{}).Where("realm_id = ?", realmID), q.Query, userSearchColumns...)
+		switch q.Status {
+		case realm.UserStatusActive:
+			db = db.Where("active = ?", true)
+		case realm.UserStatusDeactivated:
+			db = db.Where("active = ?", false)
+		case realm.UserStatusInvited:
+			db = db.Where("active = ? AND password_hash = ? AND NOT EXISTS (SELECT 1 FROM user_identities ui WHERE ui.realm_id = users.realm_id AND ui.user_id = users.id)", true, "")
+		}
+		if q.GroupID != "" {
+			db = db.Where("id IN (SELECT user_id FROM user_groups WHERE realm_id = ? AND group_id = ?)", realmID, q.GroupID)
+		}
+		if q.Locked {
+			db = db.Where("id IN (SELECT user_id FROM login_failures WHERE realm_id = ? AND locked_until > ? AND user_id <> ?)", realmID, dbTime(now), "")
+		}
+		return db
+	}
+	var total int64
+	if err := filtered().Count(&total).Error; err != nil {
+		return realm.Page[realm.User]{}, 0, mapErr(err)
+	}
+	page, err := s.userPage(ctx, filtered(), q.ListOptions)
+	return page, int(total), err
+}
+
+// userPage reads one page of the users db selects, with their groups.
+func (s *Store) userPage(ctx context.Context, db *gorm.DB, opts realm.ListOptions) (realm.Page[realm.User], error) {
 	rows, next, err := keysetPage(db, "id", opts.Cursor, clampLimit(opts.Limit), func(m userModel) string { return m.ID })
 	if err != nil {
 		return realm.Page[realm.User]{}, mapErr(err)

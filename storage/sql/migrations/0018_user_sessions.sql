@@ -10,3 +10,7 @@ CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (realm_id, session_id)
 -- events, an admin's changes).
 CREATE INDEX events_target_idx ON events (org_id, realm_id, target_id, id);
 CREATE INDEX events_actor_idx ON events (org_id, realm_id, actor_id, id);
+-- The user a sign-in lock is about, when the address is a user's ('' for an
+-- unknown address and for locks from before): the users list's "locked"
+-- filter reads it.
+ALTER TABLE login_failures ADD COLUMN user_id TEXT NOT NULL DEFAULT '';

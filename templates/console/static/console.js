@@ -175,4 +175,25 @@
     });
     summary.focus();
   }
+
+  // Group pickers: the filter hides the groups whose name does not
+  // contain what is typed (ticked ones always stay), and Enter in it does
+  // not send the form.
+  document.querySelectorAll("[data-picker]").forEach(function (picker) {
+    var filter = picker.querySelector("[data-picker-filter]");
+    var count = picker.querySelector("[data-picker-count]");
+    var options = picker.querySelectorAll("[data-picker-option]");
+    if (!filter) return;
+    filter.addEventListener("keydown", function (ev) { if (ev.key === "Enter") ev.preventDefault(); });
+    filter.addEventListener("input", function () {
+      var q = filter.value.trim().toLowerCase(), shown = 0;
+      options.forEach(function (o) {
+        var box = o.querySelector("input"), name = o.textContent.trim().toLowerCase();
+        var show = q === "" || box.checked || name.indexOf(q) !== -1;
+        o.hidden = !show;
+        if (show) shown++;
+      });
+      if (count) count.textContent = q === "" ? options.length + " groups; ticked ones come first." : shown + " of " + options.length + " groups shown (ticked ones always are).";
+    });
+  });
 })();
