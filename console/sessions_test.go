@@ -3,7 +3,9 @@ package console
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/wardiam/ward/oauth/oauthtest"
 	"github.com/wardiam/ward/realm"
+	"github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // sessionsEnv is a LoginFixture (realm "shop", user ada, public app "web"
@@ -311,4 +315,58 @@ func TestEventFiltersAPI(t *testing.T) {
 	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?since="+future+"&until="+past, nil), http.StatusBadRequest), "until")
 	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?until=tomorrow", nil), http.StatusBadRequest), "until")
 	fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"/events?target_id="+strings.Repeat("x", 201), nil), http.StatusBadRequest), "target_id")
+}
+
+// TestUserSearchAPI (issue 19): the users list finds full names, filters
+// by status and group, counts all matches in total, and names a bad
+// filter; on SQLite and PostgreSQL.
+func TestUserSearchAPI(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) *sql.Store{"SQLite": sqltest.Open, "Postgres": sqltest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvOn(t, open(t))
+			e.must(http.StatusCreated, ownerToken, http.MethodPost, "/admin/v1/realms", map[string]any{"name": "shop"})
+			base := "/admin/v1/realms/shop/users"
+			g := e.must(http.StatusCreated, adminToken, http.MethodPost, "/admin/v1/realms/shop/groups", map[string]any{"name": "traders"})["id"].(string)
+			no := false
+			for i, n := range []string{"Alice Trader", "Bob Trader", "Carol Stone"} {
+				first, last, _ := strings.Cut(n, " ")
+				body := map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "first_name": first, "last_name": last, "send_set_password_email": &no}
+				if i < 2 {
+					body["groups"] = []string{g}
+				}
+				u := e.must(http.StatusCreated, adminToken, http.MethodPost, base, body)
+				if i == 1 {
+					e.must(http.StatusOK, adminToken, http.MethodPatch, base+"/"+u["id"].(string), map[string]any{"active": false})
+				}
+			}
+			list := func(query string) (string, float64) {
+				t.Helper()
+				body := e.must(http.StatusOK, viewerToken, http.MethodGet, base+"?"+query, nil)
+				var emails []string
+				for _, it := range body["items"].([]any) {
+					emails = append(emails, it.(map[string]any)["email"].(string))
+				}
+				return strings.Join(emails, " "), body["total"].(float64)
+			}
+			for query, want := range map[string]string{
+				"q=" + url.QueryEscape("alice trader"): "u0@example.com",
+				"group_id=" + g:                        "u0@example.com u1@example.com",
+				"group_id=" + g + "&status=active":     "u0@example.com",
+				"status=deactivated":                   "u1@example.com",
+				"status=invited":                       "u0@example.com u2@example.com",
+				"locked=true":                          "",
+				"locked=false&q=stone":                 "u2@example.com",
+			} {
+				if got, total := list(query); got != want || int(total) != len(strings.Fields(want)) {
+					t.Errorf("%s: %q (total %v), want %q", query, got, total, want)
+				}
+			}
+			if got, total := list("limit=1&q=trader"); strings.Count(got, "@") != 1 || total != 2 {
+				t.Errorf("a page of one of two traders: %q, total %v", got, total)
+			}
+			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?status=asleep", nil), http.StatusBadRequest), "status")
+			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?group_id=nope", nil), http.StatusBadRequest), "group_id")
+			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?locked=maybe", nil), http.StatusBadRequest), "locked")
+		})
+	}
 }
