@@ -90,6 +90,8 @@ func (a *API) Register(e *echo.Echo) {
 	g.POST("/realms", a.createRealm)
 	g.GET("/realms/:realm", a.getRealm)
 	g.PATCH("/realms/:realm", a.updateRealm)
+	g.GET("/realms/:realm/settings", a.getRealmSettings)
+	g.PATCH("/realms/:realm/settings", a.updateRealmSettings)
 	g.DELETE("/realms/:realm", a.deleteRealm)
 
 	r := "/realms/:realm"

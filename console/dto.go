@@ -545,3 +545,57 @@ type apiKeyBulkRequest struct {
 	IDs    []string `json:"ids"`
 	Active *bool    `json:"active"`
 }
+
+// settingsDTO is a realm's settings with every default filled in
+// (GET/PATCH …/settings).
+type settingsDTO struct {
+	DisplayName string `json:"display_name"`
+	Branding    struct {
+		AccentColor *string `json:"accent_color"`
+	} `json:"branding"`
+	PasswordPolicy struct {
+		MinLength   int `json:"min_length"`
+		MinStrength int `json:"min_strength"`
+	} `json:"password_policy"`
+	BruteForce struct {
+		LockThreshold  int `json:"lock_threshold"`
+		MaxLockSeconds int `json:"max_lock_seconds"`
+	} `json:"brute_force"`
+	Lifetimes struct {
+		SessionSeconds     int `json:"session_seconds"`
+		AccessTokenSeconds int `json:"access_token_seconds"`
+	} `json:"lifetimes"`
+}
+
+func toSettings(r *realm.Realm) settingsDTO {
+	s := r.Settings
+	var d settingsDTO
+	d.DisplayName = r.DisplayName
+	d.Branding.AccentColor = nullable(s.AccentColor)
+	d.PasswordPolicy.MinLength, d.PasswordPolicy.MinStrength = s.PasswordMin(), s.PasswordMinStrength
+	d.BruteForce.LockThreshold, d.BruteForce.MaxLockSeconds = s.LockAfter(), int(s.MaxLock()/time.Second)
+	d.Lifetimes.SessionSeconds = int(s.SessionLife(0) / time.Second)
+	d.Lifetimes.AccessTokenSeconds = int(s.AccessTokenLife(0) / time.Second)
+	return d
+}
+
+// settingsPatchRequest changes some settings; null sets one back to its
+// default.
+type settingsPatchRequest struct {
+	DisplayName Optional[string] `json:"display_name"`
+	Branding    *struct {
+		AccentColor Optional[string] `json:"accent_color"`
+	} `json:"branding"`
+	PasswordPolicy *struct {
+		MinLength   Optional[int] `json:"min_length"`
+		MinStrength Optional[int] `json:"min_strength"`
+	} `json:"password_policy"`
+	BruteForce *struct {
+		LockThreshold  Optional[int] `json:"lock_threshold"`
+		MaxLockSeconds Optional[int] `json:"max_lock_seconds"`
+	} `json:"brute_force"`
+	Lifetimes *struct {
+		SessionSeconds     Optional[int] `json:"session_seconds"`
+		AccessTokenSeconds Optional[int] `json:"access_token_seconds"`
+	} `json:"lifetimes"`
+}

@@ -225,3 +225,40 @@ func (a *API) listEvents(c echo.Context, realmName string) error {
 	}
 	return c.JSON(http.StatusOK, listOf(page, toEvent))
 }
+
+func (a *API) getRealmSettings(c echo.Context) error {
+	r, err := a.svc.GetRealmSettings(ctx(c), c.Param("realm"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettings(r))
+}
+
+func (a *API) updateRealmSettings(c echo.Context) error {
+	var req settingsPatchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var pf patchFields
+	p := realm.SettingsPatch{DisplayName: patchValue(&pf, "display_name", req.DisplayName)}
+	if b := req.Branding; b != nil {
+		p.AccentColor = clearable(b.AccentColor)
+	}
+	if pp := req.PasswordPolicy; pp != nil {
+		p.PasswordMinLength, p.PasswordMinStrength = clearable(pp.MinLength), clearable(pp.MinStrength)
+	}
+	if bf := req.BruteForce; bf != nil {
+		p.LockThreshold, p.MaxLockSeconds = clearable(bf.LockThreshold), clearable(bf.MaxLockSeconds)
+	}
+	if l := req.Lifetimes; l != nil {
+		p.SessionSeconds, p.AccessTokenSeconds = clearable(l.SessionSeconds), clearable(l.AccessTokenSeconds)
+	}
+	if err := pf.err(); err != nil {
+		return err
+	}
+	r, err := a.svc.UpdateRealmSettings(ctx(c), c.Param("realm"), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettings(r))
+}

@@ -3,9 +3,11 @@ package console
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -367,6 +369,100 @@ func TestUserSearchAPI(t *testing.T) {
 			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?status=asleep", nil), http.StatusBadRequest), "status")
 			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?group_id=nope", nil), http.StatusBadRequest), "group_id")
 			fieldNamed(t, problem(t, e.do(viewerToken, http.MethodGet, base+"?locked=maybe", nil), http.StatusBadRequest), "locked")
+		})
+	}
+}
+
+// TestRealmSettingsAPI (issue 19): GET shows every default; PATCH changes
+// settings within their bounds, refuses a value outside by name changing
+// nothing, sets one back to its default with null, and records the change;
+// sign-in follows them: the lock threshold, the access token's lifetime
+// and the browser session's. On SQLite and PostgreSQL.
+func TestRealmSettingsAPI(t *testing.T) {
+	for name, open := range map[string]func(testing.TB) realm.Store{
+		"SQLite": oauthtest.OpenSQLite, "Postgres": oauthtest.OpenPostgres,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSessionsEnv(t, open)
+			path := "/admin/v1/realms/shop/settings"
+			want := func(got map[string]any, wantJSON string) {
+				t.Helper()
+				var w map[string]any
+				if err := json.Unmarshal([]byte(wantJSON), &w); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, w) {
+					t.Errorf("settings = %v, want %v", got, w)
+				}
+			}
+			want(s.must(http.StatusOK, viewerToken, http.MethodGet, path, nil), `{"display_name":"shop","branding":{"accent_color":null},
+				"password_policy":{"min_length":10,"min_strength":0},"brute_force":{"lock_threshold":10,"max_lock_seconds":900},
+				"lifetimes":{"session_seconds":36000,"access_token_seconds":300}}`)
+			problem(t, s.do(viewerToken, http.MethodPatch, path, map[string]any{"display_name": "Shop"}), http.StatusForbidden)
+			for field, body := range map[string]map[string]any{
+				"password_policy.min_length":     {"password_policy": map[string]any{"min_length": 9}},
+				"password_policy.min_strength":   {"password_policy": map[string]any{"min_strength": 5}},
+				"brute_force.lock_threshold":     {"brute_force": map[string]any{"lock_threshold": 2}},
+				"brute_force.max_lock_seconds":   {"brute_force": map[string]any{"max_lock_seconds": 86401}},
+				"lifetimes.session_seconds":      {"lifetimes": map[string]any{"session_seconds": 299}},
+				"lifetimes.access_token_seconds": {"lifetimes": map[string]any{"access_token_seconds": 3601}},
+				"branding.accent_color":          {"branding": map[string]any{"accent_color": "red"}},
+			} {
+				body["display_name"] = "Not saved"
+				fieldNamed(t, problem(t, s.do(adminToken, http.MethodPatch, path, body), http.StatusBadRequest), field)
+			}
+			problem(t, s.do(adminToken, http.MethodPatch, path, map[string]any{"brute_force": map[string]any{"lock": 3}}), http.StatusBadRequest)
+			want(s.must(http.StatusOK, adminToken, http.MethodPatch, path, map[string]any{"display_name": "The Shop",
+				"branding": map[string]any{"accent_color": "#AA3300"}, "password_policy": map[string]any{"min_length": 12, "min_strength": 3},
+				"brute_force": map[string]any{"lock_threshold": 3, "max_lock_seconds": 3600},
+				"lifetimes":   map[string]any{"session_seconds": 600, "access_token_seconds": 120}}),
+				`{"display_name":"The Shop","branding":{"accent_color":"#aa3300"},
+				"password_policy":{"min_length":12,"min_strength":3},"brute_force":{"lock_threshold":3,"max_lock_seconds":3600},
+				"lifetimes":{"session_seconds":600,"access_token_seconds":120}}`)
+			if n := countOf(s.eventTypes(s.f.Realm.ID), string(realm.EventRealmSettingsUpdated)); n != 1 {
+				t.Errorf("%d realm.settings_updated events, want 1 (refusals record nothing)", n)
+			}
+
+			// The login page wears the accent colour.
+			f := s.f
+			page := oauthtest.Fetch(t, oauthtest.Browser(t), http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t),
+				oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+			if !strings.Contains(page.Body, "button{background:#aa3300}") || !strings.Contains(page.Body, "The Shop") {
+				t.Errorf("the login page lacks the accent colour or the display name:\n%s", page.Body)
+			}
+			// Sign-in follows: the token lasts 120 s, the session 600 s.
+			tok := f.SignIn(t, oauthtest.Browser(t), "openid")
+			if d := time.Until(tok.Expiry); d < 100*time.Second || d > 125*time.Second {
+				t.Errorf("access token expires in %v, want about 120 s", d)
+			}
+			var sess map[string]any
+			for _, it := range s.must(http.StatusOK, viewerToken, http.MethodGet, s.users+f.User.ID+"/sessions", nil)["items"].([]any) {
+				if m := it.(map[string]any); m["kind"] == realm.SessionBrowser {
+					sess = m
+				}
+			}
+			started, _ := time.Parse(time.RFC3339, sess["started_at"].(string))
+			ends, _ := time.Parse(time.RFC3339, sess["expires_at"].(string))
+			if ends.Sub(started) != 600*time.Second {
+				t.Errorf("browser session from %v to %v, want 600 s", started, ends)
+			}
+			// Three failures lock (not ten).
+			b := oauthtest.Browser(t)
+			login := oauthtest.Fetch(t, b, http.MethodGet, f.Conf.AuthCodeURL(oauthtest.RandomString(t),
+				oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), nil)
+			for range 3 {
+				login = f.SubmitLogin(t, b, login, f.User.Email, "wrong password")
+			}
+			in := s.must(http.StatusOK, viewerToken, http.MethodGet, s.users+f.User.ID, nil)["sign_in"].(map[string]any)
+			if in["locked_until"] == nil {
+				t.Errorf("after 3 failures with lock_threshold 3: %v, want locked", in)
+			}
+			// null goes back to the default.
+			got := s.must(http.StatusOK, adminToken, http.MethodPatch, path, map[string]any{"brute_force": map[string]any{"lock_threshold": nil},
+				"branding": map[string]any{"accent_color": nil}})
+			if got["brute_force"].(map[string]any)["lock_threshold"] != 10.0 || got["branding"].(map[string]any)["accent_color"] != nil {
+				t.Errorf("after nulls: %v", got)
+			}
 		})
 	}
 }

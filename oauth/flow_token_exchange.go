@@ -243,7 +243,7 @@ func withExchangeLookup(ctx context.Context, secret string) (context.Context, *e
 }
 
 func (h *tokenExchangeHandler) lifespan() time.Duration {
-	return min(h.p.s.accessTokenLifespan, maxAPIKeyTokenLife)
+	return min(h.p.accessLifespan(), maxAPIKeyTokenLife)
 }
 
 // refusedKey is the invalid_grant of a key that may not be exchanged, its

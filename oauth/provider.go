@@ -371,12 +371,18 @@ func (p *provider) ensureKey(ctx context.Context, alg string) (*signingKey, erro
 	return v.(*signingKey), nil
 }
 
+// accessLifespan is how long the realm's access and ID tokens last: its
+// setting, else the server's.
+func (p *provider) accessLifespan() time.Duration {
+	return p.realm.Settings.AccessTokenLife(p.s.accessTokenLifespan)
+}
+
 // compose builds the realm's fosite provider: one *fosite.Config per realm,
 // handlers registered by explicit factories.
 func (p *provider) compose() {
 	s := p.s
 	cfg := &fosite.Config{
-		AccessTokenLifespan:        s.accessTokenLifespan,
+		AccessTokenLifespan:        p.accessLifespan(),
 		AccessTokenIssuer:          p.issuer,
 		IDTokenIssuer:              p.issuer,
 		TokenURL:                   p.issuer + PathToken,
@@ -395,7 +401,7 @@ func (p *provider) compose() {
 	// RefreshTokenScopes; nil would mean fosite's default "offline"
 	// scopes).
 	cfg.AuthorizeCodeLifespan = codeLifespan
-	cfg.IDTokenLifespan = s.accessTokenLifespan
+	cfg.IDTokenLifespan = p.accessLifespan()
 	cfg.IDTokenIssuer = p.issuer
 	cfg.EnforcePKCEForPublicClients = true
 	cfg.EnablePKCEPlainChallengeMethod = false

@@ -136,7 +136,7 @@ type fositeStore struct {
 // newFositeStore is the storage adapter of realm p: the one its fosite
 // provider is composed with, and the one the token endpoint revokes with.
 func newFositeStore(p *provider) *fositeStore {
-	return &fositeStore{p: p, store: p.s.store, realmID: p.realm.ID, clock: p.s.clock, accessLifespan: p.s.accessTokenLifespan}
+	return &fositeStore{p: p, store: p.s.store, realmID: p.realm.ID, clock: p.s.clock, accessLifespan: p.accessLifespan()}
 }
 
 // clientClaims reads the realm's client id with its groups

@@ -75,6 +75,7 @@ const (
 	EventRealmDeleted            EventType = "realm.deleted"
 	EventRealmIPAllowListUpdated EventType = "realm.ip_allow_list_updated"
 	EventRealmKeyRotated         EventType = "realm.key_rotated"
+	EventRealmSettingsUpdated    EventType = "realm.settings_updated"
 	EventRealmUpdated            EventType = "realm.updated"
 
 	EventUserCreated      EventType = "user.created"
@@ -123,7 +124,7 @@ var EventTypes = []EventType{
 	EventOrgCreated, EventOrgSupportAccessDisabled, EventOrgSupportAccessEnabled,
 	EventPermissionCreated, EventPermissionDeleted, EventPermissionUpdated,
 	EventPolicyCreated, EventPolicyDeleted, EventPolicyUpdated,
-	EventRealmCreated, EventRealmDeleted, EventRealmIPAllowListUpdated, EventRealmKeyRotated, EventRealmUpdated,
+	EventRealmCreated, EventRealmDeleted, EventRealmIPAllowListUpdated, EventRealmKeyRotated, EventRealmSettingsUpdated, EventRealmUpdated,
 	EventSecurityTemplateCreated, EventSecurityTemplateDeleted, EventSecurityTemplateTestKeyMinted, EventSecurityTemplateUpdated,
 	EventSupportCall, EventSupportTokenIssued,
 	EventUserCreated, EventUserDeactivated, EventUserGroupAdded, EventUserGroupRemoved, EventUserIdentityLinked,

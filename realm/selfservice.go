@@ -106,6 +106,13 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 		if !u.Active {
 			return errLinkUnusable()
 		}
+		// The realm's policy, now that the user is known (its email and
+		// names are what a password must not be made of). A refusal rolls
+		// the link's use back: the user may try another password.
+		pv := &ValidationError{}
+		if checkPasswordPolicy(pv, r, u, password); pv.OrNil() != nil {
+			return pv
+		}
 		u.PasswordHash = hash
 		u.UpdatedAt = s.now()
 		if err := tx.UpdateUser(ctx, u); err != nil {

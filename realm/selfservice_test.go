@@ -240,3 +240,37 @@ func TestVerifyPasswordRejectsMalformedHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordPolicy (issue 19): a realm's policy decides which new
+// passwords a set-password link accepts: its minimum length, never the
+// user's email, and a minimum zxcvbn strength that knows the user's names.
+// A refusal keeps the link usable.
+func TestPasswordPolicy(t *testing.T) { eachBackend(t, testPasswordPolicy) }
+
+func testPasswordPolicy(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.realm("shop")
+	u := e.user("shop", "ada.lovelace@example.com", nil, "")
+	token := tokenOf(t, e.mails.all()[0].Link)
+	ctx := t.Context()
+	// The default policy: 10 characters, not the email.
+	wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, "ADA.LOVELACE@example.com", "ADA.LOVELACE@example.com"), "password")
+	twelve, strength := 12, 3
+	if _, err := e.svc.UpdateRealmSettings(e.admin, "shop", realm.SettingsPatch{PasswordMinLength: &twelve, PasswordMinStrength: &strength}); err != nil {
+		t.Fatal(err)
+	}
+	for _, weak := range []string{"elevenchars", "password1234", "lovelace1234", "ada.lovelace"} {
+		wantField(t, e.svc.SetPasswordWithLink(ctx, "shop", token, weak, weak), "password")
+	}
+	if ok, err := e.svc.ActionLinkUsable(ctx, "shop", token); err != nil || !ok {
+		t.Fatalf("the link after refused passwords: usable %v, %v", ok, err)
+	}
+	const strong = "copper lantern orbit meadow"
+	if err := e.svc.SetPasswordWithLink(ctx, "shop", token, strong, strong); err != nil {
+		t.Fatalf("a strong passphrase: %v", err)
+	}
+	stored, err := e.store.GetUser(ctx, u.RealmID, u.ID)
+	if err != nil || !realm.VerifyPassword(stored.PasswordHash, strong) {
+		t.Fatalf("the strong passphrase was not stored: %v", err)
+	}
+}

@@ -127,7 +127,7 @@ func (s *Service) RevokeUserSession(ctx context.Context, realmName, userID, sess
 			}
 		}
 		for _, family := range chains {
-			if err := revokeChain(ctx, tx, r.ID, family, now); err != nil {
+			if err := revokeChain(ctx, tx, r, family, now); err != nil {
 				return err
 			}
 		}
@@ -141,8 +141,11 @@ func (s *Service) RevokeUserSession(ctx context.Context, realmName, userID, sess
 
 // revokeChain revokes a refresh token chain and puts the access tokens
 // issued with it on the revocation list.
-func revokeChain(ctx context.Context, tx Store, realmID, family string, now time.Time) error {
-	access, err := tx.RevokeRefreshFamily(ctx, realmID, family, now, DefaultAccessTokenLifespan)
+func revokeChain(ctx context.Context, tx Store, r *Realm, family string, now time.Time) error {
+	realmID := r.ID
+	// The realm's access lifetime, or the longest a token of it may have
+	// been given: the revocation list must outlast every one.
+	access, err := tx.RevokeRefreshFamily(ctx, realmID, family, now, max(r.Settings.AccessTokenLife(0), maxAccessTokenSeconds*time.Second))
 	if err != nil {
 		return err
 	}

@@ -68,8 +68,10 @@ type Realm struct {
 	// people sign in through the realm's identity providers only
 	// (CONTRACT §9). The zero value shows it.
 	PasswordLoginDisabled bool
-	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	// Settings are the realm's settings screen (settings.go).
+	Settings  RealmSettings
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Attribute is an attribute definition in a realm.

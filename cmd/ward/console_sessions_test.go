@@ -225,3 +225,50 @@ func TestConsoleBrowserSessions(t *testing.T) {
 		t.Errorf("until before since: error %q", msg)
 	}
 }
+
+// TestConsoleBrowserRealmSettings (issue 19): the realm settings screen
+// shows the values in force, names a bad value at its field and changes
+// nothing, and saves; the admin API and the login page follow.
+func TestConsoleBrowserRealmSettings(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.owner.must(201, "POST", "/admin/v1/realms", map[string]any{"name": "shop"})
+	pw := e.member(t, "ada@acme.test", "admin")
+	tab := e.signedIn(t, "ada@acme.test", pw, 90*time.Second)
+	e.visit(t, tab, "/console/realms/shop/settings")
+	values := func() []string {
+		return evalJS[[]string](t, tab, `["#settings-display","#settings-accent","#settings-min-length","#settings-min-strength",
+			"#settings-lock-threshold","#settings-max-lock","#settings-session","#settings-access"].map(s => document.querySelector(s).value)`)
+	}
+	if got := strings.Join(values(), " "); got != "shop  10 0 10 15 600 5" {
+		t.Errorf("the settings in force: %q", got)
+	}
+	fill(t, tab, map[string]string{"#settings-accent": "red", "#settings-lock-threshold": "3", "#settings-access": "90"})
+	submit(t, tab, "form[data-settings] button[type=submit]")
+	if msg := text(t, tab, "#settings-accent-error"); !strings.Contains(msg, "#rrggbb") {
+		t.Errorf("accent red: error %q", msg)
+	}
+	if msg := text(t, tab, "#settings-access-error"); !strings.Contains(msg, "1 to 60") {
+		t.Errorf("access token 90 minutes: error %q", msg)
+	}
+	if got := e.owner.must(200, "GET", "/admin/v1/realms/shop/settings", nil)["brute_force"].(map[string]any)["lock_threshold"]; got != 10.0 {
+		t.Errorf("a refused form changed the lock threshold to %v", got)
+	}
+	fill(t, tab, map[string]string{"#settings-display": "The Shop", "#settings-accent": "#AA3300", "#settings-access": "2"})
+	submit(t, tab, "form[data-settings] button[type=submit]")
+	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Settings saved.") {
+		t.Fatalf("after saving: flash %q\n%s", flash, text(t, tab, "main"))
+	}
+	got := e.owner.must(200, "GET", "/admin/v1/realms/shop/settings", nil)
+	if got["display_name"] != "The Shop" || got["brute_force"].(map[string]any)["lock_threshold"] != 3.0 ||
+		got["lifetimes"].(map[string]any)["access_token_seconds"] != 120.0 || got["branding"].(map[string]any)["accent_color"] != "#aa3300" {
+		t.Errorf("settings after saving: %v", got)
+	}
+	app := e.owner.must(201, "POST", "/admin/v1/realms/shop/clients", map[string]any{"name": "web", "kind": "application", "public": true,
+		"redirect_uris": []string{"http://127.0.0.1:43141/cb"}})
+	conf := &oauth2.Config{ClientID: app["client_id"].(string), RedirectURL: "http://127.0.0.1:43141/cb", Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: e.s.URL + "/realms/shop/protocol/openid-connect/auth"}}
+	_, body, _ := page(t, browser(t), conf.AuthCodeURL("state-settings-1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if !strings.Contains(body, "button{background:#aa3300}") || !strings.Contains(body, "The Shop") {
+		t.Errorf("the login page after the settings:\n%s", body)
+	}
+}

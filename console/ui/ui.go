@@ -162,6 +162,7 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerSecurityTemplates(e)
 	u.registerIdentityProviders(e)
 	u.registerEvents(e)
+	u.registerSettings(e)
 	u.registerMembers(e)
 	u.registerSupport(e)
 }

@@ -59,7 +59,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	if az == nil {
 		return err
 	}
-	page := loginPage{Title: "Sign in", RealmName: realmDisplay(az.Realm())}
+	page := loginPage{Title: "Sign in", RealmName: realmDisplay(az.Realm()), Accent: az.Realm().Settings.AccentColor}
 	refuse := func(status int, msg string) error {
 		return h.errorPage(c, page, status, "Sign-in failed", msg)
 	}
@@ -305,7 +305,7 @@ func (h *Handler) startSession(c echo.Context, r *realm.Realm, u *realm.User) (*
 	token := randomToken()
 	bs := &realm.BrowserSession{
 		ID: realm.NewID(now, nil), RealmID: r.ID, UserID: u.ID, TokenHash: hashSessionToken(token),
-		AuthTime: now, ExpiresAt: now.Add(h.sessionLifespan), CreatedAt: now,
+		AuthTime: now, ExpiresAt: now.Add(r.Settings.SessionLife(h.sessionLifespan)), CreatedAt: now,
 		IPAddress: addrText(h.clientAddr(c.Request())),
 	}
 	ctx := c.Request().Context()

@@ -16,9 +16,11 @@ import (
 
 // Brute-force protection of the sign-in form.
 //
-// Per account: loginLockThreshold consecutive failed sign-ins for one email
-// lock sign-in with it for loginLockBase, doubling with each further
-// lockout up to loginLockMax; a successful sign-in forgets the count. The
+// Per account: the realm's lock threshold (realm.RealmSettings.LockAfter,
+// default 10) of consecutive failed sign-ins for one email lock sign-in
+// with it for loginLockBase, doubling with each further lockout up to the
+// realm's maximum lock (MaxLock, default 15 minutes); a successful sign-in
+// forgets the count. The
 // state is in the database (realm.LoginFailureStore), keyed by a hash of
 // the lower-cased email, so all nodes agree, unknown addresses are counted
 // (and locked) exactly like known ones, and no address is stored. A locked
@@ -32,20 +34,19 @@ import (
 // an argon2id verification). Over the limit is 429 with Retry-After.
 
 const (
-	loginLockThreshold = realm.LoginLockThreshold
 	loginLockBase      = time.Minute
-	loginLockMax       = 15 * time.Minute
 	// loginFailureTTL is how long the state of an address that is no
 	// longer tried is kept (the lockout count included).
 	loginFailureTTL = 24 * time.Hour
 )
 
-// lockDuration is the lock after the n-th lockout (n from 0).
-func lockDuration(n int) time.Duration {
-	if n > 4 {
-		return loginLockMax
+// lockDuration is the lock after the n-th lockout (n from 0), at most
+// longest.
+func lockDuration(n int, longest time.Duration) time.Duration {
+	if n > 10 {
+		return longest
 	}
-	return min(loginLockBase<<n, loginLockMax)
+	return min(loginLockBase<<n, longest)
 }
 
 func accountKey(email string) string { return realm.LoginAccountKey(email) }
@@ -63,7 +64,7 @@ type lockout struct {
 // attempt is checkPassword with the per-account lock around it. The
 // attempt is counted before the password is looked at, so each of many
 // concurrent guesses takes its own number: no more than
-// loginLockThreshold of them are ever verified before the lock lands.
+// the realm's threshold of them are ever verified before the lock lands.
 // Attempts beyond that, and any while locked, get the locked answer
 // without a verification of the real hash (a dummy one keeps the timing).
 //
@@ -78,7 +79,8 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 		return nil, err
 	}
 	locked := state.LockedUntil != nil && now.Before(*state.LockedUntil)
-	if locked || state.Failures > loginLockThreshold {
+	threshold := r.Settings.LockAfter()
+	if locked || state.Failures > threshold {
 		l.passwords.Verify(dummyHash(), password)
 		l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "locked"})
 		if !locked {
@@ -97,7 +99,7 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 		}
 		if !ok {
 			l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "network", "consecutive_failures": state.Failures})
-			if state.Failures >= loginLockThreshold {
+			if state.Failures >= threshold {
 				l.lock(ctx, r, email, key, state, now)
 			}
 			return nil, errNetworkRefused
@@ -110,7 +112,7 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 		return u, nil
 	}
 	l.event(ctx, r, email, realm.EventUserLoginFailed, map[string]any{"reason": "credentials", "consecutive_failures": state.Failures})
-	if state.Failures >= loginLockThreshold {
+	if state.Failures >= threshold {
 		l.lock(ctx, r, email, key, state, now)
 	}
 	l.sweep(ctx)
@@ -120,12 +122,12 @@ func (l *lockout) attempt(ctx context.Context, r *realm.Realm, email, password s
 // lock locks key after its threshold-th failure; of concurrent
 // callers one locks and writes the lockout event.
 func (l *lockout) lock(ctx context.Context, r *realm.Realm, email, key string, state *realm.LoginFailure, now time.Time) {
-	d := lockDuration(state.Lockouts)
+	d := lockDuration(state.Lockouts, r.Settings.MaxLock())
 	userID := ""
 	if u, err := l.store.GetUserByEmail(ctx, r.ID, email); err == nil && u.RealmID == r.ID {
 		userID = u.ID
 	}
-	locked, err := l.store.LockLogin(ctx, r.ID, key, userID, loginLockThreshold, now.Add(d), now)
+	locked, err := l.store.LockLogin(ctx, r.ID, key, userID, r.Settings.LockAfter(), now.Add(d), now)
 	if err != nil {
 		// The failures stay counted, so the next attempt locks.
 		l.log.WarnContext(ctx, "login: locking sign-in", "realm", r.Name, "err", err)

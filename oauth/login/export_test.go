@@ -1,6 +1,10 @@
 package login
 
-import "time"
+import (
+	"time"
+
+	"github.com/wardiam/ward/realm"
+)
 
 // Internals the external tests (package login_test) need; they cannot be
 // in package login because oauthtest, which runs the server, imports it.
@@ -16,7 +20,7 @@ const (
 	LoginCancelled = loginCancelled
 	// LoginLockThreshold is how many failures lock an account
 	// (TestLoginLockoutConcurrentGuesses).
-	LoginLockThreshold = loginLockThreshold
+	LoginLockThreshold = realm.LoginLockThreshold
 	// LoginFailureTTL is how long a login failure row is kept (TestSweep).
 	LoginFailureTTL = loginFailureTTL
 )

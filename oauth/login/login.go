@@ -158,13 +158,16 @@ var loginTemplate = template.Must(template.ParseFS(templates.FS, "login.html"))
 type loginPage struct {
 	Title     string
 	RealmName string
-	AppName   string
-	Nonce     string
-	Action    string
-	CSRF      string
-	Email     string
-	Error     string
-	ResetURL  string
+	// Accent is the realm's accent colour (#rrggbb, validated when set),
+	// "" for Ward's own.
+	Accent   string
+	AppName  string
+	Nonce    string
+	Action   string
+	CSRF     string
+	Email    string
+	Error    string
+	ResetURL string
 	// Logout makes the page the sign-out confirmation (logout.go); Hidden
 	// are the request's parameters its form posts back.
 	Logout bool

@@ -44,6 +44,8 @@ type realmModel struct {
 	UpdatedAt   time.Time `gorm:"autoUpdateTime:false"`
 	// Migration 0016.
 	PasswordLoginDisabled bool
+	// Migration 0018: realm.RealmSettings as JSON.
+	Settings string
 }
 
 func (realmModel) TableName() string { return "realms" }
@@ -224,8 +226,12 @@ func toRealm(r *realm.Realm) (realmModel, error) {
 	if err != nil {
 		return realmModel{}, fmt.Errorf("storage/sql: encode realm IP allow list: %w", err)
 	}
+	settings, err := encodeJSON(r.Settings, "{}")
+	if err != nil {
+		return realmModel{}, fmt.Errorf("storage/sql: encode realm settings: %w", err)
+	}
 	return realmModel{ID: r.ID, OrgID: nullString(r.OrgID), Name: r.Name, DisplayName: r.DisplayName,
-		IPAllowList: list, PasswordLoginDisabled: r.PasswordLoginDisabled,
+		IPAllowList: list, PasswordLoginDisabled: r.PasswordLoginDisabled, Settings: settings,
 		CreatedAt: dbTime(r.CreatedAt), UpdatedAt: dbTime(r.UpdatedAt)}, nil
 }
 
@@ -234,8 +240,14 @@ func fromRealm(m realmModel) (realm.Realm, error) {
 	if err != nil {
 		return realm.Realm{}, fmt.Errorf("storage/sql: decode IP allow list of realm %s: %w", m.ID, err)
 	}
+	var settings realm.RealmSettings
+	if m.Settings != "" {
+		if err := decodeJSON(m.Settings, &settings); err != nil {
+			return realm.Realm{}, fmt.Errorf("storage/sql: decode settings of realm %s: %w", m.ID, err)
+		}
+	}
 	return realm.Realm{ID: m.ID, OrgID: derefString(m.OrgID), Name: m.Name, DisplayName: m.DisplayName,
-		IPAllowList: list, PasswordLoginDisabled: m.PasswordLoginDisabled,
+		IPAllowList: list, PasswordLoginDisabled: m.PasswordLoginDisabled, Settings: settings,
 		CreatedAt: fromDBTime(m.CreatedAt), UpdatedAt: fromDBTime(m.UpdatedAt)}, nil
 }
 

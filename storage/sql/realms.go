@@ -4,6 +4,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/wardiam/ward/realm"
 )
@@ -76,10 +77,15 @@ func (s *Store) ListRealms(ctx context.Context, orgID string, opts realm.ListOpt
 // update time (the allow list is SetRealmIPAllowList's, so that a change
 // of one never writes back a stale copy of the other).
 func (s *Store) UpdateRealm(ctx context.Context, r *realm.Realm) error {
+	settings, err := encodeJSON(r.Settings, "{}")
+	if err != nil {
+		return fmt.Errorf("storage/sql: encode realm settings: %w", err)
+	}
 	res := s.q(ctx).Model(&realmModel{}).Where("id = ?", r.ID).Updates(map[string]any{
 		"name":                    r.Name,
 		"display_name":            r.DisplayName,
 		"password_login_disabled": r.PasswordLoginDisabled,
+		"settings":                settings,
 		"updated_at":              dbTime(r.UpdatedAt),
 	})
 	if res.Error != nil {

@@ -14,3 +14,6 @@ CREATE INDEX events_actor_idx ON events (org_id, realm_id, actor_id, id);
 -- unknown address and for locks from before): the users list's "locked"
 -- filter reads it.
 ALTER TABLE login_failures ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
+-- A realm's settings (branding, password policy, brute-force limits,
+-- lifetimes) as a JSON object; '{}' is every default.
+ALTER TABLE realms ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
