@@ -34,7 +34,7 @@ import (
 // an argon2id verification). Over the limit is 429 with Retry-After.
 
 const (
-	loginLockBase      = time.Minute
+	loginLockBase = time.Minute
 	// loginFailureTTL is how long the state of an address that is no
 	// longer tried is kept (the lockout count included).
 	loginFailureTTL = 24 * time.Hour
