@@ -327,7 +327,7 @@ func TestConsoleBrowserGroups(t *testing.T) {
 	vtab := e.signedIn(t, "vic@acme.test", vpw, 60*time.Second)
 	e.visit(t, vtab, "/console/realms/shop/groups/"+id)
 	if text(t, vtab, `[data-value="departments"]`) == "" || text(t, vtab, "[data-idp-primary-priority]") != "40" ||
-		count(t, vtab, "main form") != 0 || count(t, vtab, ".readonly-note") != 1 {
+		count(t, vtab, "main form[method=post]") != 0 || count(t, vtab, ".readonly-note") != 1 {
 		t.Fatalf("viewer's group page:\n%s", text(t, vtab, "main"))
 	}
 	e.visit(t, vtab, "/console/realms/shop/groups")

@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"fmt"
 	"html/template"
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +56,39 @@ func TestCSVCellKeepsFormulasInert(t *testing.T) {
 		if got := csvCell(in); got != want {
 			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPageLinks (issue 19): a keyset-paged list links back as well as on;
+// the earlier pages' cursors ride in ?back=, bounded, and a broken one is
+// refused.
+func TestPageLinks(t *testing.T) {
+	c := func(n int) string { return fmt.Sprintf("%026d", n) }
+	f := url.Values{"q": {"ann"}}
+	first, prev, next := pageLinks("/u", f, "", nil, c(1))
+	if first != "" || prev != "" || next != "/u?cursor="+c(1)+"&q=ann" {
+		t.Errorf("first page: %q %q %q", first, prev, next)
+	}
+	first, prev, next = pageLinks("/u", f, c(1), nil, c(2))
+	if first != "" || prev != "/u?q=ann" || next != "/u?back="+c(1)+"&cursor="+c(2)+"&q=ann" {
+		t.Errorf("second page: %q %q %q", first, prev, next)
+	}
+	first, prev, next = pageLinks("/u", f, c(2), []string{c(1)}, "")
+	if first != "/u?q=ann" || prev != "/u?cursor="+c(1)+"&q=ann" || next != "" {
+		t.Errorf("third and last page: %q %q %q", first, prev, next)
+	}
+	var long []string
+	for i := range maxBackCursors + 5 {
+		long = append(long, c(i))
+	}
+	if got, err := backCursors(strings.Join(long, ",")); err != nil || len(got) != maxBackCursors || got[0] != c(5) {
+		t.Errorf("backCursors of %d: %d kept from %v, %v", len(long), len(got), got[:1], err)
+	}
+	_, _, next = pageLinks("/u", nil, c(99), long[:maxBackCursors], c(100))
+	if u, _ := url.Parse(next); len(strings.Split(u.Query().Get("back"), ",")) != maxBackCursors {
+		t.Errorf("next link beyond the bound carries %q", u.Query().Get("back"))
+	}
+	if _, err := backCursors(c(1) + ",not-a-cursor"); err == nil {
+		t.Error("a broken back cursor was accepted")
 	}
 }

@@ -142,10 +142,10 @@ func pageLinks(path string, filters url.Values, cursor string, back []string, ne
 		return path + "?" + q.Encode()
 	}
 	if cursor != "" {
-		first = link("", nil)
 		if len(back) == 0 {
-			prev = first
+			prev = link("", nil) // the first page: no separate link to it
 		} else {
+			first = link("", nil)
 			prev = link(back[len(back)-1], back[:len(back)-1])
 		}
 	}
