@@ -74,6 +74,7 @@ func (a *API) Register(e *echo.Echo) {
 	g.GET("/members/:id", a.getMember)
 	g.PATCH("/members/:id", a.updateMember)
 	g.DELETE("/members/:id", a.deleteMember)
+	g.POST("/members/:id/invitation", a.resendInvitation)
 
 	g.GET("/clients", a.listOrgClients)
 	g.POST("/clients", a.createOrgClient)

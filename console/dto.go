@@ -43,19 +43,21 @@ func nullable(s string) *string {
 }
 
 type memberDTO struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"`
-	Email     string    `json:"email"`
-	FirstName string    `json:"first_name"`
-	LastName  string    `json:"last_name"`
-	Role      string    `json:"role"`
-	Active    bool      `json:"active"`
+	ID        string `json:"id"`
+	UserID    string `json:"user_id"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Role      string `json:"role"`
+	Active    bool   `json:"active"`
+	// Invited: no password set yet (POST …/invitation mails a new link).
+	Invited   bool      `json:"invited"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func toMember(m *realm.Member) memberDTO {
-	d := memberDTO{ID: m.ID, UserID: m.UserID, Role: string(m.Role), CreatedAt: utc(m.CreatedAt), UpdatedAt: utc(m.UpdatedAt)}
+	d := memberDTO{ID: m.ID, UserID: m.UserID, Role: string(m.Role), Invited: m.Invited, CreatedAt: utc(m.CreatedAt), UpdatedAt: utc(m.UpdatedAt)}
 	if m.User != nil {
 		d.Email, d.FirstName, d.LastName, d.Active = m.User.Email, m.User.FirstName, m.User.LastName, m.User.Active
 	}

@@ -262,3 +262,11 @@ func (a *API) updateRealmSettings(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toSettings(r))
 }
+
+func (a *API) resendInvitation(c echo.Context) error {
+	m, err := a.svc.ResendInvitation(ctx(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, toMember(m))
+}

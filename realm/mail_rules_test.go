@@ -308,3 +308,54 @@ func testMailQueueLeaseAndRetry(t *testing.T, open opener) {
 		}
 	}
 }
+
+// TestMemberInvitation (issue 19): a console member's invitation names the
+// organization and the role; an owner may resend it while the member has
+// no password (the older link stops working), and not after.
+func TestMemberInvitation(t *testing.T) { eachBackend(t, testMemberInvitation) }
+
+func testMemberInvitation(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.mails.take()
+	m, err := e.svc.CreateMember(e.owner, realm.MemberInput{Email: "mia@acme.test", FirstName: "Mia", LastName: "M", Role: realm.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := e.svc.CurrentOrg(e.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.mails.all()
+	if len(first) != 1 || first[0].OrgName != org.Name || first[0].Role != "admin" {
+		t.Fatalf("invitation mail: %+v, want it to name %q and admin", first, org.Name)
+	}
+	got, err := e.svc.GetMember(e.owner, m.ID)
+	if err != nil || !got.Invited {
+		t.Fatalf("a member without a password: invited %v, %v", got != nil && got.Invited, err)
+	}
+	if _, err := e.svc.ResendInvitation(e.admin, m.ID); !errors.Is(err, realm.ErrForbidden) {
+		t.Errorf("an admin resending: %v, want forbidden (owners invite)", err)
+	}
+	if _, err := e.svc.ResendInvitation(e.owner, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	all := e.mails.all() // the outbox keeps both until they are delivered
+	if len(all) != 2 || all[1].OrgName != org.Name || all[1].Role != "admin" || all[1].Link == first[0].Link {
+		t.Fatalf("resent invitation: %+v", all)
+	}
+	again := all[1:]
+	ctx := t.Context()
+	if ok, _ := e.svc.ActionLinkUsable(ctx, realm.ConsoleRealm, tokenOf(t, first[0].Link)); ok {
+		t.Error("the first invitation's link still works after a resend")
+	}
+	const pw = "copper lantern orbit meadow"
+	if err := e.svc.SetPasswordWithLink(ctx, realm.ConsoleRealm, tokenOf(t, again[0].Link), pw, pw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ResendInvitation(e.owner, m.ID); !errors.Is(err, realm.ErrConflict) {
+		t.Errorf("resending to a member with a password: %v, want conflict", err)
+	}
+	if got, _ := e.svc.GetMember(e.owner, m.ID); got.Invited {
+		t.Error("a member with a password is still invited")
+	}
+}

@@ -31,6 +31,10 @@ type LinkMail struct {
 	RealmDisplayName string        `json:"realm_display_name"`
 	Link             string        `json:"link"` // absolute
 	ValidFor         time.Duration `json:"valid_for"`
+	// OrgName and Role are set on a console member's invitation: the mail
+	// names the organization and the role it was invited to.
+	OrgName string `json:"org_name,omitempty"`
+	Role    string `json:"role,omitempty"`
 }
 
 // OutboxMail is one row of the mail outbox (MailOutboxStore): a link mail
@@ -107,18 +111,28 @@ func (s *Service) issueSetPasswordLink(ctx context.Context, tx Store, a access, 
 // transaction that made the link: the mail is queued if and only if the
 // change that asked for it commits. After the commit, call mailQueued.
 func (s *Service) queueLinkMail(ctx context.Context, tx Store, orgID string, r *Realm, u *User, purpose, path string, validFor time.Duration) error {
+	return s.queueMail(ctx, tx, orgID, r, u, LinkMail{Purpose: purpose, Link: s.publicURL + path, ValidFor: validFor})
+}
+
+// queueInvitation queues a console member's set-password mail, which
+// names the organization and the role.
+func (s *Service) queueInvitation(ctx context.Context, tx Store, org *Org, console *Realm, u *User, role Role, path string) error {
+	return s.queueMail(ctx, tx, org.ID, console, u, LinkMail{Purpose: PurposeSetPassword, Link: s.publicURL + path,
+		ValidFor: setPasswordTTL, OrgName: org.Name, Role: string(role)})
+}
+
+// queueMail fills in m's recipient and realm and queues it.
+func (s *Service) queueMail(ctx context.Context, tx Store, orgID string, r *Realm, u *User, m LinkMail) error {
 	if s.mail == nil {
-		s.log.Warn("no mail queue configured: link mail not sent", "realm", r.Name, "user_id", u.ID, "purpose", purpose)
+		s.log.Warn("no mail queue configured: link mail not sent", "realm", r.Name, "user_id", u.ID, "purpose", m.Purpose)
 		return nil
 	}
-	display := r.DisplayName
-	if display == "" {
-		display = r.Name
+	m.RealmDisplayName = r.DisplayName
+	if m.RealmDisplayName == "" {
+		m.RealmDisplayName = r.Name
 	}
-	return s.mail.enqueue(ctx, tx, orgID, r.ID, u.ID, LinkMail{
-		Purpose: purpose, To: u.Email, FirstName: u.FirstName, RealmDisplayName: display,
-		Link: s.publicURL + path, ValidFor: validFor,
-	})
+	m.To, m.FirstName = u.Email, u.FirstName
+	return s.mail.enqueue(ctx, tx, orgID, r.ID, u.ID, m)
 }
 
 // mailQueued wakes this node's mail worker after a commit that queued

@@ -106,11 +106,7 @@ func (s *Service) CreateMember(ctx context.Context, in MemberInput) (*Member, er
 			return nil
 		}
 		mailed = true
-		link, err := s.issueSetPasswordLink(ctx, tx, a, console, user, orgID)
-		if err != nil {
-			return err
-		}
-		return s.queueLinkMail(ctx, tx, orgID, console, user, PurposeSetPassword, link, setPasswordTTL)
+		return s.invite(ctx, tx, a, orgID, console, user, m.Role)
 	})
 	if err != nil {
 		return nil, err
@@ -135,6 +131,60 @@ func (s *Service) GetMember(ctx context.Context, id string) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	return memberView(m), nil
+}
+
+// invite issues a console account's set-password link and queues the
+// invitation mail naming the organization and the role, in tx.
+func (s *Service) invite(ctx context.Context, tx Store, a access, orgID string, console *Realm, user *User, role Role) error {
+	org, err := tx.GetOrg(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	link, err := s.issueSetPasswordLink(ctx, tx, a, console, user, orgID)
+	if err != nil {
+		return err
+	}
+	return s.queueInvitation(ctx, tx, org, console, user, role, link)
+}
+
+// ResendInvitation mails a member who has not set a password yet a new
+// invitation (links sent before stop working). Owners only, as inviting.
+// A member who has a password signs in with it: a conflict.
+func (s *Service) ResendInvitation(ctx context.Context, id string) (*Member, error) {
+	a, err := ownerOnly(ctx)
+	if err != nil {
+		return nil, err
+	}
+	orgID, err := a.orgID()
+	if err != nil {
+		return nil, err
+	}
+	console, err := s.ensureSystem(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	var m *Member
+	err = s.store.InTx(ctx, func(tx Store) error {
+		if m, err = tx.GetMember(ctx, orgID, id); err != nil {
+			return err
+		}
+		user, err := tx.GetUser(ctx, console.ID, m.UserID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !user.Active:
+			return Conflict("member", "the account is deactivated")
+		case user.PasswordHash != "":
+			return Conflict("member", "the member has set a password already and signs in with it")
+		}
+		return s.invite(ctx, tx, a, orgID, console, user, m.Role)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mailQueued()
 	return memberView(m), nil
 }
 

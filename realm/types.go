@@ -53,6 +53,9 @@ type Member struct {
 	UpdatedAt time.Time
 	// User is filled by reads for display (email, names, active).
 	User *User
+	// Invited is set by reads: the account is active and has no password
+	// yet (its invitation's link not used).
+	Invited bool
 }
 
 // Realm is an isolated set of users, groups, clients, keys and policies.

@@ -55,6 +55,7 @@ func memberView(m *Member) *Member {
 		return nil
 	}
 	c := *m
+	c.Invited = m.User != nil && m.User.Active && m.User.PasswordHash == ""
 	c.User = userView(m.User)
 	return &c
 }

@@ -45,6 +45,7 @@ func (a mailQueue) Claim(ctx context.Context, max int, lease time.Duration) ([]m
 		jobs[i] = mail.Job{ID: c.ID, Lease: c.Lease, Attempts: c.Attempts, Mail: mail.Mail{
 			Kind: mail.Kind(c.Mail.Purpose), To: c.Mail.To, FirstName: c.Mail.FirstName,
 			RealmName: c.Mail.RealmDisplayName, Link: c.Mail.Link, ValidFor: c.Mail.ValidFor,
+			OrgName: c.Mail.OrgName, Role: c.Mail.Role,
 			OrgID: c.OrgID, RealmID: c.RealmID, UserID: c.UserID,
 		}}
 	}

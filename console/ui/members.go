@@ -23,6 +23,7 @@ func (u *UI) registerMembers(e *echo.Echo) {
 	e.POST("/console/members/:id", u.page(u.updateMember))
 	e.GET("/console/members/:id/delete", u.page(u.confirmDeleteMember))
 	e.POST("/console/members/:id/delete", u.page(u.deleteMember))
+	e.POST("/console/members/:id/invitation", u.page(u.resendInvitation))
 }
 
 // membersView is the data of console/members.html.
@@ -151,4 +152,20 @@ func (u *UI) deleteMember(r *req) error {
 		return r.fail(err)
 	}
 	return r.done(f, "/console/members", "Member removed from the organization.")
+}
+
+// resendInvitation mails an invited member a new invitation.
+func (u *UI) resendInvitation(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	m, err := u.svc.ResendInvitation(r.ctx, r.c.Param("id"))
+	if err != nil {
+		if fe, status, ok := refused(err); ok {
+			return u.showMember(r, status, nil, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, "/console/members/"+url.PathEscape(m.ID), "A new invitation was sent to "+m.User.Email+". Links sent before no longer work.")
 }

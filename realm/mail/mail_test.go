@@ -185,6 +185,30 @@ func TestSMTPImplicitTLSDeliversResetMail(t *testing.T) {
 	}
 }
 
+// TestInvitationMailNamesOrgAndRole (issue 19): a console member's
+// set-password mail is an invitation naming the organization and the role,
+// in the subject and both bodies.
+func TestInvitationMailNamesOrgAndRole(t *testing.T) {
+	srv := mailtest.Start(t, &mailtest.Server{}, mailtest.Plain, nil)
+	o := newOutcomes()
+	m := newMailer(t, Config{Sender: smtpSender(t, "smtp://"+srv.Addr+"?starttls=none", SMTPConfig{})}, o)
+	link := "https://iam.example.com/realms/console/login-actions/set-password?token=inv_1"
+	m.Enqueue(Mail{Kind: KindSetPassword, To: "mia@example.com", FirstName: "Mia", RealmName: "Ward console", Link: link,
+		OrgName: "Acme Assets", Role: "admin"})
+	if res, ok := o.wait(t); !ok {
+		t.Fatalf("delivery failed: %v", res.Err)
+	}
+	p := mailtest.Parse(t, srv.Received()[0].Data)
+	if p.Subject != "You are invited to Acme Assets as admin" {
+		t.Errorf("Subject = %q", p.Subject)
+	}
+	for _, body := range []string{p.Text, p.HTML} {
+		if !strings.Contains(body, "Acme Assets") || !strings.Contains(body, "admin") || !strings.Contains(body, link) {
+			t.Errorf("invitation body lacks the organization, the role or the link:\n%s", body)
+		}
+	}
+}
+
 func TestSMTPRetriesTemporaryRefusalThenDeliversOnce(t *testing.T) {
 	srv := mailtest.Start(t, &mailtest.Server{RefuseData: 2}, mailtest.Plain, nil)
 	o := newOutcomes()

@@ -50,6 +50,9 @@ type Mail struct {
 	FirstName string
 	// RealmName is the realm's display name, shown in subject and body.
 	RealmName string
+	// OrgName and Role make a set-password mail a console invitation: it
+	// names the organization and the role.
+	OrgName, Role string
 	// Link is the absolute http(s) URL the mail carries.
 	Link string
 	// ValidFor is how long the link works, as told to the reader; zero means
@@ -113,6 +116,8 @@ func (m *Message) goMail() (*gomail.Msg, error) {
 type templateData struct {
 	FirstName string
 	RealmName string
+	OrgName   string
+	Role      string
 	Link      string
 	ValidFor  string
 }
@@ -177,6 +182,8 @@ func (c *composer) compose(in Mail, id string) (*Message, error) {
 	data := templateData{
 		FirstName: oneLine(in.FirstName),
 		RealmName: oneLine(in.RealmName),
+		OrgName:   oneLine(in.OrgName),
+		Role:      oneLine(in.Role),
 		Link:      in.Link,
 		ValidFor:  humanDuration(validFor),
 	}
