@@ -40,7 +40,7 @@ func (s *Service) ListMembers(ctx context.Context, o ListOptions) (Page[Member],
 		return Page[Member]{}, err
 	}
 	for i := range p.Items {
-		p.Items[i].User = userView(p.Items[i].User)
+		p.Items[i] = *memberView(&p.Items[i])
 	}
 	return p, nil
 }

@@ -163,6 +163,7 @@ func (u *UI) Register(e *echo.Echo) {
 	u.registerIdentityProviders(e)
 	u.registerEvents(e)
 	u.registerSettings(e)
+	u.registerOrgClients(e)
 	u.registerMembers(e)
 	u.registerSupport(e)
 }
