@@ -93,6 +93,8 @@ func (a *API) Register(e *echo.Echo) {
 	g.PATCH("/realms/:realm", a.updateRealm)
 	g.GET("/realms/:realm/settings", a.getRealmSettings)
 	g.PATCH("/realms/:realm/settings", a.updateRealmSettings)
+	g.PUT("/realms/:realm/settings/logo", a.setRealmLogo)
+	g.DELETE("/realms/:realm/settings/logo", a.deleteRealmLogo)
 	g.DELETE("/realms/:realm", a.deleteRealm)
 
 	r := "/realms/:realm"

@@ -554,6 +554,7 @@ type settingsDTO struct {
 	DisplayName string `json:"display_name"`
 	Branding    struct {
 		AccentColor *string `json:"accent_color"`
+		LogoURL     *string `json:"logo_url"`
 	} `json:"branding"`
 	PasswordPolicy struct {
 		MinLength   int `json:"min_length"`
@@ -573,7 +574,7 @@ func toSettings(r *realm.Realm) settingsDTO {
 	s := r.Settings
 	var d settingsDTO
 	d.DisplayName = r.DisplayName
-	d.Branding.AccentColor = nullable(s.AccentColor)
+	d.Branding.AccentColor, d.Branding.LogoURL = nullable(s.AccentColor), nullable(r.LogoPath())
 	d.PasswordPolicy.MinLength, d.PasswordPolicy.MinStrength = s.PasswordMin(), s.PasswordMinStrength
 	d.BruteForce.LockThreshold, d.BruteForce.MaxLockSeconds = s.LockAfter(), int(s.MaxLock()/time.Second)
 	d.Lifetimes.SessionSeconds = int(s.SessionLife(0) / time.Second)

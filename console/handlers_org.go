@@ -1,6 +1,7 @@
 package console
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -269,4 +270,26 @@ func (a *API) resendInvitation(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, toMember(m))
+}
+
+// setRealmLogo takes the image as the request body (PNG or JPEG, decided
+// by its bytes).
+func (a *API) setRealmLogo(c echo.Context) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, realm.MaxLogoBytes+1))
+	if err != nil {
+		return realm.Invalid("logo", "could not be read")
+	}
+	r, err := a.svc.SetRealmLogo(ctx(c), c.Param("realm"), body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettings(r))
+}
+
+func (a *API) deleteRealmLogo(c echo.Context) error {
+	r, err := a.svc.DeleteRealmLogo(ctx(c), c.Param("realm"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettings(r))
 }

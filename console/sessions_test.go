@@ -395,7 +395,7 @@ func TestRealmSettingsAPI(t *testing.T) {
 					t.Errorf("settings = %v, want %v", got, w)
 				}
 			}
-			want(s.must(http.StatusOK, viewerToken, http.MethodGet, path, nil), `{"display_name":"shop","branding":{"accent_color":null},
+			want(s.must(http.StatusOK, viewerToken, http.MethodGet, path, nil), `{"display_name":"shop","branding":{"accent_color":null,"logo_url":null},
 				"password_policy":{"min_length":10,"min_strength":0},"brute_force":{"lock_threshold":10,"max_lock_seconds":900},
 				"lifetimes":{"session_seconds":36000,"access_token_seconds":300}}`)
 			problem(t, s.do(viewerToken, http.MethodPatch, path, map[string]any{"display_name": "Shop"}), http.StatusForbidden)
@@ -416,7 +416,7 @@ func TestRealmSettingsAPI(t *testing.T) {
 				"branding": map[string]any{"accent_color": "#AA3300"}, "password_policy": map[string]any{"min_length": 12, "min_strength": 3},
 				"brute_force": map[string]any{"lock_threshold": 3, "max_lock_seconds": 3600},
 				"lifetimes":   map[string]any{"session_seconds": 600, "access_token_seconds": 120}}),
-				`{"display_name":"The Shop","branding":{"accent_color":"#aa3300"},
+				`{"display_name":"The Shop","branding":{"accent_color":"#aa3300","logo_url":null},
 				"password_policy":{"min_length":12,"min_strength":3},"brute_force":{"lock_threshold":3,"max_lock_seconds":3600},
 				"lifetimes":{"session_seconds":600,"access_token_seconds":120}}`)
 			if n := countOf(s.eventTypes(s.f.Realm.ID), string(realm.EventRealmSettingsUpdated)); n != 1 {

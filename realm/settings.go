@@ -1,8 +1,13 @@
 package realm
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"image"
+	_ "image/jpeg" // logos: image.DecodeConfig knows JPEG
+	_ "image/png"  // and PNG
 	"regexp"
 	"strings"
 	"time"
@@ -18,6 +23,11 @@ import (
 type RealmSettings struct {
 	// AccentColor colours the login page's buttons and links: #rrggbb.
 	AccentColor string `json:"accent_color,omitempty"`
+	// LogoType is the login page logo's media type ("" when there is
+	// none) and LogoVersion changes with every upload, so the page's link
+	// to it (served by Ward) changes too and caches never show an old one.
+	LogoType    string `json:"logo_type,omitempty"`
+	LogoVersion int64  `json:"logo_version,omitempty"`
 	// PasswordMinLength is the shortest password users may choose.
 	PasswordMinLength int `json:"password_min_length,omitempty"`
 	// PasswordMinStrength is the lowest strength score (0–4, as zxcvbn
@@ -234,4 +244,120 @@ func checkPasswordPolicy(v *ValidationError, r *Realm, u *User, password string)
 			v.Add("password", "is too easy to guess: use a longer phrase of unrelated words, not names, dates or common passwords")
 		}
 	}
+}
+
+// RealmLogoStore keeps realms' login page logos.
+type RealmLogoStore interface {
+	// SetRealmLogo stores (replaces) the realm's logo.
+	SetRealmLogo(ctx context.Context, realmID, contentType string, data []byte) error
+	// DeleteRealmLogo removes it; a realm without one is not an error.
+	DeleteRealmLogo(ctx context.Context, realmID string) error
+	// GetRealmLogo returns the logo's media type and bytes; ErrNotFound
+	// when the realm has none.
+	GetRealmLogo(ctx context.Context, realmID string) (string, []byte, error)
+}
+
+// MaxLogoBytes and MaxLogoSide bound a logo: a login page needs a small
+// picture, and a decoder should not be handed a huge one.
+const (
+	MaxLogoBytes = 256 << 10
+	MaxLogoSide  = 2048
+)
+
+// checkLogo names what is wrong with an uploaded logo, or returns its
+// media type: PNG or JPEG only, as its bytes say (not a declared type),
+// within MaxLogoBytes and MaxLogoSide. SVG is refused: it can carry
+// script.
+func checkLogo(data []byte) (string, error) {
+	switch {
+	case len(data) == 0:
+		return "", Invalid("logo", "is empty: choose a PNG or JPEG file")
+	case len(data) > MaxLogoBytes:
+		return "", Invalid("logo", fmt.Sprintf("must be at most %d KiB", MaxLogoBytes>>10))
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "png" && format != "jpeg") {
+		return "", Invalid("logo", "must be a PNG or JPEG image")
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxLogoSide || cfg.Height > MaxLogoSide {
+		return "", Invalid("logo", fmt.Sprintf("must be at most %d by %d pixels", MaxLogoSide, MaxLogoSide))
+	}
+	return "image/" + format, nil
+}
+
+// SetRealmLogo stores the realm's login page logo (PNG or JPEG); the change
+// is a realm.settings_updated event naming branding.logo.
+func (s *Service) SetRealmLogo(ctx context.Context, name string, data []byte) (*Realm, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	typ, err := checkLogo(data)
+	if err != nil {
+		return nil, err
+	}
+	return s.changeLogo(ctx, a, name, func(tx Store, r *Realm) error {
+		r.Settings.LogoType = typ
+		return tx.SetRealmLogo(ctx, r.ID, typ, data)
+	})
+}
+
+// DeleteRealmLogo removes the realm's logo (nothing to remove is no
+// change).
+func (s *Service) DeleteRealmLogo(ctx context.Context, name string) (*Realm, error) {
+	a, err := canWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.changeLogo(ctx, a, name, func(tx Store, r *Realm) error {
+		if r.Settings.LogoType == "" {
+			return errNoChange
+		}
+		r.Settings.LogoType, r.Settings.LogoVersion = "", 0
+		return tx.DeleteRealmLogo(ctx, r.ID)
+	})
+}
+
+// errNoChange ends a change that has nothing to do.
+var errNoChange = errors.New("realm: no change")
+
+func (s *Service) changeLogo(ctx context.Context, a access, name string, change func(tx Store, r *Realm) error) (*Realm, error) {
+	var r *Realm
+	err := s.store.InTx(ctx, func(tx Store) error {
+		var err error
+		if r, err = a.realm(ctx, tx, name); err != nil {
+			return err
+		}
+		if err := change(tx, r); err != nil {
+			return err
+		}
+		now := s.now()
+		if r.Settings.LogoType != "" {
+			r.Settings.LogoVersion = now.UnixNano()
+		}
+		r.UpdatedAt = now
+		if err := tx.UpdateRealm(ctx, r); err != nil {
+			return err
+		}
+		d := changed{"branding.logo"}.details()
+		d["name"] = r.Name
+		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventRealmSettingsUpdated, "realm", r.ID, d))
+	})
+	if errors.Is(err, errNoChange) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// LogoPath is where the login page finds the realm's logo (served by
+// Ward, never an outside URL), "" when it has none; the version in the
+// query changes with every upload.
+func (r *Realm) LogoPath() string {
+	if r.Settings.LogoType == "" {
+		return ""
+	}
+	return fmt.Sprintf("/realms/%s/branding/logo?v=%d", r.Name, r.Settings.LogoVersion)
 }

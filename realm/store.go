@@ -208,6 +208,7 @@ type Store interface {
 	SessionStore
 	RefreshTokenStore
 	LoginFailureStore
+	RealmLogoStore
 	MailOutboxStore
 	AccessKeyStore
 	TemplateStore

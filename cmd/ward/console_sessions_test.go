@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"html"
+	"image"
+	"image/png"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -263,12 +268,45 @@ func TestConsoleBrowserRealmSettings(t *testing.T) {
 		got["lifetimes"].(map[string]any)["access_token_seconds"] != 120.0 || got["branding"].(map[string]any)["accent_color"] != "#aa3300" {
 		t.Errorf("settings after saving: %v", got)
 	}
+	// The logo: a text file is refused at the field; a PNG is saved and
+	// shown, served by Ward.
+	dir := t.TempDir()
+	notImage, logo := filepath.Join(dir, "logo.txt"), filepath.Join(dir, "logo.png")
+	img := image.NewRGBA(image.Rect(0, 0, 96, 32))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logo, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notImage, []byte("not an image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{notImage, logo} {
+		if err := chromedp.Do(tab, chromedp.SetUploadFiles("#settings-logo", []string{file})); err != nil {
+			t.Fatal(err)
+		}
+		submit(t, tab, "form[data-logo-form] button[type=submit]")
+		if file == notImage {
+			if msg := text(t, tab, "#settings-logo-error"); !strings.Contains(msg, "PNG or JPEG") {
+				t.Errorf("a text file as the logo: error %q", msg)
+			}
+		}
+	}
+	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Logo saved") {
+		t.Fatalf("after uploading the PNG: flash %q", flash)
+	}
+	if _, err := waitJS(t, tab, `document.querySelector("img[data-logo]").naturalWidth === 96`, 5*time.Second); err != nil {
+		t.Errorf("the console does not show the uploaded logo: %v", err)
+	}
 	app := e.owner.must(201, "POST", "/admin/v1/realms/shop/clients", map[string]any{"name": "web", "kind": "application", "public": true,
 		"redirect_uris": []string{"http://127.0.0.1:43141/cb"}})
 	conf := &oauth2.Config{ClientID: app["client_id"].(string), RedirectURL: "http://127.0.0.1:43141/cb", Scopes: []string{"openid"},
 		Endpoint: oauth2.Endpoint{AuthURL: e.s.URL + "/realms/shop/protocol/openid-connect/auth"}}
 	_, body, _ := page(t, browser(t), conf.AuthCodeURL("state-settings-1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-	if !strings.Contains(body, "button{background:#aa3300}") || !strings.Contains(body, "The Shop") {
+	if !strings.Contains(body, "button{background:#aa3300}") || !strings.Contains(body, "The Shop") ||
+		!strings.Contains(body, `<img src="/realms/shop/branding/logo?v=`) {
 		t.Errorf("the login page after the settings:\n%s", body)
 	}
 }

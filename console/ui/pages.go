@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -430,7 +431,12 @@ func (r *req) form() (f url.Values, done bool, err error) {
 	if err := req.ParseForm(); err != nil {
 		return nil, true, r.u.message(r.c, http.StatusBadRequest, "Bad request", "The form could not be read.")
 	}
-	f = req.PostForm
+	return r.checkForm(req.PostForm)
+}
+
+// checkForm checks a posted form's values, its CSRF token and whether it
+// was sent before (then the browser goes where the first one went).
+func (r *req) checkForm(f url.Values) (url.Values, bool, error) {
 	if err := realm.CheckValues(f, multilineFields...); err != nil {
 		return nil, true, r.u.badInput(r.c, err)
 	}
@@ -448,6 +454,33 @@ func (r *req) form() (f url.Values, done bool, err error) {
 		}
 	}
 	return f, false, nil
+}
+
+// uploadForm is form for a multipart form carrying one file in field, of
+// at most limit bytes: its values and the file's bytes (nil when no file
+// was chosen; limit+1 bytes when it is larger, for the caller to refuse).
+func (r *req) uploadForm(field string, limit int64) (f url.Values, file []byte, done bool, err error) {
+	req := r.c.Request()
+	req.Body = http.MaxBytesReader(r.c.Response(), req.Body, limit+64<<10)
+	if err := req.ParseMultipartForm(limit + 64<<10); err != nil {
+		return nil, nil, true, r.u.message(r.c, http.StatusBadRequest, "Bad request",
+			fmt.Sprintf("The form could not be read. Is the file larger than %d KiB?", limit>>10))
+	}
+	defer req.MultipartForm.RemoveAll() //nolint:errcheck // temporary files only
+	if f, done, err = r.checkForm(url.Values(req.MultipartForm.Value)); done || err != nil {
+		return nil, nil, done, err
+	}
+	if fhs := req.MultipartForm.File[field]; len(fhs) > 0 {
+		fh, err := fhs[0].Open()
+		if err != nil {
+			return nil, nil, true, r.fail(err)
+		}
+		defer fh.Close()
+		if file, err = io.ReadAll(io.LimitReader(fh, limit+1)); err != nil {
+			return nil, nil, true, r.fail(err)
+		}
+	}
+	return f, file, false, nil
 }
 
 // multilineFields are the form fields typed in a textarea (descriptions,

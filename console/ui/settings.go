@@ -20,6 +20,8 @@ import (
 func (u *UI) registerSettings(e *echo.Echo) {
 	e.GET("/console/realms/:realm/settings", u.page(u.settingsPage))
 	e.POST("/console/realms/:realm/settings", u.page(u.saveSettings))
+	e.POST("/console/realms/:realm/settings/logo", u.page(u.uploadLogo))
+	e.POST("/console/realms/:realm/settings/logo/delete", u.page(u.deleteLogo))
 }
 
 // settingsView is the data of console/settings.html.
@@ -125,4 +127,31 @@ func (u *UI) saveSettings(r *req) error {
 		return r.fail(err)
 	}
 	return r.done(f, realmPath(r.realm, "settings"), "Settings saved. Sign-in follows them within a few seconds.")
+}
+
+// uploadLogo takes the login page logo from a file input.
+func (u *UI) uploadLogo(r *req) error {
+	f, file, done, err := r.uploadForm("logo", realm.MaxLogoBytes)
+	if done || err != nil {
+		return err
+	}
+	if _, err := u.svc.SetRealmLogo(r.ctx, r.realm, file); err != nil {
+		if fe, status, ok := refusedForm(err); ok {
+			return u.showSettings(r, status, nil, fe)
+		}
+		return r.fail(err)
+	}
+	return r.done(f, realmPath(r.realm, "settings"), "Logo saved: the login page shows it.")
+}
+
+// deleteLogo removes the login page logo.
+func (u *UI) deleteLogo(r *req) error {
+	f, done, err := r.form()
+	if done || err != nil {
+		return err
+	}
+	if _, err := u.svc.DeleteRealmLogo(r.ctx, r.realm); err != nil {
+		return r.fail(err)
+	}
+	return r.done(f, realmPath(r.realm, "settings"), "Logo removed.")
 }

@@ -59,7 +59,7 @@ func (h *Handler) handleAuthorize(c echo.Context) error {
 	if az == nil {
 		return err
 	}
-	page := loginPage{Title: "Sign in", RealmName: realmDisplay(az.Realm()), Accent: az.Realm().Settings.AccentColor}
+	page := loginPage{Title: "Sign in", RealmName: realmDisplay(az.Realm()), Accent: az.Realm().Settings.AccentColor, Logo: az.Realm().LogoPath()}
 	refuse := func(status int, msg string) error {
 		return h.errorPage(c, page, status, "Sign-in failed", msg)
 	}

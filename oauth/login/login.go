@@ -107,6 +107,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	g.GET(pathSetPassword, h.setPasswordForm, h.checkParams)
 	g.POST(pathSetPassword, h.setPasswordSubmit, h.checkParams)
 	g.GET(pathResetPassword, h.resetForm, h.checkParams)
+	g.GET(pathLogo, h.logo, h.checkParams)
 	g.POST(pathResetPassword, h.resetSubmit, h.checkParams)
 }
 
@@ -159,15 +160,15 @@ type loginPage struct {
 	Title     string
 	RealmName string
 	// Accent is the realm's accent colour (#rrggbb, validated when set),
-	// "" for Ward's own.
-	Accent   string
-	AppName  string
-	Nonce    string
-	Action   string
-	CSRF     string
-	Email    string
-	Error    string
-	ResetURL string
+	// "" for Ward's own; Logo the path of its logo, "" when it has none.
+	Accent, Logo string
+	AppName      string
+	Nonce        string
+	Action       string
+	CSRF         string
+	Email        string
+	Error        string
+	ResetURL     string
 	// Logout makes the page the sign-out confirmation (logout.go); Hidden
 	// are the request's parameters its form posts back.
 	Logout bool
@@ -227,7 +228,11 @@ func (h *Handler) authorizer(c echo.Context) (*oauth.Authorizer, error) {
 // redirect back to the application.
 func (h *Handler) renderLogin(c echo.Context, status int, page loginPage) error {
 	page.Nonce = randomToken()
-	setPageHeaders(c.Response().Header(), page.Nonce, "")
+	extra := ""
+	if page.Logo != "" {
+		extra = "img-src 'self'; " // the realm's logo, served by Ward
+	}
+	setPageHeaders(c.Response().Header(), page.Nonce, extra)
 	c.Response().WriteHeader(status)
 	return loginTemplate.Execute(c.Response(), page)
 }
@@ -260,4 +265,36 @@ func randomToken() string {
 		panic("login: random source failed: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// pathLogo serves a realm's login page logo (realm settings).
+const pathLogo = "/branding/logo"
+
+// logo answers a realm's logo: an image checked when it was uploaded (PNG
+// or JPEG by its bytes), served with its own type, never sniffed, never run
+// as a document, and cached briefly (its link changes with every upload).
+func (h *Handler) logo(c echo.Context) error {
+	r, err := h.store.GetRealmByName(c.Request().Context(), c.Param("realm"))
+	if err == nil && r.Settings.LogoType == "" {
+		err = realm.ErrNotFound
+	}
+	var (
+		typ  string
+		data []byte
+	)
+	if err == nil {
+		typ, data, err = h.store.GetRealmLogo(c.Request().Context(), r.ID)
+	}
+	switch {
+	case errors.Is(err, realm.ErrNotFound):
+		return c.NoContent(http.StatusNotFound)
+	case err != nil:
+		h.log.ErrorContext(c.Request().Context(), "login: realm logo", "realm", c.Param("realm"), "err", err)
+		return c.NoContent(http.StatusServiceUnavailable)
+	}
+	hd := c.Response().Header()
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hd.Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, typ, data)
 }

@@ -85,7 +85,7 @@ const logoutCSRFCookie = "ward_logout_csrf"
 // parameters back in hidden fields (not in the URL, where an ID token hint
 // would reach access logs) with confirm=yes and a CSRF token.
 func (h *Handler) confirmLogout(c echo.Context, r *realm.Realm, status int, problem string) error {
-	page := loginPage{Title: "Sign out?", RealmName: realmDisplay(r), Accent: r.Settings.AccentColor, Logout: true,
+	page := loginPage{Title: "Sign out?", RealmName: realmDisplay(r), Accent: r.Settings.AccentColor, Logo: r.LogoPath(), Logout: true,
 		Action: c.Request().URL.Path, Error: problem, CSRF: randomToken()}
 	form := c.Request().Form
 	keys := slices.Sorted(maps.Keys(form))

@@ -72,7 +72,7 @@ func brokerStartURL(r *realm.Realm, alias string, authorize url.Values) string {
 // application as after a password sign-in.
 func (h *Handler) SignedIn(c echo.Context, r *realm.Realm, u *realm.User, continueQuery string) error {
 	ctx := c.Request().Context()
-	page := loginPage{Title: "Sign in", RealmName: realmDisplay(r), Accent: r.Settings.AccentColor}
+	page := loginPage{Title: "Sign in", RealmName: realmDisplay(r), Accent: r.Settings.AccentColor, Logo: r.LogoPath()}
 	addr := h.clientAddr(c.Request())
 	ok, err := h.userAllows(ctx, r, u, addr)
 	if err != nil {

@@ -67,6 +67,7 @@ var cases = []conformanceCase{
 	{"DeleteGroupRemovesMemberships", testDeleteGroup},
 	{"Users", testUsers},
 	{"SearchUsers", testSearchUsers},
+	{"RealmLogos", testRealmLogos},
 	{"UserPagination", testUserPagination},
 	{"Clients", testClients},
 	{"ClientClaims", testClientClaims},
@@ -1652,5 +1653,31 @@ func testSearchUsers(t *testing.T, f *fixture) {
 	must(t, err)
 	if len(page.Items) != 1 || page.NextCursor == "" || total != 2 {
 		t.Errorf("a page of one of two: %d items, next %q, total %d; want 1, a cursor, 2", len(page.Items), page.NextCursor, total)
+	}
+}
+
+// testRealmLogos: a realm's logo is stored, replaced, read, deleted, and
+// goes with its realm.
+func testRealmLogos(t *testing.T, f *fixture) {
+	o := f.org("acme")
+	r, other := f.realm(o.ID, "prod"), f.realm(o.ID, "test")
+	if _, _, err := f.s.GetRealmLogo(f.ctx, r.ID); !errors.Is(err, realm.ErrNotFound) {
+		t.Fatalf("GetRealmLogo before any = %v, want ErrNotFound", err)
+	}
+	must(t, f.s.SetRealmLogo(f.ctx, r.ID, "image/png", []byte("one")))
+	must(t, f.s.SetRealmLogo(f.ctx, r.ID, "image/jpeg", []byte("two")))
+	must(t, f.s.SetRealmLogo(f.ctx, other.ID, "image/png", []byte("other")))
+	if typ, data, err := f.s.GetRealmLogo(f.ctx, r.ID); err != nil || typ != "image/jpeg" || string(data) != "two" {
+		t.Errorf("GetRealmLogo after a replace = %q %q %v", typ, data, err)
+	}
+	wantNotFound(t, "logo of an unknown realm", f.s.SetRealmLogo(f.ctx, "nope", "image/png", []byte("x")))
+	must(t, f.s.DeleteRealmLogo(f.ctx, r.ID))
+	must(t, f.s.DeleteRealmLogo(f.ctx, r.ID)) // nothing to delete is fine
+	if _, _, err := f.s.GetRealmLogo(f.ctx, r.ID); !errors.Is(err, realm.ErrNotFound) {
+		t.Errorf("GetRealmLogo after delete = %v", err)
+	}
+	must(t, f.s.DeleteRealm(f.ctx, other.ID))
+	if _, _, err := f.s.GetRealmLogo(f.ctx, other.ID); !errors.Is(err, realm.ErrNotFound) {
+		t.Errorf("a deleted realm's logo = %v, want gone", err)
 	}
 }

@@ -17,3 +17,10 @@ ALTER TABLE login_failures ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
 -- A realm's settings (branding, password policy, brute-force limits,
 -- lifetimes) as a JSON object; '{}' is every default.
 ALTER TABLE realms ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+-- A realm's login page logo (PNG or JPEG, checked by the service), served
+-- by Ward; it goes with its realm.
+CREATE TABLE realm_logos (
+    realm_id     TEXT PRIMARY KEY REFERENCES realms (id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    data         BYTEA NOT NULL
+);
