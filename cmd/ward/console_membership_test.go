@@ -46,6 +46,7 @@ func TestConsoleBrowserMembership(t *testing.T) {
 	if n := count(t, tab, "tr[data-member]"); n != 50 || count(t, tab, `nav.pager a[rel="next"]`) != 1 {
 		t.Fatalf("the group's first page: %d members and next link %d, want 50 and 1", n, count(t, tab, `nav.pager a[rel="next"]`))
 	}
+	screenshot(t, tab, "group-members")
 	fill(t, tab, map[string]string{"#member-search": "user-0421"})
 	submit(t, tab, `form[aria-label="Search the members"] button[type=submit]`)
 	if n := count(t, tab, "tr[data-member]"); n != 1 || !strings.Contains(text(t, tab, "tr[data-member]"), "user-0421@shop.test") {

@@ -80,6 +80,7 @@ func TestConsoleBrowserOrgClientsAndInvitations(t *testing.T) {
 	if count(t, tab, `tr[data-api-client="`+clientID+`"]`) != 1 {
 		t.Errorf("the list lacks the API client:\n%s", text(t, tab, "main"))
 	}
+	screenshot(t, tab, "api-clients")
 
 	// An invited member: shown as such, and the invitation resent names
 	// the organization and the role.

@@ -123,6 +123,7 @@ func TestConsoleBrowserSessions(t *testing.T) {
 	if got := text(t, tab, `tr[data-kind="browser"] td[data-label="Address"]`); got != "127.0.0.1" {
 		t.Errorf("a browser sign-in's address: %q, want 127.0.0.1", got)
 	}
+	screenshot(t, tab, "user-sessions")
 
 	// Signing out of the newest browser sign-in (the first row) ends the
 	// second sign-in's refresh token; the first one's still works.
@@ -297,6 +298,7 @@ func TestConsoleBrowserRealmSettings(t *testing.T) {
 	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Logo saved") {
 		t.Fatalf("after uploading the PNG: flash %q", flash)
 	}
+	screenshot(t, tab, "settings")
 	if _, err := waitJS(t, tab, `document.querySelector("img[data-logo]").naturalWidth === 96`, 5*time.Second); err != nil {
 		t.Errorf("the console does not show the uploaded logo: %v", err)
 	}
