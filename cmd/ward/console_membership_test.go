@@ -43,8 +43,18 @@ func TestConsoleBrowserMembership(t *testing.T) {
 	// The group's page: 500 members, paged; the search finds one.
 	groupPage := "/console/realms/shop/groups/" + traders
 	e.visit(t, tab, groupPage)
-	if n := count(t, tab, "tr[data-member]"); n != 50 || count(t, tab, `nav.pager a[rel="next"]`) != 1 {
-		t.Fatalf("the group's first page: %d members and next link %d, want 50 and 1", n, count(t, tab, `nav.pager a[rel="next"]`))
+	if n := count(t, tab, "tr[data-member]"); n != 50 || count(t, tab, `nav.pager a[rel="next"]`) != 1 || text(t, tab, "[data-member-total]") != "500 users in the group." {
+		t.Fatalf("the group's first page: %d members, next link %d, %q; want 50, 1, 500 users", n, count(t, tab, `nav.pager a[rel="next"]`), text(t, tab, "[data-member-total]"))
+	}
+	firstMember := text(t, tab, "tr[data-member]")
+	for _, rel := range []string{"next", "next", "prev", "prev"} {
+		if err := clickLink(tab, `nav.pager a[rel="`+rel+`"]`); err != nil {
+			t.Fatalf("the group's %s page: %v", rel, err)
+		}
+		waitPage(t, tab, "tr[data-member]")
+	}
+	if got := text(t, tab, "tr[data-member]"); got != firstMember || count(t, tab, `nav.pager a[rel="prev"]`) != 0 {
+		t.Errorf("next, next, previous, previous: first member %q, want %q", got, firstMember)
 	}
 	screenshot(t, tab, "group-members")
 	fill(t, tab, map[string]string{"#member-search": "user-0421"})

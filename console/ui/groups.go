@@ -167,9 +167,11 @@ type groupView struct {
 	Values      []groupValue
 	Fields      []attrField
 	Members     []realm.GroupMember
-	Next        string
-	Paged       bool   // a later page of members
 	MemberQuery string // the members list's search
+	// Member list pages, with the same search ("" when none).
+	FirstURL, PrevURL, NextURL string
+	// UserMembers counts the group's users (service accounts are few).
+	UserMembers int
 	// AddQuery is the search for users and service accounts to add;
 	// Candidates are what it found that are not members yet.
 	AddQuery      string
@@ -207,8 +209,16 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 	if err != nil {
 		return r.fail(err)
 	}
+	back, err := backCursors(r.c.QueryParam("back"))
+	if err != nil {
+		return r.fail(err)
+	}
 	mq := strings.TrimSpace(r.c.QueryParam("mq"))
 	members, err := u.svc.ListGroupMembers(r.ctx, r.realm, g.ID, realm.ListOptions{Cursor: cursor, Query: mq})
+	if err != nil {
+		return r.fail(err)
+	}
+	users, err := u.svc.SearchUsers(r.ctx, r.realm, realm.UserSearch{GroupID: g.ID, ListOptions: realm.ListOptions{Limit: 1}})
 	if err != nil {
 		return r.fail(err)
 	}
@@ -216,9 +226,13 @@ func (u *UI) showGroup(r *req, status int, f url.Values, fe fieldErrors, confirm
 		b.Form = groupForm(defs, g)
 	}
 	v := &groupView{base: b, G: g, Values: groupValues(defs, g.Attributes),
-		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, Next: members.NextCursor,
-		Paged: r.c.QueryParam("cursor") != "", MemberQuery: mq, ConfirmDelete: confirm,
-		AddQuery: strings.TrimSpace(r.c.QueryParam("add"))}
+		Fields: attrFields(defs, b.Form, b.Errors), Members: members.Items, MemberQuery: mq, ConfirmDelete: confirm,
+		AddQuery: strings.TrimSpace(r.c.QueryParam("add")), UserMembers: users.Total}
+	filters := url.Values{}
+	if mq != "" {
+		filters.Set("mq", mq)
+	}
+	v.FirstURL, v.PrevURL, v.NextURL = pageLinks(groupPath(r.realm, g.ID), filters, cursor, back, members.NextCursor)
 	if v.AddQuery != "" && b.CanWrite {
 		if v.Candidates, v.MoreFound, err = u.memberCandidates(r, g.ID, v.AddQuery); err != nil {
 			return r.fail(err)
