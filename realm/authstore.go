@@ -120,6 +120,13 @@ type SessionStore interface {
 	// unexpired) whose browser session, unless offline, is live too. At
 	// most MaxUserSessions of each kind.
 	ListUserSessions(ctx context.Context, realmID, userID string, now time.Time) ([]UserSession, error)
+	// SessionRefreshFamilies returns the families of the refresh tokens
+	// bound to the browser session (offline ones excluded) that have a
+	// token not yet revoked.
+	SessionRefreshFamilies(ctx context.Context, realmID, sessionID string) ([]string, error)
+	// LiveRefreshToken returns the user's live token (unused, unrevoked,
+	// unexpired at now) of the family; ErrNotFound when it has none.
+	LiveRefreshToken(ctx context.Context, realmID, userID, familyID string, now time.Time) (*RefreshToken, error)
 }
 
 // RefreshToken is one refresh token, tracked by its jti (ID). The tokens of

@@ -21,9 +21,6 @@ func errLinkUnusable() error {
 	return Invalid("token", "this link is invalid or has expired; ask for a new one")
 }
 
-// SetPasswordWithLink sets the password of the user a set-password (or
-// reset) link was issued for, and uses the link up. The password is checked
-// first, so a typo does not burn the link.
 // errLookOnly rolls back a transaction that used a link only to see
 // whether it could be used.
 var errLookOnly = errors.New("realm: looked only")
@@ -35,10 +32,20 @@ var errLookOnly = errors.New("realm: looked only")
 // transaction that is rolled back, so the answer is the one the form's
 // submission would get.
 func (s *Service) ActionLinkUsable(ctx context.Context, realmName, token string) (bool, error) {
+	_, u, err := s.linkSubject(ctx, realmName, token)
+	return u != nil, err
+}
+
+// linkSubject is the realm and the user a usable link is for (nil, nil
+// when it is not usable), found without using the link up.
+func (s *Service) linkSubject(ctx context.Context, realmName, token string) (*Realm, *User, error) {
 	if token == "" {
-		return false, nil
+		return nil, nil, nil
 	}
-	usable := false
+	var (
+		realmOf *Realm
+		user    *User
+	)
 	err := s.store.InTx(ctx, func(tx Store) error {
 		r, err := tx.GetRealmByName(ctx, realmName)
 		if errors.Is(err, ErrNotFound) {
@@ -59,15 +66,20 @@ func (s *Service) ActionLinkUsable(ctx context.Context, realmName, token string)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		usable = err == nil && u.Active
+		if err == nil && u.Active {
+			realmOf, user = r, u
+		}
 		return errLookOnly
 	})
 	if err != nil && !errors.Is(err, errLookOnly) {
-		return false, err
+		return nil, nil, err
 	}
-	return usable, nil
+	return realmOf, user, nil
 }
 
+// SetPasswordWithLink sets the password of the user a set-password (or
+// reset) link was issued for, and uses the link up. The password is checked
+// first, so a typo does not burn the link.
 func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, password, confirm string) error {
 	v := &ValidationError{}
 	checkNewPassword(v, password, confirm)
@@ -76,6 +88,21 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 	}
 	if token == "" {
 		return errLinkUnusable()
+	}
+	// The realm's policy, for the user the link is for (its email and
+	// names are what a password must not be made of), before anything is
+	// written: the strength estimate takes milliseconds, which the
+	// transaction below should not hold its locks for. The link is used
+	// only there, so a refusal leaves it good for another try.
+	r, u, err := s.linkSubject(ctx, realmName, token)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return errLinkUnusable()
+	}
+	if checkPasswordPolicy(v, r, u, password); v.OrNil() != nil {
+		return v
 	}
 	hash, err := s.passwords.Hash(password, s.random)
 	if err != nil {
@@ -105,13 +132,6 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, realmName, token, pas
 		}
 		if !u.Active {
 			return errLinkUnusable()
-		}
-		// The realm's policy, now that the user is known (its email and
-		// names are what a password must not be made of). A refusal rolls
-		// the link's use back: the user may try another password.
-		pv := &ValidationError{}
-		if checkPasswordPolicy(pv, r, u, password); pv.OrNil() != nil {
-			return pv
 		}
 		u.PasswordHash = hash
 		u.UpdatedAt = s.now()

@@ -100,40 +100,38 @@ func (s *Service) RevokeUserSession(ctx context.Context, realmName, userID, sess
 		if err != nil {
 			return err
 		}
+		// Looked up directly (not in the listing, which is bounded): a
+		// live browser session of the user, else a live chain of its.
 		now := s.now()
-		live, err := tx.ListUserSessions(ctx, r.ID, u.ID, now)
-		if err != nil {
-			return err
-		}
-		var target *UserSession
-		for i := range live {
-			if live[i].ID == sessionID {
-				target = &live[i]
-			}
-		}
-		if target == nil {
-			return ErrNotFound
-		}
-		chains := []string{target.ID}
-		if target.Kind == SessionBrowser {
-			if err := tx.RevokeBrowserSession(ctx, r.ID, target.ID); err != nil {
+		d := map[string]any{"email": u.Email, "session_id": sessionID}
+		var chains []string
+		bs, err := tx.GetBrowserSession(ctx, r.ID, sessionID)
+		switch {
+		case err == nil && bs.UserID == u.ID && !bs.Revoked && now.Before(bs.ExpiresAt):
+			if err := tx.RevokeBrowserSession(ctx, r.ID, bs.ID); err != nil {
 				return err
 			}
-			chains = chains[:0]
-			for _, c := range live {
-				if c.Kind == SessionRefresh && c.SessionID == target.ID {
-					chains = append(chains, c.ID)
-				}
+			if chains, err = tx.SessionRefreshFamilies(ctx, r.ID, bs.ID); err != nil {
+				return err
+			}
+			d["kind"] = SessionBrowser
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		default:
+			t, err := tx.LiveRefreshToken(ctx, r.ID, u.ID, sessionID, now)
+			if err != nil {
+				return err // ErrNotFound: no live session of the user by that ID
+			}
+			chains = []string{t.FamilyID}
+			d["kind"], d["client_id"] = SessionRefresh, t.ClientID
+			if t.Offline {
+				d["kind"] = SessionOffline
 			}
 		}
 		for _, family := range chains {
 			if err := revokeChain(ctx, tx, r, family, now); err != nil {
 				return err
 			}
-		}
-		d := map[string]any{"email": u.Email, "session_id": target.ID, "kind": target.Kind}
-		if target.ClientID != "" {
-			d["client_id"] = target.ClientID
 		}
 		return appendEvents(ctx, tx, s.event(a, r.OrgID, r.ID, EventUserSessionRevoked, "user", u.ID, d))
 	})
@@ -167,7 +165,10 @@ func (s *Service) LogoutUser(ctx context.Context, realmName, userID string) erro
 		return err
 	}
 	return s.store.InTx(ctx, func(tx Store) error {
-		r, err := a.realm(ctx, tx, realmName)
+		// UpdateUser writes the whole user, memberships included: the
+		// realm's membership lock keeps a concurrent group change from
+		// being overwritten with what was read here.
+		r, err := a.realmForMembership(ctx, tx, realmName)
 		if err != nil {
 			return err
 		}

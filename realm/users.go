@@ -258,6 +258,13 @@ func (s *Service) UpdateUser(ctx context.Context, realmName, id string, p UserPa
 			} else if err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
+			// The sign-in lock is the address's: the old one's state
+			// (which names this user for the users list) goes with it.
+			if !strings.EqualFold(email, u.Email) {
+				if err := tx.ClearLoginFailures(ctx, r.ID, LoginAccountKey(u.Email)); err != nil {
+					return err
+				}
+			}
 			u.Email = email
 			ch.add("email")
 		}

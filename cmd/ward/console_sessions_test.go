@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"image"
 	"image/png"
@@ -263,6 +264,13 @@ func TestConsoleBrowserRealmSettings(t *testing.T) {
 	submit(t, tab, "form[data-settings] button[type=submit]")
 	if flash := text(t, tab, ".flash"); !strings.HasPrefix(flash, "Settings saved.") {
 		t.Fatalf("after saving: flash %q\n%s", flash, text(t, tab, "main"))
+	}
+	// Only what was changed is recorded (and stored): the defaults the
+	// form showed and sent back stay defaults.
+	ev := e.owner.must(200, "GET", "/admin/v1/realms/shop/events?type=realm.settings_updated", nil)["items"].([]any)
+	if len(ev) != 1 || fmt.Sprint(ev[0].(map[string]any)["details"].(map[string]any)["fields"]) !=
+		"[branding.accent_color brute_force.lock_threshold lifetimes.access_token_seconds display_name]" {
+		t.Errorf("realm.settings_updated events: %v", ev)
 	}
 	got := e.owner.must(200, "GET", "/admin/v1/realms/shop/settings", nil)
 	if got["display_name"] != "The Shop" || got["brute_force"].(map[string]any)["lock_threshold"] != 3.0 ||

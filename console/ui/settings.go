@@ -44,6 +44,16 @@ var settingsFields = []struct {
 	{"access_token_minutes", "lifetimes.access_token_seconds", func(s realm.RealmSettings) int { return int(s.AccessTokenLife(0) / time.Minute) }},
 }
 
+// inForce is the value in force of the form's number field name.
+func inForce(name string, s realm.RealmSettings) int {
+	for _, sf := range settingsFields {
+		if sf.name == name {
+			return sf.value(s)
+		}
+	}
+	return 0
+}
+
 func (u *UI) settingsPage(r *req) error { return u.showSettings(r, http.StatusOK, nil, nil) }
 
 func (u *UI) showSettings(r *req, status int, f url.Values, fe fieldErrors) error {
@@ -120,6 +130,24 @@ func (u *UI) saveSettings(r *req) error {
 	if len(fe) > 0 {
 		return u.showSettings(r, http.StatusBadRequest, f, fe)
 	}
+	// The form shows the values in force, defaults included: a default
+	// sent back unchanged stays a default (0), so that it follows Ward's
+	// if a later release moves it, and is not recorded as a change.
+	cur, err := u.svc.GetRealmSettings(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
+	s := cur.Settings
+	keep := func(in **int, stored int, name string, scale int) {
+		if *in != nil && stored == 0 && **in == inForce(name, s)*scale {
+			*in = nil
+		}
+	}
+	keep(&p.PasswordMinLength, s.PasswordMinLength, "min_length", 1)
+	keep(&p.LockThreshold, s.LockThreshold, "lock_threshold", 1)
+	keep(&p.MaxLockSeconds, s.MaxLockSeconds, "max_lock_minutes", 60)
+	keep(&p.SessionSeconds, s.SessionSeconds, "session_minutes", 60)
+	keep(&p.AccessTokenSeconds, s.AccessTokenSeconds, "access_token_minutes", 60)
 	if _, err := u.svc.UpdateRealmSettings(r.ctx, r.realm, p); err != nil {
 		if fe, status, ok := refusedForm(err); ok {
 			return u.showSettings(r, status, f, fe)

@@ -201,6 +201,8 @@ type userView struct {
 	Password string
 	// Sessions are the user's live sign-ins, newest first.
 	Sessions []realm.UserSession
+	// Threshold is the realm's lock threshold (its settings).
+	Threshold int
 }
 
 // Status is what the page says of the user's sign-in: "deactivated",
@@ -226,8 +228,8 @@ func (v *userView) LockedUntil() time.Time {
 	return *v.U.Lock.LockedUntil
 }
 
-// LockThreshold is how many failed sign-ins lock an account.
-func (v *userView) LockThreshold() int { return realm.LoginLockThreshold }
+// LockThreshold is how many failed sign-ins lock an account in the realm.
+func (v *userView) LockThreshold() int { return v.Threshold }
 
 // Name is how the page names the user: its full name, else its email.
 func (v *userView) Name() string { return userDisplayName(&v.U.User) }
@@ -282,9 +284,13 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
+	rl, err := u.svc.GetRealmSettings(r.ctx, r.realm)
+	if err != nil {
+		return r.fail(err)
+	}
 	return r.render(status, "user.html", &userView{base: b, U: v, Groups: groups, GroupNames: names,
 		Effective: attrRows(defs, v.EffectiveAttributes), Providers: u.userProviders(r, v.ID), Password: passwordState(v),
-		Sessions: sessions})
+		Sessions: sessions, Threshold: rl.Settings.LockAfter()})
 }
 
 // passwordState says whether the user has a password: "set" or "none".

@@ -67,7 +67,7 @@ func (h *Handler) setPasswordForm(c echo.Context) error {
 	if r == nil {
 		return err
 	}
-	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), Token: c.QueryParam("token"), MinLength: realm.MinPasswordLength}
+	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), Token: c.QueryParam("token"), MinLength: r.Settings.PasswordMin()}
 	page.ResetURL = "/realms/" + r.Name + "/login-actions/reset-password"
 	if page.Token == "" {
 		page.Error, page.Dead = "This page needs the link from your email.", true
@@ -96,7 +96,7 @@ func (h *Handler) setPasswordSubmit(c echo.Context) error {
 	if r == nil {
 		return err
 	}
-	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), MinLength: realm.MinPasswordLength, Action: c.Request().URL.Path}
+	page := passwordPage{Title: "Set your password", RealmName: realmDisplay(r), MinLength: r.Settings.PasswordMin(), Action: c.Request().URL.Path}
 	form, status, problem := h.readForm(c)
 	page.Token = form.Get("token") // kept on a refused form, so the user need not click the mail again
 	if status != 0 {

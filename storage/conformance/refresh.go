@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -507,6 +508,26 @@ func testUserSessions(t *testing.T, f *fixture, s realm.Store) {
 	}
 	if got, err := s.ListUserSessions(f.ctx, other.ID, u.ID, now); err != nil || len(got) != 0 {
 		t.Errorf("ListUserSessions in another realm = %+v, %v, want none", got, err)
+	}
+	// One browser session's chains, and one live chain, found directly.
+	fams, err := s.SessionRefreshFamilies(f.ctx, r.ID, "s-1")
+	must(t, err)
+	if strings.Join(fams, " ") != "fam-a" {
+		t.Errorf("SessionRefreshFamilies(s-1) = %v, want [fam-a]", fams)
+	}
+	if fams, err := s.SessionRefreshFamilies(f.ctx, r.ID, "s-gone"); err != nil || strings.Join(fams, " ") != "fam-dead" {
+		t.Errorf("SessionRefreshFamilies(s-gone) = %v, %v, want [fam-dead] (the offline chain is not the session's)", fams, err)
+	}
+	if live, err := s.LiveRefreshToken(f.ctx, r.ID, u.ID, "fam-a", now); err != nil || live.ID != "a3" || live.ClientID != "app-fam-a" || live.Offline {
+		t.Errorf("LiveRefreshToken(fam-a) = %+v, %v, want a3", live, err)
+	}
+	for _, fam := range []string{"fam-rev", "fam-used", "fam-old", "nope"} {
+		if _, err := s.LiveRefreshToken(f.ctx, r.ID, u.ID, fam, now); !errors.Is(err, realm.ErrNotFound) {
+			t.Errorf("LiveRefreshToken(%s) = %v, want ErrNotFound", fam, err)
+		}
+	}
+	if _, err := s.LiveRefreshToken(f.ctx, r.ID, u2.ID, "fam-a", now); !errors.Is(err, realm.ErrNotFound) {
+		t.Errorf("another user's LiveRefreshToken(fam-a) = %v, want ErrNotFound", err)
 	}
 	// Inside a transaction, as RevokeUserSession reads it.
 	must(t, s.InTx(f.ctx, func(tx realm.Store) error {

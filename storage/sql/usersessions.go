@@ -155,3 +155,26 @@ func parseSQLiteTime(text string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// SessionRefreshFamilies lists the non-offline families bound to the
+// browser session with a token not yet revoked (refresh_tokens_session_idx).
+func (s *Store) SessionRefreshFamilies(ctx context.Context, realmID, sessionID string) ([]string, error) {
+	var families []string
+	err := s.q(ctx).Model(&refreshTokenModel{}).Distinct("family_id").
+		Where("realm_id = ? AND session_id = ? AND offline = ? AND revoked = ?", realmID, sessionID, false, false).
+		Order("family_id").Pluck("family_id", &families).Error
+	return families, mapErr(err)
+}
+
+// LiveRefreshToken reads the user's live token of the family.
+func (s *Store) LiveRefreshToken(ctx context.Context, realmID, userID, familyID string, now time.Time) (*realm.RefreshToken, error) {
+	var m refreshTokenModel
+	err := s.q(ctx).Where("realm_id = ? AND family_id = ? AND user_id = ? AND used = ? AND revoked = ? AND expires_at > ?",
+		realmID, familyID, userID, false, false, dbTime(now)).Order("created_at DESC").Take(&m).Error
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &realm.RefreshToken{ID: m.ID, RealmID: m.RealmID, FamilyID: m.FamilyID, SessionID: m.SessionID, UserID: m.UserID,
+		ClientID: m.ClientID, AccessJTI: m.AccessJTI, Offline: m.Offline, Used: m.Used, Revoked: m.Revoked,
+		ExpiresAt: fromDBTime(m.ExpiresAt), CreatedAt: fromDBTime(m.CreatedAt), IPAddress: m.IPAddress}, nil
+}
