@@ -310,7 +310,12 @@ func TestUserUnlockAPI(t *testing.T) {
 // target and by a time range, and refuses a range that ends before it
 // starts and over-long IDs by name.
 func TestEventFiltersAPI(t *testing.T) {
-	e := newEnv(t)
+	for name, open := range map[string]func(testing.TB) *sql.Store{"SQLite": sqltest.Open, "Postgres": sqltest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) { testEventFiltersAPI(t, newEnvOn(t, open(t))) })
+	}
+}
+
+func testEventFiltersAPI(t *testing.T, e *env) {
 	e.must(http.StatusCreated, ownerToken, http.MethodPost, "/admin/v1/realms", map[string]any{"name": "shop"})
 	base := "/admin/v1/realms/shop"
 	var ids []string

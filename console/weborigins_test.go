@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardiam/ward/storage/sql"
+	"github.com/wardiam/ward/storage/sqltest"
 )
 
 // TestClientWebOrigins: the admin API answers with web origins as they
@@ -45,7 +48,12 @@ func TestClientWebOrigins(t *testing.T) {
 // with a wildcard, and a private-use scheme on a confidential client;
 // native apps' redirect URIs (RFC 8252) are accepted for public clients.
 func TestClientMistakesAtSaveTime(t *testing.T) {
-	e := newEnv(t)
+	for name, open := range map[string]func(testing.TB) *sql.Store{"SQLite": sqltest.Open, "Postgres": sqltest.OpenPostgres} {
+		t.Run(name, func(t *testing.T) { testClientMistakesAtSaveTime(t, newEnvOn(t, open(t))) })
+	}
+}
+
+func testClientMistakesAtSaveTime(t *testing.T, e *env) {
 	e.must(201, ownerToken, "POST", "/admin/v1/realms", map[string]any{"name": "vault"})
 	base := "/admin/v1/realms/vault/clients"
 	message := func(p Problem, field string) string {
