@@ -228,7 +228,7 @@ func (a *API) listEvents(c echo.Context, realmName string) error {
 }
 
 func (a *API) getRealmSettings(c echo.Context) error {
-	r, err := a.svc.GetRealmSettings(ctx(c), c.Param("realm"))
+	r, err := a.svc.GetRealm(ctx(c), c.Param("realm"))
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,17 @@ func (s *Service) GetRealm(ctx context.Context, name string) (*Realm, error) {
 	return a.realm(ctx, s.store, name)
 }
 
+// setDisplayName sets r's display name (empty: its name), noting a change.
+func setDisplayName(r *Realm, display string, ch *changed) {
+	if display == "" {
+		display = r.Name
+	}
+	if display != r.DisplayName {
+		r.DisplayName = display
+		ch.add("display_name")
+	}
+}
+
 // UpdateRealm changes a realm's display name and whether its login page
 // shows the password form (CONTRACT §9). The event names the fields that
 // changed.
@@ -111,13 +122,7 @@ func (s *Service) UpdateRealm(ctx context.Context, name string, p RealmPatch) (*
 		}
 		var ch changed
 		if p.DisplayName != nil {
-			if display == "" {
-				display = r.Name
-			}
-			if display != r.DisplayName {
-				r.DisplayName = display
-				ch.add("display_name")
-			}
+			setDisplayName(r, display, &ch)
 		}
 		if p.PasswordLogin != nil && *p.PasswordLogin == r.PasswordLoginDisabled {
 			r.PasswordLoginDisabled = !*p.PasswordLogin

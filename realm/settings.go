@@ -158,15 +158,6 @@ func (p SettingsPatch) apply(v *ValidationError, s *RealmSettings) changed {
 	return ch
 }
 
-// GetRealmSettings returns a realm with its settings.
-func (s *Service) GetRealmSettings(ctx context.Context, name string) (*Realm, error) {
-	a, err := canRead(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return a.realm(ctx, s.store, name)
-}
-
 // UpdateRealmSettings changes a realm's display name and settings, each
 // checked within its bounds; a refused patch changes nothing. The change
 // is an audit event naming the fields (realm.settings_updated).
@@ -191,13 +182,7 @@ func (s *Service) UpdateRealmSettings(ctx context.Context, name string, p Settin
 			return err
 		}
 		if p.DisplayName != nil {
-			if display == "" {
-				display = r.Name
-			}
-			if display != r.DisplayName {
-				r.DisplayName = display
-				ch.add("display_name")
-			}
+			setDisplayName(r, display, &ch)
 		}
 		if len(ch) == 0 {
 			return nil

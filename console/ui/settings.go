@@ -57,7 +57,7 @@ func inForce(name string, s realm.RealmSettings) int {
 func (u *UI) settingsPage(r *req) error { return u.showSettings(r, http.StatusOK, nil, nil) }
 
 func (u *UI) showSettings(r *req, status int, f url.Values, fe fieldErrors) error {
-	rl, err := u.svc.GetRealmSettings(r.ctx, r.realm)
+	rl, err := u.svc.GetRealm(r.ctx, r.realm)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -133,7 +133,7 @@ func (u *UI) saveSettings(r *req) error {
 	// The form shows the values in force, defaults included: a default
 	// sent back unchanged stays a default (0), so that it follows Ward's
 	// if a later release moves it, and is not recorded as a change.
-	cur, err := u.svc.GetRealmSettings(r.ctx, r.realm)
+	cur, err := u.svc.GetRealm(r.ctx, r.realm)
 	if err != nil {
 		return r.fail(err)
 	}

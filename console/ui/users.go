@@ -284,7 +284,7 @@ func (u *UI) showUser(r *req, status int, f url.Values, fe fieldErrors) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	rl, err := u.svc.GetRealmSettings(r.ctx, r.realm)
+	rl, err := u.svc.GetRealm(r.ctx, r.realm)
 	if err != nil {
 		return r.fail(err)
 	}
