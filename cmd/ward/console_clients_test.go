@@ -257,6 +257,24 @@ func TestConsoleBrowserClients(t *testing.T) {
 			text(t, tab, "[data-secret-kind]"), count(t, tab, "dialog"))
 	}
 
+	// A native app (RFC 8252, issue 19): a private-use scheme redirect is
+	// refused for a confidential client, saying to make it public, and
+	// accepted with a loopback redirect once it is public.
+	e.visit(t, tab, "/console/realms/shop/clients")
+	click("#client-kind-app")
+	fill(t, tab, map[string]string{"#client-name": "Mobile wallet", "#client-redirects": "com.example.app:/callback\nhttp://127.0.0.1/callback"})
+	submit(t, tab, newForm+"button[type=submit]")
+	if msg := text(t, tab, "#client-redirects-error"); !strings.Contains(msg, "line 1") || !strings.Contains(msg, "make the application public") {
+		t.Fatalf("confidential native app: redirect URI error %q; page:\n%s", msg, text(t, tab, "main"))
+	}
+	click("#client-public")
+	submit(t, tab, newForm+"button[type=submit]")
+	waitPage(t, tab, "#client-id-value")
+	native := e.owner.must(200, "GET", base+"/clients/"+strings.TrimSpace(text(t, tab, "#client-id-value")), nil)
+	if native["public"] != true || fmt.Sprint(native["redirect_uris"]) != "[com.example.app:/callback http://127.0.0.1/callback]" {
+		t.Errorf("created native app = %v", native)
+	}
+
 	// Deactivation goes through a confirmation page and stops the client.
 	e.visit(t, tab, "/console/realms/shop/clients/"+clientID)
 	click(`a[href$="/deactivate"]`)
