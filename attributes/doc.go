@@ -50,6 +50,11 @@
 // document lists in deactivated_api_keys are refused from the poll that
 // brings the list.
 //
+// The realm's IP allow lists (CONTRACT §7) come in the policy document and
+// apply to every request; the guard reports the requests it refuses by
+// them to Ward, bounded and in the background (refusals.go), where they
+// become network.refused audit events.
+//
 // The Guard imports nothing but go-jose, cel-go, echo and maxminddb: it
 // talks to Ward over HTTP only.
 //

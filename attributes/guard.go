@@ -76,7 +76,8 @@ type Config struct {
 	DecisionLog func(context.Context, DecisionRecord)
 	// OnError, if set, is told about problems that do not fail a request: a
 	// policy that does not compile (it is skipped), a failed policy poll
-	// (the last good set is kept).
+	// (the last good set is kept), a report of network refusals Ward did
+	// not take (refusals.go).
 	OnError func(error)
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
@@ -137,6 +138,10 @@ type Guard struct {
 	deactivated atomic.Pointer[deactivatedMinters]
 	// network holds the IP allow lists of the last policy document.
 	network atomic.Pointer[networkLists]
+	// refusals are the allow lists' refusals waiting to be reported to
+	// Ward; reportsDone closes when the loop sending them has stopped.
+	refusals    *refusalQueue
+	reportsDone chan struct{}
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -221,6 +226,7 @@ func NewGuard(ctx context.Context, cfg Config) (_ *Guard, err error) {
 	g.apiKeys = newKeyCache(cfg.APIKeyCacheSize, g.now)
 	g.tempKeys = newTempKeyCache(tempKeyCacheSize, g.now)
 	g.limits = newRateLimiter(rateBuckets)
+	g.refusals = newRefusalQueue()
 	g.keys = newKeySet(g.client, g.discovery.JWKSURI, g.algs, refetch, g.now)
 	if err := g.keys.load(ctx); err != nil {
 		return nil, err
@@ -231,6 +237,8 @@ func NewGuard(ctx context.Context, cfg Config) (_ *Guard, err error) {
 	pollCtx, cancel := context.WithCancel(ctx)
 	g.cancel, g.done = cancel, make(chan struct{})
 	go g.poll(pollCtx)
+	g.reportsDone = make(chan struct{})
+	go g.reportRefusals(pollCtx)
 	return g, nil
 }
 
@@ -244,6 +252,7 @@ func (g *Guard) Close() error {
 	}
 	g.cancel()
 	<-g.done
+	<-g.reportsDone
 	return g.geo.close()
 }
 

@@ -22,6 +22,9 @@ type problem struct {
 
 	wwwAuthenticate string
 	retryAfter      int // seconds, for 429
+	// refused names the caller of a refusal by the IP allow lists found
+	// while authenticating, for the report to Ward.
+	refused *refusedCaller
 }
 
 func (p *problem) write(w http.ResponseWriter) {
@@ -46,11 +49,15 @@ func (g *Guard) authorize(r *http.Request, resourceType, action string, decide b
 	ctx := context.WithValue(r.Context(), ipKey{}, g.clientIP(r))
 	subject, p := g.authenticate(ctx, r)
 	if p != nil {
+		if p.refused != nil {
+			g.queueRefusal(ctx, r, p.refused)
+		}
 		return nil, p
 	}
 	// The IP allow lists (a temporary key's were applied before its
 	// limits were spent).
 	if !IsTemporaryKey(subject) && !g.networkAllows(ctx, subject) {
+		g.queueRefusal(ctx, r, callerOf(subject))
 		return nil, networkRefused()
 	}
 	ctx = context.WithValue(ctx, subjectKey{}, subject)

@@ -338,7 +338,10 @@ func (g *Guard) authenticateTempKey(ctx context.Context, key string) (map[string
 	addr = addr.Unmap().WithZone("")
 	// The allow lists before the limits: a refused request spends nothing.
 	if !g.networkAllows(ctx, nil) {
-		return nil, networkRefused()
+		p := networkRefused()
+		minter, _ := k.claims["api_key"].(string)
+		p.refused = &refusedCaller{kind: KindTemporaryKey, subject: minter}
+		return nil, p
 	}
 	if p := g.checkWhere(k, addr); p != nil {
 		return nil, p

@@ -16,7 +16,8 @@
 //     refresh still has grounds, the console realm's org choice.
 //   - handler_*.go: the endpoints under Keycloak's paths /realms/{realm}/…:
 //     token, introspection, revocation, discovery and JWKS, userinfo,
-//     policies (for resource servers' Guards), ward.js, the keycloak-js
+//     policies and network-refusals (for resource servers' Guards: what
+//     they enforce, and the allow-list refusals they report), ward.js, the keycloak-js
 //     third-party-cookie check.
 //   - response_mode_web_message.go: the web_message response mode (the page
 //     itself is oauth/login's), cors.go and ratelimit.go: CORS for the

@@ -57,20 +57,9 @@ type ipAllowLists struct {
 func (s *Server) handlePolicies(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	p, token, err := s.bearerCall(c)
+	p, _, err := s.resourceServerCall(c)
 	if p == nil {
 		return err
-	}
-	cl, _, err := p.verifyActive(ctx, token)
-	if err != nil {
-		if !isTokenRejection(err) {
-			s.logServerError(ctx, p, "policies", err)
-			return writeError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "The token cannot be checked right now.")
-		}
-		return bearerError(c, http.StatusUnauthorized, "invalid_token", "The access token is invalid or has expired.")
-	}
-	if cl.Kind == "user" || cl.Subject != cl.ClientID {
-		return bearerError(c, http.StatusForbidden, "insufficient_scope", "The realm's policies are served to its clients' own tokens (client_credentials), not to users' tokens.")
 	}
 	policies, err := s.service.DistributedPolicies(ctx, p.realm.ID)
 	if err != nil {

@@ -215,6 +215,7 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
 	g.POST(PathUserinfo, s.origins.withCORS(CheckParams(s.handleUserinfo)))
 	g.GET(pathPolicies, s.handlePolicies, CheckParams)
+	g.POST(pathNetworkRefusals, s.handleNetworkRefusals, CheckParams)
 	g.POST(pathTemporaryKeys, s.handleMintTemporaryKey, CheckParams)
 	g.OPTIONS(PathToken, s.origins.preflight("POST, OPTIONS"))
 	g.OPTIONS(PathRevoke, s.origins.preflight("POST, OPTIONS"))
