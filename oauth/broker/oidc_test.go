@@ -24,6 +24,11 @@ type oidcFixture struct {
 	provider *realm.IdentityProviderView
 	// lastAsked is the last authorization request sent to hq.
 	lastAsked url.Values
+	// lastAnswer is hq's last answer (the redirect to the broker endpoint
+	// with code and state) and lastBrowser the browser that carried it,
+	// for replaying them.
+	lastAnswer  *url.URL
+	lastBrowser *http.Client
 }
 
 func newOIDCFixture(t *testing.T, open func(testing.TB) realm.Store, mutate func(*realm.IdentityProviderInput)) *oidcFixture {
@@ -92,6 +97,25 @@ func (f *oidcFixture) hqUser(t *testing.T, email string, groups ...string) *real
 func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCodeOption) (*oauthtest.Page, string) {
 	t.Helper()
 	b := oauthtest.Browser(t)
+	toHQ, verifier := f.start(t, b, opts...)
+	login := follow(t, b, "", toHQ)
+	p := f.SubmitLogin(t, b, login, email, oauthtest.Password)
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.provider.RedirectURI) {
+		t.Fatalf("hq sign-in: %d %v %s, want 303 to the broker endpoint", p.Status, p.Location, p.Body)
+	}
+	f.lastAnswer, f.lastBrowser = p.Location, b
+	p = follow(t, b, "", p.Location) // the broker endpoint
+	if p.Status != http.StatusSeeOther {
+		return p, verifier
+	}
+	return follow(t, b, f.Env.Base, p.Location), verifier // the authorization endpoint again
+}
+
+// start begins a sign-in at shop through hq in browser b and returns
+// where Ward sends the browser (hq's authorization endpoint) and the PKCE
+// verifier of the application's request.
+func (f *oidcFixture) start(t *testing.T, b *http.Client, opts ...oauth2.AuthCodeOption) (*url.URL, string) {
+	t.Helper()
 	au, verifier := authURL(t, f.LoginFixture, append(opts, oauth2.SetAuthURLParam("kc_idp_hint", "hq"))...)
 	p := oauthtest.Fetch(t, b, http.MethodGet, au, nil)
 	p = follow(t, b, f.Env.Base, p.Location) // the broker's start
@@ -103,16 +127,7 @@ func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCode
 	if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != "shop-broker" {
 		t.Fatalf("authorization request to hq %v: want PKCE S256, nonce, state and the client", q)
 	}
-	login := follow(t, b, "", p.Location)
-	p = f.SubmitLogin(t, b, login, email, oauthtest.Password)
-	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.provider.RedirectURI) {
-		t.Fatalf("hq sign-in: %d %v %s, want 303 to the broker endpoint", p.Status, p.Location, p.Body)
-	}
-	p = follow(t, b, "", p.Location) // the broker endpoint
-	if p.Status != http.StatusSeeOther {
-		return p, verifier
-	}
-	return follow(t, b, f.Env.Base, p.Location), verifier // the authorization endpoint again
+	return p.Location, verifier
 }
 
 // TestOIDCSignIn: a sign-in through another Ward realm as OpenID Connect
