@@ -24,6 +24,11 @@ type oidcFixture struct {
 	provider *realm.IdentityProviderView
 	// lastAsked is the last authorization request sent to hq.
 	lastAsked url.Values
+	// lastAnswer is hq's last answer (the redirect to the broker endpoint
+	// with code and state) and lastBrowser the browser that carried it,
+	// for replaying them.
+	lastAnswer  *url.URL
+	lastBrowser *http.Client
 }
 
 func newOIDCFixture(t *testing.T, open func(testing.TB) realm.Store, mutate func(*realm.IdentityProviderInput)) *oidcFixture {
@@ -92,6 +97,25 @@ func (f *oidcFixture) hqUser(t *testing.T, email string, groups ...string) *real
 func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCodeOption) (*oauthtest.Page, string) {
 	t.Helper()
 	b := oauthtest.Browser(t)
+	toHQ, verifier := f.start(t, b, opts...)
+	login := follow(t, b, "", toHQ)
+	p := f.SubmitLogin(t, b, login, email, oauthtest.Password)
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.provider.RedirectURI) {
+		t.Fatalf("hq sign-in: %d %v %s, want 303 to the broker endpoint", p.Status, p.Location, p.Body)
+	}
+	f.lastAnswer, f.lastBrowser = p.Location, b
+	p = follow(t, b, "", p.Location) // the broker endpoint
+	if p.Status != http.StatusSeeOther {
+		return p, verifier
+	}
+	return follow(t, b, f.Env.Base, p.Location), verifier // the authorization endpoint again
+}
+
+// start begins a sign-in at shop through hq in browser b and returns
+// where Ward sends the browser (hq's authorization endpoint) and the PKCE
+// verifier of the application's request.
+func (f *oidcFixture) start(t *testing.T, b *http.Client, opts ...oauth2.AuthCodeOption) (*url.URL, string) {
+	t.Helper()
 	au, verifier := authURL(t, f.LoginFixture, append(opts, oauth2.SetAuthURLParam("kc_idp_hint", "hq"))...)
 	p := oauthtest.Fetch(t, b, http.MethodGet, au, nil)
 	p = follow(t, b, f.Env.Base, p.Location) // the broker's start
@@ -103,16 +127,7 @@ func (f *oidcFixture) signIn(t *testing.T, email string, opts ...oauth2.AuthCode
 	if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != "shop-broker" {
 		t.Fatalf("authorization request to hq %v: want PKCE S256, nonce, state and the client", q)
 	}
-	login := follow(t, b, "", p.Location)
-	p = f.SubmitLogin(t, b, login, email, oauthtest.Password)
-	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location.String(), f.provider.RedirectURI) {
-		t.Fatalf("hq sign-in: %d %v %s, want 303 to the broker endpoint", p.Status, p.Location, p.Body)
-	}
-	p = follow(t, b, "", p.Location) // the broker endpoint
-	if p.Status != http.StatusSeeOther {
-		return p, verifier
-	}
-	return follow(t, b, f.Env.Base, p.Location), verifier // the authorization endpoint again
+	return p.Location, verifier
 }
 
 // TestOIDCSignIn: a sign-in through another Ward realm as OpenID Connect
@@ -246,4 +261,226 @@ func TestFreshSignInThroughProvider(t *testing.T) {
 	if f.lastAsked.Has("prompt") || f.lastAsked.Has("max_age") {
 		t.Errorf("asked hq %v without a fresh sign-in wanted", f.lastAsked)
 	}
+}
+
+// TestOIDCGroupsReplayDeactivated: through hq as OpenID Connect provider,
+// the groups hq names set the mapped memberships on every sign-in and the
+// highest-priority mapped group is primary (a lower one is a member, not
+// primary); hq's answer presented again is refused, whether the browser
+// brings it back, the state cookie is put back with it, or its code comes
+// under a new sign-in's state; a second sign-in after hq's groups changed
+// adds and removes mapped groups, keeps the default and the manually added
+// group, and recomputes the primary group; a user deactivated at shop is
+// refused with its memberships untouched. Each step's audit events are
+// asserted exactly. Both databases.
+func TestOIDCGroupsReplayDeactivated(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testOIDCGroupsReplayDeactivated(t, open) })
+	}
+}
+
+func testOIDCGroupsReplayDeactivated(t *testing.T, open func(testing.TB) realm.Store) {
+	f := newOIDCFixture(t, open, nil)
+	env := f.Env
+	// finance (priority 5) is the fixture's; traders outranks it, audit
+	// sits between them, everyone is a default group (priority 0). Made
+	// and mapped as an administrator would.
+	group := func(name string, priority int) *realm.Group {
+		t.Helper()
+		g, err := env.Service.CreateGroup(env.System(), "shop", realm.GroupInput{Name: name, IDPPrimaryPriority: priority})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	traders, audit, everyone := group("traders", 50), group("audit", 20), group("everyone", 0)
+	mappings := []realm.GroupMapping{{External: "Finance", Group: f.finance.ID},
+		{External: "Traders", Group: traders.ID}, {External: "Audit", Group: audit.ID}}
+	defaults := []string{everyone.ID}
+	if _, err := env.IdPs.UpdateIdentityProvider(env.System(), "shop", "hq",
+		realm.IdentityProviderPatch{GroupMappings: &mappings, DefaultGroups: &defaults}); err != nil {
+		t.Fatal(err)
+	}
+	ops := env.NewGroup(f.Realm.ID, "ops", nil) // not mapped: an administrator's business
+	names := map[string]string{f.finance.ID: "finance", traders.ID: "traders", audit.ID: "audit", everyone.ID: "everyone", ops.ID: "ops"}
+
+	// At hq, Carol is in Finance, Traders and a group shop does not map.
+	hqGroups := map[string]string{}
+	for _, name := range []string{"Finance", "Traders", "Audit", "Unmapped"} {
+		hqGroups[name] = env.NewGroup(f.hq.ID, name, nil).ID
+	}
+	carol := f.hqUser(t, "carol@hq.example")
+	setHQGroups := func(names ...string) {
+		t.Helper()
+		ids := []string{}
+		for _, n := range names {
+			ids = append(ids, hqGroups[n])
+		}
+		if _, err := env.Service.UpdateUser(env.System(), "hq", carol.ID, realm.UserPatch{Groups: &ids}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setHQGroups("Finance", "Traders", "Unmapped")
+
+	// What a step wrote to shop's audit log, as "type detail" lines
+	// (group names for IDs), sorted: events of one transaction share
+	// their time, so their order is not asserted.
+	seen := map[string]bool{}
+	step := func() []string {
+		t.Helper()
+		p, err := env.Service.ListEvents(env.System(), "shop", realm.EventFilter{Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range p.Items {
+			if seen[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			line := string(e.Type) + " by " + e.ActorType + ":" + e.ActorID
+			if g, ok := e.Details["group"].(string); ok {
+				line += " group=" + names[g]
+			}
+			if g, ok := e.Details["primary_group"].(string); ok && e.Type == realm.EventUserUpdated {
+				line += " primary=" + names[g]
+			}
+			if r, ok := e.Details["reason"].(string); ok {
+				line += " reason=" + r
+			}
+			out = append(out, line)
+		}
+		slices.Sort(out)
+		return out
+	}
+	wantStep := func(what string, want ...string) {
+		t.Helper()
+		slices.Sort(want)
+		if got := step(); !slices.Equal(got, want) {
+			t.Errorf("%s: audit events\n  %q\nwant\n  %q", what, got, want)
+		}
+	}
+	step() // the fixture's own
+
+	// First sign-in: finance and traders mapped, everyone by default;
+	// traders (50) outranks finance (5) as primary. The sign-in itself is
+	// recorded as identity_provider.sign_in (no user.signed_in, which is
+	// the password form's).
+	p, verifier := f.signIn(t, "carol@hq.example")
+	tok := redeem(t, f.LoginFixture, p.Location, verifier)
+	if g := oauthtest.AnyStrings(oauthtest.JWTPayload(t, tok.AccessToken)["groups"]); !slices.Equal(g, []string{"everyone", "finance", "traders"}) {
+		t.Errorf("access token groups %v, want [everyone finance traders]", g)
+	}
+	u, err := env.Store.GetUserByEmail(env.Ctx, f.Realm.ID, "carol@hq.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sortedIDs(f.finance, traders, everyone); !slices.Equal(u.Groups, want) || u.PrimaryGroup != traders.ID {
+		t.Errorf("after the first sign-in: groups %v primary %s, want %v primary traders (%s)", u.Groups, u.PrimaryGroup, want, traders.ID)
+	}
+	uid := u.ID
+	wantStep("first sign-in",
+		"user.created by identity_provider:hq",
+		"user.identity_linked by identity_provider:hq",
+		"user.group_added by identity_provider:hq group=everyone",
+		"user.group_added by identity_provider:hq group=finance",
+		"user.group_added by identity_provider:hq group=traders",
+		"user.updated by identity_provider:hq primary=traders",
+		"identity_provider.sign_in by user:"+uid)
+
+	// Replays of hq's answer, none of which may sign anyone in or issue
+	// a code. In the browser that used it: its state cookie is gone.
+	answer, b := f.lastAnswer, f.lastBrowser
+	wantRefused := func(what string, p *oauthtest.Page, status int, text string) {
+		t.Helper()
+		// No redirect and nothing naming the application's redirect URI
+		// (a form_post or web_message page would carry a code there).
+		if p.Status != status || p.Location != nil || !strings.Contains(p.Body, text) || strings.Contains(p.Body, f.Redirect) {
+			t.Errorf("%s: %d %v, want %d saying %q:\n%s", what, p.Status, p.Location, status, text, p.Body)
+		}
+	}
+	const expiredText, invalidText = "took too long or was already completed", "could not be accepted"
+	wantRefused("the answer again in the same browser", follow(t, b, "", answer), http.StatusBadRequest, expiredText)
+	// With the state cookie put back (as a thief holding both would): the
+	// sign-in in flight was taken once and is gone.
+	stateCookieURL, _ := url.Parse(f.Env.Base + "/realms/shop/broker/hq/endpoint")
+	thief := oauthtest.Browser(t)
+	thief.Jar.SetCookies(stateCookieURL, []*http.Cookie{{Name: "ward_broker", Value: answer.Query().Get("state"), Path: "/realms/shop/broker/"}})
+	wantRefused("the answer again with its state cookie", follow(t, thief, "", answer), http.StatusBadRequest, expiredText)
+	// The used code under a new sign-in's state (and cookie): hq will not
+	// exchange it again (nor for another PKCE verifier).
+	toHQ, _ := f.start(t, thief)
+	again := *answer
+	q := again.Query()
+	q.Set("state", toHQ.Query().Get("state"))
+	again.RawQuery = q.Encode()
+	wantRefused("the used code under a new state", follow(t, thief, "", &again), http.StatusBadRequest, invalidText)
+	wantStep("the replays",
+		"identity_provider.sign_in_refused by identity_provider:hq reason=unknown_state",
+		"identity_provider.sign_in_refused by identity_provider:hq reason=unknown_state",
+		"identity_provider.sign_in_refused by identity_provider:hq reason=code_exchange_failed")
+
+	// An administrator adds Carol to ops; at hq she leaves Traders and
+	// joins Audit. The second sign-in removes traders, adds audit, keeps
+	// finance, everyone and ops, and makes audit (20) primary over
+	// finance (5).
+	if _, err := env.Service.AddUserToGroup(env.System(), "shop", uid, ops.ID); err != nil {
+		t.Fatal(err)
+	}
+	setHQGroups("Finance", "Audit", "Unmapped")
+	step() // the administrator's change
+	p, verifier = f.signIn(t, "carol@hq.example")
+	tok = redeem(t, f.LoginFixture, p.Location, verifier)
+	if g := oauthtest.AnyStrings(oauthtest.JWTPayload(t, tok.AccessToken)["groups"]); !slices.Equal(g, []string{"audit", "everyone", "finance", "ops"}) {
+		t.Errorf("access token groups after hq's change %v, want [audit everyone finance ops]", g)
+	}
+	if u, err = env.Store.GetUser(env.Ctx, f.Realm.ID, uid); err != nil {
+		t.Fatal(err)
+	}
+	if want := sortedIDs(f.finance, audit, everyone, ops); !slices.Equal(u.Groups, want) || u.PrimaryGroup != audit.ID {
+		t.Errorf("after the second sign-in: groups %v primary %s, want %v primary audit (%s)", u.Groups, u.PrimaryGroup, want, audit.ID)
+	}
+	wantStep("second sign-in",
+		"user.group_added by identity_provider:hq group=audit",
+		"user.group_removed by identity_provider:hq group=traders",
+		"user.updated by identity_provider:hq primary=audit",
+		"identity_provider.sign_in by user:"+uid)
+
+	// Deactivated at shop: hq signs Carol in, shop refuses her, and what
+	// hq now says of her groups changes nothing.
+	inactive := false
+	if _, err := env.Service.UpdateUser(env.System(), "shop", uid, realm.UserPatch{Active: &inactive}); err != nil {
+		t.Fatal(err)
+	}
+	setHQGroups("Traders")
+	step() // the deactivation
+	p, _ = f.signIn(t, "carol@hq.example")
+	wantRefused("a deactivated user", p, http.StatusForbidden, "This account is deactivated")
+	// No session either: the same browser asking again gets the login
+	// form, not a code.
+	au, _ := authURL(t, f.LoginFixture)
+	if p := oauthtest.Fetch(t, f.lastBrowser, http.MethodGet, au, nil); p.Status != http.StatusOK || p.Location != nil {
+		t.Errorf("after the refusal, the authorization endpoint answers %d %v, want the login form", p.Status, p.Location)
+	}
+	if u, err = env.Store.GetUser(env.Ctx, f.Realm.ID, uid); err != nil {
+		t.Fatal(err)
+	}
+	if want := sortedIDs(f.finance, audit, everyone, ops); !slices.Equal(u.Groups, want) || u.PrimaryGroup != audit.ID || u.Active {
+		t.Errorf("after the refusal: groups %v primary %s active %v, want unchanged and inactive", u.Groups, u.PrimaryGroup, u.Active)
+	}
+	wantStep("a deactivated user", "identity_provider.sign_in_refused by identity_provider:hq reason=deactivated")
+	refused := events(t, env, realm.EventIdentityProviderSignInRefused)
+	if last := refused[len(refused)-1]; last.Details["subject"] != carol.ID || last.Details["identity_provider"] != "hq" {
+		t.Errorf("deactivated refusal details %v, want hq and subject %s (Carol at hq)", last.Details, carol.ID)
+	}
+}
+
+// sortedIDs are groups' IDs, sorted as a user's are.
+func sortedIDs(groups ...*realm.Group) []string {
+	ids := make([]string, 0, len(groups))
+	for _, g := range groups {
+		ids = append(ids, g.ID)
+	}
+	slices.Sort(ids)
+	return ids
 }
