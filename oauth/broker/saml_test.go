@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/internal/testsaml"
@@ -237,9 +238,18 @@ func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 // (the signature no longer matches), a signature-wrapping attempt (an
 // unsigned assertion for someone else put before the signed one), and an
 // answer to another request (InResponseTo of an earlier sign-in), and an
-// answer posted too late.
+// answer posted too late. So are answers the IdP signed itself whose
+// assertion is for another audience, from another issuer, or not signed
+// on its own (only the Response around it is); the same IdP's answer with
+// the audience and issuer as they should be signs in. Both databases.
 func TestSAMLTamperedAnswers(t *testing.T) {
-	f := newSAMLFixture(t, oauthtest.OpenSQLite)
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testSAMLTamperedAnswers(t, open) })
+	}
+}
+
+func testSAMLTamperedAnswers(t *testing.T, open func(testing.TB) realm.Store) {
+	f := newSAMLFixture(t, open)
 	f.idp.User("bob", "bob@corp.example", "Bob", "Builder", "Finance")
 	f.idp.User("mallory", "mallory@corp.example", "Mal", "Lory")
 
@@ -330,6 +340,43 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	f.refused(t, b, "an answer to another request", acs,
 		url.Values{"SAMLResponse": {old.Get("SAMLResponse")}, "RelayState": {fresh.Get("RelayState")}}, http.StatusBadRequest, refusedText)
 
+	// Answers the IdP signed (and encrypted) itself, so that only what
+	// the assertion says is wrong: an assertion meant for another service
+	// provider, and one naming another issuer (as from an IdP serving
+	// several entity IDs with one key).
+	const otherSP, otherIdP = "https://other-sp.example/saml", "https://other-idp.example/metadata"
+	for _, c := range []struct {
+		what   string
+		change func(req *saml.IdpAuthnRequest)
+	}{
+		{"an assertion for another audience", func(req *saml.IdpAuthnRequest) {
+			req.Assertion.Conditions.AudienceRestrictions = []saml.AudienceRestriction{{Audience: saml.Audience{Value: otherSP}}}
+		}},
+		{"an assertion from another issuer", func(req *saml.IdpAuthnRequest) { req.Assertion.Issuer.Value = otherIdP }},
+		// The Response is signed and covers the assertion, but signed
+		// assertions are required (issue 17): sent as it is, unsigned and
+		// in plain text.
+		{"an unsigned assertion in a signed Response", func(req *saml.IdpAuthnRequest) { req.AssertionEl = req.Assertion.Element() }},
+	} {
+		f.idp.Alter(c.change)
+		b = oauthtest.Browser(t)
+		acs, resp, _ = f.answer(t, b, "bob")
+		f.refused(t, b, c.what, acs, resp, http.StatusBadRequest, refusedText)
+	}
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
+		t.Fatal("a refused answer created bob")
+	}
+	// The same way, with the audience and issuer Ward expects: signed in
+	// (the refusals above are for what was changed, not for the way).
+	f.idp.Alter(func(req *saml.IdpAuthnRequest) {
+		req.Assertion.Conditions.AudienceRestrictions = []saml.AudienceRestriction{{Audience: saml.Audience{Value: f.provider.SPEntityID}}}
+		req.Assertion.Issuer.Value = f.idp.MetadataURL()
+	})
+	b = oauthtest.Browser(t)
+	acs, resp, verifier := f.answer(t, b, "bob")
+	f.complete(t, b, acs, resp, verifier)
+	f.idp.Alter(nil)
+
 	// An answer posted three minutes late (the IdP allows 90 s): Ward's
 	// clock decides, and the sign-in in flight itself would still live.
 	b = oauthtest.Browser(t)
@@ -337,14 +384,15 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	f.Env.Advance(3 * time.Minute)
 	f.refused(t, b, "a late answer", acs, resp, http.StatusBadRequest, refusedText)
 
-	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
-		t.Error("a tampered answer created bob")
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "mallory@corp.example"); err == nil {
+		t.Error("a refused answer created mallory")
 	}
 	var reasons []string
 	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
 		reasons = append(reasons, e.Details["reason"].(string))
 	}
-	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited", "expired"}; !slices.Equal(reasons, want) {
+	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited",
+		"wrong_audience", "wrong_issuer", "unsigned_assertion", "expired"}; !slices.Equal(reasons, want) {
 		t.Errorf("refusal reasons %q, want %q", reasons, want)
 	}
 	if strings.Contains(f.Env.Logs.String(), testsaml.Password) {
