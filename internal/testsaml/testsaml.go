@@ -18,9 +18,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlidp"
 )
 
@@ -32,6 +34,9 @@ const Password = "idp-password"
 type IdP struct {
 	URL string
 	t   testing.TB
+
+	mu    sync.Mutex
+	alter func(*saml.IdpAuthnRequest)
 }
 
 // Start runs an IdP on 127.0.0.1 named host in its URLs ("" names it by
@@ -64,10 +69,41 @@ func Start(t testing.TB, host string) *IdP {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &IdP{URL: base.String(), t: t}
+	// Set before the server starts: the IdP's handlers read it unlocked.
+	idp.IDP.ResponseWriter = alteringWriter{s}
 	srv.Config.Handler = idp
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &IdP{URL: base.String(), t: t}
+	return s
+}
+
+// Alter has the IdP pass each assertion it makes through change before
+// the IdP signs, encrypts and sends it (nil: as made). An answer the IdP
+// itself signed is how to show what Ward refuses in the contents of a
+// signed assertion (another audience, another issuer), which a change on
+// the way would only show as a broken signature. Setting req.AssertionEl
+// sends that element as the assertion, as it is, inside the Response the
+// IdP signs.
+func (s *IdP) Alter(change func(req *saml.IdpAuthnRequest)) {
+	s.mu.Lock()
+	s.alter = change
+	s.mu.Unlock()
+}
+
+// alteringWriter is the IdP's ResponseWriter: Alter's change, then
+// crewjam's own writing of the answer.
+type alteringWriter struct{ s *IdP }
+
+func (w alteringWriter) WriteResponse(rw http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	w.s.mu.Lock()
+	change := w.s.alter
+	w.s.mu.Unlock()
+	// An error answer has no assertion to change (and is already made).
+	if change != nil && req.Assertion != nil && req.ResponseEl == nil {
+		change(req)
+	}
+	return saml.DefaultResponseWriter{}.WriteResponse(rw, req)
 }
 
 // MetadataURL is where the IdP serves its metadata.

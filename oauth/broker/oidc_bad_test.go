@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +31,8 @@ type fakeOP struct {
 	mu    sync.Mutex
 	nonce string
 	make  func(claims map[string]any) string // the ID token for the claims a good one would have
+	// idToken is the last ID token the provider answered.
+	idToken string
 }
 
 func newFakeOP(t *testing.T) *fakeOP {
@@ -67,6 +70,7 @@ func newFakeOP(t *testing.T) *fakeOP {
 			"iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix(),
 			"email": "erin@op.example", "email_verified": true, "given_name": "Erin", "family_name": "Op"}
 		idToken := op.make(claims)
+		op.idToken = idToken
 		op.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": idToken})
@@ -81,12 +85,18 @@ func (op *fakeOP) sign(t *testing.T, key *ecdsa.PrivateKey, claims map[string]an
 // TestOIDCBadIDTokens: an ID token with the wrong audience, the wrong
 // issuer, expired, with another sign-in's nonce, signed by an unpublished
 // key or not signed at all is refused with a page that names nothing of
-// it, an audit event naming the check, and no user; a good one from the
-// same provider signs in (so the refusals are the tokens', not the
-// provider's).
+// it nor the client secret, an audit event naming the check, and no user;
+// a good one from the same provider signs in (so the refusals are the
+// tokens', not the provider's). Both databases.
 func TestOIDCBadIDTokens(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testOIDCBadIDTokens(t, open) })
+	}
+}
+
+func testOIDCBadIDTokens(t *testing.T, open func(testing.TB) realm.Store) {
 	op := newFakeOP(t)
-	f := &oidcFixture{LoginFixture: oauthtest.NewLoginFixture(t, oauthtest.OpenSQLite)}
+	f := &oidcFixture{LoginFixture: oauthtest.NewLoginFixture(t, open)}
 	secret := "op-secret"
 	var err error
 	f.provider, err = f.Env.IdPs.CreateIdentityProvider(f.Env.System(), "shop", realm.IdentityProviderInput{Alias: "op", Kind: "oidc",
@@ -106,7 +116,7 @@ func TestOIDCBadIDTokens(t *testing.T) {
 		p = follow(t, b, "", p.Location) // the OP's /auth answers at once
 		return follow(t, b, "", p.Location)
 	}
-	for _, c := range []struct {
+	for i, c := range []struct {
 		reason string
 		make   func(map[string]any) string
 	}{
@@ -128,8 +138,21 @@ func TestOIDCBadIDTokens(t *testing.T) {
 		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "could not be accepted") || strings.Contains(p.Body, "op-secret") {
 			t.Errorf("%s: %d %s, want 400 saying the answer could not be accepted", c.reason, p.Status, p.Body)
 		}
+		// Nothing of the token (no run of 16 of its characters, as for
+		// SAML answers), nor the person it names.
+		op.mu.Lock()
+		idToken := op.idToken
+		op.mu.Unlock()
+		body := html.UnescapeString(p.Body)
+		if run := sharedRun(body, idToken, 16); run != "" || strings.Contains(body, "erin@op.example") {
+			t.Errorf("%s: the refusal page shows the ID token (%q) or its email:\n%s", c.reason, run, p.Body)
+		}
+		// One event for each refusal, naming the check.
 		evs := events(t, f.Env, realm.EventIdentityProviderSignInRefused)
-		if got := evs[len(evs)-1].Details["reason"]; got != c.reason {
+		if len(evs) != i+1 {
+			t.Fatalf("%s: %d refusal events after %d refusals", c.reason, len(evs), i+1)
+		}
+		if got := evs[i].Details["reason"]; got != c.reason {
 			t.Errorf("refusal reason %v, want %s", got, c.reason)
 		}
 	}

@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"crypto/x509"
 	"encoding/base64"
+	"html"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
 	"github.com/wardiam/ward/internal/testsaml"
@@ -26,6 +29,9 @@ type samlFixture struct {
 	provider                   *realm.IdentityProviderView
 	// lastRequest is the last AuthnRequest sent to the IdP (XML).
 	lastRequest string
+	// spKeyBase64 is the SP's private key (PKCS #8, as in PEM), which no
+	// page may show.
+	spKeyBase64 string
 }
 
 func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixture {
@@ -63,6 +69,19 @@ func newSAMLFixture(t *testing.T, open func(testing.TB) realm.Store) *samlFixtur
 		t.Fatalf("SP descriptor: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	f.idp.Trust(f.provider.SPMetadataURL)
+	stored, err := env.Store.GetIdentityProvider(env.Ctx, f.Realm.ID, "corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := env.IdPs.SPKey(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.spKeyBase64 = base64.StdEncoding.EncodeToString(der)
 	return f
 }
 
@@ -115,7 +134,8 @@ func (f *samlFixture) complete(t *testing.T, b *http.Client, acs string, resp ur
 	return redeem(t, f.LoginFixture, p.Location, verifier)
 }
 
-// refused posts the answer and expects Ward's refusal page.
+// refused posts the answer and expects Ward's refusal page, which names
+// no secret.
 func (f *samlFixture) refused(t *testing.T, b *http.Client, what, acs string, resp url.Values, status int, text string) {
 	t.Helper()
 	p := oauthtest.Fetch(t, b, http.MethodPost, acs, resp)
@@ -128,6 +148,72 @@ func (f *samlFixture) refused(t *testing.T, b *http.Client, what, acs string, re
 	if p.Status != status || !strings.Contains(p.Body, text) || p.Location != nil {
 		t.Fatalf("%s: %d %v, want %d saying %q:\n%s", what, p.Status, p.Location, status, text, p.Body)
 	}
+	// The page's text as shown: HTML escapes base64's "+" and XML's quotes.
+	body := html.UnescapeString(p.Body)
+	// The key and the answer as posted (with Ward's state token, the
+	// RelayState) are random-looking text: a page showing any part of them
+	// would show a run of 16 of their characters, which nothing else on
+	// the page (a random CSRF token) has a chance to match.
+	for name, secret := range map[string]string{"the SP's private key": f.spKeyBase64,
+		"the SAMLResponse": resp.Get("SAMLResponse"), "the RelayState": resp.Get("RelayState")} {
+		if run := sharedRun(body, secret, 16); run != "" {
+			t.Errorf("%s: the refusal page shows part of %s (%q)", what, name, run)
+		}
+	}
+	for _, s := range f.secrets(t, resp) {
+		if strings.Contains(body, s) {
+			t.Errorf("%s: the refusal page shows %q:\n%s", what, s, p.Body)
+		}
+	}
+}
+
+// sharedRun returns a run of n characters of secret that page contains,
+// or "".
+func sharedRun(page, secret string, n int) string {
+	runs := map[string]bool{}
+	for i := 0; i+n <= len(page); i++ {
+		runs[page[i:i+n]] = true
+	}
+	for i := 0; i+n <= len(secret); i++ {
+		if runs[secret[i:i+n]] {
+			return secret[i : i+n]
+		}
+	}
+	return ""
+}
+
+// secrets is what else a refusal page must not show: the IdP users'
+// password, a PEM private key, and what the answer's XML says: IDs,
+// digests, signatures, ciphertext, the subject and its attributes. URLs
+// and URNs in the XML are left out: they are the protocol's public names
+// (entity IDs, algorithms, statuses), some of them rightly on the page
+// (the realm's own address). Values shorter than 8 characters are left
+// out as well, as random text on the page (a CSRF token) would now and
+// then contain them.
+func (f *samlFixture) secrets(t *testing.T, resp url.Values) []string {
+	t.Helper()
+	out := []string{testsaml.Password, "PRIVATE KEY"}
+	raw, err := base64.StdEncoding.DecodeString(resp.Get("SAMLResponse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	add := func(v string) {
+		v = strings.TrimSpace(v)
+		if len(v) >= 8 && !strings.HasPrefix(v, "http") && !strings.HasPrefix(v, "urn:") {
+			out = append(out, v)
+		}
+	}
+	for _, el := range doc.FindElements("//*") {
+		add(el.Text())
+		for _, a := range el.Attr {
+			add(a.Value)
+		}
+	}
+	return out
 }
 
 func (f *samlFixture) userByEmail(t *testing.T, email string) *realm.User {
@@ -237,9 +323,18 @@ func testSAMLSignIn(t *testing.T, open func(testing.TB) realm.Store) {
 // (the signature no longer matches), a signature-wrapping attempt (an
 // unsigned assertion for someone else put before the signed one), and an
 // answer to another request (InResponseTo of an earlier sign-in), and an
-// answer posted too late.
+// answer posted too late. So are answers the IdP signed itself whose
+// assertion is for another audience, from another issuer, or not signed
+// on its own (only the Response around it is); the same IdP's answer with
+// the audience and issuer as they should be signs in. Both databases.
 func TestSAMLTamperedAnswers(t *testing.T) {
-	f := newSAMLFixture(t, oauthtest.OpenSQLite)
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testSAMLTamperedAnswers(t, open) })
+	}
+}
+
+func testSAMLTamperedAnswers(t *testing.T, open func(testing.TB) realm.Store) {
+	f := newSAMLFixture(t, open)
 	f.idp.User("bob", "bob@corp.example", "Bob", "Builder", "Finance")
 	f.idp.User("mallory", "mallory@corp.example", "Mal", "Lory")
 
@@ -330,6 +425,43 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	f.refused(t, b, "an answer to another request", acs,
 		url.Values{"SAMLResponse": {old.Get("SAMLResponse")}, "RelayState": {fresh.Get("RelayState")}}, http.StatusBadRequest, refusedText)
 
+	// Answers the IdP signed (and encrypted) itself, so that only what
+	// the assertion says is wrong: an assertion meant for another service
+	// provider, and one naming another issuer (as from an IdP serving
+	// several entity IDs with one key).
+	const otherSP, otherIdP = "https://other-sp.example/saml", "https://other-idp.example/metadata"
+	for _, c := range []struct {
+		what   string
+		change func(req *saml.IdpAuthnRequest)
+	}{
+		{"an assertion for another audience", func(req *saml.IdpAuthnRequest) {
+			req.Assertion.Conditions.AudienceRestrictions = []saml.AudienceRestriction{{Audience: saml.Audience{Value: otherSP}}}
+		}},
+		{"an assertion from another issuer", func(req *saml.IdpAuthnRequest) { req.Assertion.Issuer.Value = otherIdP }},
+		// The Response is signed and covers the assertion, but signed
+		// assertions are required (issue 17): sent as it is, unsigned and
+		// in plain text.
+		{"an unsigned assertion in a signed Response", func(req *saml.IdpAuthnRequest) { req.AssertionEl = req.Assertion.Element() }},
+	} {
+		f.idp.Alter(c.change)
+		b = oauthtest.Browser(t)
+		acs, resp, _ = f.answer(t, b, "bob")
+		f.refused(t, b, c.what, acs, resp, http.StatusBadRequest, refusedText)
+	}
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
+		t.Fatal("a refused answer created bob")
+	}
+	// The same way, with the audience and issuer Ward expects: signed in
+	// (the refusals above are for what was changed, not for the way).
+	f.idp.Alter(func(req *saml.IdpAuthnRequest) {
+		req.Assertion.Conditions.AudienceRestrictions = []saml.AudienceRestriction{{Audience: saml.Audience{Value: f.provider.SPEntityID}}}
+		req.Assertion.Issuer.Value = f.idp.MetadataURL()
+	})
+	b = oauthtest.Browser(t)
+	acs, resp, verifier := f.answer(t, b, "bob")
+	f.complete(t, b, acs, resp, verifier)
+	f.idp.Alter(nil)
+
 	// An answer posted three minutes late (the IdP allows 90 s): Ward's
 	// clock decides, and the sign-in in flight itself would still live.
 	b = oauthtest.Browser(t)
@@ -337,14 +469,15 @@ func TestSAMLTamperedAnswers(t *testing.T) {
 	f.Env.Advance(3 * time.Minute)
 	f.refused(t, b, "a late answer", acs, resp, http.StatusBadRequest, refusedText)
 
-	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "bob@corp.example"); err == nil {
-		t.Error("a tampered answer created bob")
+	if _, err := f.Env.Store.GetUserByEmail(f.Env.Ctx, f.Realm.ID, "mallory@corp.example"); err == nil {
+		t.Error("a refused answer created mallory")
 	}
 	var reasons []string
 	for _, e := range events(t, f.Env, realm.EventIdentityProviderSignInRefused) {
 		reasons = append(reasons, e.Details["reason"].(string))
 	}
-	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited", "expired"}; !slices.Equal(reasons, want) {
+	if want := []string{"invalid_signature", "missing_signature", "replay_or_unsolicited",
+		"wrong_audience", "wrong_issuer", "unsigned_assertion", "expired"}; !slices.Equal(reasons, want) {
 		t.Errorf("refusal reasons %q, want %q", reasons, want)
 	}
 	if strings.Contains(f.Env.Logs.String(), testsaml.Password) {
