@@ -532,6 +532,54 @@ func TestNodes(t *testing.T) {
 				return nil
 			})
 		})
+
+		t.Run("support access switched off", func(t *testing.T) {
+			// CONTRACT §7: switching support access off ends support
+			// tokens at once on every node. The switch is made at node
+			// b; the token is used at each node directly.
+			adminAt(t, b).must(200, "PUT", "/admin/v1/support-access", map[string]any{"enabled": true})
+			// The token's issuer is the public URL the nodes share.
+			out, errOut, code := w.command(t, "support-token", "--public-url", lb.URL, "--org", "acme", "--reason", "ticket 16", "--ttl", "10m")
+			if code != 0 {
+				t.Fatalf("support-token: exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+			support := strings.TrimSpace(out)
+			// Every call the token gets through is one support.call
+			// event; a refused call is not (it is never made).
+			var made []string
+			call := func(base string) (int, map[string]any) {
+				st, m := supportDo(t, base, support, "GET", "/admin/v1/realms", nil)
+				if st == 200 {
+					made = append(made, base)
+				}
+				return st, m
+			}
+			for _, n := range nodes {
+				if st, m := call(n.URL); st != 200 {
+					t.Fatalf("the support token at %s while support access is on = %d %v, want 200", n.URL, st, m)
+				}
+			}
+			changed := change(t, b, "PUT", "/admin/v1/support-access", map[string]any{"enabled": false})
+			onBoth(t, changed, "the support token refused", func(base string) error {
+				st, m := call(base)
+				if detail, _ := m["detail"].(string); st != 401 || !strings.Contains(detail, "support access to this organization is off") {
+					return fmt.Errorf("the support token = %d %v, want 401 naming support access", st, m)
+				}
+				return nil
+			})
+			items, _ := adminAt(t, a).must(200, "GET", "/admin/v1/events?type=support.call", nil)["items"].([]any)
+			if len(items) != len(made) {
+				t.Fatalf("%d support.call events for the %d calls made (%v): %v", len(items), len(made), made, items)
+			}
+			for _, it := range items {
+				ev := it.(map[string]any)
+				d, _ := ev["details"].(map[string]any)
+				if ev["type"] != "support.call" || ev["actor_type"] != "support" || d["reason"] != "ticket 16" ||
+					d["method"] != "GET" || d["path"] != "/admin/v1/realms" {
+					t.Errorf("support.call event: %v", ev)
+				}
+			}
+		})
 	})
 
 	t.Run("key rotation within 30 s", func(t *testing.T) {
