@@ -94,8 +94,9 @@ const (
 	// sign-ins; EventUserSignedOutEverywhere all of them.
 	EventUserSessionRevoked        EventType = "user.session_revoked"
 	EventUserSetPasswordLinkIssued EventType = "user.set_password_link_issued"
-	// EventUserSignedIn is a successful sign-in at the login page (its
-	// details name the client and address), EventUserSignedOut a sign-out
+	// EventUserSignedIn is a successful sign-in at the login page or
+	// through an identity provider (its details name the client and
+	// address, and the provider), EventUserSignedOut a sign-out
 	// through the end-session endpoint.
 	EventUserSignedIn            EventType = "user.signed_in"
 	EventUserSignedOut           EventType = "user.signed_out"

@@ -25,10 +25,12 @@ import (
 // (oauth/login implements them): the broker checks the provider's answer,
 // the login page makes the person signed in.
 type Pages interface {
-	// SignedIn makes u signed in in this browser (the user's groups' IP
-	// allow lists checked, the browser session started) and continues the
-	// authorization request whose parameters continueQuery holds.
-	SignedIn(c echo.Context, r *realm.Realm, u *realm.User, continueQuery string) error
+	// SignedIn makes u, who signed in through the provider named alias,
+	// signed in in this browser (the user's groups' IP allow lists
+	// checked, the browser session started, the sign-in recorded) and
+	// continues the authorization request whose parameters continueQuery
+	// holds.
+	SignedIn(c echo.Context, r *realm.Realm, u *realm.User, alias, continueQuery string) error
 	// Refused answers the sign-in page saying text, with status.
 	Refused(c echo.Context, r *realm.Realm, status int, text string) error
 }
@@ -317,7 +319,7 @@ func (h *Handler) signIn(c echo.Context, r *realm.Realm, p *realm.IdentityProvid
 	if err != nil {
 		return h.failed(c, r, err, 0, "")
 	}
-	return h.pages.SignedIn(c, r, res.User, st.Continue)
+	return h.pages.SignedIn(c, r, res.User, p.Alias, st.Continue)
 }
 
 // refuseAnswer records an answer the broker refused and says so.

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -348,6 +349,9 @@ func testOIDCGroupsReplayDeactivated(t *testing.T, open func(testing.TB) realm.S
 			if r, ok := e.Details["reason"].(string); ok {
 				line += " reason=" + r
 			}
+			if e.Type == realm.EventUserSignedIn {
+				line += fmt.Sprintf(" user=%s idp=%v client=%v", e.TargetID, e.Details["identity_provider"], e.Details["client_id"])
+			}
 			out = append(out, line)
 		}
 		slices.Sort(out)
@@ -364,8 +368,8 @@ func testOIDCGroupsReplayDeactivated(t *testing.T, open func(testing.TB) realm.S
 
 	// First sign-in: finance and traders mapped, everyone by default;
 	// traders (50) outranks finance (5) as primary. The sign-in itself is
-	// recorded as identity_provider.sign_in (no user.signed_in, which is
-	// the password form's).
+	// recorded as identity_provider.sign_in (what the answer did) and as
+	// user.signed_in (a session here, as after a password).
 	p, verifier := f.signIn(t, "carol@hq.example")
 	tok := redeem(t, f.LoginFixture, p.Location, verifier)
 	if g := oauthtest.AnyStrings(oauthtest.JWTPayload(t, tok.AccessToken)["groups"]); !slices.Equal(g, []string{"everyone", "finance", "traders"}) {
@@ -386,7 +390,8 @@ func testOIDCGroupsReplayDeactivated(t *testing.T, open func(testing.TB) realm.S
 		"user.group_added by identity_provider:hq group=finance",
 		"user.group_added by identity_provider:hq group=traders",
 		"user.updated by identity_provider:hq primary=traders",
-		"identity_provider.sign_in by user:"+uid)
+		"identity_provider.sign_in by user:"+uid,
+		"user.signed_in by system: user="+uid+" idp=hq client="+f.Client.ClientID)
 
 	// Replays of hq's answer, none of which may sign anyone in or issue
 	// a code. In the browser that used it: its state cookie is gone.
@@ -444,7 +449,8 @@ func testOIDCGroupsReplayDeactivated(t *testing.T, open func(testing.TB) realm.S
 		"user.group_added by identity_provider:hq group=audit",
 		"user.group_removed by identity_provider:hq group=traders",
 		"user.updated by identity_provider:hq primary=audit",
-		"identity_provider.sign_in by user:"+uid)
+		"identity_provider.sign_in by user:"+uid,
+		"user.signed_in by system: user="+uid+" idp=hq client="+f.Client.ClientID)
 
 	// Deactivated at shop: hq signs Carol in, shop refuses her, and what
 	// hq now says of her groups changes nothing.

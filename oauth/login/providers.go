@@ -70,7 +70,7 @@ func brokerStartURL(r *realm.Realm, alias string, authorize url.Values) string {
 // browser session started, and the authorization request continued at
 // the authorization endpoint, which finds the session and answers the
 // application as after a password sign-in.
-func (h *Handler) SignedIn(c echo.Context, r *realm.Realm, u *realm.User, continueQuery string) error {
+func (h *Handler) SignedIn(c echo.Context, r *realm.Realm, u *realm.User, alias, continueQuery string) error {
 	ctx := c.Request().Context()
 	page := loginPage{Title: "Sign in", RealmName: realmDisplay(r), Accent: r.Settings.AccentColor, Logo: r.LogoPath()}
 	addr := h.clientAddr(c.Request())
@@ -81,9 +81,16 @@ func (h *Handler) SignedIn(c echo.Context, r *realm.Realm, u *realm.User, contin
 	if !ok {
 		return h.networkRefused(c, page, r, "user", u.ID, addr, refusal{charge: true})
 	}
-	if _, err := h.startSession(c, r, u); err != nil {
+	bs, err := h.startSession(c, r, u)
+	if err != nil {
 		return h.failPage(c, page, "session start", err)
 	}
+	// As a password sign-in is (Keycloak's LOGIN event), with the
+	// provider: identity_provider.sign_in says what the provider's answer
+	// did to the user, this that the person is now signed in here.
+	continued, _ := url.ParseQuery(continueQuery)
+	appendUserEvent(ctx, h.store, h.log, h.clock, r, u.ID, realm.EventUserSignedIn, map[string]any{
+		"client_id": continued.Get("client_id"), "address": addrText(addr), "session_id": bs.ID, "identity_provider": alias})
 	return c.Redirect(http.StatusSeeOther, "/realms/"+url.PathEscape(r.Name)+"/protocol/openid-connect/auth?"+continueQuery)
 }
 
