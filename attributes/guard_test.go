@@ -69,6 +69,19 @@ type testIssuer struct {
 	// ipAllowLists is the policy document's ip_allow_lists (issue 16),
 	// absent when nil.
 	ipAllowLists map[string]any
+
+	// refusalAnswers are the statuses the network-refusals endpoint
+	// answers, in turn (204 once they run out); reports are the bodies it
+	// was sent, with the status answered.
+	refusalAnswers []int
+	reports        []testReport
+}
+
+// testReport is one report of network refusals the test issuer received.
+type testReport struct {
+	status     int
+	Refusals   []map[string]any `json:"refusals"`
+	Unreported int              `json:"unreported"`
 }
 
 // testAPIKey is one API key of the test realm.
@@ -166,6 +179,23 @@ func newTestIssuer(t testing.TB, policies ...Policy) *testIssuer {
 			doc["ip_allow_lists"] = ti.ipAllowLists
 		}
 		writeJSON(w, doc)
+	})
+	mux.HandleFunc("POST /realms/acme/network-refusals", func(w http.ResponseWriter, r *http.Request) {
+		ti.mu.Lock()
+		defer ti.mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer "+ti.guardToken || ti.guardToken == "" || r.Header.Get("Content-Type") != "application/json" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		rep := testReport{status: http.StatusNoContent}
+		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+			t.Errorf("network refusals report: %v", err)
+		}
+		if len(ti.refusalAnswers) > 0 {
+			rep.status, ti.refusalAnswers = ti.refusalAnswers[0], ti.refusalAnswers[1:]
+		}
+		ti.reports = append(ti.reports, rep)
+		w.WriteHeader(rep.status)
 	})
 	ti.srv = httptest.NewServer(mux)
 	t.Cleanup(ti.srv.Close)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Reporting network refusals (CONTRACT §7: a refusal is an audit event).
@@ -18,21 +19,34 @@ import (
 // server's process, where Ward cannot see it; so it queues each refusal
 // and a background loop sends them to {Issuer}/network-refusals, as the
 // resource server's client, at most once a second in reports of at most
-// 100. The queue is bounded: a flood of refused requests (the thing the
-// lists keep out) costs the guard a fixed amount of memory and Ward at
-// most 100 events a second from it; what did not fit is counted and the
-// count sent with the next report. Refusing never waits for Ward.
+// 100 (less often while Ward fails). The queue is bounded: a flood of
+// refused requests (the thing the lists keep out) costs the guard a fixed
+// amount of memory and Ward at most 100 events a second from it; what did
+// not fit is counted and the count sent with the next report. Refusing
+// never waits for Ward. A report whose answer is lost after Ward recorded
+// it is sent again, so a refusal may be recorded twice, never silently
+// lost while the guard runs.
 
 const (
 	// refusalQueueSize bounds the refusals waiting to be sent.
 	refusalQueueSize = 1000
 	// refusalReportSize is the most one report carries (Ward's bound).
 	refusalReportSize = 100
-	// refusalReportInterval is the least time between two reports.
-	refusalReportInterval = time.Second
-	// maxReportedPath is Ward's bound on a reported path.
-	maxReportedPath = 1024
+	// refusalBackoffMax bounds the wait between attempts while Ward
+	// keeps failing.
+	refusalBackoffMax = 5 * time.Minute
+	// refusalCloseTime bounds Close's last attempts.
+	refusalCloseTime = 2 * time.Second
+	// Ward's bounds on a report's fields.
+	maxReportedPath    = 1024
+	maxReportedMethod  = 16
+	maxReportedSubject = 255
+	maxUnreported      = 1_000_000_000
 )
+
+// refusalReportInterval is the least time between two reports (a
+// variable so that tests need not wait seconds).
+var refusalReportInterval = time.Second
 
 // reportedRefusal is one refusal as Ward's endpoint reads it.
 type reportedRefusal struct {
@@ -62,13 +76,10 @@ func (q *refusalQueue) add(r reportedRefusal) {
 	if len(q.pending) < refusalQueueSize {
 		q.pending = append(q.pending, r)
 	} else {
-		q.unreported++
+		q.unreported = min(q.unreported+1, maxUnreported)
 	}
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.wakeUp()
 }
 
 // take removes the next report's refusals and the dropped count.
@@ -94,7 +105,22 @@ func (q *refusalQueue) putBack(batch []reportedRefusal, unreported int) {
 		batch = batch[:room]
 	}
 	q.pending = append(batch, q.pending...)
-	q.unreported += unreported
+	q.unreported = min(q.unreported+unreported, maxUnreported)
+}
+
+// wakeUp asks the sending loop to come round (at most one wake waits).
+func (q *refusalQueue) wakeUp() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// size is how many refusals are queued and how many were dropped.
+func (q *refusalQueue) size() (queued, unreported int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending), q.unreported
 }
 
 func (q *refusalQueue) empty() bool {
@@ -104,25 +130,42 @@ func (q *refusalQueue) empty() bool {
 }
 
 // queueRefusal records that r was refused by the allow lists; who says
-// which caller (its kind and sub, as Ward names it).
+// which caller (its kind and sub, as Ward names it). Every field is made
+// to fit Ward's bounds here: a report Ward refuses is lost whole, so no
+// caller may be able to spoil one (with an odd method, say).
 func (g *Guard) queueRefusal(ctx context.Context, r *http.Request, who *refusedCaller) {
 	ip, _ := ctx.Value(ipKey{}).(string)
 	addr, _ := netip.ParseAddr(ip)
 	addr = addr.Unmap().WithZone("")
-	rep := reportedRefusal{Subject: who.subject, Kind: who.kind, Method: r.Method, Path: reportedPath(r), Time: g.now()}
+	rep := reportedRefusal{Subject: reportText(who.subject, maxReportedSubject), Kind: who.kind,
+		Method: reportedMethod(r.Method), Path: reportedPath(r), Time: g.now()}
 	if addr.IsValid() {
 		rep.Address = addr.String()
 	}
 	if g.geo != nil {
-		// A failed lookup is reported as no country, as Ward does.
+		// A failed lookup, or a code that is not ISO 3166-1's shape, is
+		// reported as no country, as Ward records a failed lookup.
 		country, _ := g.geo.country(addr)
+		if len(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' || country[1] > 'Z' {
+			country = ""
+		}
 		rep.Country = &country
 	}
 	g.refusals.add(rep)
 }
 
-// reportedPath is the request's path as escaped on the wire (so no
-// control character reaches the audit log), cut to Ward's bound.
+// reportedMethod is the request's method within Ward's bound. net/http
+// accepts only token characters in a method, but of any length.
+func reportedMethod(m string) string {
+	if m == "" {
+		return http.MethodGet // net/http's meaning of an empty method
+	}
+	return m[:min(len(m), maxReportedMethod)]
+}
+
+// reportedPath is the request's path as escaped (so no control character
+// reaches the audit log), without the query, cut to Ward's bound before
+// any %XX it would split.
 func reportedPath(r *http.Request) string {
 	p := r.URL.EscapedPath()
 	if p == "" || p[0] != '/' {
@@ -130,8 +173,27 @@ func reportedPath(r *http.Request) string {
 	}
 	if len(p) > maxReportedPath {
 		p = p[:maxReportedPath]
+		if i := strings.LastIndexByte(p, '%'); i >= len(p)-2 {
+			p = p[:i]
+		}
 	}
 	return p
+}
+
+// reportText is s as Ward takes text: valid UTF-8, no control
+// characters, at most limit bytes (cut on a character boundary).
+func reportText(s string, limit int) string {
+	s = strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return -1
+		}
+		return c
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	for len(s) > limit {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // refusedCaller names a caller refused by the allow lists.
@@ -152,61 +214,90 @@ func callerOf(subject map[string]any) *refusedCaller {
 	return &refusedCaller{kind: kind, subject: sub}
 }
 
-// reportRefusals sends queued refusals until ctx is done, then makes one
-// last attempt with what is left.
+// reportRefusals sends queued refusals until ctx is done, then tries for
+// a short while to send what is left. While Ward keeps failing it waits
+// longer between attempts, up to refusalBackoffMax, and tells OnError
+// once per run of failures.
 func (g *Guard) reportRefusals(ctx context.Context) {
 	defer close(g.reportsDone)
+	var backoff time.Duration
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			g.sendRefusals(final)
-			cancel()
+			g.lastReports()
 			return
 		case <-g.refusals.wake:
 		}
-		g.sendRefusals(ctx)
-		// At most one report a second, whatever arrives meanwhile.
+		wait := refusalReportInterval
+		switch err := g.sendRefusals(ctx); {
+		case err == nil:
+			backoff = 0
+		case ctx.Err() != nil:
+		default:
+			if backoff == 0 {
+				g.report(fmt.Errorf("attributes: network refusals not reported, kept to try again (less often while this lasts): %w", err))
+			}
+			backoff = min(max(2*backoff, refusalReportInterval), refusalBackoffMax)
+			wait = backoff
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(refusalReportInterval):
+		case <-time.After(wait):
 		}
 	}
 }
 
-// sendRefusals sends one report of what is queued; on failure the
-// refusals go back to the queue (and the next refusal tries again).
-func (g *Guard) sendRefusals(ctx context.Context) {
+// lastReports sends what is queued at Close, for at most
+// refusalCloseTime; what is left then is told to OnError.
+func (g *Guard) lastReports() {
+	ctx, cancel := context.WithTimeout(context.Background(), refusalCloseTime)
+	defer cancel()
+	for !g.refusals.empty() && ctx.Err() == nil {
+		if err := g.sendRefusals(ctx); err != nil {
+			break
+		}
+	}
+	if n, unreported := g.refusals.size(); n+unreported > 0 {
+		g.report(fmt.Errorf("attributes: %d network refusals not reported before the guard closed", n+unreported))
+	}
+}
+
+// sendRefusals sends one report of what is queued. It answers an error
+// only for a failure that may pass (the refusals are back in the queue and
+// the loop woken to try again); a report Ward refuses as malformed is
+// counted as unreported and told to OnError, since sending it again cannot
+// help.
+func (g *Guard) sendRefusals(ctx context.Context) error {
 	if g.refusals.empty() {
-		return
+		return nil
 	}
 	batch, unreported := g.refusals.take()
 	if len(batch) == 0 {
 		// Only a count is left: it goes with the next refusal's report.
 		g.refusals.putBack(nil, unreported)
-		return
+		return nil
 	}
 	retry, err := g.postRefusals(ctx, batch, unreported)
 	switch {
 	case err != nil && retry:
 		g.refusals.putBack(batch, unreported)
-		g.report(fmt.Errorf("attributes: network refusals not reported, kept to try again: %w", err))
+		g.refusals.wakeUp()
+		return err
 	case err != nil:
-		// Ward refused the report itself: sending it again would not help.
-		g.report(fmt.Errorf("attributes: network refusals not reported, dropped: %w", err))
+		g.refusals.putBack(nil, unreported+len(batch))
+		g.report(fmt.Errorf("attributes: %d network refusals not reported, Ward refused the report: %w", len(batch), err))
 	}
 	if !g.refusals.empty() {
-		// More than one report's worth, or one to try again: the loop
-		// comes back after its pause.
-		select {
-		case g.refusals.wake <- struct{}{}:
-		default:
-		}
+		// More than one report's worth: the loop comes back after its
+		// pause.
+		g.refusals.wakeUp()
 	}
+	return nil
 }
 
 // postRefusals sends one report. retry says whether a failure may pass
-// (the network, Ward unavailable) rather than be the report's own fault.
+// (the network, Ward unavailable or busy, the guard's own sign-in) rather
+// than be the report's own fault.
 func (g *Guard) postRefusals(ctx context.Context, batch []reportedRefusal, unreported int) (retry bool, err error) {
 	body, err := json.Marshal(struct {
 		Refusals   []reportedRefusal `json:"refusals"`

@@ -85,6 +85,9 @@ func testGuardReportsNetworkRefusals(t *testing.T, env *oauthtest.Env) {
 			break
 		}
 	}
+	if len(events) != 2 {
+		t.Errorf("%d network.refused events, want 2", len(events))
+	}
 	got := map[string]string{}
 	for _, e := range events {
 		got[fmt.Sprint(e.Details["path"])] = fmt.Sprintf("%s %s %s %s %v %v %v %v", e.ActorType, e.ActorID, e.TargetType, e.TargetID,

@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +33,14 @@ const (
 	// maxRefusalsBody bounds the body: 100 refusals of at most ~1.3 KB.
 	maxRefusalsBody = 160 << 10
 	maxReportedPath = 1024
+	// maxUnreported bounds the dropped count a report may carry.
+	maxUnreported = 1_000_000_000
 )
+
+// refusalReportRate bounds one client's reports on one node: a Guard sends
+// at most one a second, and a client that is not a Guard (any client of
+// the realm may call) can add at most 200 events a second to the log.
+var refusalReportRate = RateLimit{Rate: 2, Burst: 10}
 
 // ReportedRefusal is one request a guard refused by the IP allow lists.
 type ReportedRefusal struct {
@@ -46,8 +55,8 @@ type ReportedRefusal struct {
 	// "temporary_key".
 	Subject string `json:"subject"`
 	Kind    string `json:"kind"`
-	// Method and Path are the refused request's (the path as escaped on
-	// the wire, at most 1024 bytes).
+	// Method and Path are the refused request's (the path escaped, without
+	// the query, at most 1024 bytes).
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	// Time is when the guard refused it.
@@ -73,6 +82,10 @@ func (s *Server) handleNetworkRefusals(c echo.Context) error {
 	p, cl, err := s.resourceServerCall(c)
 	if p == nil {
 		return err
+	}
+	if wait := s.refusalReports.Wait(p.realm.ID+"/"+cl.ClientID, s.clock()); wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return writeProblem(c, http.StatusTooManyRequests, "rate-limited", "too many refusal reports from this client; send them at most once a second")
 	}
 	report, prob := readRefusalReport(req)
 	if prob != nil {
@@ -166,8 +179,8 @@ func readRefusalReport(req *http.Request) (*RefusalReport, *requestProblem) {
 	case len(in.Refusals) > MaxReportedRefusals:
 		v.Add("refusals", fmt.Sprintf("must list at most %d refusals; send more in several reports", MaxReportedRefusals))
 	}
-	if in.Unreported < 0 {
-		v.Add("unreported", "must be zero or more")
+	if in.Unreported < 0 || in.Unreported > maxUnreported {
+		v.Add("unreported", "must be a count from 0 to 1000000000")
 	}
 	for i, r := range in.Refusals {
 		checkReportedRefusal(v, fmt.Sprintf("refusals[%d].", i), r)
@@ -193,15 +206,20 @@ func checkReportedRefusal(v *realm.ValidationError, field string, r ReportedRefu
 	if len(r.Subject) > 255 || realm.TextProblem(r.Subject, false) != "" {
 		v.Add(field+"subject", "must be the refused caller's sub: at most 255 bytes of text")
 	}
-	if r.Method == "" || len(r.Method) > 16 || strings.IndexFunc(r.Method, func(c rune) bool { return c < 'A' || c > 'Z' }) >= 0 {
-		v.Add(field+"method", "must be an HTTP method in capitals")
+	if r.Method == "" || len(r.Method) > 16 || strings.IndexFunc(r.Method, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
+		v.Add(field+"method", "must be an HTTP method: 1 to 16 token characters")
 	}
 	if !strings.HasPrefix(r.Path, "/") || len(r.Path) > maxReportedPath || realm.TextProblem(r.Path, false) != "" {
 		v.Add(field+"path", fmt.Sprintf("must be the request's path: text starting with /, at most %d bytes", maxReportedPath))
 	}
-	if r.Time.IsZero() || r.Time.Year() < 2000 || r.Time.Year() > 9999 {
+	if t := r.Time.UTC(); t.Year() < 2000 || t.Year() > 9999 {
 		v.Add(field+"time", "must be when the request was refused (RFC 3339)")
 	}
+}
+
+// isTokenChar is RFC 9110's tchar, the characters of a method.
+func isTokenChar(c rune) bool {
+	return c < 0x7f && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c))
 }
 
 func isCountryCode(s string) bool {

@@ -63,6 +63,9 @@ type Config struct {
 	// MintRateLimit is the per-API-key limit of temporary keys minted;
 	// zero takes the default (500/s, bursts of 5,000).
 	MintRateLimit RateLimit
+	// RefusalReportRateLimit is the per-client limit of network refusal
+	// reports from Guards; zero takes the default (2/s, bursts of 10).
+	RefusalReportRateLimit RateLimit
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the per-address limit; without them the socket address is the
 	// client's.
@@ -95,6 +98,7 @@ type Server struct {
 	tokenIPs            *IPLimiter
 	exchangeClients     *IPLimiter // refused API-key exchanges per realm and client
 	mintKeys            *IPLimiter // temporary keys minted per realm and API key
+	refusalReports      *IPLimiter // network refusal reports per realm and client
 	proxies             TrustedProxies
 	countries           CountryLookup
 	providers           *providers
@@ -168,6 +172,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.MintRateLimit = defaultMintRate
 	}
 	s.mintKeys = NewIPLimiter(cfg.MintRateLimit)
+	if cfg.RefusalReportRateLimit.Rate <= 0 || cfg.RefusalReportRateLimit.Burst <= 0 {
+		cfg.RefusalReportRateLimit = refusalReportRate
+	}
+	s.refusalReports = NewIPLimiter(cfg.RefusalReportRateLimit)
 	if s.clock == nil {
 		s.clock = time.Now
 	}

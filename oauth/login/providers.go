@@ -88,9 +88,16 @@ func (h *Handler) SignedIn(c echo.Context, r *realm.Realm, u *realm.User, alias,
 	// As a password sign-in is (Keycloak's LOGIN event), with the
 	// provider: identity_provider.sign_in says what the provider's answer
 	// did to the user, this that the person is now signed in here.
+	// The continued request's client_id is only text until the
+	// authorization endpoint checks it: the event names it only when it is
+	// one of the realm's clients.
 	continued, _ := url.ParseQuery(continueQuery)
+	clientID := continued.Get("client_id")
+	if _, err := h.store.GetClient(ctx, r.ID, clientID); err != nil {
+		clientID = ""
+	}
 	appendUserEvent(ctx, h.store, h.log, h.clock, r, u.ID, realm.EventUserSignedIn, map[string]any{
-		"client_id": continued.Get("client_id"), "address": addrText(addr), "session_id": bs.ID, "identity_provider": alias})
+		"client_id": clientID, "address": addrText(addr), "session_id": bs.ID, "identity_provider": alias})
 	return c.Redirect(http.StatusSeeOther, "/realms/"+url.PathEscape(r.Name)+"/protocol/openid-connect/auth?"+continueQuery)
 }
 
