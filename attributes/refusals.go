@@ -27,42 +27,68 @@ import (
 // it is sent again, so a refusal may be recorded twice, never silently
 // lost while the guard runs.
 
+// The bounds of a report, which Ward checks and the guard keeps to.
+const (
+	// MaxRefusalsPerReport is the most one report carries.
+	MaxRefusalsPerReport = 100
+	// MaxReportedPath, MaxReportedMethod and MaxReportedSubject bound a
+	// refusal's fields, in bytes.
+	MaxReportedPath    = 1024
+	MaxReportedMethod  = 16
+	MaxReportedSubject = 255
+	// MaxUnreported bounds a report's count of dropped refusals.
+	MaxUnreported = 1_000_000_000
+)
+
 const (
 	// refusalQueueSize bounds the refusals waiting to be sent.
 	refusalQueueSize = 1000
-	// refusalReportSize is the most one report carries (Ward's bound).
-	refusalReportSize = 100
 	// refusalBackoffMax bounds the wait between attempts while Ward
 	// keeps failing.
 	refusalBackoffMax = 5 * time.Minute
 	// refusalCloseTime bounds Close's last attempts.
 	refusalCloseTime = 2 * time.Second
-	// Ward's bounds on a report's fields.
-	maxReportedPath    = 1024
-	maxReportedMethod  = 16
-	maxReportedSubject = 255
-	maxUnreported      = 1_000_000_000
 )
 
 // refusalReportInterval is the least time between two reports (a
 // variable so that tests need not wait seconds).
 var refusalReportInterval = time.Second
 
-// reportedRefusal is one refusal as Ward's endpoint reads it.
-type reportedRefusal struct {
-	Address string    `json:"address"`
-	Country *string   `json:"country,omitempty"`
-	Subject string    `json:"subject"`
-	Kind    string    `json:"kind"`
-	Method  string    `json:"method"`
-	Path    string    `json:"path"`
-	Time    time.Time `json:"time"`
+// NetworkRefusal is one request a guard refused by the IP allow lists, as
+// it reports it to Ward.
+type NetworkRefusal struct {
+	// Address is the client address the guard read ("" when it could not
+	// read one; such a caller is in no list).
+	Address string `json:"address"`
+	// Country is the address's ISO 3166-1 code from the guard's GeoIP
+	// database, "" where it places none; absent without a database.
+	Country *string `json:"country,omitempty"`
+	// Subject is the refused caller's sub (for a temporary key, its
+	// minting API key's id), and Kind what it is: "user",
+	// "service_account", "api_key" or "temporary_key".
+	Subject string `json:"subject"`
+	Kind    string `json:"kind"`
+	// Method and Path are the refused request's (the path escaped, without
+	// the query).
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// Time is when the guard refused it.
+	Time time.Time `json:"time"`
+}
+
+// NetworkRefusalReport is the body of a report to
+// POST {Issuer}/network-refusals.
+type NetworkRefusalReport struct {
+	Refusals []NetworkRefusal `json:"refusals"`
+	// Unreported counts refusals the guard dropped since its last report
+	// because its queue was full (or Ward refused their report).
+	Unreported int `json:"unreported"`
 }
 
 // refusalQueue holds the refusals not yet sent.
 type refusalQueue struct {
 	mu         sync.Mutex
-	pending    []reportedRefusal
+	pending    []NetworkRefusal
 	unreported int // dropped since the last report, the queue being full
 	wake       chan struct{}
 }
@@ -71,23 +97,23 @@ func newRefusalQueue() *refusalQueue {
 	return &refusalQueue{wake: make(chan struct{}, 1)}
 }
 
-func (q *refusalQueue) add(r reportedRefusal) {
+func (q *refusalQueue) add(r NetworkRefusal) {
 	q.mu.Lock()
 	if len(q.pending) < refusalQueueSize {
 		q.pending = append(q.pending, r)
 	} else {
-		q.unreported = min(q.unreported+1, maxUnreported)
+		q.unreported = min(q.unreported+1, MaxUnreported)
 	}
 	q.mu.Unlock()
 	q.wakeUp()
 }
 
 // take removes the next report's refusals and the dropped count.
-func (q *refusalQueue) take() ([]reportedRefusal, int) {
+func (q *refusalQueue) take() ([]NetworkRefusal, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := min(len(q.pending), refusalReportSize)
-	batch := append([]reportedRefusal(nil), q.pending[:n]...)
+	n := min(len(q.pending), MaxRefusalsPerReport)
+	batch := append([]NetworkRefusal(nil), q.pending[:n]...)
 	q.pending = append(q.pending[:0], q.pending[n:]...)
 	unreported := q.unreported
 	q.unreported = 0
@@ -96,7 +122,7 @@ func (q *refusalQueue) take() ([]reportedRefusal, int) {
 
 // putBack returns a report that could not be sent to the front of the
 // queue, as far as it fits, so that the next report tries it again.
-func (q *refusalQueue) putBack(batch []reportedRefusal, unreported int) {
+func (q *refusalQueue) putBack(batch []NetworkRefusal, unreported int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	room := refusalQueueSize - len(q.pending)
@@ -105,7 +131,7 @@ func (q *refusalQueue) putBack(batch []reportedRefusal, unreported int) {
 		batch = batch[:room]
 	}
 	q.pending = append(batch, q.pending...)
-	q.unreported = min(q.unreported+unreported, maxUnreported)
+	q.unreported = min(q.unreported+unreported, MaxUnreported)
 }
 
 // wakeUp asks the sending loop to come round (at most one wake waits).
@@ -137,7 +163,7 @@ func (g *Guard) queueRefusal(ctx context.Context, r *http.Request, who *refusedC
 	ip, _ := ctx.Value(ipKey{}).(string)
 	addr, _ := netip.ParseAddr(ip)
 	addr = addr.Unmap().WithZone("")
-	rep := reportedRefusal{Subject: reportText(who.subject, maxReportedSubject), Kind: who.kind,
+	rep := NetworkRefusal{Subject: reportText(who.subject, MaxReportedSubject), Kind: who.kind,
 		Method: reportedMethod(r.Method), Path: reportedPath(r), Time: g.now()}
 	if addr.IsValid() {
 		rep.Address = addr.String()
@@ -160,7 +186,7 @@ func reportedMethod(m string) string {
 	if m == "" {
 		return http.MethodGet // net/http's meaning of an empty method
 	}
-	return m[:min(len(m), maxReportedMethod)]
+	return m[:min(len(m), MaxReportedMethod)]
 }
 
 // reportedPath is the request's path as escaped (so no control character
@@ -171,8 +197,8 @@ func reportedPath(r *http.Request) string {
 	if p == "" || p[0] != '/' {
 		p = "/" + p
 	}
-	if len(p) > maxReportedPath {
-		p = p[:maxReportedPath]
+	if len(p) > MaxReportedPath {
+		p = p[:MaxReportedPath]
 		if i := strings.LastIndexByte(p, '%'); i >= len(p)-2 {
 			p = p[:i]
 		}
@@ -298,11 +324,8 @@ func (g *Guard) sendRefusals(ctx context.Context) error {
 // postRefusals sends one report. retry says whether a failure may pass
 // (the network, Ward unavailable or busy, the guard's own sign-in) rather
 // than be the report's own fault.
-func (g *Guard) postRefusals(ctx context.Context, batch []reportedRefusal, unreported int) (retry bool, err error) {
-	body, err := json.Marshal(struct {
-		Refusals   []reportedRefusal `json:"refusals"`
-		Unreported int               `json:"unreported"`
-	}{batch, unreported})
+func (g *Guard) postRefusals(ctx context.Context, batch []NetworkRefusal, unreported int) (retry bool, err error) {
+	body, err := json.Marshal(NetworkRefusalReport{Refusals: batch, Unreported: unreported})
 	if err != nil {
 		return false, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
 )
 
@@ -28,48 +29,14 @@ import (
 
 const (
 	pathNetworkRefusals = "/network-refusals"
-	// MaxReportedRefusals bounds one report; a guard sends more in several.
-	MaxReportedRefusals = 100
 	// maxRefusalsBody bounds the body: 100 refusals of at most ~1.3 KB.
 	maxRefusalsBody = 160 << 10
-	maxReportedPath = 1024
-	// maxUnreported bounds the dropped count a report may carry.
-	maxUnreported = 1_000_000_000
 )
 
 // refusalReportRate bounds one client's reports on one node: a Guard sends
 // at most one a second, and a client that is not a Guard (any client of
 // the realm may call) can add at most 200 events a second to the log.
 var refusalReportRate = RateLimit{Rate: 2, Burst: 10}
-
-// ReportedRefusal is one request a guard refused by the IP allow lists.
-type ReportedRefusal struct {
-	// Address is the client address the guard read ("" when it could not
-	// read one; such a caller is in no list).
-	Address string `json:"address"`
-	// Country is the address's ISO 3166-1 code from the guard's GeoIP
-	// database, "" where it places none; absent without a database.
-	Country *string `json:"country,omitempty"`
-	// Subject is the refused caller's sub (a temporary key's minting API
-	// key), and Kind what it is: "user", "service_account", "api_key" or
-	// "temporary_key".
-	Subject string `json:"subject"`
-	Kind    string `json:"kind"`
-	// Method and Path are the refused request's (the path escaped, without
-	// the query, at most 1024 bytes).
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	// Time is when the guard refused it.
-	Time time.Time `json:"time"`
-}
-
-// RefusalReport is the body of a report.
-type RefusalReport struct {
-	Refusals []ReportedRefusal `json:"refusals"`
-	// Unreported counts refusals the guard dropped since its last report
-	// because its queue was full.
-	Unreported int `json:"unreported"`
-}
 
 // reportedTargets maps a reported kind to the event's target type.
 var reportedTargets = map[string]string{
@@ -146,8 +113,8 @@ func (s *Server) resourceServerCall(c echo.Context) (*provider, *AccessClaims, e
 }
 
 // readRefusalReport reads and checks a report: JSON, no unknown field, at
-// most MaxReportedRefusals, each field valid text within its bound.
-func readRefusalReport(req *http.Request) (*RefusalReport, *requestProblem) {
+// most attributes.MaxRefusalsPerReport, each field valid text within its bound.
+func readRefusalReport(req *http.Request) (*attributes.NetworkRefusalReport, *requestProblem) {
 	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return nil, &requestProblem{status: http.StatusUnsupportedMediaType, kind: "unsupported-media-type", detail: "the body must be application/json"}
@@ -159,7 +126,7 @@ func readRefusalReport(req *http.Request) (*RefusalReport, *requestProblem) {
 	if len(body) > maxRefusalsBody {
 		return nil, &requestProblem{status: http.StatusRequestEntityTooLarge, kind: "body-too-large", detail: "the body is larger than 160 KiB"}
 	}
-	var in RefusalReport
+	var in attributes.NetworkRefusalReport
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(&in)
@@ -176,11 +143,11 @@ func readRefusalReport(req *http.Request) (*RefusalReport, *requestProblem) {
 	switch {
 	case len(in.Refusals) == 0:
 		v.Add("refusals", "must list at least one refusal")
-	case len(in.Refusals) > MaxReportedRefusals:
-		v.Add("refusals", fmt.Sprintf("must list at most %d refusals; send more in several reports", MaxReportedRefusals))
+	case len(in.Refusals) > attributes.MaxRefusalsPerReport:
+		v.Add("refusals", fmt.Sprintf("must list at most %d refusals; send more in several reports", attributes.MaxRefusalsPerReport))
 	}
-	if in.Unreported < 0 || in.Unreported > maxUnreported {
-		v.Add("unreported", "must be a count from 0 to 1000000000")
+	if in.Unreported < 0 || in.Unreported > attributes.MaxUnreported {
+		v.Add("unreported", fmt.Sprintf("must be a count from 0 to %d", attributes.MaxUnreported))
 	}
 	for i, r := range in.Refusals {
 		checkReportedRefusal(v, fmt.Sprintf("refusals[%d].", i), r)
@@ -191,7 +158,7 @@ func readRefusalReport(req *http.Request) (*RefusalReport, *requestProblem) {
 	return &in, nil
 }
 
-func checkReportedRefusal(v *realm.ValidationError, field string, r ReportedRefusal) {
+func checkReportedRefusal(v *realm.ValidationError, field string, r attributes.NetworkRefusal) {
 	if r.Address != "" {
 		if a, err := netip.ParseAddr(r.Address); err != nil || a.Zone() != "" {
 			v.Add(field+"address", "must be an IPv4 or IPv6 address, or empty when unknown")
@@ -203,14 +170,14 @@ func checkReportedRefusal(v *realm.ValidationError, field string, r ReportedRefu
 	if _, ok := reportedTargets[r.Kind]; !ok {
 		v.Add(field+"kind", "must be one of user, service_account, api_key, temporary_key")
 	}
-	if len(r.Subject) > 255 || realm.TextProblem(r.Subject, false) != "" {
-		v.Add(field+"subject", "must be the refused caller's sub: at most 255 bytes of text")
+	if len(r.Subject) > attributes.MaxReportedSubject || realm.TextProblem(r.Subject, false) != "" {
+		v.Add(field+"subject", fmt.Sprintf("must be the refused caller's sub: at most %d bytes of text", attributes.MaxReportedSubject))
 	}
-	if r.Method == "" || len(r.Method) > 16 || strings.IndexFunc(r.Method, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
-		v.Add(field+"method", "must be an HTTP method: 1 to 16 token characters")
+	if r.Method == "" || len(r.Method) > attributes.MaxReportedMethod || strings.IndexFunc(r.Method, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
+		v.Add(field+"method", fmt.Sprintf("must be an HTTP method: 1 to %d token characters", attributes.MaxReportedMethod))
 	}
-	if !strings.HasPrefix(r.Path, "/") || len(r.Path) > maxReportedPath || realm.TextProblem(r.Path, false) != "" {
-		v.Add(field+"path", fmt.Sprintf("must be the request's path: text starting with /, at most %d bytes", maxReportedPath))
+	if !strings.HasPrefix(r.Path, "/") || len(r.Path) > attributes.MaxReportedPath || realm.TextProblem(r.Path, false) != "" {
+		v.Add(field+"path", fmt.Sprintf("must be the request's path: text starting with /, at most %d bytes", attributes.MaxReportedPath))
 	}
 	if t := r.Time.UTC(); t.Year() < 2000 || t.Year() > 9999 {
 		v.Add(field+"time", "must be when the request was refused (RFC 3339)")
