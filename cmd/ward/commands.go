@@ -330,6 +330,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := a.service.EnsureSystem(sys); err != nil {
 		return fmt.Errorf("preparing the console realm: %w", err)
 	}
+	if err := checkMasterKey(ctx, a); err != nil {
+		return err
+	}
 
 	proxies, err := s.trustedProxies()
 	if err != nil {
@@ -467,4 +470,27 @@ func runJanitor(ctx context.Context, every time.Duration, sweeps ...func(context
 		case <-t.C:
 		}
 	}
+}
+
+// checkMasterKey refuses to serve with a master key that does not open
+// the keys this database holds: such a node would start and answer, then
+// fail every signature, provider secret and queued mail with a 503 and a
+// log line. One read: the console realm's newest signing key (made with
+// the realm, so every database that has served once has it).
+func checkMasterKey(ctx context.Context, a *app) error {
+	r, err := a.store.GetRealmByName(ctx, realm.ConsoleRealm)
+	if err != nil {
+		return fmt.Errorf("checking the master key: %w", err)
+	}
+	keys, err := a.store.ListSigningKeys(ctx, r.ID)
+	if err != nil {
+		return fmt.Errorf("checking the master key: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := a.keys.PrivateKey(&keys[0]); err != nil {
+		return fmt.Errorf("WARD_MASTER_KEY does not open the signing keys stored in this database (%v): start Ward with the master key the database was set up with", err)
+	}
+	return nil
 }
