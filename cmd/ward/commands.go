@@ -475,8 +475,8 @@ func runJanitor(ctx context.Context, every time.Duration, sweeps ...func(context
 // checkMasterKey refuses to serve with a master key that does not open
 // the keys this database holds: such a node would start and answer, then
 // fail every signature, provider secret and queued mail with a 503 and a
-// log line. One read: the console realm's newest signing key (made with
-// the realm, so every database that has served once has it).
+// log line. Two small reads: the console realm and its newest signing key
+// (made with the realm, so every database that has served once has it).
 func checkMasterKey(ctx context.Context, a *app) error {
 	r, err := a.store.GetRealmByName(ctx, realm.ConsoleRealm)
 	if err != nil {
