@@ -139,9 +139,8 @@ type Guard struct {
 	// network holds the IP allow lists of the last policy document.
 	network atomic.Pointer[networkLists]
 	// refusals are the allow lists' refusals waiting to be reported to
-	// Ward; reportsDone closes when the loop sending them has stopped.
-	refusals    *refusalQueue
-	reportsDone chan struct{}
+	// Ward, and the loop sending them.
+	refusals *refusalReporter
 
 	policies atomic.Pointer[[]*CompiledPolicy]
 
@@ -226,7 +225,7 @@ func NewGuard(ctx context.Context, cfg Config) (_ *Guard, err error) {
 	g.apiKeys = newKeyCache(cfg.APIKeyCacheSize, g.now)
 	g.tempKeys = newTempKeyCache(tempKeyCacheSize, g.now)
 	g.limits = newRateLimiter(rateBuckets)
-	g.refusals = newRefusalQueue()
+	g.refusals = newRefusalReporter(g.postRefusals, g.report)
 	g.keys = newKeySet(g.client, g.discovery.JWKSURI, g.algs, refetch, g.now)
 	if err := g.keys.load(ctx); err != nil {
 		return nil, err
@@ -237,8 +236,7 @@ func NewGuard(ctx context.Context, cfg Config) (_ *Guard, err error) {
 	pollCtx, cancel := context.WithCancel(ctx)
 	g.cancel, g.done = cancel, make(chan struct{})
 	go g.poll(pollCtx)
-	g.reportsDone = make(chan struct{})
-	go g.reportRefusals(pollCtx)
+	go g.refusals.run(pollCtx)
 	return g, nil
 }
 
@@ -252,7 +250,7 @@ func (g *Guard) Close() error {
 	}
 	g.cancel()
 	<-g.done
-	<-g.reportsDone
+	<-g.refusals.done
 	return g.geo.close()
 }
 
@@ -334,33 +332,20 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	g.pollMu.Lock()
 	defer g.pollMu.Unlock()
 	u := strings.TrimSuffix(g.cfg.Issuer, "/") + "/policies"
-	var resp *http.Response
-	for attempt := 0; ; attempt++ {
-		tok, err := g.accessToken(ctx)
-		if err != nil {
-			return err
-		}
+	resp, err := g.doAsClient(ctx, "fetch policies", func(tok string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Accept", "application/json")
 		if g.etag != "" {
 			req.Header.Set("If-None-Match", g.etag)
 		}
-		resp, err = g.client.Do(req)
-		if err != nil {
-			return fmt.Errorf("fetch policies: %w", err)
-		}
-		// Our token may have been revoked or the keys rotated: sign in
-		// again, once.
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			resp.Body.Close()
-			g.dropToken(tok)
-			continue
-		}
-		break
+		return req, nil
+	})
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -443,6 +428,33 @@ func (g *Guard) accessToken(ctx context.Context) (string, error) {
 	}
 	g.tokenExpiry = g.now().Add(life * 4 / 5)
 	return g.token, nil
+}
+
+// doAsClient sends the request newRequest makes with the guard's own
+// access token. Our token may have been revoked or the keys rotated: on a
+// 401 it signs in again and sends it once more. An error sending is
+// wrapped in what.
+func (g *Guard) doAsClient(ctx context.Context, what string, newRequest func(token string) (*http.Request, error)) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := g.accessToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req, err := newRequest(tok)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := g.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+			resp.Body.Close()
+			g.dropToken(tok)
+			continue
+		}
+		return resp, nil
+	}
 }
 
 func (g *Guard) dropToken(tok string) {

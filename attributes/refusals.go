@@ -85,19 +85,27 @@ type NetworkRefusalReport struct {
 	Unreported int `json:"unreported"`
 }
 
-// refusalQueue holds the refusals not yet sent.
-type refusalQueue struct {
+// refusalReporter holds the refusals not yet sent and the loop that sends
+// them through post, telling report what goes wrong.
+type refusalReporter struct {
 	mu         sync.Mutex
 	pending    []NetworkRefusal
 	unreported int // dropped since the last report, the queue being full
 	wake       chan struct{}
+	done       chan struct{} // closed when run has returned
+
+	// post sends one report; retry says whether a failure may pass (the
+	// network, Ward unavailable or busy) rather than be the report's own
+	// fault.
+	post   func(ctx context.Context, batch []NetworkRefusal, unreported int) (retry bool, err error)
+	report func(error)
 }
 
-func newRefusalQueue() *refusalQueue {
-	return &refusalQueue{wake: make(chan struct{}, 1)}
+func newRefusalReporter(post func(context.Context, []NetworkRefusal, int) (bool, error), report func(error)) *refusalReporter {
+	return &refusalReporter{wake: make(chan struct{}, 1), done: make(chan struct{}), post: post, report: report}
 }
 
-func (q *refusalQueue) add(r NetworkRefusal) {
+func (q *refusalReporter) add(r NetworkRefusal) {
 	q.mu.Lock()
 	if len(q.pending) < refusalQueueSize {
 		q.pending = append(q.pending, r)
@@ -109,7 +117,7 @@ func (q *refusalQueue) add(r NetworkRefusal) {
 }
 
 // take removes the next report's refusals and the dropped count.
-func (q *refusalQueue) take() ([]NetworkRefusal, int) {
+func (q *refusalReporter) take() ([]NetworkRefusal, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(len(q.pending), MaxRefusalsPerReport)
@@ -122,7 +130,7 @@ func (q *refusalQueue) take() ([]NetworkRefusal, int) {
 
 // putBack returns a report that could not be sent to the front of the
 // queue, as far as it fits, so that the next report tries it again.
-func (q *refusalQueue) putBack(batch []NetworkRefusal, unreported int) {
+func (q *refusalReporter) putBack(batch []NetworkRefusal, unreported int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	room := refusalQueueSize - len(q.pending)
@@ -135,7 +143,7 @@ func (q *refusalQueue) putBack(batch []NetworkRefusal, unreported int) {
 }
 
 // wakeUp asks the sending loop to come round (at most one wake waits).
-func (q *refusalQueue) wakeUp() {
+func (q *refusalReporter) wakeUp() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -143,13 +151,13 @@ func (q *refusalQueue) wakeUp() {
 }
 
 // size is how many refusals are queued and how many were dropped.
-func (q *refusalQueue) size() (queued, unreported int) {
+func (q *refusalReporter) size() (queued, unreported int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending), q.unreported
 }
 
-func (q *refusalQueue) empty() bool {
+func (q *refusalReporter) empty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending) == 0 && q.unreported == 0
@@ -172,7 +180,7 @@ func (g *Guard) queueRefusal(ctx context.Context, r *http.Request, who *refusedC
 		// A failed lookup, or a code that is not ISO 3166-1's shape, is
 		// reported as no country, as Ward records a failed lookup.
 		country, _ := g.geo.country(addr)
-		if len(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' || country[1] > 'Z' {
+		if !isCountryCode(country) {
 			country = ""
 		}
 		rep.Country = &country
@@ -240,28 +248,28 @@ func callerOf(subject map[string]any) *refusedCaller {
 	return &refusedCaller{kind: kind, subject: sub}
 }
 
-// reportRefusals sends queued refusals until ctx is done, then tries for
-// a short while to send what is left. While Ward keeps failing it waits
-// longer between attempts, up to refusalBackoffMax, and tells OnError
-// once per run of failures.
-func (g *Guard) reportRefusals(ctx context.Context) {
-	defer close(g.reportsDone)
+// run sends queued refusals until ctx is done, then tries for a short
+// while to send what is left. While Ward keeps failing it waits longer
+// between attempts, up to refusalBackoffMax, and reports once per run of
+// failures.
+func (q *refusalReporter) run(ctx context.Context) {
+	defer close(q.done)
 	var backoff time.Duration
 	for {
 		select {
 		case <-ctx.Done():
-			g.lastReports()
+			q.last()
 			return
-		case <-g.refusals.wake:
+		case <-q.wake:
 		}
 		wait := refusalReportInterval
-		switch err := g.sendRefusals(ctx); {
+		switch err := q.send(ctx); {
 		case err == nil:
 			backoff = 0
 		case ctx.Err() != nil:
 		default:
 			if backoff == 0 {
-				g.report(fmt.Errorf("attributes: network refusals not reported, kept to try again (less often while this lasts): %w", err))
+				q.report(fmt.Errorf("attributes: network refusals not reported, kept to try again (less often while this lasts): %w", err))
 			}
 			backoff = min(max(2*backoff, refusalReportInterval), refusalBackoffMax)
 			wait = backoff
@@ -273,89 +281,79 @@ func (g *Guard) reportRefusals(ctx context.Context) {
 	}
 }
 
-// lastReports sends what is queued at Close, for at most
-// refusalCloseTime; what is left then is told to OnError.
-func (g *Guard) lastReports() {
+// last sends what is queued at Close, for at most refusalCloseTime; what
+// is left then is reported.
+func (q *refusalReporter) last() {
 	ctx, cancel := context.WithTimeout(context.Background(), refusalCloseTime)
 	defer cancel()
-	for !g.refusals.empty() && ctx.Err() == nil {
-		if err := g.sendRefusals(ctx); err != nil {
+	for !q.empty() && ctx.Err() == nil {
+		if err := q.send(ctx); err != nil {
 			break
 		}
 	}
-	if n, unreported := g.refusals.size(); n+unreported > 0 {
-		g.report(fmt.Errorf("attributes: %d network refusals not reported before the guard closed", n+unreported))
+	if n, unreported := q.size(); n+unreported > 0 {
+		q.report(fmt.Errorf("attributes: %d network refusals not reported before the guard closed", n+unreported))
 	}
 }
 
-// sendRefusals sends one report of what is queued. It answers an error
-// only for a failure that may pass (the refusals are back in the queue and
-// the loop woken to try again); a report Ward refuses as malformed is
-// counted as unreported and told to OnError, since sending it again cannot
-// help.
-func (g *Guard) sendRefusals(ctx context.Context) error {
-	if g.refusals.empty() {
+// send sends one report of what is queued. It answers an error only for a
+// failure that may pass (the refusals are back in the queue and the loop
+// woken to try again); a report Ward refuses as malformed is counted as
+// unreported and reported, since sending it again cannot help.
+func (q *refusalReporter) send(ctx context.Context) error {
+	if q.empty() {
 		return nil
 	}
-	batch, unreported := g.refusals.take()
+	batch, unreported := q.take()
 	if len(batch) == 0 {
 		// Only a count is left: it goes with the next refusal's report.
-		g.refusals.putBack(nil, unreported)
+		q.putBack(nil, unreported)
 		return nil
 	}
-	retry, err := g.postRefusals(ctx, batch, unreported)
+	retry, err := q.post(ctx, batch, unreported)
 	switch {
 	case err != nil && retry:
-		g.refusals.putBack(batch, unreported)
-		g.refusals.wakeUp()
+		q.putBack(batch, unreported)
+		q.wakeUp()
 		return err
 	case err != nil:
-		g.refusals.putBack(nil, unreported+len(batch))
-		g.report(fmt.Errorf("attributes: %d network refusals not reported, Ward refused the report: %w", len(batch), err))
+		q.putBack(nil, unreported+len(batch))
+		q.report(fmt.Errorf("attributes: %d network refusals not reported, Ward refused the report: %w", len(batch), err))
 	}
-	if !g.refusals.empty() {
+	if !q.empty() {
 		// More than one report's worth: the loop comes back after its
 		// pause.
-		g.refusals.wakeUp()
+		q.wakeUp()
 	}
 	return nil
 }
 
-// postRefusals sends one report. retry says whether a failure may pass
-// (the network, Ward unavailable or busy, the guard's own sign-in) rather
-// than be the report's own fault.
+// postRefusals sends one report to Ward as the guard's client (the
+// refusalReporter's post). Every failure but Ward's refusal of the report
+// itself may pass.
 func (g *Guard) postRefusals(ctx context.Context, batch []NetworkRefusal, unreported int) (retry bool, err error) {
 	body, err := json.Marshal(NetworkRefusalReport{Refusals: batch, Unreported: unreported})
 	if err != nil {
 		return false, err
 	}
 	u := strings.TrimSuffix(g.cfg.Issuer, "/") + "/network-refusals"
-	for attempt := 0; ; attempt++ {
-		tok, err := g.accessToken(ctx)
-		if err != nil {
-			return true, err
-		}
+	resp, err := g.doAsClient(ctx, "POST "+u, func(tok string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := g.client.Do(req)
-		if err != nil {
-			return true, err
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusNoContent:
-			return false, nil
-		case resp.StatusCode == http.StatusUnauthorized && attempt == 0:
-			// Our token may have been revoked: sign in again, once.
-			g.dropToken(tok)
-			continue
-		}
-		retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusUnauthorized
-		return retry, fmt.Errorf("POST %s: %s: %s", u, resp.Status, bytes.TrimSpace(msg))
+		return req, nil
+	})
+	if err != nil {
+		return true, err
 	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return false, nil
+	}
+	retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusUnauthorized
+	return retry, fmt.Errorf("POST %s: %s: %s", u, resp.Status, bytes.TrimSpace(msg))
 }

@@ -17,7 +17,7 @@ import (
 // MaxRefusalsPerReport with the count, and one put back after a failed send
 // goes first again, counting what no longer fits.
 func TestRefusalQueueBounded(t *testing.T) {
-	q := newRefusalQueue()
+	q := newRefusalReporter(nil, nil)
 	for i := range refusalQueueSize + 5 {
 		q.add(NetworkRefusal{Subject: fmt.Sprint(i)})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -171,23 +172,12 @@ type requestProblem struct {
 // readMintRequest reads the JSON body: {"template", "ttl_seconds"?}, no
 // other field, valid text.
 func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &requestProblem{status: http.StatusUnsupportedMediaType, kind: "unsupported-media-type", detail: "the body must be application/json"}
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxMintBody+1))
-	if err != nil {
-		return nil, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request", detail: "the body could not be read"}
-	}
-	if len(body) > maxMintBody {
-		return nil, &requestProblem{status: http.StatusRequestEntityTooLarge, kind: "body-too-large", detail: "the body is larger than 4 KiB"}
-	}
 	var in mintRequest
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&in)
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && (typeErr.Field == "template" || typeErr.Field == "ttl_seconds") {
+	typeErr, malformed, p := readJSONBody(req, maxMintBody, &in)
+	if p != nil {
+		return nil, p
+	}
+	if typeErr != nil && (typeErr.Field == "template" || typeErr.Field == "ttl_seconds") {
 		msg := "must be a string: the name of a security template"
 		if typeErr.Field == "ttl_seconds" {
 			msg = "must be a whole number of seconds, at most the template's ttl_seconds"
@@ -195,7 +185,7 @@ func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "validation", detail: "the request has invalid fields",
 			fields: []realm.FieldError{{Field: typeErr.Field, Message: msg}}}
 	}
-	if err != nil || dec.More() {
+	if malformed {
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request",
 			detail: `the body must be one JSON object {"template": name, "ttl_seconds"?: number} with no other field`}
 	}
@@ -213,6 +203,31 @@ func readMintRequest(req *http.Request) (*mintRequest, *requestProblem) {
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "validation", detail: "the request has invalid fields", fields: v.Listed()}
 	}
 	return &in, nil
+}
+
+// readJSONBody reads req's body, application/json of at most limit bytes,
+// into v: one value, no unknown field. p answers a body that is not that
+// at all (type, size, unreadable); typeErr names a field of the wrong type,
+// for the caller to explain in its own words; malformed is any failure to
+// decode one value (a wrong type included).
+func readJSONBody(req *http.Request, limit int, v any) (typeErr *json.UnmarshalTypeError, malformed bool, p *requestProblem) {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, false, &requestProblem{status: http.StatusUnsupportedMediaType, kind: "unsupported-media-type", detail: "the body must be application/json"}
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, int64(limit)+1))
+	if err != nil {
+		return nil, false, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request", detail: "the body could not be read"}
+	}
+	if len(body) > limit {
+		return nil, false, &requestProblem{status: http.StatusRequestEntityTooLarge, kind: "body-too-large",
+			detail: fmt.Sprintf("the body is larger than %d KiB", limit>>10)}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	errors.As(err, &typeErr)
+	return typeErr, err != nil || dec.More(), nil
 }
 
 // findMintingKey finds, in one query, the realm's API key whose secret is

@@ -1,12 +1,8 @@
 package oauth
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"mime"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/wardiam/ward/attributes"
 	"github.com/wardiam/ward/realm"
@@ -115,27 +112,15 @@ func (s *Server) resourceServerCall(c echo.Context) (*provider, *AccessClaims, e
 // readRefusalReport reads and checks a report: JSON, no unknown field, at
 // most attributes.MaxRefusalsPerReport, each field valid text within its bound.
 func readRefusalReport(req *http.Request) (*attributes.NetworkRefusalReport, *requestProblem) {
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &requestProblem{status: http.StatusUnsupportedMediaType, kind: "unsupported-media-type", detail: "the body must be application/json"}
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxRefusalsBody+1))
-	if err != nil {
-		return nil, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request", detail: "the body could not be read"}
-	}
-	if len(body) > maxRefusalsBody {
-		return nil, &requestProblem{status: http.StatusRequestEntityTooLarge, kind: "body-too-large", detail: "the body is larger than 160 KiB"}
-	}
 	var in attributes.NetworkRefusalReport
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&in)
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
+	typeErr, malformed, p := readJSONBody(req, maxRefusalsBody, &in)
+	switch {
+	case p != nil:
+		return nil, p
+	case typeErr != nil:
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "validation", detail: "the request has invalid fields",
 			fields: []realm.FieldError{{Field: typeErr.Field, Message: "has the wrong type"}}}
-	}
-	if err != nil || dec.More() {
+	case malformed:
 		return nil, &requestProblem{status: http.StatusBadRequest, kind: "malformed-request",
 			detail: `the body must be one JSON object {"refusals": [...], "unreported": number} with no other field`}
 	}
@@ -173,7 +158,8 @@ func checkReportedRefusal(v *realm.ValidationError, field string, r attributes.N
 	if len(r.Subject) > attributes.MaxReportedSubject || realm.TextProblem(r.Subject, false) != "" {
 		v.Add(field+"subject", fmt.Sprintf("must be the refused caller's sub: at most %d bytes of text", attributes.MaxReportedSubject))
 	}
-	if r.Method == "" || len(r.Method) > attributes.MaxReportedMethod || strings.IndexFunc(r.Method, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
+	// A method is a token, as a header field name is (RFC 9110 §9.1, §5.1).
+	if len(r.Method) > attributes.MaxReportedMethod || !httpguts.ValidHeaderFieldName(r.Method) {
 		v.Add(field+"method", fmt.Sprintf("must be an HTTP method: 1 to %d token characters", attributes.MaxReportedMethod))
 	}
 	if !strings.HasPrefix(r.Path, "/") || len(r.Path) > attributes.MaxReportedPath || realm.TextProblem(r.Path, false) != "" {
@@ -182,11 +168,6 @@ func checkReportedRefusal(v *realm.ValidationError, field string, r attributes.N
 	if t := r.Time.UTC(); t.Year() < 2000 || t.Year() > 9999 {
 		v.Add(field+"time", "must be when the request was refused (RFC 3339)")
 	}
-}
-
-// isTokenChar is RFC 9110's tchar, the characters of a method.
-func isTokenChar(c rune) bool {
-	return c < 0x7f && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c))
 }
 
 func isCountryCode(s string) bool {
