@@ -62,12 +62,17 @@ func (p *provider) clientSession(ctx context.Context, ar fosite.AccessRequester,
 		extra["role"] = string(c.OrgRole)
 	}
 	session.Subject = c.ClientID // a service account is its own subject
-	// iat is left to fosite, which also sets exp from the same wall clock,
-	// so the two always agree.
 	session.JWTClaims = &fjwt.JWTClaims{
 		Subject: c.ClientID,
 		Issuer:  p.issuer,
 		Extra:   extra,
+	}
+	// iat from the clock reading exp came from: fosite set exp when it
+	// handled the request, and left alone it reads the clock again for
+	// iat when the token is signed, which now and then is the next second
+	// (exp - iat = 299 s).
+	if exp := session.GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		session.JWTClaims.IssuedAt = exp.Add(-p.accessLifespan())
 	}
 	session.JWTHeader = &fjwt.Headers{Extra: map[string]any{
 		"typ": accessTokenType,
